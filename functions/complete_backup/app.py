@@ -1,0 +1,17 @@
+"""CompleteBackup: manifest into the vault under Object Lock, then the recovery point and the job's end."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from coffer.domain.steps import JobStep
+from coffer.entrypoints.lambda_runtime import cold_start_deps, dump, lambda_entry, metrics, parse
+from coffer.services.backup_jobs import BackupJobs
+
+JOBS = BackupJobs(cold_start_deps())
+
+
+@lambda_entry
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any] | None:
+    result = JOBS.complete(parse(JobStep, event).job_id)
+    metrics.add_metric(name=f"BackupJobs{result.state.title()}", unit="Count", value=1)
+    return dump(result)

@@ -1,0 +1,16 @@
+"""RestoreBatch: one Distributed Map child — restores one manifest part's objects."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from coffer.domain.steps import BatchStep
+from coffer.entrypoints.lambda_runtime import cold_start_deps, dump, lambda_entry, parse
+from coffer.services.object_batches import ObjectBatches
+
+BATCHES = ObjectBatches(cold_start_deps())
+
+
+@lambda_entry
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any] | None:
+    step = parse(BatchStep, event)
+    return dump(BATCHES.restore_part(step.job_id, step.batch_key))

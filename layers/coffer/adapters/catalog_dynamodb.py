@@ -1,0 +1,239 @@
+"""The catalog: one DynamoDB table, every access pattern a GetItem, Query or transaction (never a Scan).
+
+| access pattern                         | key                                           | call            |
+|----------------------------------------|-----------------------------------------------|-----------------|
+| job by id                              | pk=JOB#<id>, sk=JOB                           | GetItem         |
+| jobs of a day, newest first            | gsi1pk=JOBS#<yyyy-mm-dd>, gsi1sk=<created>#id | Query gsi1      |
+| job for an idempotency token           | pk=IDEMPOTENCY#<token>, sk=IDEMPOTENCY        | GetItem         |
+| running job of a resource (the lease)  | pk=LEASE#<resource arn>, sk=LEASE             | GetItem         |
+| recovery point by id                   | pk=RP#<id>, sk=RP                             | GetItem         |
+| recovery points of a vault, by time    | gsi1pk=VAULT#<name>, gsi1sk=RP#<created>#id   | Query gsi1      |
+| batch results (parts) of a job         | pk=JOB#<id>, sk begins_with PART#             | Query           |
+| last backed-up state of S3 objects     | pk=OBJIDX#<vault>#<bucket>, sk=<key>          | BatchGetItem    |
+
+Records carry their pydantic model as JSON in `doc` plus the attributes that keys and conditions need.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from coffer.adapters.aws import error_code
+from coffer.domain.errors import ConcurrentUpdate, IdempotencyConflict, NotFound, ResourceBusy
+from coffer.domain.jobs import Job
+from coffer.domain.recovery_points import RecoveryPoint
+
+_GET_BATCH = 100  # BatchGetItem's limit
+_WRITE_BATCH = 25  # BatchWriteItem's limit
+
+
+def _s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def _n(value: int) -> dict[str, str]:
+    return {"N": str(value)}
+
+
+class DuplicateRequest(Exception):
+    """The idempotency token already made a job; carries that job."""
+
+    def __init__(self, job: Job) -> None:
+        self.job = job
+        super().__init__(f"request already made job {job.job_id}")
+
+
+class DynamoCatalog:
+    def __init__(self, client: Any, table: str) -> None:
+        self._db = client
+        self._table = table
+
+    # ---- jobs -----------------------------------------------------------------------------------
+    def _job_item(self, job: Job) -> dict[str, Any]:
+        return {
+            "pk": _s(f"JOB#{job.job_id}"),
+            "sk": _s("JOB"),
+            "gsi1pk": _s(f"JOBS#{job.created_at.date().isoformat()}"),
+            "gsi1sk": _s(f"{job.created_at.isoformat()}#{job.job_id}"),
+            "state": _s(job.state.value),
+            "version": _n(job.version),
+            "doc": _s(job.model_dump_json()),
+        }
+
+    def create_job(self, job: Job, fingerprint: str, take_lease: bool, ttl: int) -> Job:
+        """Write a new job, its idempotency record and (for backups) the resource's lease atomically.
+
+        Raises DuplicateRequest when the token was seen with the same request, IdempotencyConflict when it
+        was seen with another, ResourceBusy when another job holds the resource.
+        """
+        items: list[dict[str, Any]] = [
+            # Rule: a job id is never reused.
+            {"Put": {"TableName": self._table, "Item": self._job_item(job),
+                     "ConditionExpression": "attribute_not_exists(pk)"}},
+        ]
+        if job.idempotency_token:
+            # Rule: one job per idempotency token (every event may arrive twice).
+            items.append({"Put": {"TableName": self._table, "Item": {
+                "pk": _s(f"IDEMPOTENCY#{job.idempotency_token}"), "sk": _s("IDEMPOTENCY"),
+                "job_id": _s(job.job_id), "fingerprint": _s(fingerprint), "ttl": _n(ttl)},
+                "ConditionExpression": "attribute_not_exists(pk)"}})
+        if take_lease:
+            # Rule: one running job per resource (AWS Backup's behaviour).
+            items.append({"Put": {"TableName": self._table, "Item": {
+                "pk": _s(f"LEASE#{job.resource_arn}"), "sk": _s("LEASE"), "job_id": _s(job.job_id)},
+                "ConditionExpression": "attribute_not_exists(pk)"}})
+        try:
+            self._db.transact_write_items(TransactItems=items)
+        except ClientError as error:
+            if error_code(error) != "TransactionCanceledException":
+                raise
+            self._explain_refusal(job, fingerprint, take_lease)
+            raise IdempotencyConflict(
+                f"IdempotencyToken '{job.idempotency_token}' was used before (job {job.job_id} exists)") from error
+        return job
+
+    def _explain_refusal(self, job: Job, fingerprint: str, take_lease: bool) -> None:
+        if job.idempotency_token:
+            record = self._get(f"IDEMPOTENCY#{job.idempotency_token}", "IDEMPOTENCY")
+            if record is not None:
+                if record["fingerprint"]["S"] != fingerprint:
+                    raise IdempotencyConflict(
+                        f"IdempotencyToken '{job.idempotency_token}' was used for a different request "
+                        f"(job {record['job_id']['S']})")
+                raise DuplicateRequest(self.get_job(record["job_id"]["S"]))
+        if take_lease:
+            lease = self._get(f"LEASE#{job.resource_arn}", "LEASE")
+            if lease is not None:
+                raise ResourceBusy(job.resource_arn, lease["job_id"]["S"])
+
+    def get_job(self, job_id: str) -> Job:
+        item = self._get(f"JOB#{job_id}", "JOB")
+        if item is None:
+            raise NotFound(f"job {job_id} not found")
+        return Job.model_validate_json(item["doc"]["S"])
+
+    def save_job(self, job: Job, release_lease: bool = False, recovery_point: RecoveryPoint | None = None) -> Job:
+        """Write the job's next version, and with it (atomically) the recovery point and the lease release."""
+        saved = job.with_changes(version=job.version + 1)
+        items: list[dict[str, Any]] = [{"Put": {
+            "TableName": self._table, "Item": self._job_item(saved),
+            # Rule: optimistic locking — a job changes only from the version the writer read.
+            "ConditionExpression": "version = :v", "ExpressionAttributeValues": {":v": _n(job.version)}}}]
+        if recovery_point is not None:
+            items.append({"Put": self._rp_put(recovery_point)})
+        if release_lease:
+            # Rule: only the job holding the lease releases it.
+            items.append({"Delete": {
+                "TableName": self._table, "Key": {"pk": _s(f"LEASE#{job.resource_arn}"), "sk": _s("LEASE")},
+                "ConditionExpression": "attribute_not_exists(pk) OR job_id = :j",
+                "ExpressionAttributeValues": {":j": _s(job.job_id)}}})
+        try:
+            self._db.transact_write_items(TransactItems=items)
+        except ClientError as error:
+            if error_code(error) == "TransactionCanceledException":
+                raise ConcurrentUpdate(f"job {job.job_id} changed since version {job.version}") from error
+            raise
+        return saved
+
+    def lease_holder(self, resource_arn: str) -> str | None:
+        item = self._get(f"LEASE#{resource_arn}", "LEASE")
+        return None if item is None else str(item["job_id"]["S"])
+
+    def list_jobs(self, day: datetime) -> Iterator[Job]:
+        for item in self._query_index("gsi1", f"JOBS#{day.date().isoformat()}"):
+            yield Job.model_validate_json(item["doc"]["S"])
+
+    # ---- recovery points -------------------------------------------------------------------------
+    def _rp_put(self, rp: RecoveryPoint) -> dict[str, Any]:
+        saved = rp.model_copy(update={"version": rp.version + 1})
+        put: dict[str, Any] = {"TableName": self._table, "Item": {
+            "pk": _s(f"RP#{rp.recovery_point_id}"), "sk": _s("RP"),
+            "gsi1pk": _s(f"VAULT#{rp.vault_name}"),
+            "gsi1sk": _s(f"RP#{rp.creation_date.isoformat()}#{rp.recovery_point_id}"),
+            "status": _s(saved.status.value), "version": _n(saved.version), "doc": _s(saved.model_dump_json())}}
+        # Rule: a recovery point changes only from the version the writer read (0 = create).
+        if rp.version == 0:
+            put["ConditionExpression"] = "attribute_not_exists(pk)"
+        else:
+            put["ConditionExpression"] = "version = :rv"
+            put["ExpressionAttributeValues"] = {":rv": _n(rp.version)}
+        return put
+
+    def put_recovery_point(self, rp: RecoveryPoint) -> None:
+        try:
+            self._db.put_item(**self._rp_put(rp))
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                raise ConcurrentUpdate(f"recovery point {rp.recovery_point_id} changed") from error
+            raise
+
+    def get_recovery_point(self, recovery_point_id: str) -> RecoveryPoint:
+        item = self._get(f"RP#{recovery_point_id}", "RP")
+        if item is None:
+            raise NotFound(f"recovery point {recovery_point_id} not found")
+        return RecoveryPoint.model_validate_json(item["doc"]["S"])
+
+    def list_recovery_points(self, vault_name: str) -> Iterator[RecoveryPoint]:
+        for item in self._query_index("gsi1", f"VAULT#{vault_name}"):
+            yield RecoveryPoint.model_validate_json(item["doc"]["S"])
+
+    # ---- batch results ---------------------------------------------------------------------------
+    def put_part(self, job_id: str, seq: int, doc: dict[str, Any]) -> None:
+        """Record one batch's outcome. A retried batch overwrites its own record with the same facts."""
+        self._db.put_item(TableName=self._table, Item={
+            "pk": _s(f"JOB#{job_id}"), "sk": _s(f"PART#{seq:08d}"), "doc": _s(json.dumps(doc))})
+
+    def list_parts(self, job_id: str) -> Iterator[dict[str, Any]]:
+        paginator = self._db.get_paginator("query")
+        for page in paginator.paginate(
+            TableName=self._table, KeyConditionExpression="pk = :p AND begins_with(sk, :s)",
+            ExpressionAttributeValues={":p": _s(f"JOB#{job_id}"), ":s": _s("PART#")}, ConsistentRead=True,
+        ):
+            for item in page["Items"]:
+                yield json.loads(item["doc"]["S"])
+
+    # ---- S3 object index (incremental backups) ---------------------------------------------------
+    def get_objects(self, vault: str, bucket: str, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Last backed-up facts of these keys, for change detection: key -> {etag, size, ..., sha256}."""
+        found: dict[str, dict[str, Any]] = {}
+        pk = _s(f"OBJIDX#{vault}#{bucket}")
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), _GET_BATCH):
+            request: dict[str, Any] = {self._table: {
+                "Keys": [{"pk": pk, "sk": _s(key)} for key in unique[start:start + _GET_BATCH]],
+                "ConsistentRead": True}}
+            while request:
+                response = self._db.batch_get_item(RequestItems=request)
+                for item in response["Responses"].get(self._table, []):
+                    found[item["sk"]["S"]] = json.loads(item["doc"]["S"])
+                request = response.get("UnprocessedKeys") or {}
+        return found
+
+    def put_objects(self, vault: str, bucket: str, records: dict[str, dict[str, Any]]) -> None:
+        pk = _s(f"OBJIDX#{vault}#{bucket}")
+        puts = [{"PutRequest": {"Item": {"pk": pk, "sk": _s(key), "doc": _s(json.dumps(doc))}}}
+                for key, doc in records.items()]
+        for start in range(0, len(puts), _WRITE_BATCH):
+            request: dict[str, Any] = {self._table: puts[start:start + _WRITE_BATCH]}
+            while request:
+                response = self._db.batch_write_item(RequestItems=request)
+                request = response.get("UnprocessedItems") or {}
+
+    # ---- helpers ---------------------------------------------------------------------------------
+    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        response = self._db.get_item(TableName=self._table, Key={"pk": _s(pk), "sk": _s(sk)}, ConsistentRead=True)
+        item: dict[str, Any] | None = response.get("Item")
+        return item
+
+    def _query_index(self, index: str, pk: str) -> Iterator[dict[str, Any]]:
+        paginator = self._db.get_paginator("query")
+        for page in paginator.paginate(
+            TableName=self._table, IndexName=index, KeyConditionExpression=f"{index}pk = :p",
+            ExpressionAttributeValues={":p": _s(pk)}, ScanIndexForward=False,
+        ):
+            yield from page["Items"]

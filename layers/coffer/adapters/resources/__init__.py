@@ -1,0 +1,27 @@
+"""The adapter registry: one module per resource type, one line here. Unknown types are refused by name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from coffer.adapters.resources.dynamodb import DynamoDBAdapter
+from coffer.adapters.resources.s3 import S3Adapter
+from coffer.domain.errors import UnsupportedResource
+from coffer.domain.resources import ResourceType
+from coffer.ports import ResourceAdapter
+
+#: ResourceType -> (boto3 service name, adapter class)
+REGISTRY: dict[ResourceType, tuple[str, Callable[[Any], ResourceAdapter]]] = {
+    ResourceType.S3: ("s3", S3Adapter),
+    ResourceType.DYNAMODB: ("dynamodb", DynamoDBAdapter),
+}
+
+
+def adapter_for(resource_type: ResourceType, client_for: Callable[[str], Any]) -> ResourceAdapter:
+    try:
+        service, factory = REGISTRY[resource_type]
+    except KeyError:
+        raise UnsupportedResource(
+            f"resource type {resource_type} has no adapter yet (supported: {', '.join(REGISTRY)})") from None
+    return factory(client_for(service))

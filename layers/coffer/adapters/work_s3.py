@@ -1,0 +1,22 @@
+"""The work bucket: a job's scratch files (batch lists, staging copies). Nothing here is ever the only copy."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+class WorkArea:
+    def __init__(self, client: Any, bucket: str) -> None:
+        self._s3 = client
+        self.bucket = bucket
+
+    def write_json(self, key: str, document: Any) -> None:
+        self._s3.put_object(Bucket=self.bucket, Key=key, Body=json.dumps(document).encode(),
+                            ContentType="application/json", ChecksumAlgorithm="SHA256")
+
+    def read_json(self, key: str) -> Any:
+        return json.loads(self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
+
+    def delete(self, key: str) -> None:
+        self._s3.delete_object(Bucket=self.bucket, Key=key)

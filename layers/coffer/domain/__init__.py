@@ -1,0 +1,1 @@
+"""Pure domain: models and rules. Nothing here imports boto3 or reads the clock or the environment."""

@@ -1,0 +1,68 @@
+"""Coffer's own exceptions. Adapters translate AWS error codes into these; callers branch on types.
+
+The class name is the error name Step Functions sees (Lambda's errorType), so Retry/Catch in the ASL
+can match on it.
+"""
+
+from __future__ import annotations
+
+
+class CofferError(Exception):
+    """Base of every error Coffer raises on purpose."""
+
+
+class InvalidInput(CofferError):
+    """Input broke a rule. Each problem names its field; nothing was written."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid input: " + "; ".join(problems))
+
+
+class NotFound(CofferError):
+    pass
+
+
+class IllegalTransition(CofferError):
+    pass
+
+
+class ConcurrentUpdate(CofferError):
+    """Someone else changed the record first (optimistic locking); re-read and retry."""
+
+
+class IdempotencyConflict(CofferError):
+    """The idempotency token was used before for a different request (AWS: IdempotentParameterMismatch)."""
+
+
+class ResourceBusy(CofferError):
+    """Another job holds this resource's lease (one job per resource at a time, as AWS Backup)."""
+
+    def __init__(self, resource_arn: str, running_job_id: str) -> None:
+        self.resource_arn = resource_arn
+        self.running_job_id = running_job_id
+        super().__init__(f"resource {resource_arn} is being backed up by job {running_job_id}")
+
+
+class UnsupportedResource(CofferError):
+    pass
+
+
+class UnsupportedOperation(CofferError):
+    pass
+
+
+class StartWindowExpired(CofferError):
+    pass
+
+
+class CompletionWindowExceeded(CofferError):
+    pass
+
+
+class IntegrityError(CofferError):
+    """Data read back does not match its recorded checksum."""
+
+
+class RestoreMismatch(CofferError):
+    """A restored resource differs from what the recovery point describes."""

@@ -1,0 +1,111 @@
+"""Jobs and their state machine: CREATED → PENDING → RUNNING → COMPLETED | FAILED | ABORTED | EXPIRED | PARTIAL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from coffer.domain.errors import IllegalTransition
+from coffer.domain.lifecycle import Lifecycle
+from coffer.domain.resources import ResourceType
+
+
+class JobKind(StrEnum):
+    BACKUP = "BACKUP"
+    COPY = "COPY"
+    RESTORE = "RESTORE"
+
+
+class JobState(StrEnum):
+    CREATED = "CREATED"
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    ABORTED = "ABORTED"
+    EXPIRED = "EXPIRED"
+    PARTIAL = "PARTIAL"
+
+    @property
+    def terminal(self) -> bool:
+        return self not in (JobState.CREATED, JobState.PENDING, JobState.RUNNING)
+
+
+_ENDINGS = {JobState.FAILED, JobState.ABORTED}
+LEGAL_TRANSITIONS: dict[JobState, frozenset[JobState]] = {
+    # A job that never started can expire (start window) or be refused; one that ran can end any way
+    # but EXPIRED, which only describes a job that never started.
+    JobState.CREATED: frozenset({JobState.PENDING, JobState.RUNNING, JobState.EXPIRED, *_ENDINGS}),
+    JobState.PENDING: frozenset({JobState.RUNNING, JobState.EXPIRED, *_ENDINGS}),
+    JobState.RUNNING: frozenset({JobState.COMPLETED, JobState.PARTIAL, *_ENDINGS}),
+}
+
+
+class Transition(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    state: JobState
+    at: datetime
+    reason: str | None = None
+
+
+class JobProgress(BaseModel):
+    """What a job moved. For S3: objects copied vs. reused from earlier recovery points."""
+
+    model_config = ConfigDict(frozen=True)
+
+    batches_total: int | None = None
+    objects: int = 0
+    objects_copied: int = 0
+    objects_reused: int = 0
+    bytes: int = 0
+    bytes_copied: int = 0
+    failed_keys: list[str] = Field(default_factory=list)
+
+
+class Job(BaseModel):
+    """A backup, copy or restore job. Immutable: every change makes a new version (optimistic locking)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    job_id: str
+    kind: JobKind
+    state: JobState = JobState.CREATED
+    resource_arn: str
+    resource_type: ResourceType
+    vault_name: str
+    recovery_point_id: str
+    created_at: datetime
+    start_by: datetime
+    complete_by: datetime | None = None
+    lifecycle: Lifecycle = Field(default_factory=Lifecycle)
+    recovery_point_tags: dict[str, str] = Field(default_factory=dict)
+    plan_id: str | None = None
+    rule_name: str | None = None
+    idempotency_token: str | None = None
+    execution_arn: str | None = None
+    restore_target: dict[str, str] = Field(default_factory=dict)
+    native_ref: str | None = None
+    source: dict[str, Any] = Field(default_factory=dict)
+    progress: JobProgress = Field(default_factory=JobProgress)
+    status_message: str | None = None
+    history: tuple[Transition, ...] = ()
+    version: int = 0
+
+    def to(self, state: JobState, at: datetime, reason: str | None = None) -> Job:
+        """The job in its next state, or IllegalTransition: a terminal job never changes again."""
+        if state not in LEGAL_TRANSITIONS.get(self.state, frozenset()):
+            raise IllegalTransition(f"job {self.job_id}: {self.state} → {state} is not allowed")
+        return self.model_copy(
+            update={
+                "state": state,
+                "status_message": reason if reason is not None else self.status_message,
+                "history": (*self.history, Transition(state=state, at=at, reason=reason)),
+            }
+        )
+
+    def with_changes(self, **changes: object) -> Job:
+        return self.model_copy(update=changes)

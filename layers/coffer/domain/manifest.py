@@ -1,0 +1,116 @@
+"""Manifests: what a recovery point holds, written Object-Locked beside the data.
+
+A manifest alone is enough to restore, to verify and to rebuild the catalog (DESIGN invariant 4), so it
+repeats everything the catalog knows about the recovery point. Object listings are sharded into parts
+of at most one batch each: no step ever holds a whole bucket's listing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from coffer.domain.recovery_points import RecoveryPoint
+
+MANIFEST_FORMAT = "coffer.manifest/1"
+
+
+class ObjectEntry(BaseModel):
+    """One S3 object of a recovery point and where its bytes live in the vault (content-addressed)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str
+    size: int
+    etag: str
+    last_modified: str
+    version_id: str | None = None
+    sha256: str
+    content_type: str | None = None
+    cache_control: str | None = None
+    content_disposition: str | None = None
+    content_encoding: str | None = None
+    content_language: str | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class ManifestPart(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    format: str = MANIFEST_FORMAT
+    recovery_point_id: str
+    seq: int
+    entries: tuple[ObjectEntry, ...]
+
+
+class PartRef(BaseModel):
+    """A part as the root manifest lists it; sha256 is S3's checksum of the part object."""
+
+    model_config = ConfigDict(frozen=True)
+
+    seq: int
+    key: str
+    sha256: str
+    objects: int
+    bytes: int
+    first_key: str | None = None
+    last_key: str | None = None
+
+
+class Manifest(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    format: str = MANIFEST_FORMAT
+    recovery_point: RecoveryPoint
+    completed_at: datetime
+    source: dict[str, object] = Field(default_factory=dict)
+    parts: tuple[PartRef, ...] = ()
+    objects: int = 0
+    failed_keys: tuple[str, ...] = ()
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class VaultLayout:
+    """Where things live in the vault bucket. One place, so readers and writers cannot disagree."""
+
+    @staticmethod
+    def blob(vault: str, sha256: str) -> str:
+        return f"vaults/{vault}/blobs/sha256/{sha256}"
+
+    @staticmethod
+    def recovery_point_prefix(vault: str, recovery_point_id: str) -> str:
+        return f"vaults/{vault}/recovery-points/{recovery_point_id}/"
+
+    @classmethod
+    def manifest(cls, vault: str, recovery_point_id: str) -> str:
+        return cls.recovery_point_prefix(vault, recovery_point_id) + "manifest.json"
+
+    @classmethod
+    def parts_prefix(cls, vault: str, recovery_point_id: str) -> str:
+        return cls.recovery_point_prefix(vault, recovery_point_id) + "parts/"
+
+    @classmethod
+    def part(cls, vault: str, recovery_point_id: str, seq: int) -> str:
+        return f"{cls.parts_prefix(vault, recovery_point_id)}{seq:08d}.json"
+
+
+class WorkLayout:
+    """Scratch space of a job in the work bucket (expires by lifecycle rule; never the only copy of anything)."""
+
+    @staticmethod
+    def batches_prefix(job_id: str) -> str:
+        return f"jobs/{job_id}/batches/"
+
+    @classmethod
+    def batch(cls, job_id: str, seq: int) -> str:
+        return f"{cls.batches_prefix(job_id)}{seq:08d}.json"
+
+    @staticmethod
+    def staging(job_id: str, seq: int, index: int) -> str:
+        return f"jobs/{job_id}/staging/{seq:08d}-{index:05d}"

@@ -1,0 +1,56 @@
+"""Recovery points: one backup of one resource at one time, in one vault."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from coffer.domain.lifecycle import Lifecycle
+from coffer.domain.resources import ResourceType
+
+
+class RecoveryPointStatus(StrEnum):
+    """AWS Backup's recovery point statuses (CREATING until data and manifest are durable)."""
+
+    CREATING = "CREATING"
+    COMPLETED = "COMPLETED"
+    PARTIAL = "PARTIAL"
+    EXPIRED = "EXPIRED"
+    DELETING = "DELETING"
+
+
+class StorageClass(StrEnum):
+    WARM = "WARM"
+    COLD = "COLD"
+    DELETED = "DELETED"
+
+
+class RecoveryPoint(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    recovery_point_id: str
+    vault_name: str
+    resource_arn: str
+    resource_type: ResourceType
+    status: RecoveryPointStatus = RecoveryPointStatus.CREATING
+    creation_date: datetime
+    completion_date: datetime | None = None
+    backup_size_bytes: int = 0
+    lifecycle: Lifecycle = Field(default_factory=Lifecycle)
+    cold_at: datetime | None = None
+    delete_at: datetime | None = None
+    retain_until: datetime
+    storage_class: StorageClass = StorageClass.WARM
+    encryption_key_arn: str | None = None
+    plan_id: str | None = None
+    rule_name: str | None = None
+    job_id: str
+    parent_recovery_point_id: str | None = None
+    manifest_key: str | None = None
+    manifest_sha256: str | None = None
+    native_ref: str | None = None
+    legal_holds: tuple[str, ...] = ()
+    tags: dict[str, str] = Field(default_factory=dict)
+    version: int = 0

@@ -1,0 +1,80 @@
+"""What users ask for: AWS Backup's StartBackupJob / StartRestoreJob inputs, with AWS's field names.
+
+Unknown fields are refused (extra="forbid") so a typo like `DeleteAfterDay` is an error naming the field,
+never a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.alias_generators import to_pascal
+
+from coffer.domain.errors import CofferError
+from coffer.domain.lifecycle import Lifecycle
+from coffer.domain.resources import resource_type_of
+
+_AWS_STYLE = ConfigDict(frozen=True, alias_generator=to_pascal, populate_by_name=True, extra="forbid")
+
+
+class StartBackupJobRequest(BaseModel):
+    """AWS Backup's StartBackupJob input (IamRoleArn and BackupOptions are accepted for compatibility)."""
+
+    model_config = _AWS_STYLE
+
+    backup_vault_name: str = Field(default="Default", min_length=2, max_length=50, pattern=r"^[a-zA-Z0-9\-_]+$")
+    resource_arn: str
+    iam_role_arn: str | None = None
+    idempotency_token: str | None = Field(default=None, min_length=1, max_length=256)
+    start_window_minutes: int = Field(default=60, ge=60)
+    complete_window_minutes: int = Field(default=10080, ge=60)
+    lifecycle: Lifecycle = Field(default_factory=Lifecycle)
+    recovery_point_tags: dict[str, str] = Field(default_factory=dict)
+    backup_options: dict[str, str] = Field(default_factory=dict)
+    plan_id: str | None = Field(default=None, alias="BackupPlanId")
+    rule_name: str | None = Field(default=None, alias="BackupRuleName")
+
+    @field_validator("resource_arn")
+    @classmethod
+    def _supported(cls, value: str) -> str:
+        try:
+            resource_type_of(value, field="")
+        except CofferError as error:
+            raise ValueError(str(error).removeprefix("invalid input: ")) from None
+        return value
+
+    @field_validator("complete_window_minutes")
+    @classmethod
+    def _after_start(cls, value: int, info: object) -> int:
+        start = getattr(info, "data", {}).get("start_window_minutes", 60)
+        if value < start:
+            raise ValueError(f"must be at least StartWindowMinutes ({start})")
+        return value
+
+    def fingerprint(self) -> str:
+        """Hash of the request without its token: the same token with other parameters is a conflict."""
+        body = self.model_dump(mode="json", by_alias=True, exclude={"idempotency_token"})
+        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+class StartRestoreJobRequest(BaseModel):
+    """AWS Backup's StartRestoreJob input. Metadata keys depend on the resource type:
+
+    - S3: DestinationBucketName (required), NewBucket ("true" creates it), DestinationPrefix (optional)
+    - DynamoDB: targetTableName (required)
+    """
+
+    model_config = _AWS_STYLE
+
+    recovery_point_id: str = Field(alias="RecoveryPointArn", min_length=1)
+    metadata: dict[str, str] = Field(default_factory=dict)
+    iam_role_arn: str | None = None
+    idempotency_token: str | None = Field(default=None, min_length=1, max_length=256)
+
+    @field_validator("recovery_point_id")
+    @classmethod
+    def _id_from_arn(cls, value: str) -> str:
+        # Accept the bare id or an ARN ending in recovery-point:<id>, as AWS Backup names them.
+        return value.rsplit("recovery-point:", 1)[-1]

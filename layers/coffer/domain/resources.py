@@ -1,0 +1,75 @@
+"""Resource types and ARNs: which AWS resource a job is about, decided from its ARN alone."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+from coffer.domain.errors import InvalidInput, UnsupportedResource
+
+
+class ResourceType(StrEnum):
+    """AWS Backup's resource type names."""
+
+    S3 = "S3"
+    DYNAMODB = "DynamoDB"
+    EBS = "EBS"
+    EC2 = "EC2"
+    RDS = "RDS"
+    AURORA = "Aurora"
+
+
+class Arn(BaseModel):
+    """arn:partition:service:region:account:resource"""
+
+    model_config = ConfigDict(frozen=True)
+
+    partition: str
+    service: str
+    region: str
+    account: str
+    resource: str
+
+    @classmethod
+    def parse(cls, text: str, field: str = "ResourceArn") -> Arn:
+        parts = text.split(":", 5)
+        if len(parts) != 6 or parts[0] != "arn" or not parts[2] or not parts[5]:
+            rule = "is not an ARN (arn:partition:service:region:account:resource)"
+            raise InvalidInput([f"{_named(field)}'{text}' {rule}"])
+        return cls(partition=parts[1], service=parts[2], region=parts[3], account=parts[4], resource=parts[5])
+
+    def __str__(self) -> str:
+        return f"arn:{self.partition}:{self.service}:{self.region}:{self.account}:{self.resource}"
+
+
+def resource_type_of(arn_text: str, field: str = "ResourceArn") -> ResourceType:
+    """Classify an ARN the way AWS Backup does; an ARN of a type Coffer cannot protect is refused by name."""
+    arn = Arn.parse(arn_text, field)
+    if arn.service == "s3" and "/" not in arn.resource:
+        return ResourceType.S3
+    if arn.service == "dynamodb" and arn.resource.startswith("table/") and arn.resource.count("/") == 1:
+        return ResourceType.DYNAMODB
+    if arn.service == "ec2" and arn.resource.startswith("volume/"):
+        return ResourceType.EBS
+    if arn.service == "ec2" and arn.resource.startswith("instance/"):
+        return ResourceType.EC2
+    if arn.service == "rds" and arn.resource.startswith("db:"):
+        return ResourceType.RDS
+    if arn.service == "rds" and arn.resource.startswith("cluster:"):
+        return ResourceType.AURORA
+    raise UnsupportedResource(f"{_named(field)}'{arn_text}' is not a resource type Coffer protects "
+                              f"({', '.join(t.value for t in ResourceType)})")
+
+
+def _named(field: str) -> str:
+    return f"{field}: " if field else ""
+
+
+def resource_name(arn_text: str) -> str:
+    """The short name inside an ARN: bucket name, table name, volume id, ..."""
+    resource = Arn.parse(arn_text).resource
+    for sep in ("/", ":"):
+        if sep in resource:
+            return resource.split(sep, 1)[1]
+    return resource

@@ -1,0 +1,62 @@
+"""What every handler shares: Powertools Logger/Tracer/Metrics, the wired services, and event parsing.
+
+Handlers build their dependencies once, at cold start, from Settings.from_env(): a misconfigured
+function fails at once, not in the middle of a backup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
+
+from coffer.domain.clock import Clock, SystemClock
+from coffer.domain.validation import parse_model
+from coffer.services.wiring import Deps, build
+from coffer.settings import Settings
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+M = TypeVar("M", bound=BaseModel)
+Handler = Callable[[dict[str, Any], LambdaContext], Any]
+
+
+class RuntimeClock:
+    """The clock every handler reads: the wall clock in Lambda; the embedded twin swaps in its own
+    (simulated) clock here, so a simulated week runs in seconds with the real handlers."""
+
+    def __init__(self) -> None:
+        self.source: Clock = SystemClock()
+
+    def now(self) -> datetime:
+        return self.source.now()
+
+
+RUNTIME_CLOCK = RuntimeClock()
+
+
+def cold_start_deps() -> Deps:
+    return build(Settings.from_env(), clock=RUNTIME_CLOCK)
+
+
+def parse(model: type[M], event: Any) -> M:
+    """The event as `model`, or InvalidInput naming each bad field (Step Functions sees 'InvalidInput')."""
+    return parse_model(model, event)
+
+
+def lambda_entry(handler: Handler) -> Handler:
+    """Logger with the Lambda context, Tracer around the call, Metrics flushed after it. Errors propagate:
+    Step Functions' Retry and Catch must see them."""
+    wrapped = logger.inject_lambda_context(clear_state=True)(handler)
+    wrapped = tracer.capture_lambda_handler(wrapped)
+    return metrics.log_metrics(wrapped)
+
+
+def dump(model: BaseModel | None) -> dict[str, Any] | None:
+    return None if model is None else model.model_dump(mode="json")

@@ -1,0 +1,1 @@
+"""`coffer local ...`: the demo, sample resources and sample events, run on the embedded twin."""

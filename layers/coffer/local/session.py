@@ -1,0 +1,54 @@
+"""A deployed twin plus what Coffer's local commands need around it: the handlers' clock and the catalog."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from coffer.domain.clock import Clock, SystemClock
+from coffer.entrypoints.lambda_runtime import RUNTIME_CLOCK
+from coffer.services.wiring import Deps, build
+from coffer.settings import Settings
+from coffer.twin.twin import Twin
+
+#: Parameters the twin deploys the template with: poll every second (moto's backups finish at once).
+TWIN_PARAMETERS = {"PollSeconds": "1"}
+
+
+@contextmanager
+def local_twin(project_root: Path, clock: Clock | None = None) -> Iterator[LocalCoffer]:
+    """Deploy the project's template on the twin, with the handlers reading `clock`."""
+    previous = RUNTIME_CLOCK.source
+    RUNTIME_CLOCK.source = clock or SystemClock()
+    try:
+        with Twin.deploy(project_root, parameters=TWIN_PARAMETERS) as twin:
+            yield LocalCoffer(twin, RUNTIME_CLOCK.source)
+    finally:
+        RUNTIME_CLOCK.source = previous
+
+
+class LocalCoffer:
+    def __init__(self, twin: Twin, clock: Clock) -> None:
+        self.twin = twin
+        self.clock = clock
+        self.settings = Settings.from_env(twin.function_env("StartBackupJobFunction"))
+        self.deps: Deps = build(self.settings, clock=clock, session=twin.session)
+
+    def client(self, service: str) -> Any:
+        return self.twin.client(service)
+
+    def start_backup(self, detail: dict[str, Any], timeout: float = 120) -> dict[str, Any]:
+        """Put a StartBackupJob event on the bus, as a user or a rule would, and wait for its workflow."""
+        return self._put_and_wait("StartBackupJob", detail, timeout)
+
+    def start_restore(self, detail: dict[str, Any], timeout: float = 120) -> dict[str, Any]:
+        return self._put_and_wait("StartRestoreJob", detail, timeout)
+
+    def _put_and_wait(self, detail_type: str, detail: dict[str, Any], timeout: float) -> dict[str, Any]:
+        executions = self.twin.put_event("coffer", detail_type, detail)
+        if len(executions) != 1:
+            raise RuntimeError(f"{detail_type} started {len(executions)} workflow executions, expected 1")
+        result = self.twin.wait(executions[0], timeout=timeout)
+        return dict(result)

@@ -1,0 +1,156 @@
+"""Backup jobs: start (idempotent, leased), poll, complete (manifest first, then COMPLETED), fail."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from coffer.adapters.catalog_dynamodb import DuplicateRequest
+from coffer.domain.errors import CofferError, CompletionWindowExceeded
+from coffer.domain.jobs import Job, JobKind, JobProgress, JobState, Transition
+from coffer.domain.manifest import Manifest, PartRef, VaultLayout, WorkLayout
+from coffer.domain.recovery_points import RecoveryPoint, RecoveryPointStatus
+from coffer.domain.requests import StartBackupJobRequest
+from coffer.domain.resources import resource_type_of
+from coffer.domain.steps import JobSummary, PollResult, StartResult
+from coffer.ports import BackupStrategy
+from coffer.services.jobs_common import job_id_for, recovery_point_id_for, summary
+from coffer.services.wiring import Deps
+
+IDEMPOTENCY_TTL = timedelta(days=7)
+
+
+class BackupJobs:
+    def __init__(self, deps: Deps) -> None:
+        self._d = deps
+
+    # ---- start ----------------------------------------------------------------------------------
+    def start(self, request: StartBackupJobRequest, event_id: str, requested_at: datetime | None,
+              execution_arn: str | None) -> StartResult:
+        """Create the job (once per idempotency token), take the resource's lease and start the backup.
+
+        A second delivery of the same event returns the first job, marked duplicate, and starts nothing; a
+        Step Functions retry of this very execution carries on with the job it created.
+        """
+        d, now = self._d, self._d.clock.now()
+        resource_type = resource_type_of(request.resource_arn)
+        token = request.idempotency_token or event_id
+        job_id = job_id_for(token)
+        job = Job(
+            job_id=job_id, kind=JobKind.BACKUP, resource_arn=request.resource_arn, resource_type=resource_type,
+            vault_name=request.backup_vault_name, recovery_point_id=recovery_point_id_for(job_id), created_at=now,
+            start_by=(requested_at or now) + timedelta(minutes=request.start_window_minutes),
+            lifecycle=request.lifecycle, recovery_point_tags=request.recovery_point_tags,
+            plan_id=request.plan_id, rule_name=request.rule_name,
+            idempotency_token=token, execution_arn=execution_arn,
+            history=(Transition(state=JobState.CREATED, at=now, reason="job created"),),
+        )
+        try:
+            job = d.catalog.create_job(job, request.fingerprint(), take_lease=True,
+                                       ttl=int((now + IDEMPOTENCY_TTL).timestamp()))
+        except DuplicateRequest as duplicate:
+            job = duplicate.job
+            if job.execution_arn != execution_arn or execution_arn is None:
+                return StartResult(job_id=job.job_id, duplicate=True, next="done")
+        if job.state is JobState.CREATED:
+            job = self._run(job, request.complete_window_minutes)
+        return self._next_step(job)
+
+    def _run(self, job: Job, complete_window_minutes: int) -> Job:
+        d, now = self._d, self._d.clock.now()
+        if now > job.start_by:
+            # AWS Backup: a job not started within its start window ends EXPIRED.
+            return d.catalog.save_job(job.to(JobState.EXPIRED, now, f"not started by {job.start_by.isoformat()}"),
+                                      release_lease=True)
+        adapter = d.adapter(job.resource_type)
+        try:
+            source = adapter.describe_source(job.resource_arn)
+            native_ref = adapter.start_backup(job)
+        except CofferError as error:
+            d.catalog.save_job(job.to(JobState.FAILED, now, f"{type(error).__name__}: {error}"), release_lease=True)
+            raise
+        running = job.to(JobState.RUNNING, now, "backup started").with_changes(
+            native_ref=native_ref, source=source,
+            complete_by=now + timedelta(minutes=complete_window_minutes))
+        return d.catalog.save_job(running)
+
+    def _next_step(self, job: Job) -> StartResult:
+        if job.state is not JobState.RUNNING:
+            return StartResult(job_id=job.job_id, next="done")
+        strategy = self._d.adapter(job.resource_type).strategy
+        if strategy is BackupStrategy.OBJECTS:
+            return StartResult(job_id=job.job_id, next="objects")
+        return StartResult(job_id=job.job_id, next="native", wait_seconds=self._d.settings.poll_seconds)
+
+    # ---- poll -----------------------------------------------------------------------------------
+    def check(self, job_id: str) -> PollResult:
+        d = self._d
+        job = d.catalog.get_job(job_id)
+        status = d.adapter(job.resource_type).backup_status(job)
+        if not status.done and job.complete_by and d.clock.now() > job.complete_by:
+            raise CompletionWindowExceeded(f"job {job_id} did not complete by {job.complete_by.isoformat()}")
+        return PollResult(job_id=job_id, done=status.done, wait_seconds=d.settings.poll_seconds)
+
+    # ---- complete -------------------------------------------------------------------------------
+    def complete(self, job_id: str) -> JobSummary:
+        """Write the manifest under Object Lock, then (one transaction) the recovery point, the job's end
+        and the lease release: a recovery point is COMPLETED only once its data and manifest are durable."""
+        d, now = self._d, self._d.clock.now()
+        job = d.catalog.get_job(job_id)
+        if job.state.terminal:
+            return summary(job)
+        adapter = d.adapter(job.resource_type)
+        parts: tuple[PartRef, ...] = ()
+        failed: list[str] = []
+        size = 0
+        if adapter.strategy is BackupStrategy.OBJECTS:
+            parts, progress, failed = self._collect_parts(job)
+            size = progress.bytes
+            job = job.with_changes(progress=progress)
+        else:
+            status = adapter.backup_status(job)
+            size = status.size_bytes
+        partial = bool(failed)
+        retain_until = job.lifecycle.retain_until(job.created_at, d.settings.default_retention_days)
+        rp = RecoveryPoint(
+            recovery_point_id=job.recovery_point_id, vault_name=job.vault_name, resource_arn=job.resource_arn,
+            resource_type=job.resource_type,
+            status=RecoveryPointStatus.PARTIAL if partial else RecoveryPointStatus.COMPLETED,
+            creation_date=job.created_at, completion_date=now, backup_size_bytes=size, lifecycle=job.lifecycle,
+            cold_at=job.lifecycle.cold_at(job.created_at), delete_at=job.lifecycle.delete_at(job.created_at),
+            retain_until=retain_until, encryption_key_arn=d.settings.vault_key_arn, plan_id=job.plan_id,
+            rule_name=job.rule_name, job_id=job.job_id, native_ref=job.native_ref, tags=job.recovery_point_tags,
+            manifest_key=VaultLayout.manifest(job.vault_name, job.recovery_point_id),
+        )
+        manifest = Manifest(recovery_point=rp, completed_at=now, source=job.source, parts=parts,
+                            objects=job.progress.objects, failed_keys=tuple(failed))
+        sha = d.vault.put_json_locked(rp.manifest_key or "", manifest.model_dump(mode="json"), retain_until)
+        rp = rp.model_copy(update={"manifest_sha256": sha})
+        ending = JobState.PARTIAL if partial else JobState.COMPLETED
+        reason = f"{len(failed)} objects could not be backed up" if partial else "backup completed"
+        job = d.catalog.save_job(job.to(ending, now, reason), release_lease=True, recovery_point=rp)
+        return summary(job)
+
+    def _collect_parts(self, job: Job) -> tuple[tuple[PartRef, ...], JobProgress, list[str]]:
+        """Gather the batches' results (one catalog record each). A batch without a result failed for good:
+        its keys are listed as failed, so the job is PARTIAL, never COMPLETED."""
+        d = self._d
+        records = {r["seq"]: r for r in d.catalog.list_parts(job.job_id)}
+        total = job.progress.batches_total or 0
+        failed: list[str] = []
+        for record in records.values():
+            failed.extend(f"{f['key']} ({f['reason']})" for f in record["failed"])
+        for seq in range(total):
+            if seq not in records:
+                batch = d.work.read_json(WorkLayout.batch(job.job_id, seq))
+                failed.extend(f"{item['key']} (batch {seq} failed)" for item in batch["items"])
+        ordered = [records[seq] for seq in sorted(records)]
+        parts = tuple(PartRef.model_validate(r["part"]) for r in ordered)
+        progress = job.progress.model_copy(update={
+            "objects": sum(p.objects for p in parts),
+            "bytes": sum(p.bytes for p in parts),
+            "objects_copied": sum(r["copied"] for r in ordered),
+            "objects_reused": sum(r["reused"] for r in ordered),
+            "bytes_copied": sum(r["bytes_copied"] for r in ordered),
+            "failed_keys": failed[:1000],
+        })
+        return parts, progress, failed

@@ -1,0 +1,72 @@
+"""Pieces the backup and restore services share: summaries, failure mapping, cause parsing."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from coffer.domain.jobs import Job, JobKind, JobState
+from coffer.domain.steps import FailStep, JobSummary
+from coffer.services.wiring import Deps
+
+#: error names (exception classes raised by Coffer) that end a job in a state other than FAILED
+_ENDING_FOR_ERROR = {
+    "CompletionWindowExceeded": JobState.ABORTED,
+    "StartWindowExpired": JobState.EXPIRED,
+}
+
+
+_IDS = uuid.UUID("6c6f6666-6572-4a6f-6273-000000000001")
+
+
+def job_id_for(idempotency_token: str) -> str:
+    """Job ids derive from the idempotency token, so a repeated request names the same job even before
+    the catalog answers, and sample events can refer to the jobs that earlier sample events made."""
+    return str(uuid.uuid5(_IDS, f"job:{idempotency_token}"))
+
+
+def recovery_point_id_for(job_id: str) -> str:
+    return str(uuid.uuid5(_IDS, f"recovery-point:{job_id}"))
+
+
+def ending_for(error_name: str, job: Job) -> JobState:
+    state = _ENDING_FOR_ERROR.get(error_name, JobState.FAILED)
+    if state is JobState.EXPIRED and job.state is JobState.RUNNING:
+        return JobState.ABORTED
+    return state
+
+
+def reason_from_cause(error_name: str, cause: str | None) -> str:
+    """Step Functions hands over Lambda's error payload as a JSON string; keep its message."""
+    message = cause or ""
+    try:
+        parsed = json.loads(message)
+        if isinstance(parsed, dict) and parsed.get("errorMessage"):
+            message = str(parsed["errorMessage"])
+    except ValueError:
+        pass
+    return f"{error_name}: {message}".strip().rstrip(":")
+
+
+def summary(job: Job) -> JobSummary:
+    return JobSummary(
+        job_id=job.job_id, kind=job.kind.value, state=job.state.value, resource_arn=job.resource_arn,
+        recovery_point_id=job.recovery_point_id, status_message=job.status_message,
+        objects=job.progress.objects, objects_copied=job.progress.objects_copied,
+        objects_reused=job.progress.objects_reused, failed_keys=list(job.progress.failed_keys),
+    )
+
+
+def fail_job(deps: Deps, step: FailStep) -> JobSummary | None:
+    """A workflow's Catch lands here: end the job with the cause (and release a backup's lease).
+
+    Without a job id the request was refused before anything was written: there is nothing to end.
+    """
+    if step.job_id is None:
+        return None
+    job = deps.catalog.get_job(step.job_id)
+    if not job.state.terminal:
+        ending = ending_for(step.error.Error, job)
+        reason = reason_from_cause(step.error.Error, step.error.Cause)
+        job = deps.catalog.save_job(job.to(ending, deps.clock.now(), reason), release_lease=job.kind is JobKind.BACKUP)
+    return summary(job)

@@ -1,0 +1,104 @@
+"""Restore jobs: from a recovery point's manifest (checked against the catalog's checksum) into a new resource."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from coffer.adapters.catalog_dynamodb import DuplicateRequest
+from coffer.domain.errors import CofferError, IntegrityError, InvalidInput
+from coffer.domain.jobs import Job, JobKind, JobState, Transition
+from coffer.domain.manifest import Manifest, VaultLayout, sha256_hex
+from coffer.domain.recovery_points import RecoveryPointStatus
+from coffer.domain.requests import StartRestoreJobRequest
+from coffer.domain.resources import ResourceType
+from coffer.domain.steps import JobSummary, PollResult, StartResult
+from coffer.ports import BackupStrategy
+from coffer.services.backup_jobs import IDEMPOTENCY_TTL
+from coffer.services.jobs_common import job_id_for, summary
+from coffer.services.wiring import Deps
+
+#: Restore metadata each resource type requires (AWS Backup's key names).
+REQUIRED_METADATA = {
+    ResourceType.S3: ("DestinationBucketName",),
+    ResourceType.DYNAMODB: ("targetTableName",),
+}
+
+
+class RestoreJobs:
+    def __init__(self, deps: Deps) -> None:
+        self._d = deps
+
+    def load_manifest(self, recovery_point_id: str) -> Manifest:
+        """The manifest as written to the vault, refused if its bytes differ from what the catalog recorded."""
+        d = self._d
+        rp = d.catalog.get_recovery_point(recovery_point_id)
+        raw = d.vault.get_bytes(rp.manifest_key or "")
+        if rp.manifest_sha256 and sha256_hex(raw) != rp.manifest_sha256:
+            raise IntegrityError(f"manifest of recovery point {recovery_point_id} does not match its checksum")
+        return Manifest.model_validate_json(raw)
+
+    def start(self, request: StartRestoreJobRequest, event_id: str, execution_arn: str | None,
+              requested_at: datetime | None = None) -> StartResult:
+        d, now = self._d, self._d.clock.now()
+        rp = d.catalog.get_recovery_point(request.recovery_point_id)
+        if rp.status not in (RecoveryPointStatus.COMPLETED, RecoveryPointStatus.PARTIAL):
+            raise InvalidInput([f"RecoveryPointArn: recovery point {rp.recovery_point_id} is {rp.status}, "
+                                "only COMPLETED or PARTIAL ones can be restored"])
+        missing = [k for k in REQUIRED_METADATA.get(rp.resource_type, ()) if not request.metadata.get(k)]
+        if missing:
+            raise InvalidInput([f"Metadata.{k}: required to restore a {rp.resource_type} recovery point"
+                                for k in missing])
+        token = request.idempotency_token or event_id
+        job = Job(
+            job_id=job_id_for(token), kind=JobKind.RESTORE, resource_arn=rp.resource_arn,
+            resource_type=rp.resource_type,
+            vault_name=rp.vault_name, recovery_point_id=rp.recovery_point_id, created_at=now,
+            start_by=requested_at or now, restore_target=dict(request.metadata),
+            idempotency_token=token, execution_arn=execution_arn,
+            history=(Transition(state=JobState.CREATED, at=now, reason="restore requested"),),
+        )
+        fingerprint = sha256_hex(request.model_dump_json(exclude={"idempotency_token"}).encode())
+        try:
+            job = d.catalog.create_job(job, fingerprint, take_lease=False,
+                                       ttl=int((now + IDEMPOTENCY_TTL).timestamp()))
+        except DuplicateRequest as duplicate:
+            job = duplicate.job
+            if job.execution_arn != execution_arn or execution_arn is None:
+                return StartResult(job_id=job.job_id, duplicate=True, next="done")
+        if job.state is JobState.CREATED:
+            adapter = d.adapter(job.resource_type)
+            try:
+                created = adapter.start_restore(job, self.load_manifest(job.recovery_point_id))
+            except CofferError as error:
+                d.catalog.save_job(job.to(JobState.FAILED, now, f"{type(error).__name__}: {error}"))
+                raise
+            job = d.catalog.save_job(job.to(JobState.RUNNING, now, "restore started").with_changes(native_ref=created))
+        if job.state is not JobState.RUNNING:
+            return StartResult(job_id=job.job_id, next="done")
+        if d.adapter(job.resource_type).strategy is BackupStrategy.OBJECTS:
+            return StartResult(job_id=job.job_id, next="objects",
+                               items_prefix=VaultLayout.parts_prefix(job.vault_name, job.recovery_point_id))
+        return StartResult(job_id=job.job_id, next="native", wait_seconds=d.settings.poll_seconds)
+
+    def check(self, job_id: str) -> PollResult:
+        d = self._d
+        job = d.catalog.get_job(job_id)
+        status = d.adapter(job.resource_type).restore_status(job)
+        return PollResult(job_id=job_id, done=status.done, wait_seconds=d.settings.poll_seconds)
+
+    def complete(self, job_id: str) -> JobSummary:
+        """Check the restored resource against the manifest; only then is the restore COMPLETED."""
+        d, now = self._d, self._d.clock.now()
+        job = d.catalog.get_job(job_id)
+        if job.state.terminal:
+            return summary(job)
+        manifest = self.load_manifest(job.recovery_point_id)
+        adapter = d.adapter(job.resource_type)
+        if adapter.strategy is BackupStrategy.OBJECTS:
+            records = list(d.catalog.list_parts(job_id))
+            failed = [f"{f['key']} ({f['reason']})" for r in records for f in r["failed"]]
+            job = job.with_changes(progress=job.progress.model_copy(update={
+                "objects": sum(r["restored"] for r in records), "failed_keys": failed[:1000]}))
+        checked = adapter.validate_restore(job, manifest)
+        job = d.catalog.save_job(job.to(JobState.COMPLETED, now, f"restored and checked: {checked}"))
+        return summary(job)

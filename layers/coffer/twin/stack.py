@@ -1,0 +1,107 @@
+"""Create the CloudFormation stack in moto and fail loudly, naming the resource that broke."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+from unittest import mock
+
+__all__ = ["DeployedStack", "TwinDeployError", "create_stack"]
+
+_CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
+
+
+class TwinDeployError(RuntimeError):
+    """The template could not be deployed into moto; the message names the failing resource."""
+
+
+@dataclass(frozen=True)
+class DeployedStack:
+    stack_id: str
+    outputs: dict[str, str]
+    physical_ids: dict[str, str]
+    resource_types: dict[str, str]
+    unsupported: dict[str, str]
+
+
+@contextmanager
+def _failing_resource_recorded(failures: list[str]) -> Iterator[None]:
+    """moto raises straight out of CreateStack without saying which resource; wrap its factory to say it."""
+    from moto.cloudformation import parsing
+
+    original = parsing.parse_and_create_resource
+
+    def parse_and_create_resource(logical_id: str, resource_json: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return original(logical_id, resource_json, *args, **kwargs)
+        except Exception as exc:
+            failures.append(f"{logical_id} ({resource_json.get('Type')}): {type(exc).__name__}: {exc}")
+            raise
+
+    with mock.patch.object(parsing, "parse_and_create_resource", parse_and_create_resource):
+        yield
+
+
+def _declared_parameters(template: dict[str, Any], parameters: dict[str, str]) -> list[dict[str, str]]:
+    declared = template.get("Parameters") or {}
+    unknown = sorted(set(parameters) - set(declared))
+    if unknown:
+        raise TwinDeployError(f"parameters not declared by the template: {', '.join(unknown)}")
+    return [{"ParameterKey": key, "ParameterValue": str(value)} for key, value in parameters.items()]
+
+
+def create_stack(
+    session: Any, stack_name: str, template: dict[str, Any], parameters: dict[str, str], timeout: float = 60.0
+) -> DeployedStack:
+    """Create the stack, wait for CREATE_COMPLETE, and return what was created."""
+    from moto.cloudformation.parsing import get_model_map
+
+    cfn = session.client("cloudformation")
+    failures: list[str] = []
+    try:
+        with _failing_resource_recorded(failures):
+            stack_id = cfn.create_stack(
+                StackName=stack_name,
+                TemplateBody=json.dumps(template),
+                Parameters=_declared_parameters(template, parameters),
+                Capabilities=_CAPABILITIES,
+            )["StackId"]
+    except Exception as exc:
+        where = f" while creating {failures[0]}" if failures else ""
+        raise TwinDeployError(f"CreateStack failed{where}: {exc}") from exc
+
+    deadline = time.monotonic() + timeout
+    while True:
+        stack = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]
+        status = stack["StackStatus"]
+        if status == "CREATE_COMPLETE":
+            break
+        if not status.endswith("_IN_PROGRESS") or time.monotonic() > deadline:
+            events = cfn.describe_stack_events(StackName=stack_id)["StackEvents"]
+            reasons = [
+                f"{event['LogicalResourceId']}: {event.get('ResourceStatusReason')}"
+                for event in events
+                if event.get("ResourceStatus", "").endswith("FAILED")
+            ]
+            raise TwinDeployError(f"stack {stack_name} is {status}: {'; '.join(reasons) or 'no reason given'}")
+        time.sleep(0.01)
+
+    physical_ids: dict[str, str] = {}
+    resource_types: dict[str, str] = {}
+    for page in cfn.get_paginator("list_stack_resources").paginate(StackName=stack_id):
+        for summary in page["StackResourceSummaries"]:
+            if summary.get("LogicalResourceId"):  # moto lists skipped resources with blank ids
+                physical_ids[summary["LogicalResourceId"]] = summary.get("PhysicalResourceId", "")
+                resource_types[summary["LogicalResourceId"]] = summary["ResourceType"]
+    supported = get_model_map()
+    unsupported = {
+        logical_id: resource["Type"]
+        for logical_id, resource in (template.get("Resources") or {}).items()
+        if resource["Type"] not in supported
+    }
+    outputs = {output["OutputKey"]: output.get("OutputValue", "") for output in stack.get("Outputs", [])}
+    return DeployedStack(stack_id, outputs, physical_ids, resource_types, unsupported)

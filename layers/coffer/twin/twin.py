@@ -1,0 +1,321 @@
+"""The embedded twin: ``template.yaml`` deployed into an in-process moto, workflows run for real.
+
+``Twin.deploy`` does what ``sam package && sam deploy`` do, against moto: package local artifacts,
+run the SAM transform, create the stack, then apply what moto's CloudFormation leaves out (see
+:mod:`.fixups`). While the twin is open, Lambda invocations of its functions run the real handler files
+(:mod:`.lambda_router`), EventBridge delivers to Step Functions (:mod:`.event_delivery`), and a
+Distributed Map's ResultWriter writes AWS's layout (:mod:`.result_writer`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+import uuid
+import warnings
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypedDict
+
+from .cfn_yaml import load_template
+from .environment import fake_aws_environment
+from .event_delivery import StepFunctionsDelivery
+from .fixups import FixupReport, TemplateResolver, apply_fixups
+from .lambda_router import InvocationStats, LambdaRouter
+from .packaging import FunctionSource, package_template, placeholder_zip
+from .result_writer import aws_shaped_result_writer
+from .sam_transform import to_cloudformation
+from .stack import DeployedStack, TwinDeployError, create_stack
+
+__all__ = ["ExecutionResult", "Twin", "TwinDeployError", "TwinInvokeError"]
+
+MOTO_CONFIG: dict[str, Any] = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+ACCOUNT_ID = "123456789012"  # moto's default account
+_ARTIFACT_KEY = "twin/code.zip"
+_POLL_SECONDS = 0.005
+
+
+class TwinInvokeError(RuntimeError):
+    """A function invoked with :meth:`Twin.invoke` returned a function error."""
+
+    def __init__(self, logical_id: str, error_type: str, error_message: str, stack_trace: list[str]) -> None:
+        super().__init__(f"{logical_id} failed with {error_type}: {error_message}")
+        self.logical_id = logical_id
+        self.error_type = error_type
+        self.error_message = error_message
+        self.stack_trace = stack_trace
+
+
+class ExecutionResult(TypedDict):
+    """The end of an execution as DescribeExecution reports it (``output`` parsed from JSON)."""
+
+    arn: str
+    status: str
+    output: Any
+    error: str | None
+    cause: str | None
+
+
+@contextmanager
+def _on_sys_path(directories: tuple[Path, ...]) -> Iterator[None]:
+    """Layers' contents are importable in Lambda (/opt/python); here they go at the end of sys.path."""
+    added = [str(d) for d in directories if str(d) not in sys.path]
+    sys.path.extend(added)
+    try:
+        yield
+    finally:
+        for entry in added:
+            if entry in sys.path:
+                sys.path.remove(entry)
+
+
+class Twin:
+    """A deployed twin. Create with :meth:`deploy`; use as a context manager (or call :meth:`close`)."""
+
+    def __init__(
+        self,
+        project_root: Path,
+        region: str,
+        parameters: dict[str, str],
+        env_overrides: dict[str, str],
+        template_name: str,
+        stack_name: str,
+    ) -> None:
+        self.project_root = Path(project_root).resolve()
+        self.region = region
+        self.stack_name = stack_name
+        self._parameters = dict(parameters)
+        self._template_name = template_name
+        self._exit = ExitStack()
+        self._router = LambdaRouter(region, env_overrides)
+        self._delivery = StepFunctionsDelivery()
+        self._clients: dict[str, Any] = {}
+        self._functions: dict[str, FunctionSource] = {}
+        self._stack: DeployedStack | None = None
+        self.fixups = FixupReport()
+        self.template: dict[str, Any] = {}
+        """The plain CloudFormation template that was deployed (after packaging and the SAM transform)."""
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    @classmethod
+    def deploy(
+        cls,
+        project_root: Path,
+        region: str = "us-east-1",
+        parameters: dict[str, str] | None = None,
+        env_overrides: dict[str, str] | None = None,
+        *,
+        template_name: str = "template.yaml",
+        stack_name: str = "coffer-twin",
+    ) -> Twin:
+        """Start moto and deploy ``<project_root>/<template_name>`` into it."""
+        twin = cls(project_root, region, parameters or {}, env_overrides or {}, template_name, stack_name)
+        try:
+            twin._start()
+        except BaseException:
+            twin.close()
+            raise
+        return twin
+
+    def __enter__(self) -> Twin:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop running executions, undo every patch, stop moto, restore the environment."""
+        self._exit.close()
+
+    def _start(self) -> None:
+        from moto import mock_aws
+        from moto.stepfunctions.parser.utils import TMP_THREADS
+
+        self._exit.enter_context(fake_aws_environment(self.region))
+        self._exit.enter_context(mock_aws(config=MOTO_CONFIG))
+        first_thread = len(TMP_THREADS)
+
+        packaged = self._package()
+        self._exit.enter_context(_on_sys_path(packaged.layer_dirs))
+        self._exit.enter_context(self._router.installed())
+        self._exit.enter_context(self._delivery.installed())
+        self._exit.enter_context(aws_shaped_result_writer())
+        self._exit.callback(self._drain, first_thread)  # first to run on close: patches still in place
+
+        self.template = to_cloudformation(packaged.template, self._parameters)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*not supported by moto's CloudFormation.*")
+            self._stack = create_stack(self.session, self.stack_name, self.template, self._parameters)
+            resolver = TemplateResolver(ACCOUNT_ID, self.region, self.stack_name)
+            self.fixups = apply_fixups(
+                self.session, resolver, self.template, dict(self._stack.physical_ids), self.stack_name
+            )
+        self._functions = packaged.functions
+        for logical_id, source in packaged.functions.items():
+            if logical_id in self._stack.physical_ids:
+                self._router.register(ACCOUNT_ID, self._stack.physical_ids[logical_id], source)
+
+    def _package(self) -> Any:
+        template_path = self.project_root / self._template_name
+        if not template_path.is_file():
+            raise TwinDeployError(f"no template at {template_path}")
+        bucket = f"coffer-twin-artifacts-{uuid.uuid4().hex[:12]}"
+        s3 = self.client("s3")
+        s3.create_bucket(Bucket=bucket) if self.region == "us-east-1" else s3.create_bucket(
+            Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": self.region}
+        )
+        s3.put_object(Bucket=bucket, Key=_ARTIFACT_KEY, Body=placeholder_zip())
+        return package_template(load_template(template_path), template_path.parent, bucket, _ARTIFACT_KEY)
+
+    def _drain(self, first_thread: int, timeout: float = 5.0) -> None:
+        """Stop executions still running and let their threads end while moto is still mocking."""
+        from moto.stepfunctions.parser.utils import TMP_THREADS
+
+        sfn = self.client("stepfunctions")
+        for page in sfn.get_paginator("list_state_machines").paginate():
+            for machine in page["stateMachines"]:
+                pages = sfn.get_paginator("list_executions").paginate(
+                    stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING"
+                )
+                for execution in (e for p in pages for e in p["executions"]):
+                    sfn.stop_execution(executionArn=execution["executionArn"], cause="twin closed")
+        deadline = time.monotonic() + timeout
+        for thread in list(TMP_THREADS[first_thread:]):
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    # -- resources --------------------------------------------------------------------------------
+    @property
+    def session(self) -> Any:
+        """A boto3 session with fake credentials, bound to the mock by moto."""
+        import boto3
+
+        return boto3.Session(
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            aws_session_token="testing",
+            region_name=self.region,
+        )
+
+    def client(self, service: str) -> Any:
+        """A cached boto3 client for ``service`` (botocore clients are thread-safe)."""
+        if service not in self._clients:
+            self._clients[service] = self.session.client(service)
+        return self._clients[service]
+
+    @property
+    def _deployed(self) -> DeployedStack:
+        if self._stack is None:
+            raise RuntimeError("the twin is not deployed")
+        return self._stack
+
+    @property
+    def outputs(self) -> dict[str, str]:
+        return dict(self._deployed.outputs)
+
+    @property
+    def unsupported_resources(self) -> dict[str, str]:
+        """Resources moto's CloudFormation skipped and the twin did not create either: logical id -> type."""
+        return {k: v for k, v in self._deployed.unsupported.items() if k not in self.fixups.extra_physical_ids}
+
+    def physical_id(self, logical_id: str) -> str:
+        """Physical id (name or ARN, as CloudFormation's Ref) of a resource of the template."""
+        ids = {**self._deployed.physical_ids, **self.fixups.extra_physical_ids}
+        if logical_id in ids:
+            return ids[logical_id]
+        # SAM appends a content hash to layer version ids (CofferLayer -> CofferLayer0123abcdef).
+        hashed = [k for k in ids if re.fullmatch(re.escape(logical_id) + "[0-9a-f]{10}", k)]
+        if len(hashed) == 1:
+            return ids[hashed[0]]
+        raise KeyError(f"{logical_id} is not a resource of stack {self.stack_name}")
+
+    def function_env(self, logical_id: str) -> dict[str, str]:
+        """The function's environment variables as CloudFormation resolved them in moto's Lambda."""
+        configuration = self.client("lambda").get_function_configuration(FunctionName=self.physical_id(logical_id))
+        return dict(configuration.get("Environment", {}).get("Variables", {}))
+
+    def function_source(self, logical_id: str) -> FunctionSource:
+        return self._functions[logical_id]
+
+    # -- Lambda -----------------------------------------------------------------------------------
+    @property
+    def stats(self) -> InvocationStats:
+        return self._router.stats
+
+    @property
+    def invocations(self) -> Counter[str]:
+        """Invocations per function logical id, through any path (Invoke, Step Functions, async)."""
+        return self._router.stats.invocations
+
+    def invoke(self, logical_id: str, event: Any) -> Any:
+        """Invoke a function through Lambda Invoke (the same path as Step Functions); raise on function error."""
+        response = self.client("lambda").invoke(
+            FunctionName=self.physical_id(logical_id), Payload=json.dumps(event).encode("utf-8")
+        )
+        payload = json.loads(response["Payload"].read() or b"null")
+        if response.get("FunctionError"):
+            raise TwinInvokeError(
+                logical_id,
+                str(payload.get("errorType")),
+                str(payload.get("errorMessage")),
+                list(payload.get("stackTrace") or []),
+            )
+        return payload
+
+    # -- events -----------------------------------------------------------------------------------
+    def put_event(
+        self, source: str, detail_type: str, detail: dict[str, Any], *, resources: list[str] | None = None
+    ) -> list[str]:
+        """PutEvents on the default bus; return the ARNs of the executions it started."""
+        entry = {"Source": source, "DetailType": detail_type, "Detail": json.dumps(detail)}
+        if resources:
+            entry["Resources"] = resources  # type: ignore[assignment]
+        result = self.client("events").put_events(Entries=[entry])["Entries"][0]
+        if "EventId" not in result:
+            raise ValueError(f"PutEvents rejected the event: {result.get('ErrorCode')}: {result.get('ErrorMessage')}")
+        return self._delivery.executions_started_by(result["EventId"])
+
+    # -- Step Functions ---------------------------------------------------------------------------
+    def start_execution(self, logical_id: str, input: Any, name: str | None = None) -> str:
+        """StartExecution of the template's state machine ``logical_id``; returns the execution ARN."""
+        return str(
+            self.client("stepfunctions").start_execution(
+                stateMachineArn=self.physical_id(logical_id),
+                name=name or str(uuid.uuid4()),
+                input=json.dumps(input),
+            )["executionArn"]
+        )
+
+    def wait(self, execution_arn: str, timeout: float = 30.0) -> ExecutionResult:
+        """Poll DescribeExecution until the execution is no longer RUNNING (moto runs it in a thread)."""
+        sfn = self.client("stepfunctions")
+        deadline = time.monotonic() + timeout
+        while True:
+            described = sfn.describe_execution(executionArn=execution_arn)
+            if described["status"] != "RUNNING":
+                output = described.get("output")
+                return ExecutionResult(
+                    arn=execution_arn,
+                    status=described["status"],
+                    output=json.loads(output) if output is not None else None,
+                    error=described.get("error"),
+                    cause=described.get("cause"),
+                )
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{execution_arn} still RUNNING after {timeout}s")
+            time.sleep(_POLL_SECONDS)
+
+    def run(self, logical_id: str, input: Any, timeout: float = 30.0) -> ExecutionResult:
+        """Start an execution and wait for its end."""
+        return self.wait(self.start_execution(logical_id, input), timeout)
+
+    def history(self, execution_arn: str) -> list[dict[str, Any]]:
+        """All history events of an execution (GetExecutionHistory, every page)."""
+        paginator = self.client("stepfunctions").get_paginator("get_execution_history")
+        return [event for page in paginator.paginate(executionArn=execution_arn) for event in page["events"]]
