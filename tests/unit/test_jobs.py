@@ -1,7 +1,6 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from coffer.domain.errors import IllegalTransition
 from coffer.domain.jobs import LEGAL_TRANSITIONS, Job, JobKind, JobState
 from coffer.domain.resources import ResourceType

@@ -1,7 +1,6 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from coffer.domain.errors import InvalidInput
 from coffer.domain.lifecycle import Lifecycle
 from coffer.domain.requests import StartBackupJobRequest, StartRestoreJobRequest
@@ -42,7 +41,8 @@ def test_backup_request_accepts_aws_backups_field_names() -> None:
     ({}, "ResourceArn: Field required"),
     ({"ResourceArn": "not-an-arn"}, "ResourceArn: 'not-an-arn' is not an ARN"),
     ({"ResourceArn": "arn:aws:sqs:us-east-1:123456789012:q"}, "is not a resource type Coffer protects"),
-    ({"ResourceArn": "arn:aws:s3:::b", "StartWindowMinutes": 30}, "StartWindowMinutes: Input should be greater than or equal to 60"),
+    ({"ResourceArn": "arn:aws:s3:::b", "StartWindowMinutes": 30},
+     "StartWindowMinutes: Input should be greater than or equal to 60"),
     ({"ResourceArn": "arn:aws:s3:::b", "StartWindowMinutes": 120, "CompleteWindowMinutes": 90},
      "CompleteWindowMinutes: must be at least StartWindowMinutes (120)"),
     ({"ResourceArn": "arn:aws:s3:::b", "DeleteAfterDay": 3}, "DeleteAfterDay: Extra inputs are not permitted"),

@@ -45,6 +45,7 @@ class StartResult(BaseModel):
     next: Next
     wait_seconds: int = 0
     token: str | None = None
+    #: backups: the next batch file's number; restores: how many manifest parts there are
     next_seq: int = 0
     #: where the Distributed Map's ItemReader lists its items (batch files or manifest parts)
     items_prefix: str | None = None

@@ -90,7 +90,8 @@ def _demo(coffer: LocalCoffer, say: Say) -> None:
     r1 = coffer.start_restore({"RecoveryPointArn": by_type["S3"].recovery_point_id, "IdempotencyToken": f"{run}-r1",
                                "Metadata": {"DestinationBucketName": restored_bucket, "NewBucket": "true"}})
     r2 = coffer.start_restore({"RecoveryPointArn": by_type["DynamoDB"].recovery_point_id,
-                               "IdempotencyToken": f"{run}-r2", "Metadata": {"targetTableName": f"{SAMPLE_TABLE}-restored"}})
+                               "IdempotencyToken": f"{run}-r2",
+                               "Metadata": {"targetTableName": f"{SAMPLE_TABLE}-restored"}})
     check(r1["status"] == "SUCCEEDED" and r2["status"] == "SUCCEEDED", "both restore workflows SUCCEEDED", say)
     check(bucket_snapshot(s3, restored_bucket) == bucket_snapshot(s3, SAMPLE_BUCKET),
           "restored bucket is byte-identical, with content types, metadata and tags", say)

@@ -18,12 +18,13 @@ TWIN_PARAMETERS = {"PollSeconds": "1"}
 
 
 @contextmanager
-def local_twin(project_root: Path, clock: Clock | None = None) -> Iterator[LocalCoffer]:
+def local_twin(project_root: Path, clock: Clock | None = None,
+               parameters: dict[str, str] | None = None) -> Iterator[LocalCoffer]:
     """Deploy the project's template on the twin, with the handlers reading `clock`."""
     previous = RUNTIME_CLOCK.source
     RUNTIME_CLOCK.source = clock or SystemClock()
     try:
-        with Twin.deploy(project_root, parameters=TWIN_PARAMETERS) as twin:
+        with Twin.deploy(project_root, parameters={**TWIN_PARAMETERS, **(parameters or {})}) as twin:
             yield LocalCoffer(twin, RUNTIME_CLOCK.source)
     finally:
         RUNTIME_CLOCK.source = previous

@@ -76,7 +76,8 @@ class RestoreJobs:
         if job.state is not JobState.RUNNING:
             return StartResult(job_id=job.job_id, next="done")
         if d.adapter(job.resource_type).strategy is BackupStrategy.OBJECTS:
-            return StartResult(job_id=job.job_id, next="objects",
+            parts = len(self.load_manifest(job.recovery_point_id).parts)
+            return StartResult(job_id=job.job_id, next="objects", next_seq=parts,
                                items_prefix=VaultLayout.parts_prefix(job.vault_name, job.recovery_point_id))
         return StartResult(job_id=job.job_id, next="native", wait_seconds=d.settings.poll_seconds)
 

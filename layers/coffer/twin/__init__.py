@@ -1,6 +1,47 @@
-"""Embedded twin: deploy Coffer's SAM ``template.yaml`` into an in-process moto and run it for real.
+"""The embedded twin: Coffer's SAM ``template.yaml`` deployed into an in-process moto, run for real.
 
-(Full notes in the module docstring below are the twin's README.)
+Usage::
+
+    from coffer.twin import Twin
+
+    with Twin.deploy(project_root, parameters={"PollSeconds": "1"}) as twin:
+        arns = twin.put_event("coffer", "StartBackupJob", {...})  # EventBridge rule -> state machine
+        result = twin.wait(arns[0])                                 # {"arn", "status", "output", "error", "cause"}
+        twin.invocations["CopyBatchFunction"], twin.history(result["arn"])
+
+Nothing is set up by hand: ``Twin.deploy`` packages local paths (:mod:`.packaging`), runs the SAM transform
+(:mod:`.sam_transform`), creates the stack in moto's CloudFormation (:mod:`.stack`) and applies what
+moto's CloudFormation leaves out, read from the template (:mod:`.fixups`). While the twin is open,
+invocations of the template's functions run the real handler files in-process (:mod:`.lambda_router`),
+EventBridge rules start their Step Functions targets (:mod:`.event_delivery`), and a Distributed Map
+honours its failure tolerance and writes its results as AWS does (:mod:`.distributed_map`).
+
+Works (tests/integration/test_twin_*.py, and Coffer's backup workflow end to end):
+Lambda tasks (``arn:aws:states:::lambda:invoke``, ``Payload.$``, function ARNs from DefinitionSubstitutions);
+Retry/Catch on a handler's exception class name; Choice/Pass/Wait/Parallel/Map; Distributed Map with an
+``s3:listObjectsV2`` ItemReader, ItemSelector, tolerated failures and ResultWriter; EventBridge
+pattern matching (moto's own) with ``Input``/``InputPath``/``InputTransformer``; asynchronous Invoke;
+Object Lock default retention and its refusal to delete a locked version; Number/String parameters,
+conditions and ``!If``/``AWS::NoValue`` in the template.
+
+Does not, or differs from AWS:
+- Nothing runs by time: EventBridge schedules and Scheduler schedules never fire (fire them from the test);
+  ``Wait`` states really sleep (deploy with small wait parameters, e.g. ``PollSeconds=1``).
+- IAM is not evaluated (roles and policies exist but allow everything); bucket policies are resolved but
+  not applied (moto evaluates their conditions wrongly, see :mod:`.fixups`); bucket lifecycle rules,
+  OwnershipControls and notifications are not applied.
+- Lambda: timeouts, memory, concurrency and payload limits are not enforced (``twin.stats`` records the
+  largest request/response per function for bench to compare with Lambda's 6 MB and Step Functions'
+  256 KiB); functions without a local ``CodeUri`` directory get moto's echo.
+- moto's ASL parser: no ``ItemBatcher``; an integer ``ToleratedFailurePercentage`` is rewritten to a
+  float for it; a Distributed Map without ``MaxConcurrency`` runs one thread per item; ItemReader listings
+  carry datetimes DescribeExecution cannot serialise (select the fields you need with ``ItemSelector``).
+- moto quirks seen: ``Ref`` to a ``AWS::Lambda::LayerVersion`` resolves to an object's repr (in Outputs);
+  S3 Object Lock lets COMPLIANCE retention be shortened (S3 refuses).
+- One twin per process at a time (moto's state and the patches are process-wide). ``os.environ`` holds a
+  function's environment only while its invocations run (:mod:`.environment`). Handler files are imported
+  once per twin under a private module name; layer packages (``coffer``) and modules a handler imports by
+  bare name are imported once per process and shared by every twin and by the test code.
 """
 
 from .stack import TwinDeployError

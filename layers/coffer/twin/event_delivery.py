@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from typing import Any
 from unittest import mock
 
-__all__ = ["StepFunctionsDelivery", "eventbridge_event"]
+__all__ = ["StepFunctionsDelivery", "eventbridge_event", "target_input"]
 
 
 def eventbridge_event(moto_event: dict[str, Any]) -> dict[str, Any]:
@@ -36,7 +36,8 @@ def eventbridge_event(moto_event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
-def _target_input(target: dict[str, Any], moto_event: dict[str, Any]) -> str:
+def target_input(target: dict[str, Any], moto_event: dict[str, Any]) -> str:
+    """The execution input for a rule target: its Input, InputPath or InputTransformer, else the event."""
     event = eventbridge_event(moto_event)
     if "Input" in target:
         return str(target["Input"])
@@ -103,7 +104,7 @@ class StepFunctionsDelivery:
         arn = target["Arn"]
         _, _, _, region, account, *_ = arn.split(":")
         execution = get_backend(account, region).start_execution(
-            arn, name=str(uuid.uuid4()), execution_input=_target_input(target, moto_event)
+            arn, name=str(uuid.uuid4()), execution_input=target_input(target, moto_event)
         )
         with self._lock:
             self._started[str(moto_event.get("id"))].append(execution.execution_arn)

@@ -131,7 +131,8 @@ class LambdaRouter:
         self._token = uuid.uuid4().hex[:8]
         self._sources: dict[tuple[str, str, str], FunctionSource] = {}
         self._handlers: dict[str, Handler] = {}
-        self._import_lock = threading.Lock()
+        self._import_lock = threading.RLock()  # reentrant: a handler may invoke another while importing
+        self._background: list[threading.Thread] = []
         self._gate = EnvironmentGate()
         self.stats = InvocationStats()
 
@@ -163,6 +164,12 @@ class LambdaRouter:
             finally:
                 self._forget_modules()
 
+    def join_background(self, timeout: float) -> None:
+        """Wait (bounded) for asynchronous invocations still running, before moto stops mocking."""
+        deadline = time.monotonic() + timeout
+        for worker in list(self._background):
+            worker.join(max(0.0, deadline - time.monotonic()))
+
     # -- invocation -------------------------------------------------------------------------------
     def invoke(self, function: Any, source: FunctionSource, body: Any, headers: Any, response_headers: Any) -> bytes:
         """Run the handler for one moto ``Invoke``; returns the response payload bytes."""
@@ -174,6 +181,7 @@ class LambdaRouter:
         if invocation_type == "Event":
             # Asynchronous: Lambda accepts and runs it later; the caller sees 202 and no payload.
             worker = threading.Thread(target=self._run, args=(function, source, event, len(raw), {}), daemon=True)
+            self._background.append(worker)
             worker.start()
             return b""
         return self._run(function, source, event, len(raw), response_headers)

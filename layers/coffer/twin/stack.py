@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 from unittest import mock
 
-__all__ = ["DeployedStack", "TwinDeployError", "create_stack"]
+__all__ = ["DeployedStack", "TwinDeployError", "check_parameters", "create_stack"]
 
 _CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
 
@@ -46,11 +46,15 @@ def _failing_resource_recorded(failures: list[str]) -> Iterator[None]:
         yield
 
 
-def _declared_parameters(template: dict[str, Any], parameters: dict[str, str]) -> list[dict[str, str]]:
-    declared = template.get("Parameters") or {}
-    unknown = sorted(set(parameters) - set(declared))
+def check_parameters(template: dict[str, Any], parameters: dict[str, str]) -> None:
+    """CloudFormation refuses parameters the template does not declare; so does the twin, before moto."""
+    unknown = sorted(set(parameters) - set(template.get("Parameters") or {}))
     if unknown:
         raise TwinDeployError(f"parameters not declared by the template: {', '.join(unknown)}")
+
+
+def _declared_parameters(template: dict[str, Any], parameters: dict[str, str]) -> list[dict[str, str]]:
+    check_parameters(template, parameters)
     return [{"ParameterKey": key, "ParameterValue": str(value)} for key, value in parameters.items()]
 
 
@@ -71,8 +75,8 @@ def create_stack(
                 Capabilities=_CAPABILITIES,
             )["StackId"]
     except Exception as exc:
-        where = f" while creating {failures[0]}" if failures else ""
-        raise TwinDeployError(f"CreateStack failed{where}: {exc}") from exc
+        reason = f"creating {failures[0]}" if failures else str(exc)
+        raise TwinDeployError(f"CreateStack failed: {reason}") from exc
 
     deadline = time.monotonic() + timeout
     while True:

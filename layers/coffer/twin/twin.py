@@ -4,7 +4,7 @@
 run the SAM transform, create the stack, then apply what moto's CloudFormation leaves out (see
 :mod:`.fixups`). While the twin is open, Lambda invocations of its functions run the real handler files
 (:mod:`.lambda_router`), EventBridge delivers to Step Functions (:mod:`.event_delivery`), and a
-Distributed Map's ResultWriter writes AWS's layout (:mod:`.result_writer`).
+Distributed Map ends and writes its results as in AWS (:mod:`.distributed_map`).
 """
 
 from __future__ import annotations
@@ -12,30 +12,30 @@ from __future__ import annotations
 import json
 import re
 import sys
+import threading
 import time
 import uuid
 import warnings
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypedDict
 
 from .cfn_yaml import load_template
+from .distributed_map import aws_shaped_distributed_map
 from .environment import fake_aws_environment
 from .event_delivery import StepFunctionsDelivery
 from .fixups import FixupReport, TemplateResolver, apply_fixups
 from .lambda_router import InvocationStats, LambdaRouter
-from .packaging import FunctionSource, package_template, placeholder_zip
-from .result_writer import aws_shaped_result_writer
+from .packaging import FunctionSource, PackagedTemplate, package_template, placeholder_zip
 from .sam_transform import to_cloudformation
-from .stack import DeployedStack, TwinDeployError, create_stack
+from .stack import DeployedStack, TwinDeployError, check_parameters, create_stack
 
 __all__ = ["ExecutionResult", "Twin", "TwinDeployError", "TwinInvokeError"]
 
 MOTO_CONFIG: dict[str, Any] = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
-ACCOUNT_ID = "123456789012"  # moto's default account
 _ARTIFACT_KEY = "twin/code.zip"
 _POLL_SECONDS = 0.005
 
@@ -75,7 +75,13 @@ def _on_sys_path(directories: tuple[Path, ...]) -> Iterator[None]:
 
 
 class Twin:
-    """A deployed twin. Create with :meth:`deploy`; use as a context manager (or call :meth:`close`)."""
+    """A deployed twin. Create with :meth:`deploy`; use as a context manager (or call :meth:`close`).
+
+    One twin at a time per process: moto's backends and the patches the twin installs are process-wide.
+    """
+
+    _open: Twin | None = None
+    _one_at_a_time = threading.Lock()
 
     def __init__(
         self,
@@ -83,20 +89,20 @@ class Twin:
         region: str,
         parameters: dict[str, str],
         env_overrides: dict[str, str],
-        template_name: str,
         stack_name: str,
     ) -> None:
         self.project_root = Path(project_root).resolve()
         self.region = region
         self.stack_name = stack_name
         self._parameters = dict(parameters)
-        self._template_name = template_name
         self._exit = ExitStack()
         self._router = LambdaRouter(region, env_overrides)
         self._delivery = StepFunctionsDelivery()
+        self._session: Any = None
         self._clients: dict[str, Any] = {}
         self._functions: dict[str, FunctionSource] = {}
         self._stack: DeployedStack | None = None
+        self.account_id = ""
         self.fixups = FixupReport()
         self.template: dict[str, Any] = {}
         """The plain CloudFormation template that was deployed (after packaging and the SAM transform)."""
@@ -114,9 +120,18 @@ class Twin:
         stack_name: str = "coffer-twin",
     ) -> Twin:
         """Start moto and deploy ``<project_root>/<template_name>`` into it."""
-        twin = cls(project_root, region, parameters or {}, env_overrides or {}, template_name, stack_name)
+        twin = cls(project_root, region, parameters or {}, env_overrides or {}, stack_name)
+        template_path = twin.project_root / template_name
+        if not template_path.is_file():
+            raise TwinDeployError(f"no template at {template_path}")
+        source_template = load_template(template_path)
+        check_parameters(source_template, twin._parameters)
+        with cls._one_at_a_time:
+            if cls._open is not None:
+                raise RuntimeError("another Twin is open: moto's state is process-wide, close it first")
+            cls._open = twin
         try:
-            twin._start()
+            twin._start(source_template, template_path.parent)
         except BaseException:
             twin.close()
             raise
@@ -132,47 +147,52 @@ class Twin:
 
     def close(self) -> None:
         """Stop running executions, undo every patch, stop moto, restore the environment."""
-        self._exit.close()
+        try:
+            self._exit.close()
+        finally:
+            with Twin._one_at_a_time:
+                if Twin._open is self:
+                    Twin._open = None
 
-    def _start(self) -> None:
+    def _start(self, source_template: dict[str, Any], base_dir: Path) -> None:
         from moto import mock_aws
         from moto.stepfunctions.parser.utils import TMP_THREADS
 
         self._exit.enter_context(fake_aws_environment(self.region))
         self._exit.enter_context(mock_aws(config=MOTO_CONFIG))
         first_thread = len(TMP_THREADS)
+        self.account_id = str(self.client("sts").get_caller_identity()["Account"])
 
-        packaged = self._package()
+        packaged = self._package(source_template, base_dir)
         self._exit.enter_context(_on_sys_path(packaged.layer_dirs))
         self._exit.enter_context(self._router.installed())
         self._exit.enter_context(self._delivery.installed())
-        self._exit.enter_context(aws_shaped_result_writer())
+        self._exit.enter_context(aws_shaped_distributed_map())
         self._exit.callback(self._drain, first_thread)  # first to run on close: patches still in place
 
         self.template = to_cloudformation(packaged.template, self._parameters)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*not supported by moto's CloudFormation.*")
             self._stack = create_stack(self.session, self.stack_name, self.template, self._parameters)
-            resolver = TemplateResolver(ACCOUNT_ID, self.region, self.stack_name)
+            resolver = TemplateResolver(self.account_id, self.region, self.stack_name)
             self.fixups = apply_fixups(
                 self.session, resolver, self.template, dict(self._stack.physical_ids), self.stack_name
             )
         self._functions = packaged.functions
         for logical_id, source in packaged.functions.items():
             if logical_id in self._stack.physical_ids:
-                self._router.register(ACCOUNT_ID, self._stack.physical_ids[logical_id], source)
+                self._router.register(self.account_id, self._stack.physical_ids[logical_id], source)
 
-    def _package(self) -> Any:
-        template_path = self.project_root / self._template_name
-        if not template_path.is_file():
-            raise TwinDeployError(f"no template at {template_path}")
+    def _package(self, template: dict[str, Any], base_dir: Path) -> PackagedTemplate:
+        """Upload the placeholder artifact and rewrite the template's local paths to it."""
         bucket = f"coffer-twin-artifacts-{uuid.uuid4().hex[:12]}"
         s3 = self.client("s3")
-        s3.create_bucket(Bucket=bucket) if self.region == "us-east-1" else s3.create_bucket(
-            Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": self.region}
-        )
+        if self.region == "us-east-1":
+            s3.create_bucket(Bucket=bucket)
+        else:
+            s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": self.region})
         s3.put_object(Bucket=bucket, Key=_ARTIFACT_KEY, Body=placeholder_zip())
-        return package_template(load_template(template_path), template_path.parent, bucket, _ARTIFACT_KEY)
+        return package_template(template, base_dir, bucket, _ARTIFACT_KEY)
 
     def _drain(self, first_thread: int, timeout: float = 5.0) -> None:
         """Stop executions still running and let their threads end while moto is still mocking."""
@@ -185,23 +205,27 @@ class Twin:
                     stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING"
                 )
                 for execution in (e for p in pages for e in p["executions"]):
-                    sfn.stop_execution(executionArn=execution["executionArn"], cause="twin closed")
+                    with suppress(Exception):  # it may have ended meanwhile
+                        sfn.stop_execution(executionArn=execution["executionArn"], cause="twin closed")
         deadline = time.monotonic() + timeout
         for thread in list(TMP_THREADS[first_thread:]):
             thread.join(max(0.0, deadline - time.monotonic()))
+        self._router.join_background(max(0.0, deadline - time.monotonic()))
 
     # -- resources --------------------------------------------------------------------------------
     @property
     def session(self) -> Any:
-        """A boto3 session with fake credentials, bound to the mock by moto."""
-        import boto3
+        """A boto3 session with fake credentials (never the caller's), bound to the mock by moto."""
+        if self._session is None:
+            import boto3
 
-        return boto3.Session(
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-            aws_session_token="testing",
-            region_name=self.region,
-        )
+            self._session = boto3.Session(
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+                aws_session_token="testing",
+                region_name=self.region,
+            )
+        return self._session
 
     def client(self, service: str) -> Any:
         """A cached boto3 client for ``service`` (botocore clients are thread-safe)."""
@@ -238,7 +262,8 @@ class Twin:
     def function_env(self, logical_id: str) -> dict[str, str]:
         """The function's environment variables as CloudFormation resolved them in moto's Lambda."""
         configuration = self.client("lambda").get_function_configuration(FunctionName=self.physical_id(logical_id))
-        return dict(configuration.get("Environment", {}).get("Variables", {}))
+        variables = configuration.get("Environment", {}).get("Variables", {})
+        return {str(name): str(value) for name, value in variables.items()}  # moto keeps Number parameters as numbers
 
     def function_source(self, logical_id: str) -> FunctionSource:
         return self._functions[logical_id]

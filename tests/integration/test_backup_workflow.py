@@ -1,0 +1,171 @@
+"""The Backup and Restore workflows on the twin: real template, real ASL, real handlers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from coffer.domain.clock import FixedClock, SystemClock
+from coffer.domain.jobs import JobState
+from coffer.domain.manifest import Manifest, VaultLayout
+from coffer.domain.recovery_points import RecoveryPointStatus
+from coffer.local.samples import bucket_snapshot, create_sample_bucket, create_sample_table
+from coffer.local.session import LocalCoffer, local_twin
+
+ROOT = Path(__file__).resolve().parents[2]
+BUCKET = "workflow-source"
+
+
+@pytest.fixture
+def coffer() -> Iterator[LocalCoffer]:
+    with local_twin(ROOT) as deployed:
+        yield deployed
+
+
+def catalog_items(coffer: LocalCoffer) -> list[dict[str, object]]:
+    return coffer.client("dynamodb").scan(TableName=coffer.settings.catalog_table)["Items"]
+
+
+def failure_causes(coffer: LocalCoffer, execution_arn: str) -> str:
+    return json.dumps([e for e in coffer.twin.history(execution_arn) if e["type"] == "TaskFailed"], default=str)
+
+
+def s3_backup(coffer: LocalCoffer, token: str, bucket: str = BUCKET, **detail: object) -> dict[str, object]:
+    return coffer.start_backup({"ResourceArn": f"arn:aws:s3:::{bucket}", "IdempotencyToken": token, **detail})
+
+
+def test_a_bad_event_is_refused_naming_the_field_and_nothing_is_written(coffer: LocalCoffer) -> None:
+    result = coffer.start_backup({"BackupVaultName": "Default", "Lifecycle": {"DeleteAfterDays": 0}})
+    assert result["status"] == "FAILED" and result["error"] == "RequestRefused"
+    causes = failure_causes(coffer, str(result["arn"]))
+    assert "detail.ResourceArn: Field required" in causes
+    assert "detail.Lifecycle.DeleteAfterDays: Input should be greater than or equal to 1" in causes
+    assert catalog_items(coffer) == []
+
+
+def test_the_same_event_twice_makes_one_job_and_one_recovery_point(coffer: LocalCoffer) -> None:
+    create_sample_bucket(coffer.client("s3"), BUCKET)
+    first = s3_backup(coffer, "once")
+    second = s3_backup(coffer, "once")
+    assert first["status"] == second["status"] == "SUCCEEDED"
+    assert second["output"]["duplicate"] is True and second["output"]["job_id"] == first["output"]["job_id"]
+    assert len(list(coffer.deps.catalog.list_jobs(coffer.clock.now()))) == 1
+    assert len(list(coffer.deps.catalog.list_recovery_points("Default"))) == 1
+
+
+def test_a_token_reused_for_another_request_is_refused(coffer: LocalCoffer) -> None:
+    create_sample_bucket(coffer.client("s3"), BUCKET)
+    assert s3_backup(coffer, "tok")["status"] == "SUCCEEDED"
+    other = s3_backup(coffer, "tok", Lifecycle={"DeleteAfterDays": 7})
+    assert other["error"] == "RequestRefused"
+    assert "IdempotencyToken 'tok' was used for a different request" in failure_causes(coffer, str(other["arn"]))
+
+
+def test_a_second_backup_of_a_busy_resource_is_refused_with_the_running_jobs_id(coffer: LocalCoffer) -> None:
+    create_sample_table(coffer.client("dynamodb"))
+    arn = f"arn:aws:dynamodb:{coffer.twin.region}:123456789012:table/coffer-sample-orders"
+    event = {"version": "0", "id": "e1", "detail-type": "StartBackupJob", "source": "coffer", "account": "123456789012",
+             "time": coffer.clock.now().isoformat(), "region": coffer.twin.region, "resources": [],
+             "detail": {"ResourceArn": arn, "IdempotencyToken": "holder"}}
+    running = coffer.twin.invoke("StartBackupJobFunction", {"event": event, "execution_arn": "arn:x"})
+    refused = coffer.start_backup({"ResourceArn": arn, "IdempotencyToken": "second"})
+    assert refused["error"] == "RequestRefused"
+    assert f"is being backed up by job {running['job_id']}" in failure_causes(coffer, str(refused["arn"]))
+    assert coffer.deps.catalog.get_job(running["job_id"]).state is JobState.RUNNING
+
+
+def test_an_event_arriving_after_its_start_window_makes_an_expired_job() -> None:
+    late = FixedClock(SystemClock().now() + timedelta(hours=2))
+    with local_twin(ROOT, clock=late) as coffer:
+        create_sample_bucket(coffer.client("s3"), BUCKET)
+        result = s3_backup(coffer, "late")
+        job = coffer.deps.catalog.get_job(result["output"]["job_id"])
+        assert job.state is JobState.EXPIRED and "not started by" in (job.status_message or "")
+        assert coffer.deps.catalog.lease_holder(job.resource_arn) is None
+        assert list(coffer.deps.catalog.list_recovery_points("Default")) == []
+
+
+def test_a_bucket_split_into_many_batches_gives_one_manifest_equal_to_the_bucket() -> None:
+    with local_twin(ROOT, parameters={"BatchSize": "4"}) as coffer:
+        s3 = coffer.client("s3")
+        objects = create_sample_bucket(s3, BUCKET)
+        result = s3_backup(coffer, "batched")
+        job = coffer.deps.catalog.get_job(result["output"]["job_id"])
+        assert job.state is JobState.COMPLETED and job.progress.batches_total == 4
+        rp = coffer.deps.catalog.get_recovery_point(job.recovery_point_id)
+        manifest = Manifest.model_validate_json(coffer.deps.vault.get_bytes(rp.manifest_key or ""))
+        assert [p.seq for p in manifest.parts] == [0, 1, 2, 3] and manifest.objects == len(objects)
+        keys = [e["key"] for p in manifest.parts for e in coffer.deps.vault.get_json(p.key)["entries"]]
+        assert keys == sorted(o.key for o in objects)
+        assert coffer.twin.invocations["CopyBatchFunction"] == 4
+
+        target = {"DestinationBucketName": BUCKET, "DestinationPrefix": "restored/"}
+        restored = coffer.start_restore({"RecoveryPointArn": rp.recovery_point_id, "IdempotencyToken": "r",
+                                         "Metadata": target})
+        assert restored["status"] == "SUCCEEDED"
+        assert coffer.twin.invocations["RestoreBatchFunction"] == 4
+        original = {k: v for k, v in bucket_snapshot(s3, BUCKET).items() if not k.startswith("restored/")}
+        assert bucket_snapshot(s3, BUCKET, prefix="restored/") == original
+
+
+def test_an_object_that_cannot_be_read_leaves_the_job_partial_with_its_key(coffer: LocalCoffer) -> None:
+    s3 = coffer.client("s3")
+    create_sample_bucket(s3, BUCKET)
+    s3.put_object(Bucket=BUCKET, Key="frozen/archive.bin", Body=b"cold", StorageClass="GLACIER")
+    result = s3_backup(coffer, "partial")
+    job = coffer.deps.catalog.get_job(result["output"]["job_id"])
+    assert job.state is JobState.PARTIAL
+    assert [k.split(" ")[0] for k in job.progress.failed_keys] == ["frozen/archive.bin"]
+    rp = coffer.deps.catalog.get_recovery_point(job.recovery_point_id)
+    assert rp.status is RecoveryPointStatus.PARTIAL
+    manifest = Manifest.model_validate_json(coffer.deps.vault.get_bytes(rp.manifest_key or ""))
+    assert manifest.failed_keys[0].startswith("frozen/archive.bin") and manifest.objects == 15
+
+
+def test_an_empty_bucket_backs_up_and_restores_as_empty(coffer: LocalCoffer) -> None:
+    coffer.client("s3").create_bucket(Bucket="empty-source")
+    result = s3_backup(coffer, "empty", bucket="empty-source")
+    job = coffer.deps.catalog.get_job(result["output"]["job_id"])
+    assert job.state is JobState.COMPLETED and job.progress.objects == 0
+    restored = coffer.start_restore({"RecoveryPointArn": job.recovery_point_id, "IdempotencyToken": "r-empty",
+                                     "Metadata": {"DestinationBucketName": "empty-restored", "NewBucket": "true"}})
+    assert restored["status"] == "SUCCEEDED"
+    assert coffer.client("s3").list_objects_v2(Bucket="empty-restored")["KeyCount"] == 0
+
+
+def test_a_restore_without_its_destination_is_refused_naming_the_metadata_key(coffer: LocalCoffer) -> None:
+    create_sample_bucket(coffer.client("s3"), BUCKET)
+    job_id = s3_backup(coffer, "to-restore")["output"]["job_id"]
+    rp_id = coffer.deps.catalog.get_job(job_id).recovery_point_id
+    refused = coffer.start_restore({"RecoveryPointArn": rp_id, "IdempotencyToken": "bad-restore", "Metadata": {}})
+    assert refused["error"] == "RequestRefused"
+    assert "Metadata.DestinationBucketName: required" in failure_causes(coffer, str(refused["arn"]))
+
+
+def test_a_manifest_overwritten_in_the_vault_is_refused_at_restore(coffer: LocalCoffer) -> None:
+    create_sample_bucket(coffer.client("s3"), BUCKET)
+    job = coffer.deps.catalog.get_job(s3_backup(coffer, "tampered")["output"]["job_id"])
+    key = VaultLayout.manifest("Default", job.recovery_point_id)
+    # A versioned bucket accepts a new version on top of a locked one; the lock keeps the old one.
+    forged = coffer.deps.vault.get_bytes(key).replace(b'"objects": 15', b'"objects": 14')
+    coffer.client("s3").put_object(Bucket=coffer.settings.vault_bucket, Key=key, Body=forged,
+                                   ChecksumAlgorithm="SHA256")
+    refused = coffer.start_restore({"RecoveryPointArn": job.recovery_point_id, "IdempotencyToken": "r-tampered",
+                                    "Metadata": {"DestinationBucketName": "never", "NewBucket": "true"}})
+    assert refused["error"] == "RequestRefused"
+    assert "does not match its checksum" in failure_causes(coffer, str(refused["arn"]))
+
+
+def test_the_manifest_alone_describes_the_recovery_point_as_the_catalog_does(coffer: LocalCoffer) -> None:
+    create_table = create_sample_table(coffer.client("dynamodb"))
+    arn = f"arn:aws:dynamodb:{coffer.twin.region}:123456789012:table/coffer-sample-orders"
+    result = coffer.start_backup({"ResourceArn": arn, "IdempotencyToken": "ddb", "Lifecycle": {"DeleteAfterDays": 40}})
+    job = coffer.deps.catalog.get_job(result["output"]["job_id"])
+    rp = coffer.deps.catalog.get_recovery_point(job.recovery_point_id)
+    manifest = Manifest.model_validate_json(coffer.deps.vault.get_bytes(rp.manifest_key or ""))
+    assert manifest.recovery_point == rp.model_copy(update={"manifest_sha256": None, "version": 0})
+    assert manifest.source["key_schema"] == [{"AttributeName": "order_id", "KeyType": "HASH"}]
+    assert rp.delete_at == job.created_at + timedelta(days=40) and rp.native_ref and len(create_table) == 25

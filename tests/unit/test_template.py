@@ -1,0 +1,531 @@
+"""template.yaml keeps its promises: the contracts of docs/CONTRACTS.md, the vault's safety properties and
+least-privilege IAM. Read with the twin's own loader and SAM transform (coffer.twin), so the template the
+tests check is the template the twin deploys.
+
+IAM is checked on the *transformed* template too: that is where SAM's generated roles (and the managed
+policies it attaches) are.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from coffer.twin.cfn_yaml import load_template
+from coffer.twin.packaging import package_template
+from coffer.twin.sam_transform import to_cloudformation
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+
+SUBSTITUTION = re.compile(r"\$\{([^}]+)\}")
+
+ENV_CONTRACT = {
+    "CATALOG_TABLE": {"Ref": "CatalogTable"},
+    "VAULT_BUCKET": {"Ref": "VaultBucket"},
+    "WORK_BUCKET": {"Ref": "WorkBucket"},
+    "VAULT_KEY_ARN": {"Fn::GetAtt": ["VaultKey", "Arn"]},
+    "POLL_SECONDS": {"Ref": "PollSeconds"},
+    "BATCH_SIZE": {"Ref": "BatchSize"},
+    "DEFAULT_RETENTION_DAYS": {"Ref": "DefaultRetentionDays"},
+    "POWERTOOLS_SERVICE_NAME": "coffer",
+    "POWERTOOLS_METRICS_NAMESPACE": "Coffer",
+    "POWERTOOLS_LOG_LEVEL": {"Ref": "LogLevel"},
+}
+
+#: Actions AWS authorises only on Resource "*" (no resource-level permissions); nothing else may use it.
+STAR_RESOURCE_ACTIONS = {
+    "dynamodb:ListBackups",
+    "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
+}
+#: The only AWS managed policies a role may carry (SAM attaches them for logging and X-Ray tracing).
+MANAGED_POLICIES = {
+    "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+    "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
+}
+#: What could destroy or unlock what the vault holds: no role may be allowed these on the vault.
+VAULT_DESTRUCTIVE = {
+    "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:BypassGovernanceRetention", "s3:DeleteBucket",
+    "s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:PutBucketObjectLockConfiguration",
+    "s3:PutBucketVersioning", "s3:PutLifecycleConfiguration", "s3:PutObjectLegalHold",
+}
+CATALOG_ACTIONS = {
+    "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query",
+    "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem",
+}
+BACKUP_FUNCTIONS = {"StartBackupJobFunction", "ListBatchesFunction", "CopyBatchFunction", "CheckBackupFunction",
+                    "CompleteBackupFunction"}
+RESTORE_FUNCTIONS = {"StartRestoreJobFunction", "RestoreBatchFunction", "CheckRestoreFunction",
+                     "CompleteRestoreFunction"}
+#: ItemReader / ResultWriter resources -> (S3 action the state machine's role needs, on objects?)
+MAP_S3_RESOURCES = {
+    "arn:aws:states:::s3:listObjectsV2": ("s3:ListBucket", False),
+    "arn:aws:states:::s3:getObject": ("s3:GetObject", True),
+    "arn:aws:states:::s3:putObject": ("s3:PutObject", True),
+}
+
+
+# ---- helpers ----------------------------------------------------------------------------------------
+def render(value: Any) -> str:
+    """An intrinsic as a readable string: Ref X -> ${X}, GetAtt X.Arn -> ${X.Arn}, Sub kept as written."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and len(value) == 1:
+        (key, arg), = value.items()
+        if key == "Ref":
+            return f"${{{arg}}}"
+        if key == "Fn::GetAtt":
+            return "${" + ".".join(arg if isinstance(arg, list) else [arg]) + "}"
+        if key == "Fn::Sub":
+            if isinstance(arg, list):
+                text, variables = arg
+                for name, inner in variables.items():
+                    text = text.replace(f"${{{name}}}", render(inner))
+                return str(text)
+            return str(arg)
+        if key == "Fn::Join":
+            separator, parts = arg
+            return str(separator).join(render(p) for p in parts)
+    return json.dumps(value, sort_keys=True)
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def references(value: Any, logical_id: str) -> bool:
+    return re.search(r"\$\{" + re.escape(logical_id) + r"[.}]", render(value)) is not None
+
+
+def statements_of_role(role: dict[str, Any]) -> list[dict[str, Any]]:
+    policies = role["Properties"].get("Policies", [])
+    return [s for policy in policies for s in as_list(policy["PolicyDocument"]["Statement"])]
+
+
+def allows(statements: list[dict[str, Any]]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(action, rendered resource, statement) for every Allow."""
+    for s in statements:
+        if s["Effect"] != "Allow":
+            continue
+        for action in as_list(s["Action"]):
+            for resource in as_list(s["Resource"]):
+                yield action, render(resource), s
+
+
+def denies(statements: list[dict[str, Any]]) -> Iterator[tuple[str, str]]:
+    for s in statements:
+        if s["Effect"] == "Deny":
+            for action in as_list(s["Action"]):
+                for resource in as_list(s["Resource"]):
+                    yield action, render(resource)
+
+
+def contract_functions() -> dict[str, str]:
+    """Logical id -> CodeUri, from the table in docs/CONTRACTS.md."""
+    text = (ROOT / "docs" / "CONTRACTS.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\|\s*(\w+Function)\s*\|\s*(functions/[\w/]+)\s*\|", text, flags=re.MULTILINE)
+    return dict(rows)
+
+
+def load_asl(uri: str) -> tuple[str, dict[str, Any]]:
+    text = (ROOT / uri).read_text(encoding="utf-8")
+    return text, json.loads(text)
+
+
+def walk_states(states: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for name, state in states.items():
+        yield name, state
+        for nested in ("ItemProcessor", "Iterator"):
+            if nested in state:
+                yield from walk_states(state[nested]["States"])
+        for branch in state.get("Branches", []):
+            yield from walk_states(branch["States"])
+
+
+# ---- fixtures ---------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return load_template(TEMPLATE)
+
+
+@pytest.fixture(scope="module")
+def resources(template: dict[str, Any]) -> dict[str, Any]:
+    return template["Resources"]
+
+
+@pytest.fixture(scope="module")
+def transformed(template: dict[str, Any]) -> dict[str, Any]:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        packaged = package_template(copy.deepcopy(template), ROOT, "artifacts", "code.zip")
+        return to_cloudformation(packaged.template)
+
+
+@pytest.fixture(scope="module")
+def roles(transformed: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in transformed["Resources"].items() if v["Type"] == "AWS::IAM::Role"}
+
+
+def of_type(resources: dict[str, Any], kind: str) -> dict[str, Any]:
+    return {k: v for k, v in resources.items() if v["Type"] == kind}
+
+
+# ---- shape and contracts ----------------------------------------------------------------------------
+def test_is_a_sam_template_with_the_contract_parameters(template: dict[str, Any]) -> None:
+    assert template["Transform"] == "AWS::Serverless-2016-10-31"
+    params = template["Parameters"]
+    assert {k: params[k]["Default"] for k in ("PollSeconds", "BatchSize", "DefaultRetentionDays", "LogLevel",
+                                               "VaultLockMode", "VaultDefaultRetentionDays")} == {
+        "PollSeconds": 30, "BatchSize": 1000, "DefaultRetentionDays": 35, "LogLevel": "INFO",
+        "VaultLockMode": "GOVERNANCE", "VaultDefaultRetentionDays": 1}
+    assert params["VaultLockMode"]["AllowedValues"] == ["GOVERNANCE", "COMPLIANCE"]
+    assert params["OperatorRoleArn"]["Default"] == ""
+
+
+def test_every_contract_function_exists_with_its_code(resources: dict[str, Any]) -> None:
+    expected = contract_functions()
+    assert len(expected) == 10, expected
+    functions = of_type(resources, "AWS::Serverless::Function")
+    assert set(functions) == set(expected)
+    for logical_id, code_uri in expected.items():
+        assert functions[logical_id]["Properties"]["CodeUri"].rstrip("/") == code_uri.rstrip("/"), logical_id
+        assert (ROOT / code_uri / "app.py").is_file(), f"{code_uri}app.py is missing"
+
+
+def test_function_globals(template: dict[str, Any], resources: dict[str, Any]) -> None:
+    g = template["Globals"]["Function"]
+    assert (g["Runtime"], g["Handler"], g["Tracing"]) == ("python3.11", "app.lambda_handler", "Active")
+    assert g["Layers"] == [{"Ref": "CofferLayer"}]
+    env = g["Environment"]["Variables"]
+    for name, value in ENV_CONTRACT.items():
+        assert env.get(name) == value, name
+    for fn in of_type(resources, "AWS::Serverless::Function").values():
+        props = fn["Properties"]
+        for key in ("Runtime", "Handler", "Layers", "Architectures", "Environment"):
+            assert key not in props, f"{key} belongs in Globals"
+
+
+def test_layer_is_built_for_the_functions_architecture(template: dict[str, Any], resources: dict[str, Any]) -> None:
+    layer = resources["CofferLayer"]
+    assert layer["Type"] == "AWS::Serverless::LayerVersion"
+    assert layer["Properties"]["ContentUri"].rstrip("/") == "layers"
+    assert layer["Metadata"]["BuildMethod"] == "python3.11"
+    architectures = template["Globals"]["Function"]["Architectures"]
+    assert len(architectures) == 1
+    # Without BuildArchitecture `sam build` makes an x86_64 layer, whatever the functions run on.
+    assert layer["Metadata"]["BuildArchitecture"] == architectures[0]
+    assert layer["Properties"]["CompatibleArchitectures"] == architectures
+
+
+def test_layer_requirements_are_pinned() -> None:
+    lines = [line.strip() for line in (ROOT / "layers" / "requirements.txt").read_text().splitlines()]
+    requirements = [line for line in lines if line and not line.startswith("#")]
+    assert requirements and all("==" in r for r in requirements), requirements
+    names = {r.split("==")[0] for r in requirements}
+    assert {"aws-lambda-powertools[tracer,parser]", "pydantic"} <= names
+
+
+# ---- storage ----------------------------------------------------------------------------------------
+def _bucket_policies(resources: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """bucket logical id -> its BucketPolicy's PolicyDocument"""
+    return {p["Properties"]["Bucket"]["Ref"]: p["Properties"]["PolicyDocument"]
+            for p in of_type(resources, "AWS::S3::BucketPolicy").values()}
+
+
+def test_every_bucket_is_encrypted_private_and_tls_only(resources: dict[str, Any]) -> None:
+    buckets = of_type(resources, "AWS::S3::Bucket")
+    assert {"VaultBucket", "WorkBucket"} <= set(buckets)
+    policies = _bucket_policies(resources)
+    for name, bucket in buckets.items():
+        props = bucket["Properties"]
+        [rule] = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms", name
+        assert rule["ServerSideEncryptionByDefault"]["KMSMasterKeyID"] == {"Fn::GetAtt": ["VaultKey", "Arn"]}
+        assert rule["BucketKeyEnabled"] is True
+        assert props["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True}, name
+        assert props["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+        tls = [s for s in policies[name]["Statement"]
+               if s["Effect"] == "Deny"
+               and s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"]
+        assert tls, f"{name} has no deny-non-TLS statement"
+        covered = {render(r) for s in tls for r in as_list(s["Resource"])}
+        assert {f"${{{name}.Arn}}", f"${{{name}.Arn}}/*"} <= covered, name
+        assert all(s["Principal"] == "*" and "s3:*" in as_list(s["Action"]) for s in tls)
+
+
+def test_vault_is_object_locked_versioned_and_kept(resources: dict[str, Any]) -> None:
+    vault = resources["VaultBucket"]
+    props = vault["Properties"]
+    assert props["ObjectLockEnabled"] is True
+    lock = props["ObjectLockConfiguration"]
+    assert lock["ObjectLockEnabled"] == "Enabled"
+    assert lock["Rule"]["DefaultRetention"] == {"Mode": {"Ref": "VaultLockMode"},
+                                                "Days": {"Ref": "VaultDefaultRetentionDays"}}
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert (vault["DeletionPolicy"], vault["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    for rule in props.get("LifecycleConfiguration", {}).get("Rules", []):
+        assert not {"ExpirationInDays", "ExpirationDate", "NoncurrentVersionExpiration"} & set(rule), rule
+
+
+def test_vault_policy_denies_bypass_and_version_deletion_to_all_but_the_operator(resources: dict[str, Any],
+                                                                                    template: dict[str, Any]) -> None:
+    [guard] = [s for s in _bucket_policies(resources)["VaultBucket"]["Statement"]
+               if "s3:BypassGovernanceRetention" in as_list(s["Action"])]
+    assert guard["Effect"] == "Deny" and guard["Principal"] == "*"
+    assert set(as_list(guard["Action"])) == {"s3:BypassGovernanceRetention", "s3:DeleteObjectVersion"}
+    assert render(guard["Resource"]) == "${VaultBucket.Arn}/*"
+    # Operator role given: everyone else is denied. Empty parameter: no condition, so everyone is denied.
+    condition = guard["Condition"]["Fn::If"]
+    assert condition[0] == "HasOperatorRole"
+    assert condition[1] == {"ArnNotEquals": {"aws:PrincipalArn": {"Ref": "OperatorRoleArn"}}}
+    assert condition[2] == {"Ref": "AWS::NoValue"}
+    assert template["Conditions"]["HasOperatorRole"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "OperatorRoleArn"}, ""]}]}
+
+
+def test_work_bucket_is_scratch(resources: dict[str, Any]) -> None:
+    [rule] = resources["WorkBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert rule["Status"] == "Enabled"
+    assert rule["ExpirationInDays"] == 7
+    assert rule["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+
+
+def test_catalog_table(resources: dict[str, Any]) -> None:
+    table = resources["CatalogTable"]
+    props = table["Properties"]
+    assert (table["DeletionPolicy"], table["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    assert props["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"},
+                                  {"AttributeName": "sk", "KeyType": "RANGE"}]
+    [gsi] = props["GlobalSecondaryIndexes"]
+    assert gsi["IndexName"] == "gsi1"
+    assert gsi["KeySchema"] == [{"AttributeName": "gsi1pk", "KeyType": "HASH"},
+                                {"AttributeName": "gsi1sk", "KeyType": "RANGE"}]
+    assert {a["AttributeName"]: a["AttributeType"] for a in props["AttributeDefinitions"]} == {
+        "pk": "S", "sk": "S", "gsi1pk": "S", "gsi1sk": "S"}
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["SSESpecification"]["SSEEnabled"] is True
+    assert props["DeletionProtectionEnabled"] is True
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
+
+
+def test_vault_key(resources: dict[str, Any]) -> None:
+    key = resources["VaultKey"]
+    assert key["Properties"]["EnableKeyRotation"] is True
+    assert (key["DeletionPolicy"], key["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    # The key policy lets the account administer the key and IAM grant its use - and nothing else.
+    [statement] = key["Properties"]["KeyPolicy"]["Statement"]
+    assert statement["Principal"] == {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}}
+    assert resources["VaultKeyAlias"]["Properties"]["TargetKeyId"] == {"Ref": "VaultKey"}
+
+
+# ---- IAM --------------------------------------------------------------------------------------------
+def test_no_wildcard_actions_and_resource_star_only_where_aws_requires_it(roles: dict[str, Any]) -> None:
+    assert roles
+    for name, role in roles.items():
+        for s in statements_of_role(role):
+            assert "NotAction" not in s and "NotResource" not in s, (name, s)
+        for action, resource, _ in allows(statements_of_role(role)):
+            assert action != "*" and not action.endswith(":*"), (name, action)
+            assert "*" not in action.split(":", 1)[1] or action.endswith("GenerateDataKey*"), (name, action)
+            if resource == "*":
+                assert action in STAR_RESOURCE_ACTIONS, (name, action)
+
+
+def test_only_known_managed_policies(roles: dict[str, Any]) -> None:
+    for name, role in roles.items():
+        assert set(role["Properties"].get("ManagedPolicyArns", [])) <= MANAGED_POLICIES, name
+
+
+def test_no_role_can_destroy_or_unlock_the_vault(roles: dict[str, Any]) -> None:
+    for name, role in roles.items():
+        for action, resource, _ in allows(statements_of_role(role)):
+            if action in VAULT_DESTRUCTIVE:
+                assert "VaultBucket" not in resource and not resource.startswith("arn:${AWS::Partition}:s3:::*"), (
+                    name, action, resource)
+
+
+def test_buckets_outside_the_stack_are_pinned_to_this_account(roles: dict[str, Any]) -> None:
+    for name, role in roles.items():
+        for action, resource, statement in allows(statements_of_role(role)):
+            if resource.startswith("arn:${AWS::Partition}:s3:::*") and action != "s3:CreateBucket":
+                condition = statement.get("Condition", {}).get("StringEquals", {})
+                assert condition.get("s3:ResourceAccount") == {"Ref": "AWS::AccountId"}, (name, action)
+
+
+def _function_role(roles: dict[str, Any], function: str) -> list[dict[str, Any]]:
+    return statements_of_role(roles[f"{function}Role"])
+
+
+def test_fail_job_only_touches_the_catalog(roles: dict[str, Any]) -> None:
+    granted = {(a, r) for a, r, _ in allows(_function_role(roles, "FailJobFunction"))}
+    assert {a for a, _ in granted} == CATALOG_ACTIONS
+    assert {r for _, r in granted} == {"${CatalogTable.Arn}", "${CatalogTable.Arn}/index/*"}
+
+
+def test_every_function_has_the_catalog(roles: dict[str, Any]) -> None:
+    for function in contract_functions():
+        on_table = {a for a, r, _ in allows(_function_role(roles, function)) if r == "${CatalogTable.Arn}"}
+        assert on_table >= CATALOG_ACTIONS, function
+
+
+def test_only_backup_writers_write_the_vault_and_restores_never(roles: dict[str, Any]) -> None:
+    writers = {"CopyBatchFunction", "CompleteBackupFunction"}
+    for function in contract_functions():
+        statements = _function_role(roles, function)
+        writes = {a for a, r, _ in allows(statements)
+                  if a in {"s3:PutObject", "s3:PutObjectRetention"} and "VaultBucket" in r}
+        if function in writers:
+            # An object put under Object Lock needs s3:PutObjectRetention as well as s3:PutObject.
+            assert writes == {"s3:PutObject", "s3:PutObjectRetention"}, function
+        else:
+            assert not writes, function
+        if function in RESTORE_FUNCTIONS and any(r.startswith("arn:${AWS::Partition}:s3:::*/")
+                                                 for a, r, _ in allows(statements) if a == "s3:PutObject"):
+            assert ("s3:PutObject", "${VaultBucket.Arn}/*") in set(denies(statements)), function
+
+
+def test_backup_functions_write_no_bucket_but_their_own(roles: dict[str, Any]) -> None:
+    for function in BACKUP_FUNCTIONS:
+        for action, resource, _ in allows(_function_role(roles, function)):
+            if action.startswith("s3:Put") or action.startswith("s3:Delete") or action == "s3:CreateBucket":
+                assert "VaultBucket" in resource or "WorkBucket" in resource, (function, action, resource)
+
+
+def test_only_the_restore_start_creates_buckets_and_tables(roles: dict[str, Any]) -> None:
+    for function in contract_functions():
+        actions = {a for a, _, _ in allows(_function_role(roles, function))}
+        if function != "StartRestoreJobFunction":
+            assert not {"s3:CreateBucket", "dynamodb:RestoreTableFromBackup"} & actions, function
+
+
+# ---- workflows --------------------------------------------------------------------------------------
+STATE_MACHINES = ("BackupStateMachine", "RestoreStateMachine")
+
+
+@pytest.mark.parametrize("machine", STATE_MACHINES)
+def test_every_asl_substitution_is_defined(machine: str, resources: dict[str, Any]) -> None:
+    props = resources[machine]["Properties"]
+    text, _ = load_asl(props["DefinitionUri"])
+    used = set(SUBSTITUTION.findall(text))
+    defined = set(props["DefinitionSubstitutions"])
+    assert used, f"{props['DefinitionUri']} uses no substitution at all"
+    assert used <= defined, f"{props['DefinitionUri']} uses undefined {sorted(used - defined)}"
+
+
+@pytest.mark.parametrize("machine", STATE_MACHINES)
+def test_substitutions_follow_the_contract(machine: str, resources: dict[str, Any]) -> None:
+    subs = resources[machine]["Properties"]["DefinitionSubstitutions"]
+    assert subs["WorkBucket"] == {"Ref": "WorkBucket"}
+    assert subs["VaultBucket"] == {"Ref": "VaultBucket"}
+    functions = contract_functions()
+    for key, value in subs.items():
+        if key.endswith("FunctionArn"):
+            logical_id = key.removesuffix("Arn")
+            assert logical_id in functions, key
+            assert value == {"Fn::GetAtt": [logical_id, "Arn"]}, key
+
+
+@pytest.mark.parametrize("machine", STATE_MACHINES)
+def test_state_machine_invokes_exactly_the_functions_its_asl_uses(machine: str, resources: dict[str, Any]) -> None:
+    props = resources[machine]["Properties"]
+    text, _ = load_asl(props["DefinitionUri"])
+    used = {name.removesuffix("Arn") for name in SUBSTITUTION.findall(text) if name.endswith("FunctionArn")}
+    invokable = {p["LambdaInvokePolicy"]["FunctionName"]["Ref"] for p in props["Policies"]
+                 if isinstance(p, dict) and "LambdaInvokePolicy" in p}
+    assert used == invokable
+
+
+@pytest.mark.parametrize("machine", STATE_MACHINES)
+def test_state_machine_settings(machine: str, resources: dict[str, Any]) -> None:
+    props = resources[machine]["Properties"]
+    assert props["Type"] == "STANDARD"
+    assert props["Tracing"] == {"Enabled": True}
+    assert props["Logging"]["Level"] in {"ERROR", "FATAL"}
+    [destination] = props["Logging"]["Destinations"]
+    log_group = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
+    assert resources[log_group]["Properties"]["RetentionInDays"]
+
+
+@pytest.mark.parametrize("machine", STATE_MACHINES)
+def test_the_substituted_asl_is_valid_json(machine: str, resources: dict[str, Any]) -> None:
+    props = resources[machine]["Properties"]
+    text, _ = load_asl(props["DefinitionUri"])
+    substituted = SUBSTITUTION.sub(lambda m: f"substituted-{m.group(1)}", text)
+    definition = json.loads(substituted)
+    assert definition["StartAt"] in definition["States"]
+
+
+@pytest.mark.parametrize("machine", STATE_MACHINES)
+def test_distributed_maps_have_what_they_need(machine: str, resources: dict[str, Any],
+                                              roles: dict[str, Any]) -> None:
+    props = resources[machine]["Properties"]
+    _, asl = load_asl(props["DefinitionUri"])
+    statements = statements_of_role(roles[f"{machine}Role"])
+    granted = {(a, r) for a, r, _ in allows(statements)}
+    maps = [s for _, s in walk_states(asl["States"])
+            if s["Type"] == "Map"
+            and s.get("ItemProcessor", {}).get("ProcessorConfig", {}).get("Mode") == "DISTRIBUTED"]
+    name = render(props["Name"])
+    assert name.startswith("${AWS::StackName}-")
+    if maps:
+        arn = "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}"
+        assert ("states:StartExecution", f"{arn}:stateMachine:{name}") in granted
+        assert {("states:DescribeExecution", f"{arn}:execution:{name}/*"),
+                ("states:StopExecution", f"{arn}:execution:{name}/*")} <= granted
+    for state in maps:
+        for part in ("ItemReader", "ResultWriter"):
+            if part not in state:
+                continue
+            action, on_objects = MAP_S3_RESOURCES[state[part]["Resource"]]
+            [bucket] = SUBSTITUTION.findall(state[part]["Parameters"]["Bucket"])
+            resource = f"${{{bucket}.Arn}}/*" if on_objects else f"${{{bucket}.Arn}}"
+            assert (action, resource) in granted, (machine, part, action, resource)
+            if part == "ResultWriter":
+                assert ("s3:AbortMultipartUpload", resource) in granted
+        if maps:
+            assert {("kms:Decrypt", "${VaultKey.Arn}"), ("kms:GenerateDataKey", "${VaultKey.Arn}")} <= granted
+
+
+@pytest.mark.parametrize(("rule", "detail_type", "machine"), [
+    ("StartBackupJobRule", "StartBackupJob", "BackupStateMachine"),
+    ("StartRestoreJobRule", "StartRestoreJob", "RestoreStateMachine"),
+])
+def test_event_rules_start_only_their_workflow(rule: str, detail_type: str, machine: str,
+                                               resources: dict[str, Any]) -> None:
+    props = resources[rule]["Properties"]
+    assert props["EventPattern"] == {"source": ["coffer"], "detail-type": [detail_type]}
+    [target] = props["Targets"]
+    assert target["Arn"] == {"Ref": machine}
+    role = resources[target["RoleArn"]["Fn::GetAtt"][0]]["Properties"]
+    [trust] = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "events.amazonaws.com"}
+    [statement] = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
+    assert (statement["Effect"], statement["Action"], statement["Resource"]) == (
+        "Allow", "states:StartExecution", {"Ref": machine})
+
+
+def test_outputs_name_every_bucket_table_key_and_state_machine(template: dict[str, Any]) -> None:
+    values = [render(o["Value"]) for o in template["Outputs"].values()]
+    for logical_id in ("VaultBucket", "WorkBucket", "CatalogTable", "BackupStateMachine", "RestoreStateMachine"):
+        assert f"${{{logical_id}}}" in values, logical_id
+        assert any(v.startswith(f"${{{logical_id}.") for v in values), logical_id
+    assert "${VaultKey.Arn}" in values
+
+
+def test_samconfig_names_no_account_or_region() -> None:
+    text = (ROOT / "samconfig.toml").read_text(encoding="utf-8")
+    config = tomllib.loads(text)
+    assert config["default"]["global"]["parameters"]["stack_name"] == "coffer"
+    deploy = config["default"]["deploy"]["parameters"]
+    assert deploy["resolve_s3"] is True and deploy["confirm_changeset"] is True
+    assert all("region" not in section.get("parameters", {}) for section in config["default"].values())
+    assert not re.search(r"\b\d{12}\b", text), "an account id does not belong in samconfig.toml"
