@@ -44,7 +44,7 @@ _FUNCTION_TAGS: dict[str, str] = {
 }
 
 
-class CfnYamlLoader(yaml.SafeLoader):
+class CfnYamlLoader(yaml.SafeLoader):  # type: ignore[misc]
     """SafeLoader that understands CloudFormation short-form intrinsic function tags."""
 
 
@@ -59,7 +59,7 @@ def _construct(long_name: str):  # type: ignore[no-untyped-def]
         elif isinstance(node, yaml.SequenceNode):
             value = loader.construct_sequence(node, deep=True)
         else:
-            value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+            value = loader.construct_mapping(node, deep=True)
         return {long_name: value}
 
     return construct
@@ -71,7 +71,7 @@ for _tag, _long in _FUNCTION_TAGS.items():
 # CloudFormation treats timestamps and such as plain strings; keep them so (e.g. "2012-10-17").
 CfnYamlLoader.add_constructor(
     "tag:yaml.org,2002:timestamp",
-    lambda loader, node: loader.construct_scalar(node),  # type: ignore[arg-type]
+    lambda loader, node: loader.construct_scalar(node),
 )
 
 

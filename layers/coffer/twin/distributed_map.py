@@ -132,7 +132,7 @@ def _threshold_exceeded(env: Any) -> Exception:
         env=env,
         error_name=error_name,
         event_type=HistoryEventType.ExecutionFailed,
-        event_details=EventDetails(executionFailedEventDetails=details),
+        event_details=EventDetails(executionFailedEventDetails=details),  # type: ignore[typeddict-item]
     )
     return FailureEventException(failure_event=event)
 

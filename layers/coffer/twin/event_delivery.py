@@ -42,7 +42,7 @@ def target_input(target: dict[str, Any], moto_event: dict[str, Any]) -> str:
     if "Input" in target:
         return str(target["Input"])
     if "InputPath" in target:
-        from jsonpath_ng.ext import parse
+        from jsonpath_ng.ext import parse  # type: ignore[attr-defined]
 
         matches = parse(target["InputPath"]).find(event)
         return json.dumps(matches[0].value if matches else None)
@@ -54,7 +54,7 @@ def target_input(target: dict[str, Any], moto_event: dict[str, Any]) -> str:
             EventTemplateParser.parse(
                 input_template=transformer.get("InputTemplate"),
                 input_paths_map=transformer.get("InputPathsMap", {}),
-                event=moto_event,
+                event=moto_event,  # type: ignore[arg-type]
             )
         )
     return json.dumps(event)
@@ -91,7 +91,7 @@ class StepFunctionsDelivery:
             if others:
                 supported = copy.copy(rule)
                 supported.targets = others
-                original(supported, original_event, transform_input)
+                original(supported, original_event, transform_input)  # type: ignore[arg-type]
             for target in machines:
                 delivery._start(target, original_event)
 

@@ -15,7 +15,8 @@ CloudFormation. What moto 5.2.5's CloudFormation does not do, and the twin there
 - ``AWS::StepFunctions::StateMachine``: created in moto's plain Step Functions backend, which the API
   does not use when ``execute_state_machine`` is on (ListStateMachines is empty, StartExecution fails),
   and with ``DefinitionSubstitutions`` ignored. The twin substitutes them into the definition and
-  creates the machine, same name so same ARN, in the executing backend.
+  creates the machine, same name so same ARN, in the executing backend. moto's ASL grammar refuses an
+  integer ``ToleratedFailurePercentage`` (AWS takes 100; moto only 100.0): the twin writes it as a float.
 - ``AWS::Scheduler::ScheduleGroup``/``Schedule``: not supported. The twin creates them through the
   Scheduler API; nothing fires them (moto has no clock), the caller must.
 """

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 from unittest import mock
 
 from .environment import EnvironmentGate
@@ -259,7 +259,7 @@ class LambdaRouter:
             if not callable(handler):
                 raise HandlerLoadError("Runtime.HandlerNotFound", f"Handler {source.handler!r} missing on module")
             self._handlers[source.logical_id] = handler
-            return handler
+            return cast(Handler, handler)
 
     def _module_name(self, source: FunctionSource) -> str:
         return f"_coffer_twin_{self._token}_{source.logical_id}"

@@ -75,7 +75,7 @@ def _is_local(uri: Any) -> bool:
 def _local_dir(base: Path, uri: Any) -> Path | None:
     if not _is_local(uri):
         return None
-    path = (base / uri).resolve()
+    path = (base / str(uri)).resolve()
     return path if path.is_dir() else None
 
 

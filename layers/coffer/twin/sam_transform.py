@@ -22,4 +22,5 @@ class BundledManagedPolicyLoader:
 
 def to_cloudformation(template: dict[str, Any], parameters: dict[str, str] | None = None) -> dict[str, Any]:
     """Expand ``AWS::Serverless::*`` into plain CloudFormation (needs AWS_DEFAULT_REGION set)."""
-    return transform(template, dict(parameters or {}), BundledManagedPolicyLoader())  # type: ignore[arg-type]
+    loader: Any = BundledManagedPolicyLoader()  # duck-types samtranslator's ManagedPolicyLoader
+    return dict(transform(template, dict(parameters or {}), loader))

@@ -159,7 +159,7 @@ class Twin:
         from moto.stepfunctions.parser.utils import TMP_THREADS
 
         self._exit.enter_context(fake_aws_environment(self.region))
-        self._exit.enter_context(mock_aws(config=MOTO_CONFIG))
+        self._exit.enter_context(mock_aws(config=MOTO_CONFIG))  # type: ignore[call-overload]
         first_thread = len(TMP_THREADS)
         self.account_id = str(self.client("sts").get_caller_identity()["Account"])
 
