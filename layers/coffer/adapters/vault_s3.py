@@ -63,14 +63,25 @@ class S3Vault:
         until: datetime | None = head.get("ObjectLockRetainUntilDate")
         return True, until
 
-    def extend_retention(self, key: str, until: datetime, current: datetime | None = None) -> bool:
-        """Make the object's lock last at least until `until`. Never shortens. True if it changed."""
-        if current is None:
-            current = self.lock_of(key)[1]
+    def extend_retention(self, key: str, until: datetime) -> bool:
+        """Make the object's lock last at least until `until`. Never shortens. True if it changed.
+
+        The current date is always read from S3, never from a cache: a stale date could make this call
+        ask S3 to shorten a lock (which S3 refuses for COMPLIANCE and, without a bypass, for GOVERNANCE).
+        If another writer extends the same blob between our read and our write and S3 refuses ours, the
+        lock is re-read: already long enough is success.
+        """
+        current = self.lock_of(key)[1]
         if current is not None and current >= until:
             return False
-        self._s3.put_object_retention(
-            Bucket=self.bucket, Key=key, Retention={"Mode": self.lock_mode, "RetainUntilDate": until})
+        try:
+            self._s3.put_object_retention(
+                Bucket=self.bucket, Key=key, Retention={"Mode": self.lock_mode, "RetainUntilDate": until})
+        except ClientError:
+            now_locked = self.lock_of(key)[1]
+            if now_locked is not None and now_locked >= until:
+                return False
+            raise
         return True
 
     def copy_in(self, source_bucket: str, source_key: str, key: str, retain_until: datetime,

@@ -141,7 +141,7 @@ class ObjectBatches:
             facts = {**described, "key": item["key"], "last_modified": item["last_modified"]}
             blob, locked_until, copied = self._store_content(job, bucket, facts, seq, n, retain_until)
         if locked_until is None or locked_until < retain_until:
-            d.vault.extend_retention(blob, retain_until, locked_until)
+            d.vault.extend_retention(blob, retain_until)
             locked_until = retain_until
         entry = ObjectEntry.model_validate({k: v for k, v in facts.items() if k in ObjectEntry.model_fields})
         record = {**entry.model_dump(mode="json", exclude={"tags"}), "retain_until": locked_until.isoformat()}

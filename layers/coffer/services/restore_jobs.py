@@ -65,10 +65,12 @@ class RestoreJobs:
             job = duplicate.job
             if job.execution_arn != execution_arn or execution_arn is None:
                 return StartResult(job_id=job.job_id, duplicate=True, next="done")
+        manifest: Manifest | None = None
         if job.state is JobState.CREATED:
             adapter = d.adapter(job.resource_type)
             try:
-                created = adapter.start_restore(job, self.load_manifest(job.recovery_point_id))
+                manifest = self.load_manifest(job.recovery_point_id)
+                created = adapter.start_restore(job, manifest)
             except CofferError as error:
                 d.catalog.save_job(job.to(JobState.FAILED, now, f"{type(error).__name__}: {error}"))
                 raise
@@ -76,8 +78,8 @@ class RestoreJobs:
         if job.state is not JobState.RUNNING:
             return StartResult(job_id=job.job_id, next="done")
         if d.adapter(job.resource_type).strategy is BackupStrategy.OBJECTS:
-            parts = len(self.load_manifest(job.recovery_point_id).parts)
-            return StartResult(job_id=job.job_id, next="objects", next_seq=parts,
+            manifest = manifest or self.load_manifest(job.recovery_point_id)
+            return StartResult(job_id=job.job_id, next="objects", next_seq=len(manifest.parts),
                                items_prefix=VaultLayout.parts_prefix(job.vault_name, job.recovery_point_id))
         return StartResult(job_id=job.job_id, next="native", wait_seconds=d.settings.poll_seconds)
 
