@@ -3,6 +3,7 @@
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from coffer.domain.steps import JobStep
 from coffer.entrypoints.lambda_runtime import cold_start_deps, dump, lambda_entry, parse
 from coffer.services.restore_jobs import RestoreJobs

@@ -3,6 +3,7 @@
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from coffer.entrypoints.events import StartBackupJobInvocation
 from coffer.entrypoints.lambda_runtime import cold_start_deps, dump, lambda_entry, metrics, parse
 from coffer.services.backup_jobs import BackupJobs

@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+
 from coffer.domain.clock import FixedClock, SystemClock
 from coffer.domain.jobs import JobState
 from coffer.domain.manifest import Manifest, VaultLayout

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from coffer.domain.steps import BatchResult, JobSummary, ListBatchesResult, PollResult, StartResult
 from coffer.entrypoints.events import StartBackupJobInvocation, StartRestoreJobInvocation
 from coffer.local.sample_events import BUS, invoke_sample, load_index

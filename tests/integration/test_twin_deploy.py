@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
+
 from coffer.twin import Twin, TwinDeployError
 from coffer.twin.cfn_yaml import load_template, loads_template
 from coffer.twin.packaging import package_template

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from coffer.twin import Twin
 
 FIXTURE_APP = Path(__file__).resolve().parents[1] / "fixtures" / "twin"

@@ -6,6 +6,7 @@ import os
 import threading
 
 import pytest
+
 from coffer.twin.environment import EnvironmentGate
 from coffer.twin.fixups import substitute_definition
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from coffer.twin import Twin
 from coffer.twin.event_delivery import target_input
 

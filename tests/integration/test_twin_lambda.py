@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from coffer.twin import Twin, TwinInvokeError
 
 FIXTURE_APP = Path(__file__).resolve().parents[1] / "fixtures" / "twin"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from coffer.twin import Twin
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]

@@ -1,6 +1,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from coffer.domain.errors import IllegalTransition
 from coffer.domain.jobs import LEGAL_TRANSITIONS, Job, JobKind, JobState
 from coffer.domain.resources import ResourceType

@@ -1,6 +1,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from coffer.domain.errors import InvalidInput
 from coffer.domain.lifecycle import Lifecycle
 from coffer.domain.requests import StartBackupJobRequest, StartRestoreJobRequest

@@ -1,4 +1,5 @@
 import pytest
+
 from coffer.domain.errors import InvalidInput
 from coffer.services.jobs_common import job_id_for, reason_from_cause, recovery_point_id_for
 from coffer.services.object_batches import split_by_bytes

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from coffer.twin.cfn_yaml import load_template
 from coffer.twin.packaging import package_template
 from coffer.twin.sam_transform import to_cloudformation
