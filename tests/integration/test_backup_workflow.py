@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -10,11 +11,13 @@ from pathlib import Path
 import pytest
 
 from coffer.domain.clock import FixedClock, SystemClock
+from coffer.domain.errors import NotFound
 from coffer.domain.jobs import JobState
 from coffer.domain.manifest import Manifest, VaultLayout
 from coffer.domain.recovery_points import RecoveryPointStatus
 from coffer.local.samples import bucket_snapshot, create_sample_bucket, create_sample_table
 from coffer.local.session import LocalCoffer, local_twin
+from coffer.services.jobs_common import job_id_for
 
 ROOT = Path(__file__).resolve().parents[2]
 BUCKET = "workflow-source"
@@ -170,3 +173,68 @@ def test_the_manifest_alone_describes_the_recovery_point_as_the_catalog_does(cof
     assert manifest.recovery_point == rp.model_copy(update={"manifest_sha256": None, "version": 0})
     assert manifest.source["key_schema"] == [{"AttributeName": "order_id", "KeyType": "HASH"}]
     assert rp.delete_at == job.created_at + timedelta(days=40) and rp.native_ref and len(create_table) == 25
+
+
+def _hold_table(coffer: LocalCoffer, token: str) -> tuple[str, str]:
+    """Start (not finish) a DynamoDB backup directly, so its job holds the table's lease."""
+    create_sample_table(coffer.client("dynamodb"))
+    arn = f"arn:aws:dynamodb:{coffer.twin.region}:123456789012:table/coffer-sample-orders"
+    event = {"version": "0", "id": token, "detail-type": "StartBackupJob", "source": "coffer",
+             "account": "123456789012", "time": coffer.clock.now().isoformat(), "region": coffer.twin.region,
+             "resources": [], "detail": {"ResourceArn": arn, "IdempotencyToken": token}}
+    holder = coffer.twin.invoke("StartBackupJobFunction", {"event": event, "execution_arn": f"arn:{token}"})
+    return arn, holder["job_id"]
+
+
+def _wait_for_state(coffer: LocalCoffer, job_id: str, state: JobState, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if coffer.deps.catalog.get_job(job_id).state is state:
+                return
+        except NotFound:
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} never reached {state}")
+
+
+def test_a_planned_backup_of_a_busy_resource_waits_its_turn_then_runs(coffer: LocalCoffer) -> None:
+    arn, holder = _hold_table(coffer, "holder")
+    [execution] = coffer.twin.put_event("coffer", "StartBackupJob", {
+        "ResourceArn": arn, "IdempotencyToken": "queued", "BackupPlanId": "nightly", "BackupRuleName": "daily"})
+    queued = job_id_for("queued")
+    _wait_for_state(coffer, queued, JobState.PENDING)
+    assert coffer.deps.catalog.lease_holder(arn) == holder
+    assert coffer.twin.invoke("CompleteBackupFunction", {"job_id": holder})["state"] == "COMPLETED"
+    result = coffer.twin.wait(execution, timeout=60)
+    assert result["status"] == "SUCCEEDED"
+    job = coffer.deps.catalog.get_job(queued)
+    assert job.state is JobState.COMPLETED
+    assert [t.state for t in job.history] == [JobState.CREATED, JobState.PENDING, JobState.CREATED,
+                                              JobState.RUNNING, JobState.COMPLETED]
+    assert coffer.deps.catalog.lease_holder(arn) is None
+
+
+def test_a_queued_backup_expires_when_its_start_window_passes() -> None:
+    clock = FixedClock(SystemClock().now())
+    with local_twin(ROOT, clock=clock) as coffer:
+        arn, holder = _hold_table(coffer, "holder")
+        [execution] = coffer.twin.put_event("coffer", "StartBackupJob", {
+            "ResourceArn": arn, "IdempotencyToken": "late-in-queue", "BackupPlanId": "nightly"})
+        queued = job_id_for("late-in-queue")
+        _wait_for_state(coffer, queued, JobState.PENDING)
+        clock.advance(timedelta(minutes=61))
+        assert coffer.twin.wait(execution, timeout=60)["status"] == "SUCCEEDED"
+        assert coffer.deps.catalog.get_job(queued).state is JobState.EXPIRED
+        assert coffer.deps.catalog.lease_holder(arn) == holder  # the running job keeps its lease
+
+
+def test_a_lease_left_by_a_job_that_ended_does_not_block_the_resource(coffer: LocalCoffer) -> None:
+    arn, holder = _hold_table(coffer, "crashed")
+    job = coffer.deps.catalog.get_job(holder)
+    coffer.deps.catalog.save_job(job.to(JobState.FAILED, coffer.clock.now(), "simulated crash"))  # lease kept
+    assert coffer.deps.catalog.lease_holder(arn) == holder
+    result = coffer.start_backup({"ResourceArn": arn, "IdempotencyToken": "after-crash"})
+    assert result["status"] == "SUCCEEDED"
+    assert coffer.deps.catalog.get_job(job_id_for("after-crash")).state is JobState.COMPLETED
+    assert coffer.deps.catalog.lease_holder(arn) is None

@@ -126,8 +126,8 @@ class DynamoCatalog:
             "ConditionExpression": "version = :v", "ExpressionAttributeValues": {":v": _n(job.version)}}}]
         if recovery_point is not None:
             items.append({"Put": self._rp_put(recovery_point)})
-        if release_lease:
-            # Rule: only the job holding the lease releases it.
+        if release_lease and self.lease_holder(job.resource_arn) == job.job_id:
+            # Rule: only the job holding the lease releases it. (A queued job never held it: nothing to do.)
             items.append({"Delete": {
                 "TableName": self._table, "Key": {"pk": _s(f"LEASE#{job.resource_arn}"), "sk": _s("LEASE")},
                 "ConditionExpression": "attribute_not_exists(pk) OR job_id = :j",
@@ -139,6 +139,27 @@ class DynamoCatalog:
                 raise ConcurrentUpdate(f"job {job.job_id} changed since version {job.version}") from error
             raise
         return saved
+
+    def take_lease(self, resource_arn: str, job_id: str, stale_holder: str | None = None) -> str | None:
+        """Take the resource's lease for `job_id`; None on success, else the id of the job holding it.
+
+        With `stale_holder`, the lease is taken over only from that job (one that ended without releasing it).
+        """
+        if stale_holder is None:
+            # Rule: one running job per resource; taking it again is a no-op for its holder.
+            condition, values = "attribute_not_exists(pk) OR job_id = :j", {":j": _s(job_id)}
+        else:
+            # Rule: a lease is taken over only from the job the caller found stale.
+            condition, values = "job_id = :stale", {":stale": _s(stale_holder)}
+        try:
+            self._db.put_item(TableName=self._table, Item={
+                "pk": _s(f"LEASE#{resource_arn}"), "sk": _s("LEASE"), "job_id": _s(job_id)},
+                ConditionExpression=condition, ExpressionAttributeValues=values)
+        except ClientError as error:
+            if error_code(error) != "ConditionalCheckFailedException":
+                raise
+            return self.lease_holder(resource_arn) or "(released meanwhile)"
+        return None
 
     def lease_holder(self, resource_arn: str) -> str | None:
         item = self._get(f"LEASE#{resource_arn}", "LEASE")

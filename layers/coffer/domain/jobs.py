@@ -39,7 +39,8 @@ LEGAL_TRANSITIONS: dict[JobState, frozenset[JobState]] = {
     # A job that never started can expire (start window) or be refused; one that ran can end any way
     # but EXPIRED, which only describes a job that never started.
     JobState.CREATED: frozenset({JobState.PENDING, JobState.RUNNING, JobState.EXPIRED, *_ENDINGS}),
-    JobState.PENDING: frozenset({JobState.RUNNING, JobState.EXPIRED, *_ENDINGS}),
+    # A queued job becomes CREATED again when its resource is free, then starts like any other.
+    JobState.PENDING: frozenset({JobState.CREATED, JobState.RUNNING, JobState.EXPIRED, *_ENDINGS}),
     JobState.RUNNING: frozenset({JobState.COMPLETED, JobState.PARTIAL, *_ENDINGS}),
 }
 

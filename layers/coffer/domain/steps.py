@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Next = Literal["native", "objects", "done"]
+Next = Literal["native", "objects", "queued", "done"]
 
 
 class _Step(BaseModel):

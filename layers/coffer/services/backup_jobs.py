@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from coffer.adapters.catalog_dynamodb import DuplicateRequest
-from coffer.domain.errors import CofferError, CompletionWindowExceeded
+from coffer.domain.errors import CofferError, CompletionWindowExceeded, NotFound, ResourceBusy
 from coffer.domain.jobs import Job, JobKind, JobProgress, JobState, Transition
 from coffer.domain.manifest import Manifest, PartRef, VaultLayout, WorkLayout
 from coffer.domain.recovery_points import RecoveryPoint, RecoveryPointStatus
@@ -31,7 +31,7 @@ class BackupJobs:
         A second delivery of the same event returns the first job, marked duplicate, and starts nothing; a
         Step Functions retry of this very execution carries on with the job it created.
         """
-        d, now = self._d, self._d.clock.now()
+        now = self._d.clock.now()
         resource_type = resource_type_of(request.resource_arn)
         token = request.idempotency_token or event_id
         job_id = job_id_for(token)
@@ -45,15 +45,51 @@ class BackupJobs:
             history=(Transition(state=JobState.CREATED, at=now, reason="job created"),),
         )
         try:
-            job = d.catalog.create_job(job, request.fingerprint(), take_lease=True,
-                                       ttl=int((now + IDEMPOTENCY_TTL).timestamp()))
+            job = self._create(job, request)
         except DuplicateRequest as duplicate:
             job = duplicate.job
             if job.execution_arn != execution_arn or execution_arn is None:
                 return StartResult(job_id=job.job_id, duplicate=True, next="done")
+        if job.state is JobState.PENDING:
+            job = self._resume(job)
         if job.state is JobState.CREATED:
             job = self._run(job, request.complete_window_minutes)
         return self._next_step(job)
+
+    def _create(self, job: Job, request: StartBackupJobRequest) -> Job:
+        """Write the job with the resource's lease. If another job holds it: a request from a plan waits
+        its turn (PENDING, as AWS Backup queues a scheduled job); an on-demand request is refused."""
+        d, now = self._d, self._d.clock.now()
+        ttl = int((now + IDEMPOTENCY_TTL).timestamp())
+        try:
+            return d.catalog.create_job(job, request.fingerprint(), take_lease=True, ttl=ttl)
+        except ResourceBusy as busy:
+            if self._lease_is_stale(busy.running_job_id):
+                d.catalog.take_lease(job.resource_arn, job.job_id, stale_holder=busy.running_job_id)
+                return d.catalog.create_job(job, request.fingerprint(), take_lease=False, ttl=ttl)
+            if request.plan_id is None:
+                raise
+            queued = job.to(JobState.PENDING, now, f"waiting for job {busy.running_job_id} on this resource")
+            return d.catalog.create_job(queued, request.fingerprint(), take_lease=False, ttl=ttl)
+
+    def _resume(self, job: Job) -> Job:
+        """A queued job takes the lease when it is free (or its holder ended without releasing it)."""
+        d, now = self._d, self._d.clock.now()
+        if now > job.start_by:
+            return d.catalog.save_job(job.to(JobState.EXPIRED, now, f"still queued at {job.start_by.isoformat()}"))
+        holder = d.catalog.take_lease(job.resource_arn, job.job_id)
+        if holder is not None and self._lease_is_stale(holder):
+            holder = d.catalog.take_lease(job.resource_arn, job.job_id, stale_holder=holder)
+        if holder is not None:
+            return job
+        return d.catalog.save_job(job.to(JobState.CREATED, now, "resource free: starting"))
+
+    def _lease_is_stale(self, holder_id: str) -> bool:
+        """A lease whose job has ended (or vanished) was not released: a crash must not block a resource."""
+        try:
+            return self._d.catalog.get_job(holder_id).state.terminal
+        except NotFound:
+            return True
 
     def _run(self, job: Job, complete_window_minutes: int) -> Job:
         d, now = self._d, self._d.clock.now()
@@ -74,6 +110,8 @@ class BackupJobs:
         return d.catalog.save_job(running)
 
     def _next_step(self, job: Job) -> StartResult:
+        if job.state is JobState.PENDING:
+            return StartResult(job_id=job.job_id, next="queued", wait_seconds=self._d.settings.poll_seconds)
         if job.state is not JobState.RUNNING:
             return StartResult(job_id=job.job_id, next="done")
         strategy = self._d.adapter(job.resource_type).strategy
