@@ -10,6 +10,7 @@ from collections.abc import Sequence
 #: one line per command group
 COMMAND_MODULES = (
     "coffer.commands.local",
+    "coffer.commands.jobs",
 )
 
 
