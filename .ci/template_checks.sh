@@ -78,6 +78,10 @@ CHECKOV="$ROOT/.venv-checkov/bin/checkov"
 # ---- checks ---------------------------------------------------------------------------------------
 run "sam validate --lint" "$SAM" validate --lint --template-file template.yaml
 run "cfn-lint template.yaml" "$PROJECT_VENV/bin/cfn-lint" -- template.yaml
+# The copy role every destination account deploys (issue 7; plain CloudFormation, a StackSet template).
+run "cfn-lint member/template.yaml" "$PROJECT_VENV/bin/cfn-lint" -- member/template.yaml
+run "checkov member/template.yaml" "$CHECKOV" -f member/template.yaml --framework cloudformation --compact \
+  --quiet --skip-download
 
 check_build() {
   "$SAM" build --template-file template.yaml --build-dir "$BUILD_DIR" --cache-dir "$CACHE_DIR" \

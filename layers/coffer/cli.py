@@ -11,6 +11,13 @@ from collections.abc import Sequence
 COMMAND_MODULES = (
     "coffer.commands.local",
     "coffer.commands.jobs",
+    "coffer.commands.plan",
+    "coffer.commands.backup",
+    "coffer.commands.copy",
+    "coffer.commands.vault",
+    "coffer.commands.legalhold",
+    "coffer.commands.audit",
+    "coffer.commands.catalog",
 )
 
 

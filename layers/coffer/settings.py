@@ -22,6 +22,12 @@ class Settings:
     default_retention_days: int = 35
     vault_lock_mode: str = "GOVERNANCE"
     region: str | None = None
+    #: copies (issue 7): the role member/template.yaml makes in a destination account, the name of the Coffer
+    #: stack in the destination region, and AWS's per-region limits on snapshot copies in progress
+    copy_role_name: str = "coffer-copy"
+    copy_destination_stack: str = "coffer"
+    ebs_copy_quota: int = 20
+    rds_copy_quota: int = 20
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -43,6 +49,10 @@ class Settings:
                 default_retention_days=int(env.get("DEFAULT_RETENTION_DAYS", "35")),
                 vault_lock_mode=env.get("VAULT_LOCK_MODE", "GOVERNANCE"),
                 region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"),
+                copy_role_name=env.get("COPY_ROLE_NAME", "coffer-copy"),
+                copy_destination_stack=env.get("COPY_DESTINATION_STACK", "coffer"),
+                ebs_copy_quota=int(env.get("EBS_COPY_QUOTA", "20")),
+                rds_copy_quota=int(env.get("RDS_COPY_QUOTA", "20")),
             )
         except ValueError as error:
             raise InvalidInput([f"environment: {error}"]) from None

@@ -7,9 +7,42 @@ from typing import Any
 
 import pytest
 
-from coffer.domain.steps import BatchResult, JobSummary, ListBatchesResult, PollResult, StartResult
+from coffer.domain.audit import RecordAuditResult, RecordAuditStep
+from coffer.domain.continuous import S3ObjectEvent
+from coffer.domain.copies import CopyPartStep, CopyPollResult, CopyStartResult, CopyStep
+from coffer.domain.plan_steps import (
+    ClaimResult,
+    CompletePlanRunStep,
+    PageStep,
+    PlanRunSummary,
+    SelectResult,
+    SelectStep,
+    SettleResult,
+    SettleStep,
+    StartPlanRunResult,
+    StartPlanRunStep,
+)
+from coffer.domain.steps import (
+    BatchResult,
+    JobStep,
+    JobSummary,
+    ListBatchesResult,
+    ListBatchesStep,
+    PollResult,
+    StartResult,
+)
+from coffer.domain.verify import (
+    CompleteVerifyStep,
+    ListVerifyItemsResult,
+    ListVerifyItemsStep,
+    VerifyBatchResult,
+    VerifyBatchStep,
+    VerifySummary,
+)
+from coffer.entrypoints.copy_events import StartCopyJobInvocation
 from coffer.entrypoints.events import StartBackupJobInvocation, StartRestoreJobInvocation
 from coffer.local.sample_events import BUS, invoke_sample, load_index
+from coffer.services.continuous import ObjectChangeResult
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
@@ -27,6 +60,22 @@ CONTRACTS: dict[str, tuple[type | None, type]] = {
     "CompleteBackupFunction": (None, JobSummary),
     "CompleteRestoreFunction": (None, JobSummary),
     "FailJobFunction": (None, JobSummary),
+    "StartPlanRunFunction": (StartPlanRunStep, StartPlanRunResult),
+    "SelectResourcesFunction": (SelectStep, SelectResult),
+    "ClaimResourcesFunction": (PageStep, ClaimResult),
+    "SettlePageFunction": (SettleStep, SettleResult),
+    "CompletePlanRunFunction": (CompletePlanRunStep, PlanRunSummary),
+    "RecordAuditFunction": (RecordAuditStep, RecordAuditResult),
+    "ListVerifyItemsFunction": (ListVerifyItemsStep, ListVerifyItemsResult),
+    "VerifyBatchFunction": (VerifyBatchStep, VerifyBatchResult),
+    "CompleteVerifyFunction": (CompleteVerifyStep, VerifySummary),
+    "StartCopyJobFunction": (StartCopyJobInvocation, CopyStartResult),
+    "CheckCopyFunction": (CopyStep, CopyPollResult),
+    "CopyPartFunction": (CopyPartStep, BatchResult),
+    "CompleteCopyFunction": (CopyStep, JobSummary),
+    "EnableContinuousBackupFunction": (JobStep, StartResult),
+    "RecordObjectChangeFunction": (S3ObjectEvent, ObjectChangeResult),
+    "ListPitrBatchesFunction": (ListBatchesStep, ListBatchesResult),
 }
 
 
@@ -49,9 +98,34 @@ def test_sample_event_succeeds_on_the_twin(name: str) -> None:
         event_model.model_validate(event.body)
     parsed = result_model.model_validate(result)
     if isinstance(parsed, StartResult):
-        assert not parsed.duplicate and parsed.next in ("objects", "native")
+        # A continuous backup request first turns protection on; a point-in-time S3 restore lists its batches.
+        expected = {"start_backup_job_continuous.json": ("continuous",), "start_restore_job_pitr.json": ("pitr",)}
+        assert not parsed.duplicate and parsed.next in expected.get(name, ("objects", "native"))
+    if isinstance(parsed, ObjectChangeResult):  # the sample delete marker is journaled for the protected bucket
+        assert parsed.recorded and parsed.kind == "delete-marker" and parsed.recovery_point_id, parsed
+    if name == "list_pitr_batches.json":  # the sample bucket as it is now: its five objects, one batch file
+        assert isinstance(parsed, ListBatchesResult) and (parsed.next_seq, parsed.more) == (1, False), parsed
+    # The copy steps copy the sample S3 recovery point to the sample destination (us-west-2, Default vault).
+    if isinstance(parsed, CopyStartResult | CopyPollResult):
+        assert parsed.next == "objects" and parsed.items_prefix, parsed
     if isinstance(parsed, JobSummary):
         expected = "FAILED" if event.function == "FailJobFunction" else "COMPLETED"
         assert parsed.state == expected, parsed.status_message
     if isinstance(parsed, BatchResult):
         assert parsed.objects > 0 and parsed.failed == 0
+    # The PlanRun steps run the sample plan over the two sample resources (one page).
+    if isinstance(parsed, StartPlanRunResult):
+        assert parsed.next == "select" and not parsed.duplicate
+    if isinstance(parsed, SelectResult):
+        assert parsed.next_seq == 1 and not parsed.more
+    if isinstance(parsed, ClaimResult):
+        assert len(parsed.backups) == 2 and parsed.joined == 0
+    # The vault's steps: the sample restore is audited once; the sample backup verifies clean.
+    if isinstance(parsed, RecordAuditResult):
+        assert (parsed.seq, parsed.action) == (1, "restore.start")
+    if isinstance(parsed, ListVerifyItemsResult):
+        assert parsed.next_seq > 0 and not parsed.more
+    if isinstance(parsed, VerifyBatchResult | VerifySummary):
+        assert parsed.objects_checked > 0 and parsed.problems == 0, parsed
+    if isinstance(parsed, SettleResult | PlanRunSummary):
+        assert (parsed.counts.started, parsed.counts.completed, parsed.counts.failed) == (2, 2, 0), parsed

@@ -16,5 +16,13 @@ def test_demo_backs_up_restores_equal_copies_and_shows_the_vault_refusing_deleti
         "restored table holds the same items",
         "second backup copied 1 object and reused 14",
         "deleting a locked manifest version was refused",
+        "EBS, EC2 and RDS backup jobs COMPLETED",
+        "the snapshot, the AMI and the DB snapshot each carry their recovery point id",
+        "the EC2 manifest records the instance's type, subnet, security groups and tags",
+        "EBS, EC2 and RDS restore jobs COMPLETED",
+        "restored volume: same size, type, encryption and availability zone",
+        "restored instance: the recorded subnet and security groups, type t3.small as the restore asked",
+        "restored DB instance: same engine, class, storage, encryption, subnet group and security groups",
+        "cold storage for RDS is refused by name",
     ):
         assert f"ok  {claim}" in text

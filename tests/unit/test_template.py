@@ -43,6 +43,9 @@ ENV_CONTRACT = {
 #: Actions AWS authorises only on Resource "*" (no resource-level permissions); nothing else may use it.
 STAR_RESOURCE_ACTIONS = {
     "dynamodb:ListBackups",
+    "tag:GetResources", "s3:ListAllMyBuckets", "dynamodb:ListTables",  # plan selections (SelectResources)
+    "ec2:DescribeVolumes", "ec2:DescribeSnapshots", "ec2:DescribeSnapshotTierStatus", "ec2:DescribeInstances",
+    "ec2:DescribeImages",
     "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
     "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
 }
@@ -62,9 +65,11 @@ CATALOG_ACTIONS = {
     "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem",
 }
 BACKUP_FUNCTIONS = {"StartBackupJobFunction", "ListBatchesFunction", "CopyBatchFunction", "CheckBackupFunction",
-                    "CompleteBackupFunction"}
+                    "CompleteBackupFunction", "RecordObjectChangeFunction"}
 RESTORE_FUNCTIONS = {"StartRestoreJobFunction", "RestoreBatchFunction", "CheckRestoreFunction",
-                     "CompleteRestoreFunction"}
+                     "CompleteRestoreFunction", "ListPitrBatchesFunction"}
+AUDIT_WRITERS = {"RecordAuditFunction"}
+VERIFY_FUNCTIONS = {"ListVerifyItemsFunction", "VerifyBatchFunction", "CompleteVerifyFunction"}
 #: ItemReader / ResultWriter resources -> (S3 action the state machine's role needs, on objects?)
 MAP_S3_RESOURCES = {
     "arn:aws:states:::s3:listObjectsV2": ("s3:ListBucket", False),
@@ -192,7 +197,7 @@ def test_is_a_sam_template_with_the_contract_parameters(template: dict[str, Any]
 
 def test_every_contract_function_exists_with_its_code(resources: dict[str, Any]) -> None:
     expected = contract_functions()
-    assert len(expected) == 10, expected
+    assert len(expected) == 26, expected
     functions = of_type(resources, "AWS::Serverless::Function")
     assert set(functions) == set(expected)
     for logical_id, code_uri in expected.items():
@@ -292,6 +297,70 @@ def test_vault_policy_denies_bypass_and_version_deletion_to_all_but_the_operator
     assert template["Conditions"]["HasOperatorRole"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "OperatorRoleArn"}, ""]}]}
 
 
+def test_vault_policy_denies_delete_markers_to_all_but_the_operator(resources: dict[str, Any]) -> None:
+    # Object Lock protects versions; a DeleteObject without a version id only adds a delete marker, which
+    # S3 allows on a locked object and which hides it from restores.
+    statements = _bucket_policies(resources)["VaultBucket"]["Statement"]
+    [guard] = [s for s in statements if s.get("Sid") == "DenyDeleteMarkers"]
+    assert (guard["Effect"], guard["Principal"], as_list(guard["Action"])) == ("Deny", "*", ["s3:DeleteObject"])
+    assert render(guard["Resource"]) == "${VaultBucket.Arn}/*"
+    assert guard["Condition"]["Fn::If"] == [
+        "HasOperatorRole", {"ArnNotEquals": {"aws:PrincipalArn": {"Ref": "OperatorRoleArn"}}}, {"Ref": "AWS::NoValue"}]
+
+
+def test_vault_policy_denies_re_encryption_with_another_key(resources: dict[str, Any]) -> None:
+    statements = {s.get("Sid"): s for s in _bucket_policies(resources)["VaultBucket"]["Statement"]}
+    other_sse = statements["DenyEncryptionOtherThanKms"]
+    assert (other_sse["Effect"], other_sse["Principal"], other_sse["Action"]) == ("Deny", "*", "s3:PutObject")
+    assert other_sse["Condition"] == {"StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"},
+                                      "Null": {"s3:x-amz-server-side-encryption": "false"}}
+    foreign = statements["DenyKmsKeysOfOtherAccounts"]
+    assert (foreign["Effect"], foreign["Principal"], foreign["Action"]) == ("Deny", "*", "s3:PutObject")
+    key_id = "s3:x-amz-server-side-encryption-aws-kms-key-id"
+    assert render(foreign["Condition"]["StringNotLike"][key_id]) == \
+        "arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*"
+    assert foreign["Condition"]["Null"] == {key_id: "false"}
+    for statement in (other_sse, foreign):
+        assert render(statement["Resource"]) == "${VaultBucket.Arn}/*"
+
+
+def test_vault_keys_are_usable_only_through_s3_and_only_when_tagged_for_this_stack(roles: dict[str, Any]) -> None:
+    users = set()
+    for name, role in roles.items():
+        for action, resource, statement in allows(statements_of_role(role)):
+            if statement.get("Sid") == "VaultKeysThroughS3" and resource.endswith(":key/*"):
+                users.add(name.removesuffix("Role"))
+                condition = statement["Condition"]["StringEquals"]
+                assert render(condition["kms:ViaService"]) == "s3.${AWS::Region}.amazonaws.com", name
+                assert condition["aws:ResourceTag/coffer:stack"] == {"Ref": "AWS::StackName"}, name
+                assert action in {"kms:Decrypt", "kms:GenerateDataKey"}, (name, action)
+    # Every function that writes or reads vault objects encrypted with a vault's own key.
+    assert {"CopyBatchFunction", "CompleteBackupFunction", "StartRestoreJobFunction", "RestoreBatchFunction",
+            "CompleteRestoreFunction", "VerifyBatchFunction"} <= users
+
+
+def test_verify_functions_never_write_delete_or_unlock_the_vault(roles: dict[str, Any]) -> None:
+    for function in VERIFY_FUNCTIONS:
+        for action, resource, _ in allows(_function_role(roles, function)):
+            if "VaultBucket" in resource:
+                assert action in {"s3:ListBucket", "s3:GetObject", "s3:GetObjectAttributes"}, (function, action)
+    granted = {(a, r) for a, r, _ in allows(_function_role(roles, "CompleteVerifyFunction"))}
+    assert {a for a, _ in granted} == CATALOG_ACTIONS
+
+
+def test_verify_schedule_starts_only_the_verify_workflow(resources: dict[str, Any]) -> None:
+    schedule = resources["VerifySchedule"]["Properties"]
+    assert schedule["ScheduleExpression"] == {"Ref": "VerifyScheduleExpression"}
+    assert schedule["Target"]["Arn"] == {"Ref": "VerifyStateMachine"}
+    assert json.loads(schedule["Target"]["Input"]) == {"vaults": [], "deep": False}
+    role = resources[schedule["Target"]["RoleArn"]["Fn::GetAtt"][0]]["Properties"]
+    [trust] = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    [statement] = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
+    assert (statement["Effect"], statement["Action"], statement["Resource"]) == (
+        "Allow", "states:StartExecution", {"Ref": "VerifyStateMachine"})
+
+
 def test_work_bucket_is_scratch(resources: dict[str, Any]) -> None:
     [rule] = resources["WorkBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
     assert rule["Status"] == "Enabled"
@@ -379,7 +448,10 @@ def test_every_function_has_the_catalog(roles: dict[str, Any]) -> None:
 
 
 def test_only_backup_writers_write_the_vault_and_restores_never(roles: dict[str, Any]) -> None:
-    writers = {"CopyBatchFunction", "CompleteBackupFunction"}
+    # SettlePage lengthens the retention of a recovery point a later plan rule joined (extends its locks,
+    # writes a lifecycle amendment beside the manifest).
+    # RecordObjectChange copies each changed version of a continuously protected bucket into the vault.
+    writers = {"CopyBatchFunction", "CompleteBackupFunction", "SettlePageFunction", "RecordObjectChangeFunction"}
     for function in contract_functions():
         statements = _function_role(roles, function)
         writes = {a for a, r, _ in allows(statements)
@@ -387,6 +459,11 @@ def test_only_backup_writers_write_the_vault_and_restores_never(roles: dict[str,
         if function in writers:
             # An object put under Object Lock needs s3:PutObjectRetention as well as s3:PutObject.
             assert writes == {"s3:PutObject", "s3:PutObjectRetention"}, function
+        elif function in AUDIT_WRITERS:
+            # The audit log's writer writes records under audit/ and nowhere else in the vault.
+            where = {r for a, r, _ in allows(statements)
+                     if a in {"s3:PutObject", "s3:PutObjectRetention"} and "VaultBucket" in r}
+            assert writes == {"s3:PutObject", "s3:PutObjectRetention"} and where == {"${VaultBucket.Arn}/audit/*"}
         else:
             assert not writes, function
         if function in RESTORE_FUNCTIONS and any(r.startswith("arn:${AWS::Partition}:s3:::*/")
@@ -405,11 +482,41 @@ def test_only_the_restore_start_creates_buckets_and_tables(roles: dict[str, Any]
     for function in contract_functions():
         actions = {a for a, _, _ in allows(_function_role(roles, function))}
         if function != "StartRestoreJobFunction":
-            assert not {"s3:CreateBucket", "dynamodb:RestoreTableFromBackup"} & actions, function
+            assert not {"s3:CreateBucket", "dynamodb:RestoreTableFromBackup", "dynamodb:RestoreTableToPointInTime",
+                        "rds:RestoreDBInstanceToPointInTime"} & actions, function
+
+
+def test_only_enable_continuous_backup_changes_a_sources_protection_and_never_the_stacks_buckets(
+        roles: dict[str, Any]) -> None:
+    changes = {"s3:PutBucketNotification", "dynamodb:UpdateContinuousBackups", "rds:ModifyDBInstance"}
+    for function in contract_functions():
+        granted = {a for a, _, _ in allows(_function_role(roles, function))}
+        if function != "EnableContinuousBackupFunction":
+            assert not changes & granted, function
+    statements = _function_role(roles, "EnableContinuousBackupFunction")
+    assert {a for a, _, _ in allows(statements)} >= changes
+    # It reads no object data and writes no object anywhere; the stack's own buckets keep their notifications.
+    assert not {a for a, _, _ in allows(statements) if a.startswith("s3:") and "Object" in a}
+    assert {("s3:PutBucketNotification", "${VaultBucket.Arn}"),
+            ("s3:PutBucketNotification", "${WorkBucket.Arn}")} <= set(denies(statements))
+
+
+def test_object_changes_reach_only_record_object_change_with_a_dead_letter_queue(
+        resources: dict[str, Any], transformed: dict[str, Any]) -> None:
+    rule = resources["ObjectChangeRule"]["Properties"]
+    assert rule["EventPattern"] == {"source": ["aws.s3"], "detail-type": ["Object Created", "Object Deleted"]}
+    [target] = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["RecordObjectChangeFunction", "Arn"]}
+    permission = resources["ObjectChangeRulePermission"]["Properties"]
+    assert (permission["Principal"], permission["SourceArn"]) == (
+        "events.amazonaws.com", {"Fn::GetAtt": ["ObjectChangeRule", "Arn"]})
+    function = transformed["Resources"]["RecordObjectChangeFunction"]["Properties"]
+    assert function["DeadLetterConfig"] == {"TargetArn": {"Fn::GetAtt": ["ObjectChangeDeadLetterQueue", "Arn"]}}
 
 
 # ---- workflows --------------------------------------------------------------------------------------
-STATE_MACHINES = ("BackupStateMachine", "RestoreStateMachine")
+STATE_MACHINES = ("BackupStateMachine", "RestoreStateMachine", "VerifyStateMachine", "PlanRunStateMachine",
+                  "CopyStateMachine")
 
 
 @pytest.mark.parametrize("machine", STATE_MACHINES)
@@ -499,6 +606,7 @@ def test_distributed_maps_have_what_they_need(machine: str, resources: dict[str,
 @pytest.mark.parametrize(("rule", "detail_type", "machine"), [
     ("StartBackupJobRule", "StartBackupJob", "BackupStateMachine"),
     ("StartRestoreJobRule", "StartRestoreJob", "RestoreStateMachine"),
+    ("StartCopyJobRule", "StartCopyJob", "CopyStateMachine"),
 ])
 def test_event_rules_start_only_their_workflow(rule: str, detail_type: str, machine: str,
                                                resources: dict[str, Any]) -> None:

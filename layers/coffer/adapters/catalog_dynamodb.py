@@ -10,6 +10,8 @@
 | recovery points of a vault, by time    | gsi1pk=VAULT#<name>, gsi1sk=RP#<created>#id   | Query gsi1      |
 | batch results (parts) of a job         | pk=JOB#<id>, sk begins_with PART#             | Query           |
 | last backed-up state of S3 objects     | pk=OBJIDX#<vault>#<bucket>, sk=<key>          | BatchGetItem    |
+| restores holding a recovery point, its | pk=RP#<id>, sk=RPLOCK                         | GetItem, Update |
+| expiry (catalog_restore_leases.py)     |                                               | (transactions)  |
 
 Records carry their pydantic model as JSON in `doc` plus the attributes that keys and conditions need.
 """
@@ -117,8 +119,10 @@ class DynamoCatalog:
             raise NotFound(f"job {job_id} not found")
         return Job.model_validate_json(item["doc"]["S"])
 
-    def save_job(self, job: Job, release_lease: bool = False, recovery_point: RecoveryPoint | None = None) -> Job:
-        """Write the job's next version, and with it (atomically) the recovery point and the lease release."""
+    def save_job(self, job: Job, release_lease: bool = False, recovery_point: RecoveryPoint | None = None,
+                 also: Sequence[dict[str, Any]] = ()) -> Job:
+        """Write the job's next version, and with it (atomically) the recovery point, the lease release and
+        `also`: further transaction items that must happen with it (a copy's quota slot given back)."""
         saved = job.with_changes(version=job.version + 1)
         items: list[dict[str, Any]] = [{"Put": {
             "TableName": self._table, "Item": self._job_item(saved),
@@ -132,6 +136,7 @@ class DynamoCatalog:
                 "TableName": self._table, "Key": {"pk": _s(f"LEASE#{job.resource_arn}"), "sk": _s("LEASE")},
                 "ConditionExpression": "attribute_not_exists(pk) OR job_id = :j",
                 "ExpressionAttributeValues": {":j": _s(job.job_id)}}})
+        items.extend(also)
         try:
             self._db.transact_write_items(TransactItems=items)
         except ClientError as error:

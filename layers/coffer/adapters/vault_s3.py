@@ -1,22 +1,63 @@
 """The WORM vault: an S3 bucket with Object Lock. Every object Coffer writes carries an explicit retention.
 
-S3 enforces immutability; this code only ever sets or *extends* retention. It never passes
-BypassGovernanceRetention and never shortens a retain-until date (moto would let a COMPLIANCE retention be
-shortened; S3 would not, and Coffer must not rely on either).
+S3 enforces immutability; this code only ever sets or *extends* retention, in the mode the version already
+has, and checks S3's rules (domain/object_lock.py) before every change: it never shortens a retain-until date
+and never changes a COMPLIANCE mode (moto would allow both; S3 would not, and Coffer must not rely on either).
+BypassGovernanceRetention is passed by one method only, delete_version_bypassing_governance, which only the
+audited operator command (`coffer vault bypass-governance`) calls.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-from datetime import datetime
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, FlexibleChecksumError
 
-from coffer.adapters.aws import is_not_found
+from coffer.adapters.aws import error_code, is_not_found
 from coffer.adapters.checksums import b64_to_hex
-from coffer.domain.errors import IntegrityError, NotFound
+from coffer.domain.errors import IntegrityError, NotFound, ObjectLockRefusal
 from coffer.domain.manifest import sha256_hex
+from coffer.domain.object_lock import LockMode, VersionLock, retention_change_refusal
+from coffer.domain.vaults import Seal
+
+
+class AlreadyStored(Exception):
+    """A create-only write found the key taken (S3 conditional write refused with 412)."""
+
+
+class LockFacts(tuple):  # type: ignore[type-arg]
+    """What lock_of always returned, (exists, retain-until), plus the version's mode, legal hold and id."""
+
+    mode: LockMode | None
+    legal_hold: bool
+    version_id: str | None
+
+    def __new__(cls, exists: bool, until: datetime | None, mode: str | None = None, legal_hold: bool = False,
+                version_id: str | None = None) -> LockFacts:
+        made = super().__new__(cls, (exists, until))
+        made.mode = LockMode(mode) if mode else None
+        made.legal_hold = legal_hold
+        made.version_id = version_id
+        return made
+
+    @property
+    def lock(self) -> VersionLock:
+        return VersionLock(self.mode, self[1], self.legal_hold)
+
+
+def _sse(kms_key_id: str | None) -> dict[str, Any]:
+    """SSE-KMS with the vault's own key (the bucket's default is the stack's key)."""
+    if not kms_key_id:
+        return {}
+    return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key_id, "BucketKeyEnabled": True}
+
+
+def _seal_args(seal: Seal) -> dict[str, Any]:
+    return {"mode": seal.mode.value, "kms_key_id": seal.kms_key_arn}
 
 
 class S3Vault:
@@ -25,20 +66,34 @@ class S3Vault:
         self.bucket = bucket
         self.lock_mode = lock_mode
 
-    def put_locked(self, key: str, body: bytes, retain_until: datetime, content_type: str = "application/json") -> str:
-        """Write an object under Object Lock; return its SHA-256 (hex) as S3 computed and we checked it."""
+    def put_locked(self, key: str, body: bytes, retain_until: datetime, content_type: str = "application/json",
+                   *, mode: str | None = None, kms_key_id: str | None = None, create_only: bool = False) -> str:
+        """Write an object under Object Lock; return its SHA-256 (hex) as S3 computed and we checked it.
+
+        `mode`/`kms_key_id`: the vault's (domain/vaults.py Seal; default: the stack's mode and the bucket's
+        default key). `create_only`: AlreadyStored if the key exists (S3 conditional write, If-None-Match: *).
+        """
         expected = sha256_hex(body)
-        response = self._s3.put_object(
-            Bucket=self.bucket, Key=key, Body=body, ContentType=content_type,
-            ChecksumAlgorithm="SHA256", ObjectLockMode=self.lock_mode, ObjectLockRetainUntilDate=retain_until,
-        )
+        extra: dict[str, Any] = _sse(kms_key_id)
+        if create_only:
+            extra["IfNoneMatch"] = "*"
+        try:
+            response = self._s3.put_object(
+                Bucket=self.bucket, Key=key, Body=body, ContentType=content_type, ChecksumAlgorithm="SHA256",
+                ObjectLockMode=mode or self.lock_mode, ObjectLockRetainUntilDate=retain_until, **extra,
+            )
+        except ClientError as error:
+            if create_only and error_code(error) in {"PreconditionFailed", "412", "ConditionalRequestConflict"}:
+                raise AlreadyStored(f"s3://{self.bucket}/{key} exists") from error
+            raise
         reported = response.get("ChecksumSHA256")
         if reported and b64_to_hex(reported) != expected:
             raise IntegrityError(f"s3://{self.bucket}/{key}: S3 stored SHA-256 {b64_to_hex(reported)}, sent {expected}")
         return expected
 
-    def put_json_locked(self, key: str, document: Any, retain_until: datetime) -> str:
-        return self.put_locked(key, json.dumps(document, sort_keys=True, default=str).encode(), retain_until)
+    def put_json_locked(self, key: str, document: Any, retain_until: datetime, seal: Seal | None = None) -> str:
+        body = json.dumps(document, sort_keys=True, default=str).encode()
+        return self.put_locked(key, body, retain_until, **(_seal_args(seal) if seal else {}))
 
     def get_bytes(self, key: str) -> bytes:
         try:
@@ -47,21 +102,23 @@ class S3Vault:
             if is_not_found(error):
                 raise NotFound(f"s3://{self.bucket}/{key} not found") from error
             raise
+        except FlexibleChecksumError as error:  # the SDK checks S3's stored checksum while reading
+            raise IntegrityError(f"s3://{self.bucket}/{key}: bytes do not match S3's stored checksum") from error
         return body
 
     def get_json(self, key: str) -> Any:
         return json.loads(self.get_bytes(key))
 
-    def lock_of(self, key: str) -> tuple[bool, datetime | None]:
-        """(exists, retain-until date) of an object."""
+    def lock_of(self, key: str) -> LockFacts:
+        """(exists, retain-until date) of an object's current version; its mode etc. as attributes."""
         try:
             head = self._s3.head_object(Bucket=self.bucket, Key=key)
         except ClientError as error:
             if is_not_found(error):
-                return False, None
+                return LockFacts(False, None)
             raise
-        until: datetime | None = head.get("ObjectLockRetainUntilDate")
-        return True, until
+        return LockFacts(True, head.get("ObjectLockRetainUntilDate"), head.get("ObjectLockMode"),
+                         head.get("ObjectLockLegalHoldStatus") == "ON", head.get("VersionId"))
 
     def extend_retention(self, key: str, until: datetime) -> bool:
         """Make the object's lock last at least until `until`. Never shortens. True if it changed.
@@ -71,12 +128,23 @@ class S3Vault:
         If another writer extends the same blob between our read and our write and S3 refuses ours, the
         lock is re-read: already long enough is success.
         """
-        current = self.lock_of(key)[1]
+        return self._extend(key, until, self.lock_of(key), None)
+
+    def _extend(self, key: str, until: datetime, found: tuple[bool, datetime | None], mode: LockMode | None) -> bool:
+        """extend_retention with the lock just read. The version keeps its mode: a COMPLIANCE one stays
+        COMPLIANCE whatever the vault says now (S3 refuses COMPLIANCE -> GOVERNANCE; moto would not)."""
+        current = found[1]
         if current is not None and current >= until:
             return False
+        held = getattr(found, "mode", None)
+        if held is None and current is not None:
+            held = self._mode_of(key)
+        active = current is not None and current > datetime.now(UTC)
+        target = (held if active else None) or mode or LockMode(self.lock_mode)
+        self._refuse_what_s3_refuses(key, VersionLock(held, current), target, until)
         try:
             self._s3.put_object_retention(
-                Bucket=self.bucket, Key=key, Retention={"Mode": self.lock_mode, "RetainUntilDate": until})
+                Bucket=self.bucket, Key=key, Retention={"Mode": target.value, "RetainUntilDate": until})
         except ClientError:
             now_locked = self.lock_of(key)[1]
             if now_locked is not None and now_locked >= until:
@@ -85,7 +153,7 @@ class S3Vault:
         return True
 
     def copy_in(self, source_bucket: str, source_key: str, key: str, retain_until: datetime,
-                source_version: str | None = None) -> str:
+                source_version: str | None = None, seal: Seal | None = None) -> str:
         """Server-side copy into the vault under Object Lock; S3 computes the SHA-256 (hex returned)."""
         source: dict[str, str] = {"Bucket": source_bucket, "Key": source_key}
         if source_version:
@@ -93,6 +161,120 @@ class S3Vault:
         response = self._s3.copy_object(
             Bucket=self.bucket, Key=key, CopySource=source, ChecksumAlgorithm="SHA256",
             MetadataDirective="REPLACE", ContentType="application/octet-stream", TaggingDirective="REPLACE",
-            ObjectLockMode=self.lock_mode, ObjectLockRetainUntilDate=retain_until,
+            ObjectLockMode=seal.mode.value if seal else self.lock_mode, ObjectLockRetainUntilDate=retain_until,
+            **_sse(seal.kms_key_arn if seal else None),
         )
         return b64_to_hex(response["CopyObjectResult"]["ChecksumSHA256"])
+
+    # ---- the vault's own rules (issue 6) ----------------------------------------------------------
+    def secure(self, key: str, seal: Seal) -> LockFacts:
+        """Make an existing (shared, content-addressed) object meet a recovery point's seal: locked at least
+        until seal.retain_until, in seal.mode or stricter. Returns its lock afterwards.
+
+        A GOVERNANCE version that must now be COMPLIANCE (its vault got a COMPLIANCE lock) is not converted
+        in place - that would need a governance bypass - but re-sealed: copied onto itself server-side as a
+        new COMPLIANCE version (the GOVERNANCE one stays, locked, underneath).
+        """
+        found = self.lock_of(key)
+        if not found[0]:
+            raise NotFound(f"s3://{self.bucket}/{key} not found")
+        now = datetime.now(UTC)
+        if seal.mode is LockMode.COMPLIANCE and found.lock.mode is not LockMode.COMPLIANCE:
+            current = found[1] if found.lock.retention_active(now) else None
+            until = max(seal.retain_until, current) if current else seal.retain_until
+            self._s3.copy_object(
+                Bucket=self.bucket, Key=key, CopySource={"Bucket": self.bucket, "Key": key},
+                ChecksumAlgorithm="SHA256", MetadataDirective="REPLACE", ContentType="application/octet-stream",
+                ObjectLockMode="COMPLIANCE", ObjectLockRetainUntilDate=until, **_sse(seal.kms_key_arn))
+            return self.lock_of(key)
+        if self._extend(key, seal.retain_until, found, seal.mode):
+            return LockFacts(True, seal.retain_until, (found.mode or seal.mode).value, found.legal_hold,
+                             found.version_id)
+        return found
+
+    def _mode_of(self, key: str) -> LockMode | None:
+        mode = self._s3.head_object(Bucket=self.bucket, Key=key).get("ObjectLockMode")
+        return LockMode(mode) if mode else None
+
+    def _refuse_what_s3_refuses(self, key: str, current: VersionLock, mode: LockMode, until: datetime) -> None:
+        """Never *attempt* a retention change S3 refuses, even where the emulator would let it pass."""
+        refusal = retention_change_refusal(current, mode, until, datetime.now(UTC))
+        if refusal:
+            raise ObjectLockRefusal(f"s3://{self.bucket}/{key}: {refusal}")
+
+    def state_of(self, key: str, version_id: str | None = None) -> dict[str, Any] | None:
+        """HeadObject with checksums (no bytes read): None if there is no such object (or version)."""
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "ChecksumMode": "ENABLED"}
+        if version_id:
+            params["VersionId"] = version_id
+        try:
+            head: dict[str, Any] = self._s3.head_object(**params)
+        except ClientError as error:
+            if is_not_found(error) or error_code(error) in {"405", "MethodNotAllowed"}:
+                return None
+            raise
+        return head
+
+    def checksum_of(self, key: str) -> tuple[str | None, int] | None:
+        """(S3's full-object SHA-256 in hex or None, size) without reading bytes; None if missing."""
+        try:
+            attributes = self._s3.get_object_attributes(Bucket=self.bucket, Key=key,
+                                                        ObjectAttributes=["Checksum", "ObjectSize"])
+        except ClientError as error:
+            if is_not_found(error):
+                return None
+            raise
+        checksum = attributes.get("Checksum", {})
+        full = checksum.get("ChecksumType", "FULL_OBJECT") == "FULL_OBJECT"
+        sha = b64_to_hex(checksum["ChecksumSHA256"]) if checksum.get("ChecksumSHA256") and full else None
+        return sha, int(attributes.get("ObjectSize", 0))
+
+    def stream_sha256(self, key: str, chunk: int = 8 * 1024 * 1024) -> tuple[str, int]:
+        """Re-read an object and hash its bytes (streamed, never held whole): (sha256 hex, size)."""
+        try:
+            body = self._s3.get_object(Bucket=self.bucket, Key=key)["Body"]
+        except ClientError as error:
+            if is_not_found(error):
+                raise NotFound(f"s3://{self.bucket}/{key} not found") from error
+            raise
+        digest, size = hashlib.sha256(), 0
+        try:
+            for block in iter(lambda: body.read(chunk), b""):
+                digest.update(block)
+                size += len(block)
+        except FlexibleChecksumError as error:  # the SDK checks S3's stored checksum while reading
+            raise IntegrityError(f"s3://{self.bucket}/{key}: bytes do not match S3's stored checksum") from error
+        return digest.hexdigest(), size
+
+    def set_legal_hold(self, key: str, version_id: str, on: bool) -> None:
+        self._s3.put_object_legal_hold(Bucket=self.bucket, Key=key, VersionId=version_id,
+                                       LegalHold={"Status": "ON" if on else "OFF"})
+
+    def delete_version_bypassing_governance(self, key: str, version_id: str) -> None:
+        """The one call in Coffer that passes BypassGovernanceRetention: only the audited operator command
+        (`coffer vault bypass-governance`) reaches it, and the bucket policy lets only the operator role."""
+        self._s3.delete_object(Bucket=self.bucket, Key=key, VersionId=version_id, BypassGovernanceRetention=True)
+
+    def versions(self, prefix: str) -> Iterator[tuple[str, str]]:
+        """(key, version id) of every object version under a prefix (delete markers left out)."""
+        for page in self._s3.get_paginator("list_object_versions").paginate(Bucket=self.bucket, Prefix=prefix):
+            for version in page.get("Versions", []):
+                yield version["Key"], version["VersionId"]
+
+    def keys(self, prefix: str) -> Iterator[dict[str, Any]]:
+        """Every current object under a prefix (paginated ListObjectsV2): Key, Size, LastModified."""
+        for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            yield from page.get("Contents", [])
+
+    def list_page(self, prefix: str, token: str | None, max_keys: int = 1000,
+                  delimiter: str | None = None) -> tuple[list[dict[str, Any]], list[str], str | None]:
+        """One ListObjectsV2 page: (objects, common prefixes, next token or None)."""
+        params: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix, "MaxKeys": max_keys}
+        if token:
+            params["ContinuationToken"] = token
+        if delimiter:
+            params["Delimiter"] = delimiter
+        page = self._s3.list_objects_v2(**params)
+        prefixes = [p["Prefix"] for p in page.get("CommonPrefixes", [])]
+        token = page.get("NextContinuationToken") if page.get("IsTruncated") else None
+        return page.get("Contents", []), prefixes, token

@@ -20,3 +20,13 @@ class WorkArea:
 
     def delete(self, key: str) -> None:
         self._s3.delete_object(Bucket=self.bucket, Key=key)
+
+    def size_of(self, key: str) -> int:
+        return int(self._s3.head_object(Bucket=self.bucket, Key=key)["ContentLength"])
+
+    def listing(self, prefix: str) -> list[dict[str, Any]]:
+        """Every object under `prefix`: [{"key", "size"}] (all pages)."""
+        found: list[dict[str, Any]] = []
+        for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            found.extend({"key": o["Key"], "size": o["Size"]} for o in page.get("Contents", []))
+        return found

@@ -66,3 +66,46 @@ class IntegrityError(CofferError):
 
 class RestoreMismatch(CofferError):
     """A restored resource differs from what the recovery point describes."""
+
+
+class NativeOperationFailed(CofferError):
+    """AWS reported that a snapshot, image, copy, tier change or restore it was running failed."""
+
+
+# ---- the vault (issue 6) ---------------------------------------------------------------------------
+class VaultNotEmpty(CofferError):
+    """A vault is deleted only when it holds no recovery point (AWS Backup's rule)."""
+
+
+class VaultLockImmutable(CofferError):
+    """A COMPLIANCE vault lock past its cooling-off period can no longer be changed or removed."""
+
+
+class RetentionOutsideVaultLock(CofferError):
+    """A recovery point's retention does not fit the vault lock's MinRetentionDays/MaxRetentionDays."""
+
+
+class UnderLegalHold(CofferError):
+    """A recovery point under a legal hold is neither expired nor deleted."""
+
+
+class ObjectLockRefusal(CofferError):
+    """Coffer would not attempt an Object Lock change that S3 refuses (shorten, change mode, delete)."""
+
+
+class VaultVerifyFailed(CofferError):
+    """A scrub found missing, altered or orphaned vault objects (reported, never fixed silently)."""
+
+
+# ---- expiry racing restores (issue 8) ------------------------------------------------------------------
+class RecoveryPointInUse(CofferError):
+    """An expiry (or deletion) of a recovery point was refused: restores are reading it."""
+
+    def __init__(self, recovery_point_id: str, restore_job_ids: list[str]) -> None:
+        self.recovery_point_id = recovery_point_id
+        self.restore_job_ids = restore_job_ids
+        super().__init__(f"recovery point {recovery_point_id} is being restored by job(s) {', '.join(restore_job_ids)}")
+
+
+class RecoveryPointDeleting(CofferError):
+    """A restore was refused: the recovery point is being deleted (or is no longer restorable)."""

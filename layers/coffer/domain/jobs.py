@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from coffer.domain.copies import CopyAction, CopyDestination
 from coffer.domain.errors import IllegalTransition
 from coffer.domain.lifecycle import Lifecycle
 from coffer.domain.resources import ResourceType
@@ -84,11 +85,19 @@ class Job(BaseModel):
     complete_by: datetime | None = None
     lifecycle: Lifecycle = Field(default_factory=Lifecycle)
     recovery_point_tags: dict[str, str] = Field(default_factory=dict)
+    #: StartBackupJob's BackupOptions (checked against the adapter's declared options before the job exists)
+    backup_options: dict[str, str] = Field(default_factory=dict)
+    #: backup jobs: turn on continuous backup (point-in-time recovery, services/continuous.py) for the resource
+    continuous: bool = False
     plan_id: str | None = None
     rule_name: str | None = None
     idempotency_token: str | None = None
     execution_arn: str | None = None
     restore_target: dict[str, str] = Field(default_factory=dict)
+    #: copy jobs: where the copy goes (the job's recovery_point_id is the source it copies)
+    destination: CopyDestination | None = None
+    #: backup jobs: the rule's copy actions, started by the Backup workflow once the backup COMPLETED
+    copy_actions: tuple[CopyAction, ...] = ()
     native_ref: str | None = None
     source: dict[str, Any] = Field(default_factory=dict)
     progress: JobProgress = Field(default_factory=JobProgress)

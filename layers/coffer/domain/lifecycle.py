@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_pascal
@@ -19,6 +20,8 @@ class Lifecycle(BaseModel):
     move_to_cold_storage_after_days: int | None = Field(default=None, ge=1)
     delete_after_days: int | None = Field(default=None, ge=1)
     opt_in_to_archive_for_supported_resources: bool | None = None
+    #: AWS Backup's DELETE_AFTER_COPY (delete the source once copied): kept and exported, not acted on yet
+    delete_after_event: Literal["DELETE_AFTER_COPY"] | None = None
 
     @model_validator(mode="after")
     def _cold_then_delete(self) -> Lifecycle:

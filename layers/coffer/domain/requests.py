@@ -12,6 +12,7 @@ import json
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_pascal
 
+from coffer.domain.copies import CopyAction
 from coffer.domain.errors import CofferError
 from coffer.domain.lifecycle import Lifecycle
 from coffer.domain.resources import resource_type_of
@@ -35,6 +36,12 @@ class StartBackupJobRequest(BaseModel):
     backup_options: dict[str, str] = Field(default_factory=dict)
     plan_id: str | None = Field(default=None, alias="BackupPlanId")
     rule_name: str | None = Field(default=None, alias="BackupRuleName")
+    #: a plan rule's copy actions (AWS Backup keeps them on the rule; a rule's StartBackupJob event carries
+    #: them): each is started as a copy job once the backup COMPLETED
+    copy_actions: list[CopyAction] = Field(default_factory=list)
+    #: AWS Backup's rule flag: protect the resource continuously (point-in-time recovery, 1-35 days kept in
+    #: Lifecycle.DeleteAfterDays) instead of taking one snapshot; domain/continuous.py
+    enable_continuous_backup: bool = False
 
     @field_validator("resource_arn")
     @classmethod
@@ -55,15 +62,29 @@ class StartBackupJobRequest(BaseModel):
 
     def fingerprint(self) -> str:
         """Hash of the request without its token: the same token with other parameters is a conflict."""
-        body = self.model_dump(mode="json", by_alias=True, exclude={"idempotency_token"})
+        # Without copy actions the fingerprint is what it was before they existed (tokens stay valid).
+        exclude = {"idempotency_token"} | (set() if self.copy_actions else {"copy_actions"}) \
+            | (set() if self.enable_continuous_backup else {"enable_continuous_backup"})
+        body = self.model_dump(mode="json", by_alias=True, exclude=exclude)
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
 class StartRestoreJobRequest(BaseModel):
     """AWS Backup's StartRestoreJob input. Metadata keys depend on the resource type:
 
-    - S3: DestinationBucketName (required), NewBucket ("true" creates it), DestinationPrefix (optional)
+    - S3: DestinationBucketName (required), NewBucket ("true" creates it), DestinationPrefix (optional),
+      Region (of a new bucket)
     - DynamoDB: targetTableName (required)
+    - EBS: nothing required; availabilityZone, volumeType, volumeSize (GiB), iops, throughput and kmsKeyId
+      override what the recovery point recorded (a kmsKeyId makes the new volume encrypted with that key)
+    - EC2: nothing required; InstanceType, SubnetId, SecurityGroupIds (comma-separated) and KeyName override
+      the recorded launch configuration (the instance profile is recorded but not attached: that needs
+      iam:PassRole)
+    - RDS: DBInstanceIdentifier (required, a new instance); DBInstanceClass, DBSubnetGroupName and
+      VpcSecurityGroupIds (comma-separated) override the recorded ones
+    - Aurora: DBClusterIdentifier (required, a new cluster, restored without DB instances as AWS Backup does);
+      DBSubnetGroupName and VpcSecurityGroupIds (comma-separated) override the recorded ones
+    Any other key is refused by name.
     """
 
     model_config = _AWS_STYLE

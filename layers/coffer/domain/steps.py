@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Next = Literal["native", "objects", "queued", "done"]
+#: "continuous": turn continuous backup on first; "pitr": a point-in-time S3 restore (ListPitrBatches)
+Next = Literal["native", "objects", "queued", "done", "continuous", "pitr"]
 
 
 class _Step(BaseModel):
@@ -37,6 +38,10 @@ class StepError(BaseModel):
 class FailStep(_Step):
     job_id: str | None = None
     error: StepError = Field(default_factory=StepError)
+    #: when the start step itself failed (no job id yet): the execution's input and the execution, so the
+    #: job this execution may already have created is found by its idempotency token and ended
+    event: dict[str, Any] | None = None
+    execution_arn: str | None = None
 
 
 class StartResult(BaseModel):
@@ -85,3 +90,5 @@ class JobSummary(BaseModel):
     objects_copied: int = 0
     objects_reused: int = 0
     failed_keys: list[str] = Field(default_factory=list)
+    #: a COMPLETED backup's copy actions as Copy workflow executions to start: {"name", "input"}
+    copies: list[dict[str, Any]] = Field(default_factory=list)

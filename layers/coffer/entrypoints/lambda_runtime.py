@@ -6,6 +6,8 @@ function fails at once, not in the middle of a backup.
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
@@ -14,6 +16,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
+from coffer.adapters import aws
 from coffer.domain.clock import Clock, SystemClock
 from coffer.domain.validation import parse_model
 from coffer.services.wiring import Deps, build
@@ -21,7 +24,11 @@ from coffer.settings import Settings
 
 logger = Logger()
 tracer = Tracer()
-metrics = Metrics()
+# The namespace is the template's (POWERTOOLS_METRICS_NAMESPACE) with its value as fallback: on the twin this
+# module is imported once per process, possibly outside any function's environment, and a Metrics without a
+# namespace fails the invocation that adds a metric's 100th value (Powertools flushes then, even when
+# POWERTOOLS_METRICS_DISABLED kept every earlier flush from clearing it).
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "Coffer")
 
 M = TypeVar("M", bound=BaseModel)
 Handler = Callable[[dict[str, Any], LambdaContext], Any]
@@ -52,10 +59,24 @@ def parse(model: type[M], event: Any) -> M:
 
 def lambda_entry(handler: Handler) -> Handler:
     """Logger with the Lambda context, Tracer around the call, Metrics flushed after it. Errors propagate:
-    Step Functions' Retry and Catch must see them."""
-    wrapped = logger.inject_lambda_context(clear_state=True)(handler)
+    Step Functions' Retry and Catch must see them (a transient AWS error under the name its Retry lists)."""
+    wrapped = logger.inject_lambda_context(clear_state=True)(_transient_errors_named(handler))
     wrapped = tracer.capture_lambda_handler(wrapped)
     return metrics.log_metrics(wrapped)
+
+
+def _transient_errors_named(handler: Handler) -> Handler:
+    @functools.wraps(handler)
+    def call(event: dict[str, Any], context: LambdaContext) -> Any:
+        try:
+            return handler(event, context)
+        except Exception as error:
+            named = aws.transient(error)
+            if named is None:
+                raise
+            raise named from error
+
+    return call
 
 
 def dump(model: BaseModel | None) -> dict[str, Any] | None:

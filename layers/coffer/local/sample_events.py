@@ -16,7 +16,9 @@ from typing import Any
 import yaml
 
 from coffer.domain.clock import FixedClock
-from coffer.local.samples import create_sample_bucket, create_sample_table
+from coffer.local.copy_destinations import COPY_FUNCTIONS, prepare_copy_destination
+from coffer.local.sample_plans import apply_sample_plan
+from coffer.local.samples import create_sample_bucket, create_sample_table, create_sample_versioned_bucket
 from coffer.local.session import LocalCoffer, local_twin
 
 SAMPLE_EPOCH = datetime(2026, 11, 25, 10, 0, 5, tzinfo=UTC)
@@ -52,6 +54,8 @@ def deliver(coffer: LocalCoffer, event: SampleEvent) -> Any:
 def prepare(coffer: LocalCoffer) -> None:
     create_sample_bucket(coffer.client("s3"))
     create_sample_table(coffer.client("dynamodb"))
+    create_sample_versioned_bucket(coffer.client("s3"))  # the continuous backup samples protect it
+    apply_sample_plan(coffer)  # the PlanRun functions' samples run the sample plan
 
 
 def invoke_sample(project_root: Path, event_file: Path, function: str | None = None) -> Any:
@@ -64,6 +68,8 @@ def invoke_sample(project_root: Path, event_file: Path, function: str | None = N
         raise ValueError(f"{event_file.name} is an event for {target.function}, not {function}")
     with local_twin(project_root, clock=FixedClock(SAMPLE_EPOCH)) as coffer:
         prepare(coffer)
+        if {target.function, *(events[name].function for name in target.after)} & COPY_FUNCTIONS:
+            prepare_copy_destination(coffer, project_root)  # only the copy samples pay for a second region
         for name in target.after:
             deliver(coffer, events[name])
         return deliver(coffer, target)

@@ -54,6 +54,20 @@ def create_sample_bucket(s3: Any, bucket: str = SAMPLE_BUCKET) -> list[SampleObj
     return objects
 
 
+#: a versioned bucket (S3 continuous backup needs versioning): the continuous backup samples protect it
+SAMPLE_VERSIONED_BUCKET = "coffer-sample-versioned"
+
+
+def create_sample_versioned_bucket(s3: Any, bucket: str = SAMPLE_VERSIONED_BUCKET) -> list[SampleObject]:
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    objects = [obj for obj in sample_objects() if obj.key != "archive/big.bin"][:5]
+    for obj in objects:
+        s3.put_object(Bucket=bucket, Key=obj.key, Body=obj.body, ContentType=obj.content_type,
+                      Metadata=obj.metadata, Tagging="&".join(f"{k}={v}" for k, v in obj.tags.items()))
+    return objects
+
+
 def sample_items(count: int = 25) -> list[dict[str, Any]]:
     return [{"order_id": {"S": f"order-{i:04d}"}, "customer": {"S": f"customer-{i % 7}"},
              "amount": {"N": str(10 * i + 1)}} for i in range(count)]
@@ -92,3 +106,90 @@ def table_items(dynamodb: Any, table: str) -> list[dict[str, Any]]:
     for page in dynamodb.get_paginator("scan").paginate(TableName=table):
         items.extend(page["Items"])
     return sorted(items, key=lambda item: str(item["order_id"]))
+
+
+# ---- native resources: an EBS volume, an EC2 instance, an RDS instance, an Aurora cluster ----------------
+SAMPLE_VOLUME = "coffer-sample-volume"
+SAMPLE_INSTANCE = "coffer-sample-web"
+SAMPLE_DB = "coffer-sample-db"
+SAMPLE_CLUSTER = "coffer-sample-ledger"
+SAMPLE_NETWORK = "coffer-sample-network"
+SAMPLE_TAGS = {"team": "platform", "cost-centre": "42"}
+
+
+def _tags(name: str, **more: str) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in {"Name": name, **SAMPLE_TAGS, **more}.items()]
+
+
+def _account(client: Any) -> str:
+    """The account of the client's credentials (moto's default account on the twin)."""
+    import boto3  # only samples need STS; the adapters never do
+
+    session = boto3.Session(region_name=client.meta.region_name)
+    return str(session.client("sts").get_caller_identity()["Account"])
+
+
+def sample_network(ec2: Any) -> dict[str, Any]:
+    """The default VPC's first two subnets and a security group for the samples (made once)."""
+    region = ec2.meta.region_name
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    subnets = sorted(ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"],
+                     key=lambda s: s["AvailabilityZone"])
+    groups = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": [SAMPLE_NETWORK]},
+                                                   {"Name": "vpc-id", "Values": [vpc]}])["SecurityGroups"]
+    group = groups[0]["GroupId"] if groups else ec2.create_security_group(
+        GroupName=SAMPLE_NETWORK, Description="Coffer samples", VpcId=vpc)["GroupId"]
+    return {"vpc_id": vpc, "subnet_ids": [s["SubnetId"] for s in subnets[:2]], "security_group_id": group,
+            "availability_zone": subnets[0]["AvailabilityZone"] if subnets else f"{region}a"}
+
+
+def create_sample_volume(ec2: Any, name: str = SAMPLE_VOLUME) -> str:
+    """An encrypted 8 GiB gp3 volume with tags; returns its ARN."""
+    zone = sample_network(ec2)["availability_zone"]
+    volume = ec2.create_volume(Size=8, AvailabilityZone=zone, VolumeType="gp3", Encrypted=True,
+                               TagSpecifications=[{"ResourceType": "volume", "Tags": _tags(name)}])
+    return f"arn:aws:ec2:{ec2.meta.region_name}:{_account(ec2)}:volume/{volume['VolumeId']}"
+
+
+def create_sample_instance(ec2: Any, name: str = SAMPLE_INSTANCE) -> str:
+    """A running instance (root volume plus a 20 GiB data volume) in a subnet and security group; its ARN."""
+    network = sample_network(ec2)
+    images = ec2.describe_images(Owners=["amazon"], Filters=[{"Name": "name", "Values": ["al2023-ami-2023*-x86_64"]}])
+    image = max(images["Images"], key=lambda i: (i.get("CreationDate", ""), i["Name"]))["ImageId"]  # Amazon Linux
+    instance = ec2.run_instances(
+        ImageId=image, MinCount=1, MaxCount=1, InstanceType="t3.micro", SubnetId=network["subnet_ids"][0],
+        SecurityGroupIds=[network["security_group_id"]],
+        BlockDeviceMappings=[{"DeviceName": "/dev/sdf", "Ebs": {"VolumeSize": 20, "VolumeType": "gp3"}}],
+        TagSpecifications=[{"ResourceType": "instance", "Tags": _tags(name, role="web")}])["Instances"][0]
+    return f"arn:aws:ec2:{ec2.meta.region_name}:{_account(ec2)}:instance/{instance['InstanceId']}"
+
+
+def _subnet_group(rds: Any, ec2: Any) -> tuple[str, str]:
+    network = sample_network(ec2)
+    groups = rds.describe_db_subnet_groups()["DBSubnetGroups"]
+    if not any(g["DBSubnetGroupName"] == SAMPLE_NETWORK for g in groups):
+        rds.create_db_subnet_group(DBSubnetGroupName=SAMPLE_NETWORK, DBSubnetGroupDescription="Coffer samples",
+                                   SubnetIds=network["subnet_ids"])
+    return SAMPLE_NETWORK, network["security_group_id"]
+
+
+def create_sample_db_instance(rds: Any, ec2: Any, identifier: str = SAMPLE_DB) -> str:
+    """An encrypted PostgreSQL DB instance in a subnet group and security group; returns its ARN."""
+    subnet_group, group = _subnet_group(rds, ec2)
+    db = rds.create_db_instance(
+        DBInstanceIdentifier=identifier, Engine="postgres", DBInstanceClass="db.t3.micro", AllocatedStorage=20,
+        MasterUsername="coffer", MasterUserPassword="not-a-secret-1", DBSubnetGroupName=subnet_group,
+        VpcSecurityGroupIds=[group], StorageEncrypted=True, Tags=_tags(identifier))["DBInstance"]
+    return str(db["DBInstanceArn"])
+
+
+def create_sample_cluster(rds: Any, ec2: Any, identifier: str = SAMPLE_CLUSTER) -> str:
+    """An encrypted Aurora PostgreSQL cluster with one writer instance; returns the cluster's ARN."""
+    subnet_group, group = _subnet_group(rds, ec2)
+    cluster = rds.create_db_cluster(
+        DBClusterIdentifier=identifier, Engine="aurora-postgresql", MasterUsername="coffer",
+        MasterUserPassword="not-a-secret-1", DBSubnetGroupName=subnet_group, VpcSecurityGroupIds=[group],
+        StorageEncrypted=True, Tags=_tags(identifier))["DBCluster"]
+    rds.create_db_instance(DBInstanceIdentifier=f"{identifier}-1", DBClusterIdentifier=identifier,
+                           Engine="aurora-postgresql", DBInstanceClass="db.r6g.large")
+    return str(cluster["DBClusterArn"])

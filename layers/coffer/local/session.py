@@ -24,7 +24,8 @@ def local_twin(project_root: Path, clock: Clock | None = None,
     previous = RUNTIME_CLOCK.source
     RUNTIME_CLOCK.source = clock or SystemClock()
     try:
-        with Twin.deploy(project_root, parameters={**TWIN_PARAMETERS, **(parameters or {})}) as twin:
+        with Twin.deploy(project_root, parameters={**TWIN_PARAMETERS, **(parameters or {})},
+                         event_clock=RUNTIME_CLOCK.now) as twin:
             yield LocalCoffer(twin, RUNTIME_CLOCK.source)
     finally:
         RUNTIME_CLOCK.source = previous

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from coffer.adapters.catalog_dynamodb import DuplicateRequest
-from coffer.domain.errors import CofferError, CompletionWindowExceeded, NotFound, ResourceBusy
+from coffer.adapters.resources.common import check_options
+from coffer.domain.copies import copy_executions
+from coffer.domain.errors import CofferError, CompletionWindowExceeded, InvalidInput, NotFound, ResourceBusy
 from coffer.domain.jobs import Job, JobKind, JobProgress, JobState, Transition
 from coffer.domain.manifest import Manifest, PartRef, VaultLayout, WorkLayout
 from coffer.domain.recovery_points import RecoveryPoint, RecoveryPointStatus
@@ -13,7 +15,9 @@ from coffer.domain.requests import StartBackupJobRequest
 from coffer.domain.resources import resource_type_of
 from coffer.domain.steps import JobSummary, PollResult, StartResult
 from coffer.ports import BackupStrategy
+from coffer.services.continuous import ContinuousBackups
 from coffer.services.jobs_common import job_id_for, recovery_point_id_for, summary
+from coffer.services.vaults import Vaults
 from coffer.services.wiring import Deps
 
 IDEMPOTENCY_TTL = timedelta(days=7)
@@ -22,6 +26,7 @@ IDEMPOTENCY_TTL = timedelta(days=7)
 class BackupJobs:
     def __init__(self, deps: Deps) -> None:
         self._d = deps
+        self._vaults = Vaults.from_deps(deps)
 
     # ---- start ----------------------------------------------------------------------------------
     def start(self, request: StartBackupJobRequest, event_id: str, requested_at: datetime | None,
@@ -40,10 +45,21 @@ class BackupJobs:
             vault_name=request.backup_vault_name, recovery_point_id=recovery_point_id_for(job_id), created_at=now,
             start_by=(requested_at or now) + timedelta(minutes=request.start_window_minutes),
             lifecycle=request.lifecycle, recovery_point_tags=request.recovery_point_tags,
-            plan_id=request.plan_id, rule_name=request.rule_name,
+            backup_options=request.backup_options, plan_id=request.plan_id, rule_name=request.rule_name,
+            continuous=request.enable_continuous_backup,
+            copy_actions=tuple(request.copy_actions),
             idempotency_token=token, execution_arn=execution_arn,
             history=(Transition(state=JobState.CREATED, at=now, reason="job created"),),
         )
+        if job.continuous:  # retention 1-35 days (35 unset), a type with point-in-time recovery, one vault
+            job = job.with_changes(lifecycle=ContinuousBackups(self._d).admit(request, resource_type))
+        # An unknown vault, or a retention outside the vault lock, is refused before anything is written.
+        self._vaults.admit(request.backup_vault_name, job.lifecycle, now)
+        # So is a BackupOption the resource type does not have (e.g. NoReboot is EC2's only).
+        adapter = self._d.adapter(resource_type)
+        problems = check_options(request.backup_options, adapter.backup_options, resource_type)
+        if problems:
+            raise InvalidInput(problems)
         try:
             job = self._create(job, request)
         except DuplicateRequest as duplicate:
@@ -100,7 +116,8 @@ class BackupJobs:
         adapter = d.adapter(job.resource_type)
         try:
             source = adapter.describe_source(job.resource_arn)
-            native_ref = adapter.start_backup(job)
+            # continuous backup is turned on by the EnableContinuousBackup step, not by a snapshot
+            native_ref = None if job.continuous else adapter.start_backup(job.with_changes(source=source))
         except CofferError as error:
             d.catalog.save_job(job.to(JobState.FAILED, now, f"{type(error).__name__}: {error}"), release_lease=True)
             raise
@@ -114,6 +131,8 @@ class BackupJobs:
             return StartResult(job_id=job.job_id, next="queued", wait_seconds=self._d.settings.poll_seconds)
         if job.state is not JobState.RUNNING:
             return StartResult(job_id=job.job_id, next="done")
+        if job.continuous:
+            return StartResult(job_id=job.job_id, next="continuous")
         strategy = self._d.adapter(job.resource_type).strategy
         if strategy is BackupStrategy.OBJECTS:
             return StartResult(job_id=job.job_id, next="objects")
@@ -123,7 +142,8 @@ class BackupJobs:
     def check(self, job_id: str) -> PollResult:
         d = self._d
         job = d.catalog.get_job(job_id)
-        status = d.adapter(job.resource_type).backup_status(job)
+        status = (ContinuousBackups(d).status(job) if job.continuous
+                  else d.adapter(job.resource_type).backup_status(job))
         if not status.done and job.complete_by and d.clock.now() > job.complete_by:
             raise CompletionWindowExceeded(f"job {job_id} did not complete by {job.complete_by.isoformat()}")
         return PollResult(job_id=job_id, done=status.done, wait_seconds=d.settings.poll_seconds)
@@ -135,7 +155,11 @@ class BackupJobs:
         d, now = self._d, self._d.clock.now()
         job = d.catalog.get_job(job_id)
         if job.state.terminal:
-            return summary(job)
+            return self._with_copies(summary(job), job)
+        if job.complete_by is not None and now > job.complete_by:
+            # AWS Backup: a job not done within its completion window is ABORTED (the Catch's FailJob maps
+            # this error to ABORTED), S3 object copies included - not only native backups being polled.
+            raise CompletionWindowExceeded(f"job {job_id} did not complete by {job.complete_by.isoformat()}")
         adapter = d.adapter(job.resource_type)
         parts: tuple[PartRef, ...] = ()
         failed: list[str] = []
@@ -145,28 +169,43 @@ class BackupJobs:
             size = progress.bytes
             job = job.with_changes(progress=progress)
         else:
-            status = adapter.backup_status(job)
+            status = ContinuousBackups(d).status(job) if job.continuous else adapter.backup_status(job)
             size = status.size_bytes
         partial = bool(failed)
-        retain_until = job.lifecycle.retain_until(job.created_at, d.settings.default_retention_days)
+        seal = self._vaults.seal_for(job)  # the vault's lock mode, its MinRetentionDays, its KMS key
+        retain_until = seal.retain_until
         rp = RecoveryPoint(
             recovery_point_id=job.recovery_point_id, vault_name=job.vault_name, resource_arn=job.resource_arn,
             resource_type=job.resource_type,
             status=RecoveryPointStatus.PARTIAL if partial else RecoveryPointStatus.COMPLETED,
             creation_date=job.created_at, completion_date=now, backup_size_bytes=size, lifecycle=job.lifecycle,
             cold_at=job.lifecycle.cold_at(job.created_at), delete_at=job.lifecycle.delete_at(job.created_at),
-            retain_until=retain_until, encryption_key_arn=d.settings.vault_key_arn, plan_id=job.plan_id,
+            retain_until=retain_until, encryption_key_arn=seal.kms_key_arn, plan_id=job.plan_id,
             rule_name=job.rule_name, job_id=job.job_id, native_ref=job.native_ref, tags=job.recovery_point_tags,
             manifest_key=VaultLayout.manifest(job.vault_name, job.recovery_point_id),
         )
         manifest = Manifest(recovery_point=rp, completed_at=now, source=job.source, parts=parts,
                             objects=job.progress.objects, failed_keys=tuple(failed))
-        sha = d.vault.put_json_locked(rp.manifest_key or "", manifest.model_dump(mode="json"), retain_until)
+        if job.continuous:  # kept while protection is on, restorable from now on (services/continuous.py)
+            rp, manifest = ContinuousBackups(d).finish(job, rp, manifest)
+        sha = d.vault.put_json_locked(rp.manifest_key or "", manifest.model_dump(mode="json"), retain_until, seal)
         rp = rp.model_copy(update={"manifest_sha256": sha})
+        if job.continuous:
+            ContinuousBackups(d).activate(job, now)
         ending = JobState.PARTIAL if partial else JobState.COMPLETED
         reason = f"{len(failed)} objects could not be backed up" if partial else "backup completed"
         job = d.catalog.save_job(job.to(ending, now, reason), release_lease=True, recovery_point=rp)
-        return summary(job)
+        return self._with_copies(summary(job), job)
+
+    def _with_copies(self, result: JobSummary, job: Job) -> JobSummary:
+        """A COMPLETED backup's copy actions, as the Copy workflow executions the Backup workflow starts next
+        (AWS Backup copies only completed recovery points; a PARTIAL one is not copied)."""
+        if job.state is not JobState.COMPLETED or not job.copy_actions:
+            return result
+        account = job.execution_arn.split(":")[4] if job.execution_arn else ""
+        return result.model_copy(update={"copies": copy_executions(
+            job.job_id, job.recovery_point_id, job.vault_name, job.copy_actions, account,
+            self._d.settings.region or "us-east-1", self._d.clock.now())})
 
     def _collect_parts(self, job: Job) -> tuple[tuple[PartRef, ...], JobProgress, list[str]]:
         """Gather the batches' results (one catalog record each). A batch without a result failed for good:

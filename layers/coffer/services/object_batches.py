@@ -14,13 +14,18 @@ from botocore.exceptions import ClientError
 from coffer.adapters.aws import error_code
 from coffer.domain.errors import CofferError, IntegrityError
 from coffer.domain.jobs import Job
-from coffer.domain.manifest import ManifestPart, ObjectEntry, PartRef, VaultLayout, WorkLayout
+from coffer.domain.manifest import Manifest, ManifestPart, ObjectEntry, PartRef, VaultLayout, WorkLayout, sha256_hex
+from coffer.domain.object_lock import LockMode
 from coffer.domain.resources import resource_name
 from coffer.domain.steps import BatchResult, ListBatchesResult
+from coffer.domain.vaults import Seal
+from coffer.services.continuous import ContinuousBackups, pitr_time
+from coffer.services.vaults import Vaults
 from coffer.services.wiring import Deps
 
 #: per-object refusals that no retry will cure: the object is reported failed, the batch goes on
-_OBJECT_REFUSALS = {"AccessDenied", "InvalidObjectState", "KMS.DisabledException", "KMS.AccessDeniedException"}
+#: ("403": S3 answers a HEAD without a body, so botocore knows only the status code)
+_OBJECT_REFUSALS = {"AccessDenied", "403", "InvalidObjectState", "KMS.DisabledException", "KMS.AccessDeniedException"}
 
 
 def split_by_bytes(items: list[dict[str, Any]], limit: int) -> list[list[dict[str, Any]]]:
@@ -46,6 +51,7 @@ def _seq_of(key: str) -> int:
 class ObjectBatches:
     def __init__(self, deps: Deps) -> None:
         self._d = deps
+        self._vaults = Vaults.from_deps(deps)
 
     # ---- listing --------------------------------------------------------------------------------
     def list_batches(self, job_id: str, token: str | None, next_seq: int) -> ListBatchesResult:
@@ -83,7 +89,7 @@ class ObjectBatches:
         seq = _seq_of(batch_key)
         batch = d.work.read_json(batch_key)
         bucket: str = batch["bucket"]
-        retain_until = job.lifecycle.retain_until(job.created_at, d.settings.default_retention_days)
+        seal = self._vaults.seal_for(job)  # the vault's lock mode, its MinRetentionDays, its KMS key
         known = d.catalog.get_objects(job.vault_name, bucket, [i["key"] for i in batch["items"]])
         entries: list[ObjectEntry] = []
         index: dict[str, dict[str, Any]] = {}
@@ -92,7 +98,7 @@ class ObjectBatches:
         for n, item in enumerate(batch["items"]):
             try:
                 entry, was_copied, record = self._back_up_object(job, bucket, item, known.get(item["key"]),
-                                                                 seq, n, retain_until)
+                                                                 seq, n, seal)
             except CofferError as error:
                 failed.append({"key": item["key"], "reason": f"{type(error).__name__}: {error}"})
                 continue
@@ -112,7 +118,7 @@ class ObjectBatches:
                 reused += 1
         part = ManifestPart(recovery_point_id=job.recovery_point_id, seq=seq, entries=tuple(entries))
         part_key = VaultLayout.part(job.vault_name, job.recovery_point_id, seq)
-        sha = d.vault.put_json_locked(part_key, part.model_dump(mode="json"), retain_until)
+        sha = d.vault.put_json_locked(part_key, part.model_dump(mode="json"), seal.retain_until, seal)
         ref = PartRef(seq=seq, key=part_key, sha256=sha, objects=len(entries), bytes=sum(e.size for e in entries),
                       first_key=entries[0].key if entries else None, last_key=entries[-1].key if entries else None)
         d.catalog.put_objects(job.vault_name, bucket, index)
@@ -122,7 +128,7 @@ class ObjectBatches:
                            failed=len(failed))
 
     def _back_up_object(self, job: Job, bucket: str, item: dict[str, Any], known: dict[str, Any] | None,
-                        seq: int, n: int, retain_until: datetime) -> tuple[ObjectEntry | None, bool, dict[str, Any]]:
+                        seq: int, n: int, seal: Seal) -> tuple[ObjectEntry | None, bool, dict[str, Any]]:
         """One object into the vault (or found there); returns its manifest entry, whether bytes moved, and
         its object-index record. (None, ...) when the object vanished since it was listed."""
         d = self._d
@@ -134,22 +140,25 @@ class ObjectBatches:
             facts: dict[str, Any] = {**known, "tags": tags}
             blob = VaultLayout.blob(job.vault_name, facts["sha256"])
             locked_until, copied = datetime.fromisoformat(known["retain_until"]), False
+            mode = known.get("lock_mode")
         else:
             described = d.s3.describe_object(bucket, item["key"])
             if described is None:
                 return None, False, {}
             facts = {**described, "key": item["key"], "last_modified": item["last_modified"]}
-            blob, locked_until, copied = self._store_content(job, bucket, facts, seq, n, retain_until)
-        if locked_until is None or locked_until < retain_until:
-            d.vault.extend_retention(blob, retain_until)
-            locked_until = retain_until
+            blob, locked_until, mode, copied = self._store_content(job, bucket, facts, seq, n, seal)
+        recompliance = seal.mode is LockMode.COMPLIANCE and mode != LockMode.COMPLIANCE
+        if locked_until is None or locked_until < seal.retain_until or recompliance:
+            lock = d.vault.secure(blob, seal)  # extends, or re-seals a GOVERNANCE blob as COMPLIANCE
+            locked_until, mode = lock[1] or seal.retain_until, lock.mode
         entry = ObjectEntry.model_validate({k: v for k, v in facts.items() if k in ObjectEntry.model_fields})
-        record = {**entry.model_dump(mode="json", exclude={"tags"}), "retain_until": locked_until.isoformat()}
+        record = {**entry.model_dump(mode="json", exclude={"tags"}), "retain_until": locked_until.isoformat(),
+                  "lock_mode": mode}
         return entry, copied, record
 
     def _store_content(self, job: Job, bucket: str, facts: dict[str, Any], seq: int, n: int,
-                       retain_until: datetime) -> tuple[str, datetime | None, bool]:
-        """Make sure the vault holds this content: (blob key, its lock date, whether bytes were copied).
+                       seal: Seal) -> tuple[str, datetime | None, str | None, bool]:
+        """Make sure the vault holds this content: (blob key, its lock date and mode, whether bytes were copied).
 
         Without a SHA-256 from S3, the object is first copied to the work bucket so S3 computes one.
         """
@@ -161,26 +170,43 @@ class ObjectBatches:
                                                       d.work.bucket, staging)
         blob = VaultLayout.blob(job.vault_name, facts["sha256"])
         try:
-            exists, locked_until = d.vault.lock_of(blob)
-            if exists:
-                return blob, locked_until, False
+            found = d.vault.lock_of(blob)
+            if found[0]:
+                return blob, found[1], found.mode, False
             if staging is not None:
-                stored = d.vault.copy_in(d.work.bucket, staging, blob, retain_until)
+                stored = d.vault.copy_in(d.work.bucket, staging, blob, seal.retain_until, seal=seal)
             else:
-                stored = d.vault.copy_in(bucket, facts["key"], blob, retain_until, facts.get("version_id"))
+                stored = d.vault.copy_in(bucket, facts["key"], blob, seal.retain_until, facts.get("version_id"), seal)
             if stored != facts["sha256"]:
                 raise IntegrityError(f"{facts['key']}: vault copy has SHA-256 {stored}, expected {facts['sha256']}")
-            return blob, retain_until, True
+            return blob, seal.retain_until, seal.mode, True
         finally:
             if staging is not None:
                 d.work.delete(staging)
 
     # ---- restore one manifest part --------------------------------------------------------------
     def restore_part(self, job_id: str, part_key: str) -> BatchResult:
-        """Copy one manifest part's objects back, each checked against its SHA-256 by S3 itself."""
+        """Copy one manifest part's objects back, each checked against its SHA-256 by S3 itself.
+
+        The workflow lists the recovery point's parts in the vault; only those the manifest lists, with the
+        checksum it records, are restored. (A batch that failed after writing its part left the part there,
+        locked, but not in the manifest: its keys are the recovery point's failed keys.)
+        """
         d = self._d
         job = d.catalog.get_job(job_id)
-        part = ManifestPart.model_validate(d.vault.get_json(part_key))
+        if pitr_time(job):  # a point-in-time restore: batch files of the bucket as it was (ListPitrBatches)
+            return ContinuousBackups(d).restore_batch(job, part_key)
+        rp = d.catalog.get_recovery_point(job.recovery_point_id)
+        manifest_raw = d.vault.get_bytes(rp.manifest_key or "")
+        if rp.manifest_sha256 and sha256_hex(manifest_raw) != rp.manifest_sha256:
+            raise IntegrityError(f"manifest of recovery point {rp.recovery_point_id} does not match its checksum")
+        listed = {ref.key: ref for ref in Manifest.model_validate_json(manifest_raw).parts}
+        if part_key not in listed:
+            return BatchResult(job_id=job_id, seq=_seq_of(part_key), objects=0)
+        raw = d.vault.get_bytes(part_key)
+        if sha256_hex(raw) != listed[part_key].sha256:
+            raise IntegrityError(f"{part_key} does not match the checksum its manifest records")
+        part = ManifestPart.model_validate_json(raw)
         if part.recovery_point_id != job.recovery_point_id:
             raise IntegrityError(f"{part_key} belongs to recovery point {part.recovery_point_id}")
         bucket = job.restore_target["DestinationBucketName"]

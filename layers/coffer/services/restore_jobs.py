@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from coffer.adapters.catalog_dynamodb import DuplicateRequest
+from coffer.adapters.catalog_restore_leases import RestoreLeases
+from coffer.domain.continuous import RESTORE_TIME, USE_LATEST
 from coffer.domain.errors import CofferError, IntegrityError, InvalidInput
 from coffer.domain.jobs import Job, JobKind, JobState, Transition
 from coffer.domain.manifest import Manifest, VaultLayout, sha256_hex
@@ -14,19 +16,38 @@ from coffer.domain.resources import ResourceType
 from coffer.domain.steps import JobSummary, PollResult, StartResult
 from coffer.ports import BackupStrategy
 from coffer.services.backup_jobs import IDEMPOTENCY_TTL
+from coffer.services.continuous import ContinuousBackups, pitr_time
 from coffer.services.jobs_common import job_id_for, summary
 from coffer.services.wiring import Deps
 
-#: Restore metadata each resource type requires (AWS Backup's key names).
+#: Restore metadata each resource type requires (AWS Backup's key names; the API's parameter names where AWS
+#: Backup uses them). Documented in StartRestoreJobRequest.
 REQUIRED_METADATA = {
     ResourceType.S3: ("DestinationBucketName",),
     ResourceType.DYNAMODB: ("targetTableName",),
+    ResourceType.EBS: (),
+    ResourceType.EC2: (),
+    ResourceType.RDS: ("DBInstanceIdentifier",),
+    ResourceType.AURORA: ("DBClusterIdentifier",),
+}
+#: a continuous recovery point's moment (refused for a snapshot one): services/continuous.py
+PITR_METADATA = (RESTORE_TIME, USE_LATEST)
+#: ... and the keys each type may be given besides (overrides of the recorded facts). Any other key is refused by
+#: name: a misspelt override silently ignored would restore something other than what was asked for.
+OPTIONAL_METADATA = {
+    ResourceType.S3: ("NewBucket", "DestinationPrefix", "Region", *PITR_METADATA),
+    ResourceType.DYNAMODB: PITR_METADATA,
+    ResourceType.EBS: ("availabilityZone", "volumeType", "volumeSize", "iops", "throughput", "kmsKeyId"),
+    ResourceType.EC2: ("InstanceType", "SubnetId", "SecurityGroupIds", "KeyName"),
+    ResourceType.RDS: ("DBInstanceClass", "DBSubnetGroupName", "VpcSecurityGroupIds", *PITR_METADATA),
+    ResourceType.AURORA: ("DBSubnetGroupName", "VpcSecurityGroupIds"),
 }
 
 
 class RestoreJobs:
     def __init__(self, deps: Deps) -> None:
         self._d = deps
+        self._leases = RestoreLeases(deps.client_for("dynamodb"), deps.settings.catalog_table)
 
     def load_manifest(self, recovery_point_id: str) -> Manifest:
         """The manifest as written to the vault, refused if its bytes differ from what the catalog recorded."""
@@ -48,12 +69,19 @@ class RestoreJobs:
         if missing:
             raise InvalidInput([f"Metadata.{k}: required to restore a {rp.resource_type} recovery point"
                                 for k in missing])
+        known = (*REQUIRED_METADATA.get(rp.resource_type, ()), *OPTIONAL_METADATA.get(rp.resource_type, ()))
+        unknown = sorted(set(request.metadata) - set(known))
+        if unknown:
+            raise InvalidInput([f"Metadata.{k}: not a restore key for {rp.resource_type} "
+                                f"(keys: {', '.join(known) or 'none'})" for k in unknown])
+        # A continuous recovery point: RestoreTime checked against its window (UseLatestRestorableTime -> now).
+        target = ContinuousBackups(d).restore_target(rp, dict(request.metadata))
         token = request.idempotency_token or event_id
         job = Job(
             job_id=job_id_for(token), kind=JobKind.RESTORE, resource_arn=rp.resource_arn,
             resource_type=rp.resource_type,
             vault_name=rp.vault_name, recovery_point_id=rp.recovery_point_id, created_at=now,
-            start_by=requested_at or now, restore_target=dict(request.metadata),
+            start_by=requested_at or now, restore_target=target,
             idempotency_token=token, execution_arn=execution_arn,
             history=(Transition(state=JobState.CREATED, at=now, reason="restore requested"),),
         )
@@ -69,14 +97,20 @@ class RestoreJobs:
         if job.state is JobState.CREATED:
             adapter = d.adapter(job.resource_type)
             try:
+                # Rule: an expiry never deletes what a restore reads; the hold ends when the job does.
+                self._leases.begin_restore(job.recovery_point_id, job.job_id)
                 manifest = self.load_manifest(job.recovery_point_id)
-                created = adapter.start_restore(job, manifest)
+                created = (ContinuousBackups(d).start_restore(job, manifest) if pitr_time(job)
+                           else adapter.start_restore(job, manifest))
             except CofferError as error:
                 d.catalog.save_job(job.to(JobState.FAILED, now, f"{type(error).__name__}: {error}"))
+                self._leases.end_restore(job.recovery_point_id, job.job_id)
                 raise
             job = d.catalog.save_job(job.to(JobState.RUNNING, now, "restore started").with_changes(native_ref=created))
         if job.state is not JobState.RUNNING:
             return StartResult(job_id=job.job_id, next="done")
+        if d.adapter(job.resource_type).strategy is BackupStrategy.OBJECTS and pitr_time(job):
+            return ContinuousBackups(d).objects_step(job)  # ListPitrBatches: the bucket as it was at T
         if d.adapter(job.resource_type).strategy is BackupStrategy.OBJECTS:
             manifest = manifest or self.load_manifest(job.recovery_point_id)
             return StartResult(job_id=job.job_id, next="objects", next_seq=len(manifest.parts),
@@ -86,7 +120,7 @@ class RestoreJobs:
     def check(self, job_id: str) -> PollResult:
         d = self._d
         job = d.catalog.get_job(job_id)
-        status = d.adapter(job.resource_type).restore_status(job)
+        status = d.adapter(job.resource_type).restore_status(job, self.load_manifest(job.recovery_point_id))
         return PollResult(job_id=job_id, done=status.done, wait_seconds=d.settings.poll_seconds)
 
     def complete(self, job_id: str) -> JobSummary:
@@ -94,6 +128,7 @@ class RestoreJobs:
         d, now = self._d, self._d.clock.now()
         job = d.catalog.get_job(job_id)
         if job.state.terminal:
+            self._leases.end_restore(job.recovery_point_id, job.job_id)  # a retry after the job ended
             return summary(job)
         manifest = self.load_manifest(job.recovery_point_id)
         adapter = d.adapter(job.resource_type)
@@ -102,6 +137,10 @@ class RestoreJobs:
             failed = [f"{f['key']} ({f['reason']})" for r in records for f in r["failed"]]
             job = job.with_changes(progress=job.progress.model_copy(update={
                 "objects": sum(r["restored"] for r in records), "failed_keys": failed[:1000]}))
-        checked = adapter.validate_restore(job, manifest)
+        if adapter.strategy is BackupStrategy.OBJECTS and pitr_time(job):
+            checked = ContinuousBackups(d).validate_restore(job)
+        else:
+            checked = adapter.validate_restore(job, manifest)
         job = d.catalog.save_job(job.to(JobState.COMPLETED, now, f"restored and checked: {checked}"))
+        self._leases.end_restore(job.recovery_point_id, job.job_id)
         return summary(job)

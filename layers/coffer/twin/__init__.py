@@ -20,12 +20,29 @@ Works (tests/integration/test_twin_*.py, and Coffer's backup workflow end to end
 Lambda tasks (``arn:aws:states:::lambda:invoke``, ``Payload.$``, function ARNs from DefinitionSubstitutions);
 Retry/Catch on a handler's exception class name; Choice/Pass/Wait/Parallel/Map; Distributed Map with an
 ``s3:listObjectsV2`` ItemReader, ItemSelector, tolerated failures and ResultWriter; EventBridge
-pattern matching (moto's own) with ``Input``/``InputPath``/``InputTransformer``; asynchronous Invoke;
+pattern matching (moto's own) with ``Input``/``InputPath``/``InputTransformer``; asynchronous Invoke (and
+EventBridge -> Lambda targets, asynchronous: ``Twin.wait_for_async()``); S3 -> EventBridge notifications as S3
+sends them (:mod:`.s3_events`: moto's own repeat one id and sequencer, miss delete markers, use the wall clock);
 Object Lock default retention and its refusal to delete a locked version; Number/String parameters,
-conditions and ``!If``/``AWS::NoValue`` in the template.
+conditions and ``!If``/``AWS::NoValue`` in the template. Nested workflows
+(``arn:aws:states:::states:startExecution``, ``.sync``, ``.sync:2``) with AWS's request and response
+shapes (:mod:`.nested_executions`); TransactWriteItems at a cost proportional to its items
+(:mod:`.dynamodb_transactions`). Scheduler schedules are fired by ``coffer.local.ticks``.
+DynamoDB calls serialised, so a transaction is atomic under concurrency as in DynamoDB
+(:mod:`.dynamodb_atomic`); a failed ItemReader/ResultWriter S3 call named ``States.ItemReaderFailed`` /
+``States.ResultWriterFailed`` as in AWS (:mod:`.distributed_map`); each ASL parsed once per twin
+(:mod:`.asl_cache`).
+
+Fault injection and call accounting (:mod:`.faults`, :mod:`.calls`): every attempt of every AWS call made
+while the twin is open passes one seam (moto's botocore ``before-send`` stubber), attributed to the function
+whose handler runs in that thread (``lambda_router.running_function``), to Step Functions itself, or to the
+test. ``FaultInjector`` makes chosen calls fail — throttling, 5xx, access denied in the service's own
+protocol, a connection error before the call, a read timeout after it took effect — once, N times or for
+good; ``CallRecorder`` counts them for bench.
 
 Does not, or differs from AWS:
-- Nothing runs by time: EventBridge schedules and Scheduler schedules never fire (fire them from the test);
+- Nothing runs by time: EventBridge schedules and Scheduler schedules never fire (fire them from the test,
+  or with ``coffer.local.ticks.TwinScheduler``);
   ``Wait`` states really sleep (deploy with small wait parameters, e.g. ``PollSeconds=1``).
 - IAM is not evaluated (roles and policies exist but allow everything); bucket policies are resolved but
   not applied (moto evaluates their conditions wrongly, see :mod:`.fixups`); bucket lifecycle rules,
@@ -36,6 +53,8 @@ Does not, or differs from AWS:
 - moto's ASL parser: no ``ItemBatcher``; an integer ``ToleratedFailurePercentage`` is rewritten to a
   float for it; a Distributed Map without ``MaxConcurrency`` runs one thread per item; ItemReader listings
   carry datetimes DescribeExecution cannot serialise (select the fields you need with ``ItemSelector``).
+- Distributed Map children are not executions in moto (no ListExecutions, no history of their own); a
+  ``.sync`` task polls its child every 10 ms on the twin (AWS follows it by events).
 - moto quirks seen: ``Ref`` to a ``AWS::Lambda::LayerVersion`` resolves to an object's repr (in Outputs);
   S3 Object Lock lets COMPLIANCE retention be shortened (S3 refuses).
 - One twin per process at a time (moto's state and the patches are process-wide). ``os.environ`` holds a

@@ -11,6 +11,9 @@ What moto 5.2.5 does on its own, and what the twin changes (patches restored on 
   exceeded; moto does not tell the twin which were declared.)
 - ``ResultWriter`` with ``arn:aws:states:::s3:putObject``: moto writes only a ``manifest.json`` whose
   ``ResultFiles`` lists are all empty and drops the results. The twin writes AWS's layout instead.
+- A failed S3 call of the ``ItemReader`` or the ``ResultWriter`` is an unhandled exception in moto, so the
+  Map fails with ``States.Runtime``. The twin names it as AWS does, ``States.ItemReaderFailed`` /
+  ``States.ResultWriterFailed``, which a ``Retry`` or ``Catch`` on the Map state can match.
 
 Keys written under ``<Prefix>/<map run id>/`` (``<map run id>`` is the last ``:`` part of the map run
 ARN; without ``Prefix`` the keys start at ``<map run id>/``)::
@@ -113,6 +116,12 @@ def _exceeds_tolerance(outcomes: dict[int, ItemOutcome], count: Any, percentage:
 
 
 def _threshold_exceeded(env: Any) -> Exception:
+    return _states_error(env, "StatesExceedToleratedFailureThreshold",
+                         "The specified tolerated failure threshold was exceeded")
+
+
+def _states_error(env: Any, error_type: str, cause: str) -> Exception:
+    """A catchable ``States.*`` error (``error_type`` names a ``StatesErrorNameType`` member)."""
     from moto.stepfunctions.parser.api import ExecutionFailedEventDetails, HistoryEventType
     from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
         FailureEvent,
@@ -124,10 +133,8 @@ def _threshold_exceeded(env: Any) -> Exception:
     )
     from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 
-    error_name = StatesErrorName(typ=StatesErrorNameType.StatesExceedToleratedFailureThreshold)
-    details = ExecutionFailedEventDetails(
-        error=error_name.error_name, cause="The specified tolerated failure threshold was exceeded"
-    )
+    error_name = StatesErrorName(typ=getattr(StatesErrorNameType, error_type))
+    details = ExecutionFailedEventDetails(error=error_name.error_name, cause=cause)
     event = FailureEvent(
         env=env,
         error_name=error_name,
@@ -145,7 +152,8 @@ def _write_results(env: Any, resource_runtime_part: Any, state_credentials: Any)
 
     parameters = env.stack.pop()
     outputs = list(env.stack.pop() or [])
-    s3 = ResourceEvalS3._get_s3_client(resource_runtime_part=resource_runtime_part, state_credentials=state_credentials)
+    s3 = _FailingAs(env, "StatesResultWriterFailed", ResourceEvalS3._get_s3_client(
+        resource_runtime_part=resource_runtime_part, state_credentials=state_credentials))
     map_run_arn = env.map_run_record_pool_manager.get_all().pop().map_run_arn
     outcomes = _OUTCOMES.pop(map_run_arn)
     for index, output in enumerate(outputs):
@@ -172,9 +180,30 @@ def _write_results(env: Any, resource_runtime_part: Any, state_credentials: Any)
     env.stack.append({"MapRunArn": map_run_arn, "ResultWriterDetails": {"Bucket": bucket, "Key": manifest_key}})
 
 
+class _FailingAs:
+    """An S3 client whose failed calls raise the given ``States.*`` error (as AWS names them)."""
+
+    def __init__(self, env: Any, error_type: str, client: Any) -> None:
+        self._env, self._error_type, self._client = env, error_type, client
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._client, name)
+
+        def call(**kwargs: Any) -> Any:
+            try:
+                return method(**kwargs)
+            except Exception as error:
+                raise _states_error(self._env, self._error_type, f"{type(error).__name__}: {error}") from error
+
+        return call
+
+
 @contextmanager
 def aws_shaped_distributed_map() -> Iterator[None]:
     """Patch moto's Distributed Map worker, map run and S3 ResultWriter for the duration."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader.eval import (
+        resource_eval_s3 as item_reader_s3,
+    )
     from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.distributed_iteration_component import (
         DistributedIterationComponent,
     )
@@ -189,6 +218,17 @@ def aws_shaped_distributed_map() -> Iterator[None]:
     original_input = DistributedItemProcessorWorker._eval_input
     original_job = DistributedItemProcessorWorker._eval_job
     original_run = DistributedIterationComponent._map_run
+    original_read = item_reader_s3.ResourceEvalS3.eval_resource
+
+    def read_items(reader: Any, env: Any) -> None:
+        from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEventException
+
+        try:
+            original_read(reader, env)
+        except FailureEventException:
+            raise
+        except Exception as error:
+            raise _states_error(env, "StatesItemReaderFailed", f"{type(error).__name__}: {error}") from error
 
     def eval_input(worker: Any, env_frame: Any) -> None:
         original_input(worker, env_frame)
@@ -218,5 +258,6 @@ def aws_shaped_distributed_map() -> Iterator[None]:
         patches.enter_context(mock.patch.object(DistributedItemProcessorWorker, "_eval_job", eval_job))
         patches.enter_context(mock.patch.object(DistributedIterationComponent, "_map_run", map_run))
         patches.enter_context(mock.patch.object(ResourceEvalS3, "_handle_put_object", staticmethod(_write_results)))
+        patches.enter_context(mock.patch.object(item_reader_s3.ResourceEvalS3, "eval_resource", read_items))
         patches.callback(_OUTCOMES.clear)
         yield

@@ -1,4 +1,4 @@
-"""Deliver EventBridge events to Step Functions targets, which moto's EventBridge does not do.
+"""Deliver EventBridge events to Step Functions and Lambda targets, which moto's EventBridge does not do.
 
 moto's ``PutEvents`` matches each rule of the bus with its own pattern code (``Rule.send_to_targets``
 -> ``EventPattern.matches_event``) and then raises ``NotImplementedError`` for a ``states`` target.
@@ -6,8 +6,10 @@ The twin patches ``Rule.send_to_targets``: it keeps moto's matching and moto's d
 moto supports, skips disabled rules (moto delivers to them; EventBridge does not), and starts an
 execution for each state machine target with the input EventBridge would send: the event itself
 (``version, id, detail-type, source, account, time, region, resources, detail``), or the target's
-``Input`` / ``InputPath`` / ``InputTransformer``. Because this sits under ``PutEvents``, events put by
-handlers running in the twin are delivered the same way as those put by tests.
+``Input`` / ``InputPath`` / ``InputTransformer``; a Lambda function target is invoked asynchronously (as
+EventBridge does: ``InvocationType=Event``) with the same input. Because this sits under ``PutEvents``, events
+put by handlers running in the twin are delivered the same way as those put by tests (and S3's events, sent by
+:mod:`.s3_events`, too).
 """
 
 from __future__ import annotations
@@ -65,6 +67,11 @@ def _is_state_machine(arn: str) -> bool:
     return len(parts) > 6 and parts[2] == "states" and parts[5] == "stateMachine"
 
 
+def _is_function(arn: str) -> bool:
+    parts = arn.split(":")
+    return len(parts) > 6 and parts[2] == "lambda" and parts[5] == "function"
+
+
 class StepFunctionsDelivery:
     """Starts executions for matching rules; remembers which event started which executions."""
 
@@ -87,13 +94,17 @@ class StepFunctionsDelivery:
             if rule.state != "ENABLED" or not rule.event_pattern.matches_event(original_event):
                 return
             machines = [target for target in rule.targets if _is_state_machine(target["Arn"])]
-            others = [target for target in rule.targets if not _is_state_machine(target["Arn"])]
+            functions = [target for target in rule.targets if _is_function(target["Arn"])]
+            others = [target for target in rule.targets
+                      if not _is_state_machine(target["Arn"]) and not _is_function(target["Arn"])]
             if others:
                 supported = copy.copy(rule)
                 supported.targets = others
                 original(supported, original_event, transform_input)  # type: ignore[arg-type]
             for target in machines:
                 delivery._start(target, original_event)
+            for target in functions:
+                delivery._invoke(target, original_event)
 
         with mock.patch.object(Rule, "send_to_targets", send_to_targets):
             yield
@@ -108,3 +119,12 @@ class StepFunctionsDelivery:
         )
         with self._lock:
             self._started[str(moto_event.get("id"))].append(execution.execution_arn)
+
+    @staticmethod
+    def _invoke(target: dict[str, Any], moto_event: dict[str, Any]) -> None:
+        """EventBridge invokes a Lambda target asynchronously (InvocationType Event), with the event as input."""
+        from moto.awslambda.utils import get_backend
+
+        _, _, _, region, account, *_ = target["Arn"].split(":")
+        get_backend(account, region).invoke(target["Arn"], None, target_input(target, moto_event).encode(),
+                                            {"X-Amz-Invocation-Type": "Event"}, {})

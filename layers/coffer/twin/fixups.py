@@ -17,6 +17,8 @@ CloudFormation. What moto 5.2.5's CloudFormation does not do, and the twin there
   and with ``DefinitionSubstitutions`` ignored. The twin substitutes them into the definition and
   creates the machine, same name so same ARN, in the executing backend. moto's ASL grammar refuses an
   integer ``ToleratedFailurePercentage`` (AWS takes 100; moto only 100.0): the twin writes it as a float.
+- ``AWS::KMS::Key``: the ``KeyPolicy`` is stored as a dict, which moto's DescribeKey then fails to parse.
+  The twin puts it again through the KMS API, as JSON.
 - ``AWS::Scheduler::ScheduleGroup``/``Schedule``: not supported. The twin creates them through the
   Scheduler API; nothing fires them (moto has no clock), the caller must.
 """
@@ -102,6 +104,13 @@ def _fix_resource(
         report.bucket_policies[logical_id] = (resolved["Bucket"], resolved["PolicyDocument"])
         report.extra_physical_ids[logical_id] = resolved["Bucket"]
         report.applied.append(f"{logical_id}: resolved, deliberately not put (see module docstring)")
+    elif kind == "AWS::KMS::Key" and logical_id in physical_ids and "KeyPolicy" in props:
+        # moto's CloudFormation keeps KeyPolicy as a dict, which its own KMS cannot read back (DescribeKey
+        # raises): put the same policy through the KMS API, as JSON (issue 7: copies describe their keys).
+        policy = resolver.resolve(props["KeyPolicy"])
+        session.client("kms").put_key_policy(KeyId=physical_ids[logical_id], PolicyName="default",
+                                             Policy=policy if isinstance(policy, str) else json.dumps(policy))
+        report.applied.append(f"{logical_id}: key policy put as JSON")
     elif kind == "AWS::StepFunctions::StateMachine" and logical_id in physical_ids:
         _deploy_state_machine(session.client("stepfunctions"), physical_ids[logical_id], props, resolver)
         report.applied.append(f"{logical_id}: definition substituted, machine created in the executing backend")

@@ -32,7 +32,7 @@ from unittest import mock
 from .environment import EnvironmentGate
 from .packaging import FunctionSource
 
-__all__ = ["FakeLambdaContext", "InvocationStats", "LambdaRouter"]
+__all__ = ["FakeLambdaContext", "InvocationStats", "LambdaRouter", "running_function"]
 
 Handler = Callable[[Any, Any], Any]
 
@@ -83,6 +83,29 @@ class InvocationStats:
                 self.errors[logical_id] += 1
             self.max_request_bytes[logical_id] = max(request, self.max_request_bytes.get(logical_id, 0))
             self.max_response_bytes[logical_id] = max(response, self.max_response_bytes.get(logical_id, 0))
+
+
+_RUNNING = threading.local()
+
+
+def running_function() -> str | None:
+    """Logical id of the function whose handler runs in the calling thread (the innermost one), else None.
+
+    Handlers run in the thread that invoked them (a Step Functions worker, a test, an async worker), so
+    code under a handler — e.g. a botocore hook of :mod:`.faults` — can tell which function it serves.
+    """
+    stack: list[str] = getattr(_RUNNING, "stack", [])
+    return stack[-1] if stack else None
+
+
+@contextmanager
+def _running(logical_id: str) -> Iterator[None]:
+    stack: list[str] = _RUNNING.__dict__.setdefault("stack", [])
+    stack.append(logical_id)
+    try:
+        yield
+    finally:
+        stack.pop()
 
 
 class HandlerLoadError(Exception):
@@ -199,7 +222,7 @@ class LambdaRouter:
             log_stream_name=f"twin/{self._token}",
             timeout_seconds=float(function.timeout or 3),
         )
-        with self._gate.applied(self._environment(function)):
+        with self._gate.applied(self._environment(function)), _running(source.logical_id):
             payload, failed = self._call(source, event, context)
         if failed:
             response_headers["x-amz-function-error"] = "Unhandled"

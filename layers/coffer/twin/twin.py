@@ -17,19 +17,25 @@ import time
 import uuid
 import warnings
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypedDict
 
+from .asl_cache import parsed_once
 from .cfn_yaml import load_template
 from .distributed_map import aws_shaped_distributed_map
+from .dynamodb_atomic import atomic_dynamodb
+from .dynamodb_transactions import transactions_by_item
 from .environment import fake_aws_environment
 from .event_delivery import StepFunctionsDelivery
 from .fixups import FixupReport, TemplateResolver, apply_fixups
 from .lambda_router import InvocationStats, LambdaRouter
+from .nested_executions import nested_executions
 from .packaging import FunctionSource, PackagedTemplate, package_template, placeholder_zip
+from .s3_events import S3EventBridge
 from .sam_transform import to_cloudformation
 from .stack import DeployedStack, TwinDeployError, check_parameters, create_stack
 
@@ -98,6 +104,7 @@ class Twin:
         self._exit = ExitStack()
         self._router = LambdaRouter(region, env_overrides)
         self._delivery = StepFunctionsDelivery()
+        self._s3_events = S3EventBridge()
         self._session: Any = None
         self._clients: dict[str, Any] = {}
         self._functions: dict[str, FunctionSource] = {}
@@ -118,9 +125,12 @@ class Twin:
         *,
         template_name: str = "template.yaml",
         stack_name: str = "coffer-twin",
+        event_clock: Callable[[], datetime] | None = None,
     ) -> Twin:
         """Start moto and deploy ``<project_root>/<template_name>`` into it."""
         twin = cls(project_root, region, parameters or {}, env_overrides or {}, stack_name)
+        if event_clock is not None:
+            twin._s3_events.clock = event_clock  # the time S3's events carry (:mod:`.s3_events`)
         template_path = twin.project_root / template_name
         if not template_path.is_file():
             raise TwinDeployError(f"no template at {template_path}")
@@ -167,7 +177,12 @@ class Twin:
         self._exit.enter_context(_on_sys_path(packaged.layer_dirs))
         self._exit.enter_context(self._router.installed())
         self._exit.enter_context(self._delivery.installed())
+        self._exit.enter_context(self._s3_events.installed())  # S3 -> EventBridge as S3 sends it
         self._exit.enter_context(aws_shaped_distributed_map())
+        self._exit.enter_context(parsed_once())
+        self._exit.enter_context(atomic_dynamodb())
+        self._exit.enter_context(nested_executions())  # states:startExecution(.sync) tasks
+        self._exit.enter_context(transactions_by_item())  # TransactWriteItems without table copies
         self._exit.callback(self._drain, first_thread)  # first to run on close: patches still in place
 
         self.template = to_cloudformation(packaged.template, self._parameters)
@@ -277,6 +292,10 @@ class Twin:
     def invocations(self) -> Counter[str]:
         """Invocations per function logical id, through any path (Invoke, Step Functions, async)."""
         return self._router.stats.invocations
+
+    def wait_for_async(self, timeout: float = 30.0) -> None:
+        """Let asynchronous invocations (EventBridge -> Lambda targets, Invoke with InvocationType=Event) finish."""
+        self._router.join_background(timeout)
 
     def invoke(self, logical_id: str, event: Any) -> Any:
         """Invoke a function through Lambda Invoke (the same path as Step Functions); raise on function error."""

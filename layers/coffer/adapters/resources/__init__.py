@@ -5,7 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from coffer.adapters.resources.aurora import AuroraAdapter
 from coffer.adapters.resources.dynamodb import DynamoDBAdapter
+from coffer.adapters.resources.ebs import EbsAdapter
+from coffer.adapters.resources.ec2 import Ec2Adapter
+from coffer.adapters.resources.rds import RdsAdapter
 from coffer.adapters.resources.s3 import S3Adapter
 from coffer.domain.errors import UnsupportedResource
 from coffer.domain.resources import ResourceType
@@ -15,6 +19,10 @@ from coffer.ports import ResourceAdapter
 REGISTRY: dict[ResourceType, tuple[str, Callable[[Any], ResourceAdapter]]] = {
     ResourceType.S3: ("s3", S3Adapter),
     ResourceType.DYNAMODB: ("dynamodb", DynamoDBAdapter),
+    ResourceType.EBS: ("ec2", EbsAdapter),
+    ResourceType.EC2: ("ec2", Ec2Adapter),
+    ResourceType.RDS: ("rds", RdsAdapter),
+    ResourceType.AURORA: ("rds", AuroraAdapter),
 }
 
 

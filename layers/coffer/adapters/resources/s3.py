@@ -2,10 +2,17 @@
 
 The bucket-level work (listing, batching, manifest parts) is spread over a Distributed Map by the Backup
 and Restore workflows; this adapter does the per-object and per-page S3 calls.
+
+An S3 recovery point has no native artefact: its objects are content-addressed blobs in the vault, shared by
+the recovery points that hold the same bytes, locked by S3 Object Lock and expired by the vault's lifecycle.
+Copying one to another vault, moving it to cold storage and deleting it are therefore vault operations, not
+this adapter's (see REFUSALS). A bucket the restore creates is tagged with the recovery point id; restored
+objects keep exactly their own tags.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -13,11 +20,13 @@ from botocore.exceptions import ClientError
 
 from coffer.adapters.aws import is_not_found
 from coffer.adapters.checksums import b64_to_hex
+from coffer.adapters.resources.common import NO_OPTIONS, coffer_tags, refuse, tag_list, user_tags
 from coffer.domain.errors import IntegrityError, NotFound, RestoreMismatch, UnsupportedOperation
 from coffer.domain.jobs import Job
 from coffer.domain.manifest import Manifest, ObjectEntry
+from coffer.domain.recovery_points import RecoveryPoint
 from coffer.domain.resources import ResourceType, resource_name
-from coffer.ports import BackupStrategy, OperationStatus
+from coffer.ports import BackupStrategy, Capability, CopyTarget, DiscoveredResource, OperationStatus
 
 #: CopyObject's limit. Larger objects need UploadPartCopy, whose SHA-256 is a composite one (not yet done).
 MAX_SINGLE_COPY = 5 * 1024**3
@@ -29,16 +38,39 @@ _HEADERS = {  # HeadObject field -> CopyObject parameter kept in the manifest
     "ContentEncoding": "content_encoding",
     "ContentLanguage": "content_language",
 }
+_IN_THE_VAULT = ("an S3 recovery point is objects in the vault, not a native artefact: {} is a vault operation "
+                 "(vault copies and lifecycle), not the S3 adapter's")
+REFUSALS: Mapping[Capability, str] = {
+    Capability.COPY_TO_REGION: _IN_THE_VAULT.format("copying it"),
+    Capability.COPY_TO_ACCOUNT: _IN_THE_VAULT.format("copying it"),
+    Capability.COLD_STORAGE: "vault objects stay in their storage class (as AWS Backup keeps S3 backups warm)",
+    Capability.DELETE: _IN_THE_VAULT.format("expiring it"),
+}
 
 
 class S3Adapter:
     resource_type = ResourceType.S3
     strategy = BackupStrategy.OBJECTS
+    capabilities = frozenset(Capability) - set(REFUSALS)
+    refusals = REFUSALS
+    backup_options = NO_OPTIONS
 
     def __init__(self, client: Any) -> None:
         self._s3 = client
 
     # ---- the adapter interface ------------------------------------------------------------------
+    def discover(self, account_id: str) -> Iterator[DiscoveredResource]:
+        """Every bucket the account owns, with its tags (S3 lists buckets of all regions)."""
+        params: dict[str, Any] = {}
+        while True:
+            page = self._s3.list_buckets(**params)
+            for bucket in page.get("Buckets", []):
+                yield DiscoveredResource(f"arn:aws:s3:::{bucket['Name']}", self.resource_type,
+                                         self._bucket_tags(bucket["Name"]))
+            if not page.get("ContinuationToken"):
+                return
+            params["ContinuationToken"] = page["ContinuationToken"]
+
     def describe_source(self, resource_arn: str) -> dict[str, Any]:
         bucket = resource_name(resource_arn)
         try:
@@ -56,15 +88,17 @@ class S3Adapter:
     def backup_status(self, job: Job) -> OperationStatus:
         return OperationStatus(done=True)
 
-    def start_restore(self, job: Job, manifest: Manifest) -> str:
+    def start_restore(self, job: Job, manifest: Manifest) -> str | None:
         bucket = job.restore_target["DestinationBucketName"]
         if job.restore_target.get("NewBucket", "false").lower() == "true":
             self._create_bucket(bucket, job.restore_target.get("Region"))
+            self._s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": tag_list(
+                coffer_tags(job.recovery_point_id, restore_job_id=job.job_id))})
         else:
             self.describe_source(f"arn:aws:s3:::{bucket}")
         return f"arn:aws:s3:::{bucket}"
 
-    def restore_status(self, job: Job) -> OperationStatus:
+    def restore_status(self, job: Job, manifest: Manifest) -> OperationStatus:
         return OperationStatus(done=True)
 
     def validate_restore(self, job: Job, manifest: Manifest) -> dict[str, Any]:
@@ -72,6 +106,33 @@ class S3Adapter:
         if restored != manifest.objects:
             raise RestoreMismatch(f"restored {restored} objects, the recovery point holds {manifest.objects}")
         return {"objects": restored, "checksums_verified": restored}
+
+    def share_for_copy(self, recovery_point: RecoveryPoint, account_id: str) -> None:
+        refuse(self.resource_type, self.refusals, Capability.COPY_TO_ACCOUNT)
+
+    def start_copy(self, recovery_point: RecoveryPoint, target: CopyTarget) -> str:
+        refuse(self.resource_type, self.refusals,
+               Capability.COPY_TO_ACCOUNT if target.account_id else Capability.COPY_TO_REGION)
+
+    def copy_status(self, native_ref: str) -> OperationStatus:
+        refuse(self.resource_type, self.refusals, Capability.COPY_TO_REGION)
+
+    def start_cold(self, recovery_point: RecoveryPoint) -> None:
+        refuse(self.resource_type, self.refusals, Capability.COLD_STORAGE)
+
+    def cold_status(self, recovery_point: RecoveryPoint) -> OperationStatus:
+        refuse(self.resource_type, self.refusals, Capability.COLD_STORAGE)
+
+    def delete_recovery_point(self, recovery_point: RecoveryPoint) -> None:
+        refuse(self.resource_type, self.refusals, Capability.DELETE)
+
+    def _bucket_tags(self, bucket: str) -> dict[str, str]:
+        try:
+            return user_tags(self._s3.get_bucket_tagging(Bucket=bucket).get("TagSet"))
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "NoSuchTagSet":
+                return {}
+            raise
 
     # ---- per page / per object ------------------------------------------------------------------
     def list_page(self, bucket: str, token: str | None, max_keys: int) -> tuple[list[dict[str, Any]], str | None]:

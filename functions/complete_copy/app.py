@@ -1,0 +1,17 @@
+"""CompleteCopy: the copy's manifest and recovery point in the destination, then the copy job COMPLETED (its quota
+slot given back in the same write)."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from coffer.domain.copies import CopyStep
+from coffer.entrypoints.lambda_runtime import cold_start_deps, dump, lambda_entry, parse
+from coffer.services.copy_jobs import CopyJobs
+
+JOBS = CopyJobs(cold_start_deps())
+
+
+@lambda_entry
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any] | None:
+    return dump(JOBS.complete(parse(CopyStep, event).job_id))

@@ -1,0 +1,21 @@
+"""CopyPart: one Distributed Map child of the Copy workflow - one manifest part (its blobs, then the part) or one
+export file into the destination vault, server-side, locked and encrypted as the destination vault says."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from coffer.domain.copies import CopyPartStep
+from coffer.entrypoints.lambda_runtime import cold_start_deps, dump, lambda_entry, metrics, parse
+from coffer.services.copy_jobs import CopyJobs
+
+JOBS = CopyJobs(cold_start_deps())
+
+
+@lambda_entry
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any] | None:
+    step = parse(CopyPartStep, event)
+    result = JOBS.copy_part(step.job_id, step.key)
+    metrics.add_metric(name="ObjectsCopied", unit="Count", value=result.copied)
+    metrics.add_metric(name="ObjectsReused", unit="Count", value=result.reused)
+    return dump(result)

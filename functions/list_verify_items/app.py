@@ -1,0 +1,16 @@
+"""ListVerifyItems: writes the next pages of a vault scrub's work items as files (bounded work per call)."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from coffer.domain.verify import ListVerifyItemsStep
+from coffer.entrypoints.lambda_runtime import cold_start_deps, dump, lambda_entry, parse
+from coffer.services.vault_verify import VaultVerifier
+
+VERIFIER = VaultVerifier.from_deps(cold_start_deps())
+
+
+@lambda_entry
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any] | None:
+    return dump(VERIFIER.list_items(parse(ListVerifyItemsStep, event)))

@@ -1,0 +1,107 @@
+"""Copy quotas: a counting semaphore per (quota, destination account, destination region) in the catalog.
+
+AWS limits the snapshot copies in progress per destination region (EBS: 20 concurrent snapshot copies; RDS:
+20 DB snapshot copies in progress). Coffer counts its own copy jobs against these limits, so a burst of copies
+waits in the Copy workflow instead of failing in EC2 or RDS:
+
+| record                    | key                                      | attributes                               |
+|---------------------------|------------------------------------------|------------------------------------------|
+| one semaphore             | pk=QUOTA#<kind>#<account>#<region>, sk=QUOTA | holders: map job id -> when it took it |
+
+- ``acquire(key, job, limit)`` adds the job to ``holders`` with a condition on the map's size (DynamoDB
+  evaluates it atomically with the write: N concurrent acquires never exceed the limit). A job already
+  holding it acquires again without counting twice. When the semaphore is full, holders whose jobs have ended
+  (a crash between the job's end and its release cannot happen - they are one transaction - but a job record
+  deleted by hand can) are removed, each with a condition that it is still there, and the acquire is tried
+  once more.
+- ``release_item(key, job)`` is the transaction item that gives the slot back. It is written in the same
+  ``TransactWriteItems`` as the job's terminal state (catalog_dynamodb.save_job ``also``): a job never ends
+  still holding a slot, whether it COMPLETED, FAILED, ABORTED or EXPIRED.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from coffer.adapters.aws import error_code
+from coffer.domain.jobs import Job, JobKind
+
+
+def _s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+class CopyQuotas:
+    def __init__(self, client: Any, table: str) -> None:
+        self._db = client
+        self._table = table
+
+    def _key(self, key: str) -> dict[str, Any]:
+        return {"pk": _s(f"QUOTA#{key}"), "sk": _s("QUOTA")}
+
+    def acquire(self, key: str, job_id: str, limit: int, now: datetime,
+                ended: Callable[[str], bool] | None = None) -> list[str] | None:
+        """Take a slot for `job_id`: None when it holds one, else the jobs holding all `limit` slots.
+
+        `ended(job_id)` says whether a holder's job is over (its slot is then taken back before giving up)."""
+        self._ensure(key)
+        if self._try(key, job_id, limit, now):
+            return None
+        holders = self.holders(key)
+        stale = [holder for holder in holders if holder != job_id and ended is not None and ended(holder)]
+        for holder in stale:
+            self._remove_if_held(key, holder)
+        if stale and self._try(key, job_id, limit, now):
+            return None
+        return sorted(set(holders) - set(stale))
+
+    def holders(self, key: str) -> dict[str, str]:
+        item = self._db.get_item(TableName=self._table, Key=self._key(key), ConsistentRead=True).get("Item")
+        if item is None:
+            return {}
+        return {job: value["S"] for job, value in item.get("holders", {}).get("M", {}).items()}
+
+    def release_item(self, key: str, job_id: str) -> dict[str, Any]:
+        """The TransactWriteItems item that gives `job_id`'s slot back (removing an absent entry is harmless)."""
+        return {"Update": {"TableName": self._table, "Key": self._key(key), "UpdateExpression": "REMOVE holders.#j",
+                           "ExpressionAttributeNames": {"#j": job_id}}}
+
+    def release_for(self, job: Job) -> list[dict[str, Any]]:
+        """What gives `job`'s slot back, for the transaction that ends it: nothing unless a copy job took one."""
+        if job.kind is not JobKind.COPY or job.destination is None or job.destination.quota_key is None:
+            return []
+        return [self.release_item(job.destination.quota_key, job.job_id)]
+
+    def _ensure(self, key: str) -> None:
+        # The semaphore starts empty; creating it again (or racing another creator) changes nothing.
+        self._db.update_item(TableName=self._table, Key=self._key(key),
+                             UpdateExpression="SET holders = if_not_exists(holders, :empty)",
+                             ExpressionAttributeValues={":empty": {"M": {}}})
+
+    def _try(self, key: str, job_id: str, limit: int, now: datetime) -> bool:
+        try:
+            # Rule: at most `limit` holders; a holder taking its slot again does not count twice.
+            self._db.update_item(
+                TableName=self._table, Key=self._key(key), UpdateExpression="SET holders.#j = :at",
+                ConditionExpression="attribute_exists(holders.#j) OR size(holders) < :limit",
+                ExpressionAttributeNames={"#j": job_id},
+                ExpressionAttributeValues={":at": _s(now.isoformat()), ":limit": {"N": str(limit)}})
+        except ClientError as error:
+            if error_code(error) != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
+    def _remove_if_held(self, key: str, job_id: str) -> None:
+        try:
+            # Rule: a stale holder is removed only if it still holds the slot (another remover may be first).
+            self._db.update_item(TableName=self._table, Key=self._key(key), UpdateExpression="REMOVE holders.#j",
+                                 ConditionExpression="attribute_exists(holders.#j)",
+                                 ExpressionAttributeNames={"#j": job_id})
+        except ClientError as error:
+            if error_code(error) != "ConditionalCheckFailedException":
+                raise

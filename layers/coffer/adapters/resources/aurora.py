@@ -1,0 +1,290 @@
+"""Aurora DB clusters: a manual cluster snapshot per recovery point, restored to a new cluster.
+
+- Backup: DescribeDBClusters (engine, version, subnet group, security groups, port, encryption, members,
+  tags), CreateDBClusterSnapshot named `coffer-<recovery point id>` and tagged like the RDS adapter's.
+  The workflow polls DescribeDBClusterSnapshots (creating -> available | failed).
+- Copy: CopyDBClusterSnapshot in the destination region with the destination's KMS key. RDS refuses a KMS
+  key for an unencrypted cluster snapshot (it cannot encrypt one while copying); that refusal is reported as
+  the request's fault (InvalidInput).
+- Restore: RestoreDBClusterFromSnapshot into Metadata's DBClusterIdentifier with the recorded engine and
+  version, subnet group and security groups (DBSubnetGroupName, VpcSecurityGroupIds override them). As with
+  AWS Backup, the new cluster has no DB instances: add them once it is available.
+- Delete: DeleteDBClusterSnapshot. Cold: refused (see REFUSALS).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from coffer.adapters.resources.common import (
+    GIB,
+    NO_OPTIONS,
+    TAG_RESTORE_JOB,
+    coffer_tags,
+    last_part,
+    recorded,
+    refuse,
+    region_of,
+    split_ids,
+    tag_list,
+    translated,
+    user_tags,
+)
+from coffer.domain.errors import (
+    InvalidInput,
+    NativeOperationFailed,
+    NotFound,
+    RestoreMismatch,
+    UnsupportedResource,
+)
+from coffer.domain.jobs import Job
+from coffer.domain.manifest import Manifest
+from coffer.domain.recovery_points import RecoveryPoint
+from coffer.domain.resources import ResourceType, resource_name
+from coffer.ports import BackupStrategy, Capability, CopyTarget, DiscoveredResource, OperationStatus
+
+ERRORS = {
+    "DBClusterNotFoundFault": NotFound,
+    "DBClusterSnapshotNotFoundFault": NotFound,
+    "DBSubnetGroupNotFoundFault": InvalidInput,
+    "InvalidParameterValue": InvalidInput,
+    "InvalidParameterCombination": InvalidInput,
+    "KMSKeyNotAccessibleFault": InvalidInput,
+    "InvalidVPCNetworkStateFault": InvalidInput,
+    "InvalidDBClusterStateFault": NativeOperationFailed,
+    "InvalidDBClusterSnapshotStateFault": NativeOperationFailed,
+    "SnapshotQuotaExceeded": NativeOperationFailed,
+    "DBClusterQuotaExceededFault": NativeOperationFailed,
+    "StorageQuotaExceeded": NativeOperationFailed,
+}
+REFUSALS: Mapping[Capability, str] = {
+    Capability.COLD_STORAGE: "Aurora cluster snapshots have no cold storage tier",
+}
+FAILED_SNAPSHOT = {"failed", "error", "deleting"}
+FAILED_CLUSTER = {"failed", "inaccessible-encryption-credentials", "incompatible-restore", "incompatible-parameters",
+                  "incompatible-network", "deleting"}
+
+
+def snapshot_name(recovery_point_id: str) -> str:
+    return f"coffer-{recovery_point_id}"
+
+
+class AuroraAdapter:
+    resource_type = ResourceType.AURORA
+    strategy = BackupStrategy.NATIVE
+    capabilities = frozenset(Capability) - set(REFUSALS)
+    refusals = REFUSALS
+    backup_options = NO_OPTIONS
+    #: DescribeDBClusters page size (AWS allows 20 to 100)
+    page_size = 100
+
+    def __init__(self, client: Any) -> None:
+        self._rds = client
+        self._region: str = client.meta.region_name
+
+    # ---- discover -------------------------------------------------------------------------------
+    def discover(self, account_id: str) -> Iterator[DiscoveredResource]:
+        pages = self._rds.get_paginator("describe_db_clusters").paginate(
+            PaginationConfig={"PageSize": self.page_size})
+        for page in pages:
+            for cluster in page["DBClusters"]:
+                if cluster["Engine"].startswith("aurora"):  # Multi-AZ DB clusters of RDS are not Aurora
+                    yield DiscoveredResource(cluster["DBClusterArn"], self.resource_type,
+                                             user_tags(cluster.get("TagList")))
+
+    # ---- backup ---------------------------------------------------------------------------------
+    def describe_source(self, resource_arn: str) -> dict[str, Any]:
+        cluster = self._cluster(resource_name(resource_arn))
+        if not cluster["Engine"].startswith("aurora"):
+            raise UnsupportedResource(f"DB cluster {cluster['DBClusterIdentifier']} runs {cluster['Engine']}, "
+                                      "not Aurora: Coffer protects Aurora clusters and RDS instances")
+        return self._facts(cluster)
+
+    @staticmethod
+    def _facts(cluster: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "db_cluster_identifier": cluster["DBClusterIdentifier"],
+            "engine": cluster["Engine"],
+            "engine_version": cluster.get("EngineVersion"),
+            "engine_mode": cluster.get("EngineMode"),
+            "db_subnet_group_name": cluster.get("DBSubnetGroup"),
+            "vpc_security_group_ids": sorted(g["VpcSecurityGroupId"] for g in cluster.get("VpcSecurityGroups", [])),
+            "port": cluster.get("Port"),
+            "storage_encrypted": bool(cluster.get("StorageEncrypted")),
+            "kms_key_id": cluster.get("KmsKeyId"),
+            "database_name": cluster.get("DatabaseName"),
+            "members": [{"db_instance_identifier": m["DBInstanceIdentifier"], "writer": bool(m.get("IsClusterWriter"))}
+                        for m in cluster.get("DBClusterMembers", [])],
+            "tags": user_tags(cluster.get("TagList")),
+        }
+
+    def start_backup(self, job: Job) -> str | None:
+        cluster = resource_name(job.resource_arn)
+        name = snapshot_name(job.recovery_point_id)
+        tags = tag_list(job.source.get("tags", {}), job.recovery_point_tags, coffer_tags(job.recovery_point_id))
+        try:
+            with translated(ERRORS, f"CreateDBClusterSnapshot of {cluster}"):
+                created = self._rds.create_db_cluster_snapshot(
+                    DBClusterIdentifier=cluster, DBClusterSnapshotIdentifier=name, Tags=tags)["DBClusterSnapshot"]
+        except self._rds.exceptions.DBClusterSnapshotAlreadyExistsFault:
+            created = self._snapshot(name)
+        return str(created["DBClusterSnapshotArn"])
+
+    def backup_status(self, job: Job) -> OperationStatus:
+        if not job.native_ref:
+            raise NotFound(f"job {job.job_id} has no cluster snapshot yet")
+        return self._snapshot_status(job.native_ref)
+
+    # ---- restore --------------------------------------------------------------------------------
+    def start_restore(self, job: Job, manifest: Manifest) -> str | None:
+        target = job.restore_target["DBClusterIdentifier"]
+        mine = self._restored(job)
+        if mine is not None:
+            return str(mine["DBClusterArn"])
+        source = recorded(manifest)
+        expected = self._expected(job, manifest)
+        params: dict[str, Any] = {
+            "DBClusterIdentifier": target,
+            "SnapshotIdentifier": last_part(self._native_ref(manifest.recovery_point), ":"),
+            "Engine": source["engine"],
+            "Tags": tag_list(source.get("tags", {}), coffer_tags(job.recovery_point_id, restore_job_id=job.job_id)),
+        }
+        if source.get("engine_version"):
+            params["EngineVersion"] = source["engine_version"]
+        if expected["db_subnet_group_name"]:
+            params["DBSubnetGroupName"] = expected["db_subnet_group_name"]
+        if expected["vpc_security_group_ids"]:
+            params["VpcSecurityGroupIds"] = expected["vpc_security_group_ids"]
+        if source.get("port"):
+            params["Port"] = int(source["port"])
+        try:
+            with translated(ERRORS, f"RestoreDBClusterFromSnapshot into {target}"):
+                restored = self._rds.restore_db_cluster_from_snapshot(**params)["DBCluster"]
+        except self._rds.exceptions.DBClusterAlreadyExistsFault:
+            restored = self._restored(job)
+            if restored is None:
+                raise InvalidInput([f"Metadata.DBClusterIdentifier: DB cluster {target} already exists and this "
+                                    "restore did not make it: choose a new identifier"]) from None
+        return str(restored["DBClusterArn"])
+
+    def restore_status(self, job: Job, manifest: Manifest) -> OperationStatus:
+        cluster = self._restored(job)
+        if cluster is None:
+            raise NotFound(f"restore job {job.job_id} made no DB cluster")
+        status = cluster["Status"]
+        if status in FAILED_CLUSTER:
+            raise NativeOperationFailed(f"restored DB cluster {cluster['DBClusterIdentifier']} is {status}")
+        return OperationStatus(done=status == "available", details={
+            "db_cluster": cluster["DBClusterIdentifier"], "status": status})
+
+    def validate_restore(self, job: Job, manifest: Manifest) -> dict[str, Any]:
+        cluster = self._restored(job)
+        if cluster is None:
+            raise RestoreMismatch(f"restore job {job.job_id} made no DB cluster")
+        restored, source = self._facts(cluster), recorded(manifest)
+        expected = {**self._expected(job, manifest), "engine": source["engine"],
+                    "engine_version": source.get("engine_version"), "storage_encrypted": source["storage_encrypted"]}
+        differences = [f"{key}: {restored[key]!r} != {value!r}" for key, value in expected.items()
+                       if key != "tags" and value is not None and restored[key] != value]
+        missing = {k: v for k, v in expected["tags"].items() if restored["tags"].get(k) != v}
+        if missing:
+            differences.append(f"tags missing: {missing}")
+        if differences:
+            raise RestoreMismatch(f"restored DB cluster {cluster['DBClusterIdentifier']}: " + "; ".join(differences))
+        return {"db_cluster_arn": cluster["DBClusterArn"], "db_instances": len(restored["members"]),
+                **{k: restored[k] for k in expected if k != "tags"}}
+
+    # ---- copy, cold, delete ---------------------------------------------------------------------
+    def share_for_copy(self, recovery_point: RecoveryPoint, account_id: str) -> None:
+        name = last_part(self._native_ref(recovery_point), ":")
+        with translated(ERRORS, f"sharing {name} with {account_id}"):
+            self._rds.modify_db_cluster_snapshot_attribute(DBClusterSnapshotIdentifier=name, AttributeName="restore",
+                                                           ValuesToAdd=[account_id])
+
+    def start_copy(self, recovery_point: RecoveryPoint, target: CopyTarget) -> str:
+        if target.region != self._region:
+            raise InvalidInput([f"CopyTarget.region: {target.region}, but this adapter's client is in {self._region}"])
+        source_ref = self._native_ref(recovery_point)
+        name = snapshot_name(target.recovery_point_id)
+        params: dict[str, Any] = {
+            "SourceDBClusterSnapshotIdentifier": source_ref, "TargetDBClusterSnapshotIdentifier": name,
+            "Tags": tag_list(recovery_point.tags, coffer_tags(
+                target.recovery_point_id, parent_recovery_point_id=recovery_point.recovery_point_id)),
+        }
+        if target.kms_key_arn:
+            params["KmsKeyId"] = target.kms_key_arn
+        if region_of(source_ref) != self._region:
+            params["SourceRegion"] = region_of(source_ref)
+        try:
+            with translated(ERRORS, f"CopyDBClusterSnapshot of {source_ref}"):
+                copied = self._rds.copy_db_cluster_snapshot(**params)["DBClusterSnapshot"]
+        except self._rds.exceptions.DBClusterSnapshotAlreadyExistsFault:
+            copied = self._snapshot(name)
+        return str(copied["DBClusterSnapshotArn"])
+
+    def copy_status(self, native_ref: str) -> OperationStatus:
+        return self._snapshot_status(native_ref)
+
+    def start_cold(self, recovery_point: RecoveryPoint) -> None:
+        refuse(self.resource_type, self.refusals, Capability.COLD_STORAGE)
+
+    def cold_status(self, recovery_point: RecoveryPoint) -> OperationStatus:
+        refuse(self.resource_type, self.refusals, Capability.COLD_STORAGE)
+
+    def delete_recovery_point(self, recovery_point: RecoveryPoint) -> None:
+        name = last_part(self._native_ref(recovery_point), ":")
+        try:
+            with translated(ERRORS, f"DeleteDBClusterSnapshot of {name}"):
+                self._rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=name)
+        except NotFound:
+            return
+
+    # ---- helpers --------------------------------------------------------------------------------
+    def _cluster(self, identifier: str) -> dict[str, Any]:
+        with translated(ERRORS, f"DB cluster {identifier}"):
+            [cluster] = self._rds.describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"]
+        return dict(cluster)
+
+    def _restored(self, job: Job) -> dict[str, Any] | None:
+        try:
+            cluster = self._cluster(job.restore_target["DBClusterIdentifier"])
+        except NotFound:
+            return None
+        if user_tags(cluster.get("TagList")).get(TAG_RESTORE_JOB) != job.job_id:
+            return None
+        return cluster
+
+    def _snapshot(self, name: str) -> dict[str, Any]:
+        with translated(ERRORS, f"DB cluster snapshot {name}"):
+            [snapshot] = self._rds.describe_db_cluster_snapshots(
+                DBClusterSnapshotIdentifier=name)["DBClusterSnapshots"]
+        return dict(snapshot)
+
+    def _snapshot_status(self, native_ref: str) -> OperationStatus:
+        snapshot = self._snapshot(last_part(native_ref, ":"))
+        status = snapshot["Status"]
+        if status in FAILED_SNAPSHOT:
+            raise NativeOperationFailed(f"DB cluster snapshot {snapshot['DBClusterSnapshotIdentifier']} is {status}")
+        return OperationStatus(done=status == "available", size_bytes=int(snapshot.get("AllocatedStorage") or 0) * GIB,
+                               details={"db_cluster_snapshot": snapshot["DBClusterSnapshotIdentifier"],
+                                        "status": status, "progress": snapshot.get("PercentProgress"),
+                                        "encrypted": bool(snapshot.get("StorageEncrypted")),
+                                        "kms_key_id": snapshot.get("KmsKeyId")})
+
+    @staticmethod
+    def _native_ref(recovery_point: RecoveryPoint) -> str:
+        if not recovery_point.native_ref:
+            raise NotFound(f"recovery point {recovery_point.recovery_point_id} has no cluster snapshot")
+        return recovery_point.native_ref
+
+    @staticmethod
+    def _expected(job: Job, manifest: Manifest) -> dict[str, Any]:
+        source, metadata = recorded(manifest), job.restore_target
+        groups = split_ids(metadata["VpcSecurityGroupIds"]) if "VpcSecurityGroupIds" in metadata else None
+        return {
+            "db_subnet_group_name": metadata.get("DBSubnetGroupName", source.get("db_subnet_group_name")),
+            "vpc_security_group_ids": sorted(groups if groups is not None
+                                             else source.get("vpc_security_group_ids", [])),
+            "tags": source.get("tags", {}),
+        }

@@ -1,0 +1,259 @@
+"""Continuous backup (point-in-time recovery) per resource type: turn it on, see it is on, restore to a moment.
+
+Each class extends the type's adapter (same client, same restore polling and validation: a point-in-time
+restore is checked against the recorded facts exactly like a snapshot restore) with what continuous backup
+adds. A type without an entry in CONTINUOUS_REGISTRY is refused by name (domain/continuous.py says why).
+
+- S3 (`S3Continuous`): needs versioning (AWS Backup's rule: every version is kept); turns on the bucket's
+  EventBridge notifications (keeping its other notification targets); reads object *versions*; a restore goes
+  to an empty bucket or prefix (it rebuilds the bucket exactly, so nothing else may be there).
+- DynamoDB (`DynamoDBContinuous`): UpdateContinuousBackups (PITR on, RecoveryPeriodInDays = retention);
+  RestoreTableToPointInTime into a new table (by source table name: the table is in this account and region).
+- RDS (`RdsContinuous`): ModifyDBInstance BackupRetentionPeriod = retention (ApplyImmediately); the previous
+  period is returned so it can be put back; RestoreDBInstanceToPointInTime into a new, tagged instance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any, Protocol
+
+from botocore.exceptions import ClientError
+
+from coffer.adapters.aws import error_code, is_not_found
+from coffer.adapters.checksums import b64_to_hex
+from coffer.adapters.resources.common import coffer_tags, recorded, tag_list, translated
+from coffer.adapters.resources.dynamodb import ERRORS as DYNAMODB_ERRORS
+from coffer.adapters.resources.dynamodb import DynamoDBAdapter
+from coffer.adapters.resources.rds import ERRORS as RDS_ERRORS
+from coffer.adapters.resources.rds import RdsAdapter
+from coffer.adapters.resources.s3 import S3Adapter
+from coffer.domain.continuous import CONTINUOUS_REFUSALS, RESTORE_TIME
+from coffer.domain.errors import InvalidInput, UnsupportedOperation
+from coffer.domain.jobs import Job
+from coffer.domain.manifest import Manifest
+from coffer.domain.resources import ResourceType, resource_name
+from coffer.ports import OperationStatus
+
+#: a version that is gone (deleted for good) or is a delete marker, when asked for by id
+_VERSION_GONE = {"NoSuchVersion", "405", "MethodNotAllowed", "InvalidArgument"}
+_HEADERS = {"ContentType": "content_type", "CacheControl": "cache_control",
+            "ContentDisposition": "content_disposition", "ContentEncoding": "content_encoding",
+            "ContentLanguage": "content_language"}
+_BAD_TIME = f"Metadata.{RESTORE_TIME}"
+#: RDS's refusals of a restore time (outside the window, automated backups off)
+_RDS_TIME_ERRORS = {code: InvalidInput for code in ("InvalidRestoreFault", "PointInTimeRestoreNotEnabled",
+                                                     "PointInTimeRestoreNotEnabledFault")}
+
+
+class ContinuousAdapter(Protocol):
+    resource_type: ResourceType
+
+    def check_protectable(self, resource_arn: str) -> None:
+        """Refuse (InvalidInput naming the field) a resource that cannot be protected continuously as it is."""
+        ...
+
+    def enable(self, resource_arn: str, retention_days: int) -> dict[str, Any]:
+        """Turn continuous backup on (again: sets the retention); returns the settings it replaced."""
+        ...
+
+    def status(self, resource_arn: str, retention_days: int) -> OperationStatus:
+        """done once the service protects the resource with that retention."""
+        ...
+
+    def check_restore_target(self, metadata: Mapping[str, str]) -> None:
+        """Refuse, naming the key, a target a point-in-time restore cannot go to."""
+        ...
+
+    def start_restore_to_time(self, job: Job, manifest: Manifest, at: datetime) -> str | None:
+        """Start restoring the resource as it was at `at` into job.restore_target; the new resource's ARN."""
+        ...
+
+    # inherited from the type's adapter: the restore is polled and checked like a snapshot restore
+    def restore_status(self, job: Job, manifest: Manifest) -> OperationStatus: ...
+
+    def validate_restore(self, job: Job, manifest: Manifest) -> dict[str, Any]: ...
+
+
+class S3Continuous(S3Adapter):
+    def check_protectable(self, resource_arn: str) -> None:
+        bucket = resource_name(resource_arn)
+        self.describe_source(resource_arn)  # NotFound if the bucket is gone
+        status = self._s3.get_bucket_versioning(Bucket=bucket).get("Status") or "never enabled"
+        if status != "Enabled":
+            raise InvalidInput([f"ResourceArn: bucket {bucket} has versioning {status}: S3 continuous backup keeps "
+                                "every object version, so versioning must be Enabled (as AWS Backup requires)"])
+
+    def enable(self, resource_arn: str, retention_days: int) -> dict[str, Any]:
+        bucket = resource_name(resource_arn)
+        current = self._s3.get_bucket_notification_configuration(Bucket=bucket)
+        current.pop("ResponseMetadata", None)
+        # PutBucketNotificationConfiguration replaces the whole configuration: keep the bucket's other targets.
+        # (Put every time: moto's GetBucketNotificationConfiguration leaves EventBridgeConfiguration out.)
+        self._s3.put_bucket_notification_configuration(
+            Bucket=bucket, NotificationConfiguration={**current, "EventBridgeConfiguration": {}})
+        return {"eventbridge": "EventBridgeConfiguration" in current}
+
+    def status(self, resource_arn: str, retention_days: int) -> OperationStatus:
+        return OperationStatus(done=True)  # on once PutBucketNotificationConfiguration returned
+
+    def check_restore_target(self, metadata: Mapping[str, str]) -> None:
+        bucket, prefix = metadata["DestinationBucketName"], metadata.get("DestinationPrefix", "")
+        try:
+            listed = self._s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
+        except ClientError as error:
+            if is_not_found(error) and metadata.get("NewBucket", "false").lower() == "true":
+                return
+            if is_not_found(error):
+                raise InvalidInput([f"Metadata.DestinationBucketName: bucket {bucket} does not exist "
+                                    "(NewBucket=true creates it)"]) from None
+            raise
+        if listed.get("KeyCount", len(listed.get("Contents", []))):
+            raise InvalidInput([f"Metadata.DestinationBucketName: s3://{bucket}/{prefix} already holds objects; a "
+                                "point-in-time restore rebuilds the bucket exactly as it was, into an empty bucket "
+                                "or prefix"])
+
+    def start_restore_to_time(self, job: Job, manifest: Manifest, at: datetime) -> str | None:
+        return self.start_restore(job, manifest)  # the bucket; the objects are written batch by batch
+
+    def describe_version(self, bucket: str, key: str, version_id: str | None) -> dict[str, Any] | None:
+        """One object version's headers, metadata, tags, size and (if S3 has one) SHA-256; None if it is gone."""
+        version = {"VersionId": version_id} if version_id else {}
+        try:
+            head = self._s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED", **version)
+            tags = self._s3.get_object_tagging(Bucket=bucket, Key=key, **version).get("TagSet", [])
+        except ClientError as error:
+            if is_not_found(error) or error_code(error) in _VERSION_GONE:
+                return None
+            raise
+        if head.get("DeleteMarker"):
+            return None
+        facts: dict[str, Any] = {field: head[header] for header, field in _HEADERS.items() if head.get(header)}
+        full_object = head.get("ChecksumType", "FULL_OBJECT") == "FULL_OBJECT"
+        facts.update(
+            key=key, metadata=head.get("Metadata", {}), tags={t["Key"]: t["Value"] for t in tags},
+            version_id=head.get("VersionId") if head.get("VersionId") not in (None, "null") else None,
+            etag=head["ETag"].strip('"'), size=head["ContentLength"],
+            last_modified=head["LastModified"].isoformat() if head.get("LastModified") else "",
+            sha256=b64_to_hex(head["ChecksumSHA256"]) if head.get("ChecksumSHA256") and full_object else None)
+        return facts
+
+
+class DynamoDBContinuous(DynamoDBAdapter):
+    def check_protectable(self, resource_arn: str) -> None:
+        self._describe_table(resource_name(resource_arn))
+
+    def enable(self, resource_arn: str, retention_days: int) -> dict[str, Any]:
+        table = resource_name(resource_arn)
+        with translated(DYNAMODB_ERRORS, f"point-in-time recovery of {table}"):
+            before = self._pitr(table)
+            self._db.update_continuous_backups(TableName=table, PointInTimeRecoverySpecification={
+                "PointInTimeRecoveryEnabled": True, "RecoveryPeriodInDays": retention_days})
+        return {"point_in_time_recovery": before.get("PointInTimeRecoveryStatus"),
+                "recovery_period_in_days": before.get("RecoveryPeriodInDays")}
+
+    def status(self, resource_arn: str, retention_days: int) -> OperationStatus:
+        pitr = self._pitr(resource_name(resource_arn))
+        days = pitr.get("RecoveryPeriodInDays", retention_days)
+        return OperationStatus(done=pitr.get("PointInTimeRecoveryStatus") == "ENABLED" and days == retention_days,
+                               details={"status": pitr.get("PointInTimeRecoveryStatus"), "days": days})
+
+    def check_restore_target(self, metadata: Mapping[str, str]) -> None:
+        return None  # a new table: RestoreTableToPointInTime refuses an existing name (handled on start)
+
+    def start_restore_to_time(self, job: Job, manifest: Manifest, at: datetime) -> str | None:
+        target, source = job.restore_target["targetTableName"], str(recorded(manifest)["table_name"])
+        try:
+            self._db.restore_table_to_point_in_time(SourceTableName=source, TargetTableName=target,
+                                                    RestoreDateTime=at)
+        except ClientError as error:
+            code = error_code(error)
+            if code in ("InvalidRestoreTimeException", "PointInTimeRecoveryUnavailableException"):
+                raise InvalidInput([f"{_BAD_TIME}: DynamoDB refused {at.isoformat()} for table {source}: {code}: "
+                                    f"{error.response.get('Error', {}).get('Message', '')}"]) from None
+            if code not in ("TableAlreadyExistsException", "ResourceInUseException"):
+                raise
+            # A retried restore finds the table it started a moment ago; any other table is not ours to use.
+            restored_from = self._describe_table(target).get("RestoreSummary", {}).get("SourceTableArn")
+            if restored_from != manifest.recovery_point.resource_arn:
+                raise InvalidInput([f"Metadata.targetTableName: table {target} already exists and was not "
+                                    f"restored from table {source}: choose a new name"]) from None
+        return str(self._describe_table(target)["TableArn"])
+
+    def _pitr(self, table: str) -> dict[str, Any]:
+        described = self._db.describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"]
+        return dict(described.get("PointInTimeRecoveryDescription", {}))
+
+
+class RdsContinuous(RdsAdapter):
+    def check_protectable(self, resource_arn: str) -> None:
+        self.describe_source(resource_arn)  # refuses an Aurora cluster member by name
+
+    def enable(self, resource_arn: str, retention_days: int) -> dict[str, Any]:
+        identifier = resource_name(resource_arn)
+        before = self._instance(identifier).get("BackupRetentionPeriod")
+        with translated(RDS_ERRORS, f"automated backups of {identifier}"):
+            self._rds.modify_db_instance(DBInstanceIdentifier=identifier, BackupRetentionPeriod=retention_days,
+                                         ApplyImmediately=True)
+        return {"backup_retention_period": before}
+
+    def status(self, resource_arn: str, retention_days: int) -> OperationStatus:
+        db = self._instance(resource_name(resource_arn))
+        pending = "BackupRetentionPeriod" in (db.get("PendingModifiedValues") or {})
+        done = db.get("BackupRetentionPeriod") == retention_days and not pending \
+            and db["DBInstanceStatus"] == "available"
+        return OperationStatus(done=done, details={"backup_retention_period": db.get("BackupRetentionPeriod"),
+                                                   "status": db["DBInstanceStatus"]})
+
+    def check_restore_target(self, metadata: Mapping[str, str]) -> None:
+        return None  # a new instance: an existing identifier is refused on start unless this job made it
+
+    def start_restore_to_time(self, job: Job, manifest: Manifest, at: datetime) -> str | None:
+        target = job.restore_target["DBInstanceIdentifier"]
+        mine = self._restored(job)
+        if mine is not None:
+            return str(mine["DBInstanceArn"])
+        source, expected = recorded(manifest), self._expected(job, manifest)
+        params: dict[str, Any] = {
+            "SourceDBInstanceIdentifier": source["db_instance_identifier"], "TargetDBInstanceIdentifier": target,
+            "RestoreTime": at, "DBInstanceClass": expected["db_instance_class"],
+            "MultiAZ": bool(source.get("multi_az")),
+            "Tags": tag_list(source.get("tags", {}), coffer_tags(job.recovery_point_id, restore_job_id=job.job_id)),
+        }
+        if expected["db_subnet_group_name"]:
+            params["DBSubnetGroupName"] = expected["db_subnet_group_name"]
+        if expected["vpc_security_group_ids"]:
+            params["VpcSecurityGroupIds"] = expected["vpc_security_group_ids"]
+        if source.get("publicly_accessible") is not None:
+            params["PubliclyAccessible"] = bool(source["publicly_accessible"])
+        if source.get("port"):
+            params["Port"] = int(source["port"])
+        try:
+            with translated(RDS_ERRORS, f"RestoreDBInstanceToPointInTime into {target}"), \
+                    translated(_RDS_TIME_ERRORS, f"{_BAD_TIME}: RDS refused {at.isoformat()} for "
+                                                 f"{source['db_instance_identifier']}"):
+                restored = self._rds.restore_db_instance_to_point_in_time(**params)["DBInstance"]
+        except self._rds.exceptions.DBInstanceAlreadyExistsFault:
+            restored = self._restored(job)  # made by a call that timed out, or someone else's instance
+            if restored is None:
+                raise InvalidInput([f"Metadata.DBInstanceIdentifier: DB instance {target} already exists and this "
+                                    "restore did not make it: choose a new identifier"]) from None
+        return str(restored["DBInstanceArn"])
+
+
+#: ResourceType -> (boto3 service, class)
+CONTINUOUS_REGISTRY: dict[ResourceType, tuple[str, Callable[[Any], ContinuousAdapter]]] = {
+    ResourceType.S3: ("s3", S3Continuous),
+    ResourceType.DYNAMODB: ("dynamodb", DynamoDBContinuous),
+    ResourceType.RDS: ("rds", RdsContinuous),
+}
+
+
+def continuous_adapter_for(resource_type: ResourceType, client_for: Callable[[str], Any]) -> ContinuousAdapter:
+    try:
+        service, factory = CONTINUOUS_REGISTRY[resource_type]
+    except KeyError:
+        raise UnsupportedOperation(f"{resource_type}: cannot back up continuously: "
+                                   f"{CONTINUOUS_REFUSALS.get(resource_type, 'not supported')}") from None
+    return factory(client_for(service))

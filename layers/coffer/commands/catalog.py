@@ -1,0 +1,27 @@
+"""`coffer catalog rebuild --vault V`: the catalog's vault and recovery points back from the vault alone."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from coffer.commands.common import add_stack_option, print_json
+from coffer.commands.vault_context import command, vault_context
+
+
+@command
+def _rebuild(args: argparse.Namespace) -> int:
+    report = vault_context(args).rebuild().rebuild_vault(args.vault)
+    print_json({"vault": report.vault, "vault_restored": report.vault_restored, "restored": len(report.restored),
+                "already_present": len(report.present), "differing": report.differing, "skipped": report.skipped,
+                "audit_head": report.audit_head})
+    return 1 if report.differing else 0
+
+
+def register(commands: Any) -> None:
+    catalog = commands.add_parser("catalog", help="the DynamoDB catalog")
+    sub = catalog.add_subparsers(dest="catalog_command", required=True)
+    rebuild = sub.add_parser("rebuild", help="restore a vault's catalog entries from its manifests (lost table)")
+    rebuild.add_argument("--vault", required=True)
+    add_stack_option(rebuild)
+    rebuild.set_defaults(run=_rebuild)

@@ -1,0 +1,147 @@
+"""`coffer vault ...`: vaults of a deployed stack - create, describe, list, delete, lock, access policy,
+verify (scrub), and the one audited governance bypass."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from coffer.commands.common import add_stack_option, print_json
+from coffer.commands.vault_context import command, read_policy, vault_context
+from coffer.domain.validation import parse_model
+from coffer.domain.vaults import VaultLockRequest
+from coffer.local.tables import render
+
+
+def _notes(notes: list[str]) -> None:
+    for note in notes:
+        print(f"note: {note}")
+
+
+@command
+def _create(args: argparse.Namespace) -> int:
+    outcome = vault_context(args).admin().create(args.name, args.kms_key, read_policy(args.policy))
+    print_json(outcome.vault.model_dump(mode="json") if outcome.vault else None)
+    _notes(outcome.notes)
+    return 0
+
+
+@command
+def _describe(args: argparse.Namespace) -> int:
+    print_json(vault_context(args).admin().describe(args.name))
+    return 0
+
+
+@command
+def _list(args: argparse.Namespace) -> int:
+    context = vault_context(args)
+    now = context.deps.clock.now()
+    rows = []
+    for vault in context.admin().list():
+        lock = vault.lock
+        state = "" if lock is None else f"{lock.mode.value}{' (immutable)' if lock.immutable(now) else ''}"
+        rows.append((vault.name, vault.key_owner.value, vault.key_arn, state,
+                     lock.min_retention_days if lock else "", lock.max_retention_days if lock else ""))
+    print(render(["vault", "key", "key arn", "lock", "min days", "max days"], rows))
+    return 0
+
+
+@command
+def _delete(args: argparse.Namespace) -> int:
+    _notes(vault_context(args).admin().delete(args.name).notes)
+    print(f"vault {args.name} deleted (its KMS key is kept)")
+    return 0
+
+
+@command
+def _lock(args: argparse.Namespace) -> int:
+    request = parse_model(VaultLockRequest, {"MinRetentionDays": args.min_retention_days,
+                                             "MaxRetentionDays": args.max_retention_days,
+                                             "ChangeableForDays": args.changeable_for_days})
+    outcome = vault_context(args).admin().put_lock(args.name, request)
+    print_json(outcome.vault.model_dump(mode="json")["lock"] if outcome.vault else None)
+    _notes(outcome.notes)
+    return 0
+
+
+@command
+def _unlock(args: argparse.Namespace) -> int:
+    _notes(vault_context(args).admin().delete_lock(args.name).notes)
+    print(f"vault {args.name}: lock removed")
+    return 0
+
+
+@command
+def _set_policy(args: argparse.Namespace) -> int:
+    outcome = vault_context(args).admin().set_policy(args.name, read_policy(args.policy))
+    print_json(list(outcome.vault.access_policy) if outcome.vault else [])
+    _notes(outcome.notes)
+    return 0
+
+
+@command
+def _apply_policies(args: argparse.Namespace) -> int:
+    notes = vault_context(args).admin().apply_policies()
+    _notes(notes)
+    print("bucket policy statements of every vault " + ("not installed" if notes else "installed"))
+    return 1 if notes else 0
+
+
+@command
+def _verify(args: argparse.Namespace) -> int:
+    tally, findings = vault_context(args).verifier().run(args.names, deep=args.deep)
+    if findings:
+        print(render(["finding", "object", "recovery point", "detail"],
+                     [(f.kind.value, f.key, f.recovery_point_id or "", f.detail) for f in findings]))
+    print(f"checked {tally.items} items, {tally.objects_checked} objects, read {tally.bytes_read} bytes"
+          f"{' (deep: every byte re-read)' if args.deep else ' (checksums from S3, no bytes read where S3 has one)'}"
+          f": {tally.problems} problem(s)")
+    return 1 if tally.problems else 0
+
+
+@command
+def _bypass(args: argparse.Namespace) -> int:
+    if args.confirm != args.recovery_point:
+        raise SystemExit("coffer: --confirm: repeat the recovery point id to confirm the governance bypass")
+    rp = vault_context(args).admin().bypass_governance(args.recovery_point, args.reason)
+    print_json(rp.model_dump(mode="json"))
+    return 0
+
+
+def register(commands: Any) -> None:
+    vault = commands.add_parser("vault", help="vaults: create, lock, access policy, verify, delete")
+    sub = vault.add_subparsers(dest="vault_command", required=True)
+
+    def add(name: str, help_text: str, run: Any) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = sub.add_parser(name, help=help_text)
+        add_stack_option(parser)
+        parser.set_defaults(run=run)
+        return parser
+
+    create = add("create", "a vault with its own KMS key (or --kms-key) and access policy", _create)
+    create.add_argument("name")
+    create.add_argument("--kms-key", help="a customer managed key (ARN, id or alias) instead of a new one")
+    create.add_argument("--policy", help="JSON file: Deny statements of the vault's access policy")
+    add("describe", "one vault, its lock and policy", _describe).add_argument("name")
+    add("list", "every vault", _list)
+    add("delete", "delete a vault that holds no recovery point", _delete).add_argument("name")
+    lock = add("lock", "put the vault lock (AWS Backup's PutBackupVaultLockConfiguration)", _lock)
+    lock.add_argument("name")
+    lock.add_argument("--min-retention-days", type=int)
+    lock.add_argument("--max-retention-days", type=int)
+    lock.add_argument("--changeable-for-days", type=int,
+                      help="COMPLIANCE lock: days (>= 3) it can still be changed; omitted: GOVERNANCE lock")
+    add("unlock", "remove the vault lock (refused once a COMPLIANCE lock is past its cooling-off)", _unlock) \
+        .add_argument("name")
+    policy = add("set-policy", "replace the vault's access policy (Deny statements)", _set_policy)
+    policy.add_argument("name")
+    policy.add_argument("--policy", required=True, help="JSON file: a policy document or a list of statements")
+    add("apply-policies", "re-install every vault's bucket policy statements (after `sam deploy`)", _apply_policies)
+    verify = add("verify", "scrub: check vault objects against the manifests' SHA-256; report, never repair", _verify)
+    verify.add_argument("names", nargs="*", metavar="name", help="vaults (default: all)")
+    verify.add_argument("--deep", action="store_true", help="re-read and hash every byte instead of S3's checksums")
+    bypass = add("bypass-governance", "audited: delete a recovery point before its GOVERNANCE retention ends",
+                 _bypass)
+    bypass.add_argument("--recovery-point", required=True)
+    bypass.add_argument("--reason", required=True, help="why - written to the audit log before anything is deleted")
+    bypass.add_argument("--confirm", required=True, help="the recovery point id again")

@@ -1,0 +1,101 @@
+"""What the vault's command groups (vault, legalhold, audit, catalog) share: the stack's services, wired
+for the operator's credentials, and the operator's identity for the audit log."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from coffer.adapters.catalog_vault import VaultCatalog
+from coffer.adapters.vault_admin_aws import VaultBucketPolicy, VaultKeys
+from coffer.adapters.vault_s3 import S3Vault
+from coffer.commands.common import stack_deps
+from coffer.domain.errors import CofferError
+from coffer.services.audit_log import AuditLog
+from coffer.services.catalog_rebuild import CatalogRebuild
+from coffer.services.legal_holds import LegalHolds
+from coffer.services.vault_admin import VaultAdmin
+from coffer.services.vault_verify import VaultVerifier
+from coffer.services.vaults import Vaults
+from coffer.services.wiring import Deps
+
+
+@dataclass
+class VaultContext:
+    deps: Deps
+    outputs: dict[str, str]
+    stack: str
+    actor: str
+
+    @property
+    def vaults(self) -> Vaults:
+        return Vaults.from_deps(self.deps)
+
+    @property
+    def audit(self) -> AuditLog:
+        return AuditLog.from_deps(self.deps, self.actor)
+
+    def admin(self) -> VaultAdmin:
+        d = self.deps
+        policy = VaultBucketPolicy(d.client_for("s3"), d.settings.vault_bucket, self.outputs.get("VaultBucketArn"))
+        return VaultAdmin(self.vaults, d.catalog, d.vault, VaultKeys(d.client_for("kms"), self.stack), policy,
+                          self.audit, d.clock, d.settings.default_retention_days)
+
+    def holds(self) -> LegalHolds:
+        d = self.deps
+        return LegalHolds(VaultCatalog(d.client_for("dynamodb"), d.settings.catalog_table), d.catalog, d.vault,
+                          d.clock, self.audit)
+
+    def verifier(self) -> VaultVerifier:
+        return VaultVerifier(self.deps, self.vaults)
+
+    def rebuild(self) -> CatalogRebuild:
+        return CatalogRebuild(self.deps, self.vaults, self.audit)
+
+
+def vault_context(args: argparse.Namespace) -> VaultContext:
+    deps, outputs = stack_deps(args)
+    # The outputs name the resources; the lock mode and default retention are the stack's parameters.
+    stack = deps.client_for("cloudformation").describe_stacks(StackName=args.stack)["Stacks"][0]
+    parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
+    settings = replace(deps.settings, vault_lock_mode=parameters.get("VaultLockMode") or "GOVERNANCE",
+                       default_retention_days=int(parameters.get("DefaultRetentionDays") or 35))
+    deps = replace(deps, settings=settings,
+                   vault=S3Vault(deps.client_for("s3"), settings.vault_bucket, settings.vault_lock_mode))
+    actor = str(deps.client_for("sts").get_caller_identity()["Arn"])
+    return VaultContext(deps, outputs, args.stack, actor)
+
+
+@contextmanager
+def refusals() -> Iterator[None]:
+    """Coffer's own errors end the command with their message (exit status 1), not a traceback."""
+    try:
+        yield
+    except CofferError as error:
+        raise SystemExit(f"coffer: {type(error).__name__}: {error}") from None
+
+
+def command(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    def wrapped(args: argparse.Namespace) -> int:
+        with refusals():
+            return run(args)
+    return wrapped
+
+
+def read_policy(path: str | None) -> list[dict[str, Any]]:
+    """--policy FILE: a policy document ({"Statement": [...]}) or a list of statements."""
+    if not path:
+        return []
+    try:
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise SystemExit(f"coffer: --policy: {error}") from None
+    statements = document.get("Statement", []) if isinstance(document, dict) else document
+    if not isinstance(statements, list):
+        statements = [statements]
+    return statements

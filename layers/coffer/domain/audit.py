@@ -1,0 +1,174 @@
+"""The tamper-evident audit log: every control-plane change as a hash-chained record.
+
+Record n carries the SHA-256 of record n-1 (`prev_hash`; record 1 carries GENESIS) and is stored as
+`{"record": {...}, "hash": sha256(canonical JSON of record)}` at `audit/<n, 12 digits>.json` in the vault
+bucket, under Object Lock. The catalog keeps the chain head (seq, hash of the last record); an append
+moves it with a conditional write, so concurrent appends are serialised.
+
+A removed record leaves a gap in the sequence (or, at the tail, a head pointing past the last record);
+an altered record no longer hashes to its stored hash, or no longer matches the next record's
+prev_hash. verify_chain reports each.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from coffer.domain.manifest import sha256_hex
+
+AUDIT_FORMAT = "coffer.audit/1"
+GENESIS = "0" * 64
+AUDIT_PREFIX = "audit/"
+_KEY = re.compile(r"^audit/(\d{12})\.json$")
+
+
+class AuditRecord(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    format: str = AUDIT_FORMAT
+    seq: int = Field(ge=1)
+    prev_hash: str
+    at: datetime
+    actor: str
+    #: what changed: vault.create, vault.delete, vault.lock.put, vault.lock.delete, vault.policy.put,
+    #: legalhold.create, legalhold.release, restore.start, recoverypoint.delete, governance.bypass, plan.*
+    action: str
+    target: str
+    details: dict[str, Any] = Field(default_factory=dict)
+    idempotency_key: str | None = None
+
+    def canonical(self) -> bytes:
+        return canonical_json(self.model_dump(mode="json"))
+
+    def digest(self) -> str:
+        return sha256_hex(self.canonical())
+
+
+@dataclass(frozen=True)
+class ChainHead:
+    seq: int
+    hash: str
+
+
+EMPTY_HEAD = ChainHead(0, GENESIS)
+
+
+def canonical_json(document: Any) -> bytes:
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def audit_key(seq: int) -> str:
+    return f"{AUDIT_PREFIX}{seq:012d}.json"
+
+
+def seq_of_key(key: str) -> int | None:
+    match = _KEY.match(key)
+    return int(match.group(1)) if match else None
+
+
+def next_record(head: ChainHead, at: datetime, actor: str, action: str, target: str,
+                details: dict[str, Any], idempotency_key: str | None = None) -> AuditRecord:
+    return AuditRecord(seq=head.seq + 1, prev_hash=head.hash, at=at, actor=actor, action=action, target=target,
+                       details=details, idempotency_key=idempotency_key)
+
+
+def stored_form(record: AuditRecord) -> bytes:
+    return canonical_json({"record": record.model_dump(mode="json"), "hash": record.digest()})
+
+
+def parse_stored(body: bytes) -> tuple[AuditRecord, str]:
+    """(record, the hash stored with it). ValueError if the bytes are not a stored record at all."""
+    try:
+        document = json.loads(body)
+        return AuditRecord.model_validate(document["record"]), str(document["hash"])
+    except (ValueError, KeyError, TypeError, ValidationError) as error:
+        raise ValueError(f"not an audit record: {error}") from None
+
+
+@dataclass
+class AuditReport:
+    records: int = 0
+    head: ChainHead | None = None
+    last_verified: ChainHead = EMPTY_HEAD
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify_chain(stored: Iterable[tuple[str, bytes]], head: ChainHead | None) -> AuditReport:
+    """Check every stored record (key, bytes), in key order, against its hash and its predecessor.
+
+    `head` is the catalog's chain head (None when the catalog lost it): records past it that chain
+    correctly are an append in flight (or one interrupted before it moved the head - the next append
+    adopts it), not a problem.
+    """
+    report = AuditReport(head=head)
+    expected = EMPTY_HEAD
+    hashes: dict[int, str] = {}
+    for key, body in stored:
+        seq = seq_of_key(key)
+        if seq is None:
+            report.problems.append(f"{key}: not an audit record key (audit/<12 digits>.json)")
+            continue
+        report.records += 1
+        try:
+            record, stored_hash = parse_stored(body)
+        except ValueError as error:
+            report.problems.append(f"record {seq} ({key}) altered: {error}")
+            expected = ChainHead(seq, "?")
+            continue
+        if seq != expected.seq + 1:
+            gap = f"{expected.seq + 1}" if seq == expected.seq + 2 else f"{expected.seq + 1}..{seq - 1}"
+            report.problems.append(f"record(s) {gap} missing: removed or hidden from the vault")
+        if record.seq != seq:
+            report.problems.append(f"record {seq} ({key}) altered: it says it is record {record.seq}")
+        actual = record.digest()
+        if actual != stored_hash:
+            report.problems.append(f"record {seq} ({key}) altered: its content hashes to {actual[:12]}..., "
+                                   f"stored hash {stored_hash[:12]}...")
+        elif seq == expected.seq + 1 and expected.hash != "?" and record.prev_hash != expected.hash:
+            report.problems.append(f"record {seq} does not follow record {expected.seq}: chain broken "
+                                   "(a record before it was altered or replaced)")
+        expected = ChainHead(seq, stored_hash if actual == stored_hash else "?")
+        hashes[seq] = expected.hash
+        if not report.problems:
+            report.last_verified = expected
+    if head is None:
+        report.notes.append("the catalog has no chain head (lost table?): a removed tail cannot be detected; "
+                            "`coffer catalog rebuild` restores the head from the last verified record")
+    elif head.seq > expected.seq:
+        report.problems.append(f"record(s) {expected.seq + 1}..{head.seq} missing: the chain head says "
+                               f"{head.seq} records were written, the vault holds {expected.seq}")
+    else:
+        if head.seq < expected.seq:
+            report.notes.append(f"record(s) {head.seq + 1}..{expected.seq} are past the chain head: an append "
+                                "in flight, or one interrupted before it moved the head (the next append adopts it)")
+        if head.seq and hashes.get(head.seq, head.hash) not in (head.hash, "?"):
+            report.problems.append(f"record {head.seq} differs from the chain head's hash: altered or replaced")
+    return report
+
+
+# ---- the RecordAudit function's payloads -------------------------------------------------------------
+class RecordAuditStep(BaseModel):
+    """What a workflow passes to RecordAudit: the job whose start is audited (restores, for now)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    job_id: str = Field(min_length=1)
+
+
+class RecordAuditResult(BaseModel):
+    seq: int
+    hash: str
+    action: str
+    target: str

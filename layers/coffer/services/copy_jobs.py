@@ -1,0 +1,473 @@
+"""Copy jobs: one COMPLETED recovery point into a vault of another region or account (or another vault here).
+
+The Copy workflow (statemachines/copy.asl.json) runs these steps:
+
+- `start`: the job, once per idempotency token (every refusal names its field before anything is written);
+  a hold on the source recovery point (an expiry never deletes what a copy reads: the restore lease of
+  catalog_restore_leases, taken by the copy job); a slot of the destination's copy quota (EBS, EC2, RDS,
+  Aurora), or PENDING and the workflow waits and asks again; then the copy is started by its method
+  (domain/copies.py): the native copy in the destination, after the source shared the artefact across
+  accounts; for S3 nothing yet (the Distributed Map copies one manifest part per child); for DynamoDB the
+  table's export as of the recovery point's time.
+- `check`: polls a native copy or the export (Wait states, never a sleeping Lambda).
+- `copy_part`: one Distributed Map child: one manifest part (its blobs, then the part under the copy's id) or
+  one export file, into the destination vault, locked as the destination vault locks, encrypted with its key.
+- `complete`: the manifest of the copy in the destination vault (Object-Locked), then its recovery point in
+  the destination catalog (`parent_recovery_point_id`: the source), then - one transaction - the job
+  COMPLETED and its quota slot given back; the hold on the source ends.
+A Catch ends the job through services/jobs_common.fail_job, which gives the slot back in the same write.
+
+The destination is reached through its copy role (adapters/copy_destinations.py); everything written there is
+written with that role's credentials. What the destination reads of the source (S3 blobs, export files, EBS and
+RDS snapshots encrypted with the source's keys) the source shares first: snapshot permissions (the adapters'
+`share_for_copy`) and KMS grants for the destination (role or account) on the keys that encrypt it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+from typing import Any
+
+from coffer.adapters.catalog_copy_quota import CopyQuotas
+from coffer.adapters.catalog_dynamodb import DuplicateRequest, DynamoCatalog
+from coffer.adapters.catalog_restore_leases import RestoreLeases
+from coffer.adapters.catalog_vault import VaultCatalog
+from coffer.adapters.copy_destinations import Destination, DestinationResolver
+from coffer.adapters.resources import adapter_for
+from coffer.adapters.resources.dynamodb import DynamoDBAdapter
+from coffer.adapters.vault_s3 import S3Vault
+from coffer.domain.copies import (
+    CopyDestination,
+    CopyMethod,
+    CopyPollResult,
+    CopyScope,
+    CopyStartResult,
+    QuotaKind,
+    StartCopyJobRequest,
+    method_for,
+    quota_key,
+    quota_kind,
+    same_vault_problem,
+    scope_of,
+)
+from coffer.domain.errors import (
+    CofferError,
+    CompletionWindowExceeded,
+    ConcurrentUpdate,
+    IntegrityError,
+    InvalidInput,
+    NotFound,
+    UnsupportedOperation,
+)
+from coffer.domain.jobs import Job, JobKind, JobProgress, JobState, Transition
+from coffer.domain.manifest import Manifest, ManifestPart, PartRef, VaultLayout, sha256_hex
+from coffer.domain.recovery_points import RecoveryPoint, RecoveryPointStatus
+from coffer.domain.steps import BatchResult, JobSummary
+from coffer.domain.vaults import Seal
+from coffer.ports import Capability, CopyTarget, require
+from coffer.services.jobs_common import job_id_for, recovery_point_id_for, summary
+from coffer.services.vaults import Vaults
+from coffer.services.wiring import Deps
+
+IDEMPOTENCY_TTL = timedelta(days=7)
+#: how long a copy may wait for a quota slot before it ends EXPIRED
+COPY_START_WINDOW = timedelta(hours=24)
+#: how long a started copy may run before it ends ABORTED (AWS's cross-region snapshot copies take hours)
+COPY_COMPLETE_WINDOW = timedelta(days=7)
+#: the KMS operations the destination needs on a source key to read (and re-encrypt) what it encrypts
+_GRANT_OPERATIONS = ["Decrypt", "DescribeKey", "CreateGrant", "ReEncryptFrom", "GenerateDataKeyWithoutPlaintext"]
+
+
+def export_prefix(job_id: str) -> str:
+    """Where a DynamoDB copy's export lands in the source's work bucket (ExportTableToPointInTime's S3Prefix)."""
+    return f"jobs/{job_id}/export"
+
+
+def _file_seq(key: str) -> int:
+    """A stable record number for one export file (48 bits of its key's hash: no collision in practice)."""
+    return int(hashlib.sha256(key.encode()).hexdigest()[:12], 16)
+
+
+class CopyJobs:
+    def __init__(self, deps: Deps, resolver: DestinationResolver | None = None) -> None:
+        self._d = deps
+        self._leases = RestoreLeases(deps.client_for("dynamodb"), deps.settings.catalog_table)
+        self._quotas = CopyQuotas(deps.client_for("dynamodb"), deps.settings.catalog_table)
+        self._resolver = resolver or DestinationResolver(deps.client_for("sts"), deps.settings)
+
+    # ---- start ----------------------------------------------------------------------------------
+    def start(self, request: StartCopyJobRequest, event_id: str, execution_arn: str | None,
+              requested_at: datetime | None = None) -> CopyStartResult:
+        """Create the copy job (once per idempotency token) and start it, or queue it for a quota slot.
+
+        A second delivery of the same request returns the first job, marked duplicate; the workflow's own
+        retry (same execution) carries on with the job it created, or asks again for a slot."""
+        d, now = self._d, self._d.clock.now()
+        token = request.idempotency_token or event_id
+        resumed = self._resumed(job_id_for(token), execution_arn)
+        if resumed is not None:
+            return resumed
+        rp = d.catalog.get_recovery_point(request.recovery_point_id)
+        address = request.destination
+        region = d.settings.region or "us-east-1"
+        problems = []
+        if rp.status is not RecoveryPointStatus.COMPLETED:
+            problems.append(f"RecoveryPointArn: recovery point {rp.recovery_point_id} is {rp.status}; only COMPLETED "
+                            "recovery points are copied")
+        if request.source_backup_vault_name and request.source_backup_vault_name != rp.vault_name:
+            problems.append(f"SourceBackupVaultName: recovery point {rp.recovery_point_id} is in vault "
+                            f"{rp.vault_name}, not {request.source_backup_vault_name}")
+        same = same_vault_problem(rp.vault_name, region, self._resolver.own_account, address)
+        if same:
+            problems.append(same)
+        if problems:
+            raise InvalidInput(problems)
+        scope = scope_of(region, self._resolver.own_account, address)
+        method = method_for(rp.resource_type)
+        if method is CopyMethod.NATIVE:
+            require(d.adapter(rp.resource_type),
+                    Capability.COPY_TO_ACCOUNT if scope is CopyScope.CROSS_ACCOUNT else Capability.COPY_TO_REGION)
+        destination = self._resolver.resolve(address)
+        self._admit(destination, request, now)
+        job_id = job_id_for(token)
+        job = Job(
+            job_id=job_id, kind=JobKind.COPY, resource_arn=rp.resource_arn, resource_type=rp.resource_type,
+            vault_name=rp.vault_name, recovery_point_id=rp.recovery_point_id, created_at=now,
+            start_by=(requested_at or now) + COPY_START_WINDOW, lifecycle=request.lifecycle,
+            recovery_point_tags=dict(rp.tags), plan_id=rp.plan_id, rule_name=rp.rule_name, idempotency_token=token,
+            execution_arn=execution_arn,
+            destination=CopyDestination(vault_arn=address.arn, region=address.region, account_id=address.account_id,
+                                        vault_name=address.vault_name, scope=scope, method=method,
+                                        recovery_point_id=recovery_point_id_for(job_id)),
+            history=(Transition(state=JobState.CREATED, at=now, reason=f"copy to {address.arn} requested"),),
+        )
+        fingerprint = sha256_hex(request.model_dump_json(exclude={"idempotency_token"}).encode())
+        try:
+            job = d.catalog.create_job(job, fingerprint, take_lease=False, ttl=int((now + IDEMPOTENCY_TTL).timestamp()))
+        except DuplicateRequest as duplicate:
+            job = duplicate.job
+            if job.execution_arn != execution_arn or execution_arn is None:
+                return CopyStartResult(job_id=job.job_id, duplicate=True, next="done")
+        if job.state in (JobState.CREATED, JobState.PENDING):
+            job = self._run(job, rp, destination)
+        return self._next_step(job)
+
+    def _resumed(self, job_id: str, execution_arn: str | None) -> CopyStartResult | None:
+        """This execution asking again for its own job (the workflow's retry, or its turn for a quota slot):
+        carry on from where the job is, without checking the request again."""
+        if execution_arn is None:
+            return None
+        try:
+            job = self._d.catalog.get_job(job_id)
+        except NotFound:
+            return None
+        if job.execution_arn != execution_arn:
+            return None  # another execution's job: create_job tells a duplicate from a conflict
+        if job.state in (JobState.CREATED, JobState.PENDING):
+            target = self._target(job)
+            job = self._run(job, self._d.catalog.get_recovery_point(job.recovery_point_id),
+                            self._resolver.resolve(target.address))
+        return self._next_step(job)
+
+    def _admit(self, destination: Destination, request: StartCopyJobRequest, now: datetime) -> None:
+        """The destination vault exists and the copy's retention fits its vault lock (refused by field)."""
+        try:
+            self._vaults(destination).admit(destination.address.vault_name, request.lifecycle, now)
+        except InvalidInput as error:
+            where = f"in {destination.address.region} of account {destination.address.account_id}"
+            raise InvalidInput([p.replace("BackupVaultName:", "DestinationBackupVaultArn:").replace(
+                "does not exist", f"does not exist {where}") for p in error.problems]) from None
+
+    def _run(self, job: Job, rp: RecoveryPoint, destination: Destination) -> Job:
+        d, now = self._d, self._d.clock.now()
+        if now > job.start_by:
+            return d.catalog.save_job(job.to(JobState.EXPIRED, now, f"no copy slot by {job.start_by.isoformat()}"))
+        try:
+            # Rule: an expiry never deletes what a copy reads; the hold ends when the job does.
+            self._leases.begin_restore(rp.recovery_point_id, job.job_id)
+        except CofferError as error:
+            d.catalog.save_job(job.to(JobState.FAILED, now, f"{type(error).__name__}: {error}"))
+            raise
+        target = job.destination
+        assert target is not None
+        key = quota_key(job.resource_type, target.address)
+        if key is not None:
+            limit = self._limit(key)
+            holders = self._quotas.acquire(key, job.job_id, limit, now, ended=self._ended)
+            if holders is not None:
+                if job.state is JobState.CREATED:
+                    job = d.catalog.save_job(job.to(JobState.PENDING, now, (
+                        f"waiting for a copy slot: {len(holders)} of {limit} {quota_kind(key)} in progress in "
+                        f"{target.region} of account {target.account_id}")))
+                return job
+            job = job.with_changes(destination=target.model_copy(update={"quota_key": key}))
+        try:
+            job = self._start_method(job, rp, destination)
+        except CofferError as error:
+            self._end(job, JobState.FAILED, f"{type(error).__name__}: {error}")
+            raise
+        running = job.to(JobState.RUNNING, now, f"copy to {target.vault_arn} started").with_changes(
+            complete_by=now + COPY_COMPLETE_WINDOW)
+        return d.catalog.save_job(running)
+
+    def _start_method(self, job: Job, rp: RecoveryPoint, destination: Destination) -> Job:
+        d = self._d
+        target = job.destination
+        assert target is not None
+        manifest = self._source_manifest(rp)
+        job = job.with_changes(source=dict(manifest.source))
+        if target.method is CopyMethod.NATIVE:
+            if target.scope is CopyScope.CROSS_ACCOUNT:
+                d.adapter(job.resource_type).share_for_copy(rp, target.account_id)
+                self._share_key(manifest.source.get("kms_key_id"), f"arn:{destination.address.partition}:iam::"
+                                f"{target.account_id}:root", job)
+            copier = adapter_for(job.resource_type, destination.client_for)
+            native_ref = copier.start_copy(rp, CopyTarget(
+                recovery_point_id=target.recovery_point_id, region=target.region,
+                account_id=target.account_id if target.scope is CopyScope.CROSS_ACCOUNT else None,
+                kms_key_arn=self._vaults(destination).get(target.vault_name).key_arn))
+            return job.with_changes(native_ref=native_ref)
+        # The destination role reads the source's vault objects (or export files) itself: a KMS grant on the key
+        # that encrypts them (the bucket policies let the copy roles of CopyDestinationAccountIds read).
+        if target.method is CopyMethod.OBJECTS:
+            self._share_key(rp.encryption_key_arn, destination.role_arn, job)
+            return job.with_changes(progress=JobProgress(batches_total=len(manifest.parts)))
+        self._share_key(d.settings.vault_key_arn, destination.role_arn, job)
+        exporter = DynamoDBAdapter(d.client_for("dynamodb"))
+        export_arn = exporter.start_export(rp, d.settings.work_bucket, export_prefix(job.job_id), job.job_id,
+                                           d.clock.now())
+        return job.with_changes(native_ref=export_arn, destination=target.model_copy(
+            update={"export_prefix": export_prefix(job.job_id) + "/"}))
+
+    def _share_key(self, key_arn: Any, grantee: str, job: Job) -> None:
+        """A KMS grant for the destination on a key of this account (a copy reads what it encrypts). Named after
+        the job: KMS returns the same grant for a repeated request."""
+        if not isinstance(key_arn, str) or ":key/" not in key_arn:
+            return  # unencrypted, or no key recorded (an AWS managed key cannot be shared: the copy then fails)
+        kms = self._d.client_for("kms")
+        if kms.describe_key(KeyId=key_arn)["KeyMetadata"].get("KeyManager") == "AWS":
+            raise UnsupportedOperation(f"{job.resource_type}: cannot copy a recovery point to another account: it is "
+                                       f"encrypted with the AWS managed key {key_arn}, which cannot be shared "
+                                       "(encrypt the resource with a customer managed key)")
+        kms.create_grant(KeyId=key_arn, GranteePrincipal=grantee, Operations=_GRANT_OPERATIONS,
+                         Name=f"coffer-copy-{job.job_id}")
+
+    def _next_step(self, job: Job) -> CopyStartResult:
+        target = job.destination
+        if job.state is JobState.PENDING:
+            return CopyStartResult(job_id=job.job_id, next="queued", wait_seconds=self._d.settings.poll_seconds)
+        if job.state is not JobState.RUNNING or target is None:
+            return CopyStartResult(job_id=job.job_id, next="done")
+        if target.method is CopyMethod.OBJECTS:
+            return CopyStartResult(job_id=job.job_id, next="objects",
+                                   items_prefix=VaultLayout.parts_prefix(job.vault_name, job.recovery_point_id))
+        return CopyStartResult(job_id=job.job_id, next="native", wait_seconds=self._d.settings.poll_seconds)
+
+    # ---- poll -----------------------------------------------------------------------------------
+    def check(self, job_id: str) -> CopyPollResult:
+        """A native copy's or an export's progress. A finished export's files are what the Map copies next."""
+        d, now = self._d, self._d.clock.now()
+        job = d.catalog.get_job(job_id)
+        target = self._target(job)
+        wait = d.settings.poll_seconds
+        if job.state.terminal:
+            return CopyPollResult(job_id=job_id, done=True, next="complete")
+        if target.method is CopyMethod.OBJECTS:
+            return CopyPollResult(job_id=job_id, done=True, next="objects",
+                                  items_prefix=VaultLayout.parts_prefix(job.vault_name, job.recovery_point_id))
+        if target.method is CopyMethod.NATIVE:
+            copier = adapter_for(job.resource_type, self._resolver.resolve(target.address).client_for)
+            status = copier.copy_status(job.native_ref or "")
+        else:
+            status = DynamoDBAdapter(d.client_for("dynamodb")).export_status(job.native_ref or "")
+        if not status.done:
+            if job.complete_by and now > job.complete_by:
+                raise CompletionWindowExceeded(f"copy job {job_id} did not complete by {job.complete_by.isoformat()}")
+            return CopyPollResult(job_id=job_id, done=False, next="wait", wait_seconds=wait)
+        if target.method is CopyMethod.NATIVE:
+            return CopyPollResult(job_id=job_id, done=True, next="complete")
+        files = d.work.listing(target.export_prefix or "")
+        if not files:
+            raise IntegrityError(f"export {job.native_ref} is COMPLETED but wrote no files under "
+                                 f"s3://{d.work.bucket}/{target.export_prefix}")
+        export = {"export_arn": job.native_ref, "item_count": status.details.get("item_count", 0),
+                  "export_time": job.source.get("export", {}).get("export_time") or status.details.get("export_time"),
+                  "files": len(files)}
+        if job.source.get("export") != export:
+            job = d.catalog.save_job(job.with_changes(
+                source={**job.source, "export": export},
+                progress=job.progress.model_copy(update={"batches_total": len(files)})))
+        return CopyPollResult(job_id=job_id, done=True, next="files", items_prefix=target.export_prefix)
+
+    # ---- one Distributed Map child --------------------------------------------------------------
+    def copy_part(self, job_id: str, key: str) -> BatchResult:
+        """One manifest part (S3) or one export file (DynamoDB) into the destination vault."""
+        d = self._d
+        job = d.catalog.get_job(job_id)
+        target = self._target(job)
+        destination = self._resolver.resolve(target.address)
+        vault = S3Vault(destination.client_for("s3"), destination.settings.vault_bucket,
+                        destination.settings.vault_lock_mode)
+        seal = self._seal(job, destination)
+        if target.method is CopyMethod.EXPORT:
+            return self._copy_export_file(job, key, vault, seal)
+        rp = d.catalog.get_recovery_point(job.recovery_point_id)
+        listed = {ref.key: ref for ref in self._source_manifest(rp).parts}
+        seq = int(key.rsplit("/", 1)[-1].split(".", 1)[0])
+        if key not in listed:  # a part a failed batch left: not part of the recovery point (as restores skip it)
+            return BatchResult(job_id=job_id, seq=seq, objects=0)
+        raw = d.vault.get_bytes(key)
+        if sha256_hex(raw) != listed[key].sha256:
+            raise IntegrityError(f"{key} does not match the checksum its manifest records")
+        part = ManifestPart.model_validate_json(raw)
+        copied = reused = bytes_copied = 0
+        for entry in part.entries:
+            blob = VaultLayout.blob(target.vault_name, entry.sha256)
+            if vault.lock_of(blob)[0]:
+                vault.secure(blob, seal)  # content-addressed: there already, locked at least as long as this copy
+                reused += 1
+                continue
+            stored = vault.copy_in(d.vault.bucket, VaultLayout.blob(job.vault_name, entry.sha256), blob,
+                                   seal.retain_until, seal=seal)
+            if stored != entry.sha256:
+                raise IntegrityError(f"{entry.key}: copied blob has SHA-256 {stored}, expected {entry.sha256}")
+            copied += 1
+            bytes_copied += entry.size
+        copy = ManifestPart(recovery_point_id=target.recovery_point_id, seq=part.seq, entries=part.entries)
+        part_key = VaultLayout.part(target.vault_name, target.recovery_point_id, part.seq)
+        sha = vault.put_json_locked(part_key, copy.model_dump(mode="json"), seal.retain_until, seal)
+        ref = listed[key].model_copy(update={"key": part_key, "sha256": sha})
+        d.catalog.put_part(job_id, part.seq, {"seq": part.seq, "part": ref.model_dump(mode="json"), "copied": copied,
+                                              "reused": reused, "bytes_copied": bytes_copied, "failed": []})
+        return BatchResult(job_id=job_id, seq=part.seq, objects=len(part.entries), copied=copied, reused=reused)
+
+    def _copy_export_file(self, job: Job, key: str, vault: S3Vault, seal: Seal) -> BatchResult:
+        d = self._d
+        target = self._target(job)
+        relative = key.removeprefix(target.export_prefix or "")
+        if relative == key:
+            raise InvalidInput([f"key: {key} is not a file of this job's export"])
+        stored = VaultLayout.recovery_point_prefix(target.vault_name, target.recovery_point_id) + "export/" + relative
+        sha = vault.copy_in(d.work.bucket, key, stored, seal.retain_until, seal=seal)
+        size = d.work.size_of(key)
+        seq = _file_seq(relative)
+        d.catalog.put_part(job.job_id, seq, {"seq": seq, "file": {"key": stored, "sha256": sha, "size": size},
+                                             "copied": 1, "reused": 0, "bytes_copied": size, "failed": []})
+        return BatchResult(job_id=job.job_id, seq=seq, objects=1, copied=1)
+
+    # ---- complete -------------------------------------------------------------------------------
+    def complete(self, job_id: str) -> JobSummary:
+        """The copy's manifest (Object-Locked) and recovery point in the destination, then the job COMPLETED
+        with its quota slot given back in the same write. A retry after any step finishes what is left."""
+        d, now = self._d, self._d.clock.now()
+        job = d.catalog.get_job(job_id)
+        if job.state.terminal:
+            self._leases.end_restore(job.recovery_point_id, job.job_id)
+            return summary(job)
+        target = self._target(job)
+        destination = self._resolver.resolve(target.address)
+        catalog = DynamoCatalog(destination.client_for("dynamodb"), destination.settings.catalog_table)
+        try:
+            rp = catalog.get_recovery_point(target.recovery_point_id)
+        except NotFound:
+            rp = self._write_copy(job, destination, catalog, now)
+        if rp.job_id != job.job_id:
+            raise IntegrityError(f"recovery point {rp.recovery_point_id} in {target.vault_arn} was made by job "
+                                 f"{rp.job_id}, not {job.job_id}")
+        job = self._end(job.with_changes(progress=job.progress.model_copy(update={"bytes": rp.backup_size_bytes})),
+                        JobState.COMPLETED, f"copied to {target.vault_arn} as recovery point {rp.recovery_point_id}")
+        return summary(job)
+
+    def _write_copy(self, job: Job, destination: Destination, catalog: DynamoCatalog, now: datetime) -> RecoveryPoint:
+        d = self._d
+        target = self._target(job)
+        vault = S3Vault(destination.client_for("s3"), destination.settings.vault_bucket,
+                        destination.settings.vault_lock_mode)
+        seal = self._seal(job, destination)
+        source: dict[str, Any] = {**job.source, "copied_from": {
+            "recovery_point_id": job.recovery_point_id, "vault": job.vault_name,
+            "region": d.settings.region, "account_id": self._resolver.own_account}}
+        parts: tuple[PartRef, ...] = ()
+        objects = size = 0
+        native_ref: str | None = None
+        records = list(d.catalog.list_parts(job.job_id))
+        expected = job.progress.batches_total or 0
+        if target.method is CopyMethod.NATIVE:
+            status = adapter_for(job.resource_type, destination.client_for).copy_status(job.native_ref or "")
+            if not status.done:
+                raise IntegrityError(f"copy {job.native_ref} is not finished")
+            size, native_ref = status.size_bytes, job.native_ref
+        elif len(records) < expected:
+            raise IntegrityError(f"{len(records)} of {expected} parts of copy job {job.job_id} were copied")
+        elif target.method is CopyMethod.OBJECTS:
+            parts = tuple(sorted((PartRef.model_validate(r["part"]) for r in records if "part" in r),
+                                 key=lambda ref: ref.seq))
+            objects, size = sum(p.objects for p in parts), sum(p.bytes for p in parts)
+        else:
+            files = sorted((r["file"] for r in records), key=lambda f: f["key"])
+            data = sorted({f["key"].rsplit("/data/", 1)[0] + "/data/" for f in files if "/data/" in f["key"]})
+            if len(data) != 1:
+                raise IntegrityError(f"export of copy job {job.job_id} has {len(data)} data directories, expected 1")
+            source["export"] = {**job.source.get("export", {}), "bucket": destination.settings.vault_bucket,
+                                "data_prefix": data[0], "format": "DYNAMODB_JSON", "compression": "GZIP",
+                                "objects": files}
+            objects, size = len(files), sum(int(f["size"]) for f in files)
+        rp = RecoveryPoint(
+            recovery_point_id=target.recovery_point_id, vault_name=target.vault_name, resource_arn=job.resource_arn,
+            resource_type=job.resource_type, status=RecoveryPointStatus.COMPLETED, creation_date=job.created_at,
+            completion_date=now, backup_size_bytes=size, lifecycle=job.lifecycle,
+            cold_at=job.lifecycle.cold_at(job.created_at), delete_at=job.lifecycle.delete_at(job.created_at),
+            retain_until=seal.retain_until, encryption_key_arn=seal.kms_key_arn, plan_id=job.plan_id,
+            rule_name=job.rule_name, job_id=job.job_id, parent_recovery_point_id=job.recovery_point_id,
+            manifest_key=VaultLayout.manifest(target.vault_name, target.recovery_point_id), native_ref=native_ref,
+            tags=job.recovery_point_tags)
+        manifest = Manifest(recovery_point=rp, completed_at=now, source=source, parts=parts, objects=objects)
+        sha = vault.put_json_locked(rp.manifest_key or "", manifest.model_dump(mode="json"), seal.retain_until, seal)
+        rp = rp.model_copy(update={"manifest_sha256": sha})
+        try:
+            catalog.put_recovery_point(rp)
+        except ConcurrentUpdate:
+            return catalog.get_recovery_point(rp.recovery_point_id)  # a concurrent retry wrote it first
+        return rp
+
+    # ---- helpers --------------------------------------------------------------------------------
+    def _end(self, job: Job, state: JobState, reason: str) -> Job:
+        """The job's terminal state and (same transaction) its quota slot back; then its hold ends."""
+        ended = self._d.catalog.save_job(job.to(state, self._d.clock.now(), reason),
+                                         also=self._quotas.release_for(job))
+        self._leases.end_restore(job.recovery_point_id, job.job_id)
+        return ended
+
+    def _source_manifest(self, rp: RecoveryPoint) -> Manifest:
+        raw = self._d.vault.get_bytes(rp.manifest_key or "")
+        if rp.manifest_sha256 and sha256_hex(raw) != rp.manifest_sha256:
+            raise IntegrityError(f"manifest of recovery point {rp.recovery_point_id} does not match its checksum")
+        return Manifest.model_validate_json(raw)
+
+    def _vaults(self, destination: Destination) -> Vaults:
+        catalog = VaultCatalog(destination.client_for("dynamodb"), destination.settings.catalog_table)
+        return Vaults(catalog, destination.settings, self._d.clock)
+
+    def _seal(self, job: Job, destination: Destination) -> Seal:
+        """How the copy's objects are written in the destination: its vault's lock mode and key, the copy's
+        own lifecycle (counted from the copy's creation), at least the vault lock's MinRetentionDays."""
+        target = self._target(job)
+        return self._vaults(destination).seal_for(job.with_changes(vault_name=target.vault_name))
+
+    def _limit(self, key: str) -> int:
+        s = self._d.settings
+        return s.ebs_copy_quota if quota_kind(key) is QuotaKind.EBS_SNAPSHOT_COPIES else s.rds_copy_quota
+
+    def _ended(self, job_id: str) -> bool:
+        try:
+            return self._d.catalog.get_job(job_id).state.terminal
+        except NotFound:
+            return True
+
+    @staticmethod
+    def _target(job: Job) -> CopyDestination:
+        if job.kind is not JobKind.COPY or job.destination is None:
+            raise InvalidInput([f"job_id: job {job.job_id} is a {job.kind} job, not a copy job"])
+        return job.destination
+

@@ -1,0 +1,77 @@
+"""Lengthening a recovery point's retention: when a second rule joins a window another rule's backup took,
+the backup is kept under the longer lifecycle (AWS Backup's overlap rule).
+
+Order matters, for the vault's promises: first every object of the recovery point (data, manifest parts,
+manifest) is locked until the new date, then an amendment is written Object-Locked beside the manifest (so
+a catalog rebuilt from the vault knows the longer lifecycle: DESIGN invariant 4), and only then the catalog
+says so. A crash in between leaves locks longer than the catalog claims, never shorter. Locks are only ever
+extended (the vault refuses to shorten one).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from coffer.domain.errors import ConcurrentUpdate
+from coffer.domain.lifecycle import Lifecycle
+from coffer.domain.manifest import Manifest, ManifestPart, VaultLayout
+from coffer.domain.plan_runs import longer_lifecycle
+from coffer.domain.recovery_points import RecoveryPoint
+from coffer.services.wiring import Deps
+
+_ATTEMPTS = 5
+
+
+def amendment_key(rp: RecoveryPoint, lifecycle: Lifecycle) -> str:
+    digest = hashlib.sha256(lifecycle.model_dump_json().encode()).hexdigest()[:16]
+    return f"{VaultLayout.recovery_point_prefix(rp.vault_name, rp.recovery_point_id)}amendments/lifecycle-{digest}.json"
+
+
+@dataclass(frozen=True)
+class Lengthened:
+    recovery_point_id: str
+    changed: bool
+    lifecycle: Lifecycle
+
+
+class RecoveryPointRetention:
+    def __init__(self, deps: Deps) -> None:
+        self._d = deps
+
+    def lengthen(self, recovery_point_id: str, lifecycle: Lifecycle, reason: str) -> Lengthened:
+        """Keep the recovery point at least as long as `lifecycle` would; never shorter than it is."""
+        d = self._d
+        for _ in range(_ATTEMPTS):
+            rp = d.catalog.get_recovery_point(recovery_point_id)
+            wanted = longer_lifecycle(rp.lifecycle, lifecycle)
+            if wanted == rp.lifecycle:
+                return Lengthened(recovery_point_id, False, rp.lifecycle)
+            until = max(rp.retain_until, wanted.retain_until(rp.creation_date, d.settings.default_retention_days))
+            self._lock_everything(rp, until)
+            d.vault.put_json_locked(amendment_key(rp, wanted), {
+                "recovery_point_id": rp.recovery_point_id,
+                "lifecycle": wanted.model_dump(mode="json", by_alias=True, exclude_none=True),
+                "retain_until": until.isoformat(), "reason": reason}, until)
+            updated = rp.model_copy(update={
+                "lifecycle": wanted, "cold_at": wanted.cold_at(rp.creation_date),
+                "delete_at": wanted.delete_at(rp.creation_date), "retain_until": until})
+            try:
+                d.catalog.put_recovery_point(updated)
+            except ConcurrentUpdate:
+                continue  # someone else changed it (another joiner): read again, lengthen again if still shorter
+            return Lengthened(recovery_point_id, True, wanted)
+        raise ConcurrentUpdate(f"recovery point {recovery_point_id} kept changing while its retention was lengthened")
+
+    def _lock_everything(self, rp: RecoveryPoint, until: datetime) -> None:
+        d = self._d
+        if rp.manifest_key is None:
+            return
+        manifest = Manifest.model_validate_json(d.vault.get_bytes(rp.manifest_key))
+        for part in manifest.parts:
+            contents = ManifestPart.model_validate(d.vault.get_json(part.key))
+            for blob in sorted({VaultLayout.blob(rp.vault_name, e.sha256) for e in contents.entries}):
+                d.vault.extend_retention(blob, until)
+            d.vault.extend_retention(part.key, until)
+        d.vault.extend_retention(rp.manifest_key, until)
