@@ -131,6 +131,11 @@ def test_an_s3_bucket_changed_all_day_is_restored_exactly_as_of_three_times(coff
         assert result["status"] == "SUCCEEDED", failure_causes(coffer, arn)
         assert bucket_snapshot(s3, target) == expected[moment], (target, moment)
     assert len({json.dumps(snapshot, sort_keys=True) for snapshot in expected.values()}) == 3
+    # Bounded work: each restore's planner ran more than once (20 journal entries or keys per call at BatchSize 4)
+    # and each restore's objects were spread over several batch files.
+    assert twin.invocations["ListPitrBatchesFunction"] >= 2 * len(expected)
+    assert all(coffer.deps.catalog.get_job(job_id_for(f"pitr-day-{n}")).progress.batches_total >= 2
+               for n in range(len(expected)))
 
     # A repeated event never appends twice: redeliver one recorded change through the handler.
     catalog = ContinuousCatalog(coffer.client("dynamodb"), coffer.settings.catalog_table)
@@ -192,6 +197,13 @@ def test_dynamodb_pitr_restores_inside_the_window_and_refuses_outside_naming_the
         assert f"Metadata.RestoreTime: {moment} is outside the restorable window 2026-11-25T21:00:00Z .. " \
                "2026-11-25T23:30:00Z" in failure_causes(coffer, str(refused["arn"]))
 
+    # A snapshot recovery point restores as it was taken: a RestoreTime for it is refused by name.
+    snapshot = coffer.start_backup({"ResourceArn": TABLE_ARN, "IdempotencyToken": "table-snapshot"})
+    snapshot_rp = coffer.deps.catalog.get_job(snapshot["output"]["job_id"]).recovery_point_id
+    refused = coffer.start_restore({"RecoveryPointArn": snapshot_rp, "IdempotencyToken": "snapshot-at-time",
+                                    "Metadata": {"targetTableName": "never", "RestoreTime": "2026-11-25T22:00:00Z"}})
+    assert refused["error"] == "RequestRefused" and f"Metadata.RestoreTime: recovery point {snapshot_rp} is a " \
+        "snapshot, not a continuous backup" in failure_causes(coffer, str(refused["arn"]))
     # One continuous backup per resource: another vault is refused, naming the field.
     other = coffer.start_backup({"ResourceArn": TABLE_ARN, "IdempotencyToken": "table-pitr-other",
                                  "BackupVaultName": "Other", "EnableContinuousBackup": True})

@@ -15,19 +15,18 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from unittest import mock
 
 import pytest
 
-from coffer.adapters.resources.ebs import EbsAdapter
 from coffer.cli import main
 from coffer.commands.common import stack_settings
 from coffer.domain.jobs import Job, JobState
 from coffer.domain.recovery_points import RecoveryPointStatus
+from coffer.domain.requests import StartBackupJobRequest
 from coffer.local.copy_destinations import DESTINATION_REGION, deploy_storage, session_in, vault_arn
-from coffer.local.samples import SAMPLE_BUCKET, create_sample_bucket, create_sample_table, create_sample_volume
+from coffer.local.samples import create_sample_table, create_sample_volume
 from coffer.local.session import LocalCoffer, local_twin
-from coffer.ports import OperationStatus
+from coffer.services.backup_jobs import BackupJobs
 from coffer.services.jobs_common import job_id_for
 from coffer.services.wiring import Deps, build
 
@@ -69,10 +68,22 @@ def failures(coffer: LocalCoffer) -> str:
                        for x in failed], default=str)[:4000]
 
 
-def test_coffer_copy_start_runs_the_copy_workflow_over_the_manifest_parts(
+def test_copy_workflows_run_from_the_cli_from_a_rules_copy_action_and_wait_for_quota_slots(
         coffer: LocalCoffer, destination: Deps, capsys: pytest.CaptureFixture[str]) -> None:
-    create_sample_bucket(coffer.client("s3"))
-    backup = coffer.start_backup({"ResourceArn": f"arn:aws:s3:::{SAMPLE_BUCKET}", "IdempotencyToken": "wf-s3"})
+    """One test on purpose: one twin deploy (seconds) for the three ways the Copy workflow runs."""
+    a_copy_from_the_cli_runs_over_the_manifest_parts(coffer, destination, capsys)
+    a_rules_copy_action_is_started_by_the_backup_workflow_and_a_dynamodb_copy_goes_through_an_export(
+        coffer, destination)
+    copies_beyond_the_destinations_quota_wait_for_a_slot_in_the_workflow(coffer)
+
+
+def a_copy_from_the_cli_runs_over_the_manifest_parts(
+        coffer: LocalCoffer, destination: Deps, capsys: pytest.CaptureFixture[str]) -> None:
+    s3 = coffer.client("s3")
+    s3.create_bucket(Bucket="wf-bucket")  # small: the byte-for-byte copies are test_copy_jobs.py's
+    for n in range(3):
+        s3.put_object(Bucket="wf-bucket", Key=f"k/{n}.txt", Body=f"object {n}".encode())
+    backup = coffer.start_backup({"ResourceArn": "arn:aws:s3:::wf-bucket", "IdempotencyToken": "wf-s3"})
     assert backup["status"] == "SUCCEEDED"
     rp = coffer.deps.catalog.get_job(backup["output"]["job_id"]).recovery_point_id
     assert main(["copy", "start", "--recovery-point", rp, "--destination-vault-arn", DESTINATION,
@@ -86,7 +97,7 @@ def test_coffer_copy_start_runs_the_copy_workflow_over_the_manifest_parts(
     assert copied.vault_name == "Default" and copied.lifecycle.delete_after_days == 60
 
 
-def test_a_rules_copy_action_is_started_by_the_backup_workflow_and_a_dynamodb_copy_goes_through_an_export(
+def a_rules_copy_action_is_started_by_the_backup_workflow_and_a_dynamodb_copy_goes_through_an_export(
         coffer: LocalCoffer, destination: Deps) -> None:
     db = coffer.client("dynamodb")
     create_sample_table(db, "wf-orders")
@@ -106,24 +117,19 @@ def test_a_rules_copy_action_is_started_by_the_backup_workflow_and_a_dynamodb_co
     assert copied.lifecycle.delete_after_days == 30
 
 
-def test_copies_beyond_the_destinations_quota_wait_for_a_slot_in_the_workflow(
-        coffer: LocalCoffer, destination: Deps) -> None:
+def copies_beyond_the_destinations_quota_wait_for_a_slot_in_the_workflow(coffer: LocalCoffer) -> None:
     volume = create_sample_volume(coffer.client("ec2"), "wf-quota")
-    backup = coffer.start_backup({"ResourceArn": volume, "IdempotencyToken": "wf-quota"})
-    rp = coffer.deps.catalog.get_job(backup["output"]["job_id"]).recovery_point_id
-    polls: dict[str, int] = {}
-    copy_status = EbsAdapter.copy_status
-
-    def in_progress_for_a_while(adapter: EbsAdapter, native_ref: str) -> OperationStatus:
-        polls[native_ref] = polls.get(native_ref, 0) + 1  # moto's copies are done at once; AWS's take minutes
-        status = copy_status(adapter, native_ref)
-        return OperationStatus(done=polls[native_ref] > 1, size_bytes=status.size_bytes)
-
-    with mock.patch.object(EbsAdapter, "copy_status", in_progress_for_a_while):
-        for n in range(2):  # EbsCopyQuota is 1 on this twin
-            coffer.twin.put_event("coffer", "StartCopyJob", {"RecoveryPointArn": rp, "IdempotencyToken": f"wf-q-{n}",
-                                                             "DestinationBackupVaultArn": DESTINATION})
-        jobs = [wait_for_job(coffer, job_id_for(f"wf-q-{n}")) for n in range(2)]
+    jobs = BackupJobs(coffer.deps)  # the backup in-process: this part is about the Copy workflow's waits
+    started = jobs.start(StartBackupJobRequest(resource_arn=volume, idempotency_token="wf-quota"), "wf-quota", None,
+                         None)
+    while not jobs.check(started.job_id).done:
+        pass
+    rp = coffer.deps.catalog.get_recovery_point(jobs.complete(started.job_id).recovery_point_id).recovery_point_id
+    # EbsCopyQuota is 1 on this twin; a started copy holds its slot at least through one WaitForCopy.
+    for n in range(2):
+        coffer.twin.put_event("coffer", "StartCopyJob", {"RecoveryPointArn": rp, "IdempotencyToken": f"wf-q-{n}",
+                                                         "DestinationBackupVaultArn": DESTINATION})
+    jobs = [wait_for_job(coffer, job_id_for(f"wf-q-{n}")) for n in range(2)]
     assert [j.state for j in jobs] == [JobState.COMPLETED] * 2, (failures(coffer),)
     waited = [j for j in jobs if JobState.PENDING in [t.state for t in j.history]]
     assert len(waited) == 1, [j.history for j in jobs]  # the second copy waited for the first one's slot

@@ -218,7 +218,8 @@ def test_list_and_delete(coffer: LocalCoffer, tmp_path: Path, capsys: pytest.Cap
 def test_validate_is_offline_and_names_bad_fields(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plan", "validate", str(AWS_PLAN), *map(str, AWS_SELECTIONS)]) == 0
     out = capsys.readouterr().out
-    assert "plan prod-daily-monthly is valid: 2 rule(s)" in out and "note: BackupPlan.Rules[0].CopyActions" in out
+    assert "plan prod-daily-monthly is valid: 2 rule(s)" in out
+    assert "note: BackupPlan.Rules[0].Lifecycle.MoveToColdStorageAfterDays" in out
     bad = write(tmp_path, "bad.json", {"BackupPlan": {"BackupPlanName": "b", "Rules": [
         {"RuleName": "r", "TargetBackupVaultName": "Default", "ScheduleExpression": "cron(0/5 * ? * * *)",
          "StartWindowMinutes": 15}]}})

@@ -262,9 +262,17 @@ def test_plan_runs_and_backup_start_on_the_command_line(coffer: LocalCoffer, clo
     from coffer.cli import main
 
     stack = ["--stack", coffer.twin.stack_name]
-    assert main(["plan", "runs", "twice", *stack]) == 0
-    runs = capsys.readouterr().out
-    assert "COMPLETED" in runs and "SKIPPED" in runs
+    table(coffer, "cli-table", {"cli": "yes"})
+    apply(coffer, {"BackupPlan": {"BackupPlanName": "cli", "Rules": [rule("daily", "cron(0 5 ? * * *)", 7)]},
+                   "Selections": [{"SelectionName": "cli", "Conditions": tagged("cli", "yes")}]})
+    clock.set(FIVE)
+    run_plan(coffer, "cli", "daily", FIVE)
+    run_plan(coffer, "cli", "gone", FIVE + timedelta(hours=1))
+    capsys.readouterr()
+    assert main(["plan", "runs", "cli", *stack]) == 0
+    runs = capsys.readouterr().out.splitlines()
+    assert runs[2].split()[:8] == ["2026-11-26T06:00+00:00", "gone", "SKIPPED", "0", "0", "0", "0", "0"]
+    assert runs[3].split()[:8] == ["2026-11-26T05:00+00:00", "daily", "COMPLETED", "1", "1", "1", "0", "0"]
     # An on-demand backup: EventBridge stamps the event with the wall clock, so the handlers' clock is set
     # to it (the start window counts from the event's time).
     clock.set(datetime.now(UTC))

@@ -8,6 +8,7 @@
 | running job of a resource (the lease)  | pk=LEASE#<resource arn>, sk=LEASE             | GetItem         |
 | recovery point by id                   | pk=RP#<id>, sk=RP                             | GetItem         |
 | recovery points of a vault, by time    | gsi1pk=VAULT#<name>, gsi1sk=RP#<created>#id   | Query gsi1      |
+| (the sweeper pages it oldest first)    | recovery_points_page: Limit + start key       | Query gsi1      |
 | batch results (parts) of a job         | pk=JOB#<id>, sk begins_with PART#             | Query           |
 | last backed-up state of S3 objects     | pk=OBJIDX#<vault>#<bucket>, sk=<key>          | BatchGetItem    |
 | restores holding a recovery point, its | pk=RP#<id>, sk=RPLOCK                         | GetItem, Update |
@@ -207,6 +208,20 @@ class DynamoCatalog:
     def list_recovery_points(self, vault_name: str) -> Iterator[RecoveryPoint]:
         for item in self._query_index("gsi1", f"VAULT#{vault_name}"):
             yield RecoveryPoint.model_validate_json(item["doc"]["S"])
+
+    def recovery_points_page(self, vault_name: str, token: str | None,
+                             limit: int = 100) -> tuple[list[RecoveryPoint], str | None]:
+        """One Query page of a vault's recovery points, oldest first (the sweeper's pages): (points, next token).
+        The token is the page's LastEvaluatedKey as JSON (None: no more pages)."""
+        params: dict[str, Any] = {
+            "TableName": self._table, "IndexName": "gsi1", "KeyConditionExpression": "gsi1pk = :p",
+            "ExpressionAttributeValues": {":p": _s(f"VAULT#{vault_name}")}, "Limit": limit}
+        if token:
+            params["ExclusiveStartKey"] = json.loads(token)
+        response = self._db.query(**params)
+        points = [RecoveryPoint.model_validate_json(item["doc"]["S"]) for item in response["Items"]]
+        last = response.get("LastEvaluatedKey")
+        return points, (json.dumps(last) if last else None)
 
     # ---- batch results ---------------------------------------------------------------------------
     def put_part(self, job_id: str, seq: int, doc: dict[str, Any]) -> None:

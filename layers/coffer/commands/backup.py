@@ -44,6 +44,8 @@ def request_detail(args: argparse.Namespace) -> dict[str, Any]:
             detail[key] = value
     if args.tag:
         detail["RecoveryPointTags"] = _pairs(args.tag, "--tag")
+    if getattr(args, "continuous", False):
+        detail["EnableContinuousBackup"] = True
     return detail
 
 
@@ -92,6 +94,9 @@ def register(commands: Any) -> None:
     start.add_argument("--start-window-minutes", type=int)
     start.add_argument("--complete-window-minutes", type=int)
     start.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE", help="recovery point tag")
+    start.add_argument("--continuous", action="store_true",
+                       help="turn continuous backup (point-in-time recovery) on; --delete-after-days is the window "
+                            "(1-35, default 35)")
     start.add_argument("--wait", action="store_true", help="wait until the job ends and print its state")
     start.add_argument("--timeout", type=float, default=3600, help="seconds --wait waits at most")
     start.add_argument("--poll", type=float, default=2.0, help=argparse.SUPPRESS)

@@ -56,8 +56,7 @@ class VaultAddress(BaseModel):
     def parse(cls, arn: str, field: str = "DestinationBackupVaultArn") -> VaultAddress:
         found = _VAULT_ARN.match(arn)
         if found is None:
-            raise InvalidInput([f"{field}: '{arn}' is not a backup vault ARN "
-                                "(arn:aws:backup:<region>:<account>:backup-vault:<name>)"])
+            raise InvalidInput([f"{field}: {not_a_vault_arn(arn)}"])
         return cls(partition=found["partition"], region=found["region"], account_id=found["account"],
                    vault_name=found["name"])
 
@@ -70,6 +69,17 @@ class VaultAddress(BaseModel):
         return f"arn:{self.partition}:iam::{self.account_id}:role/{role_name}"
 
 
+def not_a_vault_arn(arn: str) -> str:
+    return f"'{arn}' is not a backup vault ARN (arn:aws:backup:<region>:<account>:backup-vault:<name>)"
+
+
+def _vault_arn(value: str) -> str:
+    """A field validator: pydantic names the field, so the message does not."""
+    if _VAULT_ARN.match(value) is None:
+        raise ValueError(not_a_vault_arn(value))
+    return value
+
+
 class CopyAction(BaseModel):
     """A rule's copy action (AWS Backup's CopyAction): where a completed backup is copied, and for how long."""
 
@@ -78,11 +88,7 @@ class CopyAction(BaseModel):
     destination_backup_vault_arn: str
     lifecycle: Lifecycle | None = None
 
-    @field_validator("destination_backup_vault_arn")
-    @classmethod
-    def _vault_arn(cls, value: str) -> str:
-        VaultAddress.parse(value)
-        return value
+    _destination = field_validator("destination_backup_vault_arn")(_vault_arn)
 
 
 class StartCopyJobRequest(BaseModel):
@@ -102,11 +108,7 @@ class StartCopyJobRequest(BaseModel):
     def _id_from_arn(cls, value: str) -> str:
         return value.rsplit("recovery-point:", 1)[-1]
 
-    @field_validator("destination_backup_vault_arn")
-    @classmethod
-    def _vault_arn(cls, value: str) -> str:
-        VaultAddress.parse(value)
-        return value
+    _destination = field_validator("destination_backup_vault_arn")(_vault_arn)
 
     @property
     def destination(self) -> VaultAddress:

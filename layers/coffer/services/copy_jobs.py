@@ -182,7 +182,7 @@ class CopyJobs:
     def _run(self, job: Job, rp: RecoveryPoint, destination: Destination) -> Job:
         d, now = self._d, self._d.clock.now()
         if now > job.start_by:
-            return d.catalog.save_job(job.to(JobState.EXPIRED, now, f"no copy slot by {job.start_by.isoformat()}"))
+            return self._end(job, JobState.EXPIRED, f"no copy slot by {job.start_by.isoformat()}")
         try:
             # Rule: an expiry never deletes what a copy reads; the hold ends when the job does.
             self._leases.begin_restore(rp.recovery_point_id, job.job_id)
@@ -201,7 +201,9 @@ class CopyJobs:
                         f"waiting for a copy slot: {len(holders)} of {limit} {quota_kind(key)} in progress in "
                         f"{target.region} of account {target.account_id}")))
                 return job
-            job = job.with_changes(destination=target.model_copy(update={"quota_key": key}))
+            if target.quota_key != key:
+                # Recorded at once: whatever ends this job from now on gives the slot back in the same write.
+                job = d.catalog.save_job(job.with_changes(destination=target.model_copy(update={"quota_key": key})))
         try:
             job = self._start_method(job, rp, destination)
         except CofferError as error:
@@ -229,7 +231,7 @@ class CopyJobs:
                 kms_key_arn=self._vaults(destination).get(target.vault_name).key_arn))
             return job.with_changes(native_ref=native_ref)
         # The destination role reads the source's vault objects (or export files) itself: a KMS grant on the key
-        # that encrypts them (the bucket policies let the copy roles of CopyDestinationAccountIds read).
+        # that encrypts them (the bucket policies let the copy roles named in CopyDestinationRoleArns read).
         if target.method is CopyMethod.OBJECTS:
             self._share_key(rp.encryption_key_arn, destination.role_arn, job)
             return job.with_changes(progress=JobProgress(batches_total=len(manifest.parts)))

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from coffer.adapters.catalog_vault import VaultCatalog
 from coffer.domain.expiry import deletion_refusal, due_for_expiry
+from coffer.domain.object_lock import LockMode
 from coffer.domain.recovery_points import RecoveryPoint
 from coffer.services.vaults import Vaults
 
@@ -20,6 +21,15 @@ class RetentionGuard:
         vault = self._vaults.find(rp.vault_name)
         mode = vault.object_lock_mode(self._vaults.stack_mode) if vault else self._vaults.stack_mode
         return deletion_refusal(rp, self._holds.holds_on(rp.recovery_point_id), mode, now, bypass_governance)
+
+    def object_mode(self, vault_name: str) -> LockMode:
+        """The Object Lock mode of the vault's objects (the sweeper asks once per page)."""
+        vault = self._vaults.find(vault_name)
+        return vault.object_lock_mode(self._vaults.stack_mode) if vault else self._vaults.stack_mode
+
+    def holds_on(self, recovery_point_id: str) -> list[str]:
+        """The legal holds covering the recovery point (the sweeper asks only for the ones due for deletion)."""
+        return self._holds.holds_on(recovery_point_id)
 
     def may_expire(self, rp: RecoveryPoint, now: datetime) -> bool:
         """What the lifecycle sweeper calls for each candidate: False for a held or still-locked one."""
