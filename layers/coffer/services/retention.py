@@ -19,6 +19,8 @@ from coffer.domain.lifecycle import Lifecycle
 from coffer.domain.manifest import Manifest, ManifestPart, VaultLayout
 from coffer.domain.plan_runs import longer_lifecycle
 from coffer.domain.recovery_points import RecoveryPoint
+from coffer.domain.vaults import Seal
+from coffer.services.vaults import Vaults
 from coffer.services.wiring import Deps
 
 _ATTEMPTS = 5
@@ -39,6 +41,7 @@ class Lengthened:
 class RecoveryPointRetention:
     def __init__(self, deps: Deps) -> None:
         self._d = deps
+        self._vaults = Vaults.from_deps(deps)
 
     def lengthen(self, recovery_point_id: str, lifecycle: Lifecycle, reason: str) -> Lengthened:
         """Keep the recovery point at least as long as `lifecycle` would; never shorter than it is."""
@@ -50,10 +53,15 @@ class RecoveryPointRetention:
                 return Lengthened(recovery_point_id, False, rp.lifecycle)
             until = max(rp.retain_until, wanted.retain_until(rp.creation_date, d.settings.default_retention_days))
             self._lock_everything(rp, until)
+            vault = self._vaults.get(rp.vault_name)
+            # Written like every object of the vault: its lock mode and its own KMS key (the vault's bucket
+            # policy refuses a write under the vault's prefix that does not name that key).
+            seal = Seal(vault=vault.name, mode=vault.object_lock_mode(self._vaults.stack_mode), retain_until=until,
+                        kms_key_arn=vault.key_arn)
             d.vault.put_json_locked(amendment_key(rp, wanted), {
                 "recovery_point_id": rp.recovery_point_id,
                 "lifecycle": wanted.model_dump(mode="json", by_alias=True, exclude_none=True),
-                "retain_until": until.isoformat(), "reason": reason}, until)
+                "retain_until": until.isoformat(), "reason": reason}, until, seal)
             updated = rp.model_copy(update={
                 "lifecycle": wanted, "cold_at": wanted.cold_at(rp.creation_date),
                 "delete_at": wanted.delete_at(rp.creation_date), "retain_until": until})
