@@ -35,6 +35,7 @@ from .fixups import FixupReport, TemplateResolver, apply_fixups
 from .lambda_router import InvocationStats, LambdaRouter
 from .nested_executions import nested_executions
 from .packaging import FunctionSource, PackagedTemplate, package_template, placeholder_zip
+from .s3_conditional import atomic_conditional_puts
 from .s3_events import S3EventBridge
 from .sam_transform import to_cloudformation
 from .stack import DeployedStack, TwinDeployError, check_parameters, create_stack
@@ -181,6 +182,7 @@ class Twin:
         self._exit.enter_context(aws_shaped_distributed_map())
         self._exit.enter_context(parsed_once())
         self._exit.enter_context(atomic_dynamodb())
+        self._exit.enter_context(atomic_conditional_puts())
         self._exit.enter_context(nested_executions())  # states:startExecution(.sync) tasks
         self._exit.enter_context(transactions_by_item())  # TransactWriteItems without table copies
         self._exit.callback(self._drain, first_thread)  # first to run on close: patches still in place
