@@ -14,21 +14,11 @@ import time
 import uuid
 from typing import Any
 
-from coffer.commands.common import add_stack_option, print_json, stack_deps
+from coffer.commands.common import add_stack_option, key_value_pairs, print_json, stack_deps
 from coffer.domain.errors import InvalidInput, NotFound
 from coffer.domain.requests import StartBackupJobRequest
 from coffer.domain.validation import parse_model
 from coffer.services.jobs_common import job_id_for
-
-
-def _pairs(values: list[str], option: str) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for pair in values:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise SystemExit(f"coffer: {option}: '{pair}' is not KEY=VALUE")
-        found[key] = value
-    return found
 
 
 def request_detail(args: argparse.Namespace) -> dict[str, Any]:
@@ -43,7 +33,7 @@ def request_detail(args: argparse.Namespace) -> dict[str, Any]:
         if value is not None:
             detail[key] = value
     if args.tag:
-        detail["RecoveryPointTags"] = _pairs(args.tag, "--tag")
+        detail["RecoveryPointTags"] = key_value_pairs(args.tag, "--tag")
     if getattr(args, "continuous", False):
         detail["EnableContinuousBackup"] = True
     return detail

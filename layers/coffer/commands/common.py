@@ -51,6 +51,17 @@ def stack_deps(args: argparse.Namespace) -> tuple[Deps, dict[str, str]]:
     return build(stack_settings(outputs, session), session=session), outputs
 
 
+def key_value_pairs(values: list[str], option: str) -> dict[str, str]:
+    """Repeated KEY=VALUE options as a dict; anything else is refused naming the option."""
+    found: dict[str, str] = {}
+    for pair in values:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"coffer: {option}: '{pair}' is not KEY=VALUE")
+        found[key] = value
+    return found
+
+
 def print_json(value: Any) -> None:
     import json
 

@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from coffer.commands.common import add_stack_option, print_json, stack_deps
+from coffer.commands.common import add_stack_option, key_value_pairs, print_json, stack_deps
 from coffer.domain.errors import CofferError, InvalidInput
 from coffer.domain.requests import StartRestoreJobRequest
 from coffer.domain.validation import parse_model
@@ -54,19 +54,10 @@ def _recovery_points_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _metadata(pairs: list[str]) -> dict[str, str]:
-    metadata: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise SystemExit(f"coffer: --metadata: '{pair}' is not KEY=VALUE")
-        metadata[key] = value
-    return metadata
-
-
 def _restore_start(args: argparse.Namespace) -> int:
     """Put a StartRestoreJob event on the default bus (the Restore workflow's rule starts it)."""
-    detail: dict[str, Any] = {"RecoveryPointArn": args.recovery_point, "Metadata": _metadata(args.metadata),
+    detail: dict[str, Any] = {"RecoveryPointArn": args.recovery_point,
+                              "Metadata": key_value_pairs(args.metadata, "--metadata"),
                               "IdempotencyToken": args.token or str(uuid.uuid4())}
     try:
         parse_model(StartRestoreJobRequest, detail, prefix="")
