@@ -11,7 +11,7 @@ from coffer.twin.environment import EnvironmentGate
 from coffer.twin.fixups import substitute_definition
 
 
-def test_same_environment_runs_together_and_is_removed_afterwards() -> None:
+def test_same_environment_runs_together_stays_while_the_twin_is_open_and_is_removed_by_close() -> None:
     gate = EnvironmentGate()
     inside = threading.Barrier(2, timeout=5)
     seen: list[str | None] = []
@@ -27,6 +27,9 @@ def test_same_environment_runs_together_and_is_removed_afterwards() -> None:
     for thread in threads:
         thread.join()
     assert seen == ["a", "a"]
+    # Idle, the environment stays applied: a thread outside an invocation never sees it vanish...
+    assert os.environ.get("TWIN_GATE_TEST") == "a"
+    gate.close()  # ...until the twin closes.
     assert "TWIN_GATE_TEST" not in os.environ
 
 
@@ -56,6 +59,8 @@ def test_other_environment_waits_for_the_first_to_finish() -> None:
     one.join()
     two.join()
     assert seen == [("first", "first"), ("second", "second")]
+    gate.close()
+    assert "TWIN_GATE_TEST" not in os.environ
 
 
 def test_nested_call_in_the_same_thread_swaps_and_restores() -> None:
@@ -64,6 +69,8 @@ def test_nested_call_in_the_same_thread_swaps_and_restores() -> None:
         with gate.applied({"TWIN_GATE_TEST": "inner"}):
             assert os.environ["TWIN_GATE_TEST"] == "inner"
         assert os.environ["TWIN_GATE_TEST"] == "outer"
+    assert os.environ["TWIN_GATE_TEST"] == "outer"
+    gate.close()
     assert "TWIN_GATE_TEST" not in os.environ
 
 

@@ -60,6 +60,8 @@ class EnvironmentGate:
         self._active = 0
         self._current: frozenset[tuple[str, str]] | None = None
         self._saved: dict[str, str | None] = {}
+        #: values from before the twin, restored by close()
+        self._original: dict[str, str | None] = {}
         self._depth = threading.local()
 
     @contextmanager
@@ -72,6 +74,8 @@ class EnvironmentGate:
             outer = (self._current, self._saved)
             swapped = self._current != key
             if swapped:
+                for name in env:
+                    self._original.setdefault(name, os.environ.get(name))
                 self._saved = {name: os.environ.get(name) for name in env}
                 os.environ.update(env)
                 self._current = key
@@ -86,7 +90,13 @@ class EnvironmentGate:
                 if swapped and own:  # nested call done: the caller's environment comes back
                     _restore(self._saved)
                     self._current, self._saved = outer
-                elif not self._active:
-                    _restore(self._saved)
-                    self._current, self._saved = None, {}
+                # When the last invocation ends the environment stays applied (until close): code of the
+                # twin's threads outside an invocation, e.g. a module imported while the Step Functions
+                # engine runs, must never see the variables vanish under it.
                 self._condition.notify_all()
+
+    def close(self) -> None:
+        """Put back what the process had before the first invocation."""
+        with self._condition:
+            _restore(self._original)
+            self._current, self._saved, self._original = None, {}, {}

@@ -186,6 +186,7 @@ class LambdaRouter:
                 yield
             finally:
                 self._forget_modules()
+                self._gate.close()
 
     def join_background(self, timeout: float) -> None:
         """Wait (bounded) for asynchronous invocations still running, before moto stops mocking."""
