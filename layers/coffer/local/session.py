@@ -15,17 +15,21 @@ from coffer.twin.twin import Twin
 
 #: Parameters the twin deploys the template with: poll every second (moto's backups finish at once).
 TWIN_PARAMETERS = {"PollSeconds": "1"}
+#: Wait states and Retry intervals sleep this fraction of their seconds on the local twin (twin/waits.py):
+#: every poll and retry still happens, moto's work is done at once, so sleeping in full only costs time.
+LOCAL_WAIT_SCALE = 0.05
 
 
 @contextmanager
 def local_twin(project_root: Path, clock: Clock | None = None,
-               parameters: dict[str, str] | None = None) -> Iterator[LocalCoffer]:
+               parameters: dict[str, str] | None = None,
+               wait_scale: float = LOCAL_WAIT_SCALE) -> Iterator[LocalCoffer]:
     """Deploy the project's template on the twin, with the handlers reading `clock`."""
     previous = RUNTIME_CLOCK.source
     RUNTIME_CLOCK.source = clock or SystemClock()
     try:
         with Twin.deploy(project_root, parameters={**TWIN_PARAMETERS, **(parameters or {})},
-                         event_clock=RUNTIME_CLOCK.now) as twin:
+                         event_clock=RUNTIME_CLOCK.now, wait_scale=wait_scale) as twin:
             yield LocalCoffer(twin, RUNTIME_CLOCK.source)
     finally:
         RUNTIME_CLOCK.source = previous

@@ -43,7 +43,8 @@ good; ``CallRecorder`` counts them for bench.
 Does not, or differs from AWS:
 - Nothing runs by time: EventBridge schedules and Scheduler schedules never fire (fire them from the test,
   or with ``coffer.local.ticks.TwinScheduler``);
-  ``Wait`` states really sleep (deploy with small wait parameters, e.g. ``PollSeconds=1``).
+  ``Wait`` states and Retry intervals sleep ``wait_scale`` of their seconds (:mod:`.waits`; 1.0 by default,
+  ``coffer local`` and the tests compress them: nothing on the twin takes time to finish).
 - IAM is not evaluated (roles and policies exist but allow everything); bucket policies are resolved but
   not applied (moto evaluates their conditions wrongly, see :mod:`.fixups`); bucket lifecycle rules,
   OwnershipControls and notifications are not applied.

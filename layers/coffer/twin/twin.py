@@ -39,6 +39,7 @@ from .s3_conditional import atomic_conditional_puts
 from .s3_events import S3EventBridge
 from .sam_transform import to_cloudformation
 from .stack import DeployedStack, TwinDeployError, check_parameters, create_stack
+from .waits import compressed_waits
 
 __all__ = ["ExecutionResult", "Twin", "TwinDeployError", "TwinInvokeError"]
 
@@ -102,6 +103,7 @@ class Twin:
         self.region = region
         self.stack_name = stack_name
         self._parameters = dict(parameters)
+        self._wait_scale = 1.0
         self._exit = ExitStack()
         self._router = LambdaRouter(region, env_overrides)
         self._delivery = StepFunctionsDelivery()
@@ -127,9 +129,14 @@ class Twin:
         template_name: str = "template.yaml",
         stack_name: str = "coffer-twin",
         event_clock: Callable[[], datetime] | None = None,
+        wait_scale: float = 1.0,
     ) -> Twin:
-        """Start moto and deploy ``<project_root>/<template_name>`` into it."""
+        """Start moto and deploy ``<project_root>/<template_name>`` into it.
+
+        `wait_scale`: the fraction of their seconds that Wait states and Retry intervals sleep (:mod:`.waits`).
+        """
         twin = cls(project_root, region, parameters or {}, env_overrides or {}, stack_name)
+        twin._wait_scale = wait_scale
         if event_clock is not None:
             twin._s3_events.clock = event_clock  # the time S3's events carry (:mod:`.s3_events`)
         template_path = twin.project_root / template_name
@@ -181,6 +188,7 @@ class Twin:
         self._exit.enter_context(self._s3_events.installed())  # S3 -> EventBridge as S3 sends it
         self._exit.enter_context(aws_shaped_distributed_map())
         self._exit.enter_context(parsed_once())
+        self._exit.enter_context(compressed_waits(self._wait_scale))
         self._exit.enter_context(atomic_dynamodb())
         self._exit.enter_context(atomic_conditional_puts())
         self._exit.enter_context(nested_executions())  # states:startExecution(.sync) tasks
