@@ -5,7 +5,7 @@
     .venv/bin/python bench/run.py --skip-scale         # per-type figures, selection CPU, cold starts only
 
 What is measured, and how:
-- AWS API calls per backup, restore (and copy) job of each resource type the twin supports, counted at
+- AWS API calls per backup, restore and copy job of each resource type the twin supports, counted at
   botocore's ``before-send`` (coffer.twin.calls; every attempt, polls included) and split by who made them:
   the handlers, or Step Functions itself (Lambda invokes, ItemReader listings, ResultWriter writes). The
   bench's own setup and its DescribeExecution polling are not counted.
@@ -14,7 +14,11 @@ What is measured, and how:
 - Bytes of object data that pass through Lambda: bodies handlers read with GetObject from the source bucket
   or from vault blobs, and bodies they send with PutObject/UploadPart to vault blobs or to a restore's
   target. For S3 this must be 0: objects are copied server-side.
-- Catalog reads and writes per job (DynamoDB calls on the catalog table by handlers) and how many are Scans.
+- Catalog reads and writes per job (DynamoDB calls on the catalog table by handlers; for a copy job, on the
+  source's and the destination's catalogs) and how many are Scans.
+- Copy jobs: each type's recovery point copied to the Default vault of Coffer's storage in us-west-2 of the same
+  account (local/copy_destinations.py), as a cross-region copy; the destination's calls are counted with the
+  job's (made by the same handlers through the copy role).
 - CPU time of selection (coffer.domain.selection.SelectionMatcher) over 100,000 resources.
 - Cold-start import time of each handler module: a fresh interpreter per handler, time.perf_counter around
   importing its app.py (which builds its clients from the environment, as at a Lambda cold start).
@@ -23,7 +27,11 @@ What is measured, and how:
   and the twin process's peak memory (each run in its own process).
 
 Twin caveats: moto answers in-process, so times measure Coffer plus the emulator, not AWS latency; Wait
-states really wait (PollSeconds=1); Lambda's memory and time limits are not enforced.
+states really wait (PollSeconds=1, wait_scale 1.0); Lambda's memory and time limits are not enforced. The
+machine line gives the load average when the run started: times (not counts) grow with it.
+
+Results are merged into bench/results.json: the keys this run measured are replaced, the others (e.g. the scale
+runs when --skip-scale, the types not in --types) are kept with the date they were measured.
 """
 
 from __future__ import annotations
@@ -54,8 +62,10 @@ DATA_OUT = {"PutObject", "UploadPart"}
 
 
 # ---- measuring one job ----------------------------------------------------------------------------------
-def measure(coffer: Any, detail_type: str, detail: dict[str, Any], data_buckets: set[str]) -> dict[str, Any]:
-    """Run one workflow from its event and count what it did."""
+def measure(coffer: Any, detail_type: str, detail: dict[str, Any], data_buckets: set[str],
+            destination: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run one workflow from its event and count what it did. A copy job's `destination` (its stack's outputs):
+    its catalog counts as the job's catalog, its vault's blobs as vault data."""
     from coffer.twin.calls import DRIVER, ENGINE, CallRecorder
 
     twin = coffer.twin
@@ -72,12 +82,13 @@ def measure(coffer: Any, detail_type: str, detail: dict[str, Any], data_buckets:
     history = twin.history(result["arn"])
     children = sum(n for f, n in invocations.items() if f in ("CopyBatchFunction", "RestoreBatchFunction",
                                                                 "CopyPartFunction"))
-    table = coffer.settings.catalog_table
-    catalog = [c for c in handlers if c.service == "dynamodb" and table in c.tables]
+    tables = {coffer.settings.catalog_table, *([destination["CatalogTableName"]] if destination else [])}
+    vaults = {coffer.settings.vault_bucket, *([destination["VaultBucketName"]] if destination else [])}
+    catalog = [c for c in handlers if c.service == "dynamodb" and tables & set(c.tables)]
 
     def data_bytes(call: Any) -> int:
         bucket, key = call.bucket_and_key
-        touches_data = bucket in data_buckets or (bucket == coffer.settings.vault_bucket and "/blobs/" in (key or ""))
+        touches_data = bucket in data_buckets or (bucket in vaults and "/blobs/" in (key or ""))
         if not touches_data:
             return 0
         if call.operation in DATA_IN:
@@ -119,7 +130,11 @@ def _dynamodb(coffer: Any, n: int) -> tuple[str, set[str], dict[str, str]]:
     from coffer.local.samples import create_sample_table
 
     name = f"bench-table-{n}"
-    create_sample_table(coffer.client("dynamodb"), name)
+    dynamodb = coffer.client("dynamodb")
+    create_sample_table(dynamodb, name)
+    # a DynamoDB copy exports the table as of its recovery point: point-in-time recovery must be on
+    dynamodb.update_continuous_backups(TableName=name,
+                                       PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
     arn = f"arn:aws:dynamodb:{coffer.twin.region}:{coffer.twin.account_id}:table/{name}"
     return arn, set(), {"targetTableName": f"{name}-restored"}
 
@@ -154,10 +169,14 @@ TYPES = {"S3": _s3, "DynamoDB": _dynamodb, "EBS": _ebs, "EC2": _ec2, "RDS": _rds
 
 
 def per_type(only: list[str] | None) -> dict[str, Any]:
+    from coffer.local.copy_destinations import prepare_copy_destination
     from coffer.local.session import local_twin
 
     figures: dict[str, Any] = {}
-    with local_twin(ROOT) as coffer:
+    # Wait states at AWS's timing (twin/waits.py): the polls a real deployment makes with the same parameters
+    with local_twin(ROOT, wait_scale=1.0) as coffer:
+        # copies go to Coffer's storage in us-west-2 of the same account (a cross-region copy)
+        destination = prepare_copy_destination(coffer, ROOT)
         for n, (name, make) in enumerate(TYPES.items()):
             if only and name not in only:
                 continue
@@ -177,20 +196,21 @@ def per_type(only: list[str] | None) -> dict[str, Any]:
             rp = coffer.deps.catalog.get_job(job_id).recovery_point_id
             row["restore"] = measure(coffer, "StartRestoreJob", {
                 "RecoveryPointArn": rp, "IdempotencyToken": f"bench-restore-{n}", "Metadata": metadata}, data)
-            row["copy"] = copy_job(coffer, rp, n, data)
+            row["copy"] = copy_job(coffer, rp, n, data, destination)
             figures[name] = row
     return figures
 
 
-def copy_job(coffer: Any, recovery_point_id: str, n: int, data: set[str]) -> dict[str, Any]:
-    """A copy job, if the twin's template has the Copy workflow (else why not)."""
-    if "CopyStateMachine" not in coffer.twin.template.get("Resources", {}):
-        return {"skipped": "no Copy workflow in the template yet"}
+def copy_job(coffer: Any, recovery_point_id: str, n: int, data: set[str],
+             destination: dict[str, str]) -> dict[str, Any]:
+    """A copy job of the recovery point to the Default vault of another region (the same account)."""
+    from coffer.local.copy_destinations import DESTINATION_REGION, vault_arn
+
     detail = {"RecoveryPointArn": recovery_point_id, "SourceBackupVaultName": "Default",
-              "DestinationBackupVaultArn": f"arn:aws:backup:us-west-2:{coffer.twin.account_id}:backup-vault:Default",
+              "DestinationBackupVaultArn": vault_arn(DESTINATION_REGION, coffer.twin.account_id),
               "IdempotencyToken": f"bench-copy-{n}"}
     try:
-        measured = measure(coffer, "StartCopyJob", detail, data)
+        measured = measure(coffer, "StartCopyJob", detail, data, destination)
     except Exception as error:
         return {"skipped": f"copy job could not run on the twin: {error}"}
     if measured["job_state"] != "COMPLETED":
@@ -321,9 +341,11 @@ def _largest_listing(coffer: Any, job_id: str, execution_arn: str) -> int:
 
 # ---- the table ----------------------------------------------------------------------------------------------
 def machine() -> dict[str, Any]:
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     return {"date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             "machine": f"{platform.node()} · {platform.machine()} · {os.cpu_count()} CPUs · "
-                       f"Python {platform.python_version()} · {platform.platform(terse=True)}"}
+                       f"Python {platform.python_version()} · {platform.platform(terse=True)} · "
+                       f"load average {load} at the start"}
 
 
 def table(results: dict[str, Any]) -> str:
@@ -375,6 +397,9 @@ def table(results: dict[str, Any]) -> str:
                          f"{m['data_bytes_through_lambda']} | {m['wall_seconds']} |")
     elif sc:
         lines.append(f"S3 at scale: {sc.get('skipped')}")
+    kept = results.get("kept_from", {})
+    if kept:
+        lines += ["", "Kept from earlier runs: " + ", ".join(f"{key} ({date})" for key, date in kept.items())]
     return "\n".join(lines)
 
 
@@ -392,11 +417,22 @@ def main() -> int:
     if args.scale_only:  # the child process of a scale run
         print(json.dumps(scale(args.objects)))
         return 0
-    results: dict[str, Any] = machine()
-    results["per_type"] = per_type(args.types.split(",") if args.types else None)
+    previous = json.loads(args.out.read_text()) if args.out.exists() else {}
+    results: dict[str, Any] = {**previous, **machine()}
+    kept: dict[str, str] = dict(previous.get("kept_from", {}))
+    measured = per_type(args.types.split(",") if args.types else None)
+    for name in previous.get("per_type", {}):
+        if name not in measured:
+            kept.setdefault(f"per_type.{name}", previous["date"])
+    results["per_type"] = {**previous.get("per_type", {}), **measured}
+    for name in measured:
+        kept.pop(f"per_type.{name}", None)
     results["selection"] = selection_cpu()
     results["cold_start_ms"] = cold_starts()
+    if args.skip_scale and "scale" in previous:
+        kept.setdefault("scale", previous["date"])
     if not args.skip_scale:
+        kept.pop("scale", None)
         started = time.perf_counter()
         done = subprocess.run([sys.executable, __file__, "--scale-only", "--objects", str(args.objects)],
                               capture_output=True, text=True, check=False)
@@ -405,6 +441,7 @@ def main() -> int:
         else:
             results["scale"] = {"skipped": f"failed after {time.perf_counter() - started:.0f} s: "
                                            f"{done.stderr.strip().splitlines()[-1:]}"}
+    results["kept_from"] = kept
     for row in results["per_type"].values():
         for job in row.values():
             if isinstance(job, dict):

@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "coffer.commands.legalhold",
     "coffer.commands.audit",
     "coffer.commands.catalog",
+    "coffer.commands.sweep",
 )
 
 

@@ -28,6 +28,25 @@ class Settings:
     copy_destination_stack: str = "coffer"
     ebs_copy_quota: int = 20
     rds_copy_quota: int = 20
+    #: AWS's quota on snapshots in progress per EBS volume: 5, and 1 for st1/sc1 (throughput-optimised and cold
+    #: HDD); backups that would snapshot a volume beyond it wait (domain/snapshot_quota.py)
+    ebs_snapshots_per_volume: int = 5
+    ebs_hdd_snapshots_per_volume: int = 1
+    #: cold storage of S3 recovery points (domain/cold_tier.py): reading archived blobs back for a restore
+    #: (RestoreObject's tier and how many days the restored copy stays), how often a restore looks again, and the
+    #: ColdStorage workflow the sweeper starts (set only on the functions that start it)
+    thaw_tier: str = "Standard"
+    thaw_days: int = 3
+    thaw_poll_seconds: int = 900
+    cold_storage_state_machine_arn: str | None = None
+    #: S3 Inventory as an S3 backup's listing: used when its newest manifest is at most this old (hours)
+    inventory_max_age_hours: int = 48
+    #: objects larger than this are copied in parts (UploadPartCopy) of part_size_bytes (default: CopyObject's
+    #: 5 GiB limit, 512 MiB parts); an object of more than parts_per_invocation parts is copied by a Distributed
+    #: Map over part ranges (services/large_objects.py), at most that many parts per invocation
+    multipart_threshold_bytes: int = 5 * 1024**3
+    part_size_bytes: int = 512 * 1024**2
+    parts_per_invocation: int = 10
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -53,6 +72,42 @@ class Settings:
                 copy_destination_stack=env.get("COPY_DESTINATION_STACK", "coffer"),
                 ebs_copy_quota=int(env.get("EBS_COPY_QUOTA", "20")),
                 rds_copy_quota=int(env.get("RDS_COPY_QUOTA", "20")),
+                ebs_snapshots_per_volume=int(env.get("EBS_SNAPSHOTS_PER_VOLUME", "5")),
+                ebs_hdd_snapshots_per_volume=int(env.get("EBS_HDD_SNAPSHOTS_PER_VOLUME", "1")),
+                inventory_max_age_hours=int(env.get("INVENTORY_MAX_AGE_HOURS", "48")),
+                thaw_tier=env.get("THAW_TIER", "Standard"),
+                thaw_days=int(env.get("THAW_DAYS", "3")),
+                thaw_poll_seconds=int(env.get("THAW_POLL_SECONDS", "900")),
+                cold_storage_state_machine_arn=env.get("COLD_STORAGE_STATE_MACHINE_ARN") or None,
+                **_multipart_settings(env),
             )
         except ValueError as error:
             raise InvalidInput([f"environment: {error}"]) from None
+
+
+#: (environment variable, field, default, lowest, highest): S3's limits (domain/multipart.py)
+_MULTIPART = (
+    ("MULTIPART_THRESHOLD_BYTES", "multipart_threshold_bytes", 5 * 1024**3, 1, 5 * 1024**3),
+    ("PART_SIZE_BYTES", "part_size_bytes", 512 * 1024**2, 5 * 1024**2, 5 * 1024**3),
+    ("PARTS_PER_INVOCATION", "parts_per_invocation", 10, 1, 10_000),
+)
+
+
+def _multipart_settings(env: Mapping[str, str]) -> dict[str, int]:
+    """The multipart settings, each refused naming its variable when it is not a whole number within S3's limits
+    (CopyObject copies at most 5 GiB; a part is 5 MiB to 5 GiB)."""
+    values: dict[str, int] = {}
+    problems: list[str] = []
+    for variable, field, default, lowest, highest in _MULTIPART:
+        raw = env.get(variable, str(default))
+        try:
+            value = int(raw)
+        except ValueError:
+            problems.append(f"environment: {variable}: {raw!r} is not a whole number")
+            continue
+        if not lowest <= value <= highest:
+            problems.append(f"environment: {variable}: {value} is not between {lowest} and {highest}")
+        values[field] = value
+    if problems:
+        raise InvalidInput(problems)
+    return values

@@ -20,24 +20,45 @@ import itertools
 import json
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from coffer.adapters.catalog_dynamodb import DynamoCatalog
+from coffer.adapters.catalog_plans import PlanCatalog
+from coffer.adapters.resources.common import TAG_RECOVERY_POINT, TAG_RESTORE_JOB
+from coffer.commands.common import stack_settings
 from coffer.domain.jobs import Job, JobKind, JobState
 from coffer.domain.manifest import Manifest
+from coffer.domain.plan_runs import PlanRun, RunState, run_id_for
 from coffer.domain.recovery_points import RecoveryPoint, RecoveryPointStatus
-from coffer.local.samples import bucket_snapshot, create_sample_table, table_items
+from coffer.local.copy_destinations import DESTINATION_REGION, prepare_copy_destination, session_in, vault_arn
+from coffer.local.samples import bucket_snapshot, create_sample_table, create_sample_volume, table_items
 from coffer.local.session import LocalCoffer, local_twin
 from coffer.services.jobs_common import job_id_for
+from coffer.services.vaults import Vaults
+from coffer.services.wiring import build
 from coffer.twin.calls import DRIVER, ENGINE, CallRecorder
 from coffer.twin.faults import FaultInjector, asl_task_functions
 
 ROOT = Path(__file__).resolve().parents[2]
 TABLE = "coffer-sample-orders"
 WORKFLOWS = ("s3-backup", "s3-restore", "ddb-backup", "ddb-restore")
+#: the other workflows (test_workflow_matrix.py): a native type's backup and restore, copies of an S3 and of an
+#: EBS recovery point to another region, a plan run (its backup a nested execution), the vault scrub
+OTHER_WORKFLOWS = ("ebs-backup", "ebs-restore", "s3-copy", "ebs-copy", "plan-run", "verify")
+#: workflow -> its state machine (statemachines/<name>.asl.json)
+MACHINES = {"s3-backup": "backup", "ddb-backup": "backup", "ebs-backup": "backup", "s3-restore": "restore",
+            "ddb-restore": "restore", "ebs-restore": "restore", "s3-copy": "copy", "ebs-copy": "copy",
+            "plan-run": "planrun", "verify": "verify"}
+#: a plan run's backups are nested executions of the Backup workflow: their Task states are the run's steps too
+NESTED = {"planrun": ("backup",)}
+COPY_DESTINATION = "arn:aws:backup:{region}:{account}:backup-vault:Default"
+SCRUB_VAULT = "Scrub"
 #: BatchSize 4 with 6 objects per bucket: two CopyBatch children, two manifest parts
 PARAMETERS = {"BatchSize": "4"}
 OBJECTS = 6
@@ -66,11 +87,15 @@ class World:
         self.twin = coffer.twin
         self.s3 = coffer.client("s3")
         self.db = coffer.client("dynamodb")
+        self.ec2 = coffer.client("ec2")
         self._n = itertools.count()
         self.table_arn = f"arn:aws:dynamodb:{self.twin.region}:{self.twin.account_id}:table/{TABLE}"
         create_sample_table(self.db)
         self._recovery_points: dict[str, str] = {}
         self.attempts: Counter[tuple[str, str, str]] = Counter()
+        self._prepared: dict[str, list[Any]] = {}
+        self._destination: DynamoCatalog | None = None
+        self._scrub_ready = False
 
     # -- the workflows, each on fresh data --------------------------------------------------------------
     def fresh_bucket(self) -> str:
@@ -107,17 +132,16 @@ class World:
         return Run("ddb-backup", result, job_id_for(token), check)
 
     def base_recovery_point(self, kind: str) -> str:
-        """A recovery point made once per module (without faults) for the restores to read."""
+        """A recovery point made once per module (without faults) for the restores (and copies) to read."""
         if kind not in self._recovery_points:
-            saved = self.faults.faults
-            self.faults.clear()
-            run = self.s3_backup() if kind == "s3" else self.ddb_backup()
-            for fault in saved:
-                self.faults.add(fault)
-            assert run.status == "SUCCEEDED", run.result
+            with self.unfaulted():
+                run = {"s3": self.s3_backup, "ddb": self.ddb_backup, "ebs": self.ebs_backup}[kind]()
+            assert run.status == "SUCCEEDED", (run.result, self.failed_tasks(str(run.result["arn"])))
             self._recovery_points[kind] = self.coffer.deps.catalog.get_job(run.job_id).recovery_point_id
             if kind == "s3":
                 self._source_bucket = run.details["bucket"]
+            if kind == "ebs":
+                self._source_volume = run.details["volume"]
         return self._recovery_points[kind]
 
     def s3_restore(self) -> Run:
@@ -146,26 +170,221 @@ class World:
 
         return Run("ddb-restore", result, job_id_for(token), check, {"target": target})
 
+    def ebs_backup(self) -> Run:
+        n = next(self._n)
+        volume, token = create_sample_volume(self.ec2, f"fault-volume-{n}"), f"ebs-backup-{n}"
+        result = self.coffer.start_backup({"ResourceArn": volume, "IdempotencyToken": token})
+
+        def check() -> None:
+            rp = self.recovery_point_of(job_id_for(token))
+            assert rp.status is RecoveryPointStatus.COMPLETED and rp.native_ref
+            snapshots = self.snapshots(self.ec2, volume_id=volume.rsplit("/", 1)[-1])
+            assert [s["SnapshotId"] for s in snapshots] == [rp.native_ref.rsplit("/", 1)[-1]], snapshots
+            assert snapshots[0]["State"] == "completed"
+
+        return Run("ebs-backup", result, job_id_for(token), check, {"volume": volume})
+
+    def ebs_restore(self) -> Run:
+        rp = self.base_recovery_point("ebs")
+        token = f"ebs-restore-{next(self._n)}"
+        result = self.coffer.start_restore({"RecoveryPointArn": rp, "IdempotencyToken": token, "Metadata": {}})
+        job_id = job_id_for(token)
+
+        def check() -> None:
+            assert self.job(job_id).state is JobState.COMPLETED
+            source = self.ec2.describe_volumes(VolumeIds=[self._source_volume.rsplit("/", 1)[-1]])["Volumes"][0]
+            [volume] = self.ec2.describe_volumes(Filters=[{"Name": f"tag:{TAG_RESTORE_JOB}", "Values": [job_id]}])[
+                "Volumes"]  # exactly one volume, however often CreateVolume was sent
+            assert (volume["Size"], volume["VolumeType"], volume["AvailabilityZone"]) == (
+                source["Size"], source["VolumeType"], source["AvailabilityZone"])
+
+        return Run("ebs-restore", result, job_id, check)
+
+    # -- copies into the destination's Default vault in another region (local/copy_destinations.py) ----
+    @property
+    def destination(self) -> DynamoCatalog:
+        """The destination stack's catalog (its storage is deployed on first use)."""
+        if self._destination is None:
+            outputs = prepare_copy_destination(self.coffer, ROOT)
+            session = session_in(DESTINATION_REGION)
+            self.destination_s3, self.destination_ec2 = session.client("s3"), session.client("ec2")
+            self.destination_vault = outputs["VaultBucketName"]
+            self.destination_db, self.destination_table = session.client("dynamodb"), outputs["CatalogTableName"]
+            self._destination = DynamoCatalog(self.destination_db, self.destination_table)
+            # its Default vault's record, made on first use (as in the source by prepare's first backup)
+            Vaults.from_deps(build(stack_settings(outputs, session), clock=self.coffer.clock, session=session)).get(
+                "Default")
+        return self._destination
+
+    def _copy(self, workflow: str, recovery_point_id: str, check_copy: Callable[[RecoveryPoint], None]) -> Run:
+        self.destination  # noqa: B018 - deployed before the copy runs
+        token = f"{workflow}-{next(self._n)}"
+        detail = {"RecoveryPointArn": recovery_point_id, "IdempotencyToken": token,
+                  "DestinationBackupVaultArn": vault_arn(DESTINATION_REGION, self.twin.account_id)}
+        [arn] = self.twin.put_event("coffer", "StartCopyJob", detail)
+        result = dict(self.twin.wait(arn, timeout=120))
+        job_id = job_id_for(token)
+
+        def check() -> None:
+            job = self.job(job_id)
+            assert job.state is JobState.COMPLETED and job.destination, (job.state, job.status_message)
+            copied = self.destination.get_recovery_point(job.destination.recovery_point_id)
+            assert copied.status is RecoveryPointStatus.COMPLETED
+            assert copied.parent_recovery_point_id == recovery_point_id
+            check_copy(copied)
+
+        return Run(workflow, result, job_id, check, {"source": recovery_point_id})
+
+    def s3_copy(self) -> Run:
+        """A copy of a fresh S3 recovery point (blobs already in the destination are not copied again)."""
+        source = self._take_prepared("s3-copy")
+
+        def check_copy(copied: RecoveryPoint) -> None:
+            raw = self.destination_s3.get_object(Bucket=self.destination_vault, Key=copied.manifest_key)["Body"]
+            manifest = Manifest.model_validate_json(raw.read())
+            entries = [e for p in manifest.parts for e in json.loads(self.destination_s3.get_object(
+                Bucket=self.destination_vault, Key=p.key)["Body"].read())["entries"]]
+            assert manifest.objects == OBJECTS and len(entries) == OBJECTS
+            blobs = set(self.keys_of(self.destination_s3, self.destination_vault, "vaults/Default/blobs/"))
+            assert {f"vaults/Default/blobs/sha256/{e['sha256']}" for e in entries} <= blobs
+
+        return self._copy("s3-copy", source, check_copy)
+
+    def ebs_copy(self) -> Run:
+        def check_copy(copied: RecoveryPoint) -> None:
+            snapshots = self.snapshots(self.destination_ec2, recovery_point=copied.recovery_point_id)
+            assert [s["SnapshotId"] for s in snapshots] == [(copied.native_ref or "").rsplit("/", 1)[-1]], snapshots
+
+        return self._copy("ebs-copy", self.base_recovery_point("ebs"), check_copy)
+
+    # -- a plan run: one fresh table selected by ARN, backed up by a nested Backup execution ----------
+    def plan_run(self) -> Run:
+        from coffer.domain.plans import read_documents
+        from coffer.local.sample_plans import plan_service
+
+        n = next(self._n)
+        table = f"fault-plan-table-{n}"
+        create_sample_table(self.db, table)
+        arn = f"arn:aws:dynamodb:{self.twin.region}:{self.twin.account_id}:table/{table}"
+        plan = f"fault-plan-{n}"
+        plan_service(self.coffer).apply(read_documents([("plan", {
+            "BackupPlan": {"BackupPlanName": plan, "Rules": [{
+                "RuleName": "hourly", "TargetBackupVaultName": "Default", "ScheduleExpression": "cron(0 * ? * * *)",
+                "Lifecycle": {"DeleteAfterDays": 7}}]},
+            "Selections": [{"SelectionName": "one-table", "Resources": [arn]}]})]))
+        scheduled = self.coffer.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+        execution = self.twin.start_execution("PlanRunStateMachine", {"plan_name": plan, "rule_name": "hourly",
+                                                                      "scheduled_time": scheduled})
+        result = dict(self.twin.wait(execution, timeout=120))
+
+        def check() -> None:
+            summary = result["output"]
+            assert summary["state"] == "COMPLETED", summary
+            counts = summary["counts"]
+            assert (counts["selected"], counts["started"], counts["completed"], counts["failed"]) == (1, 1, 1, 0), (
+                summary)
+            [job] = [j for j in self.coffer.deps.catalog.list_jobs(self.coffer.clock.now()) if j.resource_arn == arn]
+            assert job.state is JobState.COMPLETED and job.plan_id
+            rp = self.coffer.deps.catalog.get_recovery_point(job.recovery_point_id)
+            assert rp.status is RecoveryPointStatus.COMPLETED and rp.rule_name == "hourly"
+
+        run_id = run_id_for(plan, "hourly", datetime.strptime(scheduled, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC))
+        return Run("plan-run", result, "", check, {"table": arn, "plan": plan, "run_id": run_id})
+
+    @property
+    def plan_runs(self) -> PlanCatalog:
+        return PlanCatalog(self.db, self.coffer.settings.catalog_table)
+
+    # -- the scrub of a vault holding one S3 recovery point (the same vault every run) ------------------
+    def verify(self) -> Run:
+        self._prepare_scrub()
+        execution = self.twin.start_execution("VerifyStateMachine", {"vaults": [SCRUB_VAULT], "deep": False})
+        result = dict(self.twin.wait(execution, timeout=120))
+
+        def check() -> None:
+            from coffer.adapters.catalog_vault import VaultCatalog
+
+            record = VaultCatalog(self.db, self.coffer.settings.catalog_table).get_verify_run(
+                str(result["arn"]).rsplit(":", 1)[-1])
+            assert record is not None, "no record of the verify run"
+            summary = result["output"]
+            assert summary["problems"] == 0 and not summary["findings"] and summary["items"] >= 3, summary
+
+        return Run("verify", result, "", check)
+
+    def _prepare_scrub(self) -> None:
+        if self._scrub_ready:
+            return
+        from coffer.cli import main
+
+        with self.unfaulted():
+            assert main(["vault", "create", SCRUB_VAULT, "--stack", self.twin.stack_name]) == 0
+            token = "scrub-base"
+            done = self.coffer.start_backup({"ResourceArn": f"arn:aws:s3:::{self.fresh_bucket()}",
+                                             "IdempotencyToken": token, "BackupVaultName": SCRUB_VAULT})
+        assert done["status"] == "SUCCEEDED", done
+        self._scrub_ready = True
+
+    # -- running a workflow -------------------------------------------------------------------------------
     def run(self, workflow: str) -> Run:
-        return {"s3-backup": self.s3_backup, "s3-restore": self.s3_restore,
-                "ddb-backup": self.ddb_backup, "ddb-restore": self.ddb_restore}[workflow]()
+        return {"s3-backup": self.s3_backup, "s3-restore": self.s3_restore, "ddb-backup": self.ddb_backup,
+                "ddb-restore": self.ddb_restore, "ebs-backup": self.ebs_backup, "ebs-restore": self.ebs_restore,
+                "s3-copy": self.s3_copy, "ebs-copy": self.ebs_copy, "plan-run": self.plan_run,
+                "verify": self.verify}[workflow]()
+
+    def prepare(self, workflow: str) -> None:
+        """Make, without faults, what the next run of `workflow` reads, so that a run's AWS calls are its own."""
+        with self.unfaulted():
+            # also what happens once per stack (the Default vault's record made on first use)
+            self.base_recovery_point("ddb" if workflow.startswith(("ddb", "plan")) else workflow.split("-")[0]
+                                     if workflow.startswith(("s3", "ebs")) else "s3")
+            if workflow == "s3-copy":
+                run = self.s3_backup()
+                assert run.status == "SUCCEEDED", run.result
+                self._prepared.setdefault(workflow, []).append(self.job(run.job_id).recovery_point_id)
+            if workflow.endswith("copy"):
+                self.destination  # noqa: B018 - deployed now, not inside a faulted run
+            if workflow == "verify":
+                self._prepare_scrub()
+
+    def cold_start(self) -> None:
+        """Every function starts cold at its next invocation, so a run makes the calls a warm container skips
+        (a copy's destination, resolved once per container: AssumeRole, DescribeStacks) and they can fail too."""
+        self.twin._router.cold_start()  # the twin has no public handle on its router yet
+
+    def _take_prepared(self, workflow: str) -> Any:
+        if not self._prepared.get(workflow):
+            self.prepare(workflow)
+        return self._prepared[workflow].pop(0)
+
+    @contextmanager
+    def unfaulted(self) -> Iterator[None]:
+        """Faults set aside for the block (setting up what a faulted run reads)."""
+        saved = self.faults.faults
+        self.faults.clear()
+        try:
+            yield
+        finally:
+            for fault in saved:
+                self.faults.add(fault)
 
     # -- what can fail: derived from the ASL and from a clean run -------------------------------------
-    def steps(self, workflow: str) -> tuple[dict[str, str], list[tuple[str, str, str]]]:
+    def steps(self, workflow: str, cold: bool = False) -> tuple[dict[str, str], list[tuple[str, str, str]]]:
         """(Task state -> function of the Task states the workflow visits, [(caller, service, operation)] of
         every AWS call its handlers and Step Functions make), from the ASL and a fault-free run. The number
         of attempts of each in that run is kept in ``self.attempts``."""
-        machine = "Restore" if workflow.endswith("restore") else "Backup"
-        definition = json.loads((ROOT / "statemachines" / f"{machine.lower()}.asl.json").read_text())
-        tasks = asl_task_functions(definition)
-        saved = self.faults.faults
-        self.faults.clear()
-        self.base_recovery_point("s3" if workflow.startswith("s3") else "ddb")
-        with CallRecorder() as calls:
-            run = self.run(workflow)
-        for fault in saved:
-            self.faults.add(fault)
-        assert run.status == "SUCCEEDED", run.result
+        machine = MACHINES[workflow]
+        tasks: dict[str, str] = {}
+        for name in (machine, *NESTED.get(machine, ())):  # a nested workflow's states keep their own names
+            nested = asl_task_functions(json.loads((ROOT / "statemachines" / f"{name}.asl.json").read_text()))
+            tasks.update({(state if name == machine else f"{name}:{state}"): f for state, f in nested.items()})
+        with self.unfaulted():
+            self.prepare(workflow)
+            if cold:  # the run to be faulted starts cold too: the calls a warm container skips are counted
+                self.cold_start()
+            with CallRecorder() as calls:
+                run = self.run(workflow)
+        assert run.status == "SUCCEEDED", (run.result, self.failed_tasks(str(run.result["arn"])))
         entered = {e["stateEnteredEventDetails"]["name"] for e in self.twin.history(str(run.result["arn"]))
                    if e["type"] == "TaskStateEntered"}
         self.attempts = Counter((c.caller, c.service, c.operation) for c in calls.snapshot() if c.caller != DRIVER)
@@ -180,16 +399,28 @@ class World:
 
     def states_after_the_end(self, workflow: str) -> set[str]:
         """Functions of the Task states that run after the job has ended (e.g. recording the audit event)."""
-        machine = "restore" if workflow.endswith("restore") else "backup"
+        machine = MACHINES[workflow]
         definition = json.loads((ROOT / "statemachines" / f"{machine}.asl.json").read_text())
         states, tasks = definition["States"], asl_task_functions(definition)
-        ending = "CompleteRestore" if machine == "restore" else "CompleteBackup"
+        ending = {"restore": "CompleteRestore", "backup": "CompleteBackup", "copy": "CompleteCopy",
+                  "planrun": "CompletePlanRun", "verify": "CompleteVerify"}[machine]
         after: set[str] = set()
         state = states[ending].get("Next")
         while state and state not in after:
             after.add(state)
             state = states[state].get("Next")
         return {tasks[name] for name in after if name in tasks}
+
+    def failed_tasks(self, execution_arn: str) -> list[str]:
+        """The errors of the tasks that failed in an execution (its history), to say why it failed."""
+        found, state = [], ""
+        for event in self.twin.history(execution_arn):
+            state = event.get("stateEnteredEventDetails", {}).get("name", state)
+            details = (event.get("taskFailedEventDetails") or event.get("executionFailedEventDetails")
+                       or event.get("mapRunFailedEventDetails"))
+            if details:
+                found.append(f"{state}: {event['type']} {details.get('error')}: {str(details.get('cause', ''))[:300]}")
+        return found
 
     def physical_name(self, logical_id: str) -> str:
         return self.twin.physical_id(logical_id).rsplit(":", 1)[-1]
@@ -201,15 +432,28 @@ class World:
     def recovery_point_of(self, job_id: str) -> RecoveryPoint:
         return self.coffer.deps.catalog.get_recovery_point(self.job(job_id).recovery_point_id)
 
-    def catalog(self) -> list[dict[str, Any]]:
+    def catalog(self, db: Any = None, table: str | None = None) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
-        for page in self.db.get_paginator("scan").paginate(TableName=self.coffer.settings.catalog_table):
+        db, table = db or self.db, table or self.coffer.settings.catalog_table
+        for page in db.get_paginator("scan").paginate(TableName=table):
             items.extend(page["Items"])
         return items
 
     def keys(self, bucket: str, prefix: str = "") -> list[str]:
-        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        return self.keys_of(self.s3, bucket, prefix)
+
+    @staticmethod
+    def keys_of(s3: Any, bucket: str, prefix: str = "") -> list[str]:
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
         return [o["Key"] for page in pages for o in page.get("Contents", [])]
+
+    @staticmethod
+    def snapshots(ec2: Any, volume_id: str | None = None, recovery_point: str | None = None) -> list[dict[str, Any]]:
+        """Snapshots of this account, of a volume or tagged with a recovery point id (any, when neither)."""
+        filters = [{"Name": "volume-id", "Values": [volume_id]}] if volume_id else []
+        filters += [{"Name": f"tag:{TAG_RECOVERY_POINT}", "Values": [recovery_point]}] if recovery_point else []
+        filters += [] if filters else [{"Name": "tag-key", "Values": [TAG_RECOVERY_POINT]}]
+        return list(ec2.describe_snapshots(OwnerIds=["self"], Filters=filters)["Snapshots"])
 
     def left_behind(self, allow_staging_of: str | None = None) -> list[str]:
         items = self.catalog()
@@ -246,6 +490,47 @@ class World:
         for key in self.keys(self.coffer.settings.work_bucket, "jobs/"):
             if "/staging/" in key and not (allow_staging_of and key.startswith(f"jobs/{allow_staging_of}/")):
                 found.append(f"staging object {key} left in the work bucket")
+        found += [f"copy quota {i['pk']['S']} held by {sorted(i['holders']['M'])}" for i in items
+                  if i["sk"]["S"] == "QUOTA" and i.get("holders", {}).get("M")]
+        runs = [PlanRun.model_validate_json(i["doc"]["S"]) for i in items
+                if i["pk"]["S"].startswith("PLANRUN#") and i["sk"]["S"] == "RUN"]
+        found += [f"plan run {run.run_id} left {run.state}" for run in runs if run.state is RunState.RUNNING]
+        copies = [job for job in jobs if job.kind is JobKind.COPY and job.destination is not None]
+        if self._destination is None:
+            assert not copies, "copy jobs ran before the destination was deployed"
+            return found + self._snapshots_left_behind(self.ec2, rps)
+        destination = {rp.recovery_point_id: rp for rp in (
+            RecoveryPoint.model_validate_json(i["doc"]["S"])
+            for i in self.catalog(self.destination_db, self.destination_table) if i["sk"]["S"] == "RP")}
+        for job in copies:
+            assert job.destination is not None
+            copied = destination.get(job.destination.recovery_point_id)
+            status = copied.status if copied else None
+            allowed = {JobState.COMPLETED: {RecoveryPointStatus.COMPLETED}}.get(
+                job.state, {None, RecoveryPointStatus.DELETING})
+            if job.state.terminal and status not in allowed:
+                found.append(f"copy job {job.job_id} ended {job.state} with its copy {status} in the destination")
+        for key in self.keys_of(self.destination_s3, self.destination_vault):
+            if "/recovery-points/" in key and key.split("/recovery-points/")[1].split("/")[0] not in destination:
+                found.append(f"destination vault object {key} of no recovery point the destination catalogues")
+        return (found + self._snapshots_left_behind(self.ec2, rps)
+                + self._snapshots_left_behind(self.destination_ec2, destination))
+
+    @staticmethod
+    def _snapshots_left_behind(ec2: Any, rps: dict[str, RecoveryPoint]) -> list[str]:
+        """EBS snapshots Coffer made (tagged with a recovery point id) that no recovery point of that region's
+        catalog owns: a COMPLETED/PARTIAL one owns its native_ref only; a DELETING one (what a failed job
+        left, for the sweeper) owns what carries its id."""
+        found = []
+        for snapshot in World.snapshots(ec2):
+            tags = {t["Key"]: t["Value"] for t in snapshot.get("Tags", [])}
+            rp = rps.get(tags[TAG_RECOVERY_POINT])
+            ref = (rp.native_ref or "").rsplit("/", 1)[-1] if rp else ""
+            owned = rp is not None and (ref == snapshot["SnapshotId"] or (
+                rp.status is RecoveryPointStatus.DELETING and not ref))
+            if not owned:
+                found.append(f"snapshot {snapshot['SnapshotId']} in {ec2.meta.region_name} of recovery point "
+                             f"{tags[TAG_RECOVERY_POINT]} ({rp.status if rp else 'not catalogued'}) owned by none")
         return found
 
     def blobs(self) -> set[str]:

@@ -45,7 +45,7 @@ LOCKED = "Locked"  # a vault with a COMPLIANCE vault lock (MinRetentionDays 365)
 LOCKED_UNTIL_DAYS = 400
 HELD_DAYS = {3, 200}  # recovery points of these days are under a legal hold
 LEASED_DAY = 1  # a restore holds this one while its delete date comes
-S3_DAYS = {0, 10}  # the plan also backs up a bucket on these days (objects strategy: no cold tier)
+S3_DAYS = {0, 10}  # the plan also backs up a bucket on these days (cold through the ColdStorage workflow)
 CHECKED = [29, 30, 31, 120, 364, 365, 366, 380, 400]
 #: ages at which the snapshot itself is checked too (the catalog is checked for every recovery point)
 BOUNDARY = {0, 29, 30, 31, 364, 365, 366}
@@ -81,8 +81,12 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
         session = boto3.Session(region_name=REGION)
         _table(session.client("dynamodb"))
         session.client("s3").create_bucket(Bucket="vault", ObjectLockEnabledForBucket=True)
+        # the ColdStorage workflow S3 recovery points are handed to (moto records its executions, runs none)
+        cold_machine = session.client("stepfunctions").create_state_machine(
+            name="coldstorage", definition='{"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}',
+            roleArn="arn:aws:iam::123456789012:role/sfn")["stateMachineArn"]
         settings = Settings(catalog_table=TABLE, vault_bucket="vault", work_bucket="work", vault_key_arn=KEY,
-                            region=REGION)
+                            region=REGION, cold_storage_state_machine_arn=cold_machine)
         clock = FixedClock(START)
         deps = wiring.build(settings, clock, session)
         holds = VaultCatalog(deps.client_for("dynamodb"), TABLE)
@@ -201,17 +205,23 @@ def test_a_simulated_year_of_a_daily_plan(world: World) -> None:
         if day == 366:  # the restore that holds day 1's recovery point was respected (and said so)
             reason = skipped[made[LEASED_DAY].recovery_point_id]
             assert "a restore holds it" in reason and "restore-job-1" in reason, reason
-        # S3 recovery points: no cold tier (skipped with the adapter's reason), manifest gone at 365 days
+        # S3 recovery points: cold at 30 days through the ColdStorage workflow (started once, named after the
+        # recovery point), manifest gone at 365 days
+        started = {e["name"] for e in w.deps.client_for("stepfunctions").list_executions(
+            stateMachineArn=w.deps.settings.cold_storage_state_machine_arn)["executions"]}
         for s3_day in S3_DAYS:
             rid = f"Default-S3-{s3_day:03d}"
             rp = stored[rid]
             assert rp.manifest_key is not None
-            gone = day - s3_day >= 365
-            assert rp.storage_class is (StorageClass.DELETED if gone else StorageClass.WARM)
+            age = day - s3_day
+            gone = age >= 365
+            assert rp.storage_class is (StorageClass.DELETED if gone else
+                                        StorageClass.COLD if age >= 30 else StorageClass.WARM)
             assert w.deps.vault.lock_of(rp.manifest_key)[0] is not gone
             assert w.deps.vault.lock_of(VaultLayout.part("Default", rid, 0))[0] is not gone
-            if 30 <= day - s3_day < 365:
-                assert "cold" in skipped[rid] and "warm" in skipped[rid]
+            assert (f"cold-{rid}" in started) is (age >= 30)
+            if age == 30:
+                assert rid in moved
         # the locked vault's recovery points outlive DeleteAfterDays until their COMPLIANCE lock ends
         for locked_day in (0, 7):
             rid = f"{LOCKED}-EBS-{locked_day:03d}"

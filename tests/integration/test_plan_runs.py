@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 
+from coffer.adapters.catalog_continuous import ContinuousCatalog
 from coffer.adapters.catalog_plans import PlanCatalog
 from coffer.domain.clock import FixedClock
+from coffer.domain.continuous import ProtectionState
 from coffer.domain.errors import CompletionWindowExceeded
 from coffer.domain.jobs import Job, JobState
 from coffer.domain.lifecycle import Lifecycle
@@ -288,3 +290,25 @@ def test_plan_runs_and_backup_start_on_the_command_line(coffer: LocalCoffer, clo
     assert coffer.deps.catalog.get_recovery_point(first["recovery_point_id"]).lifecycle.delete_after_days == 9
     with pytest.raises(SystemExit, match="DeleteAfterDays: Input should be greater than or equal to 1"):
         main(["backup", "start", "--resource-arn", arn, "--delete-after-days", "0", *stack])
+
+
+def test_a_continuous_rule_starts_a_continuous_backup_of_the_resources_that_have_one(
+        coffer: LocalCoffer, clock: FixedClock) -> None:
+    # EnableContinuousBackup of a plan rule reaches the backups its runs start (issue 7): the table gets
+    # point-in-time recovery and the continuous recovery point, not an on-demand snapshot.
+    arn = table(coffer, "pitr-table", {"pitr": "yes"})
+    apply(coffer, {"BackupPlan": {"BackupPlanName": "pitr", "Rules": [
+        rule("continuous", "cron(0 5 ? * * *)", 7, EnableContinuousBackup=True)]},
+        "Selections": [{"SelectionName": "pitr", "Conditions": tagged("pitr", "yes")}]})
+    clock.set(FIVE)
+    summary = run_plan(coffer, "pitr", "continuous", FIVE)
+    assert (summary["counts"]["started"], summary["counts"]["completed"]) == (1, 1), summary
+    [job] = jobs_of(coffer, [arn])
+    assert job.state is JobState.COMPLETED and job.continuous, job
+    protection = ContinuousCatalog(coffer.client("dynamodb"), coffer.settings.catalog_table).get_protection(arn)
+    assert protection is not None and protection.recovery_point_id == job.recovery_point_id
+    assert protection.state is ProtectionState.ACTIVE and protection.retention_days == 7
+    rp = coffer.deps.catalog.get_recovery_point(job.recovery_point_id)
+    assert (rp.delete_at, rp.lifecycle.delete_after_days) == (None, 7)
+    pitr = coffer.client("dynamodb").describe_continuous_backups(TableName="pitr-table")["ContinuousBackupsDescription"]
+    assert pitr["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"

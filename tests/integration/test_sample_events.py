@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from coffer.domain.audit import RecordAuditResult, RecordAuditStep
+from coffer.domain.cold_tier import ColdPartResult, ColdPartStep
 from coffer.domain.continuous import S3ObjectEvent
 from coffer.domain.copies import CopyPartStep, CopyPollResult, CopyStartResult, CopyStep
 from coffer.domain.plan_steps import (
@@ -23,13 +24,25 @@ from coffer.domain.plan_steps import (
     StartPlanRunStep,
 )
 from coffer.domain.steps import (
+    AwaitTurnStep,
     BatchResult,
+    FindLargeCopiesStep,
     JobStep,
     JobSummary,
+    LargeCopiesResult,
     ListBatchesResult,
     ListBatchesStep,
     PollResult,
     StartResult,
+)
+from coffer.domain.sweep import (
+    CollectBlobsResult,
+    CompleteSweepStep,
+    ListSweepItemsResult,
+    ListSweepItemsStep,
+    SweepBatchResult,
+    SweepBatchStep,
+    SweepRunSummary,
 )
 from coffer.domain.verify import (
     CompleteVerifyStep,
@@ -54,8 +67,10 @@ CONTRACTS: dict[str, tuple[type | None, type]] = {
     "StartRestoreJobFunction": (StartRestoreJobInvocation, StartResult),
     "ListBatchesFunction": (None, ListBatchesResult),
     "CopyBatchFunction": (None, BatchResult),
+    "CopyLargeObjectFunction": (FindLargeCopiesStep, LargeCopiesResult),
     "RestoreBatchFunction": (None, BatchResult),
     "CheckBackupFunction": (None, PollResult),
+    "AwaitTurnFunction": (AwaitTurnStep, PollResult),
     "CheckRestoreFunction": (None, PollResult),
     "CompleteBackupFunction": (None, JobSummary),
     "CompleteRestoreFunction": (None, JobSummary),
@@ -76,6 +91,11 @@ CONTRACTS: dict[str, tuple[type | None, type]] = {
     "EnableContinuousBackupFunction": (JobStep, StartResult),
     "RecordObjectChangeFunction": (S3ObjectEvent, ObjectChangeResult),
     "ListPitrBatchesFunction": (ListBatchesStep, ListBatchesResult),
+    "ListSweepItemsFunction": (ListSweepItemsStep, ListSweepItemsResult),
+    "SweepBatchFunction": (SweepBatchStep, SweepBatchResult),
+    "CollectBlobsFunction": (SweepBatchStep, CollectBlobsResult),
+    "CompleteSweepFunction": (CompleteSweepStep, SweepRunSummary),
+    "MovePartToColdFunction": (ColdPartStep, ColdPartResult),
 }
 
 
@@ -113,6 +133,8 @@ def test_sample_event_succeeds_on_the_twin(name: str) -> None:
         assert parsed.state == expected, parsed.status_message
     if isinstance(parsed, BatchResult):
         assert parsed.objects > 0 and parsed.failed == 0
+    if isinstance(parsed, LargeCopiesResult):  # no sample object is over the 5 GiB multipart threshold
+        assert (parsed.any, parsed.next_round) == (False, 1) and parsed.uploads_prefix.endswith("/large/0/"), parsed
     # The PlanRun steps run the sample plan over the two sample resources (one page).
     if isinstance(parsed, StartPlanRunResult):
         assert parsed.next == "select" and not parsed.duplicate
@@ -127,5 +149,15 @@ def test_sample_event_succeeds_on_the_twin(name: str) -> None:
         assert parsed.next_seq > 0 and not parsed.more
     if isinstance(parsed, VerifyBatchResult | VerifySummary):
         assert parsed.objects_checked > 0 and parsed.problems == 0, parsed
+    # The sweep's steps over the sample backups: one batch file, nothing due (kept); the sample S3 backup's blobs
+    # are listed but locked, so none is collected; a run over an empty catalog completes with nothing to do.
+    if isinstance(parsed, ListSweepItemsResult):
+        assert (parsed.next_seq, parsed.more) == (1, False), parsed
+    if isinstance(parsed, SweepBatchResult):
+        assert (parsed.kept, parsed.moved, parsed.expired, parsed.skipped) == (1, 0, 0, 0), parsed
+    if isinstance(parsed, CollectBlobsResult):
+        assert parsed.versions > 0 and parsed.deleted == 0 and parsed.kept == parsed.versions, parsed
+    if isinstance(parsed, SweepRunSummary):
+        assert (parsed.state, parsed.batches, parsed.batches_expected, parsed.kept) == ("COMPLETED", 0, 0, 0), parsed
     if isinstance(parsed, SettleResult | PlanRunSummary):
         assert (parsed.counts.started, parsed.counts.completed, parsed.counts.failed) == (2, 2, 0), parsed

@@ -193,8 +193,8 @@ def test_documents_must_make_exactly_one_plan() -> None:
 # ---- what Coffer keeps but does not act on is said ---------------------------------------------------
 def test_notes_name_what_is_kept_but_not_acted_on() -> None:
     notes = plan_notes(read((AWS_PLAN_BODY, load(AWS_PLAN_BODY)), ("s", {"SelectionName": "s"})))
-    assert "BackupPlan.Rules[0].EnableContinuousBackup: kept; snapshots are taken on schedule, point-in-time " \
-           "recovery is not yet (issue 7)" in notes
+    assert "BackupPlan.Rules[0].EnableContinuousBackup: S3, DynamoDB and RDS resources are backed up " \
+           "continuously (point-in-time recovery); other types get a snapshot backup on schedule" in notes
     assert "BackupPlan.AdvancedBackupSettings: kept, not acted on by Coffer" in notes
     assert "Selections[0].IamRoleArn: not set; AWS Backup requires it, Coffer does not" in notes
     rate = read(("p", rule_with(ScheduleExpression="rate(1 day)")))

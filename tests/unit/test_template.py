@@ -64,12 +64,15 @@ CATALOG_ACTIONS = {
     "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query",
     "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem",
 }
-BACKUP_FUNCTIONS = {"StartBackupJobFunction", "ListBatchesFunction", "CopyBatchFunction", "CheckBackupFunction",
-                    "CompleteBackupFunction", "RecordObjectChangeFunction"}
+BACKUP_FUNCTIONS = {"StartBackupJobFunction", "ListBatchesFunction", "CopyBatchFunction", "CopyLargeObjectFunction",
+                    "CheckBackupFunction", "AwaitTurnFunction", "CompleteBackupFunction", "RecordObjectChangeFunction"}
 RESTORE_FUNCTIONS = {"StartRestoreJobFunction", "RestoreBatchFunction", "CheckRestoreFunction",
                      "CompleteRestoreFunction", "ListPitrBatchesFunction"}
 AUDIT_WRITERS = {"RecordAuditFunction"}
 VERIFY_FUNCTIONS = {"ListVerifyItemsFunction", "VerifyBatchFunction", "CompleteVerifyFunction"}
+#: The only roles that may delete vault object versions (never bypassing governance), each on its own prefix.
+SWEEP_DELETERS = {"SweepBatchFunction": "${VaultBucket.Arn}/vaults/*/recovery-points/*",
+                  "CollectBlobsFunction": "${VaultBucket.Arn}/vaults/*/blobs/*"}
 #: ItemReader / ResultWriter resources -> (S3 action the state machine's role needs, on objects?)
 MAP_S3_RESOURCES = {
     "arn:aws:states:::s3:listObjectsV2": ("s3:ListBucket", False),
@@ -197,7 +200,7 @@ def test_is_a_sam_template_with_the_contract_parameters(template: dict[str, Any]
 
 def test_every_contract_function_exists_with_its_code(resources: dict[str, Any]) -> None:
     expected = contract_functions()
-    assert len(expected) == 26, expected
+    assert len(expected) == 33, expected
     functions = of_type(resources, "AWS::Serverless::Function")
     assert set(functions) == set(expected)
     for logical_id, code_uri in expected.items():
@@ -282,12 +285,12 @@ def test_vault_is_object_locked_versioned_and_kept(resources: dict[str, Any]) ->
         assert not {"ExpirationInDays", "ExpirationDate", "NoncurrentVersionExpiration"} & set(rule), rule
 
 
-def test_vault_policy_denies_bypass_and_version_deletion_to_all_but_the_operator(resources: dict[str, Any],
-                                                                                    template: dict[str, Any]) -> None:
+def test_vault_policy_denies_the_governance_bypass_to_all_but_the_operator(resources: dict[str, Any],
+                                                                             template: dict[str, Any]) -> None:
     [guard] = [s for s in _bucket_policies(resources)["VaultBucket"]["Statement"]
                if "s3:BypassGovernanceRetention" in as_list(s["Action"])]
     assert guard["Effect"] == "Deny" and guard["Principal"] == "*"
-    assert set(as_list(guard["Action"])) == {"s3:BypassGovernanceRetention", "s3:DeleteObjectVersion"}
+    assert as_list(guard["Action"]) == ["s3:BypassGovernanceRetention"]
     assert render(guard["Resource"]) == "${VaultBucket.Arn}/*"
     # Operator role given: everyone else is denied. Empty parameter: no condition, so everyone is denied.
     condition = guard["Condition"]["Fn::If"]
@@ -295,6 +298,21 @@ def test_vault_policy_denies_bypass_and_version_deletion_to_all_but_the_operator
     assert condition[1] == {"ArnNotEquals": {"aws:PrincipalArn": {"Ref": "OperatorRoleArn"}}}
     assert condition[2] == {"Ref": "AWS::NoValue"}
     assert template["Conditions"]["HasOperatorRole"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "OperatorRoleArn"}, ""]}]}
+
+
+def test_vault_policy_denies_version_deletion_to_all_but_the_operator_and_the_sweep_deleters(
+        resources: dict[str, Any]) -> None:
+    # S3 Object Lock refuses deleting a locked or held version to everyone without the bypass; the lifecycle
+    # sweep's two deleting functions need s3:DeleteObjectVersion for what is no longer locked.
+    [guard] = [s for s in _bucket_policies(resources)["VaultBucket"]["Statement"]
+               if "s3:DeleteObjectVersion" in as_list(s["Action"])]
+    assert (guard["Effect"], guard["Principal"], as_list(guard["Action"])) == ("Deny", "*", ["s3:DeleteObjectVersion"])
+    assert render(guard["Resource"]) == "${VaultBucket.Arn}/*"
+    condition, with_operator, without = guard["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]["Fn::If"]
+    sweepers = [{"Fn::GetAtt": [f"{f}Role", "Arn"]} for f in SWEEP_DELETERS]
+    assert condition == "HasOperatorRole"
+    assert with_operator == [{"Ref": "OperatorRoleArn"}, *sweepers]
+    assert without == sweepers
 
 
 def test_vault_policy_denies_delete_markers_to_all_but_the_operator(resources: dict[str, Any]) -> None:
@@ -361,6 +379,20 @@ def test_verify_schedule_starts_only_the_verify_workflow(resources: dict[str, An
         "Allow", "states:StartExecution", {"Ref": "VerifyStateMachine"})
 
 
+def test_sweep_schedule_starts_only_the_sweep_workflow_daily(resources: dict[str, Any],
+                                                             template: dict[str, Any]) -> None:
+    schedule = resources["SweepSchedule"]["Properties"]
+    assert schedule["ScheduleExpression"] == {"Ref": "SweepScheduleExpression"}
+    assert template["Parameters"]["SweepScheduleExpression"]["Default"] == "cron(0 3 * * ? *)"
+    assert schedule["Target"]["Arn"] == {"Ref": "SweepStateMachine"}
+    role = resources[schedule["Target"]["RoleArn"]["Fn::GetAtt"][0]]["Properties"]
+    [trust] = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    [statement] = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
+    assert (statement["Effect"], statement["Action"], statement["Resource"]) == (
+        "Allow", "states:StartExecution", {"Ref": "SweepStateMachine"})
+
+
 def test_work_bucket_is_scratch(resources: dict[str, Any]) -> None:
     [rule] = resources["WorkBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
     assert rule["Status"] == "Enabled"
@@ -416,11 +448,19 @@ def test_only_known_managed_policies(roles: dict[str, Any]) -> None:
 
 
 def test_no_role_can_destroy_or_unlock_the_vault(roles: dict[str, Any]) -> None:
+    deleters = {f"{function}Role": prefix for function, prefix in SWEEP_DELETERS.items()}
     for name, role in roles.items():
         for action, resource, _ in allows(statements_of_role(role)):
+            if action == "s3:DeleteObjectVersion" and name in deleters:
+                # the one exception: the sweep deletes versions on its own prefix, never bypassing governance
+                assert resource == deleters[name], (name, resource)
+                continue
             if action in VAULT_DESTRUCTIVE:
                 assert "VaultBucket" not in resource and not resource.startswith("arn:${AWS::Partition}:s3:::*"), (
                     name, action, resource)
+    for name in deleters:
+        granted = {(a, r) for a, r, _ in allows(statements_of_role(roles[name]))}
+        assert ("s3:DeleteObjectVersion", deleters[name]) in granted
 
 
 def test_buckets_outside_the_stack_are_pinned_to_this_account(roles: dict[str, Any]) -> None:
@@ -437,6 +477,15 @@ def _function_role(roles: dict[str, Any], function: str) -> list[dict[str, Any]]
 
 def test_fail_job_only_touches_the_catalog(roles: dict[str, Any]) -> None:
     granted = {(a, r) for a, r, _ in allows(_function_role(roles, "FailJobFunction"))}
+    # ... and wakes the backup queued behind the job it ends (adapters/catalog_turns.py), nothing else
+    wake = {("states:SendTaskSuccess",
+             "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:${AWS::StackName}-backup")}
+    assert granted & wake == wake
+    granted -= wake
+    # ... and records a failed copy's leftovers in its destination, through the copy role (CopyJobs.record_left_behind)
+    copy_role = {("sts:AssumeRole", "arn:${AWS::Partition}:iam::*:role/${CopyRoleName}")}
+    assert granted & copy_role == copy_role
+    granted -= copy_role
     assert {a for a, _ in granted} == CATALOG_ACTIONS
     assert {r for _, r in granted} == {"${CatalogTable.Arn}", "${CatalogTable.Arn}/index/*"}
 
@@ -451,7 +500,9 @@ def test_only_backup_writers_write_the_vault_and_restores_never(roles: dict[str,
     # SettlePage lengthens the retention of a recovery point a later plan rule joined (extends its locks,
     # writes a lifecycle amendment beside the manifest).
     # RecordObjectChange copies each changed version of a continuously protected bucket into the vault.
-    writers = {"CopyBatchFunction", "CompleteBackupFunction", "SettlePageFunction", "RecordObjectChangeFunction"}
+    # CopyLargeObject copies objects of many parts into the vault (UploadPartCopy) and writes their manifest parts.
+    writers = {"CopyBatchFunction", "CompleteBackupFunction", "SettlePageFunction", "RecordObjectChangeFunction",
+               "CopyLargeObjectFunction"}
     for function in contract_functions():
         statements = _function_role(roles, function)
         writes = {a for a, r, _ in allows(statements)
@@ -516,7 +567,7 @@ def test_object_changes_reach_only_record_object_change_with_a_dead_letter_queue
 
 # ---- workflows --------------------------------------------------------------------------------------
 STATE_MACHINES = ("BackupStateMachine", "RestoreStateMachine", "VerifyStateMachine", "PlanRunStateMachine",
-                  "CopyStateMachine")
+                  "CopyStateMachine", "SweepStateMachine")
 
 
 @pytest.mark.parametrize("machine", STATE_MACHINES)

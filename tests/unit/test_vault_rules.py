@@ -15,7 +15,13 @@ from coffer.domain.object_lock import LockMode
 from coffer.domain.recovery_points import RecoveryPoint
 from coffer.domain.resources import ResourceType
 from coffer.domain.validation import parse_model
-from coffer.domain.vault_policy import has_template_policy, merge_vault_statements, vault_sid, vault_statements
+from coffer.domain.vault_policy import (
+    has_template_policy,
+    merge_vault_statements,
+    template_policy_notes,
+    vault_sid,
+    vault_statements,
+)
 from coffer.domain.vaults import KeyOwner, Vault, VaultLock, VaultLockRequest, change_lock
 
 T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
@@ -150,6 +156,16 @@ def test_merging_replaces_only_the_vaults_own_statements() -> None:
     removed = merge_vault_statements(policy, "Gold", [])
     assert [s["Sid"] for s in removed["Statement"]] == ["DenyInsecureTransport", f"{vault_sid('Silver')}Key"]
     assert not has_template_policy(None) and not has_template_policy({"Statement": []})
+
+
+def test_a_bucket_policy_from_before_the_sweeps_delete_right_is_reported() -> None:
+    # The stack's policy once denied s3:DeleteObjectVersion to all but the operator, sweep included.
+    outdated = {"Statement": [{"Sid": "DenyInsecureTransport"}, {"Sid": "DenyRetentionBypassAndVersionDeletion"}]}
+    [note] = template_policy_notes(outdated)
+    assert "redeployed" in note and "DenyRetentionBypassAndVersionDeletion" in note
+    current = {"Statement": [{"Sid": "DenyInsecureTransport"}, {"Sid": "DenyRetentionBypass"},
+                             {"Sid": "DenyVersionDeletion"}]}
+    assert template_policy_notes(current) == [] and template_policy_notes(None) == []
 
 
 # ---- may it be deleted? -----------------------------------------------------------------------------------

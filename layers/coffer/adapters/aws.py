@@ -16,7 +16,7 @@ RETRY_CONFIG = Config(retries={"max_attempts": 8, "mode": "standard"}, connect_t
 #: back, botocore must not send it again (a second backup would be made and the first forgotten): the call
 #: fails instead, the workflow retries the step, and the adapter finds what the first request made (adapters
 #: look their backups up by name or tag before creating one).
-NOT_RESENT_WHEN_UNANSWERED = {"dynamodb": ("CreateBackup",), "ec2": ("CreateSnapshot",)}
+NOT_RESENT_WHEN_UNANSWERED = {"dynamodb": ("CreateBackup",), "ec2": ("CreateSnapshot", "CopySnapshot")}
 
 
 def client(service: str, region: str | None = None, session: boto3.Session | None = None) -> Any:

@@ -71,10 +71,17 @@ class CopyQuotas:
                            "ExpressionAttributeNames": {"#j": job_id}}}
 
     def release_for(self, job: Job) -> list[dict[str, Any]]:
-        """What gives `job`'s slot back, for the transaction that ends it: nothing unless a copy job took one."""
+        """What gives `job`'s slots back, for the transaction that ends it: a copy job's copy slot, a backup job's
+        snapshot slots (EBS snapshots in progress per volume, domain/snapshot_quota.py); else nothing."""
+        if job.kind is JobKind.BACKUP:
+            return [self.release_item(key, job.job_id) for key in job.quota_keys]
         if job.kind is not JobKind.COPY or job.destination is None or job.destination.quota_key is None:
             return []
         return [self.release_item(job.destination.quota_key, job.job_id)]
+
+    def release_now(self, key: str, job_id: str) -> None:
+        """Give a slot back outside a job's ending (a job that took some of its slots and must wait for the rest)."""
+        self._db.update_item(**self.release_item(key, job_id)["Update"])
 
     def _ensure(self, key: str) -> None:
         # The semaphore starts empty; creating it again (or racing another creator) changes nothing.

@@ -13,6 +13,12 @@
 | last backed-up state of S3 objects     | pk=OBJIDX#<vault>#<bucket>, sk=<key>          | BatchGetItem    |
 | restores holding a recovery point, its | pk=RP#<id>, sk=RPLOCK                         | GetItem, Update |
 | expiry (catalog_restore_leases.py)     |                                               | (transactions)  |
+| jobs queued for a resource or a volume | pk=TURNS#<arn>, sk=<queued at>#<job id>       | Put, Query,     |
+| (catalog_turns.py: their task tokens)  |                                               | DeleteItem      |
+| what a bucket's last backup listed and | pk=LISTED#<vault>#<bucket>, sk=LISTED         | GetItem, Update |
+| when (adapters/s3_inventory.py)        |                                               |                 |
+| snapshots in progress per EBS volume   | pk=QUOTA#EBS_VOLUME_SNAPSHOTS#<volume arn>    | Update          |
+| (catalog_copy_quota.py's semaphore)    |                                               |                 |
 
 Records carry their pydantic model as JSON in `doc` plus the attributes that keys and conditions need.
 """
@@ -20,7 +26,7 @@ Records carry their pydantic model as JSON in `doc` plus the attributes that key
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -28,7 +34,7 @@ from botocore.exceptions import ClientError
 
 from coffer.adapters.aws import error_code
 from coffer.domain.errors import ConcurrentUpdate, IdempotencyConflict, NotFound, ResourceBusy
-from coffer.domain.jobs import Job
+from coffer.domain.jobs import Job, JobKind
 from coffer.domain.recovery_points import RecoveryPoint
 
 _GET_BATCH = 100  # BatchGetItem's limit
@@ -55,6 +61,9 @@ class DynamoCatalog:
     def __init__(self, client: Any, table: str) -> None:
         self._db = client
         self._table = table
+        #: told about every backup job this catalog ends, once the write is done (wiring: wakes the jobs queued
+        #: behind it, adapters/catalog_turns.py)
+        self.on_backup_ended: Callable[[Job], None] | None = None
 
     # ---- jobs -----------------------------------------------------------------------------------
     def _job_item(self, job: Job) -> dict[str, Any]:
@@ -144,6 +153,8 @@ class DynamoCatalog:
             if error_code(error) == "TransactionCanceledException":
                 raise ConcurrentUpdate(f"job {job.job_id} changed since version {job.version}") from error
             raise
+        if self.on_backup_ended is not None and saved.kind is JobKind.BACKUP and saved.state.terminal:
+            self.on_backup_ended(saved)
         return saved
 
     def take_lease(self, resource_arn: str, job_id: str, stale_holder: str | None = None) -> str | None:

@@ -14,11 +14,13 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from botocore.exceptions import ClientError, FlexibleChecksumError
 
 from coffer.adapters.aws import error_code, is_not_found
 from coffer.adapters.checksums import b64_to_hex
+from coffer.domain.cold_tier import ThawOutcome, thaw_outcome
 from coffer.domain.errors import IntegrityError, NotFound, ObjectLockRefusal
 from coffer.domain.manifest import sha256_hex
 from coffer.domain.object_lock import LockMode, VersionLock, retention_change_refusal
@@ -35,13 +37,19 @@ class LockFacts(tuple):  # type: ignore[type-arg]
     mode: LockMode | None
     legal_hold: bool
     version_id: str | None
+    #: HeadObject's StorageClass and Restore header: whether the bytes are in the archive tier (domain/cold_tier)
+    storage_class: str | None
+    restore: str | None
 
     def __new__(cls, exists: bool, until: datetime | None, mode: str | None = None, legal_hold: bool = False,
-                version_id: str | None = None) -> LockFacts:
+                version_id: str | None = None, storage_class: str | None = None,
+                restore: str | None = None) -> LockFacts:
         made = super().__new__(cls, (exists, until))
         made.mode = LockMode(mode) if mode else None
         made.legal_hold = legal_hold
         made.version_id = version_id
+        made.storage_class = storage_class
+        made.restore = restore
         return made
 
     @property
@@ -118,7 +126,8 @@ class S3Vault:
                 return LockFacts(False, None)
             raise
         return LockFacts(True, head.get("ObjectLockRetainUntilDate"), head.get("ObjectLockMode"),
-                         head.get("ObjectLockLegalHoldStatus") == "ON", head.get("VersionId"))
+                         head.get("ObjectLockLegalHoldStatus") == "ON", head.get("VersionId"),
+                         head.get("StorageClass"), head.get("Restore"))
 
     def extend_retention(self, key: str, until: datetime) -> bool:
         """Make the object's lock last at least until `until`. Never shortens. True if it changed.
@@ -153,18 +162,46 @@ class S3Vault:
         return True
 
     def copy_in(self, source_bucket: str, source_key: str, key: str, retain_until: datetime,
-                source_version: str | None = None, seal: Seal | None = None) -> str:
-        """Server-side copy into the vault under Object Lock; S3 computes the SHA-256 (hex returned)."""
+                source_version: str | None = None, seal: Seal | None = None,
+                tags: dict[str, str] | None = None) -> str:
+        """Server-side copy into the vault under Object Lock; S3 computes the SHA-256 (hex returned).
+
+        `tags`: the new version's tags (a blob's warm-until, domain/cold_tier.py); none by default.
+        """
         source: dict[str, str] = {"Bucket": source_bucket, "Key": source_key}
         if source_version:
             source["VersionId"] = source_version
         response = self._s3.copy_object(
             Bucket=self.bucket, Key=key, CopySource=source, ChecksumAlgorithm="SHA256",
             MetadataDirective="REPLACE", ContentType="application/octet-stream", TaggingDirective="REPLACE",
+            Tagging=urlencode(tags or {}),
             ObjectLockMode=seal.mode.value if seal else self.lock_mode, ObjectLockRetainUntilDate=retain_until,
             **_sse(seal.kms_key_arn if seal else None),
         )
         return b64_to_hex(response["CopyObjectResult"]["ChecksumSHA256"])
+
+    # ---- cold storage (domain/cold_tier.py) -------------------------------------------------------
+    def tags_of(self, key: str) -> dict[str, str]:
+        """The current version's tags (a blob's warm-until and tier)."""
+        tag_set = self._s3.get_object_tagging(Bucket=self.bucket, Key=key).get("TagSet", [])
+        return {t["Key"]: t["Value"] for t in tag_set}
+
+    def set_tags(self, key: str, tags: dict[str, str]) -> None:
+        """Replace the current version's tags. Object Lock protects bytes and retention, not tags: this never
+        touches what is locked, and S3 lifecycle rules filter on them (the archive transition)."""
+        self._s3.put_object_tagging(Bucket=self.bucket, Key=key,
+                                    Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in tags.items()]})
+
+    def thaw(self, key: str, days: int, tier: str) -> ThawOutcome:
+        """Ask S3 to bring an archived version back for `days` (RestoreObject); whether it is readable now."""
+        try:
+            response = self._s3.restore_object(Bucket=self.bucket, Key=key,
+                                               RestoreRequest={"Days": days, "GlacierJobParameters": {"Tier": tier}})
+        except ClientError as error:
+            if error_code(error) in ("InvalidObjectState", "RestoreAlreadyInProgress"):
+                return thaw_outcome(error_code(error))
+            raise
+        return thaw_outcome(str(response["ResponseMetadata"]["HTTPStatusCode"]))
 
     # ---- the vault's own rules (issue 6) ----------------------------------------------------------
     def secure(self, key: str, seal: Seal) -> LockFacts:

@@ -30,3 +30,8 @@ class WorkArea:
         for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
             found.extend({"key": o["Key"], "size": o["Size"]} for o in page.get("Contents", []))
         return found
+
+    def first_key(self, prefix: str) -> str | None:
+        """The first key under `prefix`, or None: one ListObjectsV2 call whatever is there."""
+        contents = self._s3.list_objects_v2(Bucket=self.bucket, Prefix=prefix, MaxKeys=1).get("Contents", [])
+        return contents[0]["Key"] if contents else None

@@ -66,6 +66,9 @@ class JobProgress(BaseModel):
     bytes: int = 0
     bytes_copied: int = 0
     failed_keys: list[str] = Field(default_factory=list)
+    #: S3: where the backup's object list came from - "ListObjectsV2" or "S3 Inventory" - and why (or which one)
+    listing_source: str | None = None
+    listing_note: str | None = None
 
 
 class Job(BaseModel):
@@ -99,6 +102,11 @@ class Job(BaseModel):
     #: backup jobs: the rule's copy actions, started by the Backup workflow once the backup COMPLETED
     copy_actions: tuple[CopyAction, ...] = ()
     native_ref: str | None = None
+    #: backup jobs: the counting semaphores it holds while it runs (EBS snapshots in progress per volume,
+    #: domain/snapshot_quota.py), given back in the write that ends it
+    quota_keys: tuple[str, ...] = ()
+    #: backup jobs while PENDING: what the job waits for - its resource's lease, or a volume's snapshot slots
+    waiting_for: str | None = None
     source: dict[str, Any] = Field(default_factory=dict)
     progress: JobProgress = Field(default_factory=JobProgress)
     status_message: str | None = None

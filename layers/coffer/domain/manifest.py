@@ -9,16 +9,26 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from coffer.domain.recovery_points import RecoveryPoint
 
 MANIFEST_FORMAT = "coffer.manifest/1"
 
 
+#: the multipart fields of an entry, written only for COMPOSITE entries (small objects' entries are unchanged)
+_MULTIPART_FIELDS = ("checksum_type", "parts", "part_size")
+
+
 class ObjectEntry(BaseModel):
-    """One S3 object of a recovery point and where its bytes live in the vault (content-addressed)."""
+    """One S3 object of a recovery point and where its bytes live in the vault (content-addressed).
+
+    `sha256` is the checksum S3 computed, of the kind `checksum_type` says: FULL_OBJECT (the object's SHA-256),
+    or COMPOSITE for an object copied in `parts` parts of `part_size` bytes (UploadPartCopy, objects over the
+    multipart threshold): the SHA-256 of the concatenated part SHA-256s, which S3 reports as `<hex>-<parts>`.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -28,6 +38,9 @@ class ObjectEntry(BaseModel):
     last_modified: str
     version_id: str | None = None
     sha256: str
+    checksum_type: Literal["FULL_OBJECT", "COMPOSITE"] = "FULL_OBJECT"
+    parts: int | None = Field(default=None, ge=1)
+    part_size: int | None = Field(default=None, ge=1)
     content_type: str | None = None
     cache_control: str | None = None
     content_disposition: str | None = None
@@ -35,6 +48,18 @@ class ObjectEntry(BaseModel):
     content_language: str | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
     tags: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def composite(self) -> bool:
+        return self.checksum_type == "COMPOSITE"
+
+    @model_serializer(mode="wrap")
+    def _without_default_multipart_fields(self, handler: SerializerFunctionWrapHandler) -> Any:
+        dumped = handler(self)
+        if isinstance(dumped, dict) and not self.composite:
+            for name in _MULTIPART_FIELDS:
+                dumped.pop(name, None)
+        return dumped
 
 
 class ManifestPart(BaseModel):
@@ -84,6 +109,18 @@ class VaultLayout:
         return f"vaults/{vault}/blobs/sha256/{sha256}"
 
     @staticmethod
+    def composite_blob(vault: str, sha256: str, parts: int) -> str:
+        """A blob copied in parts: addressed by its composite SHA-256 and part count, apart from full-object ones."""
+        return f"vaults/{vault}/blobs/sha256-composite/{sha256}-{parts}"
+
+    @classmethod
+    def blob_of(cls, vault: str, entry: ObjectEntry) -> str:
+        """Where an entry's bytes live: by full-object SHA-256, or by composite SHA-256 for multipart copies."""
+        if entry.composite:
+            return cls.composite_blob(vault, entry.sha256, entry.parts or 0)
+        return cls.blob(vault, entry.sha256)
+
+    @staticmethod
     def recovery_point_prefix(vault: str, recovery_point_id: str) -> str:
         return f"vaults/{vault}/recovery-points/{recovery_point_id}/"
 
@@ -114,3 +151,21 @@ class WorkLayout:
     @staticmethod
     def staging(job_id: str, seq: int, index: int) -> str:
         return f"jobs/{job_id}/staging/{seq:08d}-{index:05d}"
+
+    # Objects copied in more parts than one invocation copies (services/large_objects.py), by round:
+    # round 0 copies the source into staging (S3 computes the composite checksum), round 1 staging into the vault.
+    @staticmethod
+    def large_prefix(job_id: str, round_: int) -> str:
+        return f"jobs/{job_id}/large/{round_}/"
+
+    @classmethod
+    def large(cls, job_id: str, round_: int, seq: int, index: int) -> str:
+        return f"{cls.large_prefix(job_id, round_)}{seq:08d}-{index:05d}.json"
+
+    @staticmethod
+    def ranges_prefix(job_id: str, round_: int) -> str:
+        return f"jobs/{job_id}/ranges/{round_}/"
+
+    @classmethod
+    def part_range(cls, job_id: str, round_: int, seq: int, index: int, first_part: int) -> str:
+        return f"{cls.ranges_prefix(job_id, round_)}{seq:08d}-{index:05d}-{first_part:05d}.json"

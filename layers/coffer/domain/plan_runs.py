@@ -105,6 +105,9 @@ class RuleSnapshot(BaseModel):
     #: the rule's copy actions as AWS Backup writes them (DestinationBackupVaultArn, Lifecycle): each backup's
     #: StartBackupJob event carries them, and the Backup workflow starts one copy per action once it COMPLETED
     copy_actions: list[dict[str, Any]] = Field(default_factory=list)
+    #: the rule's EnableContinuousBackup: each backup of a type with point-in-time recovery (S3, DynamoDB, RDS)
+    #: asks for a continuous backup; other types get a snapshot backup, as AWS Backup does
+    enable_continuous_backup: bool = False
 
 
 class RunCounts(BaseModel):

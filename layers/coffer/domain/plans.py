@@ -476,11 +476,11 @@ def plan_notes(plan: PlanDocument) -> list[str]:
         if isinstance(rule.schedule(), RateSchedule):
             notes.append(f"{path}.ScheduleExpression: rate() runs on Coffer; AWS Backup itself accepts cron() only")
         if rule.enable_continuous_backup:
-            notes.append(f"{path}.EnableContinuousBackup: kept; snapshots are taken on schedule, point-in-time "
-                         "recovery is not yet (issue 7)")
+            notes.append(f"{path}.EnableContinuousBackup: S3, DynamoDB and RDS resources are backed up "
+                         "continuously (point-in-time recovery); other types get a snapshot backup on schedule")
         if rule.lifecycle and rule.lifecycle.move_to_cold_storage_after_days is not None:
-            notes.append(f"{path}.Lifecycle.MoveToColdStorageAfterDays: recorded on each recovery point; the "
-                         "sweeper that moves them is issue 7")
+            notes.append(f"{path}.Lifecycle.MoveToColdStorageAfterDays: the daily lifecycle sweep moves the "
+                         "recovery points of types with a cold tier (EBS); others stay warm (`coffer sweep show`)")
         for field in ("index_actions", "scan_actions", "target_logically_air_gapped_backup_vault_arn"):
             if getattr(rule, field) is not None:
                 notes.append(f"{path}.{to_pascal(field)}: kept, not acted on by Coffer")

@@ -28,6 +28,50 @@ class BatchStep(JobStep):
     batch_key: str = Field(min_length=1)
 
 
+class AwaitTurnStep(JobStep):
+    """Backup workflow, WaitForTurn (lambda:invoke.waitForTaskToken): park a queued job until it is woken."""
+
+    #: what the job waits for: its resource's lease, or a volume's snapshot slots (a volume ARN)
+    waiting_for: str | None = None
+    task_token: str = Field(min_length=1)
+
+
+class LargeObjectStep(JobStep):
+    """CopyLargeObject's event: which of its steps (then read as one of the two models below)."""
+
+    step: Literal["find", "copy_range", "finish"]
+
+
+class FindLargeCopiesStep(JobStep):
+    """Backup workflow: has round `round` of the large objects' fan-out anything to copy?"""
+
+    step: Literal["find"]
+    round: int = Field(ge=0)
+
+
+class LargeCopyStep(JobStep):
+    """Backup workflow, one Distributed Map child: copy one range file's parts, or finish one deferred object."""
+
+    step: Literal["copy_range", "finish"]
+    key: str = Field(min_length=1)
+
+
+class LargeCopiesResult(BaseModel):
+    job_id: str
+    round: int
+    next_round: int
+    any: bool
+    ranges_prefix: str
+    uploads_prefix: str
+
+
+class LargeCopyResult(BaseModel):
+    job_id: str
+    key: str
+    parts: int = 0
+    failed: bool = False
+
+
 class StepError(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -49,6 +93,8 @@ class StartResult(BaseModel):
     duplicate: bool = False
     next: Next
     wait_seconds: int = 0
+    #: queued backups: what the job waits for (its resource's lease, or a volume's snapshot slots)
+    waiting_for: str | None = None
     token: str | None = None
     #: backups: the next batch file's number; restores: how many manifest parts there are
     next_seq: int = 0
@@ -71,6 +117,10 @@ class BatchResult(BaseModel):
     copied: int = 0
     reused: int = 0
     failed: int = 0
+    #: restore of archived data: objects still coming back from the archive tier; the workflow waits
+    #: `poll_seconds` and runs the batch again (0: the batch is done)
+    pending: int = 0
+    poll_seconds: int = 0
 
 
 class PollResult(BaseModel):

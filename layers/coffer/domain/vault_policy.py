@@ -1,7 +1,8 @@
 """Per-vault statements of the vault bucket's policy, and merging them into the policy the template installs.
 
-The template's VaultBucketPolicy holds the bucket-wide rules (TLS only, no governance bypass, no version
-deletes and no delete markers except by the operator role, SSE-KMS with this account's keys only). Each
+The template's VaultBucketPolicy holds the bucket-wide rules (TLS only, no governance bypass except by the
+operator role, no version deletes except by the operator role and the lifecycle sweep's two deleting functions,
+no delete markers except by the operator role, SSE-KMS with this account's keys only). Each
 vault adds, under its own prefix `vaults/<name>/*`:
 
 - `...Key`: deny PutObject (and so CopyObject) unless it names the vault's own KMS key - an object of the
@@ -23,6 +24,9 @@ from coffer.domain.vaults import Vault
 SID_PREFIX = "CofferVault"
 #: A Sid of the template's policy: its presence says the stack's policy is installed on the bucket.
 TEMPLATE_SID = "DenyInsecureTransport"
+#: The Sid of the template's version-deletion guard before the lifecycle sweep got its delete right (issue 7):
+#: such a policy denies the sweep's deletions (S3 refuses them; recovery points stay DELETING, blobs stay).
+OUTDATED_TEMPLATE_SID = "DenyRetentionBypassAndVersionDeletion"
 
 
 def vault_sid(vault_name: str) -> str:
@@ -77,3 +81,12 @@ def _belongs_to(statement: dict[str, Any], stem: str) -> bool:
 
 def has_template_policy(policy: dict[str, Any] | None) -> bool:
     return policy is not None and any(s.get("Sid") == TEMPLATE_SID for s in policy.get("Statement", []))
+
+
+def template_policy_notes(policy: dict[str, Any] | None) -> list[str]:
+    """What is out of date in the template's own statements installed on the bucket (a stack not redeployed)."""
+    if policy is not None and any(s.get("Sid") == OUTDATED_TEMPLATE_SID for s in policy.get("Statement", [])):
+        return ["the vault bucket policy predates the lifecycle sweep's delete right (Sid "
+                f"{OUTDATED_TEMPLATE_SID}): expiries and blob collection are refused by S3 until the stack is "
+                "redeployed (`sam deploy`, then `coffer vault apply-policies`)"]
+    return []

@@ -185,4 +185,5 @@ def recovery_points_prefix(vault_name: str) -> str:
 
 
 def blobs_prefix(vault_name: str) -> str:
-    return f"vaults/{vault_name}/blobs/sha256/"
+    """Every content-addressed blob of a vault: blobs/sha256/ and blobs/sha256-composite/ (domain/manifest.py)."""
+    return f"vaults/{vault_name}/blobs/"

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 #: what a copy uses of a destination stack, and the outputs it reads
 STORAGE = ("VaultKey", "VaultBucket", "WorkBucket", "CatalogTable")
-PARAMETERS = ("VaultLockMode", "VaultDefaultRetentionDays", "DefaultRetentionDays")
+PARAMETERS = ("VaultLockMode", "VaultDefaultRetentionDays", "DefaultRetentionDays", "ColdStorageClass")
 OUTPUTS = {"VaultBucketName": {"Ref": "VaultBucket"}, "WorkBucketName": {"Ref": "WorkBucket"},
            "CatalogTableName": {"Ref": "CatalogTable"}, "VaultKeyArn": {"Fn::GetAtt": ["VaultKey", "Arn"]}}
 #: the region the twin's copies go to, and the account standing for "another account"

@@ -14,7 +14,7 @@ from coffer.settings import Settings
 from coffer.twin.twin import Twin
 
 #: Parameters the twin deploys the template with: poll every second (moto's backups finish at once).
-TWIN_PARAMETERS = {"PollSeconds": "1"}
+TWIN_PARAMETERS = {"PollSeconds": "1", "ThawPollSeconds": "1"}
 #: Wait states and Retry intervals sleep this fraction of their seconds on the local twin (twin/waits.py):
 #: every poll and retry still happens, moto's work is done at once, so sleeping in full only costs time.
 LOCAL_WAIT_SCALE = 0.05

@@ -84,6 +84,13 @@ class TwinScheduler:
         self.clock: FixedClock = coffer.clock
         self.groups = groups
         self._cursors: dict[str, datetime] = {}
+        self._lifecycle_day = self.clock.now().date()  # S3 runs bucket lifecycle rules about once a day
+
+    def _s3_lifecycle(self, at: datetime) -> None:
+        """The day's S3 lifecycle run (cold blobs to the archive class), once the clock passes midnight."""
+        if at.date() > self._lifecycle_day:
+            self.coffer.twin.run_s3_lifecycle(at)
+            self._lifecycle_day = at.date()
 
     def _schedules(self) -> Iterator[dict[str, Any]]:
         scheduler = self.coffer.client("scheduler")
@@ -112,6 +119,7 @@ class TwinScheduler:
         results: list[FireResult] = []
         for fire in self.due(until):
             self.clock.set(fire.at)
+            self._s3_lifecycle(fire.at)
             if ":states:" not in fire.target_arn:
                 raise NotImplementedError(f"schedule {fire.name}: the twin fires Step Functions targets only")
             arn = self.coffer.client("stepfunctions").start_execution(
@@ -123,6 +131,7 @@ class TwinScheduler:
             if on_fire is not None:
                 on_fire(result)
         self.clock.set(max(until, self.clock.now()))
+        self._s3_lifecycle(self.clock.now())
         for name in self._cursors:
             self._cursors[name] = max(self._cursors[name], until)
         return results
@@ -154,6 +163,12 @@ def run_local_tick(project_root: Any, plan_files: list[str], start: datetime, un
 
         def show(result: FireResult) -> None:
             output = result.execution["output"] or {}
+            if "expired" in output and "blobs_deleted" in output:  # the lifecycle sweep (SweepSchedule)
+                print(f"  {result.fire.at:%Y-%m-%d %H:%M} {result.fire.schedule}: {result.execution['status']} "
+                      f"{output.get('state', '')} moved={output['moved']} expired={output['expired']} "
+                      f"skipped={output.get('skipped', 0)} blobs-deleted={output['blobs_deleted']} "
+                      f"(coffer sweep show {output.get('run_id', '')})")
+                return
             counts = output.get("counts", {})
             print(f"  {result.fire.at:%Y-%m-%d %H:%M} {result.fire.schedule}: {result.execution['status']} "
                   f"{output.get('state', '')} selected={counts.get('selected', 0)} "

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from coffer.adapters.catalog_copy_quota import CopyQuotas
 from coffer.adapters.catalog_dynamodb import DuplicateRequest
+from coffer.adapters.catalog_turns import TurnQueue, queued_since
 from coffer.adapters.resources.common import check_options
 from coffer.domain.copies import copy_executions
 from coffer.domain.errors import CofferError, CompletionWindowExceeded, InvalidInput, NotFound, ResourceBusy
@@ -12,7 +14,8 @@ from coffer.domain.jobs import Job, JobKind, JobProgress, JobState, Transition
 from coffer.domain.manifest import Manifest, PartRef, VaultLayout, WorkLayout
 from coffer.domain.recovery_points import RecoveryPoint, RecoveryPointStatus
 from coffer.domain.requests import StartBackupJobRequest
-from coffer.domain.resources import resource_type_of
+from coffer.domain.resources import ResourceType, resource_type_of
+from coffer.domain.snapshot_quota import snapshot_limit, snapshot_quota_key, volumes_snapshotted
 from coffer.domain.steps import JobSummary, PollResult, StartResult
 from coffer.ports import BackupStrategy
 from coffer.services.continuous import ContinuousBackups
@@ -21,12 +24,21 @@ from coffer.services.vaults import Vaults
 from coffer.services.wiring import Deps
 
 IDEMPOTENCY_TTL = timedelta(days=7)
+#: a queued job asks again on its own after RECHECK_POLLS poll intervals at the head of its queue, RECHECK_BEHIND_POLLS
+#: more per job ahead of it, at most RECHECK_MAX_POLLS (it is woken at once when its turn comes; this covers a lost
+#: wake-up, and a start window that passes while it waits - never waited past)
+RECHECK_POLLS = 4
+RECHECK_BEHIND_POLLS = 10
+RECHECK_MAX_POLLS = 40
 
 
 class BackupJobs:
     def __init__(self, deps: Deps) -> None:
         self._d = deps
         self._vaults = Vaults.from_deps(deps)
+        self._quotas = CopyQuotas(deps.client_for("dynamodb"), deps.settings.catalog_table)
+        self._turns = TurnQueue(deps.client_for("dynamodb"), deps.settings.catalog_table,
+                                lambda: deps.client_for("stepfunctions"))
 
     # ---- start ----------------------------------------------------------------------------------
     def start(self, request: StartBackupJobRequest, event_id: str, requested_at: datetime | None,
@@ -86,17 +98,22 @@ class BackupJobs:
             if request.plan_id is None:
                 raise
             queued = job.to(JobState.PENDING, now, f"waiting for job {busy.running_job_id} on this resource")
+            queued = queued.with_changes(waiting_for=job.resource_arn)
             return d.catalog.create_job(queued, request.fingerprint(), take_lease=False, ttl=ttl)
 
     def _resume(self, job: Job) -> Job:
         """A queued job takes the lease when it is free (or its holder ended without releasing it)."""
         d, now = self._d, self._d.clock.now()
         if now > job.start_by:
-            return d.catalog.save_job(job.to(JobState.EXPIRED, now, f"still queued at {job.start_by.isoformat()}"))
+            # (a job waiting for snapshot slots holds its resource's lease: it goes back with the job's end)
+            return d.catalog.save_job(job.to(JobState.EXPIRED, now, f"still queued at {job.start_by.isoformat()}"),
+                                      release_lease=True, also=self._quotas.release_for(job))
         holder = d.catalog.take_lease(job.resource_arn, job.job_id)
         if holder is not None and self._lease_is_stale(holder):
             holder = d.catalog.take_lease(job.resource_arn, job.job_id, stale_holder=holder)
         if holder is not None:
+            if job.waiting_for != job.resource_arn:
+                job = d.catalog.save_job(job.with_changes(waiting_for=job.resource_arn))
             return job
         return d.catalog.save_job(job.to(JobState.CREATED, now, "resource free: starting"))
 
@@ -112,23 +129,97 @@ class BackupJobs:
         if now > job.start_by:
             # AWS Backup: a job not started within its start window ends EXPIRED.
             return d.catalog.save_job(job.to(JobState.EXPIRED, now, f"not started by {job.start_by.isoformat()}"),
-                                      release_lease=True)
+                                      release_lease=True, also=self._quotas.release_for(job))
         adapter = d.adapter(job.resource_type)
         try:
             source = adapter.describe_source(job.resource_arn)
+            job = job.with_changes(source=source)
+            if not job.continuous:
+                job = self._take_snapshot_slots(job, now)
+                if job.state is JobState.PENDING:
+                    return job
             # continuous backup is turned on by the EnableContinuousBackup step, not by a snapshot
-            native_ref = None if job.continuous else adapter.start_backup(job.with_changes(source=source))
+            native_ref = None if job.continuous else adapter.start_backup(job)
         except CofferError as error:
-            d.catalog.save_job(job.to(JobState.FAILED, now, f"{type(error).__name__}: {error}"), release_lease=True)
+            d.catalog.save_job(job.to(JobState.FAILED, now, f"{type(error).__name__}: {error}"), release_lease=True,
+                               also=self._quotas.release_for(job))
             raise
         running = job.to(JobState.RUNNING, now, "backup started").with_changes(
             native_ref=native_ref, source=source,
             complete_by=now + timedelta(minutes=complete_window_minutes))
         return d.catalog.save_job(running)
 
+    def _take_snapshot_slots(self, job: Job, now: datetime) -> Job:
+        """A slot of each volume the backup snapshots (EBS: its volume; EC2: the instance's volumes), within AWS's
+        quota of snapshots in progress per volume. Slots are taken in one order; if one volume is full, the slots
+        taken are given back and the job waits PENDING (keeping its resource's lease: it is the next to run)."""
+        d = self._d
+        held: list[str] = []
+        for volume in volumes_snapshotted(job.resource_type, job.resource_arn, job.source):
+            key, limit = snapshot_quota_key(volume), self._snapshot_limit(job, volume)
+            # Rule: at most `limit` holders (a conditional write on the semaphore's size, catalog_copy_quota.py).
+            holders = self._quotas.acquire(key, job.job_id, limit, now, ended=self._lease_is_stale)
+            if holders is not None:
+                for taken in held:
+                    self._quotas.release_now(taken, job.job_id)
+                reason = (f"waiting for a snapshot slot of {volume}: {len(holders)} of {limit} snapshots in progress "
+                          f"(jobs {', '.join(holders)})")
+                return d.catalog.save_job(job.to(JobState.PENDING, now, reason).with_changes(
+                    quota_keys=(), waiting_for=volume))
+            held.append(key)
+        return job.with_changes(quota_keys=tuple(held), waiting_for=None)
+
+    def _snapshot_limit(self, job: Job, volume_arn: str) -> int:
+        s = self._d.settings
+        if job.resource_type is ResourceType.EBS:
+            volume_type = job.source.get("volume_type")
+        else:  # an instance's volume: its type decides its quota
+            volume_type = self._d.adapter(ResourceType.EBS).describe_source(volume_arn).get("volume_type")
+        return snapshot_limit(volume_type, s.ebs_snapshots_per_volume, s.ebs_hdd_snapshots_per_volume)
+
+    # ---- wait for a turn ------------------------------------------------------------------------
+    def await_turn(self, job_id: str, waiting_for: str | None, task_token: str) -> PollResult:
+        """Park a queued job's workflow: its task token goes into the queue of what it waits for, and the job
+        that frees it wakes it (adapters/catalog_turns.py). If that is free already - or the job is no longer
+        queued, or its start window passed - the job is woken at once and asks again."""
+        d, now = self._d, self._d.clock.now()
+        job = d.catalog.get_job(job_id)
+        key = waiting_for or job.waiting_for or job.resource_arn
+        queued_at = queued_since(job) or now
+        if job.state is JobState.PENDING and now <= job.start_by:
+            self._turns.enter(key, queued_at, job_id, task_token)  # first in the queue, then look: no lost wake-up
+            if not self._is_free(job, key):
+                return PollResult(job_id=job_id, done=False)
+            self._turns.leave(key, queued_at, job_id)
+        self._turns.wake(task_token)
+        return PollResult(job_id=job_id, done=True)
+
+    def _is_free(self, job: Job, key: str) -> bool:
+        d = self._d
+        holder = d.catalog.lease_holder(job.resource_arn)
+        if holder is not None and holder != job.job_id and not self._lease_is_stale(holder):
+            return False  # another job runs on this resource
+        if holder != job.job_id:
+            return True  # the lease is free (or stale): ask for it
+        # it holds its lease and waits for snapshot slots of volume `key`
+        holders = self._quotas.holders(snapshot_quota_key(key))
+        live = [h for h in holders if h != job.job_id and not self._lease_is_stale(h)]
+        return len(live) < self._snapshot_limit(job, key)
+
+    def _recheck_seconds(self, job: Job) -> int:
+        """How long a queued job waits to be woken before it asks again on its own: longer the further back it is
+        in its queue (the head asks every few poll intervals), never past its start window."""
+        now = self._d.clock.now()
+        key = job.waiting_for or job.resource_arn
+        ahead = self._turns.ahead(key, queued_since(job) or now, job.job_id)
+        polls = min(RECHECK_POLLS + RECHECK_BEHIND_POLLS * ahead, RECHECK_MAX_POLLS)
+        left = (job.start_by - now).total_seconds()
+        return max(1, min(polls * self._d.settings.poll_seconds, int(left) + 1))
+
     def _next_step(self, job: Job) -> StartResult:
         if job.state is JobState.PENDING:
-            return StartResult(job_id=job.job_id, next="queued", wait_seconds=self._d.settings.poll_seconds)
+            return StartResult(job_id=job.job_id, next="queued", wait_seconds=self._recheck_seconds(job),
+                               waiting_for=job.waiting_for or job.resource_arn)
         if job.state is not JobState.RUNNING:
             return StartResult(job_id=job.job_id, next="done")
         if job.continuous:
@@ -155,6 +246,9 @@ class BackupJobs:
         d, now = self._d, self._d.clock.now()
         job = d.catalog.get_job(job_id)
         if job.state.terminal:
+            if d.catalog.on_backup_ended is not None:
+                # a retry whose ending write went through unanswered: the wake-up that write owed is made now
+                d.catalog.on_backup_ended(job)
             return self._with_copies(summary(job), job)
         if job.complete_by is not None and now > job.complete_by:
             # AWS Backup: a job not done within its completion window is ABORTED (the Catch's FailJob maps
@@ -194,7 +288,8 @@ class BackupJobs:
             ContinuousBackups(d).activate(job, now)
         ending = JobState.PARTIAL if partial else JobState.COMPLETED
         reason = f"{len(failed)} objects could not be backed up" if partial else "backup completed"
-        job = d.catalog.save_job(job.to(ending, now, reason), release_lease=True, recovery_point=rp)
+        job = d.catalog.save_job(job.to(ending, now, reason), release_lease=True, recovery_point=rp,
+                                 also=self._quotas.release_for(job))
         return self._with_copies(summary(job), job)
 
     def _with_copies(self, result: JobSummary, job: Job) -> JobSummary:
@@ -216,6 +311,9 @@ class BackupJobs:
         failed: list[str] = []
         for record in records.values():
             failed.extend(f"{f['key']} ({f['reason']})" for f in record["failed"])
+            # objects a batch deferred to the part-range fan-out (services/large_objects.py) that never finished
+            failed.extend(f"{later['key']} (large object copy did not finish)" for later in record.get("deferred", [])
+                          if later["seq"] not in records)
         for seq in range(total):
             if seq not in records:
                 batch = d.work.read_json(WorkLayout.batch(job.job_id, seq))

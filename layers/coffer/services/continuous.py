@@ -56,6 +56,7 @@ from coffer.domain.resources import ResourceType
 from coffer.domain.steps import BatchResult, ListBatchesResult, StartResult
 from coffer.domain.vaults import Seal
 from coffer.ports import OperationStatus
+from coffer.services.large_objects import LargeObjects
 from coffer.services.vaults import Vaults
 from coffer.services.wiring import Deps
 
@@ -326,8 +327,11 @@ class ContinuousBackups:
         for raw in batch["entries"]:
             entry = ObjectEntry.model_validate(raw)
             try:
-                d.s3.restore_object(d.vault.bucket, VaultLayout.blob(job.vault_name, entry.sha256), bucket,
-                                    prefix + entry.key, entry)
+                blob = VaultLayout.blob_of(job.vault_name, entry)
+                if entry.composite:  # a base backup's object copied in parts (services/large_objects.py)
+                    LargeObjects(d).restore_object(blob, bucket, prefix + entry.key, entry)
+                else:
+                    d.s3.restore_object(d.vault.bucket, blob, bucket, prefix + entry.key, entry)
                 restored += 1
             except CofferError as error:
                 failed.append({"key": entry.key, "reason": f"{type(error).__name__}: {error}"})

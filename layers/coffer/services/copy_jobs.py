@@ -25,6 +25,7 @@ RDS snapshots encrypted with the source's keys) the source shares first: snapsho
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from datetime import datetime, timedelta
 from typing import Any
@@ -62,11 +63,12 @@ from coffer.domain.errors import (
 )
 from coffer.domain.jobs import Job, JobKind, JobProgress, JobState, Transition
 from coffer.domain.manifest import Manifest, ManifestPart, PartRef, VaultLayout, sha256_hex
-from coffer.domain.recovery_points import RecoveryPoint, RecoveryPointStatus
+from coffer.domain.recovery_points import RecoveryPoint, RecoveryPointStatus, StorageClass
 from coffer.domain.steps import BatchResult, JobSummary
 from coffer.domain.vaults import Seal
 from coffer.ports import Capability, CopyTarget, require
 from coffer.services.jobs_common import job_id_for, recovery_point_id_for, summary
+from coffer.services.large_objects import copy_composite_blob
 from coffer.services.vaults import Vaults
 from coffer.services.wiring import Deps
 
@@ -115,6 +117,10 @@ class CopyJobs:
         if rp.status is not RecoveryPointStatus.COMPLETED:
             problems.append(f"RecoveryPointArn: recovery point {rp.recovery_point_id} is {rp.status}; only COMPLETED "
                             "recovery points are copied")
+        if rp.storage_class is StorageClass.COLD:
+            # as AWS: archived EBS snapshots cannot be copied; archived blobs would need hours of retrieval
+            problems.append(f"RecoveryPointArn: recovery point {rp.recovery_point_id} is in cold storage; copies are "
+                            "made from warm recovery points (restore it, or copy a newer one)")
         if request.source_backup_vault_name and request.source_backup_vault_name != rp.vault_name:
             problems.append(f"SourceBackupVaultName: recovery point {rp.recovery_point_id} is in vault "
                             f"{rp.vault_name}, not {request.source_backup_vault_name}")
@@ -325,15 +331,19 @@ class CopyJobs:
         part = ManifestPart.model_validate_json(raw)
         copied = reused = bytes_copied = 0
         for entry in part.entries:
-            blob = VaultLayout.blob(target.vault_name, entry.sha256)
+            blob = VaultLayout.blob_of(target.vault_name, entry)
             if vault.lock_of(blob)[0]:
                 vault.secure(blob, seal)  # content-addressed: there already, locked at least as long as this copy
                 reused += 1
                 continue
-            stored = vault.copy_in(d.vault.bucket, VaultLayout.blob(job.vault_name, entry.sha256), blob,
-                                   seal.retain_until, seal=seal)
-            if stored != entry.sha256:
-                raise IntegrityError(f"{entry.key}: copied blob has SHA-256 {stored}, expected {entry.sha256}")
+            source_blob = VaultLayout.blob_of(job.vault_name, entry)
+            if entry.composite:  # copied in parts (UploadPartCopy), checked against its composite SHA-256
+                copy_composite_blob(destination.client_for("s3"), d.vault.bucket, source_blob, vault.bucket, blob,
+                                    entry, seal)
+            else:
+                stored = vault.copy_in(d.vault.bucket, source_blob, blob, seal.retain_until, seal=seal)
+                if stored != entry.sha256:
+                    raise IntegrityError(f"{entry.key}: copied blob has SHA-256 {stored}, expected {entry.sha256}")
             copied += 1
             bytes_copied += entry.size
         copy = ManifestPart(recovery_point_id=target.recovery_point_id, seq=part.seq, entries=part.entries)
@@ -432,6 +442,30 @@ class CopyJobs:
         except ConcurrentUpdate:
             return catalog.get_recovery_point(rp.recovery_point_id)  # a concurrent retry wrote it first
         return rp
+
+    # ---- a copy that fails ----------------------------------------------------------------------
+    def record_left_behind(self, job: Job) -> None:
+        """Before FailJob ends a copy job: what it may have written in the destination (manifest parts, export
+        files, a snapshot or image copy) recorded there as a DELETING recovery point, as a failed backup's
+        leftovers are in the source (jobs_common._left_behind), so the destination's catalog accounts for
+        everything in its vault and its sweeper deletes it when it may. Nothing is written there before the copy
+        started (RUNNING) or, for a native copy, before it took its quota slot."""
+        target = self._target(job)
+        native = target.method is CopyMethod.NATIVE
+        if job.state is not JobState.RUNNING and not (native and target.quota_key):
+            return
+        destination = self._resolver.resolve(target.address)
+        seal = self._seal(job, destination)
+        left = RecoveryPoint(
+            recovery_point_id=target.recovery_point_id, vault_name=target.vault_name, resource_arn=job.resource_arn,
+            resource_type=job.resource_type, status=RecoveryPointStatus.DELETING, creation_date=job.created_at,
+            retain_until=seal.retain_until, encryption_key_arn=seal.kms_key_arn, plan_id=job.plan_id,
+            rule_name=job.rule_name, job_id=job.job_id, parent_recovery_point_id=job.recovery_point_id,
+            native_ref=job.native_ref if native else None, tags=job.recovery_point_tags)
+        # there already: a retried FailJob recorded it, or the copy's own record (its manifest is written)
+        with contextlib.suppress(ConcurrentUpdate):
+            DynamoCatalog(destination.client_for("dynamodb"), destination.settings.catalog_table).put_recovery_point(
+                left)
 
     # ---- helpers --------------------------------------------------------------------------------
     def _end(self, job: Job, state: JobState, reason: str) -> Job:

@@ -78,10 +78,16 @@ def fail_job(deps: Deps, step: FailStep) -> JobSummary | None:
         reason = reason_from_cause(step.error.Error, step.error.Cause)
         now = deps.clock.now()
         left = _left_behind(deps, job) if job.kind is JobKind.BACKUP and ending is not JobState.EXPIRED else None
+        if job.kind is JobKind.COPY:
+            from coffer.services.copy_jobs import CopyJobs  # copy_jobs imports this module
+
+            CopyJobs(deps).record_left_behind(job)  # in the destination first: this write ends what it may retry
         # A copy job's quota slot goes back in the same write that ends it (services/copy_jobs.py).
         slot = CopyQuotas(deps.client_for("dynamodb"), deps.settings.catalog_table).release_for(job)
         job = deps.catalog.save_job(job.to(ending, now, reason), release_lease=job.kind is JobKind.BACKUP,
                                     recovery_point=left, also=slot)
+    elif job.kind is JobKind.BACKUP and deps.catalog.on_backup_ended is not None:
+        deps.catalog.on_backup_ended(job)  # a retry whose ending write went through unanswered owes the wake-up
     if job.kind in (JobKind.RESTORE, JobKind.COPY):  # a copy holds its source as a restore does
         RestoreLeases(deps.client_for("dynamodb"), deps.settings.catalog_table).end_restore(
             job.recovery_point_id, job.job_id)

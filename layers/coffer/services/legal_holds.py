@@ -106,7 +106,7 @@ class LegalHolds:
                 yield pair
             part = ManifestPart.model_validate(self._vault.get_json(ref.key))
             for entry in part.entries:
-                if (pair := version(VaultLayout.blob(point.vault_name, entry.sha256))) is not None:
+                if (pair := version(VaultLayout.blob_of(point.vault_name, entry))) is not None:
                     yield pair
 
     # ---- read -------------------------------------------------------------------------------------

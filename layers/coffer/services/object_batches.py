@@ -6,26 +6,42 @@ No invocation's work grows with the bucket: a listing step handles at most `page
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import date, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from coffer.adapters.aws import error_code
+from coffer.domain.cold_tier import (
+    ARCHIVE_CLASSES,
+    format_day,
+    may_go_cold,
+    parse_day,
+    raised_warm_until,
+    warm_tags,
+    warm_until_needed,
+)
 from coffer.domain.errors import CofferError, IntegrityError
 from coffer.domain.jobs import Job
 from coffer.domain.manifest import Manifest, ManifestPart, ObjectEntry, PartRef, VaultLayout, WorkLayout, sha256_hex
 from coffer.domain.object_lock import LockMode
+from coffer.domain.recovery_points import StorageClass
 from coffer.domain.resources import resource_name
 from coffer.domain.steps import BatchResult, ListBatchesResult
 from coffer.domain.vaults import Seal
 from coffer.services.continuous import ContinuousBackups, pitr_time
+from coffer.services.inventory_batches import InventoryBatches
+from coffer.services.large_objects import Deferred, LargeObjects
+from coffer.services.object_tiering import keep_warm
 from coffer.services.vaults import Vaults
 from coffer.services.wiring import Deps
 
+#: what S3 answers a read of an archived version not restored yet (moto names it ObjectNotInActiveTierError)
+_ARCHIVED = {"InvalidObjectState", "ObjectNotInActiveTierError"}
 #: per-object refusals that no retry will cure: the object is reported failed, the batch goes on
-#: ("403": S3 answers a HEAD without a body, so botocore knows only the status code)
-_OBJECT_REFUSALS = {"AccessDenied", "403", "InvalidObjectState", "KMS.DisabledException", "KMS.AccessDeniedException"}
+#: ("403": S3 answers a HEAD without a body, so botocore knows only the status code; an archived source object)
+_OBJECT_REFUSALS = {"AccessDenied", "403", "KMS.DisabledException", "KMS.AccessDeniedException", *_ARCHIVED}
 
 
 def split_by_bytes(items: list[dict[str, Any]], limit: int) -> list[list[dict[str, Any]]]:
@@ -52,6 +68,7 @@ class ObjectBatches:
     def __init__(self, deps: Deps) -> None:
         self._d = deps
         self._vaults = Vaults.from_deps(deps)
+        self._large = LargeObjects(deps)
 
     # ---- listing --------------------------------------------------------------------------------
     def list_batches(self, job_id: str, token: str | None, next_seq: int) -> ListBatchesResult:
@@ -63,6 +80,10 @@ class ObjectBatches:
         d = self._d
         job = d.catalog.get_job(job_id)
         bucket = resource_name(job.resource_arn)
+        # The bucket's S3 Inventory instead of listing it, when it has a recent enough one (inventory_batches.py).
+        job, from_inventory = InventoryBatches(d).maybe_list(job, token, next_seq)
+        if from_inventory is not None:
+            return from_inventory
         seq = next_seq
         for _ in range(d.settings.pages_per_listing):
             items, token = d.s3.list_page(bucket, token, d.settings.batch_size)
@@ -94,11 +115,15 @@ class ObjectBatches:
         entries: list[ObjectEntry] = []
         index: dict[str, dict[str, Any]] = {}
         failed: list[dict[str, str]] = []
+        deferred: list[dict[str, Any]] = []  # copied by the part-range fan-out (services/large_objects.py)
         copied = reused = bytes_copied = 0
         for n, item in enumerate(batch["items"]):
             try:
                 entry, was_copied, record = self._back_up_object(job, bucket, item, known.get(item["key"]),
                                                                  seq, n, seal)
+            except Deferred as later:
+                deferred.append(later.record)
+                continue
             except CofferError as error:
                 failed.append({"key": item["key"], "reason": f"{type(error).__name__}: {error}"})
                 continue
@@ -123,7 +148,8 @@ class ObjectBatches:
                       first_key=entries[0].key if entries else None, last_key=entries[-1].key if entries else None)
         d.catalog.put_objects(job.vault_name, bucket, index)
         d.catalog.put_part(job_id, seq, {"seq": seq, "part": ref.model_dump(mode="json"), "copied": copied,
-                                         "reused": reused, "bytes_copied": bytes_copied, "failed": failed})
+                                         "reused": reused, "bytes_copied": bytes_copied, "failed": failed,
+                                         **({"deferred": deferred} if deferred else {})})
         return BatchResult(job_id=job_id, seq=seq, objects=len(entries), copied=copied, reused=reused,
                            failed=len(failed))
 
@@ -133,12 +159,17 @@ class ObjectBatches:
         its object-index record. (None, ...) when the object vanished since it was listed."""
         d = self._d
         unchanged = known is not None and all(known.get(k) == item[k] for k in ("etag", "size", "last_modified"))
+        warm_needed = warm_until_needed(job.lifecycle.cold_at(job.created_at))
+        known_warm = parse_day(known.get("warm_until")) if known else None
+        if unchanged and known_warm is not None and may_go_cold(known_warm, d.clock.now()):
+            unchanged = False  # its blob may be archived by now: look at it (and store the content warm again)
+        warm = known_warm
         if known is not None and unchanged:
             tags = d.s3.tags(bucket, item["key"])  # tags change without a new version: read them every time
             if tags is None:
                 return None, False, {}
             facts: dict[str, Any] = {**known, "tags": tags}
-            blob = VaultLayout.blob(job.vault_name, facts["sha256"])
+            blob = VaultLayout.blob_of(job.vault_name, ObjectEntry.model_validate(facts))
             locked_until, copied = datetime.fromisoformat(known["retain_until"]), False
             mode = known.get("lock_mode")
         else:
@@ -146,23 +177,33 @@ class ObjectBatches:
             if described is None:
                 return None, False, {}
             facts = {**described, "key": item["key"], "last_modified": item["last_modified"]}
-            blob, locked_until, mode, copied = self._store_content(job, bucket, facts, seq, n, seal)
+            fresh = raised_warm_until(None, warm_needed)
+            assert fresh is not None
+            blob, locked_until, mode, copied = self._store_content(job, bucket, facts, seq, n, seal, fresh)
+            warm = fresh if copied else None  # a blob found in the vault: its warm-until is read below
+        if warm is None or raised_warm_until(warm, warm_needed) is not None:
+            warm = keep_warm(d.vault, blob, warm_needed)
         recompliance = seal.mode is LockMode.COMPLIANCE and mode != LockMode.COMPLIANCE
         if locked_until is None or locked_until < seal.retain_until or recompliance:
             lock = d.vault.secure(blob, seal)  # extends, or re-seals a GOVERNANCE blob as COMPLIANCE
             locked_until, mode = lock[1] or seal.retain_until, lock.mode
         entry = ObjectEntry.model_validate({k: v for k, v in facts.items() if k in ObjectEntry.model_fields})
         record = {**entry.model_dump(mode="json", exclude={"tags"}), "retain_until": locked_until.isoformat(),
-                  "lock_mode": mode}
+                  "lock_mode": mode, "warm_until": format_day(warm)}
         return entry, copied, record
 
     def _store_content(self, job: Job, bucket: str, facts: dict[str, Any], seq: int, n: int,
-                       seal: Seal) -> tuple[str, datetime | None, str | None, bool]:
+                       seal: Seal, warm_until: date) -> tuple[str, datetime | None, str | None, bool]:
         """Make sure the vault holds this content: (blob key, its lock date and mode, whether bytes were copied).
 
-        Without a SHA-256 from S3, the object is first copied to the work bucket so S3 computes one.
+        Without a SHA-256 from S3, the object is first copied to the work bucket so S3 computes one. A blob found
+        in the archive tier is stored again as a new, warm version of the same key (the archived version keeps
+        its lock and goes when that passes): a new recovery point is never restored from the archive. An object
+        over the multipart threshold is copied in parts, addressed by its composite SHA-256 (services/large_objects).
         """
         d = self._d
+        if self._large.is_large(facts["size"]):
+            return self._large.store(job, bucket, facts, seq, n, seal, warm_tags(warm_until))
         staging = None
         if not facts.get("sha256"):
             staging = WorkLayout.staging(job.job_id, seq, n)
@@ -171,12 +212,14 @@ class ObjectBatches:
         blob = VaultLayout.blob(job.vault_name, facts["sha256"])
         try:
             found = d.vault.lock_of(blob)
-            if found[0]:
+            if found[0] and (found.storage_class or "STANDARD") not in ARCHIVE_CLASSES:
                 return blob, found[1], found.mode, False
+            tags = warm_tags(warm_until)
             if staging is not None:
-                stored = d.vault.copy_in(d.work.bucket, staging, blob, seal.retain_until, seal=seal)
+                stored = d.vault.copy_in(d.work.bucket, staging, blob, seal.retain_until, seal=seal, tags=tags)
             else:
-                stored = d.vault.copy_in(bucket, facts["key"], blob, seal.retain_until, facts.get("version_id"), seal)
+                stored = d.vault.copy_in(bucket, facts["key"], blob, seal.retain_until, facts.get("version_id"), seal,
+                                         tags)
             if stored != facts["sha256"]:
                 raise IntegrityError(f"{facts['key']}: vault copy has SHA-256 {stored}, expected {facts['sha256']}")
             return blob, seal.retain_until, seal.mode, True
@@ -211,17 +254,50 @@ class ObjectBatches:
             raise IntegrityError(f"{part_key} belongs to recovery point {part.recovery_point_id}")
         bucket = job.restore_target["DestinationBucketName"]
         prefix = job.restore_target.get("DestinationPrefix", "")
+        if rp.storage_class is StorageClass.COLD:
+            pending = self._thaw(job.vault_name, part.entries)
+            if pending:
+                return self._thawing(job_id, part.seq, pending)
         failed: list[dict[str, str]] = []
+        archived: list[ObjectEntry] = []
         for entry in part.entries:
             try:
-                d.s3.restore_object(d.vault.bucket, VaultLayout.blob(job.vault_name, entry.sha256), bucket,
-                                    prefix + entry.key, entry)
+                blob = VaultLayout.blob_of(job.vault_name, entry)
+                if entry.composite:
+                    self._large.restore_object(blob, bucket, prefix + entry.key, entry)
+                else:
+                    d.s3.restore_object(d.vault.bucket, blob, bucket, prefix + entry.key, entry)
             except CofferError as error:
                 failed.append({"key": entry.key, "reason": f"{type(error).__name__}: {error}"})
             except ClientError as error:
+                if error_code(error) in _ARCHIVED:
+                    archived.append(entry)  # a shared blob archived for older recovery points: bring it back
+                    continue
                 if error_code(error) not in _OBJECT_REFUSALS:
                     raise
                 failed.append({"key": entry.key, "reason": error_code(error)})
+        if archived:
+            pending = self._thaw(job.vault_name, archived)
+            if pending:
+                return self._thawing(job_id, part.seq, pending)
+            failed.extend({"key": e.key, "reason": "InvalidObjectState: the vault refused to read its blob"}
+                          for e in archived)
         restored = len(part.entries) - len(failed)
         d.catalog.put_part(job_id, part.seq, {"seq": part.seq, "restored": restored, "failed": failed})
         return BatchResult(job_id=job_id, seq=part.seq, objects=restored, failed=len(failed))
+
+    def _thaw(self, vault: str, entries: Sequence[ObjectEntry]) -> int:
+        """Ask S3 to bring each entry's blob back from the archive; how many are not readable yet.
+
+        RestoreObject is its own status check (202: started, 200: already back, InvalidObjectState: never
+        archived, RestoreAlreadyInProgress), so a batch run again asks again and nothing is read twice.
+        """
+        settings = self._d.settings
+        blobs = dict.fromkeys(VaultLayout.blob_of(vault, e) for e in entries)
+        return sum(not self._d.vault.thaw(blob, settings.thaw_days, settings.thaw_tier).ready for blob in blobs)
+
+    def _thawing(self, job_id: str, seq: int, pending: int) -> BatchResult:
+        """A part waiting for the archive: nothing restored yet, the workflow waits and runs it again."""
+        self._d.catalog.put_part(job_id, seq, {"seq": seq, "restored": 0, "failed": [], "thawing": pending})
+        return BatchResult(job_id=job_id, seq=seq, objects=0, pending=pending,
+                           poll_seconds=self._d.settings.thaw_poll_seconds)

@@ -20,6 +20,7 @@ from typing import Any
 from coffer.adapters.catalog_plans import PlanCatalog
 from coffer.adapters.resource_directory import FoundResource, ResourceDirectory
 from coffer.adapters.resources import REGISTRY
+from coffer.domain.continuous import CONTINUOUS_TYPES
 from coffer.domain.errors import NotFound
 from coffer.domain.jobs import Job, JobState
 from coffer.domain.plan_runs import (
@@ -112,7 +113,8 @@ class PlanRuns:
                                      lifecycle=rule.effective_lifecycle,
                                      recovery_point_tags=dict(rule.recovery_point_tags or {}),
                                      copy_actions=[action.model_dump(mode="json", by_alias=True, exclude_none=True)
-                                                   for action in rule.copy_actions or []]),
+                                                   for action in rule.copy_actions or []],
+                                     enable_continuous_backup=bool(rule.enable_continuous_backup)),
                 "selections": [s.model_dump(mode="json", by_alias=True, exclude_none=True)
                                for s in stored.plan.selections]})
             if not stored.plan.selections:
@@ -235,7 +237,8 @@ class PlanRuns:
                 entries.append(PageEntry(arn=item["arn"], resource_type=item["resource_type"], role="started",
                                          job_id=job_id))
                 backups.append(BackupStart(name=execution_name(token),
-                                           input=self._backup_event(run, rule, item["arn"], token)))
+                                           input=self._backup_event(run, rule, item["arn"], token,
+                                                                    item["resource_type"])))
             else:
                 entries.append(PageEntry(arn=item["arn"], resource_type=item["resource_type"], role="joined",
                                          job_id=holder.job_id,
@@ -249,9 +252,11 @@ class PlanRuns:
             raise NotFound(f"plan run {run.run_id} has no rule (it was skipped)")
         return run.rule
 
-    def _backup_event(self, run: PlanRun, rule: RuleSnapshot, arn: str, token: str) -> dict[str, Any]:
+    def _backup_event(self, run: PlanRun, rule: RuleSnapshot, arn: str, token: str,
+                      resource_type: str | None = None) -> dict[str, Any]:
         """A StartBackupJob event as EventBridge would deliver it to the Backup workflow: same parsing, same
-        idempotency (per token), and the start window counted from the scheduled time."""
+        idempotency (per token), and the start window counted from the scheduled time. A continuous rule asks
+        for a continuous backup of the types that have one; other types get a snapshot backup (AWS Backup)."""
         detail: dict[str, Any] = {
             "ResourceArn": arn, "BackupVaultName": rule.vault_name, "IdempotencyToken": token,
             "StartWindowMinutes": rule.start_window_minutes, "CompleteWindowMinutes": rule.completion_window_minutes,
@@ -260,6 +265,8 @@ class PlanRuns:
             "BackupRuleName": rule.rule_name}
         if rule.copy_actions:
             detail["CopyActions"] = rule.copy_actions  # started by the Backup workflow once the backup COMPLETED
+        if rule.enable_continuous_backup and resource_type in {t.value for t in CONTINUOUS_TYPES}:
+            detail["EnableContinuousBackup"] = True
         return {"version": "0", "id": token, "detail-type": "StartBackupJob", "source": "coffer.plans",
                 "account": account_of(run.execution_arn), "time": run.scheduled_time.strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "region": self._d.settings.region or "us-east-1", "resources": [arn], "detail": detail}

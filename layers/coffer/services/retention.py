@@ -79,7 +79,7 @@ class RecoveryPointRetention:
         manifest = Manifest.model_validate_json(d.vault.get_bytes(rp.manifest_key))
         for part in manifest.parts:
             contents = ManifestPart.model_validate(d.vault.get_json(part.key))
-            for blob in sorted({VaultLayout.blob(rp.vault_name, e.sha256) for e in contents.entries}):
+            for blob in sorted({VaultLayout.blob_of(rp.vault_name, e) for e in contents.entries}):
                 d.vault.extend_retention(blob, until)
             d.vault.extend_retention(part.key, until)
         d.vault.extend_retention(rp.manifest_key, until)

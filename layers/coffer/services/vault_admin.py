@@ -23,7 +23,12 @@ from coffer.domain.manifest import VaultLayout
 from coffer.domain.object_lock import LockMode
 from coffer.domain.recovery_points import RecoveryPoint, RecoveryPointStatus, StorageClass
 from coffer.domain.validation import parse_model
-from coffer.domain.vault_policy import has_template_policy, merge_vault_statements, vault_statements
+from coffer.domain.vault_policy import (
+    has_template_policy,
+    merge_vault_statements,
+    template_policy_notes,
+    vault_statements,
+)
 from coffer.domain.vaults import (
     DEFAULT_VAULT,
     KeyOwner,
@@ -156,8 +161,10 @@ class VaultAdmin:
         return Outcome(saved, self._after_change(saved, "vault.policy.put", {"statements": list(checked)}))
 
     def apply_policies(self) -> list[str]:
-        """Re-install every vault's bucket policy statements (after `sam deploy` replaced the policy)."""
-        return [note for vault in self._vaults.all() for note in self._apply_policy(vault)]
+        """Re-install every vault's bucket policy statements (after `sam deploy` replaced the policy); also say
+        when the template's own statements on the bucket are out of date."""
+        notes = [note for vault in self._vaults.all() for note in self._apply_policy(vault)]
+        return notes + template_policy_notes(self._policy.get())
 
     def _apply_policy(self, vault: Vault, remove: bool = False) -> list[str]:
         policy = self._policy.get()

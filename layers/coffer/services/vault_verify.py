@@ -21,8 +21,9 @@ from typing import Any
 
 from coffer.adapters.catalog_continuous import ContinuousCatalog
 from coffer.adapters.catalog_vault import VaultCatalog
+from coffer.adapters.multipart_s3 import Composite, MultipartCopier
 from coffer.domain.errors import IntegrityError, NotFound, VaultVerifyFailed
-from coffer.domain.manifest import Manifest, ManifestPart, VaultLayout, sha256_hex
+from coffer.domain.manifest import Manifest, ManifestPart, ObjectEntry, VaultLayout, sha256_hex
 from coffer.domain.recovery_points import RecoveryPointStatus
 from coffer.domain.vaults import blobs_prefix, recovery_points_prefix
 from coffer.domain.verify import (
@@ -166,11 +167,14 @@ class _Checker:
                 self.report(FindingKind.ALTERED, item.ref, f"part hashes to {sha256_hex(body)[:16]}..., its manifest "
                             f"says {ref.sha256[:16]}...", rp_id)
         for entry in part.entries:
-            blob = VaultLayout.blob(item.vault, entry.sha256)
+            blob = VaultLayout.blob_of(item.vault, entry)
             self.referenced.add(blob)
             if blob in self.blobs_seen:
                 continue
             self.blobs_seen.add(blob)
+            if entry.composite:
+                self.composite_blob(blob, entry, rp_id)
+                continue
             try:
                 found = self.sha_of(blob)
             except IntegrityError as error:
@@ -183,6 +187,34 @@ class _Checker:
             elif found[1] != entry.size:
                 self.report(FindingKind.ALTERED, blob, f"blob of {entry.key} has {found[1]} bytes, "
                             f"the manifest says {entry.size}", rp_id)
+
+    def composite_blob(self, blob: str, entry: ObjectEntry, rp_id: str) -> None:
+        """A blob copied in parts: S3's composite SHA-256 (HeadObject, no bytes read) or, deep, the bytes re-read
+        and hashed in the entry's part size, against the composite SHA-256 and part count the manifest records."""
+        self.objects += 1
+        try:
+            if self.deep:
+                composite, size = self._v.multipart.stream_composite(self._store.bucket, blob, entry.part_size or 1)
+                self.bytes_read += size
+                found: tuple[Composite | None, int] | None = (composite, size)
+            else:
+                found = self._v.multipart.composite_of(self._store.bucket, blob)
+        except NotFound:
+            found = None
+        except IntegrityError as error:
+            self.report(FindingKind.ALTERED, blob, f"blob of {entry.key}: {error}", rp_id)
+            return
+        if found is None:
+            self.report(FindingKind.MISSING, blob, f"blob of {entry.key} is missing", rp_id)
+        elif found[0] is None:
+            self.report(FindingKind.ALTERED, blob, f"blob of {entry.key} has no composite SHA-256 (it was "
+                        "rewritten)", rp_id)
+        elif (found[0].sha256, found[0].parts) != (entry.sha256, entry.parts):
+            self.report(FindingKind.ALTERED, blob, f"blob of {entry.key} hashes to {found[0].sha256[:16]}...-"
+                        f"{found[0].parts}", rp_id)
+        elif found[1] != entry.size:
+            self.report(FindingKind.ALTERED, blob, f"blob of {entry.key} has {found[1]} bytes, the manifest says "
+                        f"{entry.size}", rp_id)
 
     def _store_bytes(self, key: str) -> bytes | None:
         try:
@@ -211,6 +243,7 @@ class VaultVerifier:
         self.vault_catalog: VaultCatalog = vaults.catalog
         self.catalog = deps.catalog
         self.store = deps.vault
+        self.multipart = MultipartCopier(deps.client_for("s3"))  # composite checksums of blobs copied in parts
 
     @classmethod
     def from_deps(cls, deps: Deps) -> VaultVerifier:

@@ -10,6 +10,7 @@ import boto3
 
 from coffer.adapters import aws
 from coffer.adapters.catalog_dynamodb import DynamoCatalog
+from coffer.adapters.catalog_turns import TurnQueue
 from coffer.adapters.resources import adapter_for
 from coffer.adapters.resources.s3 import S3Adapter
 from coffer.adapters.vault_s3 import S3Vault
@@ -43,10 +44,14 @@ def build(settings: Settings, clock: Clock | None = None, session: boto3.Session
             clients[service] = aws.client(service, settings.region, session)
         return clients[service]
 
+    catalog = DynamoCatalog(client_for("dynamodb"), settings.catalog_table)
+    # A backup job that ends wakes the jobs queued behind it (its resource's lease, its volumes' snapshot slots).
+    catalog.on_backup_ended = TurnQueue(client_for("dynamodb"), settings.catalog_table,
+                                        lambda: client_for("stepfunctions")).after_backup_ended
     return Deps(
         settings=settings,
         clock=clock or SystemClock(),
-        catalog=DynamoCatalog(client_for("dynamodb"), settings.catalog_table),
+        catalog=catalog,
         vault=S3Vault(client_for("s3"), settings.vault_bucket, settings.vault_lock_mode),
         s3=S3Adapter(client_for("s3")),
         work=WorkArea(client_for("s3"), settings.work_bucket),

@@ -6,8 +6,8 @@ CloudFormation. What moto 5.2.5's CloudFormation does not do, and the twin there
 
 - ``AWS::S3::Bucket``: only encryption and tags are applied. The twin applies
   ``VersioningConfiguration``, ``ObjectLockEnabled``/``ObjectLockConfiguration`` (versioning on, Object
-  Lock on, the default retention) and ``PublicAccessBlockConfiguration``. Lifecycle rules are not applied
-  (moto never runs them anyway).
+  Lock on, the default retention), ``PublicAccessBlockConfiguration`` and ``LifecycleConfiguration`` (moto
+  stores the rules but never runs them: ``twin.s3_lifecycle`` does the transitions).
 - ``AWS::S3::BucketPolicy``: not supported (skipped with a warning). The twin resolves it
   (``FixupReport.bucket_policies``) but does NOT put it: moto's S3 evaluates bucket policies per object
   request and gets conditions wrong - a ``Deny s3:*`` conditioned on ``aws:SecureTransport: false`` (the
@@ -138,6 +138,35 @@ def _configure_bucket(s3: Any, bucket: str, props: dict[str, Any], logical_id: s
         flags = {key: str(value).lower() == "true" for key, value in public_access.items()}
         s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=flags)
         report.applied.append(f"{logical_id}: public access block")
+    if rules := (props.get("LifecycleConfiguration") or {}).get("Rules"):
+        s3.put_bucket_lifecycle_configuration(
+            Bucket=bucket, LifecycleConfiguration={"Rules": [lifecycle_rule_from_cfn(rule) for rule in rules]})
+        report.applied.append(f"{logical_id}: lifecycle rules {[rule.get('Id') for rule in rules]}")
+
+
+def lifecycle_rule_from_cfn(rule: dict[str, Any]) -> dict[str, Any]:
+    """CloudFormation's S3 lifecycle rule shape -> PutBucketLifecycleConfiguration's (the parts Coffer uses)."""
+    tags = [{"Key": t["Key"], "Value": t["Value"]} for t in rule.get("TagFilters", [])]
+    prefix = rule.get("Prefix", "")
+    if tags:
+        filter_: dict[str, Any] = ({"And": {"Prefix": prefix, "Tags": tags}} if prefix or len(tags) > 1
+                                   else {"Tag": tags[0]})
+    else:
+        filter_ = {"Prefix": prefix}
+    api: dict[str, Any] = {"ID": rule.get("Id", ""), "Status": rule.get("Status", "Enabled"), "Filter": filter_}
+    if "AbortIncompleteMultipartUpload" in rule:
+        api["AbortIncompleteMultipartUpload"] = {
+            "DaysAfterInitiation": int(rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"])}
+    transitions = rule.get("Transitions") or ([rule["Transition"]] if "Transition" in rule else [])
+    if transitions:
+        api["Transitions"] = [{"Days": int(t.get("TransitionInDays", 0)), "StorageClass": t["StorageClass"]}
+                              for t in transitions]
+    if "ExpirationInDays" in rule:
+        api["Expiration"] = {"Days": int(rule["ExpirationInDays"])}
+    if "NoncurrentVersionExpiration" in rule:
+        api["NoncurrentVersionExpiration"] = {
+            "NoncurrentDays": int(rule["NoncurrentVersionExpiration"]["NoncurrentDays"])}
+    return api
 
 
 def substitute_definition(definition: str, substitutions: dict[str, Any]) -> str:

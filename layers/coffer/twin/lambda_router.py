@@ -303,6 +303,12 @@ class LambdaRouter:
             raise HandlerLoadError("Runtime.ImportModuleError", f"Unable to import module {path}: {exc}") from exc
         return module
 
+    def cold_start(self) -> None:
+        """The next invocation of every function starts cold: its handler file is imported again, so what a
+        warm container keeps (clients, a copy destination resolved once) is made again, AWS calls included."""
+        with self._import_lock:
+            self._forget_modules()
+
     def _forget_modules(self) -> None:
         prefix = f"_coffer_twin_{self._token}_"
         for name in [name for name in sys.modules if name.startswith(prefix)]:

@@ -35,6 +35,7 @@ from .fixups import FixupReport, TemplateResolver, apply_fixups
 from .lambda_router import InvocationStats, LambdaRouter
 from .nested_executions import nested_executions
 from .packaging import FunctionSource, PackagedTemplate, package_template, placeholder_zip
+from .s3_archive import archived_metadata_readable
 from .s3_conditional import atomic_conditional_puts
 from .s3_events import S3EventBridge
 from .sam_transform import to_cloudformation
@@ -189,8 +190,10 @@ class Twin:
         self._exit.enter_context(aws_shaped_distributed_map())
         self._exit.enter_context(parsed_once())
         self._exit.enter_context(compressed_waits(self._wait_scale))
+        self._exit.enter_context(archived_metadata_readable())  # tags of GLACIER objects, as in S3
         self._exit.enter_context(atomic_dynamodb())
         self._exit.enter_context(atomic_conditional_puts())
+        self._exit.enter_context(__import__(f"{__package__}.s3_multipart", fromlist=["_"]).s3_multipart_checksums())
         self._exit.enter_context(nested_executions())  # states:startExecution(.sync) tasks
         self._exit.enter_context(transactions_by_item())  # TransactWriteItems without table copies
         self._exit.callback(self._drain, first_thread)  # first to run on close: patches still in place
@@ -368,6 +371,12 @@ class Twin:
     def run(self, logical_id: str, input: Any, timeout: float = 30.0) -> ExecutionResult:
         """Start an execution and wait for its end."""
         return self.wait(self.start_execution(logical_id, input), timeout)
+
+    def run_s3_lifecycle(self, now: datetime) -> dict[str, int]:
+        """What S3's daily lifecycle run does, as of `now` (transitions only, :mod:`.s3_lifecycle`)."""
+        from .s3_lifecycle import run_transitions
+
+        return run_transitions(self.session, self.account_id, now)
 
     def history(self, execution_arn: str) -> list[dict[str, Any]]:
         """All history events of an execution (GetExecutionHistory, every page)."""

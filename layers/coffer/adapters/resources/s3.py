@@ -28,7 +28,8 @@ from coffer.domain.recovery_points import RecoveryPoint
 from coffer.domain.resources import ResourceType, resource_name
 from coffer.ports import BackupStrategy, Capability, CopyTarget, DiscoveredResource, OperationStatus
 
-#: CopyObject's limit. Larger objects need UploadPartCopy, whose SHA-256 is a composite one (not yet done).
+#: CopyObject's limit. Backups copy larger objects in parts (services/large_objects.py: UploadPartCopy, a composite
+#: SHA-256); continuous backup's change journal (services/continuous.py) does not copy them in parts yet.
 MAX_SINGLE_COPY = 5 * 1024**3
 
 _HEADERS = {  # HeadObject field -> CopyObject parameter kept in the manifest
@@ -182,7 +183,7 @@ class S3Adapter:
                            dest_bucket: str, dest_key: str) -> str:
         """Server-side copy that makes S3 compute the SHA-256 (hex). Used to learn an object's content address."""
         if size > MAX_SINGLE_COPY:
-            raise UnsupportedOperation(f"s3://{bucket}/{key}: objects over 5 GiB are not backed up yet")
+            raise UnsupportedOperation(f"s3://{bucket}/{key}: objects over 5 GiB are not copied with one CopyObject")
         source: dict[str, str] = {"Bucket": bucket, "Key": key}
         if version_id:
             source["VersionId"] = version_id

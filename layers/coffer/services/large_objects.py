@@ -1,0 +1,267 @@
+"""S3 objects over the multipart threshold: copied in parts (UploadPartCopy), S3 computing the checksums.
+
+A blob copied in parts is addressed by S3's COMPOSITE SHA-256 (VaultLayout.composite_blob): parts of one fixed
+size (domain/multipart.py) make it a function of the bytes, so the same content gets the same address. Its
+address is only known once S3 has computed it, so - as for small objects without a SHA-256 - the object is first
+copied into the work bucket (staging), then into the vault unless the vault holds that blob already.
+
+How much one invocation copies is bounded by `parts_per_invocation` (P):
+- an object of at most P parts is copied by its CopyBatch invocation (`store`): staging, then vault, each
+  copy at most P parts;
+- a larger one is *deferred* (`defer`): its batch creates the staging upload and writes its part ranges (P
+  parts each) as range files; the Backup workflow then runs, per round, a Distributed Map over the range files
+  (`copy_range`: one UploadPartCopy per part of one range) and one over the deferred objects (`finish`:
+  CompleteMultipartUpload; round 0 then starts the vault upload and writes round 1's range files, unless the
+  vault holds the blob already; round 1 writes the object's manifest part). `find` tells the workflow whether
+  a round has work. A deferred object's batch names it (`deferred`) in its result record: CompleteBackup lists
+  it as a failed key unless its own manifest part was written, so a job never ends COMPLETED without it.
+Range files number ceil(parts / P), at most 10,000 / P (S3's part limit); a finish lists at most 10 pages of
+parts (ListParts). Uploads that fail are aborted; the work bucket's lifecycle aborts any left behind.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from botocore.exceptions import ClientError
+
+from coffer.adapters.aws import error_code
+from coffer.adapters.multipart_s3 import Composite, MultipartCopier, Upload
+from coffer.domain.cold_tier import ARCHIVE_CLASSES, format_day, warm_until_needed
+from coffer.domain.errors import IntegrityError, InvalidInput
+from coffer.domain.jobs import Job
+from coffer.domain.manifest import ManifestPart, ObjectEntry, PartRef, VaultLayout, WorkLayout
+from coffer.domain.multipart import part_count, part_size_for
+from coffer.domain.object_lock import LockMode
+from coffer.domain.steps import LargeCopiesResult, LargeCopyResult
+from coffer.domain.vaults import Seal
+from coffer.services.object_tiering import keep_warm
+from coffer.services.vaults import Vaults
+from coffer.services.wiring import Deps
+
+#: HeadObject / CreateMultipartUpload header -> ObjectEntry field restored with the object (as S3Adapter.restore_object)
+RESTORED_HEADERS = {"ContentType": "content_type", "CacheControl": "cache_control",
+                    "ContentDisposition": "content_disposition", "ContentEncoding": "content_encoding",
+                    "ContentLanguage": "content_language"}
+#: manifest parts of deferred objects are numbered apart from the batches' (seq < LARGE_SEQ_BASE)
+LARGE_SEQ_BASE = 10**9
+ROUNDS = 2  # 0: source -> staging, 1: staging -> vault
+
+
+def large_seq(batch_seq: int, index: int) -> int:
+    """The manifest part number of the object at `index` of batch `batch_seq`, copied by the fan-out."""
+    return LARGE_SEQ_BASE + batch_seq * 100_000 + index
+
+
+class Deferred(Exception):
+    """The object is copied by the Backup workflow's part-range fan-out; `record` names it in the batch's result."""
+
+    def __init__(self, record: dict[str, Any]) -> None:
+        super().__init__(record["key"])
+        self.record = record
+
+
+def vault_create_args(seal: Seal, tags: dict[str, str] | None = None) -> dict[str, Any]:
+    """CreateMultipartUpload parameters that seal a vault object as copy_in does: lock mode and date, KMS key
+    (and its tags: a blob's warm-until, domain/cold_tier.py)."""
+    args: dict[str, Any] = {"ContentType": "application/octet-stream", "ObjectLockMode": seal.mode.value,
+                            "ObjectLockRetainUntilDate": seal.retain_until}
+    if tags:
+        args["Tagging"] = urlencode(tags)
+    if seal.kms_key_arn:
+        args.update(ServerSideEncryption="aws:kms", SSEKMSKeyId=seal.kms_key_arn, BucketKeyEnabled=True)
+    return args
+
+
+class LargeObjects:
+    def __init__(self, deps: Deps) -> None:
+        self._d = deps
+        self._copier = MultipartCopier(deps.client_for("s3"))
+        self._vaults = Vaults.from_deps(deps)
+
+    # ---- inside a CopyBatch ---------------------------------------------------------------------------
+    def is_large(self, size: int) -> bool:
+        return size > self._d.settings.multipart_threshold_bytes
+
+    def part_size(self, size: int) -> int:
+        return part_size_for(size, self._d.settings.part_size_bytes)
+
+    def store(self, job: Job, bucket: str, facts: dict[str, Any], seq: int, n: int,
+              seal: Seal, tags: dict[str, str]) -> tuple[str, datetime | None, str | None, bool]:
+        """Make sure the vault holds this large object's bytes: (blob key, its lock date and mode, whether bytes
+        were copied); `facts` gains the composite checksum. Deferred when it needs more than P parts."""
+        s = self._d.settings
+        part_size = self.part_size(facts["size"])
+        if part_count(facts["size"], part_size) > s.parts_per_invocation:
+            self.defer(job, bucket, facts, seq, n)  # raises Deferred
+        staging = WorkLayout.staging(job.job_id, seq, n)
+        try:
+            staged = self._copier.copy(bucket, facts["key"], facts.get("version_id"), facts["size"], part_size,
+                                       self._d.work.bucket, staging)
+            facts.update(sha256=staged.sha256, checksum_type="COMPOSITE", parts=staged.parts, part_size=part_size)
+            blob = VaultLayout.composite_blob(job.vault_name, staged.sha256, staged.parts)
+            found = self._d.vault.lock_of(blob)
+            if found[0] and (found.storage_class or "STANDARD") not in ARCHIVE_CLASSES:
+                return blob, found[1], found.mode, False
+            stored = self._copier.copy(self._d.work.bucket, staging, None, facts["size"], part_size,
+                                       self._d.vault.bucket, blob, **vault_create_args(seal, tags))
+            self._check(facts["key"], stored, staged)
+            return blob, seal.retain_until, seal.mode, True
+        finally:
+            self._d.work.delete(staging)
+
+    def defer(self, job: Job, bucket: str, facts: dict[str, Any], seq: int, n: int) -> None:
+        """Start the staging upload, write the object's record and its range files; raise Deferred."""
+        d = self._d
+        key = WorkLayout.large(job.job_id, 0, seq, n)
+        record = {"key": facts["key"], "seq": large_seq(seq, n), "large_key": key}
+        if d.work.first_key(key):  # a retried batch: this object's copy was planned already
+            raise Deferred(record)
+        staging = WorkLayout.staging(job.job_id, seq, n)
+        upload = self._copier.start(bucket, facts["key"], facts.get("version_id"), facts["size"],
+                                    self.part_size(facts["size"]), d.work.bucket, staging)
+        self._plan(job.job_id, 0, seq, n, upload, {"bucket": bucket, "facts": facts, "seq": large_seq(seq, n)})
+        raise Deferred(record)
+
+    def _plan(self, job_id: str, round_: int, seq: int, n: int, upload: Upload, document: dict[str, Any]) -> None:
+        """The round's range files (P parts each), then the object's record (written last: `find` sees it only
+        once every range it names exists)."""
+        step = self._d.settings.parts_per_invocation
+        for first in range(1, upload.parts + 1, step):
+            self._d.work.write_json(WorkLayout.part_range(job_id, round_, seq, n, first), {
+                "upload": upload.to_json(), "first": first, "last": min(first + step - 1, upload.parts)})
+        self._d.work.write_json(WorkLayout.large(job_id, round_, seq, n), {**document, "upload": upload.to_json()})
+
+    # ---- restores and copies of blobs copied in parts --------------------------------------------------
+    def restore_object(self, blob: str, bucket: str, key: str, entry: ObjectEntry) -> None:
+        """Copy a composite blob back under its key, in the parts it was stored with, with its headers, metadata
+        and tags: S3's composite SHA-256 of the restored object must be the recorded one. (One invocation copies
+        it whole: a restore does not fan out over part ranges yet.)"""
+        create: dict[str, Any] = {"Metadata": entry.metadata, "Tagging": urlencode(entry.tags)}
+        for header, field in RESTORED_HEADERS.items():
+            value = getattr(entry, field)
+            if value:
+                create[header] = value
+        restored = self._copier.copy(self._d.vault.bucket, blob, None, entry.size, entry.part_size or entry.size,
+                                     bucket, key, **create)
+        self._check(f"s3://{bucket}/{key}", restored, Composite(entry.sha256, entry.parts or 0))
+
+    # ---- the Backup workflow's fan-out ----------------------------------------------------------------
+    def find(self, job_id: str, round_: int) -> LargeCopiesResult:
+        """Whether round `round_` has deferred objects (one listing call): the workflow's loop condition."""
+        prefix = WorkLayout.large_prefix(job_id, round_)
+        any_ = round_ < ROUNDS and bool(self._d.work.first_key(prefix))
+        return LargeCopiesResult(job_id=job_id, round=round_, next_round=round_ + 1, any=any_,
+                                 ranges_prefix=WorkLayout.ranges_prefix(job_id, round_), uploads_prefix=prefix)
+
+    def copy_range(self, job_id: str, range_key: str) -> LargeCopyResult:
+        """One Distributed Map child: UploadPartCopy of one range of parts (at most P)."""
+        self._owned(job_id, range_key)
+        document = self._d.work.read_json(range_key)
+        upload = Upload.from_json(document["upload"])
+        self._copier.copy_parts(upload, document["first"], document["last"])
+        return LargeCopyResult(job_id=job_id, key=range_key, parts=document["last"] - document["first"] + 1)
+
+    def finish(self, job_id: str, large_key: str) -> LargeCopyResult:
+        """One Distributed Map child: complete one deferred object's upload of this round, then start the next
+        round or write the object's manifest part. A part that was not copied aborts the upload and the object
+        is recorded failed (the job ends PARTIAL with its key)."""
+        d = self._d
+        self._owned(job_id, large_key)
+        round_ = int(large_key.split("/large/", 1)[1].split("/", 1)[0])
+        document = d.work.read_json(large_key)
+        upload = Upload.from_json(document["upload"])
+        job = d.catalog.get_job(job_id)
+        facts, seq = document["facts"], document["seq"]
+        try:
+            composite = self._complete(upload)
+        except IntegrityError as error:
+            self._copier.abort(upload)
+            self._record(job, seq, None, 0, False, {"key": facts["key"], "reason": f"IntegrityError: {error}"})
+            return LargeCopyResult(job_id=job_id, key=large_key, failed=True)
+        seal = self._vaults.seal_for(job)
+        if round_ == 0:
+            facts.update(sha256=composite.sha256, checksum_type="COMPOSITE", parts=composite.parts,
+                         part_size=upload.part_size)
+            blob = VaultLayout.composite_blob(job.vault_name, composite.sha256, composite.parts)
+            found = d.vault.lock_of(blob)
+            if found[0] and (found.storage_class or "STANDARD") not in ARCHIVE_CLASSES:
+                d.work.delete(upload.dest_key)
+                self._finalize(job, document["bucket"], seq, facts, blob, found[1], found.mode, False, seal)
+                return LargeCopyResult(job_id=job_id, key=large_key, parts=composite.parts)
+            batch_seq, index = [int(x) for x in large_key.rsplit("/", 1)[1].split(".", 1)[0].split("-")]
+            if not d.work.first_key(WorkLayout.large(job_id, 1, batch_seq, index)):
+                vault_upload = self._copier.start(upload.dest_bucket, upload.dest_key, None, upload.size,
+                                                  upload.part_size, d.vault.bucket, blob, **vault_create_args(seal))
+                self._plan(job_id, 1, batch_seq, index, vault_upload, {**document, "facts": facts})
+            return LargeCopyResult(job_id=job_id, key=large_key, parts=composite.parts)
+        self._check(facts["key"], composite, Composite(facts["sha256"], facts["parts"]))
+        d.work.delete(upload.source_key)  # the staging copy
+        self._finalize(job, document["bucket"], seq, facts, upload.dest_key, seal.retain_until, seal.mode, True, seal)
+        return LargeCopyResult(job_id=job_id, key=large_key, parts=composite.parts)
+
+    def _complete(self, upload: Upload) -> Composite:
+        """Complete the upload; a retry after it was completed finds the object S3 made."""
+        try:
+            return self._copier.complete(upload)
+        except ClientError as error:
+            if error_code(error) != "NoSuchUpload":
+                raise
+        found = self._copier.composite_of(upload.dest_bucket, upload.dest_key)
+        if found is None or found[0] is None or found[1] != upload.size:
+            raise IntegrityError(f"s3://{upload.dest_bucket}/{upload.dest_key}: upload {upload.upload_id} is gone "
+                                 "and left no object of its size")
+        return found[0]
+
+    def _finalize(self, job: Job, bucket: str, seq: int, facts: dict[str, Any], blob: str,
+                  locked_until: datetime | None, mode: LockMode | None, copied: bool, seal: Seal) -> None:
+        """The object's manifest part (one entry) and its object-index record, as CopyBatch writes them."""
+        d = self._d
+        recompliance = seal.mode is LockMode.COMPLIANCE and mode is not LockMode.COMPLIANCE
+        if locked_until is None or locked_until < seal.retain_until or recompliance:
+            lock = d.vault.secure(blob, seal)  # extends, or re-seals a GOVERNANCE blob as COMPLIANCE
+            locked_until, mode = lock[1] or seal.retain_until, lock.mode
+        warm = keep_warm(d.vault, blob, warm_until_needed(job.lifecycle.cold_at(job.created_at)))
+        entry = ObjectEntry.model_validate({k: v for k, v in facts.items() if k in ObjectEntry.model_fields})
+        record = {**entry.model_dump(mode="json", exclude={"tags"}), "retain_until": locked_until.isoformat(),
+                  "lock_mode": mode, "warm_until": format_day(warm)}
+        d.catalog.put_objects(job.vault_name, bucket, {entry.key: record})
+        self._record(job, seq, entry, entry.size if copied else 0, copied, None)
+
+    def _record(self, job: Job, seq: int, entry: ObjectEntry | None, bytes_copied: int, copied: bool,
+                failed: dict[str, str] | None) -> None:
+        """The object's manifest part (empty if it failed) and its result record, keyed by its own seq."""
+        d = self._d
+        seal = self._vaults.seal_for(job)
+        entries = (entry,) if entry is not None else ()
+        part = ManifestPart(recovery_point_id=job.recovery_point_id, seq=seq, entries=entries)
+        part_key = VaultLayout.part(job.vault_name, job.recovery_point_id, seq)
+        sha = d.vault.put_json_locked(part_key, part.model_dump(mode="json"), seal.retain_until, seal)
+        ref = PartRef(seq=seq, key=part_key, sha256=sha, objects=len(entries), bytes=sum(e.size for e in entries),
+                      first_key=entry.key if entry else None, last_key=entry.key if entry else None)
+        d.catalog.put_part(job.job_id, seq, {"seq": seq, "part": ref.model_dump(mode="json"),
+                                             "copied": int(copied and entry is not None),
+                                             "reused": int(not copied and entry is not None),
+                                             "bytes_copied": bytes_copied, "failed": [failed] if failed else []})
+
+    @staticmethod
+    def _check(key: str, stored: Composite, expected: Composite) -> None:
+        if (stored.sha256, stored.parts) != (expected.sha256, expected.parts):
+            raise IntegrityError(f"{key}: vault copy has composite SHA-256 {stored.sha256}-{stored.parts}, expected "
+                                 f"{expected.sha256}-{expected.parts}")
+
+    @staticmethod
+    def _owned(job_id: str, key: str) -> None:
+        if not key.startswith(f"jobs/{job_id}/"):
+            raise InvalidInput([f"key: {key} is not a file of job {job_id}"])
+
+
+def copy_composite_blob(client: Any, source_bucket: str, source_blob: str, dest_bucket: str, dest_blob: str,
+                        entry: ObjectEntry, seal: Seal) -> None:
+    """A composite blob into another vault (copy jobs; `client` writes as the destination), in the parts it was
+    stored with, so its content address holds there too; checked against the entry's composite SHA-256."""
+    stored = MultipartCopier(client).copy(source_bucket, source_blob, None, entry.size, entry.part_size or entry.size,
+                                          dest_bucket, dest_blob, **vault_create_args(seal))
+    LargeObjects._check(entry.key, stored, Composite(entry.sha256, entry.parts or 0))

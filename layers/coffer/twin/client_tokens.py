@@ -1,0 +1,53 @@
+"""EC2's ClientToken honoured on the twin, as AWS honours it: a repeated request with the same token returns the
+first request's answer and makes nothing new.
+
+AWS makes CreateVolume, RunInstances and CopyImage idempotent by ClientToken; moto 5.2 ignores the token and
+makes a second volume, instance or image. Coffer's adapters pass the job's id as the token, so that botocore
+repeating a request whose answer was lost (a read timeout after the call took effect) makes one resource. The
+fault harness (:mod:`.faults`) loses such answers on purpose, so it installs this while it is open; without it a
+test would find a duplicate AWS never makes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from typing import Any
+from unittest import mock
+
+__all__ = ["honoured_client_tokens"]
+
+
+def _operations() -> list[tuple[type, str]]:
+    from moto.ec2.responses.amis import AmisResponse
+    from moto.ec2.responses.elastic_block_store import ElasticBlockStore
+    from moto.ec2.responses.instances import InstanceResponse
+
+    return [(ElasticBlockStore, "create_volume"), (InstanceResponse, "run_instances"), (AmisResponse, "copy_image")]
+
+
+@contextmanager
+def honoured_client_tokens() -> Iterator[None]:
+    """Within the block, moto answers a repeated ClientToken (per account, region and operation) with the first
+    answer."""
+    answers: dict[tuple[str, str, str, str], Any] = {}
+    lock = threading.Lock()
+
+    def idempotent(name: str, original: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        def operation(response: Any) -> Any:
+            token = response._get_param("ClientToken")
+            if not token:
+                return original(response)
+            key = (response.current_account, response.region, name, str(token))
+            with lock:  # one request per token at a time: the second waits for, then gets, the first's answer
+                if key not in answers:
+                    answers[key] = original(response)
+                return answers[key]
+
+        return operation
+
+    with ExitStack() as stack:
+        for cls, name in _operations():
+            stack.enter_context(mock.patch.object(cls, name, idempotent(name, getattr(cls, name))))
+        yield

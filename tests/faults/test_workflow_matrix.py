@@ -1,0 +1,129 @@
+"""The fault matrix over the other workflows: an EBS backup and restore (a native type, polled with Wait states),
+copies of an S3 and of an EBS recovery point to another region, a plan run (its backups nested executions of
+the Backup workflow) and the vault scrub (Verify).
+
+What can fail is derived as in test_transient_faults: the Task states from the ASL (a plan run's nested Backup
+workflow included) and every (caller, service, operation) of a clean run. Here every one of them fails once in
+ONE run of the workflow (one run per workflow keeps the suite inside its time budget; each failure is injected
+exactly once, which the test checks), with the kinds test_transient_faults uses. The run must end SUCCEEDED
+with the right result and leave nothing behind (conftest: for copies also the destination's vault, catalog and
+snapshots, and every copy quota slot).
+
+Then a failure for good at representative steps of each: the job (or plan run, or scrub) ends FAILED naming
+the cause, its recovery point is never COMPLETED, and nothing is left behind: what a failed copy may have written
+in the destination (manifest parts, a snapshot copy) is recorded there as a DELETING recovery point for the
+destination's sweeper, as a failed backup's leftovers are in the source.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from coffer.domain.jobs import JobState
+from coffer.twin.calls import ENGINE
+from coffer.twin.faults import Fault, FaultKind
+
+from .conftest import OTHER_WORKFLOWS, World
+from .test_transient_faults import _kind_for
+
+#: calls the twin makes that AWS does not: a ``.sync`` task's polling of its child (twin/nested_executions.py;
+#: Step Functions follows a nested execution by events, no API call of the caller's that could fail)
+NOT_AWS_CALLS = {(ENGINE, "sfn", "DescribeExecution")}
+
+
+@pytest.mark.parametrize("workflow", OTHER_WORKFLOWS)
+def test_one_failure_at_every_call_of_every_step_in_one_run_is_absorbed(world: World, workflow: str) -> None:
+    visited, recorded = world.steps(workflow, cold=True)
+    operations = [call for call in recorded if call not in NOT_AWS_CALLS]
+    refusals = itertools.cycle([FaultKind.THROTTLING, FaultKind.SERVER_ERROR, FaultKind.CONNECTION])
+    faults = [Fault(_kind_for(ENGINE, "Invoke", refusals), "lambda", "Invoke", ENGINE,
+                    url_contains=world.physical_name(function)) for function in sorted(set(visited.values()))]
+    faults += [Fault(_kind_for(c, o, refusals), s, o, c) for c, s, o in operations if (c, s) != (ENGINE, "lambda")]
+    covered = {(f.caller, f.service, f.operation) for f in faults}
+    assert covered == set(operations), f"calls no fault accounts for: {set(operations) - covered}"
+    world.prepare(workflow)
+    world.cold_start()  # as the clean run started
+    for fault in faults:
+        world.faults.add(fault)
+    run = world.run(workflow)
+    world.faults.clear()
+    problems = [f"{f.describe()} injected {f.injected} times" for f in faults if f.injected != 1]
+    if run.status != "SUCCEEDED":
+        problems.append(f"execution {run.status} {run.result.get('error')}: {run.result.get('cause')}"
+                        + (f" / job: {world.job(run.job_id).status_message}" if run.job_id else "")
+                        + "".join(f"\n  {failed}" for failed in world.failed_tasks(str(run.result["arn"]))))
+    else:
+        try:
+            run.check()
+        except AssertionError as error:
+            problems.append(f"wrong result: {error}" + "".join(
+                f"\n  {failed}" for failed in world.failed_tasks(str(run.result["arn"]))))
+    problems += world.left_behind()
+    assert not problems, f"{len(faults)} faults in one run of {workflow}:\n" + "\n".join(problems)
+
+
+#: (workflow, caller, service, operation): a representative step of each workflow failing for good, each after
+#: the workflow has made something that must not be left behind (a snapshot, a copy's parts or snapshot in the
+#: destination, a nested backup's job and lease), or before it could (the copy's start, the scrub's reads)
+FOR_GOOD = [
+    ("ebs-backup", "CheckBackupFunction", "ec2", "DescribeSnapshots"),
+    ("ebs-restore", "CheckRestoreFunction", "ec2", "DescribeVolumes"),
+    ("s3-copy", "CopyPartFunction", "s3", "CopyObject"),
+    ("s3-copy", "CompleteCopyFunction", "s3", "PutObject"),
+    ("ebs-copy", "StartCopyJobFunction", "ec2", "CopySnapshot"),
+    ("ebs-copy", "CheckCopyFunction", "ec2", "DescribeSnapshots"),
+    ("plan-run", "SelectResourcesFunction", "s3", "PutObject"),
+    ("plan-run", "CheckBackupFunction", "dynamodb", "DescribeBackup"),
+    ("verify", "VerifyBatchFunction", "s3", "GetObjectAttributes"),
+]
+MAP_CHILDREN = {"CopyPartFunction", "VerifyBatchFunction"}
+#: how each service says access denied (twin/faults.py answers in the service's own protocol)
+DENIED = ("AccessDenied", "UnauthorizedOperation", "403")
+
+
+def _named(text: str | None) -> bool:
+    return any(code in (text or "") for code in DENIED)
+
+
+@pytest.mark.parametrize("workflow", sorted({case[0] for case in FOR_GOOD}))
+def test_a_failure_for_good_at_a_representative_step_ends_the_run_with_its_cause_and_leaves_nothing_behind(
+        world: World, workflow: str) -> None:
+    problems: list[str] = []
+    for _, caller, service, operation in [case for case in FOR_GOOD if case[0] == workflow]:
+        world.prepare(workflow)
+        fault = world.faults.fail(FaultKind.ACCESS_DENIED, service, operation, caller=caller, times=None)
+        run = world.run(workflow)
+        world.faults.remove(fault)
+        what = fault.describe()
+        if not fault.injected:
+            problems.append(f"{what}: never injected")
+            continue
+        failed_tasks = world.failed_tasks(str(run.result["arn"]))
+        if workflow == "verify":
+            # the scrub is no job: its execution fails saying the vault was not fully checked, and which map run
+            # failed (a Distributed Map child's own error is the map run's, not in the parent's history)
+            if run.result["error"] != "VerifyNotCompleted" or not any("MapRunFailed" in t for t in failed_tasks):
+                problems.append(f"{what}: scrub ended {run.status} {run.result['error']}: {failed_tasks}")
+        elif workflow == "plan-run":
+            summary = world.plan_runs.get_run(run.details["run_id"])
+            if caller == "SelectResourcesFunction":  # the run's own step: the run FAILED, saying why
+                if run.result["error"] != "PlanRunFailed" or summary.state.value != "FAILED" or not any(
+                        _named(note) for note in summary.notes):
+                    problems.append(f"{what}: run {summary.state} {run.result['error']}: {summary.notes}")
+            else:  # a nested backup's step: that backup FAILED with its cause, the run says so and completes
+                reasons = [f["reason"] for f in summary.failures]
+                if run.status != "SUCCEEDED" or summary.counts.failed != 1 or not any(map(_named, reasons)):
+                    problems.append(f"{what}: run {summary.state} {summary.counts} {reasons}")
+        else:
+            job = world.job(run.job_id)
+            # (a Distributed Map child's job says that the map failed; the child's own error is the map run's)
+            named = _named(job.status_message) or (caller in MAP_CHILDREN and job.status_message)
+            # a start step's Catch ends the job it made, then the execution fails as a refused request would
+            error = "RequestRefused" if caller.startswith("Start") else "JobFailed"
+            if run.result["error"] != error or job.state is not JobState.FAILED or not named:
+                problems.append(f"{what}: job {job.state} ({run.status} {run.result['error']}): "
+                                f"{job.status_message!r}")
+        problems += [f"{what}: {left}" for left in world.left_behind()]
+    assert not problems, "\n".join(problems)
