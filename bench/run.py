@@ -30,8 +30,9 @@ Twin caveats: moto answers in-process, so times measure Coffer plus the emulator
 states really wait (PollSeconds=1, wait_scale 1.0); Lambda's memory and time limits are not enforced. The
 machine line gives the load average when the run started: times (not counts) grow with it.
 
-Results are merged into bench/results.json: the keys this run measured are replaced, the others (e.g. the scale
-runs when --skip-scale, the types not in --types) are kept with the date they were measured.
+Results are merged into bench/results.json, read again just before writing: the keys this run measured are
+replaced, the others kept (bench/scale.py's, which carry their own date; the types not in --types, listed under
+``kept_from`` with the date of the run that measured them).
 """
 
 from __future__ import annotations
@@ -400,6 +401,8 @@ def table(results: dict[str, Any]) -> str:
     kept = results.get("kept_from", {})
     if kept:
         lines += ["", "Kept from earlier runs: " + ", ".join(f"{key} ({date})" for key, date in kept.items())]
+    if sc and sc.get("date") and "first" in sc:
+        lines.append(f"(S3 at scale measured {sc['date']})")
     return "\n".join(lines)
 
 
@@ -417,31 +420,29 @@ def main() -> int:
     if args.scale_only:  # the child process of a scale run
         print(json.dumps(scale(args.objects)))
         return 0
-    previous = json.loads(args.out.read_text()) if args.out.exists() else {}
-    results: dict[str, Any] = {**previous, **machine()}
-    kept: dict[str, str] = dict(previous.get("kept_from", {}))
-    measured = per_type(args.types.split(",") if args.types else None)
-    for name in previous.get("per_type", {}):
-        if name not in measured:
-            kept.setdefault(f"per_type.{name}", previous["date"])
-    results["per_type"] = {**previous.get("per_type", {}), **measured}
-    for name in measured:
-        kept.pop(f"per_type.{name}", None)
-    results["selection"] = selection_cpu()
-    results["cold_start_ms"] = cold_starts()
-    if args.skip_scale and "scale" in previous:
-        kept.setdefault("scale", previous["date"])
+    measured: dict[str, Any] = machine()
+    measured["per_type"] = per_type(args.types.split(",") if args.types else None)
+    measured["selection"] = selection_cpu()
+    measured["cold_start_ms"] = cold_starts()
     if not args.skip_scale:
-        kept.pop("scale", None)
         started = time.perf_counter()
         done = subprocess.run([sys.executable, __file__, "--scale-only", "--objects", str(args.objects)],
                               capture_output=True, text=True, check=False)
         if done.returncode == 0:
-            results["scale"] = json.loads(done.stdout.strip().splitlines()[-1])
+            measured["scale"] = json.loads(done.stdout.strip().splitlines()[-1])
         else:
-            results["scale"] = {"skipped": f"failed after {time.perf_counter() - started:.0f} s: "
-                                           f"{done.stderr.strip().splitlines()[-1:]}"}
-    results["kept_from"] = kept
+            measured["scale"] = {"skipped": f"failed after {time.perf_counter() - started:.0f} s: "
+                                            f"{done.stderr.strip().splitlines()[-1:]}"}
+    # read just before writing: other benches (bench/scale.py) merge their keys into the same file meanwhile
+    previous = json.loads(args.out.read_text()) if args.out.exists() else {}
+    kept: dict[str, str] = {k: v for k, v in previous.get("kept_from", {}).items() if k.startswith("per_type.")}
+    for name in previous.get("per_type", {}):
+        if name not in measured["per_type"]:
+            kept.setdefault(f"per_type.{name}", previous["date"])
+        else:
+            kept.pop(f"per_type.{name}", None)
+    measured["per_type"] = {**previous.get("per_type", {}), **measured["per_type"]}
+    results: dict[str, Any] = {**previous, **measured, "kept_from": kept}
     for row in results["per_type"].values():
         for job in row.values():
             if isinstance(job, dict):

@@ -1,5 +1,6 @@
 """CopyPart: one Distributed Map child of the Copy workflow - one manifest part (its blobs, then the part) or one
-export file into the destination vault, server-side, locked and encrypted as the destination vault says."""
+export file into the destination vault, server-side, locked and encrypted as the destination vault says; and the
+Copy workflow's part-range fan-out for blobs of more parts than one invocation copies (an event with `step`)."""
 
 from typing import Any
 
@@ -7,6 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from coffer.domain.copies import CopyPartStep
 from coffer.entrypoints.lambda_runtime import cold_start_deps, dump, lambda_entry, metrics, parse
+from coffer.entrypoints.large_object_steps import is_large_object_step, run_large_object_step
 from coffer.services.copy_jobs import CopyJobs
 
 JOBS = CopyJobs(cold_start_deps())
@@ -14,6 +16,8 @@ JOBS = CopyJobs(cold_start_deps())
 
 @lambda_entry
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any] | None:
+    if is_large_object_step(event):
+        return run_large_object_step(JOBS.large, event)
     step = parse(CopyPartStep, event)
     result = JOBS.copy_part(step.job_id, step.key)
     metrics.add_metric(name="ObjectsCopied", unit="Count", value=result.copied)

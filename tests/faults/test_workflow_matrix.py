@@ -9,10 +9,12 @@ exactly once, which the test checks), with the kinds test_transient_faults uses.
 with the right result and leave nothing behind (conftest: for copies also the destination's vault, catalog and
 snapshots, and every copy quota slot).
 
-Then a failure for good at representative steps of each: the job (or plan run, or scrub) ends FAILED naming
-the cause, its recovery point is never COMPLETED, and nothing is left behind: what a failed copy may have written
-in the destination (manifest parts, a snapshot copy) is recorded there as a DELETING recovery point for the
-destination's sweeper, as a failed backup's leftovers are in the source.
+Then a failure for good at representative steps of each: the job ends FAILED naming the cause (a plan run whose
+own step failed ends FAILED saying why; one whose nested backup failed completes, counting that backup failed
+with its cause; the scrub's execution fails VerifyNotCompleted naming the failed map run), its recovery point is
+never COMPLETED, and nothing is left behind: what a failed copy may have written in the destination (manifest
+parts, a snapshot copy) is recorded there as a DELETING recovery point for the destination's sweeper, as a failed
+backup's leftovers are in the source.
 """
 
 from __future__ import annotations

@@ -2,19 +2,22 @@
 
 Small thresholds through the template's parameters: objects over 6 MiB are copied in 5 MiB parts (S3's, and
 moto's, minimum part size), at most 2 parts per invocation. The sample bucket's 8 MiB object (2 parts) is copied
-by its CopyBatch; an 11 MiB object (3 parts) is deferred to the Backup workflow's part-range fan-out. One twin
-runs the story: backup, restore, incremental backup, a part range failing for good, copy to another region,
+by its CopyBatch; an 11 MiB object (3 parts) is deferred to the part-range fan-out: the Backup workflow's, and
+the Restore and Copy workflows' (no invocation copies more than 2 parts). One twin runs the story: backup,
+restore, incremental backup, a part range failing for good (backup, restore, copy), copy to another region,
 verify, tampering.
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import defaultdict
 from pathlib import Path
 
 from coffer.adapters.checksums import b64_to_hex
 from coffer.commands.common import stack_settings
-from coffer.domain.jobs import JobState
+from coffer.domain.jobs import Job, JobState
 from coffer.domain.manifest import Manifest, ManifestPart, ObjectEntry, VaultLayout
 from coffer.domain.verify import FindingKind
 from coffer.local.copy_destinations import DESTINATION_REGION, prepare_copy_destination, session_in, vault_arn
@@ -23,6 +26,7 @@ from coffer.local.session import LocalCoffer, local_twin
 from coffer.services.jobs_common import job_id_for
 from coffer.services.vault_verify import VaultVerifier
 from coffer.services.wiring import build
+from coffer.twin.calls import AwsCall, CallRecorder, observing
 from coffer.twin.faults import FaultInjector, FaultKind
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,6 +60,28 @@ def composite_of(s3: object, bucket: str, key: str) -> tuple[str, int]:
     reported, parts = head["ChecksumSHA256"].rsplit("-", 1)  # S3's composite checksum: <base64>-<parts>
     assert head["ChecksumType"] == "COMPOSITE"
     return b64_to_hex(reported), int(parts)
+
+
+class PartsPerInvocation:
+    """UploadPartCopy calls per Lambda invocation. The twin runs a handler in the thread that invoked it, and an
+    Invoke is observed once it is over: a thread's part copies since its last Invoke belong to that invocation."""
+
+    def __init__(self) -> None:
+        self.counts: list[int] = []
+        self._open: defaultdict[int, int] = defaultdict(int)
+        self._lock = threading.Lock()
+
+    def __call__(self, call: AwsCall) -> None:
+        with self._lock:
+            if (call.service, call.operation) == ("s3", "UploadPartCopy") and call.status == 200:
+                self._open[threading.get_ident()] += 1
+            elif (call.service, call.operation) == ("lambda", "Invoke"):
+                self.counts.append(self._open.pop(threading.get_ident(), 0))
+
+
+def manifest_parts(coffer: LocalCoffer, recovery_point_id: str) -> int:
+    rp = coffer.deps.catalog.get_recovery_point(recovery_point_id)
+    return len(Manifest.model_validate_json(coffer.deps.vault.get_bytes(rp.manifest_key or "")).parts)
 
 
 def test_large_objects_back_up_in_parts_restore_byte_identical_are_reused_copied_and_verified() -> None:
@@ -94,15 +120,49 @@ def test_large_objects_back_up_in_parts_restore_byte_identical_are_reused_copied
         assert s3.list_objects_v2(Bucket=coffer.settings.work_bucket, Prefix=f"jobs/{job.job_id}/staging/")[
             "KeyCount"] == 0
 
-        # -- restore: byte-identical, with headers, metadata and tags; S3's composite checksum checked again
-        restored = coffer.start_restore({"RecoveryPointArn": job.recovery_point_id, "IdempotencyToken": "r-large",
-                                         "Metadata": {"DestinationBucketName": BUCKET,
-                                                      "DestinationPrefix": "restored/"}})
+        # -- restore: byte-identical, with headers, metadata and tags; S3's composite checksum checked again. The
+        # 11 MiB object through the Restore workflow's part-range fan-out, in RestoreBatch: per manifest part one
+        # child, then one find, 2 ranges (parts 1-2, 3), 1 finish; no invocation copies more than 2 parts.
+        parts = manifest_parts(coffer, job.recovery_point_id)
+        before = coffer.twin.invocations["RestoreBatchFunction"]
+        copies = PartsPerInvocation()
+        with observing(copies), CallRecorder() as calls:
+            restored = coffer.start_restore({"RecoveryPointArn": job.recovery_point_id, "IdempotencyToken": "r-large",
+                                             "Metadata": {"DestinationBucketName": BUCKET,
+                                                          "DestinationPrefix": "restored/"}})
         assert restored["status"] == "SUCCEEDED", restored
+        # a deferred blob is asked back from the archive before its upload starts (here: not archived, readable)
+        huge_keys = (VaultLayout.blob_of("Default", huge), f"restored/{HUGE_KEY}")
+        thaw_then_upload = ["RestoreObject", "CreateMultipartUpload"]
+        assert [c.operation for c in calls.calls if c.caller == "RestoreBatchFunction"
+                and c.bucket_and_key[1] in huge_keys and c.operation in thaw_then_upload] == thaw_then_upload
+        assert coffer.deps.catalog.get_job(job_id_for("r-large")).state is JobState.COMPLETED
+        assert coffer.twin.invocations["RestoreBatchFunction"] == before + parts + 1 + 2 + 1
+        assert sum(copies.counts) == 3 + 2 and max(copies.counts) == 2, copies.counts  # huge: 2 + 1; big: 2
         original = {k: v for k, v in bucket_snapshot(s3, BUCKET).items() if not k.startswith("restored/")}
         assert bucket_snapshot(s3, BUCKET, prefix="restored/") == original
         assert original[HUGE_KEY]["metadata"] == {"camera": "a"} and original[HUGE_KEY]["tags"] == {"retention": "long"}
+        assert s3.get_object(Bucket=BUCKET, Key=f"restored/{HUGE_KEY}")["Body"].read() == HUGE
+        assert composite_of(s3, BUCKET, f"restored/{HUGE_KEY}") == (huge.sha256, huge.parts)
         s3.delete_objects(Bucket=BUCKET, Delete={"Objects": [{"Key": f"restored/{k}"} for k in original]})
+
+        # -- a restore's part range that cannot be copied: the upload is aborted, the restore PARTIAL with the key
+        with FaultInjector() as faults:  # part 3 exists only for the 11 MiB object
+            faults.fail(FaultKind.ACCESS_DENIED, "s3", "UploadPartCopy", caller="RestoreBatchFunction",
+                        url_contains="partNumber=3", times=None)
+            partial = coffer.start_restore({"RecoveryPointArn": job.recovery_point_id, "IdempotencyToken": "r-part",
+                                            "Metadata": {"DestinationBucketName": BUCKET,
+                                                         "DestinationPrefix": "partial/"}})
+        assert partial["status"] == "SUCCEEDED", partial
+        partial_job = coffer.deps.catalog.get_job(job_id_for("r-part"))
+        assert partial_job.state is JobState.PARTIAL, partial_job.status_message
+        assert [k.split(" ")[0] for k in partial_job.progress.failed_keys] == [HUGE_KEY]
+        assert "were not copied" in partial_job.progress.failed_keys[0]
+        assert partial_job.progress.objects == len(original) - 1
+        assert s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
+        left = bucket_snapshot(s3, BUCKET, prefix="partial/")
+        assert HUGE_KEY not in left and left == {k: v for k, v in original.items() if k != HUGE_KEY}
+        s3.delete_objects(Bucket=BUCKET, Delete={"Objects": [{"Key": f"partial/{k}"} for k in left]})
 
         # -- incremental: unchanged large objects are reused, nothing is copied in parts again
         before = coffer.twin.invocations["CopyLargeObjectFunction"]
@@ -122,21 +182,46 @@ def test_large_objects_back_up_in_parts_restore_byte_identical_are_reused_copied
         assert "were not copied" in failed.progress.failed_keys[0]
         assert s3.list_multipart_uploads(Bucket=coffer.settings.work_bucket).get("Uploads", []) == []
 
-        # -- copy to a vault in another region: the blobs copied in the parts they were stored with
+        # -- copy to a vault in another region: the blobs copied in the parts they were stored with; the 11 MiB one
+        # through the Copy workflow's part-range fan-out, in CopyPart. A copy is all or nothing: a range that
+        # cannot be copied fails the job with the key, its upload aborted; the copy asked again completes.
         outputs = prepare_copy_destination(coffer, ROOT)
         destination = build(stack_settings(outputs, session_in(DESTINATION_REGION)),
                             session=session_in(DESTINATION_REGION))
-        [execution] = coffer.twin.put_event("coffer", "StartCopyJob", {
-            "RecoveryPointArn": job.recovery_point_id, "IdempotencyToken": "copy-large",
-            "DestinationBackupVaultArn": vault_arn(DESTINATION_REGION, coffer.twin.account_id)})
-        assert coffer.twin.wait(execution, timeout=120)["status"] == "SUCCEEDED"
-        copy_job = coffer.deps.catalog.get_job(job_id_for("copy-large"))
-        assert copy_job.state is JobState.COMPLETED and copy_job.destination is not None, copy_job.status_message
-        copied = destination.catalog.get_recovery_point(copy_job.destination.recovery_point_id)
         target = session_in(DESTINATION_REGION).client("s3")
+
+        def copy(token: str) -> Job:
+            [execution] = coffer.twin.put_event("coffer", "StartCopyJob", {
+                "RecoveryPointArn": job.recovery_point_id, "IdempotencyToken": token,
+                "DestinationBackupVaultArn": vault_arn(DESTINATION_REGION, coffer.twin.account_id)})
+            coffer.twin.wait(execution, timeout=120)
+            return coffer.deps.catalog.get_job(job_id_for(token))
+
+        with FaultInjector() as faults:  # part 3 exists only for the 11 MiB object
+            faults.fail(FaultKind.ACCESS_DENIED, "s3", "UploadPartCopy", caller="CopyPartFunction",
+                        url_contains="partNumber=3", times=None)
+            refused = copy("copy-fails")
+        assert refused.state is JobState.FAILED and HUGE_KEY in (refused.status_message or ""), refused.status_message
+        assert "were not copied" in (refused.status_message or "")
+        assert target.list_multipart_uploads(Bucket=destination.settings.vault_bucket).get("Uploads", []) == []
+
+        before = coffer.twin.invocations["CopyPartFunction"]
+        copies = PartsPerInvocation()
+        with observing(copies):
+            copy_job = copy("copy-large")
+        assert copy_job.state is JobState.COMPLETED and copy_job.destination is not None, copy_job.status_message
+        # per manifest part one child, then one find, 2 ranges, 1 finish; the 8 MiB blob is there from the first try
+        assert coffer.twin.invocations["CopyPartFunction"] == before + parts + 1 + 2 + 1
+        assert sum(copies.counts) == 3 and max(copies.counts) == 2, copies.counts
+        copied = destination.catalog.get_recovery_point(copy_job.destination.recovery_point_id)
         for entry in (huge, big):
             blob = VaultLayout.blob_of("Default", entry)
             assert composite_of(target, destination.settings.vault_bucket, blob) == (entry.sha256, entry.parts)
+            head = target.head_object(Bucket=destination.settings.vault_bucket, Key=blob)
+            assert head["ObjectLockMode"] == "GOVERNANCE" and head["ObjectLockRetainUntilDate"] >= job.created_at
+        assert target.get_object(Bucket=destination.settings.vault_bucket,
+                                 Key=VaultLayout.blob_of("Default", huge))["Body"].read() == HUGE
+        assert target.list_multipart_uploads(Bucket=destination.settings.vault_bucket).get("Uploads", []) == []
         assert copied.backup_size_bytes == sum(e.size for e in entries.values())
 
         # -- verify: clean by S3's stored checksums and by re-reading (deep); a rewritten blob is caught

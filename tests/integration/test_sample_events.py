@@ -97,6 +97,11 @@ CONTRACTS: dict[str, tuple[type | None, type]] = {
     "CompleteSweepFunction": (CompleteSweepStep, SweepRunSummary),
     "MovePartToColdFunction": (ColdPartStep, ColdPartResult),
 }
+#: samples of a function's second event shape: the part-range fan-out's steps (an event with `step`)
+SAMPLE_CONTRACTS: dict[str, tuple[type | None, type]] = {
+    "restore_find_large_copies.json": (FindLargeCopiesStep, LargeCopiesResult),
+    "copy_find_large_copies.json": (FindLargeCopiesStep, LargeCopiesResult),
+}
 
 
 def test_every_event_file_is_indexed_and_every_function_has_one() -> None:
@@ -113,7 +118,7 @@ def test_sample_event_succeeds_on_the_twin(name: str) -> None:
     if event.function == BUS:
         assert [r["status"] for r in result] == ["SUCCEEDED"]
         return
-    event_model, result_model = CONTRACTS[event.function]
+    event_model, result_model = SAMPLE_CONTRACTS.get(name) or CONTRACTS[event.function]
     if event_model is not None:
         event_model.model_validate(event.body)
     parsed = result_model.model_validate(result)

@@ -23,7 +23,8 @@ from coffer.domain.multipart import (
     split_composite,
 )
 from coffer.services.backup_jobs import BackupJobs
-from coffer.services.large_objects import large_seq
+from coffer.services.large_objects import fanout_seq, large_seq
+from coffer.services.restore_jobs import failed_keys
 from coffer.settings import Settings
 
 ENV = {"CATALOG_TABLE": "t", "VAULT_BUCKET": "v", "WORK_BUCKET": "w", "VAULT_KEY_ARN": "k"}
@@ -105,3 +106,27 @@ def test_a_deferred_object_whose_copy_never_finished_is_a_failed_key() -> None:
     parts, progress, failed = jobs._collect_parts(job)  # type: ignore[arg-type]
     assert failed == ["big/lost.bin (large object copy did not finish)"]
     assert [p.seq for p in parts] == [0, large_seq(0, 1)] and progress.objects == 2
+
+
+def test_a_restores_deferred_objects_are_restored_failed_or_named_failed_without_a_result() -> None:
+    """A restore's part names the blobs it deferred to the part-range fan-out; each finish writes its own result
+    (restored, or failed with its reason); one without a result (its finish failed for good) is a failed key."""
+    records = [
+        {"seq": 0, "restored": 3, "failed": [{"key": "a.txt", "reason": "AccessDenied"}],
+         "deferred": [{"key": "big/done.bin", "seq": fanout_seq(0, 4)}, {"key": "big/bad.bin", "seq": fanout_seq(0, 5)},
+                      {"key": "big/lost.bin", "seq": fanout_seq(0, 6)}]},
+        {"seq": fanout_seq(0, 4), "fanout": "big/done.bin", "restored": 1, "planned": 0, "failed": []},
+        {"seq": fanout_seq(0, 5), "fanout": "big/bad.bin", "restored": 0, "planned": 0,
+         "failed": [{"key": "big/bad.bin", "reason": "IntegrityError: parts [3] of 3 were not copied"}]},
+    ]
+    assert failed_keys(records) == ["a.txt (AccessDenied)", "big/bad.bin (IntegrityError: parts [3] of 3 were not "
+                                    "copied)", "big/lost.bin (its copy in parts did not finish)"]
+    assert sum(r["restored"] for r in records) == 4
+
+
+def test_fanout_results_are_numbered_apart_from_every_manifest_part() -> None:
+    """Result records of restores' and copies' deferred blobs share the job's records with the manifest parts'
+    (whose seqs are batch seqs, or large_seq of a backup's deferred object): they never collide."""
+    assert fanout_seq(0, 0) > large_seq(10**9, 99_999)
+    seen = {fanout_seq(part, index) for part in (0, 1, large_seq(0, 0), large_seq(0, 1)) for index in (0, 1, 99_999)}
+    assert len(seen) == 12

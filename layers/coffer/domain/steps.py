@@ -37,20 +37,22 @@ class AwaitTurnStep(JobStep):
 
 
 class LargeObjectStep(JobStep):
-    """CopyLargeObject's event: which of its steps (then read as one of the two models below)."""
+    """A part-range fan-out step's event (CopyLargeObject; RestoreBatch and CopyPart with `step`): which of its
+    steps (then read as one of the two models below)."""
 
     step: Literal["find", "copy_range", "finish"]
 
 
 class FindLargeCopiesStep(JobStep):
-    """Backup workflow: has round `round` of the large objects' fan-out anything to copy?"""
+    """Backup, Restore, Copy workflows: has round `round` of the large objects' fan-out anything to copy?"""
 
     step: Literal["find"]
     round: int = Field(ge=0)
 
 
 class LargeCopyStep(JobStep):
-    """Backup workflow, one Distributed Map child: copy one range file's parts, or finish one deferred object."""
+    """Backup, Restore, Copy workflows, one Distributed Map child: copy one range file's parts, or finish one
+    deferred object."""
 
     step: Literal["copy_range", "finish"]
     key: str = Field(min_length=1)

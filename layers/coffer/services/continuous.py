@@ -56,7 +56,7 @@ from coffer.domain.resources import ResourceType
 from coffer.domain.steps import BatchResult, ListBatchesResult, StartResult
 from coffer.domain.vaults import Seal
 from coffer.ports import OperationStatus
-from coffer.services.large_objects import LargeObjects
+from coffer.services.large_objects import LargeObjects, restore_create_args
 from coffer.services.vaults import Vaults
 from coffer.services.wiring import Deps
 
@@ -323,13 +323,19 @@ class ContinuousBackups:
         bucket = job.restore_target["DestinationBucketName"]
         prefix = job.restore_target.get("DestinationPrefix", "")
         failed: list[dict[str, str]] = list(batch["failed"])
+        deferred: list[dict[str, Any]] = []  # restored by the part-range fan-out (services/large_objects.py)
         restored = 0
-        for raw in batch["entries"]:
+        large = LargeObjects(d)
+        for n, raw in enumerate(batch["entries"]):
             entry = ObjectEntry.model_validate(raw)
             try:
                 blob = VaultLayout.blob_of(job.vault_name, entry)
+                if large.fans_out(entry):
+                    deferred.append(large.defer_blob(job, seq, n, entry, blob, bucket, prefix + entry.key,
+                                                     restore_create_args(entry)))
+                    continue
                 if entry.composite:  # a base backup's object copied in parts (services/large_objects.py)
-                    LargeObjects(d).restore_object(blob, bucket, prefix + entry.key, entry)
+                    large.restore_object(blob, bucket, prefix + entry.key, entry)
                 else:
                     d.s3.restore_object(d.vault.bucket, blob, bucket, prefix + entry.key, entry)
                 restored += 1
@@ -340,7 +346,8 @@ class ContinuousBackups:
                     raise  # transient or unknown: the workflow retries the whole batch
                 failed.append({"key": entry.key, "reason": error_code(error)})
         d.catalog.put_part(job.job_id, seq, {"seq": seq, "restored": restored, "failed": failed,
-                                             "planned": len(batch["entries"]) + len(batch["failed"])})
+                                             "planned": len(batch["entries"]) + len(batch["failed"]),
+                                             **({"deferred": deferred} if deferred else {})})
         return BatchResult(job_id=job.job_id, seq=seq, objects=restored, failed=len(failed))
 
     def validate_restore(self, job: Job) -> dict[str, Any]:

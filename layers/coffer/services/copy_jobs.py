@@ -68,7 +68,7 @@ from coffer.domain.steps import BatchResult, JobSummary
 from coffer.domain.vaults import Seal
 from coffer.ports import Capability, CopyTarget, require
 from coffer.services.jobs_common import job_id_for, recovery_point_id_for, summary
-from coffer.services.large_objects import copy_composite_blob
+from coffer.services.large_objects import LargeObjects, copy_composite_blob, vault_create_args
 from coffer.services.vaults import Vaults
 from coffer.services.wiring import Deps
 
@@ -91,12 +91,19 @@ def _file_seq(key: str) -> int:
     return int(hashlib.sha256(key.encode()).hexdigest()[:12], 16)
 
 
+def _fanout_failure(result: dict[str, Any] | None) -> str:
+    return result["failed"][0]["reason"] if result else "its copy in parts did not finish"
+
+
 class CopyJobs:
     def __init__(self, deps: Deps, resolver: DestinationResolver | None = None) -> None:
         self._d = deps
         self._leases = RestoreLeases(deps.client_for("dynamodb"), deps.settings.catalog_table)
         self._quotas = CopyQuotas(deps.client_for("dynamodb"), deps.settings.catalog_table)
         self._resolver = resolver or DestinationResolver(deps.client_for("sts"), deps.settings)
+        #: the copy's part-range fan-out writes the destination vault with the copy role's credentials
+        self.large = LargeObjects(deps, writer=lambda job: self._resolver.resolve(
+            self._target(job).address).client_for("s3"))
 
     # ---- start ----------------------------------------------------------------------------------
     def start(self, request: StartCopyJobRequest, event_id: str, execution_arn: str | None,
@@ -330,13 +337,18 @@ class CopyJobs:
             raise IntegrityError(f"{key} does not match the checksum its manifest records")
         part = ManifestPart.model_validate_json(raw)
         copied = reused = bytes_copied = 0
-        for entry in part.entries:
+        deferred: list[dict[str, Any]] = []  # copied by the part-range fan-out (services/large_objects.py)
+        for n, entry in enumerate(part.entries):
             blob = VaultLayout.blob_of(target.vault_name, entry)
             if vault.lock_of(blob)[0]:
                 vault.secure(blob, seal)  # content-addressed: there already, locked at least as long as this copy
                 reused += 1
                 continue
             source_blob = VaultLayout.blob_of(job.vault_name, entry)
+            if self.large.fans_out(entry):  # more parts than one invocation copies
+                deferred.append(self.large.defer_blob(job, part.seq, n, entry, source_blob, vault.bucket, blob,
+                                                      vault_create_args(seal)))
+                continue
             if entry.composite:  # copied in parts (UploadPartCopy), checked against its composite SHA-256
                 copy_composite_blob(destination.client_for("s3"), d.vault.bucket, source_blob, vault.bucket, blob,
                                     entry, seal)
@@ -351,7 +363,8 @@ class CopyJobs:
         sha = vault.put_json_locked(part_key, copy.model_dump(mode="json"), seal.retain_until, seal)
         ref = listed[key].model_copy(update={"key": part_key, "sha256": sha})
         d.catalog.put_part(job_id, part.seq, {"seq": part.seq, "part": ref.model_dump(mode="json"), "copied": copied,
-                                              "reused": reused, "bytes_copied": bytes_copied, "failed": []})
+                                              "reused": reused, "bytes_copied": bytes_copied, "failed": [],
+                                              **({"deferred": deferred} if deferred else {})})
         return BatchResult(job_id=job_id, seq=part.seq, objects=len(part.entries), copied=copied, reused=reused)
 
     def _copy_export_file(self, job: Job, key: str, vault: S3Vault, seal: Seal) -> BatchResult:
@@ -404,6 +417,14 @@ class CopyJobs:
         objects = size = 0
         native_ref: str | None = None
         records = list(d.catalog.list_parts(job.job_id))
+        # a deferred blob's own result (the part-range fan-out): all or nothing, as the copy of any blob
+        results = {r["seq"]: r for r in records if "fanout" in r}
+        records = [r for r in records if "fanout" not in r]
+        unfinished = [f"{o['key']} ({_fanout_failure(results.get(o['seq']))})" for r in records
+                      for o in r.get("deferred", []) if o["seq"] not in results or results[o["seq"]]["failed"]]
+        if unfinished:
+            raise IntegrityError(f"{len(unfinished)} object(s) of copy job {job.job_id} were not copied: "
+                                 f"{'; '.join(unfinished[:20])}")
         expected = job.progress.batches_total or 0
         if target.method is CopyMethod.NATIVE:
             status = adapter_for(job.resource_type, destination.client_for).copy_status(job.native_ref or "")

@@ -15,12 +15,19 @@ How much one invocation copies is bounded by `parts_per_invocation` (P):
   vault holds the blob already; round 1 writes the object's manifest part). `find` tells the workflow whether
   a round has work. A deferred object's batch names it (`deferred`) in its result record: CompleteBackup lists
   it as a failed key unless its own manifest part was written, so a job never ends COMPLETED without it.
+Restores and copies of a composite blob of more than P parts fan out the same way, in one round (`defer_blob`):
+RestoreBatch (or CopyPart) creates the upload into the target bucket (or the destination vault, with the copy
+role's credentials: `writer`) and writes the range files and the object's record; the Restore (Copy) workflow
+runs the same find / copy ranges / finish steps in that function, and `finish` checks S3's composite checksum
+against the manifest entry and writes the object's result record (`fanout_seq`), restored (copied) or failed,
+where CompleteRestore (CompleteCopy) reads the parts' results.
 Range files number ceil(parts / P), at most 10,000 / P (S3's part limit); a finish lists at most 10 pages of
 parts (ListParts). Uploads that fail are aborted; the work bucket's lifecycle aborts any left behind.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -31,7 +38,7 @@ from coffer.adapters.aws import error_code
 from coffer.adapters.multipart_s3 import Composite, MultipartCopier, Upload
 from coffer.domain.cold_tier import ARCHIVE_CLASSES, format_day, warm_until_needed
 from coffer.domain.errors import IntegrityError, InvalidInput
-from coffer.domain.jobs import Job
+from coffer.domain.jobs import Job, JobKind
 from coffer.domain.manifest import ManifestPart, ObjectEntry, PartRef, VaultLayout, WorkLayout
 from coffer.domain.multipart import part_count, part_size_for
 from coffer.domain.object_lock import LockMode
@@ -48,11 +55,28 @@ RESTORED_HEADERS = {"ContentType": "content_type", "CacheControl": "cache_contro
 #: manifest parts of deferred objects are numbered apart from the batches' (seq < LARGE_SEQ_BASE)
 LARGE_SEQ_BASE = 10**9
 ROUNDS = 2  # 0: source -> staging, 1: staging -> vault
+#: result records of restores' and copies' deferred objects are numbered above every manifest part's seq
+FANOUT_SEQ_BASE = 10**15
 
 
 def large_seq(batch_seq: int, index: int) -> int:
     """The manifest part number of the object at `index` of batch `batch_seq`, copied by the fan-out."""
     return LARGE_SEQ_BASE + batch_seq * 100_000 + index
+
+
+def fanout_seq(part_seq: int, index: int) -> int:
+    """The result record of the object at `index` of manifest part `part_seq`, restored or copied by the fan-out."""
+    return FANOUT_SEQ_BASE + part_seq * 100_000 + index
+
+
+def restore_create_args(entry: ObjectEntry) -> dict[str, Any]:
+    """CreateMultipartUpload parameters that restore an object's headers, user metadata and tags."""
+    create: dict[str, Any] = {"Metadata": entry.metadata, "Tagging": urlencode(entry.tags)}
+    for header, field in RESTORED_HEADERS.items():
+        value = getattr(entry, field)
+        if value:
+            create[header] = value
+    return create
 
 
 class Deferred(Exception):
@@ -76,9 +100,13 @@ def vault_create_args(seal: Seal, tags: dict[str, str] | None = None) -> dict[st
 
 
 class LargeObjects:
-    def __init__(self, deps: Deps) -> None:
+    """`writer`: the S3 client that writes a job's uploads when it is not this account's (a copy job: the copy
+    role in the destination); the fan-out steps then read the job to resolve it."""
+
+    def __init__(self, deps: Deps, writer: Callable[[Job], Any] | None = None) -> None:
         self._d = deps
         self._copier = MultipartCopier(deps.client_for("s3"))
+        self._writer = writer
         self._vaults = Vaults.from_deps(deps)
 
     # ---- inside a CopyBatch ---------------------------------------------------------------------------
@@ -135,18 +163,34 @@ class LargeObjects:
         self._d.work.write_json(WorkLayout.large(job_id, round_, seq, n), {**document, "upload": upload.to_json()})
 
     # ---- restores and copies of blobs copied in parts --------------------------------------------------
+    def fans_out(self, entry: ObjectEntry) -> bool:
+        """A blob of more parts than one invocation copies: restored or copied by the part-range fan-out."""
+        return entry.composite and (entry.parts or 1) > self._d.settings.parts_per_invocation
+
     def restore_object(self, blob: str, bucket: str, key: str, entry: ObjectEntry) -> None:
-        """Copy a composite blob back under its key, in the parts it was stored with, with its headers, metadata
-        and tags: S3's composite SHA-256 of the restored object must be the recorded one. (One invocation copies
-        it whole: a restore does not fan out over part ranges yet.)"""
-        create: dict[str, Any] = {"Metadata": entry.metadata, "Tagging": urlencode(entry.tags)}
-        for header, field in RESTORED_HEADERS.items():
-            value = getattr(entry, field)
-            if value:
-                create[header] = value
+        """Copy a composite blob (of at most P parts: `fans_out`) back under its key, in the parts it was stored
+        with, with its headers, metadata and tags: S3's composite SHA-256 of the restored object must be the
+        recorded one."""
         restored = self._copier.copy(self._d.vault.bucket, blob, None, entry.size, entry.part_size or entry.size,
-                                     bucket, key, **create)
+                                     bucket, key, **restore_create_args(entry))
         self._check(f"s3://{bucket}/{key}", restored, Composite(entry.sha256, entry.parts or 0))
+
+    def defer_blob(self, job: Job, part_seq: int, index: int, entry: ObjectEntry, source_blob: str,
+                   dest_bucket: str, dest_key: str, create: dict[str, Any]) -> dict[str, Any]:
+        """A restore's or a copy's blob of more than P parts: start its upload (with `writer`'s credentials),
+        write its range files and record; what its part's result names it by ({key, seq}). A retried part finds
+        the record and starts nothing again. (An upload a crash left before its record holds no part, so no bytes:
+        the vault bucket's lifecycle rule aborts it in a copy's destination; in a restore's target bucket it stays
+        listed until that bucket's own rule, if any, aborts it.)"""
+        d = self._d
+        seq = fanout_seq(part_seq, index)
+        named = {"key": entry.key, "seq": seq}
+        if d.work.first_key(WorkLayout.large(job.job_id, 0, part_seq, index)):
+            return named
+        upload = self._copier_of(job).start(d.vault.bucket, source_blob, None, entry.size,
+                                            entry.part_size or entry.size, dest_bucket, dest_key, **create)
+        self._plan(job.job_id, 0, part_seq, index, upload, {"seq": seq, "entry": entry.model_dump(mode="json")})
+        return named
 
     # ---- the Backup workflow's fan-out ----------------------------------------------------------------
     def find(self, job_id: str, round_: int) -> LargeCopiesResult:
@@ -161,7 +205,7 @@ class LargeObjects:
         self._owned(job_id, range_key)
         document = self._d.work.read_json(range_key)
         upload = Upload.from_json(document["upload"])
-        self._copier.copy_parts(upload, document["first"], document["last"])
+        self._copier_for(job_id).copy_parts(upload, document["first"], document["last"])
         return LargeCopyResult(job_id=job_id, key=range_key, parts=document["last"] - document["first"] + 1)
 
     def finish(self, job_id: str, large_key: str) -> LargeCopyResult:
@@ -174,9 +218,11 @@ class LargeObjects:
         document = d.work.read_json(large_key)
         upload = Upload.from_json(document["upload"])
         job = d.catalog.get_job(job_id)
+        if job.kind is not JobKind.BACKUP:
+            return self._finish_blob(job, large_key, document, upload)
         facts, seq = document["facts"], document["seq"]
         try:
-            composite = self._complete(upload)
+            composite = self._complete(upload, self._copier)
         except IntegrityError as error:
             self._copier.abort(upload)
             self._record(job, seq, None, 0, False, {"key": facts["key"], "reason": f"IntegrityError: {error}"})
@@ -202,14 +248,44 @@ class LargeObjects:
         self._finalize(job, document["bucket"], seq, facts, upload.dest_key, seal.retain_until, seal.mode, True, seal)
         return LargeCopyResult(job_id=job_id, key=large_key, parts=composite.parts)
 
-    def _complete(self, upload: Upload) -> Composite:
+    def _finish_blob(self, job: Job, large_key: str, document: dict[str, Any], upload: Upload) -> LargeCopyResult:
+        """A restore's or a copy's deferred blob: complete its upload, check S3's composite checksum against the
+        manifest entry, and write its result record. A part that was not copied, or a checksum that differs,
+        aborts the upload (nothing half-made is left in the target) and records the object failed: the restore
+        ends PARTIAL with its key, the copy (all or nothing) FAILED."""
+        entry = ObjectEntry.model_validate(document["entry"])
+        copier = self._copier_of(job)
+        result: dict[str, Any] = {"seq": document["seq"], "fanout": entry.key, "failed": []}
+        restore = job.kind is JobKind.RESTORE
+        try:
+            composite = self._complete(upload, copier)
+            self._check(f"s3://{upload.dest_bucket}/{upload.dest_key}", composite,
+                        Composite(entry.sha256, entry.parts or 0))
+        except IntegrityError as error:
+            copier.abort(upload)  # (an object S3 completed with another checksum stays, named failed)
+            result["failed"] = [{"key": entry.key, "reason": f"IntegrityError: {error}"}]
+        done = not result["failed"]
+        if restore:
+            result.update(restored=int(done), planned=0)
+        else:
+            result.update(copied=int(done), reused=0, bytes_copied=entry.size if done else 0)
+        self._d.catalog.put_part(job.job_id, document["seq"], result)
+        return LargeCopyResult(job_id=job.job_id, key=large_key, parts=upload.parts if done else 0, failed=not done)
+
+    def _copier_for(self, job_id: str) -> MultipartCopier:
+        return self._copier if self._writer is None else self._copier_of(self._d.catalog.get_job(job_id))
+
+    def _copier_of(self, job: Job) -> MultipartCopier:
+        return self._copier if self._writer is None else MultipartCopier(self._writer(job))
+
+    def _complete(self, upload: Upload, copier: MultipartCopier) -> Composite:
         """Complete the upload; a retry after it was completed finds the object S3 made."""
         try:
-            return self._copier.complete(upload)
+            return copier.complete(upload)
         except ClientError as error:
             if error_code(error) != "NoSuchUpload":
                 raise
-        found = self._copier.composite_of(upload.dest_bucket, upload.dest_key)
+        found = copier.composite_of(upload.dest_bucket, upload.dest_key)
         if found is None or found[0] is None or found[1] != upload.size:
             raise IntegrityError(f"s3://{upload.dest_bucket}/{upload.dest_key}: upload {upload.upload_id} is gone "
                                  "and left no object of its size")

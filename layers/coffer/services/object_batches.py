@@ -32,7 +32,7 @@ from coffer.domain.steps import BatchResult, ListBatchesResult
 from coffer.domain.vaults import Seal
 from coffer.services.continuous import ContinuousBackups, pitr_time
 from coffer.services.inventory_batches import InventoryBatches
-from coffer.services.large_objects import Deferred, LargeObjects
+from coffer.services.large_objects import Deferred, LargeObjects, restore_create_args
 from coffer.services.object_tiering import keep_warm
 from coffer.services.vaults import Vaults
 from coffer.services.wiring import Deps
@@ -68,7 +68,7 @@ class ObjectBatches:
     def __init__(self, deps: Deps) -> None:
         self._d = deps
         self._vaults = Vaults.from_deps(deps)
-        self._large = LargeObjects(deps)
+        self.large = LargeObjects(deps)  # also the Restore workflow's part-range fan-out (RestoreBatch)
 
     # ---- listing --------------------------------------------------------------------------------
     def list_batches(self, job_id: str, token: str | None, next_seq: int) -> ListBatchesResult:
@@ -202,8 +202,8 @@ class ObjectBatches:
         over the multipart threshold is copied in parts, addressed by its composite SHA-256 (services/large_objects).
         """
         d = self._d
-        if self._large.is_large(facts["size"]):
-            return self._large.store(job, bucket, facts, seq, n, seal, warm_tags(warm_until))
+        if self.large.is_large(facts["size"]):
+            return self.large.store(job, bucket, facts, seq, n, seal, warm_tags(warm_until))
         staging = None
         if not facts.get("sha256"):
             staging = WorkLayout.staging(job.job_id, seq, n)
@@ -254,17 +254,26 @@ class ObjectBatches:
             raise IntegrityError(f"{part_key} belongs to recovery point {part.recovery_point_id}")
         bucket = job.restore_target["DestinationBucketName"]
         prefix = job.restore_target.get("DestinationPrefix", "")
-        if rp.storage_class is StorageClass.COLD:
-            pending = self._thaw(job.vault_name, part.entries)
+        # Blobs of more parts than one invocation copies go to the part-range fan-out (services/large_objects.py),
+        # read back from the archive first like the others: a cold recovery point's, or (warm) a shared blob
+        # archived for older recovery points (UploadPartCopy would be refused in the middle of the fan-out).
+        large = {n for n, entry in enumerate(part.entries) if self.large.fans_out(entry)}
+        thawing = part.entries if rp.storage_class is StorageClass.COLD else [part.entries[n] for n in sorted(large)]
+        if thawing:
+            pending = self._thaw(job.vault_name, thawing)
             if pending:
                 return self._thawing(job_id, part.seq, pending)
         failed: list[dict[str, str]] = []
         archived: list[ObjectEntry] = []
-        for entry in part.entries:
+        deferred: list[dict[str, Any]] = []
+        for n, entry in enumerate(part.entries):
             try:
                 blob = VaultLayout.blob_of(job.vault_name, entry)
-                if entry.composite:
-                    self._large.restore_object(blob, bucket, prefix + entry.key, entry)
+                if n in large:
+                    deferred.append(self.large.defer_blob(job, part.seq, n, entry, blob, bucket, prefix + entry.key,
+                                                           restore_create_args(entry)))
+                elif entry.composite:
+                    self.large.restore_object(blob, bucket, prefix + entry.key, entry)
                 else:
                     d.s3.restore_object(d.vault.bucket, blob, bucket, prefix + entry.key, entry)
             except CofferError as error:
@@ -282,8 +291,9 @@ class ObjectBatches:
                 return self._thawing(job_id, part.seq, pending)
             failed.extend({"key": e.key, "reason": "InvalidObjectState: the vault refused to read its blob"}
                           for e in archived)
-        restored = len(part.entries) - len(failed)
-        d.catalog.put_part(job_id, part.seq, {"seq": part.seq, "restored": restored, "failed": failed})
+        restored = len(part.entries) - len(failed) - len(deferred)
+        d.catalog.put_part(job_id, part.seq, {"seq": part.seq, "restored": restored, "failed": failed,
+                                              **({"deferred": deferred} if deferred else {})})
         return BatchResult(job_id=job_id, seq=part.seq, objects=restored, failed=len(failed))
 
     def _thaw(self, vault: str, entries: Sequence[ObjectEntry]) -> int:

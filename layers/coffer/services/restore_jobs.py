@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from coffer.adapters.catalog_dynamodb import DuplicateRequest
 from coffer.adapters.catalog_restore_leases import RestoreLeases
@@ -42,6 +43,15 @@ OPTIONAL_METADATA = {
     ResourceType.RDS: ("DBInstanceClass", "DBSubnetGroupName", "VpcSecurityGroupIds", *PITR_METADATA),
     ResourceType.AURORA: ("DBSubnetGroupName", "VpcSecurityGroupIds"),
 }
+
+
+def failed_keys(records: list[dict[str, Any]]) -> list[str]:
+    """`key (reason)` of each object an S3 restore's parts named failed, or deferred to the part-range fan-out
+    (services/large_objects.py) without a result record of its own."""
+    finished = {r["seq"] for r in records}
+    failed = [f"{f['key']} ({f['reason']})" for r in records for f in r["failed"]]
+    return failed + [f"{o['key']} (its copy in parts did not finish)" for r in records
+                     for o in r.get("deferred", []) if o["seq"] not in finished]
 
 
 class RestoreJobs:
@@ -134,9 +144,17 @@ class RestoreJobs:
         adapter = d.adapter(job.resource_type)
         if adapter.strategy is BackupStrategy.OBJECTS:
             records = list(d.catalog.list_parts(job_id))
-            failed = [f"{f['key']} ({f['reason']})" for r in records for f in r["failed"]]
+            failed = failed_keys(records)
+            restored = sum(r["restored"] for r in records)
             job = job.with_changes(progress=job.progress.model_copy(update={
-                "objects": sum(r["restored"] for r in records), "failed_keys": failed[:1000]}))
+                "objects": restored, "failed_keys": failed[:1000]}))
+            if not pitr_time(job) and failed and restored and restored + len(failed) == manifest.objects:
+                # Every object of the recovery point restored (each checked by S3) or named failed: PARTIAL with
+                # those keys, never COMPLETED (a restore that restored nothing, or lost track of an object, FAILS).
+                job = d.catalog.save_job(job.to(JobState.PARTIAL, now, (
+                    f"restored {restored} of {manifest.objects} objects; {len(failed)} failed")))
+                self._leases.end_restore(job.recovery_point_id, job.job_id)
+                return summary(job)
         if adapter.strategy is BackupStrategy.OBJECTS and pitr_time(job):
             checked = ContinuousBackups(d).validate_restore(job)
         else:

@@ -31,7 +31,10 @@ shapes (:mod:`.nested_executions`); TransactWriteItems at a cost proportional to
 DynamoDB calls serialised, so a transaction is atomic under concurrency as in DynamoDB
 (:mod:`.dynamodb_atomic`); a failed ItemReader/ResultWriter S3 call named ``States.ItemReaderFailed`` /
 ``States.ResultWriterFailed`` as in AWS (:mod:`.distributed_map`); each ASL parsed once per twin
-(:mod:`.asl_cache`).
+(:mod:`.asl_cache`). UploadPartCopy part checksums, composite checksums and multipart Object Lock as S3 answers
+(:mod:`.s3_multipart`); archived objects' tags readable as in S3 (:mod:`.s3_archive`); bucket lifecycle
+transitions applied when asked, ``Twin.run_s3_lifecycle`` (:mod:`.s3_lifecycle`; ``coffer local tick`` runs it
+once a simulated day).
 
 Fault injection and call accounting (:mod:`.faults`, :mod:`.calls`): every attempt of every AWS call made
 while the twin is open passes one seam (moto's botocore ``before-send`` stubber), attributed to the function
@@ -46,8 +49,8 @@ Does not, or differs from AWS:
   ``Wait`` states and Retry intervals sleep ``wait_scale`` of their seconds (:mod:`.waits`; 1.0 by default,
   ``coffer local`` and the tests compress them: nothing on the twin takes time to finish).
 - IAM is not evaluated (roles and policies exist but allow everything); bucket policies are resolved but
-  not applied (moto evaluates their conditions wrongly, see :mod:`.fixups`); bucket lifecycle rules,
-  OwnershipControls and notifications are not applied.
+  not applied (moto evaluates their conditions wrongly, see :mod:`.fixups`); bucket lifecycle rules run only
+  when asked (transitions only); OwnershipControls and notifications are not applied.
 - Lambda: timeouts, memory, concurrency and payload limits are not enforced (``twin.stats`` records the
   largest request/response per function for bench to compare with Lambda's 6 MB and Step Functions'
   256 KiB); functions without a local ``CodeUri`` directory get moto's echo.

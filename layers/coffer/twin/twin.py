@@ -38,6 +38,7 @@ from .packaging import FunctionSource, PackagedTemplate, package_template, place
 from .s3_archive import archived_metadata_readable
 from .s3_conditional import atomic_conditional_puts
 from .s3_events import S3EventBridge
+from .s3_multipart import s3_multipart_checksums
 from .sam_transform import to_cloudformation
 from .stack import DeployedStack, TwinDeployError, check_parameters, create_stack
 from .waits import compressed_waits
@@ -193,7 +194,7 @@ class Twin:
         self._exit.enter_context(archived_metadata_readable())  # tags of GLACIER objects, as in S3
         self._exit.enter_context(atomic_dynamodb())
         self._exit.enter_context(atomic_conditional_puts())
-        self._exit.enter_context(__import__(f"{__package__}.s3_multipart", fromlist=["_"]).s3_multipart_checksums())
+        self._exit.enter_context(s3_multipart_checksums())  # part checksums and Object Lock, as S3 answers
         self._exit.enter_context(nested_executions())  # states:startExecution(.sync) tasks
         self._exit.enter_context(transactions_by_item())  # TransactWriteItems without table copies
         self._exit.callback(self._drain, first_thread)  # first to run on close: patches still in place
