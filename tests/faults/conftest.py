@@ -350,7 +350,7 @@ class World:
     def cold_start(self) -> None:
         """Every function starts cold at its next invocation, so a run makes the calls a warm container skips
         (a copy's destination, resolved once per container: AssumeRole, DescribeStacks) and they can fail too."""
-        self.twin._router.cold_start()  # the twin has no public handle on its router yet
+        self.twin.cold_start()
 
     def _take_prepared(self, workflow: str) -> Any:
         if not self._prepared.get(workflow):

@@ -7,6 +7,8 @@ transform and CloudFormation expect, so a template reads the same way as ``sam``
 
 from __future__ import annotations
 
+import copy
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +46,11 @@ _FUNCTION_TAGS: dict[str, str] = {
 }
 
 
-class CfnYamlLoader(yaml.SafeLoader):  # type: ignore[misc]
+#: libyaml's parser when PyYAML has it (about ten times faster: the twin reads the template at every deploy)
+_SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class CfnYamlLoader(_SAFE_LOADER):  # type: ignore[misc]
     """SafeLoader that understands CloudFormation short-form intrinsic function tags."""
 
 
@@ -76,7 +82,13 @@ CfnYamlLoader.add_constructor(
 
 
 def loads_template(text: str) -> dict[str, Any]:
-    """Parse template text (YAML or JSON) into long-form dicts."""
+    """Parse template text (YAML or JSON) into long-form dicts (the caller's own copy)."""
+    return copy.deepcopy(_parsed(text))
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed(text: str) -> dict[str, Any]:
+    """Each template text parsed once per process (tests deploy the same template many times)."""
     data = yaml.load(text, Loader=CfnYamlLoader)
     if not isinstance(data, dict):
         raise ValueError("a template must be a mapping at its top level")

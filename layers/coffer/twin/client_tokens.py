@@ -3,9 +3,9 @@ first request's answer and makes nothing new.
 
 AWS makes CreateVolume, RunInstances and CopyImage idempotent by ClientToken; moto 5.2 ignores the token and
 makes a second volume, instance or image. Coffer's adapters pass the job's id as the token, so that botocore
-repeating a request whose answer was lost (a read timeout after the call took effect) makes one resource. The
-fault harness (:mod:`.faults`) loses such answers on purpose, so it installs this while it is open; without it a
-test would find a duplicate AWS never makes.
+repeating a request whose answer was lost (a read timeout after the call took effect) makes one resource. Every
+twin installs this: the fault harness (:mod:`.faults`) loses such answers on purpose, and without it a test would
+find a duplicate AWS never makes.
 """
 
 from __future__ import annotations

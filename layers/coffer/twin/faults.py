@@ -25,7 +25,7 @@ inside botocore's retry loop, so the SDK's retries, the handler's error handling
 - ``TIMEOUT``: ``ReadTimeoutError`` *after* moto carried the request out: the call took effect and the
   answer was lost, the case that makes a retried non-idempotent call run twice. EC2 calls made idempotent by a
   ClientToken (CreateVolume, RunInstances, CopyImage) are answered as AWS answers a repeat, which moto does not
-  (:mod:`.client_tokens`, installed while the injector is open).
+  (:mod:`.client_tokens`, installed by every twin).
 
 botocore sleeps between retries (up to 20 s for throttling); ``backoff_scale`` multiplies those sleeps
 (e.g. 0.01 in tests). The retries themselves still happen and are counted. Step Functions ``Retry``
@@ -44,7 +44,6 @@ from typing import Any
 from unittest import mock
 
 from .calls import DRIVER, ENGINE, AwsCall, intercepting
-from .client_tokens import honoured_client_tokens
 
 __all__ = ["DRIVER", "ENGINE", "Fault", "FaultInjector", "FaultKind", "asl_task_functions"]
 
@@ -173,8 +172,7 @@ class FaultInjector:
         self._contexts: list[Any] = []
 
     def __enter__(self) -> FaultInjector:
-        # a lost answer's retry must meet EC2's ClientToken idempotency, which moto lacks (:mod:`.client_tokens`)
-        self._contexts = [intercepting(self._intercept), honoured_client_tokens()]
+        self._contexts = [intercepting(self._intercept)]
         if self.backoff_scale != 1.0:
             self._contexts.append(_scaled_botocore_backoff(self.backoff_scale))
         for context in self._contexts:

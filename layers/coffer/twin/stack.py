@@ -46,6 +46,25 @@ def _failing_resource_recorded(failures: list[str]) -> Iterator[None]:
         yield
 
 
+@contextmanager
+def _json_templates_read_as_json() -> Iterator[None]:
+    """moto reads every template body with PyYAML's pure-Python loader (seconds for Coffer's); the twin sends JSON,
+    which json reads to the same document in milliseconds. A body that is not JSON goes to moto's reader."""
+    from moto.cloudformation.models import Stack
+
+    original = Stack.parse_template
+
+    def parse_template(template: str) -> dict[str, Any]:
+        try:
+            document = json.loads(template)
+        except ValueError:
+            return original(template)  # type: ignore[no-any-return]
+        return document if isinstance(document, dict) else original(template)
+
+    with mock.patch.object(Stack, "parse_template", staticmethod(parse_template)):
+        yield
+
+
 def check_parameters(template: dict[str, Any], parameters: dict[str, str]) -> None:
     """CloudFormation refuses parameters the template does not declare; so does the twin, before moto."""
     unknown = sorted(set(parameters) - set(template.get("Parameters") or {}))
@@ -67,7 +86,7 @@ def create_stack(
     cfn = session.client("cloudformation")
     failures: list[str] = []
     try:
-        with _failing_resource_recorded(failures):
+        with _failing_resource_recorded(failures), _json_templates_read_as_json():
             stack_id = cfn.create_stack(
                 StackName=stack_name,
                 TemplateBody=json.dumps(template),

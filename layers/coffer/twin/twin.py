@@ -26,6 +26,7 @@ from typing import Any, TypedDict
 
 from .asl_cache import parsed_once
 from .cfn_yaml import load_template
+from .client_tokens import honoured_client_tokens
 from .distributed_map import aws_shaped_distributed_map
 from .dynamodb_atomic import atomic_dynamodb
 from .dynamodb_transactions import transactions_by_item
@@ -192,6 +193,7 @@ class Twin:
         self._exit.enter_context(parsed_once())
         self._exit.enter_context(compressed_waits(self._wait_scale))
         self._exit.enter_context(archived_metadata_readable())  # tags of GLACIER objects, as in S3
+        self._exit.enter_context(honoured_client_tokens())  # EC2's ClientToken idempotency, as in AWS
         self._exit.enter_context(atomic_dynamodb())
         self._exit.enter_context(atomic_conditional_puts())
         self._exit.enter_context(s3_multipart_checksums())  # part checksums and Object Lock, as S3 answers
@@ -372,6 +374,10 @@ class Twin:
     def run(self, logical_id: str, input: Any, timeout: float = 30.0) -> ExecutionResult:
         """Start an execution and wait for its end."""
         return self.wait(self.start_execution(logical_id, input), timeout)
+
+    def cold_start(self) -> None:
+        """Every function starts cold at its next invocation (its handler module imported again)."""
+        self._router.cold_start()
 
     def run_s3_lifecycle(self, now: datetime) -> dict[str, int]:
         """What S3's daily lifecycle run does, as of `now` (transitions only, :mod:`.s3_lifecycle`)."""
