@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,16 +30,19 @@ import pytest
 
 from coffer.adapters.catalog_dynamodb import DynamoCatalog
 from coffer.adapters.catalog_plans import PlanCatalog
+from coffer.adapters.catalog_sweeps import SweepRecords
 from coffer.adapters.resources.common import TAG_RECOVERY_POINT, TAG_RESTORE_JOB
 from coffer.commands.common import stack_settings
+from coffer.domain.cold_tier import TIER_TAG, warm_tags
 from coffer.domain.jobs import Job, JobKind, JobState
 from coffer.domain.manifest import Manifest
 from coffer.domain.plan_runs import PlanRun, RunState, run_id_for
-from coffer.domain.recovery_points import RecoveryPoint, RecoveryPointStatus
+from coffer.domain.recovery_points import RecoveryPoint, RecoveryPointStatus, StorageClass
 from coffer.local.copy_destinations import DESTINATION_REGION, prepare_copy_destination, session_in, vault_arn
 from coffer.local.samples import bucket_snapshot, create_sample_table, create_sample_volume, table_items
 from coffer.local.session import LocalCoffer, local_twin
 from coffer.services.jobs_common import job_id_for
+from coffer.services.object_tiering import ObjectTiering
 from coffer.services.vaults import Vaults
 from coffer.services.wiring import build
 from coffer.twin.calls import DRIVER, ENGINE, CallRecorder
@@ -50,11 +53,11 @@ TABLE = "coffer-sample-orders"
 WORKFLOWS = ("s3-backup", "s3-restore", "ddb-backup", "ddb-restore")
 #: the other workflows (test_workflow_matrix.py): a native type's backup and restore, copies of an S3 and of an
 #: EBS recovery point to another region, a plan run (its backup a nested execution), the vault scrub
-OTHER_WORKFLOWS = ("ebs-backup", "ebs-restore", "s3-copy", "ebs-copy", "plan-run", "verify")
+OTHER_WORKFLOWS = ("ebs-backup", "ebs-restore", "s3-copy", "ebs-copy", "plan-run", "verify", "sweep", "cold-storage")
 #: workflow -> its state machine (statemachines/<name>.asl.json)
 MACHINES = {"s3-backup": "backup", "ddb-backup": "backup", "ebs-backup": "backup", "s3-restore": "restore",
             "ddb-restore": "restore", "ebs-restore": "restore", "s3-copy": "copy", "ebs-copy": "copy",
-            "plan-run": "planrun", "verify": "verify"}
+            "plan-run": "planrun", "verify": "verify", "sweep": "sweep", "cold-storage": "coldstorage"}
 #: a plan run's backups are nested executions of the Backup workflow: their Task states are the run's steps too
 NESTED = {"planrun": ("backup",)}
 COPY_DESTINATION = "arn:aws:backup:{region}:{account}:backup-vault:Default"
@@ -325,12 +328,76 @@ class World:
         assert done["status"] == "SUCCEEDED", done
         self._scrub_ready = True
 
+    # -- the lifecycle sweep (an EBS recovery point due for cold storage, one due for expiry) -------------
+    def _aged(self, recovery_point_id: str, *fields: str) -> RecoveryPoint:
+        """The recovery point as if its lifecycle dates had come (the test's stand-in for the days passing)."""
+        catalog = self.coffer.deps.catalog
+        past = self.coffer.clock.now() - timedelta(days=1)
+        aged = catalog.get_recovery_point(recovery_point_id).model_copy(update=dict.fromkeys(fields, past))
+        catalog.put_recovery_point(aged)
+        return aged
+
+    def _prepare_sweep(self) -> None:
+        made = []
+        for _ in range(2):
+            run = self.ebs_backup()
+            assert run.status == "SUCCEEDED", run.result
+            made.append(self.job(run.job_id).recovery_point_id)
+        due_cold = self._aged(made[0], "cold_at")
+        due_gone = self._aged(made[1], "delete_at", "retain_until")
+        self._prepared.setdefault("sweep", []).append((due_cold, due_gone))
+
+    def sweep(self) -> Run:
+        due_cold, due_gone = self._take_prepared("sweep")
+        execution = self.twin.start_execution("SweepStateMachine", {})
+        result = dict(self.twin.wait(execution, timeout=180))
+
+        def check() -> None:
+            catalog = self.coffer.deps.catalog
+            cold = catalog.get_recovery_point(due_cold.recovery_point_id)
+            gone = catalog.get_recovery_point(due_gone.recovery_point_id)
+            assert cold.storage_class is StorageClass.COLD, cold
+            assert (gone.status, gone.storage_class) == (RecoveryPointStatus.EXPIRED, StorageClass.DELETED), gone
+            tiers = self.ec2.describe_snapshot_tier_status(Filters=[{"Name": "snapshot-id", "Values": [
+                (due_cold.native_ref or "").rsplit("/", 1)[-1]]}])["SnapshotTierStatuses"]
+            assert [t["StorageTier"] for t in tiers] == ["archive"], tiers
+            assert not self.snapshots(self.ec2, recovery_point=due_gone.recovery_point_id)
+            record = SweepRecords(self.db, self.coffer.settings.catalog_table).get_run(
+                str(result["arn"]).rsplit(":", 1)[-1])
+            assert record["state"] == "COMPLETED", record
+
+        return Run("sweep", result, "", check, {"prepared": (due_cold, due_gone)})
+
+    # -- the ColdStorage workflow of one S3 recovery point whose blobs no warm one needs ----------------
+    def _prepare_cold_storage(self) -> None:
+        run = self.s3_backup()
+        assert run.status == "SUCCEEDED", run.result
+        rp = self.recovery_point_of(run.job_id)
+        past = (self.coffer.clock.now() - timedelta(days=1)).date()
+        for blob in self.manifest_blobs(rp.recovery_point_id):
+            self.coffer.deps.vault.set_tags(blob, warm_tags(past))  # as if its warm-until had passed
+        cold = rp.model_copy(update={"storage_class": StorageClass.COLD})
+        self.coffer.deps.catalog.put_recovery_point(cold)
+        self._prepared.setdefault("cold-storage", []).append(cold)
+
+    def cold_storage(self) -> Run:
+        rp = self._take_prepared("cold-storage")
+        execution = ObjectTiering(self.coffer.deps).start(rp)
+        result = dict(self.twin.wait(execution, timeout=120))
+
+        def check() -> None:
+            blobs = self.manifest_blobs(rp.recovery_point_id)
+            tiers = {blob: self.coffer.deps.vault.tags_of(blob).get(TIER_TAG) for blob in blobs}
+            assert len(blobs) == OBJECTS and set(tiers.values()) == {"cold"}, tiers
+
+        return Run("cold-storage", result, "", check)
+
     # -- running a workflow -------------------------------------------------------------------------------
     def run(self, workflow: str) -> Run:
         return {"s3-backup": self.s3_backup, "s3-restore": self.s3_restore, "ddb-backup": self.ddb_backup,
                 "ddb-restore": self.ddb_restore, "ebs-backup": self.ebs_backup, "ebs-restore": self.ebs_restore,
                 "s3-copy": self.s3_copy, "ebs-copy": self.ebs_copy, "plan-run": self.plan_run,
-                "verify": self.verify}[workflow]()
+                "verify": self.verify, "sweep": self.sweep, "cold-storage": self.cold_storage}[workflow]()
 
     def prepare(self, workflow: str) -> None:
         """Make, without faults, what the next run of `workflow` reads, so that a run's AWS calls are its own."""
@@ -346,6 +413,10 @@ class World:
                 self.destination  # noqa: B018 - deployed now, not inside a faulted run
             if workflow == "verify":
                 self._prepare_scrub()
+            if workflow == "sweep":
+                self._prepare_sweep()
+            if workflow == "cold-storage":
+                self._prepare_cold_storage()
 
     def cold_start(self) -> None:
         """Every function starts cold at its next invocation, so a run makes the calls a warm container skips
@@ -469,10 +540,12 @@ class World:
             if job.kind is JobKind.BACKUP and job.state.terminal:
                 rp = rps.get(job.recovery_point_id)
                 status = rp.status if rp else None
-                allowed = {JobState.COMPLETED: {RecoveryPointStatus.COMPLETED},
-                           JobState.PARTIAL: {RecoveryPointStatus.PARTIAL},
-                           JobState.FAILED: {None, RecoveryPointStatus.DELETING},
-                           JobState.ABORTED: {None, RecoveryPointStatus.DELETING},
+                # (what the lifecycle sweep did since: expiring it, or finishing a failed job's leftovers)
+                gone = {RecoveryPointStatus.DELETING, RecoveryPointStatus.EXPIRED}
+                allowed = {JobState.COMPLETED: {RecoveryPointStatus.COMPLETED, *gone},
+                           JobState.PARTIAL: {RecoveryPointStatus.PARTIAL, *gone},
+                           JobState.FAILED: {None, *gone},
+                           JobState.ABORTED: {None, *gone},
                            JobState.EXPIRED: {None}}[job.state]
                 if status not in allowed:
                     found.append(f"job {job.job_id} ended {job.state} with recovery point {status}")

@@ -1,6 +1,7 @@
 """The fault matrix over the other workflows: an EBS backup and restore (a native type, polled with Wait states),
 copies of an S3 and of an EBS recovery point to another region, a plan run (its backups nested executions of
-the Backup workflow) and the vault scrub (Verify).
+the Backup workflow), the vault scrub (Verify), the lifecycle sweep (an EBS recovery point moved to the archive
+tier, another expired) and the ColdStorage workflow of an S3 recovery point.
 
 What can fail is derived as in test_transient_faults: the Task states from the ASL (a plan run's nested Backup
 workflow included) and every (caller, service, operation) of a clean run. Here every one of them fails once in
@@ -23,7 +24,9 @@ import itertools
 
 import pytest
 
+from coffer.adapters.catalog_sweeps import SweepRecords
 from coffer.domain.jobs import JobState
+from coffer.domain.recovery_points import RecoveryPointStatus
 from coffer.twin.calls import ENGINE
 from coffer.twin.faults import Fault, FaultKind
 
@@ -79,6 +82,7 @@ FOR_GOOD = [
     ("plan-run", "SelectResourcesFunction", "s3", "PutObject"),
     ("plan-run", "CheckBackupFunction", "dynamodb", "DescribeBackup"),
     ("verify", "VerifyBatchFunction", "s3", "GetObjectAttributes"),
+    ("sweep", "SweepBatchFunction", "ec2", "DeleteSnapshot"),
 ]
 MAP_CHILDREN = {"CopyPartFunction", "VerifyBatchFunction"}
 #: how each service says access denied (twin/faults.py answers in the service's own protocol)
@@ -108,6 +112,21 @@ def test_a_failure_for_good_at_a_representative_step_ends_the_run_with_its_cause
             # failed (a Distributed Map child's own error is the map run's, not in the parent's history)
             if run.result["error"] != "VerifyNotCompleted" or not any("MapRunFailed" in t for t in failed_tasks):
                 problems.append(f"{what}: scrub ended {run.status} {run.result['error']}: {failed_tasks}")
+        elif workflow == "sweep":
+            # an expiry refused for good: the run completes, the recovery point stays DELETING with its snapshot
+            # (nothing lost), skipped with the cause in the run's record; a later run finishes it
+            _, due_gone = run.details["prepared"]
+            rp = world.coffer.deps.catalog.get_recovery_point(due_gone.recovery_point_id)
+            run_id = str(run.result["arn"]).rsplit(":", 1)[-1]
+            records = SweepRecords(world.db, world.coffer.settings.catalog_table)
+            skipped = {k: v for b in records.batches(run_id, "BATCH") for k, v in b.get("skipped", {}).items()}
+            kept = world.snapshots(world.ec2, recovery_point=rp.recovery_point_id)
+            if run.status != "SUCCEEDED" or rp.status is not RecoveryPointStatus.DELETING or not kept or not _named(
+                    skipped.get(rp.recovery_point_id)):
+                problems.append(f"{what}: run {run.status}, {rp.status}, snapshots {len(kept)}, "
+                                f"skipped {skipped.get(rp.recovery_point_id)!r}; run {records.get_run(run_id)}")
+            problems += [f"{what}: {left}" for left in world.left_behind()]
+            continue
         elif workflow == "plan-run":
             summary = world.plan_runs.get_run(run.details["run_id"])
             if caller == "SelectResourcesFunction":  # the run's own step: the run FAILED, saying why

@@ -37,6 +37,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+from coffer.adapters.aws import error_code, transient
 from coffer.adapters.catalog_continuous import ContinuousCatalog
 from coffer.adapters.catalog_restore_leases import RestoreLeases
 from coffer.adapters.catalog_sweeps import SweepRecords
@@ -229,6 +232,12 @@ class Sweeper:
             report.skip(rid, f"due ({decision.reason}) but a restore holds it: {error}", SkipCategory.RESTORE)
         except CofferError as error:  # refused or failed for this one (ConcurrentUpdate, NativeOperationFailed...)
             report.skip(rid, f"due ({decision.reason}) but {type(error).__name__}: {error}", SkipCategory.ERROR)
+        except ClientError as error:
+            if transient(error) is not None:
+                raise  # the batch is tried again by the workflow
+            # refused for this one (access denied, a resource in a bad state): the batch's others go on, and a
+            # later run tries again (an expiry stays DELETING, nothing is lost)
+            report.skip(rid, f"due ({decision.reason}) but {error_code(error)}: {error}", SkipCategory.ERROR)
         return rp
 
     def _cold_refusal(self, rp: RecoveryPoint) -> str | None:
