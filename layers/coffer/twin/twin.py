@@ -29,6 +29,7 @@ from .cfn_yaml import load_template
 from .client_tokens import honoured_client_tokens
 from .distributed_map import aws_shaped_distributed_map
 from .dynamodb_atomic import atomic_dynamodb
+from .dynamodb_items import fast_table_listing
 from .dynamodb_transactions import transactions_by_item
 from .environment import fake_aws_environment
 from .event_delivery import StepFunctionsDelivery
@@ -195,6 +196,7 @@ class Twin:
         self._exit.enter_context(archived_metadata_readable())  # tags of GLACIER objects, as in S3
         self._exit.enter_context(honoured_client_tokens())  # EC2's ClientToken idempotency, as in AWS
         self._exit.enter_context(atomic_dynamodb())
+        self._exit.enter_context(fast_table_listing())  # Query without re-casting the whole table each time
         self._exit.enter_context(atomic_conditional_puts())
         self._exit.enter_context(s3_multipart_checksums())  # part checksums and Object Lock, as S3 answers
         self._exit.enter_context(nested_executions())  # states:startExecution(.sync) tasks
