@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import itertools
 import json
 import os
 import platform
@@ -48,6 +47,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "layers"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from plans import TransitionCounter  # noqa: E402 - bench/plans.py's counter of every StateEntered event
+from run import _largest_listing  # noqa: E402 - the most keys one ListBatches invocation listed
 
 DATA_IN = {"GetObject"}
 DATA_OUT = {"PutObject", "UploadPart"}
@@ -102,30 +105,6 @@ class Tally:
         return sum(self.by_caller.values())
 
 
-class Transitions:
-    """StateEntered events of every program moto runs (bench/plans.py's counter: Distributed Map children and
-    nested executions included)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.entered = 0
-        self.on = False
-
-    def install(self) -> None:
-        from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
-
-        original = EventManager.add_event
-        counter = self
-
-        def add_event(manager: Any, context: Any, event_type: Any, *args: Any, **kwargs: Any) -> int:
-            if counter.on and str(getattr(event_type, "value", event_type)).endswith("StateEntered"):
-                with counter._lock:
-                    counter.entered += 1
-            return int(original(manager, context, event_type, *args, **kwargs))
-
-        EventManager.add_event = add_event  # type: ignore[method-assign,assignment]
-
-
 class Progress:
     """Prints calls so far and the rate every `every` seconds while a run is going."""
 
@@ -153,7 +132,7 @@ class Progress:
                  f"RSS peak {_peak_rss_mb()} MB; {top}")
 
 
-def _measured_run(coffer: Any, tally: Tally, transitions: Transitions, label: str,
+def _measured_run(coffer: Any, tally: Tally, transitions: TransitionCounter, label: str,
                   start: Any) -> dict[str, Any]:
     """Run one workflow (`start()` returns its execution ARN) and count what it did."""
     twin = coffer.twin
@@ -192,7 +171,7 @@ def s3_scale(objects: int, changed_percent: float, listing: str, out: Path) -> d
     from coffer.local.session import local_twin
     from coffer.twin.calls import observing
 
-    transitions = Transitions()
+    transitions = TransitionCounter()
     transitions.install()
     results: dict[str, Any] = {"objects": objects, "listing": listing, **machine()}
     with local_twin(ROOT) as coffer:
@@ -254,21 +233,6 @@ def _write_inventory(coffer: Any, bucket: str, objects: int, token: str) -> None
                     rows_per_file=max(1000, objects // 10))
 
 
-def _largest_listing(coffer: Any, job_id: str, execution_arn: str) -> int:
-    """Keys one ListBatches invocation wrote into batch files (from the history, each invocation's next_seq)."""
-    from coffer.domain.manifest import WorkLayout
-
-    bounds, state = [0], None
-    for event in coffer.twin.history(execution_arn):
-        if event["type"] == "TaskStateEntered":
-            state = event["stateEnteredEventDetails"]["name"]
-        elif event["type"] == "TaskSucceeded" and state == "ListBatches":
-            bounds.append(int(json.loads(event["taskSucceededEventDetails"]["output"])["Payload"]["next_seq"]))
-    sizes = [sum(len(coffer.deps.work.read_json(WorkLayout.batch(job_id, seq))["items"]) for seq in range(a, b))
-             for a, b in itertools.pairwise(bounds)]
-    return max(sizes, default=0)
-
-
 # ---- a plan run over a fleet ----------------------------------------------------------------------------------
 def plan_scale(resources: int, out: Path) -> dict[str, Any]:
     from coffer.adapters.catalog_plans import PlanCatalog
@@ -279,7 +243,7 @@ def plan_scale(resources: int, out: Path) -> dict[str, Any]:
     from coffer.local.session import local_twin
     from coffer.twin.calls import observing
 
-    transitions = Transitions()
+    transitions = TransitionCounter()
     transitions.install()
     five = datetime.datetime(2026, 11, 26, 5, 0, tzinfo=datetime.UTC)
     results: dict[str, Any] = {"resources": resources, "resource_type": "DynamoDB", **machine()}
