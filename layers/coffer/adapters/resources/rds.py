@@ -25,13 +25,12 @@ from coffer.adapters.resources.common import (
     coffer_tags,
     last_part,
     recorded,
-    refuse,
-    region_of,
     split_ids,
     tag_list,
     translated,
     user_tags,
 )
+from coffer.adapters.resources.rds_snapshots import DB_SNAPSHOT, RdsSnapshots, snapshot_name
 from coffer.domain.errors import (
     InvalidInput,
     NativeOperationFailed,
@@ -41,9 +40,8 @@ from coffer.domain.errors import (
 )
 from coffer.domain.jobs import Job
 from coffer.domain.manifest import Manifest
-from coffer.domain.recovery_points import RecoveryPoint
 from coffer.domain.resources import ResourceType, resource_name
-from coffer.ports import BackupStrategy, Capability, CopyTarget, DiscoveredResource, OperationStatus
+from coffer.ports import BackupStrategy, Capability, DiscoveredResource, OperationStatus
 
 ERRORS = {
     "DBInstanceNotFound": NotFound,
@@ -67,24 +65,20 @@ ERRORS = {
 REFUSALS: Mapping[Capability, str] = {
     Capability.COLD_STORAGE: "RDS snapshots have no cold storage tier",
 }
-#: snapshot statuses that end a backup or a copy as failed (others, such as creating or copying, are in progress)
-FAILED_SNAPSHOT = {"failed", "error", "deleting"}
 #: instance statuses that end a restore as failed
 FAILED_INSTANCE = {"failed", "incompatible-restore", "incompatible-parameters", "incompatible-network",
                    "incompatible-option-group", "inaccessible-encryption-credentials", "storage-full",
                    "deleting"}
 
 
-def snapshot_name(recovery_point_id: str) -> str:
-    return f"coffer-{recovery_point_id}"
-
-
-class RdsAdapter:
+class RdsAdapter(RdsSnapshots):
     resource_type = ResourceType.RDS
     strategy = BackupStrategy.NATIVE
     capabilities = frozenset(Capability) - set(REFUSALS)
     refusals = REFUSALS
     backup_options = NO_OPTIONS
+    snapshots = DB_SNAPSHOT
+    errors = ERRORS
     #: DescribeDBInstances page size (AWS allows 20 to 100)
     page_size = 100
 
@@ -211,50 +205,7 @@ class RdsAdapter:
             raise RestoreMismatch(f"restored DB instance {db['DBInstanceIdentifier']}: " + "; ".join(differences))
         return {"db_instance_arn": db["DBInstanceArn"], **{k: restored[k] for k in expected if k != "tags"}}
 
-    # ---- copy, cold, delete ---------------------------------------------------------------------
-    def share_for_copy(self, recovery_point: RecoveryPoint, account_id: str) -> None:
-        name = last_part(self._native_ref(recovery_point), ":")
-        with translated(ERRORS, f"sharing {name} with {account_id}"):
-            self._rds.modify_db_snapshot_attribute(DBSnapshotIdentifier=name, AttributeName="restore",
-                                                   ValuesToAdd=[account_id])
-
-    def start_copy(self, recovery_point: RecoveryPoint, target: CopyTarget) -> str:
-        if target.region != self._region:
-            raise InvalidInput([f"CopyTarget.region: {target.region}, but this adapter's client is in {self._region}"])
-        source_ref = self._native_ref(recovery_point)
-        name = snapshot_name(target.recovery_point_id)
-        params: dict[str, Any] = {
-            "SourceDBSnapshotIdentifier": source_ref, "TargetDBSnapshotIdentifier": name,
-            "Tags": tag_list(recovery_point.tags, coffer_tags(
-                target.recovery_point_id, parent_recovery_point_id=recovery_point.recovery_point_id)),
-        }
-        if target.kms_key_arn:
-            params["KmsKeyId"] = target.kms_key_arn
-        if region_of(source_ref) != self._region:
-            params["SourceRegion"] = region_of(source_ref)
-        try:
-            with translated(ERRORS, f"CopyDBSnapshot of {source_ref}"):
-                copied = self._rds.copy_db_snapshot(**params)["DBSnapshot"]
-        except self._rds.exceptions.DBSnapshotAlreadyExistsFault:
-            copied = self._snapshot(name)
-        return str(copied["DBSnapshotArn"])
-
-    def copy_status(self, native_ref: str) -> OperationStatus:
-        return self._snapshot_status(native_ref)
-
-    def start_cold(self, recovery_point: RecoveryPoint) -> None:
-        refuse(self.resource_type, self.refusals, Capability.COLD_STORAGE)
-
-    def cold_status(self, recovery_point: RecoveryPoint) -> OperationStatus:
-        refuse(self.resource_type, self.refusals, Capability.COLD_STORAGE)
-
-    def delete_recovery_point(self, recovery_point: RecoveryPoint) -> None:
-        name = last_part(self._native_ref(recovery_point), ":")
-        try:
-            with translated(ERRORS, f"DeleteDBSnapshot of {name}"):
-                self._rds.delete_db_snapshot(DBSnapshotIdentifier=name)
-        except NotFound:
-            return
+    # ---- copy, cold storage, delete: RdsSnapshots -------------------------------------------
 
     # ---- helpers --------------------------------------------------------------------------------
     def _instance(self, identifier: str) -> dict[str, Any]:
@@ -271,28 +222,6 @@ class RdsAdapter:
         if user_tags(db.get("TagList")).get(TAG_RESTORE_JOB) != job.job_id:
             return None
         return db
-
-    def _snapshot(self, name: str) -> dict[str, Any]:
-        with translated(ERRORS, f"DB snapshot {name}"):
-            [snapshot] = self._rds.describe_db_snapshots(DBSnapshotIdentifier=name)["DBSnapshots"]
-        return dict(snapshot)
-
-    def _snapshot_status(self, native_ref: str) -> OperationStatus:
-        snapshot = self._snapshot(last_part(native_ref, ":"))
-        status = snapshot["Status"]
-        if status in FAILED_SNAPSHOT:
-            raise NativeOperationFailed(f"DB snapshot {snapshot['DBSnapshotIdentifier']} is {status}")
-        return OperationStatus(done=status == "available", size_bytes=int(snapshot.get("AllocatedStorage") or 0) * GIB,
-                               details={"db_snapshot": snapshot["DBSnapshotIdentifier"], "status": status,
-                                        "progress": snapshot.get("PercentProgress"),
-                                        "encrypted": bool(snapshot.get("Encrypted")),
-                                        "kms_key_id": snapshot.get("KmsKeyId")})
-
-    @staticmethod
-    def _native_ref(recovery_point: RecoveryPoint) -> str:
-        if not recovery_point.native_ref:
-            raise NotFound(f"recovery point {recovery_point.recovery_point_id} has no DB snapshot")
-        return recovery_point.native_ref
 
     @staticmethod
     def _expected(job: Job, manifest: Manifest) -> dict[str, Any]:
