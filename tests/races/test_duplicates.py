@@ -7,11 +7,10 @@ starts the Backup workflow for each, all at once from as many threads (a barrier
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,8 @@ from coffer.local.samples import create_sample_table
 from coffer.local.session import LocalCoffer, local_twin
 from coffer.services.jobs_common import job_id_for
 
+from .concurrency import all_at_once
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -33,20 +34,6 @@ def coffer() -> Iterator[LocalCoffer]:
         yield deployed
 
 
-def _all_at_once(count: int, action: Callable[[int], Any]) -> list[Any]:
-    barrier = threading.Barrier(count)
-    results: list[Any] = [None] * count
-
-    def run(i: int) -> None:
-        barrier.wait()
-        results[i] = action(i)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
 
 
 def _redeliver(coffer: LocalCoffer, event: dict[str, Any]) -> None:
@@ -77,7 +64,7 @@ def test_a_hundred_deliveries_of_one_event_at_once_make_one_job(coffer: LocalCof
              "account": coffer.twin.account_id, "time": time.time(), "region": coffer.twin.region,
              "resources": [], "detail": {"ResourceArn": f"arn:aws:s3:::{bucket}"}}  # no token: the event id is
     jobs_before = len(_jobs(coffer))
-    _all_at_once(100, lambda _: _redeliver(coffer, event))
+    all_at_once(100, lambda _: _redeliver(coffer, event))
     executions = coffer.twin._delivery.executions_started_by(event["id"])
     assert len(executions) == 100
     results = [coffer.twin.wait(arn, timeout=300) for arn in executions]
@@ -94,7 +81,7 @@ def test_a_hundred_deliveries_of_one_event_at_once_make_one_job(coffer: LocalCof
 def test_concurrent_requests_with_one_idempotency_token_make_one_job(coffer: LocalCoffer) -> None:
     bucket = _bucket(coffer, "same-token")
     detail = {"ResourceArn": f"arn:aws:s3:::{bucket}", "IdempotencyToken": "nightly-same-token"}
-    started = _all_at_once(25, lambda _: coffer.twin.put_event("coffer", "StartBackupJob", detail))
+    started = all_at_once(25, lambda _: coffer.twin.put_event("coffer", "StartBackupJob", detail))
     results = [coffer.twin.wait(arn, timeout=300) for arns in started for arn in arns]
     assert len(results) == 25 and all(r["status"] == "SUCCEEDED" for r in results)
     assert sum(1 for r in results if not r["output"].get("duplicate")) == 1
@@ -108,7 +95,7 @@ def test_two_requests_for_one_resource_at_once_run_one_job_and_refuse_the_other_
     table = f"arn:aws:dynamodb:{coffer.twin.region}:{coffer.twin.account_id}:table/coffer-sample-orders"
     for round_ in range(4):
         tokens = [f"race-{round_}-a", f"race-{round_}-b"]
-        started = _all_at_once(2, lambda i, tokens=tokens: coffer.twin.put_event(
+        started = all_at_once(2, lambda i, tokens=tokens: coffer.twin.put_event(
             "coffer", "StartBackupJob", {"ResourceArn": table, "IdempotencyToken": tokens[i]}))
         results = [coffer.twin.wait(arns[0], timeout=60) for arns in started]
         ran = [i for i, r in enumerate(results) if r["status"] == "SUCCEEDED"]

@@ -29,6 +29,8 @@ from coffer.local.session import LocalCoffer, local_twin
 from coffer.services.jobs_common import job_id_for
 from coffer.twin.calls import AwsCall, observing
 
+from .concurrency import all_at_once
+
 ROOT = Path(__file__).resolve().parents[2]
 REQUESTS = 30
 
@@ -79,20 +81,6 @@ class Sampler:
             self.samples += 1
 
 
-def _all_at_once(count: int, action: Any) -> list[Any]:
-    barrier = threading.Barrier(count)
-    results: list[Any] = [None] * count
-
-    def run(i: int) -> None:
-        barrier.wait()
-        results[i] = action(i)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
 
 
 def _state(coffer: LocalCoffer, token: str) -> JobState | None:
@@ -122,7 +110,7 @@ def test_thirty_requests_for_one_volume_run_one_at_a_time_within_its_quota_and_t
     recorder = SnapshotCalls()
     tokens = [f"planned-{i:02d}" for i in range(REQUESTS)]
     with observing(recorder), Sampler(coffer, volume) as sampler:
-        started = _all_at_once(REQUESTS, lambda i: coffer.twin.put_event("coffer", "StartBackupJob", {
+        started = all_at_once(REQUESTS, lambda i: coffer.twin.put_event("coffer", "StartBackupJob", {
             "ResourceArn": volume, "IdempotencyToken": tokens[i], "BackupPlanId": "nightly",
             "BackupRuleName": "daily"})[0])
         # While they queue, on-demand requests for the volume are refused, naming the job that runs.
