@@ -30,6 +30,7 @@ from coffer.services.jobs_common import fail_job
 from coffer.services.object_batches import ObjectBatches
 from coffer.services.plan_runs import PlanRuns
 from coffer.services.retention import amendment_key
+from coffer.twin.calls import ENGINE, CallRecorder
 
 ROOT = Path(__file__).resolve().parents[2]
 START = datetime(2026, 11, 26, 4, 30, tzinfo=UTC)
@@ -112,10 +113,15 @@ def test_a_run_selects_by_arn_and_tags_reports_unsupported_and_never_backs_up_co
                        {"SelectionName": "named", "Resources": ["arn:aws:s3:::sel-untagged-named"]},
                        {"SelectionName": "untagged-tables", "Resources": ["arn:aws:dynamodb:*:*:table/untagged-*"]}]})
     clock.set(FIVE)
-    summary = run_plan(coffer, "selection", "daily", FIVE)
+    with CallRecorder() as calls:
+        summary = run_plan(coffer, "selection", "daily", FIVE)
     counts = summary["counts"]
     assert summary["failures"] == [], summary
     assert (counts["selected"], counts["started"], counts["completed"], counts["failed"]) == (4, 4, 4, 0)
+    # Step Functions follows each nested backup (.sync) without polling, as AWS: one DescribeExecution per child,
+    # for its result once it ended (twin/nested_executions.py)
+    followed = [c for c in calls.snapshot() if c.caller == ENGINE and c.operation == "DescribeExecution"]
+    assert len(followed) == 4
     assert (counts["unsupported"], counts["excluded"]) == (1, 1)
     queue_arn = coffer.client("sqs").get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
     assert summary["unsupported"][0]["arn"] == queue_arn["Attributes"]["QueueArn"]

@@ -37,6 +37,7 @@ from .fixups import FixupReport, TemplateResolver, apply_fixups
 from .lambda_router import InvocationStats, LambdaRouter
 from .nested_executions import nested_executions
 from .packaging import FunctionSource, PackagedTemplate, package_template, placeholder_zip
+from .request_plumbing import cached_plumbing
 from .s3_archive import archived_metadata_readable
 from .s3_conditional import atomic_conditional_puts
 from .s3_events import S3EventBridge
@@ -192,6 +193,7 @@ class Twin:
         self._exit.enter_context(self._s3_events.installed())  # S3 -> EventBridge as S3 sends it
         self._exit.enter_context(aws_shaped_distributed_map())
         self._exit.enter_context(parsed_once())
+        self._exit.enter_context(cached_plumbing())  # one boto3 client per service for moto's engine
         self._exit.enter_context(compressed_waits(self._wait_scale))
         self._exit.enter_context(archived_metadata_readable())  # tags of GLACIER objects, as in S3
         self._exit.enter_context(honoured_client_tokens())  # EC2's ClientToken idempotency, as in AWS
