@@ -78,6 +78,7 @@ class DestinationResolver:
             credentials = self._sts.assume_role(RoleArn=role_arn, RoleSessionName="coffer-copy",
                                                 DurationSeconds=3600)["Credentials"]
         except ClientError as error:
+            _raise_if_transient(error)
             raise InvalidInput([f"DestinationBackupVaultArn: cannot assume the copy role {role_arn} "
                                 f"({aws.error_code(error)}): deploy member/template.yaml in account "
                                 f"{address.account_id}, trusting account {self.own_account}"]) from None
@@ -93,6 +94,7 @@ class DestinationResolver:
         try:
             [stack] = client_for("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
         except ClientError as error:
+            _raise_if_transient(error)
             raise InvalidInput([f"DestinationBackupVaultArn: no Coffer stack '{stack_name}' in {address.region} of "
                                 f"account {address.account_id} ({aws.error_code(error)}): deploy Coffer there "
                                 "(CopyDestinationStackName names it)"]) from None
@@ -109,3 +111,11 @@ class DestinationResolver:
                                 f"{address.account_id} is not a Coffer stack ({'; '.join(error.problems)})"]) from None
         return Destination(address=address, stack_name=stack_name, role_arn=role_arn, settings=settings,
                            client_for=client_for)
+
+
+def _raise_if_transient(error: ClientError) -> None:
+    """Throttling or a 5xx that outlasted botocore's retries says nothing about the destination: the step is
+    tried again (under the name its Retry lists), not refused as a wrong vault ARN."""
+    retry = aws.transient(error)
+    if retry is not None:
+        raise retry from error
