@@ -141,9 +141,9 @@ def test_a_failure_for_good_at_a_representative_step_ends_the_run_with_its_cause
             job = world.job(run.job_id)
             # (a Distributed Map child's job says that the map failed; the child's own error is the map run's)
             named = _named(job.status_message) or (caller in MAP_CHILDREN and job.status_message)
-            # a start step's Catch ends the job it made, then the execution fails as a refused request would
-            error = "RequestRefused" if caller.startswith("Start") else "JobFailed"
-            if run.result["error"] != error or job.state is not JobState.FAILED or not named:
+            # a start step's Catch ends the job it made, and the execution fails as a failed job (not as a
+            # refused request: there is a job, and it says why)
+            if run.result["error"] != "JobFailed" or job.state is not JobState.FAILED or not named:
                 problems.append(f"{what}: job {job.state} ({run.status} {run.result['error']}): "
                                 f"{job.status_message!r}")
         problems += [f"{what}: {left}" for left in world.left_behind()]
