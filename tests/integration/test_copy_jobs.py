@@ -223,6 +223,35 @@ def test_an_s3_recovery_point_is_copied_to_another_region_and_account_and_restor
         assert bucket_snapshot(site.client("s3"), f"copy-restored-{scope}") == bucket_snapshot(s3, "copy-source")
 
 
+def _grants_for(site: Site, job: Job) -> list[str]:
+    """The KMS grants named for the copy job on the keys it recorded (listed page by page)."""
+    assert job.destination is not None
+    kms = site.client("kms")
+    return [grant["GrantId"] for key in job.destination.kms_grant_keys
+            for page in kms.get_paginator("list_grants").paginate(KeyId=key) for grant in page["Grants"]
+            if grant.get("Name") == f"coffer-copy-{job.job_id}"]
+
+
+def test_a_copy_to_another_account_revokes_its_kms_grant_when_it_ends_however_it_ends(world: World) -> None:
+    deps = world.source.deps
+    create_sample_bucket(world.source.client("s3"), "grant-source")
+    rp = back_up(deps, "arn:aws:s3:::grant-source", "grant-s3", Lifecycle={"DeleteAfterDays": 35})
+    done = copy(world.source, rp, dest(world.account, world), "grant-copy-completed")
+    assert done.destination and done.destination.kms_grant_keys == (rp.encryption_key_arn,)
+    assert _grants_for(world.source, done) == []  # COMPLETED: the destination no longer reads this account's key
+
+    request = StartCopyJobRequest.model_validate({"RecoveryPointArn": rp.recovery_point_id, "IdempotencyToken":
+                                                  "grant-copy-failed", "DestinationBackupVaultArn":
+                                                  dest(world.account, world)})
+    started = copy_jobs(deps).start(request, "grant-copy-failed", f"{EXECUTION}-grant-copy-failed")
+    running = deps.catalog.get_job(started.job_id)
+    assert running.state is JobState.RUNNING and len(_grants_for(world.source, running)) == 1
+    fail_job(deps, FailStep(job_id=running.job_id, error=StepError(Error="States.TaskFailed", Cause="lost")))
+    assert deps.catalog.get_job(running.job_id).state is JobState.FAILED
+    assert _grants_for(world.source, running) == []  # FAILED: revoked before the write that ended it
+    fail_job(deps, FailStep(job_id=running.job_id, error=StepError(Error="States.TaskFailed", Cause="lost")))
+
+
 # ---- DynamoDB -------------------------------------------------------------------------------------------
 def test_a_dynamodb_recovery_point_is_copied_as_an_export_and_restores_by_import_in_both_destinations(
         world: World) -> None:

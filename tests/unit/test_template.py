@@ -486,6 +486,11 @@ def test_fail_job_only_touches_the_catalog(roles: dict[str, Any]) -> None:
     copy_role = {("sts:AssumeRole", "arn:${AWS::Partition}:iam::*:role/${CopyRoleName}")}
     assert granted & copy_role == copy_role
     granted -= copy_role
+    # ... and revokes the KMS grants a failed copy made for its destination (CopyJobs.withdraw_grants)
+    revoke = {(a, "arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*")
+              for a in ("kms:ListGrants", "kms:RevokeGrant")}
+    assert granted & revoke == revoke
+    granted -= revoke
     assert {a for a, _ in granted} == CATALOG_ACTIONS
     assert {r for _, r in granted} == {"${CatalogTable.Arn}", "${CatalogTable.Arn}/index/*"}
 

@@ -189,6 +189,9 @@ class CopyDestination(BaseModel):
     quota_key: str | None = None
     #: DynamoDB: the export's files are under this work bucket prefix
     export_prefix: str | None = None
+    #: the keys of this account on which the job granted the destination access (recorded before the grant is
+    #: made, so whatever ends the job revokes it: services/copy_jobs.py)
+    kms_grant_keys: tuple[str, ...] = ()
 
     @property
     def address(self) -> VaultAddress:

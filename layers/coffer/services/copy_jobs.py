@@ -95,6 +95,10 @@ def _fanout_failure(result: dict[str, Any] | None) -> str:
     return result["failed"][0]["reason"] if result else "its copy in parts did not finish"
 
 
+def _grant_name(job: Job) -> str:
+    return f"coffer-copy-{job.job_id}"
+
+
 class CopyJobs:
     def __init__(self, deps: Deps, resolver: DestinationResolver | None = None) -> None:
         self._d = deps
@@ -220,7 +224,8 @@ class CopyJobs:
         try:
             job = self._start_method(job, rp, destination)
         except CofferError as error:
-            self._end(job, JobState.FAILED, f"{type(error).__name__}: {error}")
+            # (re-read: recording a key to grant on saved the job)
+            self._end(d.catalog.get_job(job.job_id), JobState.FAILED, f"{type(error).__name__}: {error}")
             raise
         running = job.to(JobState.RUNNING, now, f"copy to {target.vault_arn} started").with_changes(
             complete_by=now + COPY_COMPLETE_WINDOW)
@@ -235,8 +240,8 @@ class CopyJobs:
         if target.method is CopyMethod.NATIVE:
             if target.scope is CopyScope.CROSS_ACCOUNT:
                 d.adapter(job.resource_type).share_for_copy(rp, target.account_id)
-                self._share_key(manifest.source.get("kms_key_id"), f"arn:{destination.address.partition}:iam::"
-                                f"{target.account_id}:root", job)
+                job = self._share_key(manifest.source.get("kms_key_id"), f"arn:{destination.address.partition}:"
+                                      f"iam::{target.account_id}:root", job)
             copier = adapter_for(job.resource_type, destination.client_for)
             native_ref = copier.start_copy(rp, CopyTarget(
                 recovery_point_id=target.recovery_point_id, region=target.region,
@@ -246,27 +251,48 @@ class CopyJobs:
         # The destination role reads the source's vault objects (or export files) itself: a KMS grant on the key
         # that encrypts them (the bucket policies let the copy roles named in CopyDestinationRoleArns read).
         if target.method is CopyMethod.OBJECTS:
-            self._share_key(rp.encryption_key_arn, destination.role_arn, job)
+            job = self._share_key(rp.encryption_key_arn, destination.role_arn, job)
             return job.with_changes(progress=JobProgress(batches_total=len(manifest.parts)))
-        self._share_key(d.settings.vault_key_arn, destination.role_arn, job)
+        job = self._share_key(d.settings.vault_key_arn, destination.role_arn, job)
         exporter = DynamoDBAdapter(d.client_for("dynamodb"))
         export_arn = exporter.start_export(rp, d.settings.work_bucket, export_prefix(job.job_id), job.job_id,
                                            d.clock.now())
         return job.with_changes(native_ref=export_arn, destination=target.model_copy(
             update={"export_prefix": export_prefix(job.job_id) + "/"}))
 
-    def _share_key(self, key_arn: Any, grantee: str, job: Job) -> None:
+    def _share_key(self, key_arn: Any, grantee: str, job: Job) -> Job:
         """A KMS grant for the destination on a key of this account (a copy reads what it encrypts). Named after
-        the job: KMS returns the same grant for a repeated request."""
+        the job: KMS returns the same grant for a repeated request. The key is recorded on the job first, so
+        whatever ends the job revokes the grant (`withdraw_grants`)."""
         if not isinstance(key_arn, str) or ":key/" not in key_arn:
-            return  # unencrypted, or no key recorded (an AWS managed key cannot be shared: the copy then fails)
+            return job  # unencrypted, or no key recorded (an AWS managed key cannot be shared: the copy then fails)
         kms = self._d.client_for("kms")
         if kms.describe_key(KeyId=key_arn)["KeyMetadata"].get("KeyManager") == "AWS":
             raise UnsupportedOperation(f"{job.resource_type}: cannot copy a recovery point to another account: it is "
                                        f"encrypted with the AWS managed key {key_arn}, which cannot be shared "
                                        "(encrypt the resource with a customer managed key)")
+        target = self._target(job)
+        if key_arn not in target.kms_grant_keys:
+            job = self._d.catalog.save_job(job.with_changes(destination=target.model_copy(
+                update={"kms_grant_keys": (*target.kms_grant_keys, key_arn)})))
         kms.create_grant(KeyId=key_arn, GranteePrincipal=grantee, Operations=_GRANT_OPERATIONS,
-                         Name=f"coffer-copy-{job.job_id}")
+                         Name=_grant_name(job))
+        return job
+
+    def withdraw_grants(self, job: Job) -> None:
+        """Revoke the KMS grants the job made for its destination: a copy that ended (however it ended) leaves
+        the destination no access to this account's keys. Called before the write that ends the job, so a
+        retry of the ending step revokes what is left."""
+        target = job.destination
+        if target is None or not target.kms_grant_keys:
+            return
+        kms = self._d.client_for("kms")
+        for key_arn in target.kms_grant_keys:
+            for page in kms.get_paginator("list_grants").paginate(KeyId=key_arn):
+                for grant in page.get("Grants", []):
+                    if grant.get("Name") == _grant_name(job):
+                        with contextlib.suppress(kms.exceptions.NotFoundException):  # revoked by a retry
+                            kms.revoke_grant(KeyId=key_arn, GrantId=grant["GrantId"])
 
     def _next_step(self, job: Job) -> CopyStartResult:
         target = job.destination
@@ -490,7 +516,9 @@ class CopyJobs:
 
     # ---- helpers --------------------------------------------------------------------------------
     def _end(self, job: Job, state: JobState, reason: str) -> Job:
-        """The job's terminal state and (same transaction) its quota slot back; then its hold ends."""
+        """The job's grants revoked, its terminal state and (same transaction) its quota slot back; then its
+        hold ends."""
+        self.withdraw_grants(job)
         ended = self._d.catalog.save_job(job.to(state, self._d.clock.now(), reason),
                                          also=self._quotas.release_for(job))
         self._leases.end_restore(job.recovery_point_id, job.job_id)
