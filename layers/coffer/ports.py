@@ -115,6 +115,10 @@ class ResourceAdapter(Protocol):
         """Source side of a cross-account copy: let `account_id` read the native artefact."""
         ...
 
+    def unshare_after_copy(self, recovery_point: RecoveryPoint, account_id: str) -> None:
+        """The reverse of share_for_copy (harmless when not shared, or when the artefact is gone)."""
+        ...
+
     def start_copy(self, recovery_point: RecoveryPoint, target: CopyTarget) -> str:
         """Destination side: start copying the recovery point's artefact here; return the copy's native ref."""
         ...

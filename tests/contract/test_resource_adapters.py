@@ -469,6 +469,26 @@ def test_cross_account_copy_starts_by_sharing_the_artefact_with_the_account(a: A
     assert set(case.shared_with(a, backup.job.native_ref or "")) == {OTHER_ACCOUNT}  # moto lists it twice
 
 
+def test_a_cross_account_copy_that_ended_unshares_the_artefact_from_the_account(a: Aws, case: Case) -> None:
+    backup = back_up(a, case)
+    subject = adapter(a, case)
+    if Capability.COPY_TO_ACCOUNT not in subject.capabilities:
+        subject.unshare_after_copy(backup.recovery_point, OTHER_ACCOUNT)  # nothing was shared: harmless
+        return
+    assert case.shared_with is not None
+    ref = backup.job.native_ref or ""
+    subject.share_for_copy(backup.recovery_point, OTHER_ACCOUNT)
+    subject.share_for_copy(backup.recovery_point, OTHER_ACCOUNT)
+    assert OTHER_ACCOUNT in case.shared_with(a, ref)
+    subject.unshare_after_copy(backup.recovery_point, OTHER_ACCOUNT)
+    assert OTHER_ACCOUNT not in case.shared_with(a, ref)
+    subject.unshare_after_copy(backup.recovery_point, OTHER_ACCOUNT)  # twice is harmless
+    assert OTHER_ACCOUNT not in case.shared_with(a, ref)
+    if Capability.DELETE in subject.capabilities:
+        subject.delete_recovery_point(backup.recovery_point)
+        subject.unshare_after_copy(backup.recovery_point, OTHER_ACCOUNT)  # the artefact is gone: harmless
+
+
 def test_cold_storage_moves_the_artefact_and_a_restore_still_works_or_is_refused(a: Aws, case: Case) -> None:
     backup = back_up(a, case)
     subject = adapter(a, case)

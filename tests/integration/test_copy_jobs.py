@@ -416,6 +416,37 @@ def test_a_native_recovery_point_is_copied_to_another_region_and_account_by_the_
         assert restored.state is JobState.COMPLETED and restored.native_ref
 
 
+def _volume_permissions(site: Site, rp: RecoveryPoint) -> set[str]:
+    """The accounts the recovery point's snapshot is shared with (createVolumePermission)."""
+    attribute = site.client("ec2").describe_snapshot_attribute(SnapshotId=(rp.native_ref or "").rsplit("/", 1)[-1],
+                                                               Attribute="createVolumePermission")
+    return {p["UserId"] for p in attribute["CreateVolumePermissions"] if "UserId" in p}
+
+
+def test_a_copy_to_another_account_unshares_its_snapshot_when_it_ends_unless_another_copy_there_needs_it(
+        world: World) -> None:
+    deps = world.source.deps
+    rp = back_up(deps, create_sample_volume(world.source.client("ec2"), "unshare"), "unshare-backup")
+    with shared_artefacts_are_visible():
+        copy(world.source, rp, dest(world.account, world), "unshare-copy-completed")
+    assert _volume_permissions(world.source, rp) == set()  # COMPLETED: the other account no longer reads it
+
+    # Two copies to that account at once: the first to end leaves the share to the one still copying.
+    request = StartCopyJobRequest.model_validate({"RecoveryPointArn": rp.recovery_point_id, "IdempotencyToken":
+                                                  "unshare-copy-running", "DestinationBackupVaultArn":
+                                                  dest(world.account, world)})
+    with shared_artefacts_are_visible():
+        started = copy_jobs(deps).start(request, "unshare-copy-running", f"{EXECUTION}-unshare-copy-running")
+        running = deps.catalog.get_job(started.job_id)
+        assert running.state is JobState.RUNNING and _volume_permissions(world.source, rp) == {OTHER_ACCOUNT}
+        copy(world.source, rp, dest(world.account, world), "unshare-copy-alongside")
+    assert _volume_permissions(world.source, rp) == {OTHER_ACCOUNT}  # still needed by the running copy
+    fail_job(deps, FailStep(job_id=running.job_id, error=StepError(Error="States.TaskFailed", Cause="lost")))
+    assert deps.catalog.get_job(running.job_id).state is JobState.FAILED
+    assert _volume_permissions(world.source, rp) == set()  # the last copy there ended: withdrawn
+    fail_job(deps, FailStep(job_id=running.job_id, error=StepError(Error="States.TaskFailed", Cause="lost")))
+
+
 # ---- quotas -------------------------------------------------------------------------------------------------
 def test_concurrent_copies_never_exceed_the_destinations_quota_and_all_complete(world: World) -> None:
     limit, copies = 2, 4

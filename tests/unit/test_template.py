@@ -476,7 +476,8 @@ def _function_role(roles: dict[str, Any], function: str) -> list[dict[str, Any]]
 
 
 def test_fail_job_only_touches_the_catalog(roles: dict[str, Any]) -> None:
-    granted = {(a, r) for a, r, _ in allows(_function_role(roles, "FailJobFunction"))}
+    statements = _function_role(roles, "FailJobFunction")
+    granted = {(a, r) for a, r, _ in allows(statements)}
     # ... and wakes the backup queued behind the job it ends (adapters/catalog_turns.py), nothing else
     wake = {("states:SendTaskSuccess",
              "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:${AWS::StackName}-backup")}
@@ -491,6 +492,19 @@ def test_fail_job_only_touches_the_catalog(roles: dict[str, Any]) -> None:
               for a in ("kms:ListGrants", "kms:RevokeGrant")}
     assert granted & revoke == revoke
     granted -= revoke
+    # ... and withdraws the share a failed cross-account native copy made of its snapshot / AMI / DB snapshot
+    # (CopyJobs.withdraw_share): on Coffer's own artefacts only (DescribeImages: an AMI's snapshots)
+    unshare = {("ec2:DescribeImages", "*")} | {
+        (a, r) for a in ("ec2:ModifySnapshotAttribute", "ec2:ModifyImageAttribute")
+        for r in ("arn:${AWS::Partition}:ec2:${AWS::Region}::snapshot/*",
+                  "arn:${AWS::Partition}:ec2:${AWS::Region}::image/*")} | {
+        (a, r) for a in ("rds:ModifyDBSnapshotAttribute", "rds:ModifyDBClusterSnapshotAttribute")
+        for r in ("arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:snapshot:coffer-*",
+                  "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:cluster-snapshot:coffer-*")}
+    assert granted & unshare == unshare
+    assert all(s.get("Condition") == {"Null": {"aws:ResourceTag/coffer:recovery-point-id": "false"}}
+               for a, _, s in allows(statements) if a.startswith("ec2:Modify"))
+    granted -= unshare
     assert {a for a, _ in granted} == CATALOG_ACTIONS
     assert {r for _, r in granted} == {"${CatalogTable.Arn}", "${CatalogTable.Arn}/index/*"}
 

@@ -21,6 +21,7 @@ The destination is reached through its copy role (adapters/copy_destinations.py)
 written with that role's credentials. What the destination reads of the source (S3 blobs, export files, EBS and
 RDS snapshots encrypted with the source's keys) the source shares first: snapshot permissions (the adapters'
 `share_for_copy`) and KMS grants for the destination (role or account) on the keys that encrypt it.
+Whatever ends the job withdraws both (`withdraw_share`, `withdraw_grants`).
 """
 
 from __future__ import annotations
@@ -294,6 +295,34 @@ class CopyJobs:
                         with contextlib.suppress(kms.exceptions.NotFoundException):  # revoked by a retry
                             kms.revoke_grant(KeyId=key_arn, GrantId=grant["GrantId"])
 
+    def withdraw_share(self, job: Job) -> None:
+        """Withdraw the snapshot/image share a cross-account native copy made (`share_for_copy`): the destination
+        account keeps no access to the source's artefact once the copy ended. Rule: the share stays while another
+        non-terminal copy job holding the same recovery point copies it to the same account (it needs the share;
+        the last of them to end withdraws it). Called before the write that ends the job, so a retry withdraws it."""
+        target = job.destination
+        if target is None or target.method is not CopyMethod.NATIVE or target.scope is not CopyScope.CROSS_ACCOUNT:
+            return
+        if job.state is not JobState.RUNNING and not target.quota_key:
+            return  # it never got as far as sharing (as record_left_behind)
+        d = self._d
+        for other_id in self._leases.restores(job.recovery_point_id):
+            if other_id == job.job_id:
+                continue
+            try:
+                other = d.catalog.get_job(other_id)
+            except NotFound:
+                continue
+            theirs = other.destination
+            if (other.kind is JobKind.COPY and not other.state.terminal and theirs is not None
+                    and theirs.scope is CopyScope.CROSS_ACCOUNT and theirs.account_id == target.account_id):
+                return
+        try:
+            rp = d.catalog.get_recovery_point(job.recovery_point_id)
+        except NotFound:
+            return
+        d.adapter(job.resource_type).unshare_after_copy(rp, target.account_id)
+
     def _next_step(self, job: Job) -> CopyStartResult:
         target = job.destination
         if job.state is JobState.PENDING:
@@ -519,6 +548,7 @@ class CopyJobs:
         """The job's grants revoked, its terminal state and (same transaction) its quota slot back; then its
         hold ends."""
         self.withdraw_grants(job)
+        self.withdraw_share(job)
         ended = self._d.catalog.save_job(job.to(state, self._d.clock.now(), reason),
                                          also=self._quotas.release_for(job))
         self._leases.end_restore(job.recovery_point_id, job.job_id)

@@ -175,6 +175,15 @@ class EbsAdapter:
             self._ec2.modify_snapshot_attribute(SnapshotId=snapshot_id, Attribute="createVolumePermission",
                                                 OperationType="add", UserIds=[account_id])
 
+    def unshare_after_copy(self, recovery_point: RecoveryPoint, account_id: str) -> None:
+        snapshot_id = self._snapshot_id_of(recovery_point.native_ref)
+        try:
+            with translated(ERRORS, f"unsharing {snapshot_id} with {account_id}"):
+                self._ec2.modify_snapshot_attribute(SnapshotId=snapshot_id, Attribute="createVolumePermission",
+                                                    OperationType="remove", UserIds=[account_id])
+        except NotFound:
+            return  # deleted already: nothing left to read
+
     def start_copy(self, recovery_point: RecoveryPoint, target: CopyTarget) -> str:
         self._check_region(target)
         existing = self._find_snapshot(target.recovery_point_id)

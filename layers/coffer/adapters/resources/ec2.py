@@ -224,6 +224,22 @@ class Ec2Adapter:
                 self._ec2.modify_snapshot_attribute(SnapshotId=snapshot_id, Attribute="createVolumePermission",
                                                     OperationType="add", UserIds=[account_id])
 
+    def unshare_after_copy(self, recovery_point: RecoveryPoint, account_id: str) -> None:
+        try:
+            image = self._image(self._image_id(recovery_point.native_ref))
+            with translated(ERRORS, f"unsharing {image['ImageId']} with {account_id}"):
+                self._ec2.modify_image_attribute(ImageId=image["ImageId"],
+                                                 LaunchPermission={"Remove": [{"UserId": account_id}]})
+        except NotFound:
+            return  # deregistered: the recovery point is being deleted, its snapshots with it
+        for snapshot_id in self._snapshot_ids(image):
+            try:
+                with translated(ERRORS, f"unsharing {snapshot_id} with {account_id}"):
+                    self._ec2.modify_snapshot_attribute(SnapshotId=snapshot_id, Attribute="createVolumePermission",
+                                                        OperationType="remove", UserIds=[account_id])
+            except NotFound:
+                continue
+
     def start_copy(self, recovery_point: RecoveryPoint, target: CopyTarget) -> str:
         if target.region != self._region:
             raise InvalidInput([f"CopyTarget.region: {target.region}, but this adapter's client is in {self._region}"])

@@ -60,6 +60,15 @@ class RdsSnapshots:
             getattr(self._rds, f"modify_{api.snake}_attribute")(
                 **{api.identifier: name}, AttributeName="restore", ValuesToAdd=[account_id])
 
+    def unshare_after_copy(self, recovery_point: RecoveryPoint, account_id: str) -> None:
+        api, name = self.snapshots, last_part(self._native_ref(recovery_point), ":")
+        try:
+            with translated(self.errors, f"unsharing {name} with {account_id}"):
+                getattr(self._rds, f"modify_{api.snake}_attribute")(
+                    **{api.identifier: name}, AttributeName="restore", ValuesToRemove=[account_id])
+        except NotFound:
+            return  # deleted already: nothing left to restore
+
     def start_copy(self, recovery_point: RecoveryPoint, target: CopyTarget) -> str:
         if target.region != self._region:
             raise InvalidInput([f"CopyTarget.region: {target.region}, but this adapter's client is in {self._region}"])

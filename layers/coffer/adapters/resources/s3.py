@@ -111,6 +111,9 @@ class S3Adapter:
     def share_for_copy(self, recovery_point: RecoveryPoint, account_id: str) -> None:
         refuse(self.resource_type, self.refusals, Capability.COPY_TO_ACCOUNT)
 
+    def unshare_after_copy(self, recovery_point: RecoveryPoint, account_id: str) -> None:
+        return  # share_for_copy refuses: nothing was ever shared
+
     def start_copy(self, recovery_point: RecoveryPoint, target: CopyTarget) -> str:
         refuse(self.resource_type, self.refusals,
                Capability.COPY_TO_ACCOUNT if target.account_id else Capability.COPY_TO_REGION)
