@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,3 +22,18 @@ def _quiet_emulator() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def project_root() -> Path:
     return ROOT
+
+
+@pytest.fixture(scope="session")
+def create_catalog_table() -> Callable[[Any, str], None]:
+    """``create_catalog_table(dynamodb_client, name)``: the catalog table exactly as template.yaml declares its
+    keys and index, for tests that run the services on plain moto without deploying the twin."""
+    from coffer.twin.cfn_yaml import load_template
+
+    declared = load_template(ROOT / "template.yaml")["Resources"]["CatalogTable"]["Properties"]
+    shape = {key: declared[key] for key in ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes")}
+
+    def create(dynamodb: Any, name: str) -> None:
+        dynamodb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST", **shape)
+
+    return create

@@ -8,7 +8,7 @@ dates moto enforces (by the wall clock) have passed whenever the injected clock 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -63,23 +63,14 @@ class World:
     volume_id: str
 
 
-def _table(db: Any) -> None:
-    attrs = [{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "gsi1pk", "gsi1sk")]
-    keys = [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}]
-    gsi1 = [{"AttributeName": "gsi1pk", "KeyType": "HASH"}, {"AttributeName": "gsi1sk", "KeyType": "RANGE"}]
-    db.create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST", AttributeDefinitions=attrs, KeySchema=keys,
-                    GlobalSecondaryIndexes=[{"IndexName": "gsi1", "KeySchema": gsi1,
-                                             "Projection": {"ProjectionType": "ALL"}}])
-
-
 @pytest.fixture
-def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+def world(monkeypatch: pytest.MonkeyPatch, create_catalog_table: Callable[[Any, str], None]) -> Iterator[World]:
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(name, "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     with mock_aws():
         session = boto3.Session(region_name=REGION)
-        _table(session.client("dynamodb"))
+        create_catalog_table(session.client("dynamodb"), TABLE)
         session.client("s3").create_bucket(Bucket="vault", ObjectLockEnabledForBucket=True)
         # the ColdStorage workflow S3 recovery points are handed to (moto records its executions, runs none)
         cold_machine = session.client("stepfunctions").create_state_machine(

@@ -9,7 +9,7 @@ Object Lock backs up in the cloud (tests/contract/test_object_lock_contract.py s
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -72,18 +72,13 @@ class World:
 
 
 @pytest.fixture
-def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+def world(monkeypatch: pytest.MonkeyPatch, create_catalog_table: Callable[[Any, str], None]) -> Iterator[World]:
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(name, "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     with mock_aws():
         session = boto3.Session(region_name=REGION)
-        attrs = [{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "gsi1pk", "gsi1sk")]
-        session.client("dynamodb").create_table(
-            TableName=TABLE, BillingMode="PAY_PER_REQUEST", AttributeDefinitions=attrs,
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            GlobalSecondaryIndexes=[{"IndexName": "gsi1", "Projection": {"ProjectionType": "ALL"}, "KeySchema": [
-                {"AttributeName": "gsi1pk", "KeyType": "HASH"}, {"AttributeName": "gsi1sk", "KeyType": "RANGE"}]}])
+        create_catalog_table(session.client("dynamodb"), TABLE)
         s3 = session.client("s3")
         s3.create_bucket(Bucket="vault", ObjectLockEnabledForBucket=True)
         s3.create_bucket(Bucket="work")
