@@ -160,8 +160,12 @@ def test_a_manifest_overwritten_in_the_vault_is_refused_at_restore(coffer: Local
                                    ChecksumAlgorithm="SHA256")
     refused = coffer.start_restore({"RecoveryPointArn": job.recovery_point_id, "IdempotencyToken": "r-tampered",
                                     "Metadata": {"DestinationBucketName": "never", "NewBucket": "true"}})
-    assert refused["error"] == "RequestRefused"
+    # the restore job existed when its manifest was read: it FAILED saying why, and so did the execution
+    assert refused["error"] == "JobFailed"
     assert "does not match its checksum" in failure_causes(coffer, str(refused["arn"]))
+    restore = coffer.deps.catalog.get_job(job_id_for("r-tampered"))
+    assert restore.state is JobState.FAILED and "does not match its checksum" in (restore.status_message or "")
+    assert "never" not in {b["Name"] for b in coffer.client("s3").list_buckets()["Buckets"]}
 
 
 def test_the_manifest_alone_describes_the_recovery_point_as_the_catalog_does(coffer: LocalCoffer) -> None:
