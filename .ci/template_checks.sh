@@ -83,14 +83,28 @@ run "cfn-lint member/template.yaml" "$PROJECT_VENV/bin/cfn-lint" -- member/templ
 run "checkov member/template.yaml" "$CHECKOV" -f member/template.yaml --framework cloudformation --compact \
   --quiet --skip-download
 
+# `sam build` without a container needs the functions' runtime (Globals Runtime, e.g. python3.13) on PATH: it
+# installs the layer's wheels for that Python. A pyenv version counts even when it is not the active one.
+RUNTIME="$(awk '/^Globals:/ { g = 1 } g && $1 == "Runtime:" { print $2; exit }' template.yaml)"
+runtime_python_dir() {
+  local found dir
+  found="$(command -v "$RUNTIME" 2>/dev/null)" && "$found" -c 'pass' 2>/dev/null && { dirname "$found"; return 0; }
+  for dir in "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"${RUNTIME#python}".*/bin; do
+    [ -x "$dir/$RUNTIME" ] && { echo "$dir"; return 0; }
+  done
+  return 1
+}
+
 check_build() {
-  "$SAM" build --template-file template.yaml --build-dir "$BUILD_DIR" --cache-dir "$CACHE_DIR" \
-    --cached --parallel || return 1
-  # The layer must hold the coffer package and arm64 binaries (see BuildArchitecture in template.yaml).
-  local layer="$BUILD_DIR/CofferLayer/python"
+  local python_dir
+  python_dir="$(runtime_python_dir)" || { echo "sam build needs $RUNTIME (the functions' runtime) on PATH"; return 1; }
+  PATH="$python_dir:$PATH" "$SAM" build --template-file template.yaml --build-dir "$BUILD_DIR" \
+    --cache-dir "$CACHE_DIR" --cached --parallel || return 1
+  # The layer must hold the coffer package and binaries for the runtime's Python on arm64 (BuildArchitecture).
+  local layer="$BUILD_DIR/CofferLayer/python" abi="cpython-$(echo "${RUNTIME#python}" | tr -d .)"
   [ -f "$layer/coffer/__init__.py" ] || { echo "layer lacks coffer/"; return 1; }
-  ls "$layer"/pydantic_core/_pydantic_core*aarch64*.so >/dev/null 2>&1 \
-    || { echo "layer's pydantic_core is not built for arm64"; return 1; }
+  ls "$layer"/pydantic_core/_pydantic_core*"$abi"*aarch64*.so >/dev/null 2>&1 \
+    || { echo "layer's pydantic_core is not built for $RUNTIME on arm64"; return 1; }
   local dir
   for dir in "$BUILD_DIR"/*Function; do
     [ -f "$dir/app.py" ] || { echo "$dir has no app.py"; return 1; }

@@ -210,7 +210,8 @@ def test_every_contract_function_exists_with_its_code(resources: dict[str, Any])
 
 def test_function_globals(template: dict[str, Any], resources: dict[str, Any]) -> None:
     g = template["Globals"]["Function"]
-    assert (g["Runtime"], g["Handler"], g["Tracing"]) == ("python3.11", "app.lambda_handler", "Active")
+    # python3.11 can no longer be created in Lambda (deprecated 2026-06-30); python3.13 is supported to 2029-06-30
+    assert (g["Runtime"], g["Handler"], g["Tracing"]) == ("python3.13", "app.lambda_handler", "Active")
     assert g["Layers"] == [{"Ref": "CofferLayer"}]
     env = g["Environment"]["Variables"]
     for name, value in ENV_CONTRACT.items():
@@ -225,7 +226,10 @@ def test_layer_is_built_for_the_functions_architecture(template: dict[str, Any],
     layer = resources["CofferLayer"]
     assert layer["Type"] == "AWS::Serverless::LayerVersion"
     assert layer["Properties"]["ContentUri"].rstrip("/") == "layers"
-    assert layer["Metadata"]["BuildMethod"] == "python3.11"
+    runtime = template["Globals"]["Function"]["Runtime"]
+    # built by and for the functions' runtime: its binary wheels (pydantic-core) are per Python version
+    assert layer["Metadata"]["BuildMethod"] == runtime
+    assert layer["Properties"]["CompatibleRuntimes"] == [runtime]
     architectures = template["Globals"]["Function"]["Architectures"]
     assert len(architectures) == 1
     # Without BuildArchitecture `sam build` makes an x86_64 layer, whatever the functions run on.
@@ -487,13 +491,13 @@ def test_fail_job_only_touches_the_catalog(roles: dict[str, Any]) -> None:
     copy_role = {("sts:AssumeRole", "arn:${AWS::Partition}:iam::*:role/${CopyRoleName}")}
     assert granted & copy_role == copy_role
     granted -= copy_role
-    # ... and revokes the KMS grants a failed copy made for its destination (CopyJobs.withdraw_grants)
+    # ... and revokes the KMS grants a failed copy made for its destination (CopyJobs.withdraw_access)
     revoke = {(a, "arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*")
               for a in ("kms:ListGrants", "kms:RevokeGrant")}
     assert granted & revoke == revoke
     granted -= revoke
     # ... and withdraws the share a failed cross-account native copy made of its snapshot / AMI / DB snapshot
-    # (CopyJobs.withdraw_share): on Coffer's own artefacts only (DescribeImages: an AMI's snapshots)
+    # (CopyJobs.withdraw_access): on Coffer's own artefacts only (DescribeImages: an AMI's snapshots)
     unshare = {("ec2:DescribeImages", "*")} | {
         (a, r) for a in ("ec2:ModifySnapshotAttribute", "ec2:ModifyImageAttribute")
         for r in ("arn:${AWS::Partition}:ec2:${AWS::Region}::snapshot/*",
