@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from types import MappingProxyType
-from typing import Any, NoReturn
+from typing import Any, Literal, NoReturn
 
 from botocore.exceptions import ClientError
 
 from coffer.adapters.aws import error_code
-from coffer.domain.errors import CofferError, InvalidInput
+from coffer.domain.errors import CofferError, InvalidInput, NotFound
 from coffer.domain.manifest import Manifest
 from coffer.domain.resources import Arn, ResourceType
 from coffer.ports import Capability, unsupported
@@ -125,3 +125,16 @@ def translated(errors: ErrorMap, what: str) -> Iterator[None]:
         if kind is InvalidInput:
             raise InvalidInput([message]) from error
         raise kind(message) from error
+
+
+def snapshot_permission(ec2: Any, errors: ErrorMap, snapshot_id: str, account_id: str,
+                        operation: Literal["add", "remove"]) -> None:
+    """Share an EBS snapshot with `account_id` for a cross-account copy (createVolumePermission), or withdraw
+    the share when the copy ended; withdrawing it from a snapshot that is gone is harmless."""
+    try:
+        with translated(errors, f"{'sharing' if operation == 'add' else 'unsharing'} {snapshot_id} with {account_id}"):
+            ec2.modify_snapshot_attribute(SnapshotId=snapshot_id, Attribute="createVolumePermission",
+                                          OperationType=operation, UserIds=[account_id])
+    except NotFound:
+        if operation == "add":
+            raise

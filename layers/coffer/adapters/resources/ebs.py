@@ -30,6 +30,7 @@ from coffer.adapters.resources.common import (
     last_part,
     recorded,
     region_of,
+    snapshot_permission,
     tag_filter,
     tag_list,
     translated,
@@ -170,19 +171,10 @@ class EbsAdapter:
 
     # ---- copy, cold, delete ---------------------------------------------------------------------
     def share_for_copy(self, recovery_point: RecoveryPoint, account_id: str) -> None:
-        snapshot_id = self._snapshot_id_of(recovery_point.native_ref)
-        with translated(ERRORS, f"sharing {snapshot_id} with {account_id}"):
-            self._ec2.modify_snapshot_attribute(SnapshotId=snapshot_id, Attribute="createVolumePermission",
-                                                OperationType="add", UserIds=[account_id])
+        snapshot_permission(self._ec2, ERRORS, self._snapshot_id_of(recovery_point.native_ref), account_id, "add")
 
     def unshare_after_copy(self, recovery_point: RecoveryPoint, account_id: str) -> None:
-        snapshot_id = self._snapshot_id_of(recovery_point.native_ref)
-        try:
-            with translated(ERRORS, f"unsharing {snapshot_id} with {account_id}"):
-                self._ec2.modify_snapshot_attribute(SnapshotId=snapshot_id, Attribute="createVolumePermission",
-                                                    OperationType="remove", UserIds=[account_id])
-        except NotFound:
-            return  # deleted already: nothing left to read
+        snapshot_permission(self._ec2, ERRORS, self._snapshot_id_of(recovery_point.native_ref), account_id, "remove")
 
     def start_copy(self, recovery_point: RecoveryPoint, target: CopyTarget) -> str:
         self._check_region(target)

@@ -30,6 +30,7 @@ from coffer.adapters.resources.common import (
     recorded,
     refuse,
     region_of,
+    snapshot_permission,
     split_ids,
     tag_filter,
     tag_list,
@@ -220,9 +221,8 @@ class Ec2Adapter:
         with translated(ERRORS, f"sharing {image['ImageId']} with {account_id}"):
             self._ec2.modify_image_attribute(ImageId=image["ImageId"],
                                              LaunchPermission={"Add": [{"UserId": account_id}]})
-            for snapshot_id in self._snapshot_ids(image):
-                self._ec2.modify_snapshot_attribute(SnapshotId=snapshot_id, Attribute="createVolumePermission",
-                                                    OperationType="add", UserIds=[account_id])
+        for snapshot_id in self._snapshot_ids(image):
+            snapshot_permission(self._ec2, ERRORS, snapshot_id, account_id, "add")
 
     def unshare_after_copy(self, recovery_point: RecoveryPoint, account_id: str) -> None:
         try:
@@ -233,12 +233,7 @@ class Ec2Adapter:
         except NotFound:
             return  # deregistered: the recovery point is being deleted, its snapshots with it
         for snapshot_id in self._snapshot_ids(image):
-            try:
-                with translated(ERRORS, f"unsharing {snapshot_id} with {account_id}"):
-                    self._ec2.modify_snapshot_attribute(SnapshotId=snapshot_id, Attribute="createVolumePermission",
-                                                        OperationType="remove", UserIds=[account_id])
-            except NotFound:
-                continue
+            snapshot_permission(self._ec2, ERRORS, snapshot_id, account_id, "remove")
 
     def start_copy(self, recovery_point: RecoveryPoint, target: CopyTarget) -> str:
         if target.region != self._region:

@@ -55,19 +55,21 @@ class RdsSnapshots:
     _region: str
 
     def share_for_copy(self, recovery_point: RecoveryPoint, account_id: str) -> None:
-        api, name = self.snapshots, last_part(self._native_ref(recovery_point), ":")
-        with translated(self.errors, f"sharing {name} with {account_id}"):
-            getattr(self._rds, f"modify_{api.snake}_attribute")(
-                **{api.identifier: name}, AttributeName="restore", ValuesToAdd=[account_id])
+        self._restore_permission(recovery_point, account_id, "ValuesToAdd")
 
     def unshare_after_copy(self, recovery_point: RecoveryPoint, account_id: str) -> None:
-        api, name = self.snapshots, last_part(self._native_ref(recovery_point), ":")
         try:
-            with translated(self.errors, f"unsharing {name} with {account_id}"):
-                getattr(self._rds, f"modify_{api.snake}_attribute")(
-                    **{api.identifier: name}, AttributeName="restore", ValuesToRemove=[account_id])
+            self._restore_permission(recovery_point, account_id, "ValuesToRemove")
         except NotFound:
             return  # deleted already: nothing left to restore
+
+    def _restore_permission(self, recovery_point: RecoveryPoint, account_id: str, change: str) -> None:
+        """`account_id` added to (or removed from) the snapshot's `restore` attribute: a cross-account copy's share."""
+        api, name = self.snapshots, last_part(self._native_ref(recovery_point), ":")
+        verb = "sharing" if change == "ValuesToAdd" else "unsharing"
+        with translated(self.errors, f"{verb} {name} with {account_id}"):
+            getattr(self._rds, f"modify_{api.snake}_attribute")(
+                **{api.identifier: name}, AttributeName="restore", **{change: [account_id]})
 
     def start_copy(self, recovery_point: RecoveryPoint, target: CopyTarget) -> str:
         if target.region != self._region:
