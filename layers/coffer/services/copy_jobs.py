@@ -21,7 +21,7 @@ The destination is reached through its copy role (adapters/copy_destinations.py)
 written with that role's credentials. What the destination reads of the source (S3 blobs, export files, EBS and
 RDS snapshots encrypted with the source's keys) the source shares first: snapshot permissions (the adapters'
 `share_for_copy`) and KMS grants for the destination (role or account) on the keys that encrypt it.
-Whatever ends the job withdraws both (`withdraw_share`, `withdraw_grants`).
+Whatever ends the job withdraws both (`withdraw_access`).
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ from coffer.domain.steps import BatchResult, JobSummary
 from coffer.domain.vaults import Seal
 from coffer.ports import Capability, CopyTarget, require
 from coffer.services.jobs_common import job_id_for, recovery_point_id_for, summary
-from coffer.services.large_objects import LargeObjects, copy_composite_blob, vault_create_args
+from coffer.services.large_objects import LargeObjects, copy_composite_blob, unfinished_deferred, vault_create_args
 from coffer.services.vaults import Vaults
 from coffer.services.wiring import Deps
 
@@ -90,10 +90,6 @@ def export_prefix(job_id: str) -> str:
 def _file_seq(key: str) -> int:
     """A stable record number for one export file (48 bits of its key's hash: no collision in practice)."""
     return int(hashlib.sha256(key.encode()).hexdigest()[:12], 16)
-
-
-def _fanout_failure(result: dict[str, Any] | None) -> str:
-    return result["failed"][0]["reason"] if result else "its copy in parts did not finish"
 
 
 def _grant_name(job: Job) -> str:
@@ -264,7 +260,7 @@ class CopyJobs:
     def _share_key(self, key_arn: Any, grantee: str, job: Job) -> Job:
         """A KMS grant for the destination on a key of this account (a copy reads what it encrypts). Named after
         the job: KMS returns the same grant for a repeated request. The key is recorded on the job first, so
-        whatever ends the job revokes the grant (`withdraw_grants`)."""
+        whatever ends the job revokes the grant (`withdraw_access`)."""
         if not isinstance(key_arn, str) or ":key/" not in key_arn:
             return job  # unencrypted, or no key recorded (an AWS managed key cannot be shared: the copy then fails)
         kms = self._d.client_for("kms")
@@ -280,10 +276,15 @@ class CopyJobs:
                          Name=_grant_name(job))
         return job
 
-    def withdraw_grants(self, job: Job) -> None:
-        """Revoke the KMS grants the job made for its destination: a copy that ended (however it ended) leaves
-        the destination no access to this account's keys. Called before the write that ends the job, so a
-        retry of the ending step revokes what is left."""
+    def withdraw_access(self, job: Job) -> None:
+        """What the job shared with its destination, taken back: a copy that ended (however it ended) leaves the
+        destination no access to this account's keys or artefacts. Called before the write that ends the job
+        (`_end`, jobs_common.fail_job), so a retry of the ending step withdraws what is left."""
+        self._withdraw_grants(job)
+        self._withdraw_share(job)
+
+    def _withdraw_grants(self, job: Job) -> None:
+        """Revoke the KMS grants named for the job on the keys it recorded."""
         target = job.destination
         if target is None or not target.kms_grant_keys:
             return
@@ -295,11 +296,11 @@ class CopyJobs:
                         with contextlib.suppress(kms.exceptions.NotFoundException):  # revoked by a retry
                             kms.revoke_grant(KeyId=key_arn, GrantId=grant["GrantId"])
 
-    def withdraw_share(self, job: Job) -> None:
+    def _withdraw_share(self, job: Job) -> None:
         """Withdraw the snapshot/image share a cross-account native copy made (`share_for_copy`): the destination
         account keeps no access to the source's artefact once the copy ended. Rule: the share stays while another
         non-terminal copy job holding the same recovery point copies it to the same account (it needs the share;
-        the last of them to end withdraws it). Called before the write that ends the job, so a retry withdraws it."""
+        the last of them to end withdraws it)."""
         target = job.destination
         if target is None or target.method is not CopyMethod.NATIVE or target.scope is not CopyScope.CROSS_ACCOUNT:
             return
@@ -473,10 +474,8 @@ class CopyJobs:
         native_ref: str | None = None
         records = list(d.catalog.list_parts(job.job_id))
         # a deferred blob's own result (the part-range fan-out): all or nothing, as the copy of any blob
-        results = {r["seq"]: r for r in records if "fanout" in r}
+        unfinished = unfinished_deferred(records)
         records = [r for r in records if "fanout" not in r]
-        unfinished = [f"{o['key']} ({_fanout_failure(results.get(o['seq']))})" for r in records
-                      for o in r.get("deferred", []) if o["seq"] not in results or results[o["seq"]]["failed"]]
         if unfinished:
             raise IntegrityError(f"{len(unfinished)} object(s) of copy job {job.job_id} were not copied: "
                                  f"{'; '.join(unfinished[:20])}")
@@ -545,10 +544,9 @@ class CopyJobs:
 
     # ---- helpers --------------------------------------------------------------------------------
     def _end(self, job: Job, state: JobState, reason: str) -> Job:
-        """The job's grants revoked, its terminal state and (same transaction) its quota slot back; then its
+        """What the job shared withdrawn, its terminal state and (same transaction) its quota slot back; then its
         hold ends."""
-        self.withdraw_grants(job)
-        self.withdraw_share(job)
+        self.withdraw_access(job)
         ended = self._d.catalog.save_job(job.to(state, self._d.clock.now(), reason),
                                          also=self._quotas.release_for(job))
         self._leases.end_restore(job.recovery_point_id, job.job_id)

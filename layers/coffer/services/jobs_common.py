@@ -83,8 +83,7 @@ def fail_job(deps: Deps, step: FailStep) -> JobSummary | None:
 
             copies = CopyJobs(deps)
             copies.record_left_behind(job)  # in the destination first: this write ends what it may retry
-            copies.withdraw_grants(job)  # the destination keeps no access to this account's keys
-            copies.withdraw_share(job)  # ... nor to the snapshot/image it shared for the copy
+            copies.withdraw_access(job)  # the destination keeps no access to this account's keys or artefacts
         # A copy job's quota slot goes back in the same write that ends it (services/copy_jobs.py).
         slot = CopyQuotas(deps.client_for("dynamodb"), deps.settings.catalog_table).release_for(job)
         job = deps.catalog.save_job(job.to(ending, now, reason), release_lease=job.kind is JobKind.BACKUP,

@@ -69,6 +69,18 @@ def fanout_seq(part_seq: int, index: int) -> int:
     return FANOUT_SEQ_BASE + part_seq * 100_000 + index
 
 
+def unfinished_deferred(records: list[dict[str, Any]]) -> list[str]:
+    """`key (reason)` of each object a restore's or a copy's parts deferred to the fan-out (`defer_blob`) that was
+    not done: the reason its result record gives, or, without a result record, that its copy did not finish."""
+    results = {r["seq"]: r for r in records if "fanout" in r}
+
+    def reason(seq: int) -> str:
+        return results[seq]["failed"][0]["reason"] if seq in results else "its copy in parts did not finish"
+
+    return [f"{o['key']} ({reason(o['seq'])})" for r in records for o in r.get("deferred", [])
+            if o["seq"] not in results or results[o["seq"]]["failed"]]
+
+
 def restore_create_args(entry: ObjectEntry) -> dict[str, Any]:
     """CreateMultipartUpload parameters that restore an object's headers, user metadata and tags."""
     create: dict[str, Any] = {"Metadata": entry.metadata, "Tagging": urlencode(entry.tags)}

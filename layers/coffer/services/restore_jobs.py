@@ -19,6 +19,7 @@ from coffer.ports import BackupStrategy
 from coffer.services.backup_jobs import IDEMPOTENCY_TTL
 from coffer.services.continuous import ContinuousBackups, pitr_time
 from coffer.services.jobs_common import job_id_for, summary
+from coffer.services.large_objects import unfinished_deferred
 from coffer.services.wiring import Deps
 
 #: Restore metadata each resource type requires (AWS Backup's key names; the API's parameter names where AWS
@@ -48,10 +49,8 @@ OPTIONAL_METADATA = {
 def failed_keys(records: list[dict[str, Any]]) -> list[str]:
     """`key (reason)` of each object an S3 restore's parts named failed, or deferred to the part-range fan-out
     (services/large_objects.py) without a result record of its own."""
-    finished = {r["seq"] for r in records}
-    failed = [f"{f['key']} ({f['reason']})" for r in records for f in r["failed"]]
-    return failed + [f"{o['key']} (its copy in parts did not finish)" for r in records
-                     for o in r.get("deferred", []) if o["seq"] not in finished]
+    failed = [f"{f['key']} ({f['reason']})" for r in records if "fanout" not in r for f in r["failed"]]
+    return failed + unfinished_deferred(records)
 
 
 class RestoreJobs:
