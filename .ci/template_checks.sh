@@ -105,6 +105,8 @@ check_build() {
   [ -f "$layer/coffer/__init__.py" ] || { echo "layer lacks coffer/"; return 1; }
   ls "$layer"/pydantic_core/_pydantic_core*"$abi"*aarch64*.so >/dev/null 2>&1 \
     || { echo "layer's pydantic_core is not built for $RUNTIME on arm64"; return 1; }
+  # Production code only (no emulator, CLI, moto or SAM translator) and within Lambda's size limit.
+  "$PROJECT_VENV/bin/python" .ci/check_layer.py "$BUILD_DIR/CofferLayer" || return 1
   local dir
   for dir in "$BUILD_DIR"/*Function; do
     [ -f "$dir/app.py" ] || { echo "$dir has no app.py"; return 1; }
@@ -119,9 +121,9 @@ run "checkov template.yaml" "$CHECKOV" -f template.yaml --framework cloudformati
 transform() {
   "$PROJECT_VENV/bin/python" - "$WORK/transformed.json" <<'PY'
 import json, pathlib, sys
-from coffer.twin.cfn_yaml import load_template
-from coffer.twin.packaging import package_template
-from coffer.twin.sam_transform import to_cloudformation
+from coffer_twin.cfn_yaml import load_template
+from coffer_twin.packaging import package_template
+from coffer_twin.sam_transform import to_cloudformation
 
 packaged = package_template(load_template(pathlib.Path("template.yaml")), pathlib.Path("."), "artifacts", "code.zip")
 cfn = to_cloudformation(packaged.template)

@@ -155,10 +155,10 @@ def transitions(sfn: Any, execution_arn: str) -> int:
 
 
 def bench_plan_run(size: int, counter: CallCounter, entered: TransitionCounter) -> None:
-    from coffer.commands.plan import read_documents
     from coffer.domain.clock import FixedClock
-    from coffer.local.sample_plans import plan_service
-    from coffer.local.session import local_twin
+    from coffer_cli.commands.plan import read_documents
+    from coffer_cli.local.sample_plans import plan_service
+    from coffer_cli.local.session import local_twin
 
     five = datetime(2026, 11, 26, 5, 0, tzinfo=UTC)
     with local_twin(ROOT, clock=FixedClock(five)) as coffer:

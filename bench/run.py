@@ -6,7 +6,7 @@
 
 What is measured, and how:
 - AWS API calls per backup, restore and copy job of each resource type the twin supports, counted at
-  botocore's ``before-send`` (coffer.twin.calls; every attempt, polls included) and split by who made them:
+  botocore's ``before-send`` (coffer_twin.calls; every attempt, polls included) and split by who made them:
   the handlers, or Step Functions itself (Lambda invokes, ItemReader listings, ResultWriter writes). The
   bench's own setup and its DescribeExecution polling are not counted.
 - State transitions per execution: the parent's ``*StateEntered`` history events, plus one per Distributed
@@ -67,7 +67,7 @@ def measure(coffer: Any, detail_type: str, detail: dict[str, Any], data_buckets:
             destination: dict[str, str] | None = None) -> dict[str, Any]:
     """Run one workflow from its event and count what it did. A copy job's `destination` (its stack's outputs):
     its catalog counts as the job's catalog, its vault's blobs as vault data."""
-    from coffer.twin.calls import DRIVER, ENGINE, CallRecorder
+    from coffer_twin.calls import DRIVER, ENGINE, CallRecorder
 
     twin = coffer.twin
     invocations_before = Counter(twin.invocations)
@@ -128,7 +128,7 @@ def _s3(coffer: Any, n: int) -> tuple[str, set[str], dict[str, str]]:
 
 
 def _dynamodb(coffer: Any, n: int) -> tuple[str, set[str], dict[str, str]]:
-    from coffer.local.samples import create_sample_table
+    from coffer_cli.local.samples import create_sample_table
 
     name = f"bench-table-{n}"
     dynamodb = coffer.client("dynamodb")
@@ -141,26 +141,26 @@ def _dynamodb(coffer: Any, n: int) -> tuple[str, set[str], dict[str, str]]:
 
 
 def _ebs(coffer: Any, n: int) -> tuple[str, set[str], dict[str, str]]:
-    from coffer.local.samples import create_sample_volume
+    from coffer_cli.local.samples import create_sample_volume
 
     return create_sample_volume(coffer.client("ec2"), f"bench-volume-{n}"), set(), {}
 
 
 def _ec2(coffer: Any, n: int) -> tuple[str, set[str], dict[str, str]]:
-    from coffer.local.samples import create_sample_instance
+    from coffer_cli.local.samples import create_sample_instance
 
     return create_sample_instance(coffer.client("ec2"), f"bench-web-{n}"), set(), {}
 
 
 def _rds(coffer: Any, n: int) -> tuple[str, set[str], dict[str, str]]:
-    from coffer.local.samples import create_sample_db_instance
+    from coffer_cli.local.samples import create_sample_db_instance
 
     arn = create_sample_db_instance(coffer.client("rds"), coffer.client("ec2"), f"bench-db-{n}")
     return arn, set(), {"DBInstanceIdentifier": f"bench-db-{n}-restored"}
 
 
 def _aurora(coffer: Any, n: int) -> tuple[str, set[str], dict[str, str]]:
-    from coffer.local.samples import create_sample_cluster
+    from coffer_cli.local.samples import create_sample_cluster
 
     arn = create_sample_cluster(coffer.client("rds"), coffer.client("ec2"), f"bench-ledger-{n}")
     return arn, set(), {"DBClusterIdentifier": f"bench-ledger-{n}-restored"}
@@ -170,8 +170,8 @@ TYPES = {"S3": _s3, "DynamoDB": _dynamodb, "EBS": _ebs, "EC2": _ec2, "RDS": _rds
 
 
 def per_type(only: list[str] | None) -> dict[str, Any]:
-    from coffer.local.copy_destinations import prepare_copy_destination
-    from coffer.local.session import local_twin
+    from coffer_cli.local.copy_destinations import prepare_copy_destination
+    from coffer_cli.local.session import local_twin
 
     figures: dict[str, Any] = {}
     # Wait states at AWS's timing (twin/waits.py): the polls a real deployment makes with the same parameters
@@ -205,7 +205,7 @@ def per_type(only: list[str] | None) -> dict[str, Any]:
 def copy_job(coffer: Any, recovery_point_id: str, n: int, data: set[str],
              destination: dict[str, str]) -> dict[str, Any]:
     """A copy job of the recovery point to the Default vault of another region (the same account)."""
-    from coffer.local.copy_destinations import DESTINATION_REGION, vault_arn
+    from coffer_cli.local.copy_destinations import DESTINATION_REGION, vault_arn
 
     detail = {"RecoveryPointArn": recovery_point_id, "SourceBackupVaultName": "Default",
               "DestinationBackupVaultArn": vault_arn(DESTINATION_REGION, coffer.twin.account_id),
@@ -293,7 +293,7 @@ def scale(objects: int, changed_percent: float = 1.0) -> dict[str, Any]:
     """Run in its own process (see main): an S3 backup of `objects` objects, then again with 1 % changed."""
     from moto.s3.models import s3_backends
 
-    from coffer.local.session import local_twin
+    from coffer_cli.local.session import local_twin
 
     results: dict[str, Any] = {"objects": objects}
     with local_twin(ROOT) as coffer:

@@ -8,7 +8,7 @@ and a plan run over a fleet of resources. Each mode runs in its own process (its
 
 Per run it prints, and merges into bench/results.json (keys ``scale``, ``scale_inventory`` (``--listing inventory``)
 and ``scale_plan``; every other key is kept):
-- API calls, every attempt, counted at the twin's one seam (coffer.twin.calls, botocore ``before-send``), split
+- API calls, every attempt, counted at the twin's one seam (coffer_twin.calls, botocore ``before-send``), split
   into the handlers' calls and Step Functions' own (Lambda invokes, ItemReader, ResultWriter, nested
   executions); the bench's own setup and polling are not counted. Counted as they happen, not kept (a list of
   600,000 recorded calls would be the bench's memory, not Coffer's).
@@ -23,7 +23,7 @@ and ``scale_plan``; every other key is kept):
   1 %-changed run's figure is the peak over both S3 runs, as the bucket stays in memory).
 
 Progress (calls so far, calls per second) is printed every 30 s, so a run stopped early still gives its rate.
-The plan run uses the local twin's compressed waits (coffer.local.session.LOCAL_WAIT_SCALE: Wait states and
+The plan run uses the local twin's compressed waits (coffer_cli.local.session.LOCAL_WAIT_SCALE: Wait states and
 Retry intervals sleep a fraction of their seconds; every state is still entered, so transition counts do not
 change); the S3 runs have no Wait state on their path.
 """
@@ -67,7 +67,7 @@ def _peak_rss_mb() -> float:
 
 
 class Tally:
-    """Counts every AWS call attempt as it happens (an observer at coffer.twin.calls' seam), keeping no call."""
+    """Counts every AWS call attempt as it happens (an observer at coffer_twin.calls' seam), keeping no call."""
 
     def __init__(self, coffer: Any, data_buckets: set[str]) -> None:
         self._coffer = coffer
@@ -79,7 +79,7 @@ class Tally:
         self.on = False
 
     def __call__(self, call: Any) -> None:
-        from coffer.twin.calls import DRIVER, ENGINE
+        from coffer_twin.calls import DRIVER, ENGINE
 
         if not self.on or call.caller == DRIVER:
             return
@@ -168,8 +168,8 @@ def _measured_run(coffer: Any, tally: Tally, transitions: TransitionCounter, lab
 def s3_scale(objects: int, changed_percent: float, listing: str, out: Path) -> dict[str, Any]:
     from moto.s3.models import s3_backends
 
-    from coffer.local.session import local_twin
-    from coffer.twin.calls import observing
+    from coffer_cli.local.session import local_twin
+    from coffer_twin.calls import observing
 
     transitions = TransitionCounter()
     transitions.install()
@@ -227,7 +227,7 @@ def _key(k: int) -> str:
 def _write_inventory(coffer: Any, bucket: str, objects: int, token: str) -> None:
     """An S3 Inventory of the bucket as S3 would deliver it (moto delivers none): configuration, CSV data
     files and manifest.json, written by the bench (setup, not counted)."""
-    from coffer.local.inventory import write_inventory
+    from coffer_cli.local.inventory import write_inventory
 
     write_inventory(coffer.client("s3"), bucket, destination=f"{bucket}-inventory", clock=coffer.clock,
                     rows_per_file=max(1000, objects // 10))
@@ -235,13 +235,13 @@ def _write_inventory(coffer: Any, bucket: str, objects: int, token: str) -> None
 
 # ---- a plan run over a fleet ----------------------------------------------------------------------------------
 def plan_scale(resources: int, out: Path) -> dict[str, Any]:
-    from coffer.adapters.catalog_plans import PlanCatalog
-    from coffer.commands.plan import read_documents
+    from coffer.adapters.catalog.plans import PlanCatalog
     from coffer.domain.clock import FixedClock
     from coffer.domain.plan_runs import run_id_for
-    from coffer.local.sample_plans import plan_service
-    from coffer.local.session import local_twin
-    from coffer.twin.calls import observing
+    from coffer_cli.commands.plan import read_documents
+    from coffer_cli.local.sample_plans import plan_service
+    from coffer_cli.local.session import local_twin
+    from coffer_twin.calls import observing
 
     transitions = TransitionCounter()
     transitions.install()

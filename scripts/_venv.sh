@@ -1,4 +1,4 @@
-# Sourced by scripts/demo and scripts/test: one virtualenv (.venv) with Coffer installed in it.
+# Sourced by scripts/demo (extras: twin) and scripts/test (twin,dev): one virtualenv (.venv) with Coffer in it.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -10,7 +10,8 @@ fi
 # Reinstall only when pyproject.toml changed since the last install.
 stamp=".venv/.coffer-installed-$1"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[$1]"
+  # PYTHONWARNINGS: setuptools' notes on editable installs are for packagers, not for someone running the demo.
+  PYTHONWARNINGS=ignore .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+  PYTHONWARNINGS=ignore .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[$1]"
   touch "$stamp"
 fi

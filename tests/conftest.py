@@ -28,7 +28,7 @@ def project_root() -> Path:
 def create_catalog_table() -> Callable[[Any, str], None]:
     """``create_catalog_table(dynamodb_client, name)``: the catalog table exactly as template.yaml declares its
     keys and index, for tests that run the services on plain moto without deploying the twin."""
-    from coffer.twin.cfn_yaml import load_template
+    from coffer_twin.cfn_yaml import load_template
 
     declared = load_template(ROOT / "template.yaml")["Resources"]["CatalogTable"]["Properties"]
     shape = {key: declared[key] for key in ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes")}

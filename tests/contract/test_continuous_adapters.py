@@ -19,7 +19,7 @@ from moto import mock_aws
 from moto.s3.models import s3_backends
 
 from coffer.adapters import aws
-from coffer.adapters.catalog_continuous import ContinuousCatalog
+from coffer.adapters.catalog.continuous import ContinuousCatalog
 from coffer.adapters.resources.common import TAG_RESTORE_JOB
 from coffer.adapters.resources.continuous import continuous_adapter_for
 from coffer.domain.continuous import ChangeKind, JournalEntry, Protection
@@ -28,8 +28,8 @@ from coffer.domain.jobs import Job, JobKind
 from coffer.domain.manifest import Manifest
 from coffer.domain.recovery_points import RecoveryPoint
 from coffer.domain.resources import ResourceType
-from coffer.local.samples import create_sample_table, table_items
-from coffer.twin.environment import fake_aws_environment
+from coffer_cli.local.samples import create_sample_table, table_items
+from coffer_twin.environment import fake_aws_environment
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 TABLE_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/coffer-sample-orders"

@@ -31,7 +31,8 @@ from coffer.domain.jobs import Job, JobKind, JobProgress
 from coffer.domain.manifest import Manifest, ObjectEntry
 from coffer.domain.recovery_points import RecoveryPoint, RecoveryPointStatus
 from coffer.domain.resources import ResourceType
-from coffer.local.samples import (
+from coffer.ports import BackupStrategy, Capability, CopyTarget, OperationStatus, ResourceAdapter, require
+from coffer_cli.local.samples import (
     SAMPLE_TAGS,
     bucket_snapshot,
     create_sample_bucket,
@@ -42,7 +43,6 @@ from coffer.local.samples import (
     create_sample_volume,
     table_items,
 )
-from coffer.ports import BackupStrategy, Capability, CopyTarget, OperationStatus, ResourceAdapter, require
 
 REGION, OTHER_REGION = "us-east-1", "us-west-2"
 ACCOUNT, OTHER_ACCOUNT = "123456789012", "210987654321"

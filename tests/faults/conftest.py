@@ -28,25 +28,25 @@ from typing import Any
 
 import pytest
 
-from coffer.adapters.catalog_dynamodb import DynamoCatalog
-from coffer.adapters.catalog_plans import PlanCatalog
-from coffer.adapters.catalog_sweeps import SweepRecords
+from coffer.adapters.catalog.dynamodb import DynamoCatalog
+from coffer.adapters.catalog.plans import PlanCatalog
+from coffer.adapters.catalog.sweeps import SweepRecords
 from coffer.adapters.resources.common import TAG_RECOVERY_POINT, TAG_RESTORE_JOB
-from coffer.commands.common import stack_settings
 from coffer.domain.cold_tier import TIER_TAG, warm_tags
 from coffer.domain.jobs import Job, JobKind, JobState
 from coffer.domain.manifest import Manifest
 from coffer.domain.plan_runs import PlanRun, RunState, run_id_for
 from coffer.domain.recovery_points import RecoveryPoint, RecoveryPointStatus, StorageClass
-from coffer.local.copy_destinations import DESTINATION_REGION, prepare_copy_destination, session_in, vault_arn
-from coffer.local.samples import bucket_snapshot, create_sample_table, create_sample_volume, table_items
-from coffer.local.session import LocalCoffer, local_twin
 from coffer.services.jobs_common import job_id_for
 from coffer.services.object_tiering import ObjectTiering
 from coffer.services.vaults import Vaults
 from coffer.services.wiring import build
-from coffer.twin.calls import DRIVER, ENGINE, CallRecorder
-from coffer.twin.faults import FaultInjector, asl_task_functions
+from coffer_cli.commands.common import stack_settings
+from coffer_cli.local.copy_destinations import DESTINATION_REGION, prepare_copy_destination, session_in, vault_arn
+from coffer_cli.local.samples import bucket_snapshot, create_sample_table, create_sample_volume, table_items
+from coffer_cli.local.session import LocalCoffer, local_twin
+from coffer_twin.calls import DRIVER, ENGINE, CallRecorder
+from coffer_twin.faults import FaultInjector, asl_task_functions
 
 ROOT = Path(__file__).resolve().parents[2]
 TABLE = "coffer-sample-orders"
@@ -263,7 +263,7 @@ class World:
     # -- a plan run: one fresh table selected by ARN, backed up by a nested Backup execution ----------
     def plan_run(self) -> Run:
         from coffer.domain.plans import read_documents
-        from coffer.local.sample_plans import plan_service
+        from coffer_cli.local.sample_plans import plan_service
 
         n = next(self._n)
         table = f"fault-plan-table-{n}"
@@ -305,7 +305,7 @@ class World:
         result = dict(self.twin.wait(execution, timeout=120))
 
         def check() -> None:
-            from coffer.adapters.catalog_vault import VaultCatalog
+            from coffer.adapters.catalog.vaults import VaultCatalog
 
             record = VaultCatalog(self.db, self.coffer.settings.catalog_table).get_verify_run(
                 str(result["arn"]).rsplit(":", 1)[-1])
@@ -318,7 +318,7 @@ class World:
     def _prepare_scrub(self) -> None:
         if self._scrub_ready:
             return
-        from coffer.cli import main
+        from coffer_cli.cli import main
 
         with self.unfaulted():
             assert main(["vault", "create", SCRUB_VAULT, "--stack", self.twin.stack_name]) == 0

@@ -12,8 +12,8 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
 from coffer.adapters import aws
-from coffer.twin.calls import DRIVER, ENGINE, CallRecorder
-from coffer.twin.faults import FaultKind, asl_task_functions
+from coffer_twin.calls import DRIVER, ENGINE, CallRecorder
+from coffer_twin.faults import FaultKind, asl_task_functions
 
 from .conftest import ROOT, World
 

@@ -26,8 +26,8 @@ import pytest
 
 from coffer.domain.errors import NotFound
 from coffer.domain.jobs import JobState
-from coffer.twin.calls import ENGINE, CallRecorder
-from coffer.twin.faults import FaultKind
+from coffer_twin.calls import ENGINE, CallRecorder
+from coffer_twin.faults import FaultKind
 
 from .conftest import WORKFLOWS, World
 

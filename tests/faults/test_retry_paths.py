@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from coffer.domain.jobs import JobState
 from coffer.domain.manifest import Manifest
-from coffer.twin.faults import FaultKind
+from coffer_twin.faults import FaultKind
 
 from .conftest import OBJECTS, World
 
@@ -76,7 +76,7 @@ def test_a_partial_recovery_point_whose_failed_batch_wrote_its_part_restores_wha
 
 def test_a_snapshot_whose_create_answer_was_lost_is_made_once(world: World) -> None:
     """CreateSnapshot has no client token: botocore repeating it would leave a second, forgotten snapshot."""
-    from coffer.local.samples import create_sample_volume
+    from coffer_cli.local.samples import create_sample_volume
 
     ec2 = world.coffer.client("ec2")
     volume = create_sample_volume(ec2, "fault-volume")

@@ -23,8 +23,8 @@ import itertools
 
 import pytest
 
-from coffer.twin.calls import ENGINE
-from coffer.twin.faults import Fault, FaultKind
+from coffer_twin.calls import ENGINE
+from coffer_twin.faults import Fault, FaultKind
 
 from .conftest import WORKFLOWS, World
 

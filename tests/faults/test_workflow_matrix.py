@@ -24,11 +24,11 @@ import itertools
 
 import pytest
 
-from coffer.adapters.catalog_sweeps import SweepRecords
+from coffer.adapters.catalog.sweeps import SweepRecords
 from coffer.domain.jobs import JobState
 from coffer.domain.recovery_points import RecoveryPointStatus
-from coffer.twin.calls import ENGINE
-from coffer.twin.faults import Fault, FaultKind
+from coffer_twin.calls import ENGINE
+from coffer_twin.faults import Fault, FaultKind
 
 from .conftest import OTHER_WORKFLOWS, World
 from .test_transient_faults import _kind_for

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from coffer.local.session import LocalCoffer, local_twin
-from coffer.twin import TwinInvokeError
+from coffer_cli.local.session import LocalCoffer, local_twin
+from coffer_twin import TwinInvokeError
 
 from .test_bad_input import BACKUP_BREAKAGES, RESTORE_BREAKAGES, STEP_BREAKAGES, envelope, json_values
 

@@ -15,9 +15,9 @@ from coffer.domain.errors import NotFound
 from coffer.domain.jobs import JobState
 from coffer.domain.manifest import Manifest, VaultLayout
 from coffer.domain.recovery_points import RecoveryPointStatus
-from coffer.local.samples import bucket_snapshot, create_sample_bucket, create_sample_table
-from coffer.local.session import LocalCoffer, local_twin
 from coffer.services.jobs_common import job_id_for
+from coffer_cli.local.samples import bucket_snapshot, create_sample_bucket, create_sample_table
+from coffer_cli.local.session import LocalCoffer, local_twin
 
 ROOT = Path(__file__).resolve().parents[2]
 BUCKET = "workflow-source"

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from coffer.cli import main
 from coffer.domain.jobs import JobState
-from coffer.local.samples import SAMPLE_BUCKET, bucket_snapshot, create_sample_bucket
-from coffer.local.session import LocalCoffer, local_twin
+from coffer_cli.cli import main
+from coffer_cli.local.samples import SAMPLE_BUCKET, bucket_snapshot, create_sample_bucket
+from coffer_cli.local.session import LocalCoffer, local_twin
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK = ["--stack", "coffer-twin"]

@@ -16,11 +16,11 @@ from coffer.domain.copies import StartCopyJobRequest
 from coffer.domain.errors import InvalidInput
 from coffer.domain.manifest import Manifest, VaultLayout
 from coffer.domain.recovery_points import RecoveryPoint, StorageClass
-from coffer.local.samples import bucket_snapshot
-from coffer.local.session import LocalCoffer, local_twin
 from coffer.services.copy_jobs import CopyJobs
 from coffer.services.object_tiering import execution_name
 from coffer.services.sweeper import Sweeper
+from coffer_cli.local.samples import bucket_snapshot
+from coffer_cli.local.session import LocalCoffer, local_twin
 
 ROOT = Path(__file__).resolve().parents[2]
 BUCKET = "cold-source"

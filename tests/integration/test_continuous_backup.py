@@ -14,16 +14,16 @@ from typing import Any
 
 import pytest
 
-from coffer.adapters.catalog_continuous import ContinuousCatalog
+from coffer.adapters.catalog.continuous import ContinuousCatalog
 from coffer.domain.clock import FixedClock
 from coffer.domain.continuous import ProtectionState, format_time
 from coffer.domain.jobs import JobState
 from coffer.domain.manifest import Manifest
 from coffer.domain.verify import FindingKind
-from coffer.local.samples import bucket_snapshot, create_sample_table, table_items
-from coffer.local.session import LocalCoffer, local_twin
 from coffer.services.jobs_common import job_id_for
 from coffer.services.vault_verify import VaultVerifier
+from coffer_cli.local.samples import bucket_snapshot, create_sample_table, table_items
+from coffer_cli.local.session import LocalCoffer, local_twin
 
 ROOT = Path(__file__).resolve().parents[2]
 DAY = datetime(2026, 11, 25, tzinfo=UTC)

@@ -33,10 +33,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from coffer.adapters.catalog_copy_quota import CopyQuotas
+from coffer.adapters.catalog.copy_quota import CopyQuotas
 from coffer.adapters.resources.common import TAG_PARENT, TAG_RECOVERY_POINT
 from coffer.adapters.resources.ebs import EbsAdapter
-from coffer.commands.common import stack_settings
 from coffer.domain.clock import FixedClock
 from coffer.domain.copies import StartCopyJobRequest, VaultAddress, quota_key
 from coffer.domain.errors import UnsupportedOperation
@@ -46,8 +45,16 @@ from coffer.domain.recovery_points import RecoveryPoint, RecoveryPointStatus
 from coffer.domain.requests import StartBackupJobRequest, StartRestoreJobRequest
 from coffer.domain.resources import ResourceType
 from coffer.domain.steps import FailStep, StepError
-from coffer.local.copy_destinations import DESTINATION_REGION, OTHER_ACCOUNT, deploy_storage, session_in, vault_arn
-from coffer.local.samples import (
+from coffer.ports import OperationStatus
+from coffer.services.backup_jobs import BackupJobs
+from coffer.services.copy_jobs import CopyJobs
+from coffer.services.jobs_common import fail_job, job_id_for
+from coffer.services.object_batches import ObjectBatches
+from coffer.services.restore_jobs import RestoreJobs
+from coffer.services.wiring import Deps, build
+from coffer_cli.commands.common import stack_settings
+from coffer_cli.local.copy_destinations import DESTINATION_REGION, OTHER_ACCOUNT, deploy_storage, session_in, vault_arn
+from coffer_cli.local.samples import (
     bucket_snapshot,
     create_sample_bucket,
     create_sample_cluster,
@@ -59,15 +66,8 @@ from coffer.local.samples import (
     sample_network,
     table_items,
 )
-from coffer.ports import OperationStatus
-from coffer.services.backup_jobs import BackupJobs
-from coffer.services.copy_jobs import CopyJobs
-from coffer.services.jobs_common import fail_job, job_id_for
-from coffer.services.object_batches import ObjectBatches
-from coffer.services.restore_jobs import RestoreJobs
-from coffer.services.wiring import Deps, build
-from coffer.twin.dynamodb_atomic import atomic_dynamodb
-from coffer.twin.environment import fake_aws_environment
+from coffer_twin.dynamodb_atomic import atomic_dynamodb
+from coffer_twin.environment import fake_aws_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION, ACCOUNT = "us-east-1", "123456789012"

@@ -18,17 +18,17 @@ from pathlib import Path
 
 import pytest
 
-from coffer.cli import main
-from coffer.commands.common import stack_settings
 from coffer.domain.jobs import Job, JobState
 from coffer.domain.recovery_points import RecoveryPointStatus
 from coffer.domain.requests import StartBackupJobRequest
-from coffer.local.copy_destinations import DESTINATION_REGION, deploy_storage, session_in, vault_arn
-from coffer.local.samples import create_sample_table, create_sample_volume
-from coffer.local.session import LocalCoffer, local_twin
 from coffer.services.backup_jobs import BackupJobs
 from coffer.services.jobs_common import job_id_for
 from coffer.services.wiring import Deps, build
+from coffer_cli.cli import main
+from coffer_cli.commands.common import stack_settings
+from coffer_cli.local.copy_destinations import DESTINATION_REGION, deploy_storage, session_in, vault_arn
+from coffer_cli.local.samples import create_sample_table, create_sample_volume
+from coffer_cli.local.session import LocalCoffer, local_twin
 
 ROOT = Path(__file__).resolve().parents[2]
 DESTINATION = vault_arn(DESTINATION_REGION, "123456789012")

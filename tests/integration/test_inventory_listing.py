@@ -16,9 +16,9 @@ import pytest
 
 from coffer.domain.jobs import Job
 from coffer.domain.manifest import Manifest, ManifestPart
-from coffer.local.inventory import bucket_rows, configure_inventory, deliver_inventory
-from coffer.local.session import LocalCoffer, local_twin
-from coffer.twin.calls import DRIVER, CallRecorder
+from coffer_cli.local.inventory import bucket_rows, configure_inventory, deliver_inventory
+from coffer_cli.local.session import LocalCoffer, local_twin
+from coffer_twin.calls import DRIVER, CallRecorder
 
 ROOT = Path(__file__).resolve().parents[2]
 INVENTORIES = "coffer-test-inventories"
@@ -138,7 +138,7 @@ def test_without_a_usable_inventory_the_bucket_is_listed_and_the_job_says_why(co
 @pytest.mark.parametrize("compress", [True, False])
 def test_a_data_file_is_read_a_bounded_slice_at_a_time_and_resumes_where_it_stopped(
         coffer: LocalCoffer, compress: bool, monkeypatch: pytest.MonkeyPatch) -> None:
-    import coffer.adapters.s3_inventory as s3_inventory
+    import coffer.adapters.resources.s3_inventory as s3_inventory
 
     monkeypatch.setattr(s3_inventory, "CHUNK_BYTES", 300)  # a few rows per ranged GET of an uncompressed file
     s3 = coffer.client("s3")

@@ -16,18 +16,18 @@ from collections import defaultdict
 from pathlib import Path
 
 from coffer.adapters.checksums import b64_to_hex
-from coffer.commands.common import stack_settings
 from coffer.domain.jobs import Job, JobState
 from coffer.domain.manifest import Manifest, ManifestPart, ObjectEntry, VaultLayout
 from coffer.domain.verify import FindingKind
-from coffer.local.copy_destinations import DESTINATION_REGION, prepare_copy_destination, session_in, vault_arn
-from coffer.local.samples import BIG_OBJECT_BYTES, bucket_snapshot, create_sample_bucket
-from coffer.local.session import LocalCoffer, local_twin
 from coffer.services.jobs_common import job_id_for
 from coffer.services.vault_verify import VaultVerifier
 from coffer.services.wiring import build
-from coffer.twin.calls import AwsCall, CallRecorder, observing
-from coffer.twin.faults import FaultInjector, FaultKind
+from coffer_cli.commands.common import stack_settings
+from coffer_cli.local.copy_destinations import DESTINATION_REGION, prepare_copy_destination, session_in, vault_arn
+from coffer_cli.local.samples import BIG_OBJECT_BYTES, bucket_snapshot, create_sample_bucket
+from coffer_cli.local.session import LocalCoffer, local_twin
+from coffer_twin.calls import AwsCall, CallRecorder, observing
+from coffer_twin.faults import FaultInjector, FaultKind
 
 ROOT = Path(__file__).resolve().parents[2]
 BUCKET = "large-source"

@@ -17,9 +17,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from coffer.adapters.catalog_restore_leases import RestoreLeases
-from coffer.adapters.catalog_sweeps import SweepRecords
-from coffer.adapters.catalog_vault import VaultCatalog
+from coffer.adapters.catalog.restore_leases import RestoreLeases
+from coffer.adapters.catalog.sweeps import SweepRecords
+from coffer.adapters.catalog.vaults import VaultCatalog
 from coffer.adapters.resources.ebs import snapshot_arn
 from coffer.domain.clock import FixedClock
 from coffer.domain.lifecycle import Lifecycle

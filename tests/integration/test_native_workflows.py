@@ -18,13 +18,13 @@ from coffer.adapters.resources.common import TAG_RECOVERY_POINT, TAG_RESTORE_JOB
 from coffer.domain.jobs import JobState
 from coffer.domain.manifest import Manifest
 from coffer.domain.recovery_points import RecoveryPointStatus
-from coffer.local.samples import (
+from coffer_cli.local.samples import (
     SAMPLE_TAGS,
     create_sample_db_instance,
     create_sample_instance,
     create_sample_volume,
 )
-from coffer.local.session import LocalCoffer, local_twin
+from coffer_cli.local.session import LocalCoffer, local_twin
 
 ROOT = Path(__file__).resolve().parents[2]
 

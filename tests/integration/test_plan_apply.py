@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from coffer.adapters.plan_schedules import PlanSchedules
-from coffer.cli import main
+from coffer.adapters.aws_services.schedules import PlanSchedules
 from coffer.domain.plans import schedule_name
-from coffer.local.sample_plans import plan_service
-from coffer.local.session import LocalCoffer, local_twin
 from coffer.services.plans import ApplyFailed
+from coffer_cli.cli import main
+from coffer_cli.local.sample_plans import plan_service
+from coffer_cli.local.session import LocalCoffer, local_twin
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "plans"
@@ -139,7 +139,7 @@ def test_a_failed_schedule_call_undoes_the_whole_apply(coffer: LocalCoffer, tmp_
         return {"BackupPlan": {"BackupPlanName": "atomic", "Rules": [
             {"RuleName": n, "TargetBackupVaultName": "Default", "ScheduleExpression": e} for n, e in rules]}}
 
-    from coffer.commands.plan import read_files
+    from coffer_cli.commands.plan import read_files
     service = plan_service(coffer)
     service.apply(read_files([write(tmp_path, "v1.json", document([("keep", "cron(0 1 ? * * *)"),
                                                                     ("drop", "cron(0 2 ? * * *)")]))]))
@@ -160,8 +160,8 @@ def test_a_failed_schedule_call_undoes_the_whole_apply(coffer: LocalCoffer, tmp_
 
 
 def test_a_concurrent_apply_is_refused_before_any_schedule_changes(coffer: LocalCoffer, tmp_path: Path) -> None:
-    from coffer.commands.plan import read_files
     from coffer.domain.errors import ConcurrentUpdate
+    from coffer_cli.commands.plan import read_files
 
     def plan(expression: str) -> Any:
         return read_files([write(tmp_path, f"{expression[5:9].strip()}.json", {"BackupPlan": {

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from coffer.adapters.catalog_continuous import ContinuousCatalog
-from coffer.adapters.catalog_plans import PlanCatalog
+from coffer.adapters.catalog.continuous import ContinuousCatalog
+from coffer.adapters.catalog.plans import PlanCatalog
 from coffer.domain.clock import FixedClock
 from coffer.domain.continuous import ProtectionState
 from coffer.domain.errors import CompletionWindowExceeded
@@ -22,15 +22,15 @@ from coffer.domain.plans import read_documents
 from coffer.domain.requests import StartBackupJobRequest
 from coffer.domain.steps import FailStep
 from coffer.entrypoints.events import StartBackupJobEvent
-from coffer.local.sample_plans import plan_service
-from coffer.local.session import LocalCoffer, local_twin
-from coffer.local.ticks import TwinScheduler
 from coffer.services.backup_jobs import BackupJobs
 from coffer.services.jobs_common import fail_job
 from coffer.services.object_batches import ObjectBatches
 from coffer.services.plan_runs import PlanRuns
 from coffer.services.retention import amendment_key
-from coffer.twin.calls import ENGINE, CallRecorder
+from coffer_cli.local.sample_plans import plan_service
+from coffer_cli.local.session import LocalCoffer, local_twin
+from coffer_cli.local.ticks import TwinScheduler
+from coffer_twin.calls import ENGINE, CallRecorder
 
 ROOT = Path(__file__).resolve().parents[2]
 START = datetime(2026, 11, 26, 4, 30, tzinfo=UTC)
@@ -267,7 +267,7 @@ def test_a_backup_not_done_within_its_completion_window_is_aborted(coffer: Local
 
 def test_plan_runs_and_backup_start_on_the_command_line(coffer: LocalCoffer, clock: FixedClock,
                                                         capsys: pytest.CaptureFixture[str]) -> None:
-    from coffer.cli import main
+    from coffer_cli.cli import main
 
     stack = ["--stack", coffer.twin.stack_name]
     table(coffer, "cli-table", {"cli": "yes"})

@@ -54,8 +54,8 @@ from coffer.domain.verify import (
 )
 from coffer.entrypoints.copy_events import StartCopyJobInvocation
 from coffer.entrypoints.events import StartBackupJobInvocation, StartRestoreJobInvocation
-from coffer.local.sample_events import BUS, invoke_sample, load_index
 from coffer.services.continuous import ObjectChangeResult
+from coffer_cli.local.sample_events import BUS, invoke_sample, load_index
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"

@@ -18,8 +18,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from coffer.adapters.catalog_continuous import ContinuousCatalog
-from coffer.adapters.catalog_vault import VaultCatalog
+from coffer.adapters.catalog.continuous import ContinuousCatalog
+from coffer.adapters.catalog.vaults import VaultCatalog
 from coffer.domain.clock import FixedClock
 from coffer.domain.continuous import Protection, ProtectionState
 from coffer.domain.legal_holds import LegalHold, LegalHoldStatus, RecoveryPointSelection

@@ -18,13 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from coffer.cli import main
 from coffer.domain.clock import FixedClock
 from coffer.domain.manifest import Manifest, ManifestPart, VaultLayout
 from coffer.domain.recovery_points import RecoveryPoint, RecoveryPointStatus, StorageClass
-from coffer.local.samples import create_sample_volume
-from coffer.local.session import LocalCoffer, local_twin
-from coffer.local.ticks import TwinScheduler
+from coffer_cli.cli import main
+from coffer_cli.local.samples import create_sample_volume
+from coffer_cli.local.session import LocalCoffer, local_twin
+from coffer_cli.local.ticks import TwinScheduler
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK = ["--stack", "coffer-twin"]

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from coffer.twin import Twin, TwinDeployError
-from coffer.twin.cfn_yaml import load_template, loads_template
-from coffer.twin.packaging import package_template
+from coffer_twin import Twin, TwinDeployError
+from coffer_twin.cfn_yaml import load_template, loads_template
+from coffer_twin.packaging import package_template
 
 FIXTURE_APP = Path(__file__).resolve().parents[1] / "fixtures" / "twin"
 

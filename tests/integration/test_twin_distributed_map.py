@@ -1,5 +1,5 @@
 """Distributed Map on the twin: S3 ItemReader, Lambda children, failure tolerance, and the ResultWriter
-layout a later step reads (documented in coffer.twin.distributed_map)."""
+layout a later step reads (documented in coffer_twin.distributed_map)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from coffer.twin import Twin
+from coffer_twin import Twin
 
 FIXTURE_APP = Path(__file__).resolve().parents[1] / "fixtures" / "twin"
 

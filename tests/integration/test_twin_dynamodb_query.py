@@ -7,7 +7,7 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
-from coffer.twin.dynamodb_items import fast_table_listing
+from coffer_twin.dynamodb_items import fast_table_listing
 
 QUERIES: list[dict[str, Any]] = [
     {"TableName": "ranged", "KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "b"}}},

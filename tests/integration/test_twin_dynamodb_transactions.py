@@ -12,8 +12,8 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from coffer.twin.dynamodb_transactions import transactions_by_item
-from coffer.twin.environment import fake_aws_environment
+from coffer_twin.dynamodb_transactions import transactions_by_item
+from coffer_twin.environment import fake_aws_environment
 
 TABLE = "t"
 

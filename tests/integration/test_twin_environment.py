@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
-from coffer.twin.environment import EnvironmentGate
-from coffer.twin.fixups import substitute_definition
+from coffer_twin.environment import EnvironmentGate
+from coffer_twin.fixups import substitute_definition
 
 
 def test_same_environment_runs_together_stays_while_the_twin_is_open_and_is_removed_by_close() -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from coffer.twin import Twin
-from coffer.twin.event_delivery import target_input
+from coffer_twin import Twin
+from coffer_twin.event_delivery import target_input
 
 FIXTURE_APP = Path(__file__).resolve().parents[1] / "fixtures" / "twin"
 

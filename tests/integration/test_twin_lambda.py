@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from coffer.twin import Twin, TwinInvokeError
+from coffer_twin import Twin, TwinInvokeError
 
 FIXTURE_APP = Path(__file__).resolve().parents[1] / "fixtures" / "twin"
 

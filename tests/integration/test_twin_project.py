@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from coffer.twin import Twin
+from coffer_twin import Twin
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 

@@ -20,9 +20,9 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from coffer.adapters.multipart_s3 import MultipartCopier
+from coffer.adapters.vault.multipart import MultipartCopier
 from coffer.domain.errors import IntegrityError
-from coffer.twin.s3_multipart import s3_multipart_checksums
+from coffer_twin.s3_multipart import s3_multipart_checksums
 
 MIB = 1024 * 1024
 BODY = os.urandom(11 * MIB)

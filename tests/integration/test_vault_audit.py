@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from coffer.cli import main
-from coffer.commands.vault_context import vault_context
 from coffer.domain.audit import audit_key
-from coffer.local.samples import create_sample_bucket
-from coffer.local.session import LocalCoffer, local_twin
+from coffer_cli.cli import main
+from coffer_cli.commands.vault_context import vault_context
+from coffer_cli.local.samples import create_sample_bucket
+from coffer_cli.local.session import LocalCoffer, local_twin
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK = ["--stack", "coffer-twin"]

@@ -15,15 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from coffer.cli import main
-from coffer.commands.vault_context import VaultContext, vault_context
 from coffer.domain.legal_holds import CreateLegalHoldRequest
 from coffer.domain.manifest import Manifest, ManifestPart, VaultLayout
 from coffer.domain.recovery_points import RecoveryPoint
 from coffer.domain.validation import parse_model
-from coffer.local.samples import create_sample_bucket
-from coffer.local.session import LocalCoffer, local_twin
 from coffer.services.retention_guard import RetentionGuard
+from coffer_cli.cli import main
+from coffer_cli.commands.vault_context import VaultContext, vault_context
+from coffer_cli.local.samples import create_sample_bucket
+from coffer_cli.local.session import LocalCoffer, local_twin
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK = ["--stack", "coffer-twin"]

@@ -23,17 +23,17 @@ import pytest
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
-from coffer.cli import main
-from coffer.commands.vault_context import VaultContext, vault_context
 from coffer.domain.clock import FixedClock
 from coffer.domain.errors import NotFound, VaultLockImmutable
 from coffer.domain.manifest import Manifest, ManifestPart, VaultLayout
 from coffer.domain.object_lock import LockMode, VersionLock, deletion_refusal, retention_change_refusal
 from coffer.domain.recovery_points import RecoveryPoint
 from coffer.domain.vaults import VaultLockRequest
-from coffer.local.samples import create_sample_bucket
-from coffer.local.session import LocalCoffer, local_twin
 from coffer.services.jobs_common import job_id_for
+from coffer_cli.cli import main
+from coffer_cli.commands.vault_context import VaultContext, vault_context
+from coffer_cli.local.samples import create_sample_bucket
+from coffer_cli.local.session import LocalCoffer, local_twin
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK = ["--stack", "coffer-twin"]

@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
-from coffer.adapters.catalog_vault import VaultCatalog
-from coffer.cli import main
+from coffer.adapters.catalog.vaults import VaultCatalog
 from coffer.domain.manifest import Manifest, ManifestPart, VaultLayout
 from coffer.domain.recovery_points import RecoveryPoint
-from coffer.local.samples import SAMPLE_TABLE, create_sample_bucket, create_sample_table
-from coffer.local.session import LocalCoffer, local_twin
+from coffer_cli.cli import main
+from coffer_cli.local.samples import SAMPLE_TABLE, create_sample_bucket, create_sample_table
+from coffer_cli.local.session import LocalCoffer, local_twin
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK = ["--stack", "coffer-twin"]

@@ -11,7 +11,7 @@ import pytest
 from moto import mock_aws
 
 from coffer.adapters import aws
-from coffer.adapters.vault_s3 import S3Vault
+from coffer.adapters.vault.s3_vault import S3Vault
 
 SOON = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
 LATER = SOON + timedelta(days=30)

@@ -18,9 +18,9 @@ import pytest
 
 from coffer.domain.errors import NotFound
 from coffer.domain.jobs import Job, JobState
-from coffer.local.samples import create_sample_table
-from coffer.local.session import LocalCoffer, local_twin
 from coffer.services.jobs_common import job_id_for
+from coffer_cli.local.samples import create_sample_table
+from coffer_cli.local.session import LocalCoffer, local_twin
 
 from .concurrency import all_at_once
 

@@ -17,15 +17,15 @@ from typing import Any
 
 import pytest
 
-from coffer.adapters.catalog_restore_leases import RestoreLeases
+from coffer.adapters.catalog.restore_leases import RestoreLeases
 from coffer.domain.errors import RecoveryPointDeleting, RecoveryPointInUse
 from coffer.domain.jobs import JobState
 from coffer.domain.recovery_points import RecoveryPoint, RecoveryPointStatus
 from coffer.domain.resources import ResourceType
-from coffer.local.samples import create_sample_table
-from coffer.local.session import LocalCoffer, local_twin
 from coffer.services.jobs_common import job_id_for
-from coffer.twin.calls import AwsCall, intercepting
+from coffer_cli.local.samples import create_sample_table
+from coffer_cli.local.session import LocalCoffer, local_twin
+from coffer_twin.calls import AwsCall, intercepting
 
 ROOT = Path(__file__).resolve().parents[2]
 TABLE = "coffer-sample-orders"

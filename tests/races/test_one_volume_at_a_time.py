@@ -19,15 +19,15 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from coffer.adapters.catalog_copy_quota import CopyQuotas
-from coffer.adapters.catalog_turns import TurnQueue
+from coffer.adapters.catalog.copy_quota import CopyQuotas
+from coffer.adapters.catalog.turns import TurnQueue
 from coffer.domain.errors import NotFound
 from coffer.domain.jobs import Job, JobState
 from coffer.domain.snapshot_quota import snapshot_quota_key
-from coffer.local.samples import create_sample_instance, create_sample_volume, sample_network
-from coffer.local.session import LocalCoffer, local_twin
 from coffer.services.jobs_common import job_id_for
-from coffer.twin.calls import AwsCall, observing
+from coffer_cli.local.samples import create_sample_instance, create_sample_volume, sample_network
+from coffer_cli.local.session import LocalCoffer, local_twin
+from coffer_twin.calls import AwsCall, observing
 
 from .concurrency import all_at_once
 

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from coffer.commands.plan import read_documents
 from coffer.domain.clock import FixedClock
 from coffer.domain.jobs import JobKind, JobState
-from coffer.local.sample_plans import plan_service
-from coffer.local.session import LocalCoffer, local_twin
+from coffer_cli.commands.plan import read_documents
+from coffer_cli.local.sample_plans import plan_service
+from coffer_cli.local.session import LocalCoffer, local_twin
 
 ROOT = Path(__file__).resolve().parents[2]
 FIVE = datetime(2026, 11, 26, 5, 0, tzinfo=UTC)

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from coffer.local.demo import run_demo
+from coffer_cli.local.demo import run_demo
 
 
 def test_demo_backs_up_restores_equal_copies_and_shows_the_vault_refusing_deletion(project_root: Path) -> None:

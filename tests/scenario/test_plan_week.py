@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from coffer.adapters.catalog_plans import PlanCatalog
+from coffer.adapters.catalog.plans import PlanCatalog
 from coffer.domain.clock import FixedClock
 from coffer.domain.errors import CofferError
 from coffer.domain.jobs import Job, JobState
@@ -29,13 +29,13 @@ from coffer.domain.plan_steps import PlanRunInput, PlanRunSummary
 from coffer.domain.plans import read_documents
 from coffer.domain.steps import FailStep
 from coffer.entrypoints.events import StartBackupJobEvent
-from coffer.local.sample_plans import plan_service
-from coffer.local.session import LocalCoffer, local_twin
-from coffer.local.ticks import Fire, TwinScheduler
 from coffer.services.backup_jobs import BackupJobs
 from coffer.services.jobs_common import fail_job
 from coffer.services.object_batches import ObjectBatches
 from coffer.services.plan_runs import PlanRuns
+from coffer_cli.local.sample_plans import plan_service
+from coffer_cli.local.session import LocalCoffer, local_twin
+from coffer_cli.local.ticks import Fire, TwinScheduler
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from coffer.adapters.aws import TransientAwsError
-from coffer.adapters.copy_destinations import DestinationResolver
+from coffer.adapters.aws_services.copy_destinations import DestinationResolver
 from coffer.domain.copies import VaultAddress
 from coffer.domain.errors import InvalidInput
 from coffer.settings import Settings

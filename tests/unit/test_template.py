@@ -1,5 +1,5 @@
 """template.yaml keeps its promises: the contracts of docs/CONTRACTS.md, the vault's safety properties and
-least-privilege IAM. Read with the twin's own loader and SAM transform (coffer.twin), so the template the
+least-privilege IAM. Read with the twin's own loader and SAM transform (coffer_twin), so the template the
 tests check is the template the twin deploys.
 
 IAM is checked on the *transformed* template too: that is where SAM's generated roles (and the managed
@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from coffer.twin.cfn_yaml import load_template
-from coffer.twin.packaging import package_template
-from coffer.twin.sam_transform import to_cloudformation
+from coffer_twin.cfn_yaml import load_template
+from coffer_twin.packaging import package_template
+from coffer_twin.sam_transform import to_cloudformation
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"

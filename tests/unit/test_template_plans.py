@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from coffer.adapters.stack_outputs import OUTPUTS
-from coffer.twin.cfn_yaml import load_template
-from coffer.twin.packaging import package_template
-from coffer.twin.sam_transform import to_cloudformation
+from coffer.adapters.aws_services.stack_outputs import OUTPUTS
+from coffer_twin.cfn_yaml import load_template
+from coffer_twin.packaging import package_template
+from coffer_twin.sam_transform import to_cloudformation
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,7 +7,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from coffer.domain.plans import schedule_input
-from coffer.local.ticks import fire_times, scheduler_input
+from coffer_cli.local.ticks import fire_times, scheduler_input
 
 T0 = datetime(2026, 12, 1, 0, 0, tzinfo=UTC)
 

@@ -19,8 +19,8 @@ def files_using(pattern: str) -> set[str]:
 
 
 def test_only_the_vault_adapter_changes_retention_or_passes_the_governance_bypass() -> None:
-    assert files_using(r"put_object_retention\(") == {"layers/coffer/adapters/vault_s3.py"}
-    assert files_using(r"BypassGovernanceRetention\s*=") == {"layers/coffer/adapters/vault_s3.py"}
+    assert files_using(r"put_object_retention\(") == {"layers/coffer/adapters/vault/s3_vault.py"}
+    assert files_using(r"BypassGovernanceRetention\s*=") == {"layers/coffer/adapters/vault/s3_vault.py"}
 
 
 def test_only_the_audited_operator_command_bypasses_governance() -> None:

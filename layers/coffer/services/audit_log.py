@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-from coffer.adapters.catalog_vault import VaultCatalog
-from coffer.adapters.vault_s3 import AlreadyStored, S3Vault
+from coffer.adapters.catalog.vaults import VaultCatalog
+from coffer.adapters.vault.s3_vault import AlreadyStored, S3Vault
 from coffer.domain.audit import (
     AUDIT_PREFIX,
     EMPTY_HEAD,

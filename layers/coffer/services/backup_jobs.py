@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from coffer.adapters.catalog_copy_quota import CopyQuotas
-from coffer.adapters.catalog_dynamodb import DuplicateRequest
-from coffer.adapters.catalog_turns import TurnQueue, queued_since
+from coffer.adapters.catalog.copy_quota import CopyQuotas
+from coffer.adapters.catalog.dynamodb import DuplicateRequest
+from coffer.adapters.catalog.turns import TurnQueue, queued_since
 from coffer.adapters.resources.common import check_options
 from coffer.domain.copies import copy_executions
 from coffer.domain.errors import CofferError, CompletionWindowExceeded, InvalidInput, NotFound, ResourceBusy

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from coffer.adapters.catalog_vault import AlreadyExists
+from coffer.adapters.catalog.vaults import AlreadyExists
 from coffer.domain.errors import ConcurrentUpdate, NotFound
 from coffer.domain.manifest import Manifest, sha256_hex
 from coffer.domain.vaults import DEFAULT_VAULT, recovery_points_prefix

@@ -26,7 +26,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from coffer.adapters.aws import error_code
-from coffer.adapters.catalog_continuous import ContinuousCatalog
+from coffer.adapters.catalog.continuous import ContinuousCatalog
 from coffer.adapters.resources.continuous import ContinuousAdapter, S3Continuous, continuous_adapter_for
 from coffer.adapters.resources.s3 import MAX_SINGLE_COPY
 from coffer.domain.continuous import (

@@ -31,14 +31,14 @@ import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
-from coffer.adapters.catalog_copy_quota import CopyQuotas
-from coffer.adapters.catalog_dynamodb import DuplicateRequest, DynamoCatalog
-from coffer.adapters.catalog_restore_leases import RestoreLeases
-from coffer.adapters.catalog_vault import VaultCatalog
-from coffer.adapters.copy_destinations import Destination, DestinationResolver
+from coffer.adapters.aws_services.copy_destinations import Destination, DestinationResolver
+from coffer.adapters.catalog.copy_quota import CopyQuotas
+from coffer.adapters.catalog.dynamodb import DuplicateRequest, DynamoCatalog
+from coffer.adapters.catalog.restore_leases import RestoreLeases
+from coffer.adapters.catalog.vaults import VaultCatalog
 from coffer.adapters.resources import adapter_for
 from coffer.adapters.resources.dynamodb import DynamoDBAdapter
-from coffer.adapters.vault_s3 import S3Vault
+from coffer.adapters.vault.s3_vault import S3Vault
 from coffer.domain.copies import (
     CopyDestination,
     CopyMethod,

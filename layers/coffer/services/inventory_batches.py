@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from coffer.adapters.s3_inventory import ListingMarks, S3Inventory
+from coffer.adapters.resources.s3_inventory import ListingMarks, S3Inventory
 from coffer.domain.inventory import TOKEN_PREFIX, decode_token, encode_token
 from coffer.domain.jobs import Job
 from coffer.domain.manifest import WorkLayout

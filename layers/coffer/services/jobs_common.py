@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import uuid
 
-from coffer.adapters.catalog_copy_quota import CopyQuotas
-from coffer.adapters.catalog_restore_leases import RestoreLeases
+from coffer.adapters.catalog.copy_quota import CopyQuotas
+from coffer.adapters.catalog.restore_leases import RestoreLeases
 from coffer.domain.errors import NotFound
 from coffer.domain.jobs import Job, JobKind, JobState
 from coffer.domain.recovery_points import RecoveryPoint, RecoveryPointStatus

@@ -35,7 +35,7 @@ from urllib.parse import urlencode
 from botocore.exceptions import ClientError
 
 from coffer.adapters.aws import error_code
-from coffer.adapters.multipart_s3 import Composite, MultipartCopier, Upload
+from coffer.adapters.vault.multipart import Composite, MultipartCopier, Upload
 from coffer.domain.cold_tier import ARCHIVE_CLASSES, format_day, warm_until_needed
 from coffer.domain.errors import IntegrityError, InvalidInput
 from coffer.domain.jobs import Job, JobKind

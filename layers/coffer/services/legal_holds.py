@@ -16,8 +16,8 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from coffer.adapters.catalog_vault import VaultCatalog
-from coffer.adapters.vault_s3 import S3Vault
+from coffer.adapters.catalog.vaults import VaultCatalog
+from coffer.adapters.vault.s3_vault import S3Vault
 from coffer.domain.clock import Clock
 from coffer.domain.errors import InvalidInput, NotFound
 from coffer.domain.legal_holds import CreateLegalHoldRequest, LegalHold, LegalHoldStatus

@@ -16,7 +16,7 @@ from datetime import date
 from botocore.exceptions import ClientError
 
 from coffer.adapters.aws import error_code
-from coffer.adapters.vault_s3 import S3Vault
+from coffer.adapters.vault.s3_vault import S3Vault
 from coffer.domain.cold_tier import (
     COLD,
     TIER_TAG,

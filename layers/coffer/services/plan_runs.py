@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from coffer.adapters.catalog_plans import PlanCatalog
-from coffer.adapters.resource_directory import FoundResource, ResourceDirectory
+from coffer.adapters.catalog.plans import PlanCatalog
 from coffer.adapters.resources import REGISTRY
+from coffer.adapters.resources.directory import FoundResource, ResourceDirectory
 from coffer.domain.continuous import CONTINUOUS_TYPES
 from coffer.domain.errors import NotFound
 from coffer.domain.jobs import Job, JobState

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from coffer.adapters.catalog_plans import PlanCatalog, StoredPlan
-from coffer.adapters.plan_schedules import PlanSchedules, managed
-from coffer.adapters.stack_outputs import StackRefs
+from coffer.adapters.aws_services.schedules import PlanSchedules, managed
+from coffer.adapters.aws_services.stack_outputs import StackRefs
+from coffer.adapters.catalog.plans import PlanCatalog, StoredPlan
 from coffer.domain.clock import Clock
 from coffer.domain.errors import CofferError, NotFound
 from coffer.domain.plan_diff import PlanDiff, diff_plans

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from coffer.adapters.catalog_dynamodb import DuplicateRequest
-from coffer.adapters.catalog_restore_leases import RestoreLeases
+from coffer.adapters.catalog.dynamodb import DuplicateRequest
+from coffer.adapters.catalog.restore_leases import RestoreLeases
 from coffer.domain.continuous import RESTORE_TIME, USE_LATEST
 from coffer.domain.errors import CofferError, IntegrityError, InvalidInput
 from coffer.domain.jobs import Job, JobKind, JobState, Transition

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from coffer.adapters.catalog_vault import VaultCatalog
+from coffer.adapters.catalog.vaults import VaultCatalog
 from coffer.domain.expiry import deletion_refusal, due_for_expiry
 from coffer.domain.object_lock import LockMode
 from coffer.domain.recovery_points import RecoveryPoint

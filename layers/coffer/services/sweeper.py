@@ -40,11 +40,11 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from coffer.adapters.aws import error_code, transient
-from coffer.adapters.catalog_continuous import ContinuousCatalog
-from coffer.adapters.catalog_restore_leases import RestoreLeases
-from coffer.adapters.catalog_sweeps import SweepRecords
-from coffer.adapters.catalog_vault import VaultCatalog
-from coffer.adapters.vault_versions import VaultVersions
+from coffer.adapters.catalog.continuous import ContinuousCatalog
+from coffer.adapters.catalog.restore_leases import RestoreLeases
+from coffer.adapters.catalog.sweeps import SweepRecords
+from coffer.adapters.catalog.vaults import VaultCatalog
+from coffer.adapters.vault.versions import VaultVersions
 from coffer.domain.errors import CofferError, NotFound, RecoveryPointInUse
 from coffer.domain.legal_holds import LegalHoldStatus
 from coffer.domain.manifest import VaultLayout

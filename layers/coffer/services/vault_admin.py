@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from coffer.adapters.catalog_dynamodb import DynamoCatalog
-from coffer.adapters.catalog_vault import AlreadyExists, VaultCatalog
-from coffer.adapters.vault_admin_aws import VaultBucketPolicy, VaultKeys
-from coffer.adapters.vault_s3 import S3Vault
+from coffer.adapters.catalog.dynamodb import DynamoCatalog
+from coffer.adapters.catalog.vaults import AlreadyExists, VaultCatalog
+from coffer.adapters.vault.admin import VaultBucketPolicy, VaultKeys
+from coffer.adapters.vault.s3_vault import S3Vault
 from coffer.domain.clock import Clock
 from coffer.domain.errors import InvalidInput, NotFound, UnderLegalHold, VaultNotEmpty
 from coffer.domain.manifest import VaultLayout

@@ -19,9 +19,9 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from coffer.adapters.catalog_continuous import ContinuousCatalog
-from coffer.adapters.catalog_vault import VaultCatalog
-from coffer.adapters.multipart_s3 import Composite, MultipartCopier
+from coffer.adapters.catalog.continuous import ContinuousCatalog
+from coffer.adapters.catalog.vaults import VaultCatalog
+from coffer.adapters.vault.multipart import Composite, MultipartCopier
 from coffer.domain.errors import IntegrityError, NotFound, VaultVerifyFailed
 from coffer.domain.manifest import Manifest, ManifestPart, ObjectEntry, VaultLayout, sha256_hex
 from coffer.domain.recovery_points import RecoveryPointStatus

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from coffer.adapters.catalog_vault import AlreadyExists, VaultCatalog
+from coffer.adapters.catalog.vaults import AlreadyExists, VaultCatalog
 from coffer.domain.clock import Clock
 from coffer.domain.errors import InvalidInput, NotFound, RetentionOutsideVaultLock
 from coffer.domain.jobs import Job

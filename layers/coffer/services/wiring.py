@@ -9,12 +9,12 @@ from typing import Any
 import boto3
 
 from coffer.adapters import aws
-from coffer.adapters.catalog_dynamodb import DynamoCatalog
-from coffer.adapters.catalog_turns import TurnQueue
+from coffer.adapters.catalog.dynamodb import DynamoCatalog
+from coffer.adapters.catalog.turns import TurnQueue
 from coffer.adapters.resources import adapter_for
 from coffer.adapters.resources.s3 import S3Adapter
-from coffer.adapters.vault_s3 import S3Vault
-from coffer.adapters.work_s3 import WorkArea
+from coffer.adapters.vault.s3_vault import S3Vault
+from coffer.adapters.vault.work_area import WorkArea
 from coffer.domain.clock import Clock, SystemClock
 from coffer.domain.resources import ResourceType
 from coffer.ports import ResourceAdapter

@@ -6,11 +6,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from coffer.commands.common import add_stack_option, print_json
-from coffer.commands.vault_context import command, read_policy, vault_context
 from coffer.domain.validation import parse_model
 from coffer.domain.vaults import VaultLockRequest
-from coffer.local.tables import render
+from coffer_cli.commands.common import add_stack_option, print_json
+from coffer_cli.commands.vault_context import command, read_policy, vault_context
+from coffer_cli.local.tables import render
 
 
 def _notes(notes: list[str]) -> None:

@@ -18,7 +18,7 @@ from coffer.domain.errors import UnsupportedOperation
 from coffer.domain.jobs import Job
 from coffer.domain.manifest import Manifest, VaultLayout
 from coffer.domain.resources import ResourceType
-from coffer.local.samples import (
+from coffer_cli.local.samples import (
     SAMPLE_BUCKET,
     SAMPLE_DB,
     SAMPLE_INSTANCE,
@@ -32,8 +32,8 @@ from coffer.local.samples import (
     create_sample_volume,
     table_items,
 )
-from coffer.local.session import LocalCoffer, local_twin
-from coffer.local.tables import render
+from coffer_cli.local.session import LocalCoffer, local_twin
+from coffer_cli.local.tables import render
 
 Say = Callable[[str], None]
 

@@ -3,12 +3,12 @@ applied, as `coffer local tick` and the sample events of the PlanRun functions n
 
 from __future__ import annotations
 
-from coffer.adapters.catalog_plans import PlanCatalog
-from coffer.adapters.plan_schedules import PlanSchedules
-from coffer.adapters.stack_outputs import StackRefs
-from coffer.local.samples import SAMPLE_BUCKET, SAMPLE_TABLE
-from coffer.local.session import LocalCoffer
+from coffer.adapters.aws_services.schedules import PlanSchedules
+from coffer.adapters.aws_services.stack_outputs import StackRefs
+from coffer.adapters.catalog.plans import PlanCatalog
 from coffer.services.plans import ApplyResult, PlanService
+from coffer_cli.local.samples import SAMPLE_BUCKET, SAMPLE_TABLE
+from coffer_cli.local.session import LocalCoffer
 
 SAMPLE_PLAN = "examples/plans/sample.yaml"
 #: the tag the sample plan selects
@@ -23,7 +23,7 @@ def plan_service(coffer: LocalCoffer) -> PlanService:
 
 
 def tag_samples(coffer: LocalCoffer) -> None:
-    """Tag the sample bucket and table (made by coffer.local.samples) so that the sample plan selects them."""
+    """Tag the sample bucket and table (made by coffer_cli.local.samples) so that the sample plan selects them."""
     coffer.client("s3").put_bucket_tagging(Bucket=SAMPLE_BUCKET, Tagging={"TagSet": [SAMPLE_TAG]})
     dynamodb = coffer.client("dynamodb")
     table_arn = dynamodb.describe_table(TableName=SAMPLE_TABLE)["Table"]["TableArn"]
@@ -31,7 +31,7 @@ def tag_samples(coffer: LocalCoffer) -> None:
 
 
 def apply_plan_files(coffer: LocalCoffer, *paths: str) -> ApplyResult:
-    from coffer.commands.plan import read_files
+    from coffer_cli.commands.plan import read_files
 
     return plan_service(coffer).apply(read_files([str(coffer.twin.project_root / p) for p in paths]))
 

@@ -6,9 +6,9 @@ import argparse
 from collections import deque
 from typing import Any
 
-from coffer.commands.common import add_stack_option
-from coffer.commands.vault_context import command, vault_context
-from coffer.local.tables import render
+from coffer_cli.commands.common import add_stack_option
+from coffer_cli.commands.vault_context import command, vault_context
+from coffer_cli.local.tables import render
 
 
 @command

@@ -6,11 +6,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from coffer.adapters.catalog_sweeps import SweepRecords
-from coffer.commands.common import add_stack_option, print_json, stack_deps
+from coffer.adapters.catalog.sweeps import SweepRecords
 from coffer.domain.errors import NotFound
-from coffer.local.tables import render
 from coffer.services.sweeper import Sweeper
+from coffer_cli.commands.common import add_stack_option, print_json, stack_deps
+from coffer_cli.local.tables import render
 
 
 def _sweeper(args: argparse.Namespace) -> Sweeper:

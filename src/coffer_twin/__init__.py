@@ -2,7 +2,7 @@
 
 Usage::
 
-    from coffer.twin import Twin
+    from coffer_twin import Twin
 
     with Twin.deploy(project_root, parameters={"PollSeconds": "1"}) as twin:
         arns = twin.put_event("coffer", "StartBackupJob", {...})  # EventBridge rule -> state machine
@@ -27,7 +27,7 @@ Object Lock default retention and its refusal to delete a locked version; Number
 conditions and ``!If``/``AWS::NoValue`` in the template. Nested workflows
 (``arn:aws:states:::states:startExecution``, ``.sync``, ``.sync:2``) with AWS's request and response
 shapes (:mod:`.nested_executions`); TransactWriteItems at a cost proportional to its items
-(:mod:`.dynamodb_transactions`). Scheduler schedules are fired by ``coffer.local.ticks``.
+(:mod:`.dynamodb_transactions`). Scheduler schedules are fired by ``coffer_cli.local.ticks``.
 DynamoDB calls serialised, so a transaction is atomic under concurrency as in DynamoDB
 (:mod:`.dynamodb_atomic`); a failed ItemReader/ResultWriter S3 call named ``States.ItemReaderFailed`` /
 ``States.ResultWriterFailed`` as in AWS (:mod:`.distributed_map`); each ASL parsed once per twin
@@ -45,7 +45,7 @@ good; ``CallRecorder`` counts them for bench.
 
 Does not, or differs from AWS:
 - Nothing runs by time: EventBridge schedules and Scheduler schedules never fire (fire them from the test,
-  or with ``coffer.local.ticks.TwinScheduler``);
+  or with ``coffer_cli.local.ticks.TwinScheduler``);
   ``Wait`` states and Retry intervals sleep ``wait_scale`` of their seconds (:mod:`.waits`; 1.0 by default,
   ``coffer local`` and the tests compress them: nothing on the twin takes time to finish).
 - IAM is not evaluated (roles and policies exist but allow everything); bucket policies are resolved but

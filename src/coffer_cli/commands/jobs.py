@@ -8,12 +8,12 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from coffer.commands.common import add_stack_option, key_value_pairs, print_json, stack_deps
 from coffer.domain.errors import CofferError, InvalidInput
 from coffer.domain.requests import StartRestoreJobRequest
 from coffer.domain.validation import parse_model
-from coffer.local.tables import render
 from coffer.services.jobs_common import job_id_for
+from coffer_cli.commands.common import add_stack_option, key_value_pairs, print_json, stack_deps
+from coffer_cli.local.tables import render
 
 
 def _day(value: str | None) -> datetime:

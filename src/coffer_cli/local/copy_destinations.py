@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 
-from coffer.adapters.copy_destinations import assumed_session
-from coffer.twin.cfn_yaml import load_template
-from coffer.twin.fixups import TemplateResolver, apply_fixups
-from coffer.twin.stack import create_stack
+from coffer.adapters.aws_services.copy_destinations import assumed_session
+from coffer_twin.cfn_yaml import load_template
+from coffer_twin.fixups import TemplateResolver, apply_fixups
+from coffer_twin.stack import create_stack
 
 if TYPE_CHECKING:
-    from coffer.local.session import LocalCoffer
+    from coffer_cli.local.session import LocalCoffer
 
 #: what a copy uses of a destination stack, and the outputs it reads
 STORAGE = ("VaultKey", "VaultBucket", "WorkBucket", "CatalogTable")

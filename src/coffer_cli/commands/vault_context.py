@@ -11,10 +11,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from coffer.adapters.catalog_vault import VaultCatalog
-from coffer.adapters.vault_admin_aws import VaultBucketPolicy, VaultKeys
-from coffer.adapters.vault_s3 import S3Vault
-from coffer.commands.common import stack_deps
+from coffer.adapters.catalog.vaults import VaultCatalog
+from coffer.adapters.vault.admin import VaultBucketPolicy, VaultKeys
+from coffer.adapters.vault.s3_vault import S3Vault
 from coffer.domain.errors import CofferError
 from coffer.services.audit_log import AuditLog
 from coffer.services.catalog_rebuild import CatalogRebuild
@@ -23,6 +22,7 @@ from coffer.services.vault_admin import VaultAdmin
 from coffer.services.vault_verify import VaultVerifier
 from coffer.services.vaults import Vaults
 from coffer.services.wiring import Deps
+from coffer_cli.commands.common import stack_deps
 
 
 @dataclass

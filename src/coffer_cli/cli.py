@@ -1,4 +1,4 @@
-"""The `coffer` command. Each command group lives in its own module under coffer.commands."""
+"""The `coffer` command. Each command group lives in its own module under coffer_cli.commands."""
 
 from __future__ import annotations
 
@@ -9,16 +9,16 @@ from collections.abc import Sequence
 
 #: one line per command group
 COMMAND_MODULES = (
-    "coffer.commands.local",
-    "coffer.commands.jobs",
-    "coffer.commands.plan",
-    "coffer.commands.backup",
-    "coffer.commands.copy",
-    "coffer.commands.vault",
-    "coffer.commands.legalhold",
-    "coffer.commands.audit",
-    "coffer.commands.catalog",
-    "coffer.commands.sweep",
+    "coffer_cli.commands.local",
+    "coffer_cli.commands.jobs",
+    "coffer_cli.commands.plan",
+    "coffer_cli.commands.backup",
+    "coffer_cli.commands.copy",
+    "coffer_cli.commands.vault",
+    "coffer_cli.commands.legalhold",
+    "coffer_cli.commands.audit",
+    "coffer_cli.commands.catalog",
+    "coffer_cli.commands.sweep",
 )
 
 

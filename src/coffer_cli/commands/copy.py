@@ -16,11 +16,11 @@ import time
 import uuid
 from typing import Any
 
-from coffer.commands.common import add_stack_option, print_json, stack_deps
 from coffer.domain.copies import StartCopyJobRequest
 from coffer.domain.errors import InvalidInput, NotFound
 from coffer.domain.validation import parse_model
 from coffer.services.jobs_common import job_id_for
+from coffer_cli.commands.common import add_stack_option, print_json, stack_deps
 
 
 def request_detail(args: argparse.Namespace) -> dict[str, Any]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from coffer.commands.common import add_stack_option, print_json
-from coffer.commands.vault_context import command, vault_context
+from coffer_cli.commands.common import add_stack_option, print_json
+from coffer_cli.commands.vault_context import command, vault_context
 
 
 @command

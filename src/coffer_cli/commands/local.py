@@ -8,18 +8,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from coffer.commands.common import project_root
+from coffer_cli.commands.common import project_root
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from coffer.local.demo import run_demo
+    from coffer_cli.local.demo import run_demo
 
     return run_demo(project_root(args.project))
 
 
 def _invoke(args: argparse.Namespace) -> int:
-    from coffer.local.sample_events import invoke_sample
-    from coffer.twin.twin import TwinInvokeError
+    from coffer_cli.local.sample_events import invoke_sample
+    from coffer_twin.twin import TwinInvokeError
 
     event_file = Path(args.event).resolve()
     if not event_file.is_file():
@@ -44,7 +44,7 @@ def _when(value: str, option: str) -> datetime:
 
 
 def _tick(args: argparse.Namespace) -> int:
-    from coffer.local.ticks import run_local_tick
+    from coffer_cli.local.ticks import run_local_tick
 
     start = _when(args.start, "--from") if args.start else datetime.now(UTC).replace(second=0, microsecond=0)
     until = _when(args.until, "--until")

@@ -16,10 +16,10 @@ from typing import Any
 import yaml
 
 from coffer.domain.clock import FixedClock
-from coffer.local.copy_destinations import COPY_FUNCTIONS, prepare_copy_destination
-from coffer.local.sample_plans import apply_sample_plan
-from coffer.local.samples import create_sample_bucket, create_sample_table, create_sample_versioned_bucket
-from coffer.local.session import LocalCoffer, local_twin
+from coffer_cli.local.copy_destinations import COPY_FUNCTIONS, prepare_copy_destination
+from coffer_cli.local.sample_plans import apply_sample_plan
+from coffer_cli.local.samples import create_sample_bucket, create_sample_table, create_sample_versioned_bucket
+from coffer_cli.local.session import LocalCoffer, local_twin
 
 SAMPLE_EPOCH = datetime(2026, 11, 25, 10, 0, 5, tzinfo=UTC)
 BUS = "bus"

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from coffer.adapters.plan_schedules import PlanSchedules
+from coffer.adapters.aws_services.schedules import PlanSchedules
 from coffer.domain.clock import FixedClock
 from coffer.domain.schedules import fires_between, parse_schedule
-from coffer.local.session import LocalCoffer
-from coffer.twin.twin import ExecutionResult
+from coffer_cli.local.session import LocalCoffer
+from coffer_twin.twin import ExecutionResult
 
 
 @dataclass(frozen=True)
@@ -145,10 +145,10 @@ def run_local_tick(project_root: Any, plan_files: list[str], start: datetime, un
     from datetime import timedelta
     from pathlib import Path
 
-    from coffer.commands.plan import read_files
-    from coffer.local.sample_plans import plan_service, tag_samples
-    from coffer.local.samples import create_sample_bucket, create_sample_table
-    from coffer.local.session import local_twin
+    from coffer_cli.commands.plan import read_files
+    from coffer_cli.local.sample_plans import plan_service, tag_samples
+    from coffer_cli.local.samples import create_sample_bucket, create_sample_table
+    from coffer_cli.local.session import local_twin
 
     clock = FixedClock(start)
     with local_twin(project_root, clock=clock) as coffer:

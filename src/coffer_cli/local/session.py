@@ -11,7 +11,7 @@ from coffer.domain.clock import Clock, SystemClock
 from coffer.entrypoints.lambda_runtime import RUNTIME_CLOCK
 from coffer.services.wiring import Deps, build
 from coffer.settings import Settings
-from coffer.twin.twin import Twin
+from coffer_twin.twin import Twin
 
 #: Parameters the twin deploys the template with: poll every second (moto's backups finish at once).
 TWIN_PARAMETERS = {"PollSeconds": "1", "ThawPollSeconds": "1"}

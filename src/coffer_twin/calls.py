@@ -9,7 +9,7 @@ botocore's retry handler like a real one).
 
 Each attempt is described by an :class:`AwsCall`: the botocore service id and operation, and the
 *caller*: the logical id of the function whose handler runs in that thread (see
-:func:`coffer.twin.lambda_router.running_function`), :data:`ENGINE` for calls Step Functions makes on its
+:func:`coffer_twin.lambda_router.running_function`), :data:`ENGINE` for calls Step Functions makes on its
 own (Lambda invokes, ``ItemReader`` listings, ``ResultWriter`` writes: moto signs them with the access
 key ``ak``), or :data:`DRIVER` for everything else (tests, the demo, bench).
 

@@ -9,8 +9,8 @@ Usage::
 
 A :class:`Fault` matches attempts by botocore service id (``s3``, ``dynamodb``, ``lambda``, ``sfn`` ...),
 operation name (``CopyObject``), caller — the logical id of the function in whose invocation the call
-happens, :data:`~coffer.twin.calls.ENGINE` (Step Functions' own calls: Lambda invokes, ItemReader
-listings, ResultWriter writes) or :data:`~coffer.twin.calls.DRIVER` (the test itself) — and optionally a
+happens, :data:`~coffer_twin.calls.ENGINE` (Step Functions' own calls: Lambda invokes, ItemReader
+listings, ResultWriter writes) or :data:`~coffer_twin.calls.DRIVER` (the test itself) — and optionally a
 substring of the URL (a bucket, a function name). It lets ``skip`` matching attempts through, then fails the
 next ``times`` ones (``None``: every one from then on).
 

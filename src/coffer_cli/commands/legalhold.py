@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from coffer.commands.common import add_stack_option, print_json
-from coffer.commands.vault_context import command, vault_context
 from coffer.domain.legal_holds import CreateLegalHoldRequest
 from coffer.domain.validation import parse_model
-from coffer.local.tables import render
+from coffer_cli.commands.common import add_stack_option, print_json
+from coffer_cli.commands.vault_context import command, vault_context
+from coffer_cli.local.tables import render
 
 
 @command
