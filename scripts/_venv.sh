@@ -10,8 +10,10 @@ fi
 # Reinstall only when pyproject.toml changed since the last install.
 stamp=".venv/.coffer-installed-$1"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  echo "Installing Coffer into .venv (extras: $1): about a minute." >&2
   # PYTHONWARNINGS: setuptools' notes on editable installs are for packagers, not for someone running the demo.
-  PYTHONWARNINGS=ignore .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-  PYTHONWARNINGS=ignore .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[$1]"
+  # -qq: pip's errors only (its warnings are about the machine's index settings, not about Coffer).
+  PYTHONWARNINGS=ignore .venv/bin/python -m pip install -qq --disable-pip-version-check --upgrade pip
+  PYTHONWARNINGS=ignore .venv/bin/python -m pip install -qq --disable-pip-version-check -e ".[$1]"
   touch "$stamp"
 fi

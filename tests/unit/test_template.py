@@ -1,4 +1,4 @@
-"""template.yaml keeps its promises: the contracts of docs/CONTRACTS.md, the vault's safety properties and
+"""template.yaml keeps its promises: the contracts of docs/reference/contracts.md, the vault's safety properties and
 least-privilege IAM. Read with the twin's own loader and SAM transform (coffer_twin), so the template the
 tests check is the template the twin deploys.
 
@@ -137,9 +137,9 @@ def denies(statements: list[dict[str, Any]]) -> Iterator[tuple[str, str]]:
 
 
 def contract_functions() -> dict[str, str]:
-    """Logical id -> CodeUri, from the table in docs/CONTRACTS.md."""
-    text = (ROOT / "docs" / "CONTRACTS.md").read_text(encoding="utf-8")
-    rows = re.findall(r"^\|\s*(\w+Function)\s*\|\s*(functions/[\w/]+)\s*\|", text, flags=re.MULTILINE)
+    """Logical id -> CodeUri, from the table in docs/reference/contracts.md."""
+    text = (ROOT / "docs" / "reference" / "contracts.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\|\s*`?(\w+Function)`?\s*\|\s*`?(functions/[\w/]+)`?\s*\|", text, flags=re.MULTILINE)
     return dict(rows)
 
 

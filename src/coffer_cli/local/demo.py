@@ -42,10 +42,17 @@ class DemoFailed(Exception):
     pass
 
 
-def check(condition: bool, claim: str, say: Say) -> None:
+def check(condition: bool, claim: str, say: Say, why: str = "") -> None:
     if not condition:
-        raise DemoFailed(claim)
+        raise DemoFailed(f"{claim}{f' ({why})' if why else ''}")
     say(f"  ok  {claim}")
+
+
+def check_workflows(results: dict[str, dict[str, Any]], claim: str, say: Say) -> None:
+    """Every execution SUCCEEDED, or the demo fails naming each one that did not, with its error and cause."""
+    failed = [f"{name}: {r['status']} {r.get('error') or ''}: {r.get('cause') or ''}"
+              for name, r in results.items() if r["status"] != "SUCCEEDED"]
+    check(not failed, claim, say, why="; ".join(failed))
 
 
 def run_demo(project_root: Path, say: Say = print) -> int:
@@ -78,8 +85,8 @@ def _demo(coffer: LocalCoffer, say: Say) -> None:
                                      "Lifecycle": {"DeleteAfterDays": 35}, "RecoveryPointTags": {"demo": "yes"}})
     ddb_result = coffer.start_backup({"ResourceArn": f"arn:aws:dynamodb:{region}:{account}:table/{SAMPLE_TABLE}",
                                       "IdempotencyToken": f"{run}-dynamodb", "Lifecycle": {"DeleteAfterDays": 35}})
-    check(s3_result["status"] == "SUCCEEDED", "S3 backup workflow SUCCEEDED", say)
-    check(ddb_result["status"] == "SUCCEEDED", "DynamoDB backup workflow SUCCEEDED", say)
+    check_workflows({"S3": s3_result}, "S3 backup workflow SUCCEEDED", say)
+    check_workflows({"DynamoDB": ddb_result}, "DynamoDB backup workflow SUCCEEDED", say)
     catalog = coffer.deps.catalog
     s3_job = catalog.get_job(s3_result["output"]["job_id"]) if s3_result["output"] else None
     jobs = list(catalog.list_jobs(coffer.clock.now()))
@@ -102,7 +109,7 @@ def _demo(coffer: LocalCoffer, say: Say) -> None:
     r2 = coffer.start_restore({"RecoveryPointArn": by_type["DynamoDB"].recovery_point_id,
                                "IdempotencyToken": f"{run}-r2",
                                "Metadata": {"targetTableName": f"{SAMPLE_TABLE}-restored"}})
-    check(r1["status"] == "SUCCEEDED" and r2["status"] == "SUCCEEDED", "both restore workflows SUCCEEDED", say)
+    check_workflows({"S3 restore": r1, "DynamoDB restore": r2}, "both restore workflows SUCCEEDED", say)
     check(bucket_snapshot(s3, restored_bucket) == bucket_snapshot(s3, SAMPLE_BUCKET),
           "restored bucket is byte-identical, with content types, metadata and tags", say)
     check(table_items(dynamodb, f"{SAMPLE_TABLE}-restored") == table_items(dynamodb, SAMPLE_TABLE),
@@ -112,6 +119,7 @@ def _demo(coffer: LocalCoffer, say: Say) -> None:
     s3.put_object(Bucket=SAMPLE_BUCKET, Key="logs/day-03.log", Body=b"rewritten\n", ContentType="text/plain")
     again = coffer.start_backup({"ResourceArn": f"arn:aws:s3:::{SAMPLE_BUCKET}", "IdempotencyToken": f"{run}-s3-2",
                                  "Lifecycle": {"DeleteAfterDays": 35}})
+    check_workflows({"second S3 backup": again}, "second S3 backup workflow SUCCEEDED", say)
     second = catalog.get_job(again["output"]["job_id"])
     _print_jobs([j for j in (s3_job, second) if j], say)
     check(second.state.value == "COMPLETED" and second.progress.objects_copied == 1
@@ -151,10 +159,12 @@ def _native_resources(coffer: LocalCoffer, say: Say, run: str) -> None:
     results = {kind: coffer.start_backup({"ResourceArn": arn, "IdempotencyToken": f"{run}-{kind.lower()}",
                                           "Lifecycle": {"DeleteAfterDays": 35}, "RecoveryPointTags": {"demo": "yes"}})
                for kind, arn in arns.items()}
+    check_workflows({f"{kind} backup": r for kind, r in results.items()}, "EBS, EC2 and RDS backup workflows SUCCEEDED",
+                    say)
     jobs = {kind: catalog.get_job(r["output"]["job_id"]) for kind, r in results.items() if r.get("output")}
     _print_jobs(list(jobs.values()), say)
-    check(len(jobs) == 3 and all(r["status"] == "SUCCEEDED" for r in results.values())
-          and all(j.state.value == "COMPLETED" for j in jobs.values()), "EBS, EC2 and RDS backup jobs COMPLETED", say)
+    check(len(jobs) == 3 and all(j.state.value == "COMPLETED" for j in jobs.values()),
+          "EBS, EC2 and RDS backup jobs COMPLETED", say)
     points = {kind: catalog.get_recovery_point(job.recovery_point_id) for kind, job in jobs.items()}
     _print_recovery_points(list(points.values()), say)
     snapshot_id = (points["EBS"].native_ref or "").rsplit("/", 1)[-1]
@@ -182,9 +192,10 @@ def _native_resources(coffer: LocalCoffer, say: Say, run: str) -> None:
     restores = {kind: coffer.start_restore({"RecoveryPointArn": points[kind].recovery_point_id,
                                             "IdempotencyToken": f"{run}-{kind.lower()}-restore",
                                             "Metadata": metadata[kind]}) for kind in points}
+    check_workflows({f"{kind} restore": r for kind, r in restores.items()},
+                    "EBS, EC2 and RDS restore workflows SUCCEEDED", say)
     restore_jobs = {kind: catalog.get_job(r["output"]["job_id"]) for kind, r in restores.items() if r.get("output")}
-    check(len(restore_jobs) == 3 and all(r["status"] == "SUCCEEDED" for r in restores.values())
-          and all(j.state.value == "COMPLETED" for j in restore_jobs.values()),
+    check(len(restore_jobs) == 3 and all(j.state.value == "COMPLETED" for j in restore_jobs.values()),
           "EBS, EC2 and RDS restore jobs COMPLETED", say)
     restored = {kind: coffer.deps.adapter(ResourceType(kind)).describe_source(job.native_ref or "")
                 for kind, job in restore_jobs.items()}
