@@ -10,6 +10,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from coffer_cli.commands.failures import EXIT_CODES_HELP, Failure, explain
 
@@ -37,8 +38,16 @@ EPILOG = f"""AWS settings: --region, else AWS_REGION, else AWS_DEFAULT_REGION, e
 {EXIT_CODES_HELP}"""
 
 
+class CofferParser(argparse.ArgumentParser):
+    """A command-line mistake is one line too (argparse's own would print its usage first); exit status 2.
+    Subcommands' parsers are of this class as well (argparse makes them of their parent's)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"coffer: {message} (see: {self.prog} --help)\n")
+
+
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="coffer", description="Coffer: a backup control plane for AWS.",
+    top = CofferParser(prog="coffer", description="Coffer: a backup control plane for AWS.",
                                   epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     top.add_argument("--debug", action="store_true",
                      help="show the traceback of an error instead of its one-line explanation")

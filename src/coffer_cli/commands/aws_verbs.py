@@ -35,8 +35,9 @@ _NAMES = {JobKind.BACKUP: "backup", JobKind.COPY: "copy", JobKind.RESTORE: "rest
 
 def _list_jobs(kind: JobKind) -> Any:
     def run(args: argparse.Namespace) -> int:
+        span = jobs.job_span(args, default_days=AWS_DEFAULT_DAYS)
         stack, deps = open_stack(args)
-        found = jobs.listed_jobs(args, stack, deps, kinds=(kind,), default_days=AWS_DEFAULT_DAYS)
+        found = jobs.listed_jobs(args, stack, deps, span, kinds=(kind,))
         key, shape = JOB_SHAPES[kind]
         print_rows(args, jobs.JOB_HEADERS, [jobs.job_row(j) for j in found], {key: [shape(j, stack) for j in found]})
         return ExitCode.OK

@@ -22,15 +22,15 @@ from coffer_cli.commands.failures import UsageError
 MAX_DAYS = 400
 
 
-def parse_time(value: str, option: str) -> datetime:
-    """ISO 8601 (a date is its midnight, a time without zone is UTC) or seconds since the epoch."""
+def time_arg(value: str) -> datetime:
+    """A time option: ISO 8601 (a date is its midnight, a time without zone is UTC) or seconds since the epoch."""
     try:
         if value.isdigit():
             return datetime.fromtimestamp(int(value), UTC)
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except (ValueError, OverflowError):
-        raise UsageError(f"{option}: '{value}' is not a time (ISO 8601, e.g. 2026-12-01 or "
-                         "2026-12-01T08:00:00Z, or seconds since the epoch)") from None
+        raise argparse.ArgumentTypeError(f"'{value}' is not a time (ISO 8601, e.g. 2026-12-01 or "
+                                         "2026-12-01T08:00:00Z, or seconds since the epoch)") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
@@ -48,8 +48,10 @@ def _account(value: str) -> str:
 
 
 def add_time_range(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--by-created-after", metavar="TIME", help="created at or after (ISO 8601 or epoch seconds)")
-    parser.add_argument("--by-created-before", metavar="TIME", help="created before (ISO 8601 or epoch seconds)")
+    parser.add_argument("--by-created-after", type=time_arg, metavar="TIME",
+                        help="created at or after (ISO 8601 or epoch seconds)")
+    parser.add_argument("--by-created-before", type=time_arg, metavar="TIME",
+                        help="created before (ISO 8601 or epoch seconds)")
 
 
 def add_job_filters(parser: argparse.ArgumentParser, kinds: bool) -> None:
@@ -103,13 +105,15 @@ class TimeRange:
     @classmethod
     def from_args(cls, args: argparse.Namespace, now: datetime, default_days: int) -> TimeRange:
         """--by-created-after/before; without them the last `default_days` days (0: today, UTC)."""
-        before = parse_time(args.by_created_before, "--by-created-before") if args.by_created_before else None
-        after = parse_time(args.by_created_after, "--by-created-after") if args.by_created_after else None
+        before: datetime | None = args.by_created_before
+        after: datetime | None = args.by_created_after
         if after is None:
             start = (before or now).astimezone(UTC) - timedelta(days=default_days)
             after = start.replace(hour=0, minute=0, second=0, microsecond=0) if default_days == 0 else start
         span = cls(after, before or now + timedelta(seconds=1))
         if span.before <= span.after:
+            if before is None:  # only --by-created-after, and later than now: nothing was created after it yet
+                return cls(after, after)
             raise UsageError("--by-created-before must be later than --by-created-after")
         if len(span.days()) > MAX_DAYS:
             raise UsageError(f"--by-created-after: the range spans {len(span.days())} days, at most {MAX_DAYS} "
@@ -125,7 +129,7 @@ class TimeRange:
         """The UTC days the range touches, newest first."""
         first = self.after.astimezone(UTC).date()
         last = (self.before - timedelta(microseconds=1)).astimezone(UTC).date()
-        return [last - timedelta(days=n) for n in range((last - first).days + 1)]
+        return [last - timedelta(days=n) for n in range((last - first).days + 1)] if self.before > self.after else []
 
     def holds(self, moment: datetime) -> bool:
         return self.after <= moment < self.before

@@ -93,7 +93,9 @@ class ProgressReader:
         if job.state.terminal:
             objects = job.progress.objects
             size = None if job.kind is JobKind.RESTORE else job.progress.bytes
-            return _replace(snapshot, objects_done=objects, bytes_done=size,
+            batches = sum(1 for _ in self._d.catalog.list_parts(job.job_id)) \
+                if job.resource_type is ResourceType.S3 else 0  # once, as the job ends
+            return _replace(snapshot, objects_done=objects, bytes_done=size, batches_done=batches,
                             objects_total=objects_total if objects_total is not None else objects,
                             bytes_total=bytes_total if bytes_total is not None else size)
         if job.state is not JobState.RUNNING or job.resource_type is not ResourceType.S3:

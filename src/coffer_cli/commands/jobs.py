@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime
+from datetime import date
 from typing import Any
 
+from coffer.domain.clock import SystemClock
 from coffer.domain.jobs import Job, JobKind
 from coffer.services.wiring import Deps
 from coffer_cli.commands.common import Stack, add_stack_option, open_stack
@@ -22,28 +23,31 @@ def job_row(job: Job) -> tuple[object, ...]:
             job.created_at.isoformat(timespec="seconds"), job.resource_arn, job.status_message)
 
 
-def _day(value: str) -> datetime:
+def _day(value: str) -> date:
     try:
-        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+        return date.fromisoformat(value)
     except ValueError:
-        raise UsageError(f"--day: '{value}' is not a date (YYYY-MM-DD)") from None
+        raise argparse.ArgumentTypeError(f"'{value}' is not a date (YYYY-MM-DD)") from None
 
 
-def listed_jobs(args: argparse.Namespace, stack: Stack, deps: Deps, kinds: tuple[JobKind, ...] = (),
-                default_days: int = 0) -> list[Job]:
-    """The jobs the listing's filters select (job_filters.py: how the catalog is read)."""
+def job_span(args: argparse.Namespace, default_days: int = 0) -> TimeRange:
+    """The listing's time range, checked before any AWS call (job_filters.py: how the catalog is read)."""
     if getattr(args, "day", None):
         if args.by_created_after or args.by_created_before:
             raise UsageError("--day: give either --day or --by-created-after/--by-created-before")
-        span = TimeRange.of_day(_day(args.day).date())
-    else:
-        span = TimeRange.from_args(args, deps.clock.now(), default_days)
+        return TimeRange.of_day(args.day)
+    return TimeRange.from_args(args, SystemClock().now(), default_days)
+
+
+def listed_jobs(args: argparse.Namespace, stack: Stack, deps: Deps, span: TimeRange,
+                kinds: tuple[JobKind, ...] = ()) -> list[Job]:
     return list(list_jobs(deps.catalog, span, JobFilter.from_args(args, kinds), stack.account))
 
 
 def _list(args: argparse.Namespace) -> int:
+    span = job_span(args)
     stack, deps = open_stack(args)
-    jobs = listed_jobs(args, stack, deps)
+    jobs = listed_jobs(args, stack, deps, span)
     print_rows(args, JOB_HEADERS, [job_row(j) for j in jobs], [j.model_dump(mode="json") for j in jobs])
     return ExitCode.OK
 
@@ -79,7 +83,7 @@ def register(commands: Any) -> None:
     jobs = commands.add_parser("jobs", help="backup, copy and restore jobs of a deployed stack")
     sub = jobs.add_subparsers(dest="jobs_command", required=True)
     listing = sub.add_parser("list", help="jobs, newest first (default: created today, UTC)")
-    listing.add_argument("--day", help="YYYY-MM-DD: the jobs of one day (UTC)")
+    listing.add_argument("--day", type=_day, help="YYYY-MM-DD: the jobs of one day (UTC)")
     add_list_arguments(listing, kinds=True)
     listing.set_defaults(run=_list)
     describe = sub.add_parser("describe", help="one job with its history of transitions")

@@ -22,7 +22,7 @@ from coffer.services.wiring import Deps
 from coffer_cli.commands.aws_shapes import recovery_point, recovery_point_arn, vault_arn
 from coffer_cli.commands.common import Stack, add_stack_option, open_stack
 from coffer_cli.commands.failures import ExitCode
-from coffer_cli.commands.job_filters import add_time_range, parse_time, resource_type_arg
+from coffer_cli.commands.job_filters import add_time_range, resource_type_arg
 from coffer_cli.commands.output import add_output_option, print_document, print_rows
 
 POINT_HEADERS = ["recovery point", "vault", "type", "status", "created", "bytes", "storage", "delete at", "resource"]
@@ -41,8 +41,8 @@ def point_id(value: str) -> str:
 
 def vault_points(args: argparse.Namespace, deps: Deps) -> Iterator[RecoveryPoint]:
     """The vault's points (newest first), filtered by resource, type and creation time."""
-    after = parse_time(args.by_created_after, "--by-created-after") if args.by_created_after else None
-    before = parse_time(args.by_created_before, "--by-created-before") if args.by_created_before else None
+    after: datetime | None = args.by_created_after
+    before: datetime | None = args.by_created_before
     if after or before:
         catalog = VaultCatalog(deps.client_for("dynamodb"), deps.settings.catalog_table)
         found = reversed(list(catalog.recovery_points_created(args.vault, after or datetime.min.replace(tzinfo=UTC),

@@ -4,6 +4,7 @@ verify (scrub), and the one audited governance bypass."""
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from coffer.domain.validation import parse_model
@@ -15,8 +16,9 @@ from coffer_cli.commands.vault_context import read_policy, vault_context
 
 
 def _notes(notes: list[str]) -> None:
+    """Notes go to stderr: stdout stays the command's JSON, for scripts."""
     for note in notes:
-        print(f"note: {note}")
+        print(f"note: {note}", file=sys.stderr)
 
 
 def _create(args: argparse.Namespace) -> int:
