@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from coffer.domain.errors import InvalidInput
 from coffer_cli.commands.common import project_root
 from coffer_cli.commands.failures import ExitCode, UsageError
 
@@ -41,9 +42,12 @@ def _invoke(args: argparse.Namespace) -> int:
 
     root = project_root(args.project)
     body, event_file = _read_json(args.event, "--event") if args.event else ({}, None)
-    env_vars = EnvVars.parse(_read_json(args.env_vars, "--env-vars")[0]) if args.env_vars else None
     source = "stdin" if args.event == "-" else (event_file.name if event_file else "the empty event {}")
-    invocation = plan_invocation(root, args.function, body, event_file, source)
+    try:  # what is wrong with the command line is said before a twin is deployed
+        env_vars = EnvVars.parse(_read_json(args.env_vars, "--env-vars")[0]) if args.env_vars else None
+        invocation = plan_invocation(root, args.function, body, event_file, source)
+    except InvalidInput as error:
+        raise UsageError("; ".join(error.problems)) from None
 
     def note(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
