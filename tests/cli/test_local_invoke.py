@@ -73,7 +73,7 @@ def test_a_function_error_prints_the_runtimes_error_payload_and_exits_1() -> Non
     result = LOCAL.run("local", "invoke", "StartBackupJobFunction", "-e", "-", stdin="{}", timeout=600)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     payload = json.loads(result.stdout)
-    assert payload["errorType"] == "InvalidInput" and "detail" in payload["errorMessage"]
+    assert payload == {"errorType": "InvalidInput", "errorMessage": "invalid input: event: Field required"}
 
 
 @pytest.mark.parametrize(("argv", "stdin", "message"), [
