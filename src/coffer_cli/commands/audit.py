@@ -7,11 +7,10 @@ from collections import deque
 from typing import Any
 
 from coffer_cli.commands.common import add_stack_option
-from coffer_cli.commands.vault_context import command, vault_context
-from coffer_cli.local.tables import render
+from coffer_cli.commands.output import add_output_option, print_rows
+from coffer_cli.commands.vault_context import vault_context
 
 
-@command
 def _verify(args: argparse.Namespace) -> int:
     report = vault_context(args).audit.verify()
     for problem in report.problems:
@@ -23,11 +22,11 @@ def _verify(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-@command
 def _show(args: argparse.Namespace) -> int:
     records = deque(vault_context(args).audit.records(), maxlen=args.last)
-    print(render(["seq", "at", "actor", "action", "target"],
-                 [(r.seq, r.at.isoformat(timespec="seconds"), r.actor, r.action, r.target) for r in records]))
+    print_rows(args, ["seq", "at", "actor", "action", "target"],
+               [(r.seq, r.at.isoformat(timespec="seconds"), r.actor, r.action, r.target) for r in records],
+               [r.model_dump(mode="json") for r in records])
     return 0
 
 
@@ -38,6 +37,7 @@ def register(commands: Any) -> None:
     verify.set_defaults(run=_verify)
     show = sub.add_parser("show", help="the last records")
     show.add_argument("--last", type=int, default=20)
+    add_output_option(show)
     show.set_defaults(run=_show)
     for parser in (verify, show):
         add_stack_option(parser)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from coffer_cli.commands.common import add_stack_option, print_json
-from coffer_cli.commands.vault_context import command, vault_context
+from coffer_cli.commands.common import add_stack_option
+from coffer_cli.commands.output import print_json
+from coffer_cli.commands.vault_context import vault_context
 
 
-@command
 def _rebuild(args: argparse.Namespace) -> int:
     report = vault_context(args).rebuild().rebuild_vault(args.vault)
     print_json({"vault": report.vault, "vault_restored": report.vault_restored, "restored": len(report.restored),

@@ -1,104 +1,100 @@
-"""`coffer jobs ...`, `coffer recovery-points ...` and `coffer restore start`: read and act on a deployed stack."""
+"""`coffer jobs list|describe|watch`: backup, copy and restore jobs of a deployed stack."""
 
 from __future__ import annotations
 
 import argparse
-import json
-import uuid
-from datetime import UTC, datetime
+from datetime import date
 from typing import Any
 
-from coffer.domain.errors import CofferError, InvalidInput
-from coffer.domain.requests import StartRestoreJobRequest
-from coffer.domain.validation import parse_model
-from coffer.services.jobs_common import job_id_for
-from coffer_cli.commands.common import add_stack_option, key_value_pairs, print_json, stack_deps
-from coffer_cli.local.tables import render
+from coffer.domain.clock import SystemClock
+from coffer.domain.jobs import Job, JobKind
+from coffer.services.wiring import Deps
+from coffer_cli.commands.common import Stack, add_stack_option, open_stack
+from coffer_cli.commands.failures import CliError, ExitCode, UsageError
+from coffer_cli.commands.job_filters import JobFilter, TimeRange, add_job_filters, list_jobs
+from coffer_cli.commands.job_watch import NOT_FOUND_GRACE_SECONDS, Display, Follower, ProgressReader
+from coffer_cli.commands.output import add_output_option, console, print_document, print_rows
+
+JOB_HEADERS = ["job", "kind", "type", "state", "created", "resource", "message"]
 
 
-def _day(value: str | None) -> datetime:
-    if value is None:
-        return datetime.now(UTC)
+def job_row(job: Job) -> tuple[object, ...]:
+    return (job.job_id, job.kind.value, job.resource_type.value, job.state.value,
+            job.created_at.isoformat(timespec="seconds"), job.resource_arn, job.status_message)
+
+
+def _day(value: str) -> date:
     try:
-        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+        return date.fromisoformat(value)
     except ValueError:
-        raise SystemExit(f"coffer: --day: '{value}' is not a date (YYYY-MM-DD)") from None
+        raise argparse.ArgumentTypeError(f"'{value}' is not a date (YYYY-MM-DD)") from None
 
 
-def _jobs_list(args: argparse.Namespace) -> int:
-    deps, _ = stack_deps(args)
-    jobs = list(deps.catalog.list_jobs(_day(args.day)))
-    print(render(["job", "kind", "type", "state", "created", "resource", "message"],
-                 [(j.job_id, j.kind.value, j.resource_type.value, j.state.value,
-                   j.created_at.isoformat(timespec="seconds"), j.resource_arn, j.status_message) for j in jobs]))
-    return 0
+def job_span(args: argparse.Namespace, default_days: int = 0) -> TimeRange:
+    """The listing's time range, checked before any AWS call (job_filters.py: how the catalog is read)."""
+    if getattr(args, "day", None):
+        if args.by_created_after or args.by_created_before:
+            raise UsageError("--day: give either --day or --by-created-after/--by-created-before")
+        return TimeRange.of_day(args.day)
+    return TimeRange.from_args(args, SystemClock().now(), default_days)
 
 
-def _jobs_describe(args: argparse.Namespace) -> int:
-    deps, _ = stack_deps(args)
-    try:
-        job = deps.catalog.get_job(args.job_id)
-    except CofferError as error:
-        raise SystemExit(f"coffer: {error}") from None
-    print_json(job.model_dump(mode="json"))
-    return 0
+def listed_jobs(args: argparse.Namespace, stack: Stack, deps: Deps, span: TimeRange,
+                kinds: tuple[JobKind, ...] = ()) -> list[Job]:
+    return list(list_jobs(deps.catalog, span, JobFilter.from_args(args, kinds), stack.account))
 
 
-def _recovery_points_list(args: argparse.Namespace) -> int:
-    deps, _ = stack_deps(args)
-    points = list(deps.catalog.list_recovery_points(args.vault))
-    print(render(["recovery point", "type", "status", "created", "bytes", "delete at", "resource"],
-                 [(p.recovery_point_id, p.resource_type.value, p.status.value,
-                   p.creation_date.isoformat(timespec="seconds"), p.backup_size_bytes,
-                   p.delete_at.date() if p.delete_at else "never", p.resource_arn) for p in points]))
-    return 0
+def _list(args: argparse.Namespace) -> int:
+    span = job_span(args)
+    stack, deps = open_stack(args)
+    jobs = listed_jobs(args, stack, deps, span)
+    print_rows(args, JOB_HEADERS, [job_row(j) for j in jobs], [j.model_dump(mode="json") for j in jobs])
+    return ExitCode.OK
 
 
-def _restore_start(args: argparse.Namespace) -> int:
-    """Put a StartRestoreJob event on the default bus (the Restore workflow's rule starts it)."""
-    detail: dict[str, Any] = {"RecoveryPointArn": args.recovery_point,
-                              "Metadata": key_value_pairs(args.metadata, "--metadata"),
-                              "IdempotencyToken": args.token or str(uuid.uuid4())}
-    try:
-        parse_model(StartRestoreJobRequest, detail, prefix="")
-    except InvalidInput as error:
-        raise SystemExit(f"coffer: {error}") from None
-    deps, _ = stack_deps(args)
-    deps.catalog.get_recovery_point(StartRestoreJobRequest.model_validate(detail).recovery_point_id)
-    entry = deps.client_for("events").put_events(Entries=[{
-        "Source": "coffer", "DetailType": "StartRestoreJob", "Detail": json.dumps(detail)}])["Entries"][0]
-    if "EventId" not in entry:
-        raise SystemExit(f"coffer: EventBridge refused the event: {entry.get('ErrorMessage')}")
-    print_json({"event_id": entry["EventId"], "job_id": job_id_for(detail["IdempotencyToken"]),
-                "idempotency_token": detail["IdempotencyToken"]})
-    return 0
+def _describe(args: argparse.Namespace) -> int:
+    _, deps = open_stack(args)
+    print_document(args, deps.catalog.get_job(args.job_id).model_dump(mode="json"))
+    return ExitCode.OK
+
+
+def _watch(args: argparse.Namespace) -> int:
+    """Follow a job until it ends: a live display on a terminal, a line per change elsewhere."""
+    _, deps = open_stack(args)
+    display = Display(console(), args.job_id)
+    with display.shown():
+        outcome = Follower(ProgressReader(deps), display, args.poll, args.timeout).follow(
+            args.job_id, not_found_grace=NOT_FOUND_GRACE_SECONDS)
+    job = outcome.job
+    if job is None or outcome.timed_out:
+        state = job.state.value if job else "not found"
+        raise CliError(f"job {args.job_id} is still {state} after {args.timeout:g} s", ExitCode.STILL_RUNNING)
+    display.note(f"job {job.job_id} ended {job.state.value}: {job.status_message or ''}".rstrip(": "))
+    return outcome.exit_code
+
+
+def add_list_arguments(parser: argparse.ArgumentParser, kinds: bool) -> None:
+    add_job_filters(parser, kinds)
+    add_output_option(parser)
+    add_stack_option(parser)
 
 
 def register(commands: Any) -> None:
     jobs = commands.add_parser("jobs", help="backup, copy and restore jobs of a deployed stack")
     sub = jobs.add_subparsers(dest="jobs_command", required=True)
-    listing = sub.add_parser("list", help="jobs created on one day (UTC), newest first")
-    listing.add_argument("--day", help="YYYY-MM-DD (default: today)")
-    add_stack_option(listing)
-    listing.set_defaults(run=_jobs_list)
+    listing = sub.add_parser("list", help="jobs, newest first (default: created today, UTC)")
+    listing.add_argument("--day", type=_day, help="YYYY-MM-DD: the jobs of one day (UTC)")
+    add_list_arguments(listing, kinds=True)
+    listing.set_defaults(run=_list)
     describe = sub.add_parser("describe", help="one job with its history of transitions")
     describe.add_argument("job_id")
+    add_output_option(describe, default="json")
     add_stack_option(describe)
-    describe.set_defaults(run=_jobs_describe)
-
-    points = commands.add_parser("recovery-points", help="recovery points of a vault")
-    points_sub = points.add_subparsers(dest="rp_command", required=True)
-    rp_list = points_sub.add_parser("list", help="recovery points of a vault, newest first")
-    rp_list.add_argument("--vault", default="Default")
-    add_stack_option(rp_list)
-    rp_list.set_defaults(run=_recovery_points_list)
-
-    restore = commands.add_parser("restore", help="restore jobs")
-    restore_sub = restore.add_subparsers(dest="restore_command", required=True)
-    start = restore_sub.add_parser("start", help="restore a recovery point into a new resource")
-    start.add_argument("--recovery-point", required=True, help="recovery point id or ARN")
-    start.add_argument("--metadata", action="append", default=[], metavar="KEY=VALUE",
-                       help="restore metadata, e.g. DestinationBucketName=b NewBucket=true, or targetTableName=t")
-    start.add_argument("--token", help="idempotency token (default: a new one); repeat it to retry safely")
-    add_stack_option(start)
-    start.set_defaults(run=_restore_start)
+    describe.set_defaults(run=_describe)
+    watch = sub.add_parser("watch", help="follow a job to its end: state, objects and bytes done, elapsed; exits "
+                                         "with its end state's code (0 COMPLETED, 3 PARTIAL, 1 otherwise)")
+    watch.add_argument("job_id")
+    watch.add_argument("--poll", type=float, default=2.0, help="seconds between two looks (default 2)")
+    watch.add_argument("--timeout", type=float, default=None, help="give up after this many seconds (exit 8)")
+    add_stack_option(watch)
+    watch.set_defaults(run=_watch)

@@ -7,12 +7,11 @@ from typing import Any
 
 from coffer.domain.legal_holds import CreateLegalHoldRequest
 from coffer.domain.validation import parse_model
-from coffer_cli.commands.common import add_stack_option, print_json
-from coffer_cli.commands.vault_context import command, vault_context
-from coffer_cli.local.tables import render
+from coffer_cli.commands.common import add_stack_option
+from coffer_cli.commands.output import add_output_option, print_document, print_json, print_rows
+from coffer_cli.commands.vault_context import vault_context
 
 
-@command
 def _create(args: argparse.Namespace) -> int:
     selection: dict[str, Any] = {}
     if args.recovery_point:
@@ -29,22 +28,20 @@ def _create(args: argparse.Namespace) -> int:
     return 0
 
 
-@command
 def _list(args: argparse.Namespace) -> int:
-    holds = vault_context(args).holds().list()
-    print(render(["legal hold", "status", "title", "created", "recovery points", "objects held"],
-                 [(h.legal_hold_id, h.status.value, h.title, h.creation_date.isoformat(timespec="seconds"),
-                   len(h.recovery_point_ids), h.objects_held) for h in holds]))
+    holds = list(vault_context(args).holds().list())
+    print_rows(args, ["legal hold", "status", "title", "created", "recovery points", "objects held"],
+               [(h.legal_hold_id, h.status.value, h.title, h.creation_date.isoformat(timespec="seconds"),
+                 len(h.recovery_point_ids), h.objects_held) for h in holds],
+               [h.model_dump(mode="json") for h in holds])
     return 0
 
 
-@command
 def _describe(args: argparse.Namespace) -> int:
-    print_json(vault_context(args).holds().get(args.hold_id).model_dump(mode="json"))
+    print_document(args, vault_context(args).holds().get(args.hold_id).model_dump(mode="json"))
     return 0
 
 
-@command
 def _release(args: argparse.Namespace) -> int:
     hold = vault_context(args).holds().release(args.hold_id, args.reason)
     print_json(hold.model_dump(mode="json"))
@@ -63,14 +60,21 @@ def register(commands: Any) -> None:
     create.add_argument("--to", dest="to_date", help="creation date range end (ISO 8601, with time zone)")
     create.add_argument("--token", help="idempotency token: the same token returns the same hold")
     create.set_defaults(run=_create)
-    listing = sub.add_parser("list", help="every legal hold, newest first")
-    listing.set_defaults(run=_list)
+    add_list(sub, "list")
     describe = sub.add_parser("describe", help="one legal hold")
     describe.add_argument("hold_id")
+    add_output_option(describe, default="json")
     describe.set_defaults(run=_describe)
     release = sub.add_parser("release", help="release a hold (objects another hold covers stay held)")
     release.add_argument("hold_id")
     release.add_argument("--reason", required=True, help="why (AWS Backup's CancelDescription)")
     release.set_defaults(run=_release)
-    for parser in (create, listing, describe, release):
+    for parser in (create, describe, release):
         add_stack_option(parser)
+
+
+def add_list(sub: Any, name: str) -> None:
+    parser = sub.add_parser(name, help="every legal hold, newest first")
+    add_output_option(parser)
+    add_stack_option(parser)
+    parser.set_defaults(run=_list)

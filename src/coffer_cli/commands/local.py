@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from coffer.domain.errors import InvalidInput
 from coffer_cli.commands.common import project_root
+from coffer_cli.commands.failures import ExitCode, UsageError
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -18,29 +21,62 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(project_root(args.project))
 
 
+def _read_json(source: str, option: str) -> tuple[Any, Path | None]:
+    """The JSON document of a file, or of stdin for `-`; (document, its path or None)."""
+    path = None if source == "-" else Path(source)
+    try:
+        text = sys.stdin.read() if path is None else path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise UsageError(f"{option}: cannot read {source}: {error.strerror or error}") from None
+    try:
+        return json.loads(text), path
+    except ValueError as error:
+        raise UsageError(f"{option}: {'stdin' if path is None else source} is not JSON ({error})") from None
+
+
 def _invoke(args: argparse.Namespace) -> int:
-    from coffer_cli.local.sample_events import invoke_sample
+    """Like `sam local invoke`: notes and the function's log lines on stderr, then its response on stdout."""
+    from coffer_cli.commands.function_logs import StdoutCapture
+    from coffer_cli.local.sample_events import EnvVars, plan_invocation, run_invocation
     from coffer_twin.twin import TwinInvokeError
 
-    event_file = Path(args.event).resolve()
-    if not event_file.is_file():
-        raise SystemExit(f"coffer: --event: no file {args.event}")
-    try:
-        result = invoke_sample(project_root(args.project), event_file, args.function)
-    except TwinInvokeError as error:
+    root = project_root(args.project)
+    body, event_file = _read_json(args.event, "--event") if args.event else ({}, None)
+    source = "stdin" if args.event == "-" else (event_file.name if event_file else "the empty event {}")
+    try:  # what is wrong with the command line is said before a twin is deployed
+        env_vars = EnvVars.parse(_read_json(args.env_vars, "--env-vars")[0]) if args.env_vars else None
+        invocation = plan_invocation(root, args.function, body, event_file, source)
+    except InvalidInput as error:
+        raise UsageError("; ".join(error.problems)) from None
+
+    def note(text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+    for line in invocation.notes:
+        note(line)
+    capture = StdoutCapture()
+    error: TwinInvokeError | None = None
+    result: Any = None
+    with capture:
+        try:
+            result = run_invocation(root, invocation, env_vars, around_target=capture.segment, notes=note)
+        except TwinInvokeError as failed:
+            error = failed
+    for logged in capture.segments:
+        sys.stderr.write(logged if logged.endswith("\n") or not logged else logged + "\n")
+    sys.stderr.flush()
+    if error is not None:
         print(json.dumps({"errorType": error.error_type, "errorMessage": error.error_message}, indent=2))
-        return 1
-    except (KeyError, ValueError) as error:
-        raise SystemExit(f"coffer: {error}") from None
+        return ExitCode.FAILED
     print(json.dumps(result, indent=2, default=str))
-    return 0
+    return ExitCode.OK
 
 
 def _when(value: str, option: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise SystemExit(f"coffer: {option}: '{value}' is not an ISO 8601 time (e.g. 2026-12-01T00:00Z)") from None
+        raise UsageError(f"{option}: '{value}' is not an ISO 8601 time (e.g. 2026-12-01T00:00Z)") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
@@ -50,7 +86,7 @@ def _tick(args: argparse.Namespace) -> int:
     start = _when(args.start, "--from") if args.start else datetime.now(UTC).replace(second=0, microsecond=0)
     until = _when(args.until, "--until")
     if until <= start:
-        raise SystemExit("coffer: --until must be after --from")
+        raise UsageError("--until must be after --from")
     return run_local_tick(project_root(args.project), args.plan, start, until)
 
 
@@ -92,9 +128,20 @@ def register(commands: Any) -> None:
                           formatter_class=argparse.RawDescriptionHelpFormatter)
     demo.add_argument("--project", help="project root holding template.yaml (default: .)")
     demo.set_defaults(run=_demo)
-    invoke = sub.add_parser("invoke", help="the twin of `sam local invoke`")
-    invoke.add_argument("function", help="the function's logical id in template.yaml, e.g. StartBackupJobFunction")
-    invoke.add_argument("-e", "--event", required=True, help="an event file from events/")
+    invoke = sub.add_parser(
+        "invoke", help="the twin of `sam local invoke`: the function's logs on stderr, its response on stdout",
+        description="Invoke one function of template.yaml on a fresh twin. A sample of events/ listed in "
+                    "events/index.yaml first replays the events it depends on (each listed on stderr); any "
+                    "other event (a file anywhere, or - for stdin) runs alone. FUNCTION `bus` puts the event "
+                    "({\"Source\", \"DetailType\", \"Detail\"}) on EventBridge and waits for the workflows it "
+                    "starts.")
+    invoke.add_argument("function", nargs="?", metavar="FUNCTION",
+                        help="the function's logical id in template.yaml, e.g. StartBackupJobFunction, or bus "
+                             "(default: the function events/index.yaml names for a sample)")
+    invoke.add_argument("-e", "--event", help="event file (JSON), or - for stdin (default: {})")
+    invoke.add_argument("-n", "--env-vars", metavar="FILE",
+                        help="SAM's env-vars JSON: {\"FunctionLogicalId\": {\"VAR\": \"value\"}, \"Parameters\": "
+                             "{...}}; only variables the template declares are overridden, as sam does")
     invoke.add_argument("--project", help="project root holding template.yaml (default: .)")
     invoke.set_defaults(run=_invoke)
     tick = sub.add_parser(

@@ -14,7 +14,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import boto3
 import yaml
 
 from coffer.adapters.aws_services.schedules import PlanSchedules
@@ -25,8 +24,9 @@ from coffer.domain.errors import CofferError, InvalidInput
 from coffer.domain.plans import PlanDocument, plan_notes, read_documents
 from coffer.services.plan_runs import summary_of
 from coffer.services.plans import ApplyFailed, Changes, PlanService
-from coffer_cli.commands.common import add_stack_option, print_json, stack_outputs
-from coffer_cli.local.tables import render
+from coffer_cli.commands.common import add_stack_option, aws_session, read_stack
+from coffer_cli.commands.failures import CliError, ExitCode
+from coffer_cli.commands.output import add_output_option, print_json, print_rows
 
 
 def read_files(paths: list[str]) -> PlanDocument:
@@ -45,11 +45,11 @@ def read_files(paths: list[str]) -> PlanDocument:
 
 
 def service_for(args: argparse.Namespace) -> PlanService:
-    session = boto3.Session(region_name=args.region) if args.region else boto3.Session()
+    session = aws_session(args)
     try:
-        refs = StackRefs.from_outputs(args.stack, stack_outputs(args.stack, session))
+        refs = StackRefs.from_outputs(args.stack, read_stack(args.stack, session).outputs)
     except InvalidInput as error:
-        raise SystemExit(f"coffer: {error}") from None
+        raise CliError("; ".join(error.problems), ExitCode.SETUP) from None
     return PlanService(PlanCatalog(session.client("dynamodb"), refs.catalog_table),
                        PlanSchedules(session.client("scheduler"), refs.schedule_group), refs, SystemClock())
 
@@ -170,14 +170,17 @@ def _list(args: argparse.Namespace) -> int:
     service = service_for(args)
     now = service.clock.now()
     rows = []
-    for stored in service.list():
+    plans = list(service.list())
+    for stored in plans:
         fires = service.next_fires(stored, now)
         rules = "; ".join(f"{r.rule_name}: {r.effective_schedule}" for r in stored.plan.backup_plan.rules)
         upcoming = [f for f in fires.values() if f is not None]
         rows.append((stored.plan.name, stored.plan.plan_id, stored.version,
                      stored.applied_at.isoformat(timespec="seconds"), rules, len(stored.plan.selections),
                      min(upcoming).isoformat() if upcoming else "-"))
-    print(render(["plan", "id", "version", "applied", "rules", "selections", "next run"], rows))
+    print_rows(args, ["plan", "id", "version", "applied", "rules", "selections", "next run"], rows,
+               [{"name": p.plan.name, "version": p.version, "applied_at": p.applied_at.isoformat(),
+                 "plan": p.plan.to_document()} for p in plans])
     return 0
 
 
@@ -185,12 +188,12 @@ def _runs(args: argparse.Namespace) -> int:
     service = service_for(args)
     runs = service.catalog.list_runs(args.name, limit=args.limit)
     if args.json:
-        print_json([summary_of(r).model_dump(mode="json") for r in runs])
-        return 0
-    print(render(["scheduled", "rule", "state", "selected", "started", "completed", "failed", "skipped", "unsupported"],
-                 [(r.scheduled_time.isoformat(timespec="minutes"), r.rule_name, r.state.value, r.counts.selected,
-                   r.counts.started, r.counts.completed, r.counts.failed, r.counts.skipped, r.counts.unsupported)
-                  for r in runs]))
+        args.output = "json"
+    print_rows(args, ["scheduled", "rule", "state", "selected", "started", "completed", "failed", "skipped",
+                      "unsupported"],
+               [(r.scheduled_time.isoformat(timespec="minutes"), r.rule_name, r.state.value, r.counts.selected,
+                 r.counts.started, r.counts.completed, r.counts.failed, r.counts.skipped, r.counts.unsupported)
+                for r in runs], [summary_of(r).model_dump(mode="json") for r in runs])
     return 0
 
 
@@ -221,9 +224,7 @@ def register(commands: Any) -> None:
     add_stack_option(export)
     export.set_defaults(run=_export)
 
-    listing = sub.add_parser("list", help="plans in the catalog, with their rules and next run")
-    add_stack_option(listing)
-    listing.set_defaults(run=_list)
+    add_list(sub, "list")
 
     delete = sub.add_parser("delete", help="remove a plan and its schedules")
     delete.add_argument("name")
@@ -234,6 +235,14 @@ def register(commands: Any) -> None:
     runs = sub.add_parser("runs", help="a plan's recent runs and their outcomes")
     runs.add_argument("name")
     runs.add_argument("--limit", type=int, default=20)
-    runs.add_argument("--json", action="store_true", help="the runs' full records as JSON")
+    runs.add_argument("--json", action="store_true", help="the same as --output json")
+    add_output_option(runs)
     add_stack_option(runs)
     runs.set_defaults(run=_runs)
+
+
+def add_list(sub: Any, name: str) -> None:
+    listing = sub.add_parser(name, help="plans in the catalog, with their rules and next run")
+    add_output_option(listing)
+    add_stack_option(listing)
+    listing.set_defaults(run=_list)

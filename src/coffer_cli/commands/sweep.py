@@ -7,10 +7,9 @@ import argparse
 from typing import Any
 
 from coffer.adapters.catalog.sweeps import SweepRecords
-from coffer.domain.errors import NotFound
 from coffer.services.sweeper import Sweeper
-from coffer_cli.commands.common import add_stack_option, print_json, stack_deps
-from coffer_cli.local.tables import render
+from coffer_cli.commands.common import add_stack_option, stack_deps
+from coffer_cli.commands.output import add_output_option, print_document, print_rows
 
 
 def _sweeper(args: argparse.Namespace) -> Sweeper:
@@ -21,19 +20,17 @@ def _sweeper(args: argparse.Namespace) -> Sweeper:
 def _runs(args: argparse.Namespace) -> int:
     sweeper = _sweeper(args)
     summaries = [sweeper.summary(run) for run in sweeper.records.list_runs(args.limit)]
-    print(render(["run", "state", "started", "moved", "expired", "skipped", "kept", "blobs deleted", "bytes freed"],
-                 [(s.run_id, s.state, s.started_at, s.moved, s.expired, s.skipped, s.kept, s.blobs_deleted,
-                   s.bytes_freed) for s in summaries]))
+    print_rows(args, ["run", "state", "started", "moved", "expired", "skipped", "kept", "blobs deleted",
+                      "bytes freed"],
+               [(s.run_id, s.state, s.started_at, s.moved, s.expired, s.skipped, s.kept, s.blobs_deleted,
+                 s.bytes_freed) for s in summaries], [s.model_dump(mode="json") for s in summaries])
     return 0
 
 
 def _show(args: argparse.Namespace) -> int:
     sweeper = _sweeper(args)
     records: SweepRecords = sweeper.records
-    try:
-        summary = sweeper.summary(records.get_run(args.run_id))
-    except NotFound as error:
-        raise SystemExit(f"coffer: {error}") from None
+    summary = sweeper.summary(records.get_run(args.run_id))
     document: dict[str, Any] = summary.model_dump(mode="json")
     outcomes: dict[str, dict[str, str]] = {"moved": {}, "expired": {}, "skipped": {}}
     blockers: dict[str, str] = {}
@@ -46,7 +43,7 @@ def _show(args: argparse.Namespace) -> int:
     document["blobs"] = [{"vault": b["vault"], "seq": b["seq"], "versions": b["versions"], "deleted": b["deleted"],
                           "kept": b["kept"], "bytes_freed": b["bytes_freed"]}
                          for b in records.batches(args.run_id, "BLOBS")]
-    print_json(document)
+    print_document(args, document)
     return 0
 
 
@@ -55,9 +52,11 @@ def register(commands: Any) -> None:
     sub = sweep.add_subparsers(dest="sweep_command", required=True)
     runs = sub.add_parser("runs", help="the newest sweep runs with their totals")
     runs.add_argument("--limit", type=int, default=20, help="how many runs (default 20)")
+    add_output_option(runs)
     add_stack_option(runs)
     runs.set_defaults(run=_runs)
     show = sub.add_parser("show", help="one run: what was moved, expired or skipped and why; blobs collected")
     show.add_argument("run_id", help="the run's id (its Sweep workflow execution name)")
+    add_output_option(show, default="json")
     add_stack_option(show)
     show.set_defaults(run=_show)

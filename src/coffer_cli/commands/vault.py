@@ -4,21 +4,23 @@ verify (scrub), and the one audited governance bypass."""
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from coffer.domain.validation import parse_model
 from coffer.domain.vaults import VaultLockRequest
-from coffer_cli.commands.common import add_stack_option, print_json
-from coffer_cli.commands.vault_context import command, read_policy, vault_context
-from coffer_cli.local.tables import render
+from coffer_cli.commands.common import add_stack_option
+from coffer_cli.commands.failures import UsageError
+from coffer_cli.commands.output import add_output_option, print_document, print_json, print_rows, print_table
+from coffer_cli.commands.vault_context import read_policy, vault_context
 
 
 def _notes(notes: list[str]) -> None:
+    """Notes go to stderr: stdout stays the command's JSON, for scripts."""
     for note in notes:
-        print(f"note: {note}")
+        print(f"note: {note}", file=sys.stderr)
 
 
-@command
 def _create(args: argparse.Namespace) -> int:
     outcome = vault_context(args).admin().create(args.name, args.kms_key, read_policy(args.policy))
     print_json(outcome.vault.model_dump(mode="json") if outcome.vault else None)
@@ -26,34 +28,32 @@ def _create(args: argparse.Namespace) -> int:
     return 0
 
 
-@command
 def _describe(args: argparse.Namespace) -> int:
-    print_json(vault_context(args).admin().describe(args.name))
+    print_document(args, vault_context(args).admin().describe(args.name))
     return 0
 
 
-@command
 def _list(args: argparse.Namespace) -> int:
     context = vault_context(args)
     now = context.deps.clock.now()
     rows = []
-    for vault in context.admin().list():
+    vaults = list(context.admin().list())
+    for vault in vaults:
         lock = vault.lock
         state = "" if lock is None else f"{lock.mode.value}{' (immutable)' if lock.immutable(now) else ''}"
         rows.append((vault.name, vault.key_owner.value, vault.key_arn, state,
                      lock.min_retention_days if lock else "", lock.max_retention_days if lock else ""))
-    print(render(["vault", "key", "key arn", "lock", "min days", "max days"], rows))
+    print_rows(args, ["vault", "key", "key arn", "lock", "min days", "max days"], rows,
+               [v.model_dump(mode="json") for v in vaults])
     return 0
 
 
-@command
 def _delete(args: argparse.Namespace) -> int:
     _notes(vault_context(args).admin().delete(args.name).notes)
     print(f"vault {args.name} deleted (its KMS key is kept)")
     return 0
 
 
-@command
 def _lock(args: argparse.Namespace) -> int:
     request = parse_model(VaultLockRequest, {"MinRetentionDays": args.min_retention_days,
                                              "MaxRetentionDays": args.max_retention_days,
@@ -64,14 +64,12 @@ def _lock(args: argparse.Namespace) -> int:
     return 0
 
 
-@command
 def _unlock(args: argparse.Namespace) -> int:
     _notes(vault_context(args).admin().delete_lock(args.name).notes)
     print(f"vault {args.name}: lock removed")
     return 0
 
 
-@command
 def _set_policy(args: argparse.Namespace) -> int:
     outcome = vault_context(args).admin().set_policy(args.name, read_policy(args.policy))
     print_json(list(outcome.vault.access_policy) if outcome.vault else [])
@@ -79,7 +77,6 @@ def _set_policy(args: argparse.Namespace) -> int:
     return 0
 
 
-@command
 def _apply_policies(args: argparse.Namespace) -> int:
     notes = vault_context(args).admin().apply_policies()
     _notes(notes)
@@ -87,22 +84,20 @@ def _apply_policies(args: argparse.Namespace) -> int:
     return 1 if notes else 0
 
 
-@command
 def _verify(args: argparse.Namespace) -> int:
     tally, findings = vault_context(args).verifier().run(args.names, deep=args.deep)
     if findings:
-        print(render(["finding", "object", "recovery point", "detail"],
-                     [(f.kind.value, f.key, f.recovery_point_id or "", f.detail) for f in findings]))
+        print_table(["finding", "object", "recovery point", "detail"],
+                    [(f.kind.value, f.key, f.recovery_point_id or "", f.detail) for f in findings])
     print(f"checked {tally.items} items, {tally.objects_checked} objects, read {tally.bytes_read} bytes"
           f"{' (deep: every byte re-read)' if args.deep else ' (checksums from S3, no bytes read where S3 has one)'}"
           f": {tally.problems} problem(s)")
     return 1 if tally.problems else 0
 
 
-@command
 def _bypass(args: argparse.Namespace) -> int:
     if args.confirm != args.recovery_point:
-        raise SystemExit("coffer: --confirm: repeat the recovery point id to confirm the governance bypass")
+        raise UsageError("--confirm: repeat the recovery point id to confirm the governance bypass")
     rp = vault_context(args).admin().bypass_governance(args.recovery_point, args.reason)
     print_json(rp.model_dump(mode="json"))
     return 0
@@ -122,8 +117,8 @@ def register(commands: Any) -> None:
     create.add_argument("name")
     create.add_argument("--kms-key", help="a customer managed key (ARN, id or alias) instead of a new one")
     create.add_argument("--policy", help="JSON file: Deny statements of the vault's access policy")
-    add("describe", "one vault, its lock and policy", _describe).add_argument("name")
-    add("list", "every vault", _list)
+    add_describe(sub, "describe")
+    add_list(sub, "list")
     add("delete", "delete a vault that holds no recovery point", _delete).add_argument("name")
     lock = add("lock", "put the vault lock (AWS Backup's PutBackupVaultLockConfiguration)", _lock)
     lock.add_argument("name")
@@ -145,3 +140,21 @@ def register(commands: Any) -> None:
     bypass.add_argument("--recovery-point", required=True)
     bypass.add_argument("--reason", required=True, help="why - written to the audit log before anything is deleted")
     bypass.add_argument("--confirm", required=True, help="the recovery point id again")
+
+
+def add_list(sub: Any, name: str) -> None:
+    parser = sub.add_parser(name, help="every vault")
+    add_output_option(parser)
+    add_stack_option(parser)
+    parser.set_defaults(run=_list)
+
+
+def add_describe(sub: Any, name: str, option: str | None = None) -> None:
+    parser = sub.add_parser(name, help="one vault, its lock and policy")
+    if option:  # AWS Backup's spelling: --backup-vault-name NAME
+        parser.add_argument(option, dest="name", required=True)
+    else:
+        parser.add_argument("name")
+    add_output_option(parser, default="json")
+    add_stack_option(parser)
+    parser.set_defaults(run=_describe)

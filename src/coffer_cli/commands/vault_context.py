@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -14,7 +12,6 @@ from typing import Any
 from coffer.adapters.catalog.vaults import VaultCatalog
 from coffer.adapters.vault.admin import VaultBucketPolicy, VaultKeys
 from coffer.adapters.vault.s3_vault import S3Vault
-from coffer.domain.errors import CofferError
 from coffer.services.audit_log import AuditLog
 from coffer.services.catalog_rebuild import CatalogRebuild
 from coffer.services.legal_holds import LegalHolds
@@ -22,7 +19,8 @@ from coffer.services.vault_admin import VaultAdmin
 from coffer.services.vault_verify import VaultVerifier
 from coffer.services.vaults import Vaults
 from coffer.services.wiring import Deps
-from coffer_cli.commands.common import stack_deps
+from coffer_cli.commands.common import open_stack
+from coffer_cli.commands.failures import UsageError
 
 
 @dataclass
@@ -59,32 +57,14 @@ class VaultContext:
 
 
 def vault_context(args: argparse.Namespace) -> VaultContext:
-    deps, outputs = stack_deps(args)
+    stack, deps = open_stack(args)
     # The outputs name the resources; the lock mode and default retention are the stack's parameters.
-    stack = deps.client_for("cloudformation").describe_stacks(StackName=args.stack)["Stacks"][0]
-    parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
-    settings = replace(deps.settings, vault_lock_mode=parameters.get("VaultLockMode") or "GOVERNANCE",
-                       default_retention_days=int(parameters.get("DefaultRetentionDays") or 35))
+    settings = replace(deps.settings, vault_lock_mode=stack.parameters.get("VaultLockMode") or "GOVERNANCE",
+                       default_retention_days=int(stack.parameters.get("DefaultRetentionDays") or 35))
     deps = replace(deps, settings=settings,
                    vault=S3Vault(deps.client_for("s3"), settings.vault_bucket, settings.vault_lock_mode))
     actor = str(deps.client_for("sts").get_caller_identity()["Arn"])
-    return VaultContext(deps, outputs, args.stack, actor)
-
-
-@contextmanager
-def refusals() -> Iterator[None]:
-    """Coffer's own errors end the command with their message (exit status 1), not a traceback."""
-    try:
-        yield
-    except CofferError as error:
-        raise SystemExit(f"coffer: {type(error).__name__}: {error}") from None
-
-
-def command(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    def wrapped(args: argparse.Namespace) -> int:
-        with refusals():
-            return run(args)
-    return wrapped
+    return VaultContext(deps, stack.outputs, args.stack, actor)
 
 
 def read_policy(path: str | None) -> list[dict[str, Any]]:
@@ -94,7 +74,7 @@ def read_policy(path: str | None) -> list[dict[str, Any]]:
     try:
         document = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
-        raise SystemExit(f"coffer: --policy: {error}") from None
+        raise UsageError(f"--policy: {error}") from None
     statements = document.get("Statement", []) if isinstance(document, dict) else document
     if not isinstance(statements, list):
         statements = [statements]

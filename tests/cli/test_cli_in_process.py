@@ -1,4 +1,5 @@
-"""`coffer jobs|recovery-points|restore` against a deployed stack — here the twin, in-process."""
+"""`coffer jobs|recovery-points|restore` against a deployed stack — here the twin, in-process (main() called
+directly; tests/cli/test_cli_over_http.py drives the same verbs as a user's shell does)."""
 
 from __future__ import annotations
 
@@ -62,12 +63,16 @@ def test_restore_start_puts_the_event_and_the_workflow_restores(coffer: LocalCof
     assert bucket_snapshot(s3, "cli-restored") == bucket_snapshot(s3, SAMPLE_BUCKET)
 
 
-@pytest.mark.parametrize(("argv", "message"), [
-    (["restore", "start", "--recovery-point", "x", "--metadata", "novalue"], "--metadata: 'novalue' is not KEY=VALUE"),
-    (["jobs", "list", "--day", "yesterday"], "--day: 'yesterday' is not a date"),
-    (["jobs", "list", "--stack", "no-such-stack"], "--stack:"),
+@pytest.mark.parametrize(("argv", "message", "code"), [
+    (["restore", "start", "--recovery-point", "x", "--metadata", "novalue"], "--metadata: 'novalue' is not KEY=VALUE",
+     2),
+    (["jobs", "list", "--day", "yesterday"], "argument --day: 'yesterday' is not a date", 2),
+    (["jobs", "list", "--stack", "no-such-stack"], "no stack no-such-stack in us-east-1: deploy the stack first", 4),
 ])
-def test_bad_arguments_are_refused_naming_the_option(coffer: LocalCoffer, argv: list[str], message: str) -> None:
+def test_bad_arguments_are_refused_naming_the_option(coffer: LocalCoffer, capsys: pytest.CaptureFixture[str],
+                                                     argv: list[str], message: str, code: int) -> None:
     with pytest.raises(SystemExit) as refused:
         main(argv if "--stack" in argv else [*argv, *STACK])
-    assert message in str(refused.value)
+    assert refused.value.code == code
+    [line] = capsys.readouterr().err.splitlines()  # one line, said once
+    assert line.startswith("coffer: ") and message in line
