@@ -33,7 +33,7 @@ COMMAND_MODULES = (
 )
 
 EPILOG = f"""AWS settings: --region, else AWS_REGION, else AWS_DEFAULT_REGION, else the profile's region;
---profile, else AWS_PROFILE; AWS_ENDPOINT_URL for another endpoint. See docs/cli.md.
+--profile, else AWS_PROFILE; AWS_ENDPOINT_URL for another endpoint. See docs/reference/cli.md.
 
 {EXIT_CODES_HELP}"""
 

@@ -18,7 +18,7 @@ from coffer.domain.errors import CofferError, InvalidInput
 
 
 class ExitCode(IntEnum):
-    """What `coffer` exits with. Documented in `coffer --help` and docs/cli.md (keep the three in step)."""
+    """What `coffer` exits with. Documented in `coffer --help` and docs/reference/cli.md (keep the three in step)."""
 
     OK = 0  # done; a job waited for or watched ended COMPLETED
     FAILED = 1  # Coffer refused the request or found a problem; a job ended FAILED, ABORTED or EXPIRED
@@ -109,7 +109,7 @@ def _client_error(error: ClientError) -> Failure:
                                         f"(aws sso login, or new access keys) or {CREDENTIALS_HINT}")
     if code in _DENIED or status == 403:
         return Failure(ExitCode.DENIED, f"AWS denied {operation} ({code}: {message}): use an identity whose "
-                                        "policy allows it (see docs/cli.md, 'Permissions')")
+                                        "policy allows it (see docs/reference/cli.md, 'Permissions')")
     if code in _THROTTLED or status == 429:
         return Failure(ExitCode.UNAVAILABLE, f"AWS throttled {operation} after retries ({code}): try again in a "
                                              "minute, or raise AWS_MAX_ATTEMPTS")

@@ -3,7 +3,7 @@
 jobs: a Query of one day's partition (`JOBS#<yyyy-mm-dd>`, newest first). The days of the time range are
 queried one by one, newest first, and the other filters applied to what comes back: no Scan, one Query (plus
 its pages) per day. An index on state or resource would turn those filters into key conditions; see
-docs/cli.md.
+docs/reference/cli.md.
 """
 
 from __future__ import annotations
