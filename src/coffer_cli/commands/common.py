@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from coffer.services.wiring import Deps, build
+from coffer.entrypoints.bootstrap import Root, bootstrap
 from coffer.settings import Settings
 
 DEFAULT_STACK = "coffer"
@@ -44,11 +44,11 @@ def stack_settings(outputs: dict[str, str], session: boto3.Session) -> Settings:
     return Settings.from_env(env)
 
 
-def stack_deps(args: argparse.Namespace) -> tuple[Deps, dict[str, str]]:
+def stack_deps(args: argparse.Namespace) -> tuple[Root, dict[str, str]]:
     """Wired services for the stack named on the command line (real account, or the twin in-process)."""
     session = boto3.Session(region_name=args.region) if args.region else boto3.Session()
     outputs = stack_outputs(args.stack, session)
-    return build(stack_settings(outputs, session), session=session), outputs
+    return bootstrap(stack_settings(outputs, session), session=session), outputs
 
 
 def key_value_pairs(values: list[str], option: str) -> dict[str, str]:

@@ -18,13 +18,13 @@ import boto3
 import yaml
 
 from coffer.adapters.aws_services.schedules import PlanSchedules
-from coffer.adapters.aws_services.stack_outputs import StackRefs
 from coffer.adapters.catalog.plans import PlanCatalog
 from coffer.domain.clock import SystemClock
 from coffer.domain.errors import CofferError, InvalidInput
 from coffer.domain.plans import PlanDocument, plan_notes, read_documents
 from coffer.services.plan_runs import summary_of
 from coffer.services.plans import ApplyFailed, Changes, PlanService
+from coffer.stack_outputs import StackRefs
 from coffer_cli.commands.common import add_stack_option, print_json, stack_outputs
 from coffer_cli.local.tables import render
 

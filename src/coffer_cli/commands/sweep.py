@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from coffer.adapters.catalog.sweeps import SweepRecords
 from coffer.domain.errors import NotFound
 from coffer.services.sweeper import Sweeper
 from coffer_cli.commands.common import add_stack_option, print_json, stack_deps
@@ -15,7 +14,7 @@ from coffer_cli.local.tables import render
 
 def _sweeper(args: argparse.Namespace) -> Sweeper:
     deps, _ = stack_deps(args)
-    return Sweeper.from_deps(deps)
+    return deps.sweeper
 
 
 def _runs(args: argparse.Namespace) -> int:
@@ -29,7 +28,7 @@ def _runs(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     sweeper = _sweeper(args)
-    records: SweepRecords = sweeper.records
+    records = sweeper.records
     try:
         summary = sweeper.summary(records.get_run(args.run_id))
     except NotFound as error:
