@@ -106,10 +106,6 @@ class VaultStore(Protocol):
 
     def set_legal_hold(self, key: str, version_id: str, on: bool) -> None: ...
 
-    def delete_version(self, key: str, version_id: str) -> None:
-        """No bypass: S3 refuses it while a retention or legal hold lasts."""
-        ...
-
     def delete_version_bypassing_governance(self, key: str, version_id: str) -> None:
         """Only the audited operator command calls this."""
         ...

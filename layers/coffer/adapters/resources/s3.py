@@ -225,9 +225,6 @@ class S3Adapter:
                                         ChecksumAlgorithm="SHA256", TaggingDirective="REPLACE")
         return b64_to_hex(response["CopyObjectResult"]["ChecksumSHA256"])
 
-    def delete_object(self, bucket: str, key: str) -> None:
-        self._s3.delete_object(Bucket=bucket, Key=key)
-
     @refuses_objects
     def restore_object(self, vault_bucket: str, blob_key: str, bucket: str, key: str, entry: ObjectEntry) -> None:
         """Copy a blob back under its key with its headers, metadata and tags; S3's SHA-256 must match."""

@@ -268,11 +268,6 @@ class S3Vault:
         self._s3.put_object_legal_hold(Bucket=self.bucket, Key=key, VersionId=version_id,
                                        LegalHold={"Status": "ON" if on else "OFF"})
 
-    def delete_version(self, key: str, version_id: str) -> None:
-        """Delete one object version without any bypass (the lifecycle sweeper, once its lock has passed):
-        S3 refuses it while a retention or legal hold lasts."""
-        self._s3.delete_object(Bucket=self.bucket, Key=key, VersionId=version_id)
-
     def delete_version_bypassing_governance(self, key: str, version_id: str) -> None:
         """The one call in Coffer that passes BypassGovernanceRetention: only the audited operator command
         (`coffer vault bypass-governance`) reaches it, and the bucket policy lets only the operator role."""
