@@ -312,8 +312,9 @@ class Root:
     def job_failures(self) -> JobFailures:
         from coffer.services.job_failures import JobFailures
 
-        return JobFailures(self.catalog, self.quotas, self.restore_leases, self.turns, self.copy_jobs, self.settings,
-                           self.clock)
+        # the copy service only when a copy job is ended: FailJob ends every workflow's jobs, most of them no copy
+        return JobFailures(self.catalog, self.quotas, self.restore_leases, self.turns, lambda: self.copy_jobs,
+                           self.settings, self.clock)
 
     @cached_property
     def tiering(self) -> ObjectTiering:

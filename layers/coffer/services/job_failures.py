@@ -1,9 +1,13 @@
 """FailJob: every workflow's Catch ends its job here (backups, restores and copies alike).
 
-Its own module because it ends copy jobs too (services/copy_jobs.py), which in turn use jobs_common's ids.
+Its own module because it ends copy jobs too (services/copy_jobs.py, which in turn uses jobs_common's ids): the
+copy service is asked for only when a copy job fails, so a function that ends other jobs never loads it.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
 
 from coffer.domain.clock import Clock
 from coffer.domain.errors import NotFound
@@ -14,14 +18,23 @@ from coffer.ports.catalog import Catalog
 from coffer.ports.quotas import SlotQuotas
 from coffer.ports.restore_leases import RestoreLeaseStore
 from coffer.ports.turns import Turns
-from coffer.services.copy_jobs import CopyJobs
 from coffer.services.jobs_common import ending_for, job_id_for, reason_from_cause, summary
 from coffer.settings import Settings
 
 
+class CopyEnding(Protocol):
+    """What ending a copy job needs of the copy service (services/copy_jobs.py CopyJobs)."""
+
+    def record_left_behind(self, job: Job) -> None: ...
+
+    def withdraw_access(self, job: Job) -> None: ...
+
+
 class JobFailures:
+    """`copies`: gives the copy service, asked for only when a copy job is ended."""
+
     def __init__(self, catalog: Catalog, quotas: SlotQuotas, leases: RestoreLeaseStore, turns: Turns,
-                 copies: CopyJobs, settings: Settings, clock: Clock) -> None:
+                 copies: Callable[[], CopyEnding], settings: Settings, clock: Clock) -> None:
         self._catalog = catalog
         self._quotas = quotas
         self._leases = leases
@@ -48,8 +61,9 @@ class JobFailures:
             now = self._clock.now()
             left = self._left_behind(job) if job.kind is JobKind.BACKUP and ending is not JobState.EXPIRED else None
             if job.kind is JobKind.COPY:
-                self._copies.record_left_behind(job)  # in the destination first: this write ends what it may retry
-                self._copies.withdraw_access(job)  # the destination keeps no access to this account's keys or artefacts
+                copies = self._copies()
+                copies.record_left_behind(job)  # in the destination first: this write ends what it may retry
+                copies.withdraw_access(job)  # the destination keeps no access to this account's keys or artefacts
             # A copy job's quota slot goes back in the same write that ends it (services/copy_jobs.py).
             job = self._catalog.save_job(job.to(ending, now, reason), release_lease=job.kind is JobKind.BACKUP,
                                          recovery_point=left, also=self._quotas.release_for(job))
