@@ -4,7 +4,7 @@ The Copy workflow (statemachines/copy.asl.json) runs these steps:
 
 - `start`: the job, once per idempotency token (every refusal names its field before anything is written);
   a hold on the source recovery point (an expiry never deletes what a copy reads: the restore lease of
-  catalog_restore_leases, taken by the copy job); a slot of the destination's copy quota (EBS, EC2, RDS,
+  ports/restore_leases.py, taken by the copy job); a slot of the destination's copy quota (EBS, EC2, RDS,
   Aurora), or PENDING and the workflow waits and asks again; then the copy is started by its method
   (domain/copies.py): the native copy in the destination, after the source shared the artefact across
   accounts; for S3 nothing yet (the Distributed Map copies one manifest part per child); for DynamoDB the

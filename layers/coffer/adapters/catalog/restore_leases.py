@@ -15,7 +15,7 @@ point, so DynamoDB, not timing, decides who goes first:
 - ``end_restore(rp, job)`` removes the job (a second call is a no-op). A restore job calls it once it is
   terminal; a job that ended without calling it holds nothing useful: the sweeper may end its hold with
   ``end_restore`` after checking that the job is terminal (a terminal job never runs again).
-- ``begin_expiry(rp, by)`` — what the lifecycle sweeper (issue 7) must call before deleting anything —
+- ``begin_expiry(rp, by)`` — what the lifecycle sweeper must call before deleting anything —
   marks the lock ``expiry`` and the recovery point DELETING (one transaction) only while no restore holds
   it; otherwise RecoveryPointInUse naming the restores.
 

@@ -196,7 +196,7 @@ class S3Vault:
             raise
         return thaw_outcome(str(response["ResponseMetadata"]["HTTPStatusCode"]))
 
-    # ---- the vault's own rules (issue 6) ----------------------------------------------------------
+    # ---- the vault's own rules ------------------------------------------------------------------------
     @refuses_objects
     def secure(self, key: str, seal: Seal) -> LockFacts:
         """Make an existing (shared, content-addressed) object meet a recovery point's seal: locked at least
