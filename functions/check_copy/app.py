@@ -7,9 +7,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from coffer.domain.copies import CopyStep
 from coffer.entrypoints.lambda_runtime import cold_start_deps, dump, lambda_entry, parse
-from coffer.services.copy_jobs import CopyJobs
 
-JOBS = CopyJobs(cold_start_deps())
+JOBS = cold_start_deps().copy_jobs
 
 
 @lambda_entry

@@ -7,9 +7,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from coffer.domain.sweep import SweepBatchStep
 from coffer.entrypoints.lambda_runtime import cold_start_deps, dump, lambda_entry, metrics, parse
-from coffer.services.sweeper import Sweeper
 
-SWEEPER = Sweeper.from_deps(cold_start_deps())
+SWEEPER = cold_start_deps().sweeper
 
 
 @lambda_entry

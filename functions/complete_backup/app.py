@@ -6,9 +6,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from coffer.domain.steps import JobStep
 from coffer.entrypoints.lambda_runtime import cold_start_deps, dump, lambda_entry, metrics, parse
-from coffer.services.backup_jobs import BackupJobs
 
-JOBS = BackupJobs(cold_start_deps())
+JOBS = cold_start_deps().backup_jobs
 
 
 @lambda_entry

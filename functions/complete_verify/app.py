@@ -6,9 +6,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from coffer.domain.verify import CompleteVerifyStep
 from coffer.entrypoints.lambda_runtime import cold_start_deps, dump, lambda_entry, parse
-from coffer.services.vault_verify import VaultVerifier
 
-VERIFIER = VaultVerifier.from_deps(cold_start_deps())
+VERIFIER = cold_start_deps().verifier
 
 
 @lambda_entry

@@ -10,9 +10,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from coffer.entrypoints.lambda_runtime import cold_start_deps, lambda_entry
 from coffer.entrypoints.large_object_steps import run_large_object_step
-from coffer.services.large_objects import LargeObjects
 
-LARGE = LargeObjects(cold_start_deps())
+LARGE = cold_start_deps().large_objects
 
 
 @lambda_entry

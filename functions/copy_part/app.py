@@ -9,9 +9,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from coffer.domain.copies import CopyPartStep
 from coffer.entrypoints.lambda_runtime import cold_start_deps, dump, lambda_entry, metrics, parse
 from coffer.entrypoints.large_object_steps import is_large_object_step, run_large_object_step
-from coffer.services.copy_jobs import CopyJobs
 
-JOBS = CopyJobs(cold_start_deps())
+JOBS = cold_start_deps().copy_jobs
 
 
 @lambda_entry

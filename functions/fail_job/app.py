@@ -6,13 +6,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from coffer.domain.steps import FailStep
 from coffer.entrypoints.lambda_runtime import cold_start_deps, dump, lambda_entry, metrics, parse
-from coffer.services.jobs_common import fail_job
 
-DEPS = cold_start_deps()
+FAILURES = cold_start_deps().job_failures
 
 
 @lambda_entry
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any] | None:
-    result = fail_job(DEPS, parse(FailStep, event))
+    result = FAILURES.fail(parse(FailStep, event))
     metrics.add_metric(name="JobsFailed", unit="Count", value=1)
     return dump(result)

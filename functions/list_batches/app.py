@@ -6,9 +6,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from coffer.domain.steps import ListBatchesStep
 from coffer.entrypoints.lambda_runtime import cold_start_deps, dump, lambda_entry, parse
-from coffer.services.object_batches import ObjectBatches
 
-BATCHES = ObjectBatches(cold_start_deps())
+BATCHES = cold_start_deps().object_batches
 
 
 @lambda_entry

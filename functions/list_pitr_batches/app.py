@@ -7,9 +7,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from coffer.domain.steps import ListBatchesStep
 from coffer.entrypoints.lambda_runtime import cold_start_deps, dump, lambda_entry, parse
-from coffer.services.continuous import ContinuousBackups
 
-CONTINUOUS = ContinuousBackups(cold_start_deps())
+CONTINUOUS = cold_start_deps().continuous
 
 
 @lambda_entry

@@ -7,9 +7,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from coffer.domain.cold_tier import ColdPartStep
 from coffer.entrypoints.lambda_runtime import cold_start_deps, dump, lambda_entry, metrics, parse
-from coffer.services.object_tiering import ObjectTiering
 
-TIERING = ObjectTiering(cold_start_deps())
+TIERING = cold_start_deps().tiering
 
 
 @lambda_entry

@@ -10,9 +10,9 @@ from coffer.entrypoints.lambda_runtime import cold_start_deps, dump, lambda_entr
 from coffer.services.audit_log import record_restore_start
 
 DEPS = cold_start_deps()
-ACTOR = f"coffer:{os.environ.get('AWS_LAMBDA_FUNCTION_NAME', 'RecordAuditFunction')}"
+AUDIT = DEPS.audit_log(f"coffer:{os.environ.get('AWS_LAMBDA_FUNCTION_NAME', 'RecordAuditFunction')}")
 
 
 @lambda_entry
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any] | None:
-    return dump(record_restore_start(DEPS, parse(RecordAuditStep, event).job_id, ACTOR))
+    return dump(record_restore_start(DEPS.catalog, AUDIT, parse(RecordAuditStep, event).job_id))

@@ -7,9 +7,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from coffer.domain.continuous import S3ObjectEvent
 from coffer.entrypoints.lambda_runtime import cold_start_deps, dump, lambda_entry, metrics, parse
-from coffer.services.continuous import ContinuousBackups
 
-CONTINUOUS = ContinuousBackups(cold_start_deps())
+CONTINUOUS = cold_start_deps().continuous
 
 
 @lambda_entry

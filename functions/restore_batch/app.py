@@ -8,9 +8,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from coffer.domain.steps import BatchStep
 from coffer.entrypoints.lambda_runtime import cold_start_deps, dump, lambda_entry, parse
 from coffer.entrypoints.large_object_steps import is_large_object_step, run_large_object_step
-from coffer.services.object_batches import ObjectBatches
 
-BATCHES = ObjectBatches(cold_start_deps())
+BATCHES = cold_start_deps().object_batches
 
 
 @lambda_entry

@@ -6,9 +6,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from coffer.domain.plan_steps import SelectStep
 from coffer.entrypoints.lambda_runtime import cold_start_deps, dump, lambda_entry, parse
-from coffer.services.plan_runs import PlanRuns
 
-RUNS = PlanRuns(cold_start_deps())
+RUNS = cold_start_deps().plan_runs
 
 
 @lambda_entry

@@ -7,9 +7,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from coffer.entrypoints.copy_events import StartCopyJobInvocation
 from coffer.entrypoints.lambda_runtime import cold_start_deps, dump, lambda_entry, metrics, parse
-from coffer.services.copy_jobs import CopyJobs
 
-JOBS = CopyJobs(cold_start_deps())
+JOBS = cold_start_deps().copy_jobs
 
 
 @lambda_entry

@@ -15,14 +15,15 @@ class Settings:
     vault_bucket: str
     work_bucket: str
     vault_key_arn: str
+    #: the region the functions run in (Lambda sets AWS_REGION): copies, plan runs and copy actions name it
+    region: str
     poll_seconds: int = 30
     batch_size: int = 1000
     batch_bytes: int = 10 * 1024**3
     pages_per_listing: int = 5
     default_retention_days: int = 35
     vault_lock_mode: str = "GOVERNANCE"
-    region: str | None = None
-    #: copies (issue 7): the role member/template.yaml makes in a destination account, the name of the Coffer
+    #: copies: the role member/template.yaml makes in a destination account, the name of the Coffer
     #: stack in the destination region, and AWS's per-region limits on snapshot copies in progress
     copy_role_name: str = "coffer-copy"
     copy_destination_stack: str = "coffer"
@@ -52,22 +53,27 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         required = ("CATALOG_TABLE", "VAULT_BUCKET", "WORK_BUCKET", "VAULT_KEY_ARN")
-        missing = [name for name in required if not env.get(name)]
-        if missing:
-            raise InvalidInput([f"environment: {name} is not set" for name in missing])
+        problems = [f"environment: {name} is not set" for name in required if not env.get(name)]
+        region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+        if not region:
+            problems.append("environment: AWS_REGION is not set (nor AWS_DEFAULT_REGION): Lambda sets it; elsewhere "
+                            "name the region the stack is in")
+        if problems:
+            raise InvalidInput(problems)
+        assert region is not None
         try:
             return cls(
                 catalog_table=env["CATALOG_TABLE"],
                 vault_bucket=env["VAULT_BUCKET"],
                 work_bucket=env["WORK_BUCKET"],
                 vault_key_arn=env["VAULT_KEY_ARN"],
+                region=region,
                 poll_seconds=int(env.get("POLL_SECONDS", "30")),
                 batch_size=int(env.get("BATCH_SIZE", "1000")),
                 batch_bytes=int(env.get("BATCH_BYTES", str(10 * 1024**3))),
                 pages_per_listing=int(env.get("PAGES_PER_LISTING", "5")),
                 default_retention_days=int(env.get("DEFAULT_RETENTION_DAYS", "35")),
                 vault_lock_mode=env.get("VAULT_LOCK_MODE", "GOVERNANCE"),
-                region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"),
                 copy_role_name=env.get("COPY_ROLE_NAME", "coffer-copy"),
                 copy_destination_stack=env.get("COPY_DESTINATION_STACK", "coffer"),
                 ebs_copy_quota=int(env.get("EBS_COPY_QUOTA", "20")),

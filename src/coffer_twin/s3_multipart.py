@@ -23,7 +23,6 @@ Only composite (SHA-1/SHA-256, and CRC32/CRC32C unless FULL_OBJECT) uploads are 
 from __future__ import annotations
 
 import base64
-import hashlib
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -181,8 +180,3 @@ def s3_multipart_checksums() -> Iterator[None]:
             mock.patch.object(S3Response, "list_parts", list_parts):
         yield
 
-
-def composite_sha256_b64(parts: list[bytes]) -> str:
-    """S3's composite SHA-256 of the given part bytes, as it reports it: ``<base64>-<parts>`` (for tests)."""
-    digests = b"".join(hashlib.sha256(p).digest() for p in parts)
-    return f"{base64.b64encode(hashlib.sha256(digests).digest()).decode()}-{len(parts)}"

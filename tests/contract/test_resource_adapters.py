@@ -31,7 +31,7 @@ from coffer.domain.jobs import Job, JobKind, JobProgress
 from coffer.domain.manifest import Manifest, ObjectEntry
 from coffer.domain.recovery_points import RecoveryPoint, RecoveryPointStatus
 from coffer.domain.resources import ResourceType
-from coffer.ports import BackupStrategy, Capability, CopyTarget, OperationStatus, ResourceAdapter, require
+from coffer.ports.resources import BackupStrategy, Capability, CopyTarget, OperationStatus, ResourceAdapter, require
 from coffer_cli.local.samples import (
     SAMPLE_TAGS,
     bucket_snapshot,

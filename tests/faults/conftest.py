@@ -37,10 +37,8 @@ from coffer.domain.jobs import Job, JobKind, JobState
 from coffer.domain.manifest import Manifest
 from coffer.domain.plan_runs import PlanRun, RunState, run_id_for
 from coffer.domain.recovery_points import RecoveryPoint, RecoveryPointStatus, StorageClass
+from coffer.entrypoints.bootstrap import bootstrap
 from coffer.services.jobs_common import job_id_for
-from coffer.services.object_tiering import ObjectTiering
-from coffer.services.vaults import Vaults
-from coffer.services.wiring import build
 from coffer_cli.commands.common import stack_settings
 from coffer_cli.local.copy_destinations import DESTINATION_REGION, prepare_copy_destination, session_in, vault_arn
 from coffer_cli.local.samples import bucket_snapshot, create_sample_table, create_sample_volume, table_items
@@ -215,8 +213,7 @@ class World:
             self.destination_db, self.destination_table = session.client("dynamodb"), outputs["CatalogTableName"]
             self._destination = DynamoCatalog(self.destination_db, self.destination_table)
             # its Default vault's record, made on first use (as in the source by prepare's first backup)
-            Vaults.from_deps(build(stack_settings(outputs, session), clock=self.coffer.clock, session=session)).get(
-                "Default")
+            bootstrap(stack_settings(outputs, session), clock=self.coffer.clock, session=session).vaults.get("Default")
         return self._destination
 
     def _copy(self, workflow: str, recovery_point_id: str, check_copy: Callable[[RecoveryPoint], None]) -> Run:
@@ -382,7 +379,7 @@ class World:
 
     def cold_storage(self) -> Run:
         rp = self._take_prepared("cold-storage")
-        execution = ObjectTiering(self.coffer.deps).start(rp)
+        execution = self.coffer.deps.tiering.start(rp)
         result = dict(self.twin.wait(execution, timeout=120))
 
         def check() -> None:

@@ -16,9 +16,7 @@ from coffer.domain.copies import StartCopyJobRequest
 from coffer.domain.errors import InvalidInput
 from coffer.domain.manifest import Manifest, VaultLayout
 from coffer.domain.recovery_points import RecoveryPoint, StorageClass
-from coffer.services.copy_jobs import CopyJobs
 from coffer.services.object_tiering import execution_name
-from coffer.services.sweeper import Sweeper
 from coffer_cli.local.samples import bucket_snapshot
 from coffer_cli.local.session import LocalCoffer, local_twin
 
@@ -79,7 +77,7 @@ def test_a_cold_recovery_point_archives_only_unshared_blobs_in_place_and_restore
     coffer.clock.set(T0 + timedelta(days=20, hours=12))  # type: ignore[attr-defined]
     lock_before = {key: _head(coffer, blob)["ObjectLockRetainUntilDate"] for key, blob in first_blobs.items()}
     versions_before = {key: _head(coffer, blob)["VersionId"] for key, blob in first_blobs.items()}
-    report = Sweeper.from_deps(coffer.deps).sweep_ids("run-1", "Default", 0,
+    report = coffer.deps.sweeper.sweep_ids("run-1", "Default", 0,
                                                        [first.recovery_point_id, second.recovery_point_id])
     assert set(report.moved) == {first.recovery_point_id} and report.kept == 1
     assert coffer.deps.catalog.get_recovery_point(first.recovery_point_id).storage_class is StorageClass.COLD
@@ -98,7 +96,7 @@ def test_a_cold_recovery_point_archives_only_unshared_blobs_in_place_and_restore
     assert {key: _head(coffer, blob)["ObjectLockRetainUntilDate"] for key, blob in first_blobs.items()} == lock_before
 
     with pytest.raises(InvalidInput, match=r"RecoveryPointArn: .* is in cold storage"):
-        CopyJobs(coffer.deps).start(StartCopyJobRequest.model_validate({
+        coffer.deps.copy_jobs.start(StartCopyJobRequest.model_validate({
             "RecoveryPointArn": first.recovery_point_id,
             "DestinationBackupVaultArn": "arn:aws:backup:us-west-2:123456789012:backup-vault:Default"}),
             "e-cold", "arn:x")

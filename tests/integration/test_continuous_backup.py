@@ -21,7 +21,6 @@ from coffer.domain.jobs import JobState
 from coffer.domain.manifest import Manifest
 from coffer.domain.verify import FindingKind
 from coffer.services.jobs_common import job_id_for
-from coffer.services.vault_verify import VaultVerifier
 from coffer_cli.local.samples import bucket_snapshot, create_sample_table, table_items
 from coffer_cli.local.session import LocalCoffer, local_twin
 
@@ -152,7 +151,7 @@ def test_an_s3_bucket_changed_all_day_is_restored_exactly_as_of_three_times(coff
     assert (again["recorded"], again["duplicate"]) == (False, True)
     assert len(catalog.journal_page(rp.recovery_point_id, None, 100)[0]) == len(journaled) == 17
     # The journal's versions are the vault's: `coffer vault verify` counts them as referenced, not orphaned.
-    _, findings = VaultVerifier.from_deps(coffer.deps).run(["Default"])
+    _, findings = coffer.deps.verifier.run(["Default"])
     assert not [f for f in findings if f.kind is FindingKind.ORPHANED], findings
 
     # Before the base backup completed nothing is restorable; the target must be empty.

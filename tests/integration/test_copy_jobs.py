@@ -45,13 +45,10 @@ from coffer.domain.recovery_points import RecoveryPoint, RecoveryPointStatus
 from coffer.domain.requests import StartBackupJobRequest, StartRestoreJobRequest
 from coffer.domain.resources import ResourceType
 from coffer.domain.steps import FailStep, StepError
-from coffer.ports import OperationStatus
-from coffer.services.backup_jobs import BackupJobs
+from coffer.entrypoints.bootstrap import Root, bootstrap
+from coffer.ports.resources import OperationStatus
 from coffer.services.copy_jobs import CopyJobs
-from coffer.services.jobs_common import fail_job, job_id_for
-from coffer.services.object_batches import ObjectBatches
-from coffer.services.restore_jobs import RestoreJobs
-from coffer.services.wiring import Deps, build
+from coffer.services.jobs_common import job_id_for
 from coffer_cli.commands.common import stack_settings
 from coffer_cli.local.copy_destinations import DESTINATION_REGION, OTHER_ACCOUNT, deploy_storage, session_in, vault_arn
 from coffer_cli.local.samples import (
@@ -80,7 +77,7 @@ class Site:
     """One Coffer stack's storage and the services wired to it, with that account's credentials."""
 
     session: boto3.Session
-    deps: Deps
+    deps: Root
     outputs: dict[str, str]
 
     def client(self, service: str) -> Any:
@@ -97,7 +94,7 @@ class World:
 
 def _site(session: boto3.Session, clock: FixedClock) -> Site:
     outputs = deploy_storage(session, ROOT, STACK)
-    return Site(session, build(stack_settings(outputs, session), clock=clock, session=session), outputs)
+    return Site(session, bootstrap(stack_settings(outputs, session), clock=clock, session=session), outputs)
 
 
 @pytest.fixture(scope="module")
@@ -112,12 +109,12 @@ def world() -> Iterator[World]:
 
 
 # ---- the workflows' steps, in-process ---------------------------------------------------------------------
-def back_up(deps: Deps, arn: str, token: str, **detail: Any) -> RecoveryPoint:
+def back_up(deps: Root, arn: str, token: str, **detail: Any) -> RecoveryPoint:
     request = StartBackupJobRequest.model_validate({"ResourceArn": arn, "IdempotencyToken": token, **detail})
-    jobs = BackupJobs(deps)
+    jobs = deps.backup_jobs
     started = jobs.start(request, token, None, f"{EXECUTION}-{token}")
     if started.next == "objects":
-        batches = ObjectBatches(deps)
+        batches = deps.object_batches
         token_, seq, more = None, 0, True
         while more:
             listed = batches.list_batches(started.job_id, token_, seq)
@@ -132,14 +129,10 @@ def back_up(deps: Deps, arn: str, token: str, **detail: Any) -> RecoveryPoint:
     return deps.catalog.get_recovery_point(done.recovery_point_id)
 
 
-_COPY_JOBS: dict[int, CopyJobs] = {}
-
-
-def copy_jobs(deps: Deps) -> CopyJobs:
-    """One CopyJobs per stack, as one per warm Lambda: its destinations (assumed role, outputs) are resolved once."""
-    if id(deps) not in _COPY_JOBS:
-        _COPY_JOBS[id(deps)] = CopyJobs(deps)
-    return _COPY_JOBS[id(deps)]
+def copy_jobs(deps: Root) -> CopyJobs:
+    """One CopyJobs per stack (the root makes it once), as one per warm Lambda: its destinations (assumed role,
+    outputs) are resolved once."""
+    return deps.copy_jobs
 
 
 def copy(source: Site, rp: RecoveryPoint, destination: str, token: str, **detail: Any) -> Job:
@@ -172,11 +165,11 @@ def copy(source: Site, rp: RecoveryPoint, destination: str, token: str, **detail
 
 def restore(site: Site, rp_id: str, token: str, metadata: dict[str, str]) -> Job:
     deps = site.deps
-    jobs = RestoreJobs(deps)
+    jobs = deps.restore_jobs
     started = jobs.start(StartRestoreJobRequest.model_validate(
         {"RecoveryPointArn": rp_id, "IdempotencyToken": token, "Metadata": metadata}), token, f"{EXECUTION}-{token}")
     if started.next == "objects":
-        batches = ObjectBatches(deps)
+        batches = deps.object_batches
         listing = deps.client_for("s3").list_objects_v2(Bucket=deps.settings.vault_bucket,
                                                         Prefix=started.items_prefix or "")
         for listed in listing.get("Contents", []):
@@ -246,10 +239,10 @@ def test_a_copy_to_another_account_revokes_its_kms_grant_when_it_ends_however_it
     started = copy_jobs(deps).start(request, "grant-copy-failed", f"{EXECUTION}-grant-copy-failed")
     running = deps.catalog.get_job(started.job_id)
     assert running.state is JobState.RUNNING and len(_grants_for(world.source, running)) == 1
-    fail_job(deps, FailStep(job_id=running.job_id, error=StepError(Error="States.TaskFailed", Cause="lost")))
+    deps.job_failures.fail(FailStep(job_id=running.job_id, error=StepError(Error="States.TaskFailed", Cause="lost")))
     assert deps.catalog.get_job(running.job_id).state is JobState.FAILED
     assert _grants_for(world.source, running) == []  # FAILED: revoked before the write that ended it
-    fail_job(deps, FailStep(job_id=running.job_id, error=StepError(Error="States.TaskFailed", Cause="lost")))
+    deps.job_failures.fail(FailStep(job_id=running.job_id, error=StepError(Error="States.TaskFailed", Cause="lost")))
 
 
 # ---- DynamoDB -------------------------------------------------------------------------------------------
@@ -441,10 +434,10 @@ def test_a_copy_to_another_account_unshares_its_snapshot_when_it_ends_unless_ano
         assert running.state is JobState.RUNNING and _volume_permissions(world.source, rp) == {OTHER_ACCOUNT}
         copy(world.source, rp, dest(world.account, world), "unshare-copy-alongside")
     assert _volume_permissions(world.source, rp) == {OTHER_ACCOUNT}  # still needed by the running copy
-    fail_job(deps, FailStep(job_id=running.job_id, error=StepError(Error="States.TaskFailed", Cause="lost")))
+    deps.job_failures.fail(FailStep(job_id=running.job_id, error=StepError(Error="States.TaskFailed", Cause="lost")))
     assert deps.catalog.get_job(running.job_id).state is JobState.FAILED
     assert _volume_permissions(world.source, rp) == set()  # the last copy there ended: withdrawn
-    fail_job(deps, FailStep(job_id=running.job_id, error=StepError(Error="States.TaskFailed", Cause="lost")))
+    deps.job_failures.fail(FailStep(job_id=running.job_id, error=StepError(Error="States.TaskFailed", Cause="lost")))
 
 
 # ---- quotas -------------------------------------------------------------------------------------------------
@@ -503,7 +496,8 @@ def test_a_copy_that_fails_gives_its_slot_back_in_the_write_that_ends_it(world: 
     assert job.state is JobState.RUNNING and job.destination and job.destination.quota_key
     quotas = CopyQuotas(deps.client_for("dynamodb"), deps.settings.catalog_table)
     assert job.job_id in quotas.holders(job.destination.quota_key)
-    fail_job(deps, FailStep(job_id=job.job_id, error=StepError(Error="NativeOperationFailed", Cause="copy failed")))
+    deps.job_failures.fail(FailStep(job_id=job.job_id, error=StepError(Error="NativeOperationFailed",
+                                                                       Cause="copy failed")))
     ended = deps.catalog.get_job(job.job_id)
     assert ended.state is JobState.FAILED and job.job_id not in quotas.holders(job.destination.quota_key)
 

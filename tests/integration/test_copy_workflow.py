@@ -21,9 +21,8 @@ import pytest
 from coffer.domain.jobs import Job, JobState
 from coffer.domain.recovery_points import RecoveryPointStatus
 from coffer.domain.requests import StartBackupJobRequest
-from coffer.services.backup_jobs import BackupJobs
+from coffer.entrypoints.bootstrap import Root, bootstrap
 from coffer.services.jobs_common import job_id_for
-from coffer.services.wiring import Deps, build
 from coffer_cli.cli import main
 from coffer_cli.commands.common import stack_settings
 from coffer_cli.local.copy_destinations import DESTINATION_REGION, deploy_storage, session_in, vault_arn
@@ -41,10 +40,10 @@ def coffer() -> Iterator[LocalCoffer]:
 
 
 @pytest.fixture(scope="module")
-def destination(coffer: LocalCoffer) -> Deps:
+def destination(coffer: LocalCoffer) -> Root:
     session = session_in(DESTINATION_REGION)
     outputs = deploy_storage(session, ROOT, coffer.twin.stack_name)
-    return build(stack_settings(outputs, session), clock=coffer.clock, session=session)
+    return bootstrap(stack_settings(outputs, session), clock=coffer.clock, session=session)
 
 
 def wait_for_job(coffer: LocalCoffer, job_id: str, timeout: float = 60) -> Job:
@@ -69,7 +68,7 @@ def failures(coffer: LocalCoffer) -> str:
 
 
 def test_copy_workflows_run_from_the_cli_from_a_rules_copy_action_and_wait_for_quota_slots(
-        coffer: LocalCoffer, destination: Deps, capsys: pytest.CaptureFixture[str]) -> None:
+        coffer: LocalCoffer, destination: Root, capsys: pytest.CaptureFixture[str]) -> None:
     """One test on purpose: one twin deploy (seconds) for the three ways the Copy workflow runs."""
     a_copy_from_the_cli_runs_over_the_manifest_parts(coffer, destination, capsys)
     a_rules_copy_action_is_started_by_the_backup_workflow_and_a_dynamodb_copy_goes_through_an_export(
@@ -78,7 +77,7 @@ def test_copy_workflows_run_from_the_cli_from_a_rules_copy_action_and_wait_for_q
 
 
 def a_copy_from_the_cli_runs_over_the_manifest_parts(
-        coffer: LocalCoffer, destination: Deps, capsys: pytest.CaptureFixture[str]) -> None:
+        coffer: LocalCoffer, destination: Root, capsys: pytest.CaptureFixture[str]) -> None:
     s3 = coffer.client("s3")
     s3.create_bucket(Bucket="wf-bucket")  # small: the byte-for-byte copies are test_copy_jobs.py's
     for n in range(3):
@@ -98,7 +97,7 @@ def a_copy_from_the_cli_runs_over_the_manifest_parts(
 
 
 def a_rules_copy_action_is_started_by_the_backup_workflow_and_a_dynamodb_copy_goes_through_an_export(
-        coffer: LocalCoffer, destination: Deps) -> None:
+        coffer: LocalCoffer, destination: Root) -> None:
     db = coffer.client("dynamodb")
     create_sample_table(db, "wf-orders")
     db.update_continuous_backups(TableName="wf-orders",
@@ -119,7 +118,7 @@ def a_rules_copy_action_is_started_by_the_backup_workflow_and_a_dynamodb_copy_go
 
 def copies_beyond_the_destinations_quota_wait_for_a_slot_in_the_workflow(coffer: LocalCoffer) -> None:
     volume = create_sample_volume(coffer.client("ec2"), "wf-quota")
-    jobs = BackupJobs(coffer.deps)  # the backup in-process: this part is about the Copy workflow's waits
+    jobs = coffer.deps.backup_jobs  # the backup in-process: this part is about the Copy workflow's waits
     started = jobs.start(StartBackupJobRequest(resource_arn=volume, idempotency_token="wf-quota"), "wf-quota", None,
                          None)
     while not jobs.check(started.job_id).done:

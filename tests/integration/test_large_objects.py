@@ -19,9 +19,8 @@ from coffer.adapters.checksums import b64_to_hex
 from coffer.domain.jobs import Job, JobState
 from coffer.domain.manifest import Manifest, ManifestPart, ObjectEntry, VaultLayout
 from coffer.domain.verify import FindingKind
+from coffer.entrypoints.bootstrap import bootstrap
 from coffer.services.jobs_common import job_id_for
-from coffer.services.vault_verify import VaultVerifier
-from coffer.services.wiring import build
 from coffer_cli.commands.common import stack_settings
 from coffer_cli.local.copy_destinations import DESTINATION_REGION, prepare_copy_destination, session_in, vault_arn
 from coffer_cli.local.samples import BIG_OBJECT_BYTES, bucket_snapshot, create_sample_bucket
@@ -186,7 +185,7 @@ def test_large_objects_back_up_in_parts_restore_byte_identical_are_reused_copied
         # through the Copy workflow's part-range fan-out, in CopyPart. A copy is all or nothing: a range that
         # cannot be copied fails the job with the key, its upload aborted; the copy asked again completes.
         outputs = prepare_copy_destination(coffer, ROOT)
-        destination = build(stack_settings(outputs, session_in(DESTINATION_REGION)),
+        destination = bootstrap(stack_settings(outputs, session_in(DESTINATION_REGION)),
                             session=session_in(DESTINATION_REGION))
         target = session_in(DESTINATION_REGION).client("s3")
 
@@ -225,7 +224,7 @@ def test_large_objects_back_up_in_parts_restore_byte_identical_are_reused_copied
         assert copied.backup_size_bytes == sum(e.size for e in entries.values())
 
         # -- verify: clean by S3's stored checksums and by re-reading (deep); a rewritten blob is caught
-        verifier = VaultVerifier.from_deps(coffer.deps)
+        verifier = coffer.deps.verifier
         for deep in (False, True):
             tally, findings = verifier.run(["Default"], deep=deep)
             assert tally.problems == 0, findings

@@ -28,10 +28,8 @@ from coffer.domain.object_lock import LockMode
 from coffer.domain.recovery_points import RecoveryPoint, RecoveryPointStatus, StorageClass
 from coffer.domain.resources import ResourceType
 from coffer.domain.vaults import KeyOwner, Vault, VaultLock
-from coffer.services import wiring
-from coffer.services.retention_guard import RetentionGuard
+from coffer.entrypoints.bootstrap import Root, bootstrap
 from coffer.services.sweeper import Sweeper
-from coffer.services.vaults import Vaults
 from coffer.settings import Settings
 
 REGION = "us-east-1"
@@ -54,7 +52,7 @@ BOUNDARY = {0, 29, 30, 31, 364, 365, 366}
 @dataclass
 class World:
     clock: FixedClock
-    deps: wiring.Deps
+    deps: Root
     sweeper: Sweeper
     leases: RestoreLeases
     records: SweepRecords
@@ -79,16 +77,15 @@ def world(monkeypatch: pytest.MonkeyPatch, create_catalog_table: Callable[[Any, 
         settings = Settings(catalog_table=TABLE, vault_bucket="vault", work_bucket="work", vault_key_arn=KEY,
                             region=REGION, cold_storage_state_machine_arn=cold_machine)
         clock = FixedClock(START)
-        deps = wiring.build(settings, clock, session)
+        deps = bootstrap(settings, clock, session)
         holds = VaultCatalog(deps.client_for("dynamodb"), TABLE)
         holds.put_vault(Vault(name=LOCKED, key_arn=KEY, key_owner=KeyOwner.STACK, created_at=START,
                               lock=VaultLock(mode=LockMode.COMPLIANCE, min_retention_days=365,
                                              changeable_for_days=3, applied_at=START,
                                              lock_date=START + timedelta(days=3))))
-        vaults = Vaults(holds, settings, clock)
         leases = RestoreLeases(deps.client_for("dynamodb"), TABLE)
         records = SweepRecords(deps.client_for("dynamodb"), TABLE)
-        sweeper = Sweeper(deps, RetentionGuard(holds, vaults), leases, records, page_size=100)
+        sweeper = deps.sweeper  # its pages: 100 recovery points
         ec2 = deps.client_for("ec2")
         volume_id = ec2.create_volume(AvailabilityZone=f"{REGION}a", Size=1)["VolumeId"]
         yield World(clock, deps, sweeper, leases, records, holds, ec2, volume_id)

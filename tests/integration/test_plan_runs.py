@@ -22,10 +22,6 @@ from coffer.domain.plans import read_documents
 from coffer.domain.requests import StartBackupJobRequest
 from coffer.domain.steps import FailStep
 from coffer.entrypoints.events import StartBackupJobEvent
-from coffer.services.backup_jobs import BackupJobs
-from coffer.services.jobs_common import fail_job
-from coffer.services.object_batches import ObjectBatches
-from coffer.services.plan_runs import PlanRuns
 from coffer.services.retention import amendment_key
 from coffer_cli.local.sample_plans import plan_service
 from coffer_cli.local.session import LocalCoffer, local_twin
@@ -205,11 +201,11 @@ def test_a_run_delivered_twice_runs_once_and_a_stale_schedule_records_a_skipped_
 # ---- the steps themselves, in-process on the twin's services (what the workflow interleaves) ----------
 def backup_in_process(coffer: LocalCoffer, event: dict[str, Any]) -> Job:
     """What the Backup workflow does with one StartBackupJob event, step by step."""
-    jobs = BackupJobs(coffer.deps)
+    jobs = coffer.deps.backup_jobs
     parsed = StartBackupJobEvent.model_validate(event)
     started = jobs.start(parsed.detail, parsed.id, parsed.time, "arn:in-process")
     if started.next == "objects":
-        batches = ObjectBatches(coffer.deps)
+        batches = coffer.deps.object_batches
         listed = batches.list_batches(started.job_id, None, 0)
         for key in [o["Key"] for o in coffer.client("s3").list_objects_v2(
                 Bucket=coffer.settings.work_bucket, Prefix=listed.items_prefix).get("Contents", [])]:
@@ -226,7 +222,7 @@ def test_a_joiner_waits_for_the_backup_it_joined_then_lengthens_it(coffer: Local
         rule("short", "cron(0 5 ? * * *)", 3), rule("long", "cron(0 5 ? * * *)", 90)]},
         "Selections": [{"SelectionName": "join", "Conditions": tagged("join", "yes")}]})
     clock.set(FIVE)
-    runs = PlanRuns(coffer.deps)
+    runs = coffer.deps.plan_runs
     from coffer.domain.plan_steps import PlanRunInput
     ids = {}
     for name in ("short", "long"):
@@ -251,15 +247,15 @@ def test_a_joiner_waits_for_the_backup_it_joined_then_lengthens_it(coffer: Local
 
 def test_a_backup_not_done_within_its_completion_window_is_aborted(coffer: LocalCoffer, clock: FixedClock) -> None:
     arn = bucket(coffer, "slow-bucket", {}, objects=2)
-    jobs = BackupJobs(coffer.deps)
+    jobs = coffer.deps.backup_jobs
     request = StartBackupJobRequest.model_validate({"ResourceArn": arn, "IdempotencyToken": "slow",
                                                     "CompleteWindowMinutes": 120})
     started = jobs.start(request, "e", None, "arn:in-process")
-    ObjectBatches(coffer.deps).list_batches(started.job_id, None, 0)
+    coffer.deps.object_batches.list_batches(started.job_id, None, 0)
     clock.set(START + timedelta(hours=3))  # the copy is still going when the window closes
     with pytest.raises(CompletionWindowExceeded):
         jobs.complete(started.job_id)
-    ended = fail_job(coffer.deps, FailStep(job_id=started.job_id, error={"Error": "CompletionWindowExceeded",
+    ended = coffer.deps.job_failures.fail(FailStep(job_id=started.job_id, error={"Error": "CompletionWindowExceeded",
                                                                           "Cause": "did not complete"}))
     assert ended is not None and ended.state == "ABORTED"
     assert coffer.deps.catalog.lease_holder(arn) is None

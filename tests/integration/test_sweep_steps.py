@@ -29,8 +29,8 @@ from coffer.domain.recovery_points import RecoveryPoint, RecoveryPointStatus, St
 from coffer.domain.resources import ResourceType
 from coffer.domain.sweep import CompleteSweepStep, ListSweepItemsStep, SweepPhase, SweepRunSummary
 from coffer.domain.vaults import KeyOwner, Vault
+from coffer.entrypoints.bootstrap import Root, bootstrap
 from coffer.services import sweeper as sweeper_module
-from coffer.services import wiring
 from coffer.services.sweeper import Sweeper
 from coffer.settings import Settings
 
@@ -47,7 +47,7 @@ def day(n: float) -> datetime:
 @dataclass
 class World:
     clock: FixedClock
-    deps: wiring.Deps
+    deps: Root
     sweeper: Sweeper
     vaults: VaultCatalog
     s3: Any
@@ -85,11 +85,11 @@ def world(monkeypatch: pytest.MonkeyPatch, create_catalog_table: Callable[[Any, 
         settings = Settings(catalog_table=TABLE, vault_bucket="vault", work_bucket="work", vault_key_arn=KEY,
                             region=REGION)
         clock = FixedClock(START)
-        deps = wiring.build(settings, clock, session)
+        deps = bootstrap(settings, clock, session)
         vaults = VaultCatalog(deps.client_for("dynamodb"), TABLE)
         for name in ("Default", "Forever", "Pitr", "Pending"):
             vaults.put_vault(Vault(name=name, key_arn=KEY, key_owner=KeyOwner.STACK, created_at=START))
-        yield World(clock, deps, Sweeper.from_deps(deps), vaults, s3)
+        yield World(clock, deps, deps.sweeper, vaults, s3)
 
 
 def s3_point(w: World, rid: str, vault: str = "Default", *, blobs: dict[str, float] | None = None, parts: int = 1,

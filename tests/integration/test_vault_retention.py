@@ -12,6 +12,7 @@ from moto import mock_aws
 
 from coffer.adapters import aws
 from coffer.adapters.vault.s3_vault import S3Vault
+from coffer.domain.clock import SystemClock
 
 SOON = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
 LATER = SOON + timedelta(days=30)
@@ -36,7 +37,7 @@ def retention_calls(client: Any) -> list[dict[str, Any]]:
 
 
 def test_a_later_lock_is_never_shortened_and_not_even_asked_to_be(s3: Any) -> None:
-    vault = S3Vault(s3, "vault", "COMPLIANCE")
+    vault = S3Vault(s3, "vault", "COMPLIANCE", SystemClock())
     vault.put_locked("blob", b"data", LATER)
     calls = retention_calls(s3)
     assert vault.extend_retention("blob", SOON) is False
@@ -45,14 +46,14 @@ def test_a_later_lock_is_never_shortened_and_not_even_asked_to_be(s3: Any) -> No
 
 
 def test_a_shorter_lock_is_extended(s3: Any) -> None:
-    vault = S3Vault(s3, "vault", "GOVERNANCE")
+    vault = S3Vault(s3, "vault", "GOVERNANCE", SystemClock())
     vault.put_locked("blob", b"data", SOON)
     assert vault.extend_retention("blob", LATER) is True
     assert vault.lock_of("blob") == (True, LATER)
 
 
 def test_a_refused_extension_is_fine_when_someone_else_extended_further_meanwhile(s3: Any) -> None:
-    vault = S3Vault(s3, "vault", "GOVERNANCE")
+    vault = S3Vault(s3, "vault", "GOVERNANCE", SystemClock())
     vault.put_locked("blob", b"data", SOON)
     reads = iter([SOON, LATER + timedelta(days=1)])
     original = vault.lock_of
@@ -67,7 +68,7 @@ def test_a_refused_extension_is_fine_when_someone_else_extended_further_meanwhil
 
 
 def test_a_refused_extension_that_is_still_needed_raises(s3: Any) -> None:
-    vault = S3Vault(s3, "vault", "GOVERNANCE")
+    vault = S3Vault(s3, "vault", "GOVERNANCE", SystemClock())
     vault.put_locked("blob", b"data", SOON)
 
     def refuse(**_: Any) -> None:

@@ -147,7 +147,7 @@ def test_thirty_requests_for_one_volume_run_one_at_a_time_within_its_quota_and_t
     quotas = CopyQuotas(coffer.client("dynamodb"), coffer.settings.catalog_table)
     assert quotas.holders(snapshot_quota_key(volume)) == {}
     assert coffer.deps.catalog.lease_holder(volume) is None
-    turns = TurnQueue(coffer.client("dynamodb"), coffer.settings.catalog_table, lambda: coffer.client("stepfunctions"))
+    turns = TurnQueue(coffer.client("dynamodb"), coffer.settings.catalog_table, coffer.deps.workflows)
     assert turns.waiting(volume) == []
     # Waiting cost no polling: a queued job asks for its turn a few times, not once per poll interval.
     assert coffer.twin.invocations["StartBackupJobFunction"] < 5 * REQUESTS

@@ -29,10 +29,6 @@ from coffer.domain.plan_steps import PlanRunInput, PlanRunSummary
 from coffer.domain.plans import read_documents
 from coffer.domain.steps import FailStep
 from coffer.entrypoints.events import StartBackupJobEvent
-from coffer.services.backup_jobs import BackupJobs
-from coffer.services.jobs_common import fail_job
-from coffer.services.object_batches import ObjectBatches
-from coffer.services.plan_runs import PlanRuns
 from coffer_cli.local.sample_plans import plan_service
 from coffer_cli.local.session import LocalCoffer, local_twin
 from coffer_cli.local.ticks import Fire, TwinScheduler
@@ -91,7 +87,7 @@ def apply_plans(coffer: LocalCoffer) -> None:
 # ---- Step Functions' part, in-process ------------------------------------------------------------------
 def backup_in_process(coffer: LocalCoffer, event: dict[str, Any]) -> Job:
     """The Backup workflow for one StartBackupJob event: start, objects or poll, complete; Catch -> FailJob."""
-    jobs, batches = BackupJobs(coffer.deps), ObjectBatches(coffer.deps)
+    jobs, batches = coffer.deps.backup_jobs, coffer.deps.object_batches
     parsed = StartBackupJobEvent.model_validate(event)
     started = jobs.start(parsed.detail, parsed.id, parsed.time, f"arn:in-process:{parsed.id}")
     try:
@@ -109,14 +105,14 @@ def backup_in_process(coffer: LocalCoffer, event: dict[str, Any]) -> Job:
         if started.next in ("objects", "native"):
             jobs.complete(started.job_id)
     except CofferError as error:
-        fail_job(coffer.deps, FailStep(job_id=started.job_id, error={"Error": type(error).__name__,
+        coffer.deps.job_failures.fail(FailStep(job_id=started.job_id, error={"Error": type(error).__name__,
                                                                       "Cause": str(error)}))
     return coffer.deps.catalog.get_job(started.job_id)
 
 
 def run_plan_in_process(coffer: LocalCoffer, fire: Fire) -> PlanRunSummary:
     """The PlanRun workflow for one firing: start, select until done, per page claim/backups/settle, complete."""
-    runs = PlanRuns(coffer.deps)
+    runs = coffer.deps.plan_runs
     execution = f"arn:aws:states:us-east-1:123456789012:execution:planrun:{uuid.uuid4()}"
     started = runs.start(PlanRunInput.model_validate(json.loads(fire.input)), execution)
     assert started.next == "select"

@@ -13,7 +13,12 @@ from coffer.domain.copies import VaultAddress
 from coffer.domain.errors import InvalidInput
 from coffer.settings import Settings
 
-SETTINGS = Settings.from_env({"CATALOG_TABLE": "t", "VAULT_BUCKET": "v", "WORK_BUCKET": "w", "VAULT_KEY_ARN": "k"})
+SETTINGS = Settings.from_env({"CATALOG_TABLE": "t", "VAULT_BUCKET": "v", "WORK_BUCKET": "w", "VAULT_KEY_ARN": "k",
+                              "AWS_REGION": "us-east-1"})
+
+
+def no_ports(settings: Settings, clients: Any) -> Any:
+    raise AssertionError("a destination that was refused has no ports to build")
 DESTINATION = VaultAddress.parse("arn:aws:backup:eu-west-1:222222222222:backup-vault:far")
 
 
@@ -33,7 +38,7 @@ class RefusingSts:
 
 def test_a_role_that_cannot_be_assumed_is_refused_naming_the_field_and_the_fix() -> None:
     with pytest.raises(InvalidInput) as refused:
-        DestinationResolver(RefusingSts("AccessDenied", 403), SETTINGS).resolve(DESTINATION)
+        DestinationResolver(RefusingSts("AccessDenied", 403), SETTINGS, no_ports).resolve(DESTINATION)
     [problem] = refused.value.problems
     assert problem.startswith("DestinationBackupVaultArn: cannot assume the copy role "
                               "arn:aws:iam::222222222222:role/coffer-copy (AccessDenied)")
@@ -45,7 +50,7 @@ def test_a_role_that_cannot_be_assumed_is_refused_naming_the_field_and_the_fix()
                                                       ("InternalFailure", 500, "ServiceUnavailable")])
 def test_throttling_that_outlasts_the_retries_is_tried_again_not_refused(code: str, status: int, name: str) -> None:
     sts = RefusingSts(code, status)
-    resolver = DestinationResolver(sts, SETTINGS)
+    resolver = DestinationResolver(sts, SETTINGS, no_ports)
     with pytest.raises(TransientAwsError) as busy:
         resolver.resolve(DESTINATION)
     assert type(busy.value).__name__ == name  # the name the copy workflow's Retry lists

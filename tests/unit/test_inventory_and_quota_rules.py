@@ -72,14 +72,15 @@ def test_an_inventory_token_never_looks_like_a_listing_token_and_round_trips() -
 
 
 def test_the_snapshot_quota_is_five_per_volume_and_one_for_hdd_volumes_by_default() -> None:
-    settings = Settings.from_env({"CATALOG_TABLE": "t", "VAULT_BUCKET": "v", "WORK_BUCKET": "w", "VAULT_KEY_ARN": "k"})
+    env = {"CATALOG_TABLE": "t", "VAULT_BUCKET": "v", "WORK_BUCKET": "w", "VAULT_KEY_ARN": "k",
+           "AWS_REGION": "eu-west-1"}
+    settings = Settings.from_env(env)
     assert (settings.ebs_snapshots_per_volume, settings.ebs_hdd_snapshots_per_volume) == (5, 1)
     assert settings.inventory_max_age_hours == 48
     limits = {t: snapshot_limit(t, settings.ebs_snapshots_per_volume, settings.ebs_hdd_snapshots_per_volume)
               for t in ("gp2", "gp3", "io1", "io2", "standard", "st1", "sc1", None)}
     assert limits == {"gp2": 5, "gp3": 5, "io1": 5, "io2": 5, "standard": 5, "st1": 1, "sc1": 1, None: 5}
-    tuned = Settings.from_env({"CATALOG_TABLE": "t", "VAULT_BUCKET": "v", "WORK_BUCKET": "w", "VAULT_KEY_ARN": "k",
-                               "EBS_SNAPSHOTS_PER_VOLUME": "3", "EBS_HDD_SNAPSHOTS_PER_VOLUME": "2"})
+    tuned = Settings.from_env({**env, "EBS_SNAPSHOTS_PER_VOLUME": "3", "EBS_HDD_SNAPSHOTS_PER_VOLUME": "2"})
     assert (tuned.ebs_snapshots_per_volume, tuned.ebs_hdd_snapshots_per_volume) == (3, 2)
 
 

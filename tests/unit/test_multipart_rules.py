@@ -27,7 +27,7 @@ from coffer.services.large_objects import fanout_seq, large_seq
 from coffer.services.restore_jobs import failed_keys
 from coffer.settings import Settings
 
-ENV = {"CATALOG_TABLE": "t", "VAULT_BUCKET": "v", "WORK_BUCKET": "w", "VAULT_KEY_ARN": "k"}
+ENV = {"CATALOG_TABLE": "t", "VAULT_BUCKET": "v", "WORK_BUCKET": "w", "VAULT_KEY_ARN": "k", "AWS_REGION": "eu-west-1"}
 ENTRY = {"key": "k", "size": 11, "etag": "e", "last_modified": "2026-11-26T00:00:00+00:00", "sha256": "ab" * 32}
 
 
@@ -101,7 +101,7 @@ def test_a_deferred_object_whose_copy_never_finished_is_a_failed_key() -> None:
          "bytes_copied": 1, "failed": []},
     ]
     jobs = BackupJobs.__new__(BackupJobs)
-    jobs._d = SimpleNamespace(catalog=SimpleNamespace(list_parts=lambda job_id: iter(records)))  # type: ignore[assignment]
+    jobs._catalog = SimpleNamespace(list_parts=lambda job_id: iter(records))  # type: ignore[assignment]
     job = SimpleNamespace(job_id="j", progress=JobProgress(batches_total=1))
     parts, progress, failed = jobs._collect_parts(job)  # type: ignore[arg-type]
     assert failed == ["big/lost.bin (large object copy did not finish)"]

@@ -18,7 +18,6 @@ from coffer.adapters.resources.aurora import AuroraAdapter
 from coffer.adapters.resources.common import (
     MAX_TAGS,
     TAG_RECOVERY_POINT,
-    check_options,
     coffer_tags,
     tag_list,
     translated,
@@ -28,7 +27,7 @@ from coffer.adapters.resources.ec2 import Ec2Adapter
 from coffer.adapters.resources.rds import RdsAdapter
 from coffer.domain.errors import InvalidInput, NativeOperationFailed, NotFound
 from coffer.domain.jobs import Job, JobKind
-from coffer.domain.resources import ResourceType
+from coffer.domain.resources import ResourceType, check_options
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 

@@ -1,11 +1,11 @@
 import pytest
 
+from coffer.domain.batches import split_by_bytes
 from coffer.domain.errors import InvalidInput
 from coffer.services.jobs_common import job_id_for, reason_from_cause, recovery_point_id_for
-from coffer.services.object_batches import split_by_bytes
 from coffer.settings import Settings
 
-ENV = {"CATALOG_TABLE": "t", "VAULT_BUCKET": "v", "WORK_BUCKET": "w", "VAULT_KEY_ARN": "k"}
+ENV = {"CATALOG_TABLE": "t", "VAULT_BUCKET": "v", "WORK_BUCKET": "w", "VAULT_KEY_ARN": "k", "AWS_REGION": "eu-west-1"}
 
 
 def test_settings_fail_at_once_naming_every_missing_variable() -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from coffer.adapters.aws_services.stack_outputs import OUTPUTS
+from coffer.stack_outputs import OUTPUTS
 from coffer_twin.cfn_yaml import load_template
 from coffer_twin.packaging import package_template
 from coffer_twin.sam_transform import to_cloudformation

@@ -1,12 +1,24 @@
-"""boto3 clients with one retry policy: throttling and 5xx are retried with exponential backoff and jitter."""
+"""boto3 clients with one retry policy (throttling and 5xx retried with exponential backoff and jitter), made once and
+only when first used; and what AWS's error codes mean to Coffer, in one place.
+
+The adapters own the SDK: they turn the codes they know into Coffer's exceptions (domain/errors.py), so services
+branch on exception types only. An error a retry may cure is never translated: it reaches the function's runtime as
+botocore raised it, and `transient` names it as the workflows' Retry lists it.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+import threading
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ConnectionClosedError, HTTPClientError, ReadTimeoutError
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
+
+from coffer.domain.errors import AwsRefusal, ObjectArchived, ObjectRefused
 
 #: botocore's "standard" mode retries throttling, 5xx and timeouts with jittered exponential backoff.
 RETRY_CONFIG = Config(retries={"max_attempts": 8, "mode": "standard"}, connect_timeout=5, read_timeout=60)
@@ -20,7 +32,9 @@ NOT_RESENT_WHEN_UNANSWERED = {"dynamodb": ("CreateBackup",), "ec2": ("CreateSnap
 
 
 def client(service: str, region: str | None = None, session: boto3.Session | None = None) -> Any:
-    made = (session or boto3.Session()).client(service, region_name=region, config=RETRY_CONFIG)
+    """A client of `service`, named at run time (each adapter types the client it is given, mypy-boto3's)."""
+    maker: Any = session or boto3.Session()
+    made = maker.client(service, region_name=region, config=RETRY_CONFIG)
     if service == "s3":
         made.meta.events.register("before-sign.s3.CopyObject", _name_copy_checksum)
     for operation in NOT_RESENT_WHEN_UNANSWERED.get(service, ()):
@@ -29,9 +43,38 @@ def client(service: str, region: str | None = None, session: boto3.Session | Non
     return made
 
 
-def _not_resent_when_unanswered(caught_exception: Exception | None = None, **_: Any) -> None:
-    from botocore.exceptions import ConnectionClosedError, ReadTimeoutError
+class Clients:
+    """The clients of one session and region, each made once, on first use: a function's cold start makes only the
+    clients its own calls need (the composition root hands adapters `lazy` ones)."""
 
+    def __init__(self, region: str | None, session: boto3.Session | None = None) -> None:
+        self.region = region
+        self.session = session or boto3.Session()
+        self._made: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, service: str) -> Any:
+        with self._lock:
+            if service not in self._made:
+                self._made[service] = client(service, self.region, self.session)
+            return self._made[service]
+
+    def lazy(self, service: str) -> Any:
+        """A stand-in that makes the client on its first attribute access (an adapter may hold one unused)."""
+        return _LazyClient(functools.partial(self, service))
+
+
+class _LazyClient:
+    __slots__ = ("_make",)
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._make = make
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._make(), name)
+
+
+def _not_resent_when_unanswered(caught_exception: Exception | None = None, **_: Any) -> None:
     if isinstance(caught_exception, (ReadTimeoutError, ConnectionClosedError)):
         raise caught_exception  # the request may have been carried out: do not repeat it blindly
 
@@ -66,8 +109,8 @@ class TransientAwsError(Exception):
 #: the names the workflows' Retry lists for "try again later" (statemachines/*.asl.json, checked by tests)
 TRANSIENT_ERROR_NAMES = ("ThrottlingException", "ProvisionedThroughputExceededException", "SlowDown",
                          "RequestLimitExceeded", "ServiceUnavailable", "InternalError", "InternalServerError")
-_TRANSIENT_CLASSES = {name: type(name, (TransientAwsError,), {"__module__": __name__})
-                      for name in TRANSIENT_ERROR_NAMES}
+_TRANSIENT_CLASSES: dict[str, type[TransientAwsError]] = {
+    name: type(name, (TransientAwsError,), {"__module__": __name__}) for name in TRANSIENT_ERROR_NAMES}
 #: botocore's throttling codes (botocore.retries.standard) that the workflows do not list by name
 _THROTTLING = {"Throttling", "ThrottledException", "RequestThrottledException", "TooManyRequestsException",
                "TransactionInProgressException", "BandwidthLimitExceeded", "RequestThrottled",
@@ -76,9 +119,6 @@ _THROTTLING = {"Throttling", "ThrottledException", "RequestThrottledException", 
 
 def transient(error: BaseException) -> TransientAwsError | None:
     """The named transient error for `error`, or None when a retry would not help (or it is not AWS's)."""
-    from botocore.exceptions import ConnectionError as BotocoreConnectionError
-    from botocore.exceptions import HTTPClientError
-
     if isinstance(error, ClientError):
         code = error_code(error)
         status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
@@ -95,3 +135,49 @@ def transient(error: BaseException) -> TransientAwsError | None:
     else:
         return None
     return _TRANSIENT_CLASSES[name](f"{type(error).__name__}: {error}")
+
+
+# ---- AWS's refusals as Coffer's exceptions ------------------------------------------------------------------
+P = ParamSpec("P")
+R = TypeVar("R")
+
+#: S3's refusals of one object that no retry cures ("403": a HEAD has no body, so botocore knows only the status;
+#: KMS: the object's key may not be used)
+OBJECT_REFUSALS = frozenset({"AccessDenied", "403", "KMS.DisabledException", "KMS.AccessDeniedException"})
+#: what S3 answers a read of an archived version not restored yet (moto names it ObjectNotInActiveTierError)
+ARCHIVED = frozenset({"InvalidObjectState", "ObjectNotInActiveTierError"})
+
+
+def refuses_objects(method: Callable[P, R]) -> Callable[P, R]:
+    """For an adapter method that touches one object of a batch: S3 refusing that object for good raises
+    ObjectRefused (ObjectArchived for bytes in an archive tier) with S3's code; anything else passes unchanged."""
+
+    @functools.wraps(method)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except ClientError as error:
+            code = error_code(error)
+            if code in ARCHIVED:
+                raise ObjectArchived(code, str(error)) from error
+            if code in OBJECT_REFUSALS:
+                raise ObjectRefused(code, str(error)) from error
+            raise
+
+    return call
+
+
+def refusals_named(method: Callable[P, R]) -> Callable[P, R]:
+    """For an adapter method whose caller goes on past a refusal (the lifecycle sweeper skips one recovery point):
+    AWS refusing for good raises AwsRefusal with AWS's code and words; what a retry may cure passes unchanged."""
+
+    @functools.wraps(method)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except ClientError as error:
+            if transient(error) is not None:
+                raise
+            raise AwsRefusal(error_code(error), str(error)) from error
+
+    return call

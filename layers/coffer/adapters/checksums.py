@@ -7,7 +7,3 @@ import base64
 
 def b64_to_hex(value: str) -> str:
     return base64.b64decode(value).hex()
-
-
-def hex_to_b64(value: str) -> str:
-    return base64.b64encode(bytes.fromhex(value)).decode()

@@ -18,7 +18,6 @@ is no cold storage, as in AWS Backup. One continuous backup per resource: a seco
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -38,9 +37,6 @@ DEFAULT_RETENTION_DAYS = 35
 #: restore Metadata keys of a continuous recovery point (RDS's own parameter names)
 RESTORE_TIME = "RestoreTime"
 USE_LATEST = "UseLatestRestorableTime"
-#: the prefix of continuous recovery point ids (one per resource and vault, so the id is derived from both)
-CONTINUOUS_PREFIX = "continuous-"
-_IDS = uuid.UUID("6c6f6666-6572-4a6f-6273-000000000007")
 
 CONTINUOUS_TYPES = frozenset({ResourceType.S3, ResourceType.DYNAMODB, ResourceType.RDS})
 CONTINUOUS_REFUSALS: Mapping[ResourceType, str] = {
@@ -50,11 +46,6 @@ CONTINUOUS_REFUSALS: Mapping[ResourceType, str] = {
     ResourceType.AURORA: "Aurora point-in-time recovery (RestoreDBClusterToPointInTime) is not implemented yet; "
                          "back the cluster up with snapshots",
 }
-
-
-def continuous_recovery_point_id(vault_name: str, resource_arn: str) -> str:
-    """The continuous recovery point of a resource in a vault: the same id however often protection is asked for."""
-    return CONTINUOUS_PREFIX + str(uuid.uuid5(_IDS, f"{vault_name}\n{resource_arn}"))
 
 
 def continuous_lifecycle(resource_type: ResourceType, lifecycle: Lifecycle) -> Lifecycle:

@@ -72,7 +72,7 @@ class NativeOperationFailed(CofferError):
     """AWS reported that a snapshot, image, copy, tier change or restore it was running failed."""
 
 
-# ---- the vault (issue 6) ---------------------------------------------------------------------------
+# ---- the vault ---------------------------------------------------------------------------
 class VaultNotEmpty(CofferError):
     """A vault is deleted only when it holds no recovery point (AWS Backup's rule)."""
 
@@ -97,7 +97,7 @@ class VaultVerifyFailed(CofferError):
     """A scrub found missing, altered or orphaned vault objects (reported, never fixed silently)."""
 
 
-# ---- expiry racing restores (issue 8) ------------------------------------------------------------------
+# ---- expiry racing restores ------------------------------------------------------------------
 class RecoveryPointInUse(CofferError):
     """An expiry (or deletion) of a recovery point was refused: restores are reading it."""
 
@@ -109,3 +109,33 @@ class RecoveryPointInUse(CofferError):
 
 class RecoveryPointDeleting(CofferError):
     """A restore was refused: the recovery point is being deleted (or is no longer restorable)."""
+
+
+# ---- what adapters make of AWS's refusals ------------------------------------------------------------------
+class AlreadyExists(CofferError):
+    """A create found the name taken (a vault name is unique)."""
+
+
+class AlreadyStored(CofferError):
+    """A create-only write found the key taken (S3 conditional write refused with 412)."""
+
+
+class AwsRefusal(CofferError):
+    """AWS refused a request for good (no retry cures it). `code` is AWS's error code; the message is AWS's own.
+    Errors a retry may cure are never turned into this: they keep the name the workflows' Retry lists."""
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        super().__init__(message)
+
+
+class ObjectRefused(AwsRefusal):
+    """S3 refused one object for good (access denied, a KMS key it may not use ...): a batch names it and goes on."""
+
+
+class ObjectArchived(ObjectRefused):
+    """The object's bytes are in an archive tier: readable only once restored from it."""
+
+
+class UploadGone(CofferError):
+    """A multipart upload is no more (completed, or aborted, by an earlier attempt)."""

@@ -1,6 +1,6 @@
 """May a recovery point be expired or deleted now? The check every deletion path calls first.
 
-The lifecycle sweeper (issue 7) expires recovery points whose delete date has come; the operator may
+The lifecycle sweeper expires recovery points whose delete date has come; the operator may
 delete one early with `coffer vault bypass-governance`. Both ask `deletion_refusal` first. S3 refuses
 the same deletions underneath (legal hold, COMPLIANCE retention, GOVERNANCE without bypass): this check
 keeps Coffer from trying, and says why in words instead of an AccessDenied.

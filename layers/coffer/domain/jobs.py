@@ -127,3 +127,8 @@ class Job(BaseModel):
 
     def with_changes(self, **changes: object) -> Job:
         return self.model_copy(update=changes)
+
+
+def queued_since(job: Job) -> datetime | None:
+    """When the job was first queued (its place in a queue of turns), or None if it never was."""
+    return next((t.at for t in job.history if t.state is JobState.PENDING), None)

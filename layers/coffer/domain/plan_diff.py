@@ -8,6 +8,19 @@ from typing import Any
 
 from coffer.domain.plans import PlanDocument
 
+#: the fields of an EventBridge Scheduler schedule Coffer sets (and compares to decide whether it needs an update)
+MANAGED_FIELDS = ("Name", "GroupName", "ScheduleExpression", "ScheduleExpressionTimezone", "FlexibleTimeWindow",
+                  "State", "Description", "Target")
+_TARGET_FIELDS = ("Arn", "RoleArn", "Input", "RetryPolicy")
+
+
+def managed(definition: dict[str, Any]) -> dict[str, Any]:
+    """The part of a schedule (as GetSchedule returns it) that Coffer manages, in CreateSchedule's shape."""
+    kept = {k: definition[k] for k in MANAGED_FIELDS if definition.get(k) is not None}
+    if "Target" in kept:
+        kept["Target"] = {k: kept["Target"][k] for k in _TARGET_FIELDS if kept["Target"].get(k) is not None}
+    return kept
+
 
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     """{'Lifecycle': {'DeleteAfterDays': 35}} -> {'Lifecycle.DeleteAfterDays': 35}; lists by index."""

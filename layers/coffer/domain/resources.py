@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
@@ -73,3 +74,16 @@ def resource_name(arn_text: str) -> str:
         if sep in resource:
             return resource.split(sep, 1)[1]
     return resource
+
+
+def check_options(options: Mapping[str, str], allowed: Mapping[str, frozenset[str]],
+                  resource_type: ResourceType) -> list[str]:
+    """Problems with StartBackupJob's BackupOptions for a type that accepts `allowed`, each naming its field."""
+    problems = []
+    for name, value in options.items():
+        if name not in allowed:
+            known = ", ".join(sorted(allowed)) or "none"
+            problems.append(f"BackupOptions.{name}: not an option for {resource_type} (options: {known})")
+        elif value not in allowed[name]:
+            problems.append(f"BackupOptions.{name}: '{value}' is not one of {', '.join(sorted(allowed[name]))}")
+    return problems

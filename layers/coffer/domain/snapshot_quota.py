@@ -2,7 +2,7 @@
 
 EBS allows 5 concurrent snapshots of one volume, 1 for st1 and sc1 (HDD) volumes; a sixth CreateSnapshot (or
 CreateImage of the instance the volume is attached to) is refused. Coffer counts its own snapshots against it
-with a counting semaphore per volume in the catalog (adapters/catalog_copy_quota.py), taken before the snapshot
+with a counting semaphore per volume in the catalog (ports/quotas.py), taken before the snapshot
 starts and given back in the same write that ends the job: a backup that would go beyond it waits PENDING
 (its workflow parks in WaitForTurn and is woken when a slot frees) instead of failing in EC2.
 

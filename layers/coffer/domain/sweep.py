@@ -1,4 +1,4 @@
-"""The lifecycle sweeper's decision for one recovery point (issue 7): move to cold, expire, or keep - and why.
+"""The lifecycle sweeper's decision for one recovery point: move to cold, expire, or keep - and why.
 
 AWS Backup's rules (domain/lifecycle.py): cold at creation + MoveToColdStorageAfterDays, deleted at creation +
 DeleteAfterDays, at least 90 days in cold (the Lifecycle model refuses less). On top of them:

@@ -24,7 +24,7 @@ from coffer.domain.vaults import Vault
 SID_PREFIX = "CofferVault"
 #: A Sid of the template's policy: its presence says the stack's policy is installed on the bucket.
 TEMPLATE_SID = "DenyInsecureTransport"
-#: The Sid of the template's version-deletion guard before the lifecycle sweep got its delete right (issue 7):
+#: The Sid of the template's version-deletion guard before the lifecycle sweep got its delete right:
 #: such a policy denies the sweep's deletions (S3 refuses them; recovery points stay DELETING, blobs stay).
 OUTDATED_TEMPLATE_SID = "DenyRetentionBypassAndVersionDeletion"
 

@@ -1,1 +1,2 @@
-"""Entry points: Lambda runtime glue and the CLI. The only places where adapters are wired."""
+"""Entry points: Lambda runtime glue and the composition root (bootstrap.py), the one place where adapters are
+built and handed to services."""

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 from coffer.domain.copies import StartCopyJobRequest
 
 
-class StartCopyJobEvent(EventBridgeModel):  # type: ignore[misc]
+class StartCopyJobEvent(EventBridgeModel):
     detail: StartCopyJobRequest
 
 

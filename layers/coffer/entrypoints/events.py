@@ -8,11 +8,11 @@ from pydantic import BaseModel, ConfigDict
 from coffer.domain.requests import StartBackupJobRequest, StartRestoreJobRequest
 
 
-class StartBackupJobEvent(EventBridgeModel):  # type: ignore[misc]
+class StartBackupJobEvent(EventBridgeModel):
     detail: StartBackupJobRequest
 
 
-class StartRestoreJobEvent(EventBridgeModel):  # type: ignore[misc]
+class StartRestoreJobEvent(EventBridgeModel):
     detail: StartRestoreJobRequest
 
 

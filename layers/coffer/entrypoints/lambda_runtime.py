@@ -1,7 +1,7 @@
-"""What every handler shares: Powertools Logger/Tracer/Metrics, the wired services, and event parsing.
+"""What every handler shares: Powertools Logger/Tracer/Metrics, the composition root, and event parsing.
 
-Handlers build their dependencies once, at cold start, from Settings.from_env(): a misconfigured
-function fails at once, not in the middle of a backup.
+Handlers build their service once, at cold start, from Settings.from_env() (entrypoints/bootstrap.py): a
+misconfigured function fails at once, not in the middle of a backup.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from coffer.adapters import aws
 from coffer.domain.clock import Clock, SystemClock
 from coffer.domain.validation import parse_model
-from coffer.services.wiring import Deps, build
+from coffer.entrypoints.bootstrap import Root, bootstrap
 from coffer.settings import Settings
 
 logger = Logger()
@@ -48,8 +48,9 @@ class RuntimeClock:
 RUNTIME_CLOCK = RuntimeClock()
 
 
-def cold_start_deps() -> Deps:
-    return build(Settings.from_env(), clock=RUNTIME_CLOCK)
+def cold_start_deps() -> Root:
+    """The composition root of this function: its service is `cold_start_deps().<service>`."""
+    return bootstrap(Settings.from_env(), clock=RUNTIME_CLOCK)
 
 
 def parse(model: type[M], event: Any) -> M:

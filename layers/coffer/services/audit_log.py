@@ -14,8 +14,6 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-from coffer.adapters.catalog.vaults import VaultCatalog
-from coffer.adapters.vault.s3_vault import AlreadyStored, S3Vault
 from coffer.domain.audit import (
     AUDIT_PREFIX,
     EMPTY_HEAD,
@@ -30,9 +28,11 @@ from coffer.domain.audit import (
     verify_chain,
 )
 from coffer.domain.clock import Clock
-from coffer.domain.errors import ConcurrentUpdate, IntegrityError, InvalidInput, NotFound
+from coffer.domain.errors import AlreadyStored, ConcurrentUpdate, IntegrityError, InvalidInput, NotFound
 from coffer.domain.jobs import JobKind
-from coffer.services.wiring import Deps
+from coffer.ports.catalog import Catalog
+from coffer.ports.vault import VaultStore
+from coffer.ports.vault_records import VaultRecords
 from coffer.settings import Settings
 
 #: Audit records are kept (Object-Locked in the stack's VaultLockMode) for ten years.
@@ -41,17 +41,12 @@ _ATTEMPTS = 25
 
 
 class AuditLog:
-    def __init__(self, catalog: VaultCatalog, vault: S3Vault, settings: Settings, clock: Clock, actor: str) -> None:
+    def __init__(self, catalog: VaultRecords, vault: VaultStore, settings: Settings, clock: Clock, actor: str) -> None:
         self._catalog = catalog
         self._vault = vault
         self._settings = settings
         self._clock = clock
         self.actor = actor
-
-    @classmethod
-    def from_deps(cls, deps: Deps, actor: str) -> AuditLog:
-        return cls(VaultCatalog(deps.client_for("dynamodb"), deps.settings.catalog_table), deps.vault, deps.settings,
-                   deps.clock, actor)
 
     def append(self, action: str, target: str, details: dict[str, Any],
                idempotency_key: str | None = None) -> AuditRecord:
@@ -100,7 +95,7 @@ class AuditLog:
     def stored(self) -> Iterator[tuple[str, bytes]]:
         """Every stored record, in order (a paginated listing, then one GET each)."""
         for listed in self._vault.keys(AUDIT_PREFIX):
-            yield listed["Key"], self._vault.get_bytes(listed["Key"])
+            yield listed.key, self._vault.get_bytes(listed.key)
 
     def records(self) -> Iterator[AuditRecord]:
         for _, body in self.stored():
@@ -121,12 +116,12 @@ class AuditLog:
         return report.last_verified
 
 
-def record_restore_start(deps: Deps, job_id: str, actor: str) -> RecordAuditResult:
+def record_restore_start(catalog: Catalog, audit: AuditLog, job_id: str) -> RecordAuditResult:
     """The Restore workflow's audit step: one record per restore job (a retried step adds none)."""
-    job = deps.catalog.get_job(job_id)
+    job = catalog.get_job(job_id)
     if job.kind is not JobKind.RESTORE:
         raise InvalidInput([f"job_id: job {job_id} is a {job.kind} job; only restores are audited here"])
-    record = AuditLog.from_deps(deps, actor).append("restore.start", job.recovery_point_id, {
+    record = audit.append("restore.start", job.recovery_point_id, {
         "job_id": job.job_id, "vault": job.vault_name, "resource_arn": job.resource_arn,
         "restore_target": job.restore_target, "idempotency_token": job.idempotency_token,
         "execution_arn": job.execution_arn, "state": job.state.value}, idempotency_key=f"restore.start:{job_id}")

@@ -4,24 +4,27 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from coffer.adapters.catalog.copy_quota import CopyQuotas
-from coffer.adapters.catalog.dynamodb import DuplicateRequest
-from coffer.adapters.catalog.turns import TurnQueue, queued_since
-from coffer.adapters.resources.common import check_options
+from coffer.domain.clock import Clock
 from coffer.domain.copies import copy_executions
 from coffer.domain.errors import CofferError, CompletionWindowExceeded, InvalidInput, NotFound, ResourceBusy
-from coffer.domain.jobs import Job, JobKind, JobProgress, JobState, Transition
+from coffer.domain.jobs import Job, JobKind, JobProgress, JobState, Transition, queued_since
 from coffer.domain.manifest import Manifest, PartRef, VaultLayout, WorkLayout
 from coffer.domain.recovery_points import RecoveryPoint, RecoveryPointStatus
 from coffer.domain.requests import StartBackupJobRequest
-from coffer.domain.resources import ResourceType, resource_type_of
+from coffer.domain.resources import ResourceType, check_options, resource_type_of
 from coffer.domain.snapshot_quota import snapshot_limit, snapshot_quota_key, volumes_snapshotted
 from coffer.domain.steps import JobSummary, PollResult, StartResult
-from coffer.ports import BackupStrategy
+from coffer.ports.catalog import Catalog, DuplicateRequest
+from coffer.ports.quotas import SlotQuotas
+from coffer.ports.resource_registry import ResourceAdapters
+from coffer.ports.resources import BackupStrategy
+from coffer.ports.turns import Turns
+from coffer.ports.vault import VaultStore
+from coffer.ports.work_area import WorkArea
 from coffer.services.continuous import ContinuousBackups
 from coffer.services.jobs_common import job_id_for, recovery_point_id_for, summary
 from coffer.services.vaults import Vaults
-from coffer.services.wiring import Deps
+from coffer.settings import Settings
 
 IDEMPOTENCY_TTL = timedelta(days=7)
 #: a queued job asks again on its own after RECHECK_POLLS poll intervals at the head of its queue, RECHECK_BEHIND_POLLS
@@ -33,12 +36,19 @@ RECHECK_MAX_POLLS = 40
 
 
 class BackupJobs:
-    def __init__(self, deps: Deps) -> None:
-        self._d = deps
-        self._vaults = Vaults.from_deps(deps)
-        self._quotas = CopyQuotas(deps.client_for("dynamodb"), deps.settings.catalog_table)
-        self._turns = TurnQueue(deps.client_for("dynamodb"), deps.settings.catalog_table,
-                                lambda: deps.client_for("stepfunctions"))
+    def __init__(self, catalog: Catalog, vault: VaultStore, work: WorkArea, resources: ResourceAdapters,
+                 quotas: SlotQuotas, turns: Turns, continuous: ContinuousBackups, vaults: Vaults, settings: Settings,
+                 clock: Clock) -> None:
+        self._catalog = catalog
+        self._vault = vault
+        self._work = work
+        self._resources = resources
+        self._quotas = quotas
+        self._turns = turns
+        self._continuous = continuous
+        self._vaults = vaults
+        self._settings = settings
+        self._clock = clock
 
     # ---- start ----------------------------------------------------------------------------------
     def start(self, request: StartBackupJobRequest, event_id: str, requested_at: datetime | None,
@@ -48,7 +58,7 @@ class BackupJobs:
         A second delivery of the same event returns the first job, marked duplicate, and starts nothing; a
         Step Functions retry of this very execution carries on with the job it created.
         """
-        now = self._d.clock.now()
+        now = self._clock.now()
         resource_type = resource_type_of(request.resource_arn)
         token = request.idempotency_token or event_id
         job_id = job_id_for(token)
@@ -64,11 +74,11 @@ class BackupJobs:
             history=(Transition(state=JobState.CREATED, at=now, reason="job created"),),
         )
         if job.continuous:  # retention 1-35 days (35 unset), a type with point-in-time recovery, one vault
-            job = job.with_changes(lifecycle=ContinuousBackups(self._d).admit(request, resource_type))
+            job = job.with_changes(lifecycle=self._continuous.admit(request, resource_type))
         # An unknown vault, or a retention outside the vault lock, is refused before anything is written.
         self._vaults.admit(request.backup_vault_name, job.lifecycle, now)
         # So is a BackupOption the resource type does not have (e.g. NoReboot is EC2's only).
-        adapter = self._d.adapter(resource_type)
+        adapter = self._resources.adapter(resource_type)
         problems = check_options(request.backup_options, adapter.backup_options, resource_type)
         if problems:
             raise InvalidInput(problems)
@@ -87,50 +97,50 @@ class BackupJobs:
     def _create(self, job: Job, request: StartBackupJobRequest) -> Job:
         """Write the job with the resource's lease. If another job holds it: a request from a plan waits
         its turn (PENDING, as AWS Backup queues a scheduled job); an on-demand request is refused."""
-        d, now = self._d, self._d.clock.now()
+        now = self._clock.now()
         ttl = int((now + IDEMPOTENCY_TTL).timestamp())
         try:
-            return d.catalog.create_job(job, request.fingerprint(), take_lease=True, ttl=ttl)
+            return self._catalog.create_job(job, request.fingerprint(), take_lease=True, ttl=ttl)
         except ResourceBusy as busy:
             if self._lease_is_stale(busy.running_job_id):
-                d.catalog.take_lease(job.resource_arn, job.job_id, stale_holder=busy.running_job_id)
-                return d.catalog.create_job(job, request.fingerprint(), take_lease=False, ttl=ttl)
+                self._catalog.take_lease(job.resource_arn, job.job_id, stale_holder=busy.running_job_id)
+                return self._catalog.create_job(job, request.fingerprint(), take_lease=False, ttl=ttl)
             if request.plan_id is None:
                 raise
             queued = job.to(JobState.PENDING, now, f"waiting for job {busy.running_job_id} on this resource")
             queued = queued.with_changes(waiting_for=job.resource_arn)
-            return d.catalog.create_job(queued, request.fingerprint(), take_lease=False, ttl=ttl)
+            return self._catalog.create_job(queued, request.fingerprint(), take_lease=False, ttl=ttl)
 
     def _resume(self, job: Job) -> Job:
         """A queued job takes the lease when it is free (or its holder ended without releasing it)."""
-        d, now = self._d, self._d.clock.now()
+        now = self._clock.now()
         if now > job.start_by:
             # (a job waiting for snapshot slots holds its resource's lease: it goes back with the job's end)
-            return d.catalog.save_job(job.to(JobState.EXPIRED, now, f"still queued at {job.start_by.isoformat()}"),
+            return self._catalog.save_job(job.to(JobState.EXPIRED, now, f"still queued at {job.start_by.isoformat()}"),
                                       release_lease=True, also=self._quotas.release_for(job))
-        holder = d.catalog.take_lease(job.resource_arn, job.job_id)
+        holder = self._catalog.take_lease(job.resource_arn, job.job_id)
         if holder is not None and self._lease_is_stale(holder):
-            holder = d.catalog.take_lease(job.resource_arn, job.job_id, stale_holder=holder)
+            holder = self._catalog.take_lease(job.resource_arn, job.job_id, stale_holder=holder)
         if holder is not None:
             if job.waiting_for != job.resource_arn:
-                job = d.catalog.save_job(job.with_changes(waiting_for=job.resource_arn))
+                job = self._catalog.save_job(job.with_changes(waiting_for=job.resource_arn))
             return job
-        return d.catalog.save_job(job.to(JobState.CREATED, now, "resource free: starting"))
+        return self._catalog.save_job(job.to(JobState.CREATED, now, "resource free: starting"))
 
     def _lease_is_stale(self, holder_id: str) -> bool:
         """A lease whose job has ended (or vanished) was not released: a crash must not block a resource."""
         try:
-            return self._d.catalog.get_job(holder_id).state.terminal
+            return self._catalog.get_job(holder_id).state.terminal
         except NotFound:
             return True
 
     def _run(self, job: Job, complete_window_minutes: int) -> Job:
-        d, now = self._d, self._d.clock.now()
+        now = self._clock.now()
         if now > job.start_by:
             # AWS Backup: a job not started within its start window ends EXPIRED.
-            return d.catalog.save_job(job.to(JobState.EXPIRED, now, f"not started by {job.start_by.isoformat()}"),
+            return self._catalog.save_job(job.to(JobState.EXPIRED, now, f"not started by {job.start_by.isoformat()}"),
                                       release_lease=True, also=self._quotas.release_for(job))
-        adapter = d.adapter(job.resource_type)
+        adapter = self._resources.adapter(job.resource_type)
         try:
             source = adapter.describe_source(job.resource_arn)
             job = job.with_changes(source=source)
@@ -141,49 +151,48 @@ class BackupJobs:
             # continuous backup is turned on by the EnableContinuousBackup step, not by a snapshot
             native_ref = None if job.continuous else adapter.start_backup(job)
         except CofferError as error:
-            d.catalog.save_job(job.to(JobState.FAILED, now, f"{type(error).__name__}: {error}"), release_lease=True,
+            self._catalog.save_job(job.to(JobState.FAILED, now, f"{type(error).__name__}: {error}"), release_lease=True,
                                also=self._quotas.release_for(job))
             raise
         running = job.to(JobState.RUNNING, now, "backup started").with_changes(
             native_ref=native_ref, source=source,
             complete_by=now + timedelta(minutes=complete_window_minutes))
-        return d.catalog.save_job(running)
+        return self._catalog.save_job(running)
 
     def _take_snapshot_slots(self, job: Job, now: datetime) -> Job:
         """A slot of each volume the backup snapshots (EBS: its volume; EC2: the instance's volumes), within AWS's
         quota of snapshots in progress per volume. Slots are taken in one order; if one volume is full, the slots
         taken are given back and the job waits PENDING (keeping its resource's lease: it is the next to run)."""
-        d = self._d
         held: list[str] = []
         for volume in volumes_snapshotted(job.resource_type, job.resource_arn, job.source):
             key, limit = snapshot_quota_key(volume), self._snapshot_limit(job, volume)
-            # Rule: at most `limit` holders (a conditional write on the semaphore's size, catalog_copy_quota.py).
+            # Rule: at most `limit` holders (a conditional write on the semaphore's size, ports/quotas.py).
             holders = self._quotas.acquire(key, job.job_id, limit, now, ended=self._lease_is_stale)
             if holders is not None:
                 for taken in held:
                     self._quotas.release_now(taken, job.job_id)
                 reason = (f"waiting for a snapshot slot of {volume}: {len(holders)} of {limit} snapshots in progress "
                           f"(jobs {', '.join(holders)})")
-                return d.catalog.save_job(job.to(JobState.PENDING, now, reason).with_changes(
+                return self._catalog.save_job(job.to(JobState.PENDING, now, reason).with_changes(
                     quota_keys=(), waiting_for=volume))
             held.append(key)
         return job.with_changes(quota_keys=tuple(held), waiting_for=None)
 
     def _snapshot_limit(self, job: Job, volume_arn: str) -> int:
-        s = self._d.settings
+        s = self._settings
         if job.resource_type is ResourceType.EBS:
             volume_type = job.source.get("volume_type")
         else:  # an instance's volume: its type decides its quota
-            volume_type = self._d.adapter(ResourceType.EBS).describe_source(volume_arn).get("volume_type")
+            volume_type = self._resources.adapter(ResourceType.EBS).describe_source(volume_arn).get("volume_type")
         return snapshot_limit(volume_type, s.ebs_snapshots_per_volume, s.ebs_hdd_snapshots_per_volume)
 
     # ---- wait for a turn ------------------------------------------------------------------------
     def await_turn(self, job_id: str, waiting_for: str | None, task_token: str) -> PollResult:
         """Park a queued job's workflow: its task token goes into the queue of what it waits for, and the job
-        that frees it wakes it (adapters/catalog_turns.py). If that is free already - or the job is no longer
+        that frees it wakes it (ports/turns.py). If that is free already - or the job is no longer
         queued, or its start window passed - the job is woken at once and asks again."""
-        d, now = self._d, self._d.clock.now()
-        job = d.catalog.get_job(job_id)
+        now = self._clock.now()
+        job = self._catalog.get_job(job_id)
         key = waiting_for or job.waiting_for or job.resource_arn
         queued_at = queued_since(job) or now
         if job.state is JobState.PENDING and now <= job.start_by:
@@ -195,8 +204,7 @@ class BackupJobs:
         return PollResult(job_id=job_id, done=True)
 
     def _is_free(self, job: Job, key: str) -> bool:
-        d = self._d
-        holder = d.catalog.lease_holder(job.resource_arn)
+        holder = self._catalog.lease_holder(job.resource_arn)
         if holder is not None and holder != job.job_id and not self._lease_is_stale(holder):
             return False  # another job runs on this resource
         if holder != job.job_id:
@@ -209,12 +217,12 @@ class BackupJobs:
     def _recheck_seconds(self, job: Job) -> int:
         """How long a queued job waits to be woken before it asks again on its own: longer the further back it is
         in its queue (the head asks every few poll intervals), never past its start window."""
-        now = self._d.clock.now()
+        now = self._clock.now()
         key = job.waiting_for or job.resource_arn
         ahead = self._turns.ahead(key, queued_since(job) or now, job.job_id)
         polls = min(RECHECK_POLLS + RECHECK_BEHIND_POLLS * ahead, RECHECK_MAX_POLLS)
         left = (job.start_by - now).total_seconds()
-        return max(1, min(polls * self._d.settings.poll_seconds, int(left) + 1))
+        return max(1, min(polls * self._settings.poll_seconds, int(left) + 1))
 
     def _next_step(self, job: Job) -> StartResult:
         if job.state is JobState.PENDING:
@@ -224,37 +232,35 @@ class BackupJobs:
             return StartResult(job_id=job.job_id, next="done")
         if job.continuous:
             return StartResult(job_id=job.job_id, next="continuous")
-        strategy = self._d.adapter(job.resource_type).strategy
+        strategy = self._resources.adapter(job.resource_type).strategy
         if strategy is BackupStrategy.OBJECTS:
             return StartResult(job_id=job.job_id, next="objects")
-        return StartResult(job_id=job.job_id, next="native", wait_seconds=self._d.settings.poll_seconds)
+        return StartResult(job_id=job.job_id, next="native", wait_seconds=self._settings.poll_seconds)
 
     # ---- poll -----------------------------------------------------------------------------------
     def check(self, job_id: str) -> PollResult:
-        d = self._d
-        job = d.catalog.get_job(job_id)
-        status = (ContinuousBackups(d).status(job) if job.continuous
-                  else d.adapter(job.resource_type).backup_status(job))
-        if not status.done and job.complete_by and d.clock.now() > job.complete_by:
+        job = self._catalog.get_job(job_id)
+        status = (self._continuous.status(job) if job.continuous
+                  else self._resources.adapter(job.resource_type).backup_status(job))
+        if not status.done and job.complete_by and self._clock.now() > job.complete_by:
             raise CompletionWindowExceeded(f"job {job_id} did not complete by {job.complete_by.isoformat()}")
-        return PollResult(job_id=job_id, done=status.done, wait_seconds=d.settings.poll_seconds)
+        return PollResult(job_id=job_id, done=status.done, wait_seconds=self._settings.poll_seconds)
 
     # ---- complete -------------------------------------------------------------------------------
     def complete(self, job_id: str) -> JobSummary:
         """Write the manifest under Object Lock, then (one transaction) the recovery point, the job's end
         and the lease release: a recovery point is COMPLETED only once its data and manifest are durable."""
-        d, now = self._d, self._d.clock.now()
-        job = d.catalog.get_job(job_id)
+        now = self._clock.now()
+        job = self._catalog.get_job(job_id)
         if job.state.terminal:
-            if d.catalog.on_backup_ended is not None:
-                # a retry whose ending write went through unanswered: the wake-up that write owed is made now
-                d.catalog.on_backup_ended(job)
+            # a retry whose ending write went through unanswered: the wake-up that write owed is made now
+            self._turns.after_backup_ended(job)
             return self._with_copies(summary(job), job)
         if job.complete_by is not None and now > job.complete_by:
             # AWS Backup: a job not done within its completion window is ABORTED (the Catch's FailJob maps
             # this error to ABORTED), S3 object copies included - not only native backups being polled.
             raise CompletionWindowExceeded(f"job {job_id} did not complete by {job.complete_by.isoformat()}")
-        adapter = d.adapter(job.resource_type)
+        adapter = self._resources.adapter(job.resource_type)
         parts: tuple[PartRef, ...] = ()
         failed: list[str] = []
         size = 0
@@ -263,7 +269,7 @@ class BackupJobs:
             size = progress.bytes
             job = job.with_changes(progress=progress)
         else:
-            status = ContinuousBackups(d).status(job) if job.continuous else adapter.backup_status(job)
+            status = self._continuous.status(job) if job.continuous else adapter.backup_status(job)
             size = status.size_bytes
         partial = bool(failed)
         seal = self._vaults.seal_for(job)  # the vault's lock mode, its MinRetentionDays, its KMS key
@@ -281,14 +287,14 @@ class BackupJobs:
         manifest = Manifest(recovery_point=rp, completed_at=now, source=job.source, parts=parts,
                             objects=job.progress.objects, failed_keys=tuple(failed))
         if job.continuous:  # kept while protection is on, restorable from now on (services/continuous.py)
-            rp, manifest = ContinuousBackups(d).finish(job, rp, manifest)
-        sha = d.vault.put_json_locked(rp.manifest_key or "", manifest.model_dump(mode="json"), retain_until, seal)
+            rp, manifest = self._continuous.finish(job, rp, manifest)
+        sha = self._vault.put_json_locked(rp.manifest_key or "", manifest.model_dump(mode="json"), retain_until, seal)
         rp = rp.model_copy(update={"manifest_sha256": sha})
         if job.continuous:
-            ContinuousBackups(d).activate(job, now)
+            self._continuous.activate(job, now)
         ending = JobState.PARTIAL if partial else JobState.COMPLETED
         reason = f"{len(failed)} objects could not be backed up" if partial else "backup completed"
-        job = d.catalog.save_job(job.to(ending, now, reason), release_lease=True, recovery_point=rp,
+        job = self._catalog.save_job(job.to(ending, now, reason), release_lease=True, recovery_point=rp,
                                  also=self._quotas.release_for(job))
         return self._with_copies(summary(job), job)
 
@@ -300,13 +306,12 @@ class BackupJobs:
         account = job.execution_arn.split(":")[4] if job.execution_arn else ""
         return result.model_copy(update={"copies": copy_executions(
             job.job_id, job.recovery_point_id, job.vault_name, job.copy_actions, account,
-            self._d.settings.region or "us-east-1", self._d.clock.now())})
+            self._settings.region, self._clock.now())})
 
     def _collect_parts(self, job: Job) -> tuple[tuple[PartRef, ...], JobProgress, list[str]]:
         """Gather the batches' results (one catalog record each). A batch without a result failed for good:
         its keys are listed as failed, so the job is PARTIAL, never COMPLETED."""
-        d = self._d
-        records = {r["seq"]: r for r in d.catalog.list_parts(job.job_id)}
+        records = {r["seq"]: r for r in self._catalog.list_parts(job.job_id)}
         total = job.progress.batches_total or 0
         failed: list[str] = []
         for record in records.values():
@@ -316,7 +321,7 @@ class BackupJobs:
                           if later["seq"] not in records)
         for seq in range(total):
             if seq not in records:
-                batch = d.work.read_json(WorkLayout.batch(job.job_id, seq))
+                batch = self._work.read_json(WorkLayout.batch(job.job_id, seq))
                 failed.extend(f"{item['key']} (batch {seq} failed)" for item in batch["items"])
         ordered = [records[seq] for seq in sorted(records)]
         parts = tuple(PartRef.model_validate(r["part"]) for r in ordered)

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from coffer.adapters.catalog.vaults import AlreadyExists
-from coffer.domain.errors import ConcurrentUpdate, NotFound
+from coffer.domain.errors import AlreadyExists, ConcurrentUpdate, NotFound
 from coffer.domain.manifest import Manifest, sha256_hex
 from coffer.domain.vaults import DEFAULT_VAULT, recovery_points_prefix
+from coffer.ports.catalog import Catalog
+from coffer.ports.vault import VaultStore
 from coffer.services.audit_log import AuditLog
 from coffer.services.vault_admin import read_descriptor
 from coffer.services.vaults import Vaults
-from coffer.services.wiring import Deps
 
 
 @dataclass
@@ -37,16 +37,16 @@ class RebuildReport:
 
 
 class CatalogRebuild:
-    def __init__(self, deps: Deps, vaults: Vaults, audit: AuditLog) -> None:
-        self._d = deps
+    def __init__(self, catalog: Catalog, vault: VaultStore, vaults: Vaults, audit: AuditLog) -> None:
+        self._catalog = catalog
+        self._vault = vault
         self._vaults = vaults
         self._audit = audit
 
     def rebuild_vault(self, name: str) -> RebuildReport:
-        d = self._d
         report = RebuildReport(vault=name)
         if self._vaults.catalog.get_vault(name) is None:
-            found = read_descriptor(d.vault, name)
+            found = read_descriptor(self._vault, name)
             if found is not None and not found[1]:
                 try:
                     self._vaults.catalog.put_vault(found[0].model_copy(update={"version": 0}))
@@ -61,7 +61,7 @@ class CatalogRebuild:
                                + (" (it was deleted)" if found else ""))
         prefix, token = recovery_points_prefix(name), None
         while True:
-            _, points, token = d.vault.list_page(prefix, token, delimiter="/")
+            _, points, token = self._vault.list_page(prefix, token, delimiter="/")
             for point_prefix in points:
                 self._restore_point(point_prefix, report)
             if token is None:
@@ -71,11 +71,10 @@ class CatalogRebuild:
         return report
 
     def _restore_point(self, point_prefix: str, report: RebuildReport) -> None:
-        d = self._d
         key = point_prefix + "manifest.json"
         rp_id = point_prefix.rstrip("/").rsplit("/", 1)[-1]
         try:
-            body = d.vault.get_bytes(key)
+            body = self._vault.get_bytes(key)
         except NotFound:
             report.skipped.append(f"{rp_id}: no manifest (a job that never completed)")
             return
@@ -85,9 +84,9 @@ class CatalogRebuild:
             report.skipped.append(f"{rp_id}: its manifest describes {rp.vault_name}/{rp.recovery_point_id}")
             return
         try:
-            d.catalog.put_recovery_point(rp)
+            self._catalog.put_recovery_point(rp)
             report.restored.append(rp_id)
         except ConcurrentUpdate:
-            existing = d.catalog.get_recovery_point(rp_id)
+            existing = self._catalog.get_recovery_point(rp_id)
             same = existing.manifest_sha256 == rp.manifest_sha256
             (report.present if same else report.differing).append(rp_id)

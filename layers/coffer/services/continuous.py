@@ -22,13 +22,9 @@ from collections import deque
 from datetime import datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
-from coffer.adapters.aws import error_code
-from coffer.adapters.catalog.continuous import ContinuousCatalog
-from coffer.adapters.resources.continuous import ContinuousAdapter, S3Continuous, continuous_adapter_for
-from coffer.adapters.resources.s3 import MAX_SINGLE_COPY
+from coffer.domain.clock import Clock
 from coffer.domain.continuous import (
     DEFAULT_RETENTION_DAYS,
     RESTORE_TIME,
@@ -45,23 +41,27 @@ from coffer.domain.continuous import (
     resolve,
     restore_time,
 )
-from coffer.domain.errors import CofferError, IntegrityError, InvalidInput, NotFound, RestoreMismatch
+from coffer.domain.errors import CofferError, IntegrityError, InvalidInput, NotFound, ObjectRefused, RestoreMismatch
 from coffer.domain.jobs import Job, JobState
 from coffer.domain.lifecycle import Lifecycle
 from coffer.domain.manifest import Manifest, ManifestPart, ObjectEntry, PartRef, VaultLayout, WorkLayout, sha256_hex
+from coffer.domain.multipart import MAX_SINGLE_COPY
 from coffer.domain.object_lock import LockMode
 from coffer.domain.recovery_points import RecoveryPoint
 from coffer.domain.requests import StartBackupJobRequest
 from coffer.domain.resources import ResourceType
 from coffer.domain.steps import BatchResult, ListBatchesResult, StartResult
 from coffer.domain.vaults import Seal
-from coffer.ports import OperationStatus
+from coffer.ports.catalog import Catalog
+from coffer.ports.continuous_records import ContinuousStore
+from coffer.ports.continuous_registry import ContinuousAdapters
+from coffer.ports.resources import OperationStatus
+from coffer.ports.source_buckets import SourceBuckets
+from coffer.ports.vault import VaultStore
+from coffer.ports.work_area import WorkArea
 from coffer.services.large_objects import LargeObjects, restore_create_args
 from coffer.services.vaults import Vaults
-from coffer.services.wiring import Deps
-
-#: per-object refusals no retry cures: the key is reported failed, the batch goes on (as object_batches.py)
-_OBJECT_REFUSALS = {"AccessDenied", "403", "InvalidObjectState", "KMS.DisabledException", "KMS.AccessDeniedException"}
+from coffer.settings import Settings
 
 
 class ObjectChangeResult(BaseModel):
@@ -83,13 +83,19 @@ def pitr_time(job: Job) -> datetime | None:
 
 
 class ContinuousBackups:
-    def __init__(self, deps: Deps) -> None:
-        self._d = deps
-        self._vaults = Vaults.from_deps(deps)
-        self.catalog = ContinuousCatalog(deps.client_for("dynamodb"), deps.settings.catalog_table)
-
-    def adapter(self, resource_type: ResourceType) -> ContinuousAdapter:
-        return continuous_adapter_for(resource_type, self._d.client_for)
+    def __init__(self, catalog: Catalog, records: ContinuousStore, adapters: ContinuousAdapters,
+                 buckets: SourceBuckets, vault: VaultStore, work: WorkArea, vaults: Vaults, large: LargeObjects,
+                 settings: Settings, clock: Clock) -> None:
+        self._catalog = catalog
+        self.records = records
+        self._adapters = adapters
+        self._buckets = buckets
+        self._vault = vault
+        self._work = work
+        self._vaults = vaults
+        self._large = large
+        self._settings = settings
+        self._clock = clock
 
     # ---- the request (StartBackupJob) ---------------------------------------------------------------
     def admit(self, request: StartBackupJobRequest, resource_type: ResourceType) -> Lifecycle:
@@ -99,7 +105,7 @@ class ContinuousBackups:
         if request.copy_actions:
             raise InvalidInput(["CopyActions: copies of a continuous backup are not made yet (copy a snapshot "
                                 "backup of the resource instead)"])
-        existing = self.catalog.get_protection(request.resource_arn)
+        existing = self.records.get_protection(request.resource_arn)
         if existing is not None and existing.vault_name != request.backup_vault_name:
             raise InvalidInput([f"BackupVaultName: {request.resource_arn} is already backed up continuously into "
                                 f"vault {existing.vault_name} (one continuous backup per resource, as AWS Backup)"])
@@ -109,13 +115,13 @@ class ContinuousBackups:
     def enable(self, job_id: str) -> StartResult:
         """Turn continuous backup on for the job's resource and say what the workflow does next: an S3 base
         backup (objects), polling until the service has it on (native), or nothing (it was on already)."""
-        d, now = self._d, self._d.clock.now()
-        job = d.catalog.get_job(job_id)
+        now = self._clock.now()
+        job = self._catalog.get_job(job_id)
         if job.state is not JobState.RUNNING:
             return StartResult(job_id=job_id, next="done")
-        adapter = self.adapter(job.resource_type)
+        adapter = self._adapters.adapter(job.resource_type)
         days = job.lifecycle.delete_after_days or DEFAULT_RETENTION_DAYS
-        protection = self.catalog.get_protection(job.resource_arn)
+        protection = self.records.get_protection(job.resource_arn)
         if protection is not None and protection.vault_name != job.vault_name:
             raise InvalidInput([f"BackupVaultName: {job.resource_arn} is already backed up continuously into "
                                 f"vault {protection.vault_name}"])
@@ -123,10 +129,10 @@ class ContinuousBackups:
         if protection is not None and protection.state is ProtectionState.ACTIVE:
             adapter.enable(job.resource_arn, days)
             if protection.retention_days != days:
-                self.catalog.save_protection(protection.model_copy(update={"retention_days": days}))
+                self.records.save_protection(protection.model_copy(update={"retention_days": days}))
             reason = (f"continuous backup already on since {format_time(protection.active_since or now)} "
                       f"(recovery point {protection.recovery_point_id}); retention now {days} days")
-            d.catalog.save_job(job.to(JobState.COMPLETED, now, reason), release_lease=True)
+            self._catalog.save_job(job.to(JobState.COMPLETED, now, reason), release_lease=True)
             return StartResult(job_id=job_id, next="done")
         if protection is None or protection.job_id != job.job_id:
             # First time, or taking over from an enabling job that ended: the journal (S3) restarts under this
@@ -134,18 +140,18 @@ class ContinuousBackups:
             base = dict(resource_arn=job.resource_arn, resource_type=job.resource_type, vault_name=job.vault_name,
                         recovery_point_id=job.recovery_point_id, retention_days=days, enabled_at=now,
                         job_id=job.job_id, state=ProtectionState.ENABLING)
-            protection = self.catalog.save_protection(
+            protection = self.records.save_protection(
                 Protection(**base) if protection is None else protection.model_copy(update=base))
         previous = adapter.enable(job.resource_arn, days)
         if not protection.previous:
-            self.catalog.save_protection(protection.model_copy(update={"previous": previous}))
+            self.records.save_protection(protection.model_copy(update={"previous": previous}))
         if job.resource_type is ResourceType.S3:
             return StartResult(job_id=job_id, next="objects")
-        return StartResult(job_id=job_id, next="native", wait_seconds=d.settings.poll_seconds)
+        return StartResult(job_id=job_id, next="native", wait_seconds=self._settings.poll_seconds)
 
     # ---- CheckBackup / CompleteBackup ---------------------------------------------------------------
     def status(self, job: Job) -> OperationStatus:
-        return self.adapter(job.resource_type).status(job.resource_arn,
+        return self._adapters.adapter(job.resource_type).status(job.resource_arn,
                                                       job.lifecycle.delete_after_days or DEFAULT_RETENTION_DAYS)
 
     def finish(self, job: Job, rp: RecoveryPoint, manifest: Manifest) -> tuple[RecoveryPoint, Manifest]:
@@ -155,7 +161,7 @@ class ContinuousBackups:
         protection = self._protection_of(job)
         rp = rp.model_copy(update={"cold_at": None, "delete_at": None})
         continuous = {"retention_days": days, "enabled_at": format_time(protection.enabled_at),
-                      "restorable_from": format_time(rp.completion_date or self._d.clock.now())}
+                      "restorable_from": format_time(rp.completion_date or self._clock.now())}
         if job.resource_type is ResourceType.S3:
             continuous["journal"] = f"catalog: pk=JOURNAL#{rp.recovery_point_id}"
         return rp, manifest.model_copy(update={"recovery_point": rp,
@@ -166,11 +172,11 @@ class ContinuousBackups:
         finds it active and changes nothing)."""
         protection = self._protection_of(job)
         if protection.state is not ProtectionState.ACTIVE:
-            self.catalog.save_protection(protection.model_copy(update={"state": ProtectionState.ACTIVE,
+            self.records.save_protection(protection.model_copy(update={"state": ProtectionState.ACTIVE,
                                                                        "active_since": at}))
 
     def _protection_of(self, job: Job) -> Protection:
-        protection = self.catalog.get_protection(job.resource_arn)
+        protection = self.records.get_protection(job.resource_arn)
         if protection is None or protection.recovery_point_id != job.recovery_point_id:
             raise NotFound(f"job {job.job_id} no longer holds the continuous protection of {job.resource_arn}")
         return protection
@@ -178,26 +184,25 @@ class ContinuousBackups:
     # ---- S3 changes (RecordObjectChange) ------------------------------------------------------------
     def record_change(self, event: S3ObjectEvent) -> ObjectChangeResult:
         """Keep one S3 change: a new version's bytes into the vault, then one journal entry (written once)."""
-        protection = self.catalog.get_protection(event.resource_arn)
+        protection = self.records.get_protection(event.resource_arn)
         if protection is None:
             return ObjectChangeResult(recorded=False, ignored=f"{event.resource_arn} is not backed up continuously")
         obj, rp_id = event.detail.object, protection.recovery_point_id
         result = ObjectChangeResult(recorded=True, kind=event.kind.value, key=obj.key, version_id=event.version_id,
                                     recovery_point_id=rp_id)
-        if self.catalog.has_entry(rp_id, journal_sort_key(obj.key, obj.sequencer)):
+        if self.records.has_entry(rp_id, journal_sort_key(obj.key, obj.sequencer)):
             return result.model_copy(update={"recorded": False, "duplicate": True})
         if event.kind is ChangeKind.CREATED:
             entry = self._keep_version(protection, event)
         else:
             entry = JournalEntry(key=obj.key, sequencer=obj.sequencer, time=event.time, kind=event.kind,
                                  version_id=event.version_id, event_id=event.id)
-        if not self.catalog.append(rp_id, entry):
+        if not self.records.append(rp_id, entry):
             return result.model_copy(update={"recorded": False, "duplicate": True})
         return result.model_copy(update={"kind": entry.kind.value})
 
     def _keep_version(self, protection: Protection, event: S3ObjectEvent) -> JournalEntry:
-        d, obj = self._d, event.detail.object
-        s3 = S3Continuous(d.client_for("s3"))
+        obj, s3 = event.detail.object, self._buckets
         bucket = event.detail.bucket.name
         common = dict(key=obj.key, sequencer=obj.sequencer, time=event.time, version_id=event.version_id,
                       event_id=event.id)
@@ -213,22 +218,22 @@ class ContinuousBackups:
             if not facts.get("sha256"):
                 staging = f"continuous/{protection.recovery_point_id}/{event.id}"
                 facts["sha256"] = s3.copy_with_checksum(bucket, obj.key, event.version_id, facts["size"],
-                                                        d.work.bucket, staging)
+                                                        self._work.bucket, staging)
             blob = VaultLayout.blob(protection.vault_name, facts["sha256"])
-            found = d.vault.lock_of(blob)
+            found = self._vault.lock_of(blob)
             if not found[0]:
                 if staging is not None:
-                    stored = d.vault.copy_in(d.work.bucket, staging, blob, seal.retain_until, seal=seal)
+                    stored = self._vault.copy_in(self._work.bucket, staging, blob, seal.retain_until, seal=seal)
                 else:
-                    stored = d.vault.copy_in(bucket, obj.key, blob, seal.retain_until, event.version_id, seal)
+                    stored = self._vault.copy_in(bucket, obj.key, blob, seal.retain_until, event.version_id, seal)
                 if stored != facts["sha256"]:
                     raise IntegrityError(f"{obj.key}: vault copy has SHA-256 {stored}, expected {facts['sha256']}")
             elif (found[1] is None or found[1] < seal.retain_until
                   or (seal.mode is LockMode.COMPLIANCE and found.mode is not LockMode.COMPLIANCE)):
-                d.vault.secure(blob, seal)  # shared content: extend its lock, never shorten it
+                self._vault.secure(blob, seal)  # shared content: extend its lock, never shorten it
         finally:
             if staging is not None:
-                d.work.delete(staging)
+                self._work.delete(staging)
         facts["last_modified"] = facts.get("last_modified") or format_time(event.time)
         entry = ObjectEntry.model_validate({k: v for k, v in facts.items() if k in ObjectEntry.model_fields})
         return JournalEntry(kind=ChangeKind.CREATED, object=entry, **common)
@@ -246,7 +251,7 @@ class ContinuousBackups:
     def restore_target(self, rp: RecoveryPoint, metadata: dict[str, str]) -> dict[str, str]:
         """The restore's Metadata with RestoreTime resolved (UseLatestRestorableTime -> now), checked against
         the window; a RestoreTime for a snapshot recovery point is refused by name."""
-        protection = self.catalog.get_protection(rp.resource_arn)
+        protection = self.records.get_protection(rp.resource_arn)
         continuous = protection is not None and protection.recovery_point_id == rp.recovery_point_id
         if not continuous:
             for key in (RESTORE_TIME, USE_LATEST):
@@ -254,15 +259,15 @@ class ContinuousBackups:
                     raise InvalidInput([f"Metadata.{key}: recovery point {rp.recovery_point_id} is a snapshot, not "
                                         "a continuous backup: it restores as it was taken"])
             return metadata
-        at = restore_time(metadata, protection, rp.recovery_point_id, self._d.clock.now())
+        at = restore_time(metadata, protection, rp.recovery_point_id, self._clock.now())
         target = {k: v for k, v in metadata.items() if k != USE_LATEST}
         target[RESTORE_TIME] = format_time(at)
         return target
 
     def start_restore(self, job: Job, manifest: Manifest) -> str | None:
-        adapter = self.adapter(job.resource_type)
+        adapter = self._adapters.adapter(job.resource_type)
         adapter.check_restore_target(job.restore_target)
-        return adapter.start_restore_to_time(job, manifest, pitr_time(job) or self._d.clock.now())
+        return adapter.start_restore_to_time(job, manifest, pitr_time(job) or self._clock.now())
 
     def objects_step(self, job: Job) -> StartResult:
         return StartResult(job_id=job.job_id, next="pitr", items_prefix=WorkLayout.batches_prefix(job.job_id))
@@ -272,15 +277,14 @@ class ContinuousBackups:
         """Merge the base manifest (in key order) with the journal (in key order) for the next few pages, and
         write what the bucket held at T as batch files. Bounded: at most batch_size * pages_per_listing
         entries read per call (plus the rest of the last key's changes); the workflow loops until done."""
-        d = self._d
-        job = d.catalog.get_job(job_id)
+        job = self._catalog.get_job(job_id)
         at = pitr_time(job)
         if at is None:
             raise InvalidInput([f"job_id: restore job {job_id} is not a point-in-time restore"])
         cursor: dict[str, Any] = json.loads(token) if token else {"part": 0, "index": 0, "journal": None}
-        base = _BaseStream(d, self._manifest(job), int(cursor["part"]), int(cursor["index"]))
-        journal = _JournalStream(self.catalog, job.recovery_point_id, cursor["journal"], d.settings.batch_size)
-        budget = d.settings.batch_size * d.settings.pages_per_listing
+        base = _BaseStream(self._vault, self._manifest(job), int(cursor["part"]), int(cursor["index"]))
+        journal = _JournalStream(self.records, job.recovery_point_id, cursor["journal"], self._settings.batch_size)
+        budget = self._settings.batch_size * self._settings.pages_per_listing
         batch = _Batch()
         seq = next_seq
         while budget > 0:
@@ -297,35 +301,34 @@ class ContinuousBackups:
                 batch.bytes += outcome.entry.size
             elif outcome.failed is not None:
                 batch.failed.append({"key": key, "reason": outcome.failed})
-            if batch.full(d.settings.batch_size, d.settings.batch_bytes):
-                seq = batch.flush(d, job_id, seq)
+            if batch.full(self._settings.batch_size, self._settings.batch_bytes):
+                seq = batch.flush(self._work, job_id, seq)
         done = base.peek_key() is None and journal.peek_key() is None
-        seq = batch.flush(d, job_id, seq)
+        seq = batch.flush(self._work, job_id, seq)
         if done:
-            d.catalog.save_job(job.with_changes(progress=job.progress.model_copy(update={"batches_total": seq})))
+            self._catalog.save_job(job.with_changes(progress=job.progress.model_copy(update={"batches_total": seq})))
         next_token = None if done else json.dumps({"part": base.part, "index": base.index,
                                                    "journal": journal.consumed})
         return ListBatchesResult(job_id=job_id, token=next_token, next_seq=seq, more=not done,
                                  items_prefix=WorkLayout.batches_prefix(job_id))
 
     def _manifest(self, job: Job) -> Manifest:
-        rp = self._d.catalog.get_recovery_point(job.recovery_point_id)
-        raw = self._d.vault.get_bytes(rp.manifest_key or "")
+        rp = self._catalog.get_recovery_point(job.recovery_point_id)
+        raw = self._vault.get_bytes(rp.manifest_key or "")
         if rp.manifest_sha256 and sha256_hex(raw) != rp.manifest_sha256:
             raise IntegrityError(f"manifest of recovery point {rp.recovery_point_id} does not match its checksum")
         return Manifest.model_validate_json(raw)
 
     # ---- restore: one batch (RestoreBatch) and the check (CompleteRestore) -------------------------
     def restore_batch(self, job: Job, batch_key: str) -> BatchResult:
-        d = self._d
-        batch = d.work.read_json(batch_key)
+        batch = self._work.read_json(batch_key)
         seq = int(batch_key.rsplit("/", 1)[-1].split(".", 1)[0])
         bucket = job.restore_target["DestinationBucketName"]
         prefix = job.restore_target.get("DestinationPrefix", "")
         failed: list[dict[str, str]] = list(batch["failed"])
         deferred: list[dict[str, Any]] = []  # restored by the part-range fan-out (services/large_objects.py)
         restored = 0
-        large = LargeObjects(d)
+        large = self._large
         for n, raw in enumerate(batch["entries"]):
             entry = ObjectEntry.model_validate(raw)
             try:
@@ -337,22 +340,20 @@ class ContinuousBackups:
                 if entry.composite:  # a base backup's object copied in parts (services/large_objects.py)
                     large.restore_object(blob, bucket, prefix + entry.key, entry)
                 else:
-                    d.s3.restore_object(d.vault.bucket, blob, bucket, prefix + entry.key, entry)
+                    self._buckets.restore_object(self._vault.bucket, blob, bucket, prefix + entry.key, entry)
                 restored += 1
+            except ObjectRefused as refused:  # no retry cures it (others: the workflow retries the whole batch)
+                failed.append({"key": entry.key, "reason": refused.code})
             except CofferError as error:
                 failed.append({"key": entry.key, "reason": f"{type(error).__name__}: {error}"})
-            except ClientError as error:
-                if error_code(error) not in _OBJECT_REFUSALS:
-                    raise  # transient or unknown: the workflow retries the whole batch
-                failed.append({"key": entry.key, "reason": error_code(error)})
-        d.catalog.put_part(job.job_id, seq, {"seq": seq, "restored": restored, "failed": failed,
+        self._catalog.put_part(job.job_id, seq, {"seq": seq, "restored": restored, "failed": failed,
                                              "planned": len(batch["entries"]) + len(batch["failed"]),
                                              **({"deferred": deferred} if deferred else {})})
         return BatchResult(job_id=job.job_id, seq=seq, objects=restored, failed=len(failed))
 
     def validate_restore(self, job: Job) -> dict[str, Any]:
         """Every batch ran and restored every object it planned (each checked against its SHA-256 by S3)."""
-        records = {r["seq"]: r for r in self._d.catalog.list_parts(job.job_id)}
+        records = {r["seq"]: r for r in self._catalog.list_parts(job.job_id)}
         missing = [seq for seq in range(job.progress.batches_total or 0) if seq not in records]
         failed = [f"{f['key']} ({f['reason']})" for r in records.values() for f in r["failed"]]
         restored = sum(r["restored"] for r in records.values())
@@ -373,10 +374,10 @@ class _Batch:
     def full(self, size: int, max_bytes: int) -> bool:
         return len(self.entries) + len(self.failed) >= size or self.bytes >= max_bytes
 
-    def flush(self, deps: Deps, job_id: str, seq: int) -> int:
+    def flush(self, work: WorkArea, job_id: str, seq: int) -> int:
         if not self.entries and not self.failed:
             return seq
-        deps.work.write_json(WorkLayout.batch(job_id, seq), {"entries": self.entries, "failed": self.failed})
+        work.write_json(WorkLayout.batch(job_id, seq), {"entries": self.entries, "failed": self.failed})
         self.entries, self.failed, self.bytes = [], [], 0
         return seq + 1
 
@@ -384,8 +385,8 @@ class _Batch:
 class _BaseStream:
     """The base backup's entries in key order, one manifest part (checked against its SHA-256) at a time."""
 
-    def __init__(self, deps: Deps, manifest: Manifest, part: int, index: int) -> None:
-        self._d = deps
+    def __init__(self, vault: VaultStore, manifest: Manifest, part: int, index: int) -> None:
+        self._vault = vault
         self._refs: list[PartRef] = sorted(manifest.parts, key=lambda ref: ref.seq)
         self._rp = manifest.recovery_point.recovery_point_id
         self.part, self.index = part, index
@@ -395,7 +396,7 @@ class _BaseStream:
         while self.part < len(self._refs):
             if self._entries is None:
                 ref = self._refs[self.part]
-                raw = self._d.vault.get_bytes(ref.key)
+                raw = self._vault.get_bytes(ref.key)
                 if sha256_hex(raw) != ref.sha256:
                     raise IntegrityError(f"{ref.key} does not match the checksum its manifest records")
                 part = ManifestPart.model_validate_json(raw)
@@ -420,7 +421,7 @@ class _BaseStream:
 class _JournalStream:
     """The journal in sort key order (S3's key order, each key's changes in sequencer order), page by page."""
 
-    def __init__(self, catalog: ContinuousCatalog, recovery_point_id: str, after: str | None, page: int) -> None:
+    def __init__(self, catalog: ContinuousStore, recovery_point_id: str, after: str | None, page: int) -> None:
         self._catalog, self._rp, self._page = catalog, recovery_point_id, page
         self._buffer: deque[tuple[str, JournalEntry]] = deque()
         self._fetched_to, self._exhausted = after, False

@@ -4,7 +4,7 @@ The Copy workflow (statemachines/copy.asl.json) runs these steps:
 
 - `start`: the job, once per idempotency token (every refusal names its field before anything is written);
   a hold on the source recovery point (an expiry never deletes what a copy reads: the restore lease of
-  catalog_restore_leases, taken by the copy job); a slot of the destination's copy quota (EBS, EC2, RDS,
+  ports/restore_leases.py, taken by the copy job); a slot of the destination's copy quota (EBS, EC2, RDS,
   Aurora), or PENDING and the workflow waits and asks again; then the copy is started by its method
   (domain/copies.py): the native copy in the destination, after the source shared the artefact across
   accounts; for S3 nothing yet (the Distributed Map copies one manifest part per child); for DynamoDB the
@@ -17,7 +17,7 @@ The Copy workflow (statemachines/copy.asl.json) runs these steps:
   COMPLETED and its quota slot given back; the hold on the source ends.
 A Catch ends the job through services/jobs_common.fail_job, which gives the slot back in the same write.
 
-The destination is reached through its copy role (adapters/copy_destinations.py); everything written there is
+The destination is reached through its copy role (ports/destinations.py); everything written there is
 written with that role's credentials. What the destination reads of the source (S3 blobs, export files, EBS and
 RDS snapshots encrypted with the source's keys) the source shares first: snapshot permissions (the adapters'
 `share_for_copy`) and KMS grants for the destination (role or account) on the keys that encrypt it.
@@ -31,14 +31,7 @@ import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
-from coffer.adapters.aws_services.copy_destinations import Destination, DestinationResolver
-from coffer.adapters.catalog.copy_quota import CopyQuotas
-from coffer.adapters.catalog.dynamodb import DuplicateRequest, DynamoCatalog
-from coffer.adapters.catalog.restore_leases import RestoreLeases
-from coffer.adapters.catalog.vaults import VaultCatalog
-from coffer.adapters.resources import adapter_for
-from coffer.adapters.resources.dynamodb import DynamoDBAdapter
-from coffer.adapters.vault.s3_vault import S3Vault
+from coffer.domain.clock import Clock
 from coffer.domain.copies import (
     CopyDestination,
     CopyMethod,
@@ -67,11 +60,21 @@ from coffer.domain.manifest import Manifest, ManifestPart, PartRef, VaultLayout,
 from coffer.domain.recovery_points import RecoveryPoint, RecoveryPointStatus, StorageClass
 from coffer.domain.steps import BatchResult, JobSummary
 from coffer.domain.vaults import Seal
-from coffer.ports import Capability, CopyTarget, require
+from coffer.ports.catalog import Catalog, DuplicateRequest
+from coffer.ports.destinations import Destination, Destinations
+from coffer.ports.key_grants import KeyGrants
+from coffer.ports.multipart import MultipartCopies
+from coffer.ports.quotas import SlotQuotas
+from coffer.ports.resource_registry import ResourceAdapters
+from coffer.ports.resources import Capability, CopyTarget, require
+from coffer.ports.restore_leases import RestoreLeaseStore
+from coffer.ports.table_exports import TableExports
+from coffer.ports.vault import VaultStore
+from coffer.ports.work_area import WorkArea
 from coffer.services.jobs_common import job_id_for, recovery_point_id_for, summary
 from coffer.services.large_objects import LargeObjects, copy_composite_blob, unfinished_deferred, vault_create_args
 from coffer.services.vaults import Vaults
-from coffer.services.wiring import Deps
+from coffer.settings import Settings
 
 IDEMPOTENCY_TTL = timedelta(days=7)
 #: how long a copy may wait for a quota slot before it ends EXPIRED
@@ -97,14 +100,23 @@ def _grant_name(job: Job) -> str:
 
 
 class CopyJobs:
-    def __init__(self, deps: Deps, resolver: DestinationResolver | None = None) -> None:
-        self._d = deps
-        self._leases = RestoreLeases(deps.client_for("dynamodb"), deps.settings.catalog_table)
-        self._quotas = CopyQuotas(deps.client_for("dynamodb"), deps.settings.catalog_table)
-        self._resolver = resolver or DestinationResolver(deps.client_for("sts"), deps.settings)
+    def __init__(self, catalog: Catalog, vault: VaultStore, work: WorkArea, multipart: MultipartCopies,
+                 resources: ResourceAdapters, leases: RestoreLeaseStore, quotas: SlotQuotas,
+                 destinations: Destinations, key_grants: KeyGrants, exports: TableExports, vaults: Vaults,
+                 settings: Settings, clock: Clock) -> None:
+        self._catalog = catalog
+        self._vault = vault
+        self._work = work
+        self._resources = resources
+        self._leases = leases
+        self._quotas = quotas
+        self._resolver = destinations
+        self._grants = key_grants
+        self._exports = exports
+        self._settings = settings
+        self._clock = clock
         #: the copy's part-range fan-out writes the destination vault with the copy role's credentials
-        self.large = LargeObjects(deps, writer=lambda job: self._resolver.resolve(
-            self._target(job).address).client_for("s3"))
+        self.large = LargeObjects(catalog, vault, work, multipart, vaults, settings, writer=self._destination_multipart)
 
     # ---- start ----------------------------------------------------------------------------------
     def start(self, request: StartCopyJobRequest, event_id: str, execution_arn: str | None,
@@ -113,14 +125,14 @@ class CopyJobs:
 
         A second delivery of the same request returns the first job, marked duplicate; the workflow's own
         retry (same execution) carries on with the job it created, or asks again for a slot."""
-        d, now = self._d, self._d.clock.now()
+        now = self._clock.now()
         token = request.idempotency_token or event_id
         resumed = self._resumed(job_id_for(token), execution_arn)
         if resumed is not None:
             return resumed
-        rp = d.catalog.get_recovery_point(request.recovery_point_id)
+        rp = self._catalog.get_recovery_point(request.recovery_point_id)
         address = request.destination
-        region = d.settings.region or "us-east-1"
+        region = self._settings.region
         problems = []
         if rp.status is not RecoveryPointStatus.COMPLETED:
             problems.append(f"RecoveryPointArn: recovery point {rp.recovery_point_id} is {rp.status}; only COMPLETED "
@@ -140,7 +152,7 @@ class CopyJobs:
         scope = scope_of(region, self._resolver.own_account, address)
         method = method_for(rp.resource_type)
         if method is CopyMethod.NATIVE:
-            require(d.adapter(rp.resource_type),
+            require(self._resources.adapter(rp.resource_type),
                     Capability.COPY_TO_ACCOUNT if scope is CopyScope.CROSS_ACCOUNT else Capability.COPY_TO_REGION)
         destination = self._resolver.resolve(address)
         self._admit(destination, request, now)
@@ -158,7 +170,8 @@ class CopyJobs:
         )
         fingerprint = sha256_hex(request.model_dump_json(exclude={"idempotency_token"}).encode())
         try:
-            job = d.catalog.create_job(job, fingerprint, take_lease=False, ttl=int((now + IDEMPOTENCY_TTL).timestamp()))
+            job = self._catalog.create_job(job, fingerprint, take_lease=False,
+                                           ttl=int((now + IDEMPOTENCY_TTL).timestamp()))
         except DuplicateRequest as duplicate:
             job = duplicate.job
             if job.execution_arn != execution_arn or execution_arn is None:
@@ -173,14 +186,14 @@ class CopyJobs:
         if execution_arn is None:
             return None
         try:
-            job = self._d.catalog.get_job(job_id)
+            job = self._catalog.get_job(job_id)
         except NotFound:
             return None
         if job.execution_arn != execution_arn:
             return None  # another execution's job: create_job tells a duplicate from a conflict
         if job.state in (JobState.CREATED, JobState.PENDING):
             target = self._target(job)
-            job = self._run(job, self._d.catalog.get_recovery_point(job.recovery_point_id),
+            job = self._run(job, self._catalog.get_recovery_point(job.recovery_point_id),
                             self._resolver.resolve(target.address))
         return self._next_step(job)
 
@@ -194,14 +207,14 @@ class CopyJobs:
                 "does not exist", f"does not exist {where}") for p in error.problems]) from None
 
     def _run(self, job: Job, rp: RecoveryPoint, destination: Destination) -> Job:
-        d, now = self._d, self._d.clock.now()
+        now = self._clock.now()
         if now > job.start_by:
             return self._end(job, JobState.EXPIRED, f"no copy slot by {job.start_by.isoformat()}")
         try:
             # Rule: an expiry never deletes what a copy reads; the hold ends when the job does.
             self._leases.begin_restore(rp.recovery_point_id, job.job_id)
         except CofferError as error:
-            d.catalog.save_job(job.to(JobState.FAILED, now, f"{type(error).__name__}: {error}"))
+            self._catalog.save_job(job.to(JobState.FAILED, now, f"{type(error).__name__}: {error}"))
             raise
         target = job.destination
         assert target is not None
@@ -211,35 +224,34 @@ class CopyJobs:
             holders = self._quotas.acquire(key, job.job_id, limit, now, ended=self._ended)
             if holders is not None:
                 if job.state is JobState.CREATED:
-                    job = d.catalog.save_job(job.to(JobState.PENDING, now, (
+                    job = self._catalog.save_job(job.to(JobState.PENDING, now, (
                         f"waiting for a copy slot: {len(holders)} of {limit} {quota_kind(key)} in progress in "
                         f"{target.region} of account {target.account_id}")))
                 return job
             if target.quota_key != key:
                 # Recorded at once: whatever ends this job from now on gives the slot back in the same write.
-                job = d.catalog.save_job(job.with_changes(destination=target.model_copy(update={"quota_key": key})))
+                job = self._catalog.save_job(job.with_changes(destination=target.model_copy(update={"quota_key": key})))
         try:
             job = self._start_method(job, rp, destination)
         except CofferError as error:
             # (re-read: recording a key to grant on saved the job)
-            self._end(d.catalog.get_job(job.job_id), JobState.FAILED, f"{type(error).__name__}: {error}")
+            self._end(self._catalog.get_job(job.job_id), JobState.FAILED, f"{type(error).__name__}: {error}")
             raise
         running = job.to(JobState.RUNNING, now, f"copy to {target.vault_arn} started").with_changes(
             complete_by=now + COPY_COMPLETE_WINDOW)
-        return d.catalog.save_job(running)
+        return self._catalog.save_job(running)
 
     def _start_method(self, job: Job, rp: RecoveryPoint, destination: Destination) -> Job:
-        d = self._d
         target = job.destination
         assert target is not None
         manifest = self._source_manifest(rp)
         job = job.with_changes(source=dict(manifest.source))
         if target.method is CopyMethod.NATIVE:
             if target.scope is CopyScope.CROSS_ACCOUNT:
-                d.adapter(job.resource_type).share_for_copy(rp, target.account_id)
+                self._resources.adapter(job.resource_type).share_for_copy(rp, target.account_id)
                 job = self._share_key(manifest.source.get("kms_key_id"), f"arn:{destination.address.partition}:"
                                       f"iam::{target.account_id}:root", job)
-            copier = adapter_for(job.resource_type, destination.client_for)
+            copier = destination.ports.resources.adapter(job.resource_type)
             native_ref = copier.start_copy(rp, CopyTarget(
                 recovery_point_id=target.recovery_point_id, region=target.region,
                 account_id=target.account_id if target.scope is CopyScope.CROSS_ACCOUNT else None,
@@ -250,10 +262,9 @@ class CopyJobs:
         if target.method is CopyMethod.OBJECTS:
             job = self._share_key(rp.encryption_key_arn, destination.role_arn, job)
             return job.with_changes(progress=JobProgress(batches_total=len(manifest.parts)))
-        job = self._share_key(d.settings.vault_key_arn, destination.role_arn, job)
-        exporter = DynamoDBAdapter(d.client_for("dynamodb"))
-        export_arn = exporter.start_export(rp, d.settings.work_bucket, export_prefix(job.job_id), job.job_id,
-                                           d.clock.now())
+        job = self._share_key(self._settings.vault_key_arn, destination.role_arn, job)
+        export_arn = self._exports.start_export(rp, self._settings.work_bucket, export_prefix(job.job_id), job.job_id,
+                                                self._clock.now())
         return job.with_changes(native_ref=export_arn, destination=target.model_copy(
             update={"export_prefix": export_prefix(job.job_id) + "/"}))
 
@@ -263,17 +274,15 @@ class CopyJobs:
         whatever ends the job revokes the grant (`withdraw_access`)."""
         if not isinstance(key_arn, str) or ":key/" not in key_arn:
             return job  # unencrypted, or no key recorded (an AWS managed key cannot be shared: the copy then fails)
-        kms = self._d.client_for("kms")
-        if kms.describe_key(KeyId=key_arn)["KeyMetadata"].get("KeyManager") == "AWS":
+        if self._grants.aws_managed(key_arn):
             raise UnsupportedOperation(f"{job.resource_type}: cannot copy a recovery point to another account: it is "
                                        f"encrypted with the AWS managed key {key_arn}, which cannot be shared "
                                        "(encrypt the resource with a customer managed key)")
         target = self._target(job)
         if key_arn not in target.kms_grant_keys:
-            job = self._d.catalog.save_job(job.with_changes(destination=target.model_copy(
+            job = self._catalog.save_job(job.with_changes(destination=target.model_copy(
                 update={"kms_grant_keys": (*target.kms_grant_keys, key_arn)})))
-        kms.create_grant(KeyId=key_arn, GranteePrincipal=grantee, Operations=_GRANT_OPERATIONS,
-                         Name=_grant_name(job))
+        self._grants.grant(key_arn, grantee, _GRANT_OPERATIONS, _grant_name(job))
         return job
 
     def withdraw_access(self, job: Job) -> None:
@@ -288,13 +297,8 @@ class CopyJobs:
         target = job.destination
         if target is None or not target.kms_grant_keys:
             return
-        kms = self._d.client_for("kms")
         for key_arn in target.kms_grant_keys:
-            for page in kms.get_paginator("list_grants").paginate(KeyId=key_arn):
-                for grant in page.get("Grants", []):
-                    if grant.get("Name") == _grant_name(job):
-                        with contextlib.suppress(kms.exceptions.NotFoundException):  # revoked by a retry
-                            kms.revoke_grant(KeyId=key_arn, GrantId=grant["GrantId"])
+            self._grants.revoke(key_arn, _grant_name(job))
 
     def _withdraw_share(self, job: Job) -> None:
         """Withdraw the snapshot/image share a cross-account native copy made (`share_for_copy`): the destination
@@ -306,12 +310,11 @@ class CopyJobs:
             return
         if job.state is not JobState.RUNNING and not target.quota_key:
             return  # it never got as far as sharing (as record_left_behind)
-        d = self._d
         for other_id in self._leases.restores(job.recovery_point_id):
             if other_id == job.job_id:
                 continue
             try:
-                other = d.catalog.get_job(other_id)
+                other = self._catalog.get_job(other_id)
             except NotFound:
                 continue
             theirs = other.destination
@@ -319,54 +322,54 @@ class CopyJobs:
                     and theirs.scope is CopyScope.CROSS_ACCOUNT and theirs.account_id == target.account_id):
                 return
         try:
-            rp = d.catalog.get_recovery_point(job.recovery_point_id)
+            rp = self._catalog.get_recovery_point(job.recovery_point_id)
         except NotFound:
             return
-        d.adapter(job.resource_type).unshare_after_copy(rp, target.account_id)
+        self._resources.adapter(job.resource_type).unshare_after_copy(rp, target.account_id)
 
     def _next_step(self, job: Job) -> CopyStartResult:
         target = job.destination
         if job.state is JobState.PENDING:
-            return CopyStartResult(job_id=job.job_id, next="queued", wait_seconds=self._d.settings.poll_seconds)
+            return CopyStartResult(job_id=job.job_id, next="queued", wait_seconds=self._settings.poll_seconds)
         if job.state is not JobState.RUNNING or target is None:
             return CopyStartResult(job_id=job.job_id, next="done")
         if target.method is CopyMethod.OBJECTS:
             return CopyStartResult(job_id=job.job_id, next="objects",
                                    items_prefix=VaultLayout.parts_prefix(job.vault_name, job.recovery_point_id))
-        return CopyStartResult(job_id=job.job_id, next="native", wait_seconds=self._d.settings.poll_seconds)
+        return CopyStartResult(job_id=job.job_id, next="native", wait_seconds=self._settings.poll_seconds)
 
     # ---- poll -----------------------------------------------------------------------------------
     def check(self, job_id: str) -> CopyPollResult:
         """A native copy's or an export's progress. A finished export's files are what the Map copies next."""
-        d, now = self._d, self._d.clock.now()
-        job = d.catalog.get_job(job_id)
+        now = self._clock.now()
+        job = self._catalog.get_job(job_id)
         target = self._target(job)
-        wait = d.settings.poll_seconds
+        wait = self._settings.poll_seconds
         if job.state.terminal:
             return CopyPollResult(job_id=job_id, done=True, next="complete")
         if target.method is CopyMethod.OBJECTS:
             return CopyPollResult(job_id=job_id, done=True, next="objects",
                                   items_prefix=VaultLayout.parts_prefix(job.vault_name, job.recovery_point_id))
         if target.method is CopyMethod.NATIVE:
-            copier = adapter_for(job.resource_type, self._resolver.resolve(target.address).client_for)
+            copier = self._resolver.resolve(target.address).ports.resources.adapter(job.resource_type)
             status = copier.copy_status(job.native_ref or "")
         else:
-            status = DynamoDBAdapter(d.client_for("dynamodb")).export_status(job.native_ref or "")
+            status = self._exports.export_status(job.native_ref or "")
         if not status.done:
             if job.complete_by and now > job.complete_by:
                 raise CompletionWindowExceeded(f"copy job {job_id} did not complete by {job.complete_by.isoformat()}")
             return CopyPollResult(job_id=job_id, done=False, next="wait", wait_seconds=wait)
         if target.method is CopyMethod.NATIVE:
             return CopyPollResult(job_id=job_id, done=True, next="complete")
-        files = d.work.listing(target.export_prefix or "")
+        files = self._work.listing(target.export_prefix or "")
         if not files:
             raise IntegrityError(f"export {job.native_ref} is COMPLETED but wrote no files under "
-                                 f"s3://{d.work.bucket}/{target.export_prefix}")
+                                 f"s3://{self._work.bucket}/{target.export_prefix}")
         export = {"export_arn": job.native_ref, "item_count": status.details.get("item_count", 0),
                   "export_time": job.source.get("export", {}).get("export_time") or status.details.get("export_time"),
                   "files": len(files)}
         if job.source.get("export") != export:
-            job = d.catalog.save_job(job.with_changes(
+            job = self._catalog.save_job(job.with_changes(
                 source={**job.source, "export": export},
                 progress=job.progress.model_copy(update={"batches_total": len(files)})))
         return CopyPollResult(job_id=job_id, done=True, next="files", items_prefix=target.export_prefix)
@@ -374,21 +377,19 @@ class CopyJobs:
     # ---- one Distributed Map child --------------------------------------------------------------
     def copy_part(self, job_id: str, key: str) -> BatchResult:
         """One manifest part (S3) or one export file (DynamoDB) into the destination vault."""
-        d = self._d
-        job = d.catalog.get_job(job_id)
+        job = self._catalog.get_job(job_id)
         target = self._target(job)
         destination = self._resolver.resolve(target.address)
-        vault = S3Vault(destination.client_for("s3"), destination.settings.vault_bucket,
-                        destination.settings.vault_lock_mode)
+        vault = destination.ports.vault
         seal = self._seal(job, destination)
         if target.method is CopyMethod.EXPORT:
             return self._copy_export_file(job, key, vault, seal)
-        rp = d.catalog.get_recovery_point(job.recovery_point_id)
+        rp = self._catalog.get_recovery_point(job.recovery_point_id)
         listed = {ref.key: ref for ref in self._source_manifest(rp).parts}
         seq = int(key.rsplit("/", 1)[-1].split(".", 1)[0])
         if key not in listed:  # a part a failed batch left: not part of the recovery point (as restores skip it)
             return BatchResult(job_id=job_id, seq=seq, objects=0)
-        raw = d.vault.get_bytes(key)
+        raw = self._vault.get_bytes(key)
         if sha256_hex(raw) != listed[key].sha256:
             raise IntegrityError(f"{key} does not match the checksum its manifest records")
         part = ManifestPart.model_validate_json(raw)
@@ -406,10 +407,10 @@ class CopyJobs:
                                                       vault_create_args(seal)))
                 continue
             if entry.composite:  # copied in parts (UploadPartCopy), checked against its composite SHA-256
-                copy_composite_blob(destination.client_for("s3"), d.vault.bucket, source_blob, vault.bucket, blob,
+                copy_composite_blob(destination.ports.multipart, self._vault.bucket, source_blob, vault.bucket, blob,
                                     entry, seal)
             else:
-                stored = vault.copy_in(d.vault.bucket, source_blob, blob, seal.retain_until, seal=seal)
+                stored = vault.copy_in(self._vault.bucket, source_blob, blob, seal.retain_until, seal=seal)
                 if stored != entry.sha256:
                     raise IntegrityError(f"{entry.key}: copied blob has SHA-256 {stored}, expected {entry.sha256}")
             copied += 1
@@ -418,22 +419,22 @@ class CopyJobs:
         part_key = VaultLayout.part(target.vault_name, target.recovery_point_id, part.seq)
         sha = vault.put_json_locked(part_key, copy.model_dump(mode="json"), seal.retain_until, seal)
         ref = listed[key].model_copy(update={"key": part_key, "sha256": sha})
-        d.catalog.put_part(job_id, part.seq, {"seq": part.seq, "part": ref.model_dump(mode="json"), "copied": copied,
+        self._catalog.put_part(job_id, part.seq, {"seq": part.seq, "part": ref.model_dump(mode="json"),
+                                                  "copied": copied,
                                               "reused": reused, "bytes_copied": bytes_copied, "failed": [],
                                               **({"deferred": deferred} if deferred else {})})
         return BatchResult(job_id=job_id, seq=part.seq, objects=len(part.entries), copied=copied, reused=reused)
 
-    def _copy_export_file(self, job: Job, key: str, vault: S3Vault, seal: Seal) -> BatchResult:
-        d = self._d
+    def _copy_export_file(self, job: Job, key: str, vault: VaultStore, seal: Seal) -> BatchResult:
         target = self._target(job)
         relative = key.removeprefix(target.export_prefix or "")
         if relative == key:
             raise InvalidInput([f"key: {key} is not a file of this job's export"])
         stored = VaultLayout.recovery_point_prefix(target.vault_name, target.recovery_point_id) + "export/" + relative
-        sha = vault.copy_in(d.work.bucket, key, stored, seal.retain_until, seal=seal)
-        size = d.work.size_of(key)
+        sha = vault.copy_in(self._work.bucket, key, stored, seal.retain_until, seal=seal)
+        size = self._work.size_of(key)
         seq = _file_seq(relative)
-        d.catalog.put_part(job.job_id, seq, {"seq": seq, "file": {"key": stored, "sha256": sha, "size": size},
+        self._catalog.put_part(job.job_id, seq, {"seq": seq, "file": {"key": stored, "sha256": sha, "size": size},
                                              "copied": 1, "reused": 0, "bytes_copied": size, "failed": []})
         return BatchResult(job_id=job.job_id, seq=seq, objects=1, copied=1)
 
@@ -441,14 +442,14 @@ class CopyJobs:
     def complete(self, job_id: str) -> JobSummary:
         """The copy's manifest (Object-Locked) and recovery point in the destination, then the job COMPLETED
         with its quota slot given back in the same write. A retry after any step finishes what is left."""
-        d, now = self._d, self._d.clock.now()
-        job = d.catalog.get_job(job_id)
+        now = self._clock.now()
+        job = self._catalog.get_job(job_id)
         if job.state.terminal:
             self._leases.end_restore(job.recovery_point_id, job.job_id)
             return summary(job)
         target = self._target(job)
         destination = self._resolver.resolve(target.address)
-        catalog = DynamoCatalog(destination.client_for("dynamodb"), destination.settings.catalog_table)
+        catalog = destination.ports.catalog
         try:
             rp = catalog.get_recovery_point(target.recovery_point_id)
         except NotFound:
@@ -460,19 +461,17 @@ class CopyJobs:
                         JobState.COMPLETED, f"copied to {target.vault_arn} as recovery point {rp.recovery_point_id}")
         return summary(job)
 
-    def _write_copy(self, job: Job, destination: Destination, catalog: DynamoCatalog, now: datetime) -> RecoveryPoint:
-        d = self._d
+    def _write_copy(self, job: Job, destination: Destination, catalog: Catalog, now: datetime) -> RecoveryPoint:
         target = self._target(job)
-        vault = S3Vault(destination.client_for("s3"), destination.settings.vault_bucket,
-                        destination.settings.vault_lock_mode)
+        vault = destination.ports.vault
         seal = self._seal(job, destination)
         source: dict[str, Any] = {**job.source, "copied_from": {
             "recovery_point_id": job.recovery_point_id, "vault": job.vault_name,
-            "region": d.settings.region, "account_id": self._resolver.own_account}}
+            "region": self._settings.region, "account_id": self._resolver.own_account}}
         parts: tuple[PartRef, ...] = ()
         objects = size = 0
         native_ref: str | None = None
-        records = list(d.catalog.list_parts(job.job_id))
+        records = list(self._catalog.list_parts(job.job_id))
         # a deferred blob's own result (the part-range fan-out): all or nothing, as the copy of any blob
         unfinished = unfinished_deferred(records)
         records = [r for r in records if "fanout" not in r]
@@ -481,7 +480,7 @@ class CopyJobs:
                                  f"{'; '.join(unfinished[:20])}")
         expected = job.progress.batches_total or 0
         if target.method is CopyMethod.NATIVE:
-            status = adapter_for(job.resource_type, destination.client_for).copy_status(job.native_ref or "")
+            status = destination.ports.resources.adapter(job.resource_type).copy_status(job.native_ref or "")
             if not status.done:
                 raise IntegrityError(f"copy {job.native_ref} is not finished")
             size, native_ref = status.size_bytes, job.native_ref
@@ -539,28 +538,30 @@ class CopyJobs:
             native_ref=job.native_ref if native else None, tags=job.recovery_point_tags)
         # there already: a retried FailJob recorded it, or the copy's own record (its manifest is written)
         with contextlib.suppress(ConcurrentUpdate):
-            DynamoCatalog(destination.client_for("dynamodb"), destination.settings.catalog_table).put_recovery_point(
-                left)
+            destination.ports.catalog.put_recovery_point(left)
 
     # ---- helpers --------------------------------------------------------------------------------
     def _end(self, job: Job, state: JobState, reason: str) -> Job:
         """What the job shared withdrawn, its terminal state and (same transaction) its quota slot back; then its
         hold ends."""
         self.withdraw_access(job)
-        ended = self._d.catalog.save_job(job.to(state, self._d.clock.now(), reason),
+        ended = self._catalog.save_job(job.to(state, self._clock.now(), reason),
                                          also=self._quotas.release_for(job))
         self._leases.end_restore(job.recovery_point_id, job.job_id)
         return ended
 
+    def _destination_multipart(self, job: Job) -> MultipartCopies:
+        """What writes a copy job's uploads: the destination's copy role."""
+        return self._resolver.resolve(self._target(job).address).ports.multipart
+
     def _source_manifest(self, rp: RecoveryPoint) -> Manifest:
-        raw = self._d.vault.get_bytes(rp.manifest_key or "")
+        raw = self._vault.get_bytes(rp.manifest_key or "")
         if rp.manifest_sha256 and sha256_hex(raw) != rp.manifest_sha256:
             raise IntegrityError(f"manifest of recovery point {rp.recovery_point_id} does not match its checksum")
         return Manifest.model_validate_json(raw)
 
     def _vaults(self, destination: Destination) -> Vaults:
-        catalog = VaultCatalog(destination.client_for("dynamodb"), destination.settings.catalog_table)
-        return Vaults(catalog, destination.settings, self._d.clock)
+        return Vaults(destination.ports.vault_records, destination.settings, self._clock)
 
     def _seal(self, job: Job, destination: Destination) -> Seal:
         """How the copy's objects are written in the destination: its vault's lock mode and key, the copy's
@@ -569,12 +570,12 @@ class CopyJobs:
         return self._vaults(destination).seal_for(job.with_changes(vault_name=target.vault_name))
 
     def _limit(self, key: str) -> int:
-        s = self._d.settings
+        s = self._settings
         return s.ebs_copy_quota if quota_kind(key) is QuotaKind.EBS_SNAPSHOT_COPIES else s.rds_copy_quota
 
     def _ended(self, job_id: str) -> bool:
         try:
-            return self._d.catalog.get_job(job_id).state.terminal
+            return self._catalog.get_job(job_id).state.terminal
         except NotFound:
             return True
 

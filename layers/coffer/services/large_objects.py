@@ -32,21 +32,21 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from botocore.exceptions import ClientError
-
-from coffer.adapters.aws import error_code
-from coffer.adapters.vault.multipart import Composite, MultipartCopier, Upload
 from coffer.domain.cold_tier import ARCHIVE_CLASSES, format_day, warm_until_needed
-from coffer.domain.errors import IntegrityError, InvalidInput
+from coffer.domain.errors import IntegrityError, InvalidInput, UploadGone
 from coffer.domain.jobs import Job, JobKind
 from coffer.domain.manifest import ManifestPart, ObjectEntry, PartRef, VaultLayout, WorkLayout
 from coffer.domain.multipart import part_count, part_size_for
 from coffer.domain.object_lock import LockMode
 from coffer.domain.steps import LargeCopiesResult, LargeCopyResult
 from coffer.domain.vaults import Seal
+from coffer.ports.catalog import Catalog
+from coffer.ports.multipart import Composite, MultipartCopies, Upload
+from coffer.ports.vault import VaultStore
+from coffer.ports.work_area import WorkArea
 from coffer.services.object_tiering import keep_warm
 from coffer.services.vaults import Vaults
-from coffer.services.wiring import Deps
+from coffer.settings import Settings
 
 #: HeadObject / CreateMultipartUpload header -> ObjectEntry field restored with the object (as S3Adapter.restore_object)
 RESTORED_HEADERS = {"ContentType": "content_type", "CacheControl": "cache_control",
@@ -112,78 +112,80 @@ def vault_create_args(seal: Seal, tags: dict[str, str] | None = None) -> dict[st
 
 
 class LargeObjects:
-    """`writer`: the S3 client that writes a job's uploads when it is not this account's (a copy job: the copy
-    role in the destination); the fan-out steps then read the job to resolve it."""
+    """`writer`: what writes a job's uploads when it is not this account (a copy job: the copy role in the
+    destination); the fan-out steps then read the job to resolve it."""
 
-    def __init__(self, deps: Deps, writer: Callable[[Job], Any] | None = None) -> None:
-        self._d = deps
-        self._copier = MultipartCopier(deps.client_for("s3"))
+    def __init__(self, catalog: Catalog, vault: VaultStore, work: WorkArea, multipart: MultipartCopies, vaults: Vaults,
+                 settings: Settings, writer: Callable[[Job], MultipartCopies] | None = None) -> None:
+        self._catalog = catalog
+        self._vault = vault
+        self._work = work
+        self._copier = multipart
+        self._vaults = vaults
+        self._settings = settings
         self._writer = writer
-        self._vaults = Vaults.from_deps(deps)
 
     # ---- inside a CopyBatch ---------------------------------------------------------------------------
     def is_large(self, size: int) -> bool:
-        return size > self._d.settings.multipart_threshold_bytes
+        return size > self._settings.multipart_threshold_bytes
 
     def part_size(self, size: int) -> int:
-        return part_size_for(size, self._d.settings.part_size_bytes)
+        return part_size_for(size, self._settings.part_size_bytes)
 
     def store(self, job: Job, bucket: str, facts: dict[str, Any], seq: int, n: int,
               seal: Seal, tags: dict[str, str]) -> tuple[str, datetime | None, str | None, bool]:
         """Make sure the vault holds this large object's bytes: (blob key, its lock date and mode, whether bytes
         were copied); `facts` gains the composite checksum. Deferred when it needs more than P parts."""
-        s = self._d.settings
         part_size = self.part_size(facts["size"])
-        if part_count(facts["size"], part_size) > s.parts_per_invocation:
+        if part_count(facts["size"], part_size) > self._settings.parts_per_invocation:
             self.defer(job, bucket, facts, seq, n)  # raises Deferred
         staging = WorkLayout.staging(job.job_id, seq, n)
         try:
             staged = self._copier.copy(bucket, facts["key"], facts.get("version_id"), facts["size"], part_size,
-                                       self._d.work.bucket, staging)
+                                       self._work.bucket, staging)
             facts.update(sha256=staged.sha256, checksum_type="COMPOSITE", parts=staged.parts, part_size=part_size)
             blob = VaultLayout.composite_blob(job.vault_name, staged.sha256, staged.parts)
-            found = self._d.vault.lock_of(blob)
+            found = self._vault.lock_of(blob)
             if found[0] and (found.storage_class or "STANDARD") not in ARCHIVE_CLASSES:
                 return blob, found[1], found.mode, False
-            stored = self._copier.copy(self._d.work.bucket, staging, None, facts["size"], part_size,
-                                       self._d.vault.bucket, blob, **vault_create_args(seal, tags))
+            stored = self._copier.copy(self._work.bucket, staging, None, facts["size"], part_size,
+                                       self._vault.bucket, blob, **vault_create_args(seal, tags))
             self._check(facts["key"], stored, staged)
             return blob, seal.retain_until, seal.mode, True
         finally:
-            self._d.work.delete(staging)
+            self._work.delete(staging)
 
     def defer(self, job: Job, bucket: str, facts: dict[str, Any], seq: int, n: int) -> None:
         """Start the staging upload, write the object's record and its range files; raise Deferred."""
-        d = self._d
         key = WorkLayout.large(job.job_id, 0, seq, n)
         record = {"key": facts["key"], "seq": large_seq(seq, n), "large_key": key}
-        if d.work.first_key(key):  # a retried batch: this object's copy was planned already
+        if self._work.first_key(key):  # a retried batch: this object's copy was planned already
             raise Deferred(record)
         staging = WorkLayout.staging(job.job_id, seq, n)
         upload = self._copier.start(bucket, facts["key"], facts.get("version_id"), facts["size"],
-                                    self.part_size(facts["size"]), d.work.bucket, staging)
+                                    self.part_size(facts["size"]), self._work.bucket, staging)
         self._plan(job.job_id, 0, seq, n, upload, {"bucket": bucket, "facts": facts, "seq": large_seq(seq, n)})
         raise Deferred(record)
 
     def _plan(self, job_id: str, round_: int, seq: int, n: int, upload: Upload, document: dict[str, Any]) -> None:
         """The round's range files (P parts each), then the object's record (written last: `find` sees it only
         once every range it names exists)."""
-        step = self._d.settings.parts_per_invocation
+        step = self._settings.parts_per_invocation
         for first in range(1, upload.parts + 1, step):
-            self._d.work.write_json(WorkLayout.part_range(job_id, round_, seq, n, first), {
+            self._work.write_json(WorkLayout.part_range(job_id, round_, seq, n, first), {
                 "upload": upload.to_json(), "first": first, "last": min(first + step - 1, upload.parts)})
-        self._d.work.write_json(WorkLayout.large(job_id, round_, seq, n), {**document, "upload": upload.to_json()})
+        self._work.write_json(WorkLayout.large(job_id, round_, seq, n), {**document, "upload": upload.to_json()})
 
     # ---- restores and copies of blobs copied in parts --------------------------------------------------
     def fans_out(self, entry: ObjectEntry) -> bool:
         """A blob of more parts than one invocation copies: restored or copied by the part-range fan-out."""
-        return entry.composite and (entry.parts or 1) > self._d.settings.parts_per_invocation
+        return entry.composite and (entry.parts or 1) > self._settings.parts_per_invocation
 
     def restore_object(self, blob: str, bucket: str, key: str, entry: ObjectEntry) -> None:
         """Copy a composite blob (of at most P parts: `fans_out`) back under its key, in the parts it was stored
         with, with its headers, metadata and tags: S3's composite SHA-256 of the restored object must be the
         recorded one."""
-        restored = self._copier.copy(self._d.vault.bucket, blob, None, entry.size, entry.part_size or entry.size,
+        restored = self._copier.copy(self._vault.bucket, blob, None, entry.size, entry.part_size or entry.size,
                                      bucket, key, **restore_create_args(entry))
         self._check(f"s3://{bucket}/{key}", restored, Composite(entry.sha256, entry.parts or 0))
 
@@ -194,12 +196,11 @@ class LargeObjects:
         the record and starts nothing again. (An upload a crash left before its record holds no part, so no bytes:
         the vault bucket's lifecycle rule aborts it in a copy's destination; in a restore's target bucket it stays
         listed until that bucket's own rule, if any, aborts it.)"""
-        d = self._d
         seq = fanout_seq(part_seq, index)
         named = {"key": entry.key, "seq": seq}
-        if d.work.first_key(WorkLayout.large(job.job_id, 0, part_seq, index)):
+        if self._work.first_key(WorkLayout.large(job.job_id, 0, part_seq, index)):
             return named
-        upload = self._copier_of(job).start(d.vault.bucket, source_blob, None, entry.size,
+        upload = self._copier_of(job).start(self._vault.bucket, source_blob, None, entry.size,
                                             entry.part_size or entry.size, dest_bucket, dest_key, **create)
         self._plan(job.job_id, 0, part_seq, index, upload, {"seq": seq, "entry": entry.model_dump(mode="json")})
         return named
@@ -208,14 +209,14 @@ class LargeObjects:
     def find(self, job_id: str, round_: int) -> LargeCopiesResult:
         """Whether round `round_` has deferred objects (one listing call): the workflow's loop condition."""
         prefix = WorkLayout.large_prefix(job_id, round_)
-        any_ = round_ < ROUNDS and bool(self._d.work.first_key(prefix))
+        any_ = round_ < ROUNDS and bool(self._work.first_key(prefix))
         return LargeCopiesResult(job_id=job_id, round=round_, next_round=round_ + 1, any=any_,
                                  ranges_prefix=WorkLayout.ranges_prefix(job_id, round_), uploads_prefix=prefix)
 
     def copy_range(self, job_id: str, range_key: str) -> LargeCopyResult:
         """One Distributed Map child: UploadPartCopy of one range of parts (at most P)."""
         self._owned(job_id, range_key)
-        document = self._d.work.read_json(range_key)
+        document = self._work.read_json(range_key)
         upload = Upload.from_json(document["upload"])
         self._copier_for(job_id).copy_parts(upload, document["first"], document["last"])
         return LargeCopyResult(job_id=job_id, key=range_key, parts=document["last"] - document["first"] + 1)
@@ -224,12 +225,12 @@ class LargeObjects:
         """One Distributed Map child: complete one deferred object's upload of this round, then start the next
         round or write the object's manifest part. A part that was not copied aborts the upload and the object
         is recorded failed (the job ends PARTIAL with its key)."""
-        d = self._d
+        work = self._work
         self._owned(job_id, large_key)
         round_ = int(large_key.split("/large/", 1)[1].split("/", 1)[0])
-        document = d.work.read_json(large_key)
+        document = work.read_json(large_key)
         upload = Upload.from_json(document["upload"])
-        job = d.catalog.get_job(job_id)
+        job = self._catalog.get_job(job_id)
         if job.kind is not JobKind.BACKUP:
             return self._finish_blob(job, large_key, document, upload)
         facts, seq = document["facts"], document["seq"]
@@ -244,19 +245,19 @@ class LargeObjects:
             facts.update(sha256=composite.sha256, checksum_type="COMPOSITE", parts=composite.parts,
                          part_size=upload.part_size)
             blob = VaultLayout.composite_blob(job.vault_name, composite.sha256, composite.parts)
-            found = d.vault.lock_of(blob)
+            found = self._vault.lock_of(blob)
             if found[0] and (found.storage_class or "STANDARD") not in ARCHIVE_CLASSES:
-                d.work.delete(upload.dest_key)
+                work.delete(upload.dest_key)
                 self._finalize(job, document["bucket"], seq, facts, blob, found[1], found.mode, False, seal)
                 return LargeCopyResult(job_id=job_id, key=large_key, parts=composite.parts)
             batch_seq, index = [int(x) for x in large_key.rsplit("/", 1)[1].split(".", 1)[0].split("-")]
-            if not d.work.first_key(WorkLayout.large(job_id, 1, batch_seq, index)):
+            if not work.first_key(WorkLayout.large(job_id, 1, batch_seq, index)):
                 vault_upload = self._copier.start(upload.dest_bucket, upload.dest_key, None, upload.size,
-                                                  upload.part_size, d.vault.bucket, blob, **vault_create_args(seal))
+                                                  upload.part_size, self._vault.bucket, blob, **vault_create_args(seal))
                 self._plan(job_id, 1, batch_seq, index, vault_upload, {**document, "facts": facts})
             return LargeCopyResult(job_id=job_id, key=large_key, parts=composite.parts)
         self._check(facts["key"], composite, Composite(facts["sha256"], facts["parts"]))
-        d.work.delete(upload.source_key)  # the staging copy
+        work.delete(upload.source_key)  # the staging copy
         self._finalize(job, document["bucket"], seq, facts, upload.dest_key, seal.retain_until, seal.mode, True, seal)
         return LargeCopyResult(job_id=job_id, key=large_key, parts=composite.parts)
 
@@ -281,22 +282,21 @@ class LargeObjects:
             result.update(restored=int(done), planned=0)
         else:
             result.update(copied=int(done), reused=0, bytes_copied=entry.size if done else 0)
-        self._d.catalog.put_part(job.job_id, document["seq"], result)
+        self._catalog.put_part(job.job_id, document["seq"], result)
         return LargeCopyResult(job_id=job.job_id, key=large_key, parts=upload.parts if done else 0, failed=not done)
 
-    def _copier_for(self, job_id: str) -> MultipartCopier:
-        return self._copier if self._writer is None else self._copier_of(self._d.catalog.get_job(job_id))
+    def _copier_for(self, job_id: str) -> MultipartCopies:
+        return self._copier if self._writer is None else self._copier_of(self._catalog.get_job(job_id))
 
-    def _copier_of(self, job: Job) -> MultipartCopier:
-        return self._copier if self._writer is None else MultipartCopier(self._writer(job))
+    def _copier_of(self, job: Job) -> MultipartCopies:
+        return self._copier if self._writer is None else self._writer(job)
 
-    def _complete(self, upload: Upload, copier: MultipartCopier) -> Composite:
+    def _complete(self, upload: Upload, copier: MultipartCopies) -> Composite:
         """Complete the upload; a retry after it was completed finds the object S3 made."""
         try:
             return copier.complete(upload)
-        except ClientError as error:
-            if error_code(error) != "NoSuchUpload":
-                raise
+        except UploadGone:
+            pass
         found = copier.composite_of(upload.dest_bucket, upload.dest_key)
         if found is None or found[0] is None or found[1] != upload.size:
             raise IntegrityError(f"s3://{upload.dest_bucket}/{upload.dest_key}: upload {upload.upload_id} is gone "
@@ -306,30 +306,28 @@ class LargeObjects:
     def _finalize(self, job: Job, bucket: str, seq: int, facts: dict[str, Any], blob: str,
                   locked_until: datetime | None, mode: LockMode | None, copied: bool, seal: Seal) -> None:
         """The object's manifest part (one entry) and its object-index record, as CopyBatch writes them."""
-        d = self._d
         recompliance = seal.mode is LockMode.COMPLIANCE and mode is not LockMode.COMPLIANCE
         if locked_until is None or locked_until < seal.retain_until or recompliance:
-            lock = d.vault.secure(blob, seal)  # extends, or re-seals a GOVERNANCE blob as COMPLIANCE
+            lock = self._vault.secure(blob, seal)  # extends, or re-seals a GOVERNANCE blob as COMPLIANCE
             locked_until, mode = lock[1] or seal.retain_until, lock.mode
-        warm = keep_warm(d.vault, blob, warm_until_needed(job.lifecycle.cold_at(job.created_at)))
+        warm = keep_warm(self._vault, blob, warm_until_needed(job.lifecycle.cold_at(job.created_at)))
         entry = ObjectEntry.model_validate({k: v for k, v in facts.items() if k in ObjectEntry.model_fields})
         record = {**entry.model_dump(mode="json", exclude={"tags"}), "retain_until": locked_until.isoformat(),
                   "lock_mode": mode, "warm_until": format_day(warm)}
-        d.catalog.put_objects(job.vault_name, bucket, {entry.key: record})
+        self._catalog.put_objects(job.vault_name, bucket, {entry.key: record})
         self._record(job, seq, entry, entry.size if copied else 0, copied, None)
 
     def _record(self, job: Job, seq: int, entry: ObjectEntry | None, bytes_copied: int, copied: bool,
                 failed: dict[str, str] | None) -> None:
         """The object's manifest part (empty if it failed) and its result record, keyed by its own seq."""
-        d = self._d
         seal = self._vaults.seal_for(job)
         entries = (entry,) if entry is not None else ()
         part = ManifestPart(recovery_point_id=job.recovery_point_id, seq=seq, entries=entries)
         part_key = VaultLayout.part(job.vault_name, job.recovery_point_id, seq)
-        sha = d.vault.put_json_locked(part_key, part.model_dump(mode="json"), seal.retain_until, seal)
+        sha = self._vault.put_json_locked(part_key, part.model_dump(mode="json"), seal.retain_until, seal)
         ref = PartRef(seq=seq, key=part_key, sha256=sha, objects=len(entries), bytes=sum(e.size for e in entries),
                       first_key=entry.key if entry else None, last_key=entry.key if entry else None)
-        d.catalog.put_part(job.job_id, seq, {"seq": seq, "part": ref.model_dump(mode="json"),
+        self._catalog.put_part(job.job_id, seq, {"seq": seq, "part": ref.model_dump(mode="json"),
                                              "copied": int(copied and entry is not None),
                                              "reused": int(not copied and entry is not None),
                                              "bytes_copied": bytes_copied, "failed": [failed] if failed else []})
@@ -346,10 +344,10 @@ class LargeObjects:
             raise InvalidInput([f"key: {key} is not a file of job {job_id}"])
 
 
-def copy_composite_blob(client: Any, source_bucket: str, source_blob: str, dest_bucket: str, dest_blob: str,
-                        entry: ObjectEntry, seal: Seal) -> None:
-    """A composite blob into another vault (copy jobs; `client` writes as the destination), in the parts it was
+def copy_composite_blob(multipart: MultipartCopies, source_bucket: str, source_blob: str, dest_bucket: str,
+                        dest_blob: str, entry: ObjectEntry, seal: Seal) -> None:
+    """A composite blob into another vault (copy jobs; `multipart` writes as the destination), in the parts it was
     stored with, so its content address holds there too; checked against the entry's composite SHA-256."""
-    stored = MultipartCopier(client).copy(source_bucket, source_blob, None, entry.size, entry.part_size or entry.size,
+    stored = multipart.copy(source_bucket, source_blob, None, entry.size, entry.part_size or entry.size,
                                           dest_bucket, dest_blob, **vault_create_args(seal))
     LargeObjects._check(entry.key, stored, Composite(entry.sha256, entry.parts or 0))

@@ -12,27 +12,28 @@ membership *before* switching ON), so a release can never strip a hold another o
 
 from __future__ import annotations
 
+import builtins
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
-from coffer.adapters.catalog.vaults import VaultCatalog
-from coffer.adapters.vault.s3_vault import S3Vault
 from coffer.domain.clock import Clock
 from coffer.domain.errors import InvalidInput, NotFound
 from coffer.domain.legal_holds import CreateLegalHoldRequest, LegalHold, LegalHoldStatus
 from coffer.domain.manifest import Manifest, ManifestPart, VaultLayout
 from coffer.domain.recovery_points import RecoveryPoint, RecoveryPointStatus
+from coffer.ports.catalog import Catalog
+from coffer.ports.vault import VaultStore
+from coffer.ports.vault_records import VaultRecords
 from coffer.services.audit_log import AuditLog
 
 _HOLDABLE = (RecoveryPointStatus.COMPLETED, RecoveryPointStatus.PARTIAL)
 
 
 class LegalHolds:
-    def __init__(self, vault_catalog: VaultCatalog, recovery_points: Any, vault: S3Vault, clock: Clock,
+    def __init__(self, vault_catalog: VaultRecords, recovery_points: Catalog, vault: VaultStore, clock: Clock,
                  audit: AuditLog) -> None:
         self._holds = vault_catalog
-        self._rps = recovery_points  # the DynamoCatalog (get_recovery_point)
+        self._rps = recovery_points
         self._vault = vault
         self._clock = clock
         self._audit = audit
@@ -116,10 +117,10 @@ class LegalHolds:
             raise NotFound(f"legal hold {hold_id} not found")
         return hold
 
-    def list(self) -> list[LegalHold]:
+    def list(self) -> builtins.list[LegalHold]:
         return list(self._holds.list_holds())
 
-    def holds_on(self, recovery_point_id: str) -> list[str]:
+    def holds_on(self, recovery_point_id: str) -> builtins.list[str]:
         return self._holds.holds_on(recovery_point_id)
 
     # ---- release ----------------------------------------------------------------------------------

@@ -9,14 +9,10 @@ needed warm by a newer recovery point keeps its class. Nothing here reads or mov
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import date
 
-from botocore.exceptions import ClientError
-
-from coffer.adapters.aws import error_code
-from coffer.adapters.vault.s3_vault import S3Vault
+from coffer.domain.clock import Clock
 from coffer.domain.cold_tier import (
     COLD,
     TIER_TAG,
@@ -30,13 +26,15 @@ from coffer.domain.cold_tier import (
 from coffer.domain.errors import IntegrityError, NotFound
 from coffer.domain.manifest import ManifestPart, VaultLayout
 from coffer.domain.recovery_points import RecoveryPoint
-from coffer.services.wiring import Deps
+from coffer.ports.vault import VaultStore
+from coffer.ports.workflows import Workflows
+from coffer.settings import Settings
 
 #: without the ColdStorage workflow (a function deployed without its ARN), S3 recovery points stay warm
 NOT_CONFIGURED = "the ColdStorage workflow is not configured (COLD_STORAGE_STATE_MACHINE_ARN)"
 
 
-def keep_warm(vault: S3Vault, blob: str, needed: date) -> date:
+def keep_warm(vault: VaultStore, blob: str, needed: date) -> date:
     """Raise the blob's warm-until to cover `needed` (never lower it: another recovery point may need more); the
     warm-until it has afterwards.
 
@@ -60,49 +58,45 @@ def execution_name(recovery_point_id: str) -> str:
 
 
 class ObjectTiering:
-    def __init__(self, deps: Deps) -> None:
-        self._d = deps
+    def __init__(self, vault: VaultStore, workflows: Workflows, settings: Settings, clock: Clock) -> None:
+        self._vault = vault
+        self._workflows = workflows
+        self._settings = settings
+        self._clock = clock
 
     @property
     def refusal(self) -> str | None:
         """None when S3 recovery points can go cold from here, else why not."""
-        return None if self._d.settings.cold_storage_state_machine_arn else NOT_CONFIGURED
+        return None if self._settings.cold_storage_state_machine_arn else NOT_CONFIGURED
 
     def start(self, rp: RecoveryPoint) -> str:
-        """Start (or find) the ColdStorage execution of `rp`; its ARN."""
-        arn = self._d.settings.cold_storage_state_machine_arn
+        """Start (or find: it is named after the recovery point) the ColdStorage execution of `rp`; its ARN."""
+        arn = self._settings.cold_storage_state_machine_arn
         if not arn:
             raise RuntimeError(NOT_CONFIGURED)
-        name = execution_name(rp.recovery_point_id)
         document = {"recovery_point_id": rp.recovery_point_id,
                     "parts_prefix": VaultLayout.parts_prefix(rp.vault_name, rp.recovery_point_id)}
-        sfn = self._d.client_for("stepfunctions")
-        try:
-            return str(sfn.start_execution(stateMachineArn=arn, name=name, input=json.dumps(document))["executionArn"])
-        except ClientError as error:
-            if error_code(error) != "ExecutionAlreadyExists":
-                raise
-            return arn.replace(":stateMachine:", ":execution:") + f":{name}"  # started before: the same one
+        return self._workflows.start(arn, execution_name(rp.recovery_point_id), document)
 
     def move_part(self, recovery_point_id: str, part_key: str) -> ColdPartResult:
         """Tag this part's blobs for the archive, those whose warm-until has passed (bounded: one part)."""
-        d = self._d
+        vault = self._vault
         result = ColdPartResult(recovery_point_id=recovery_point_id, part_key=part_key)
         try:
-            part = ManifestPart.model_validate_json(d.vault.get_bytes(part_key))
+            part = ManifestPart.model_validate_json(vault.get_bytes(part_key))
         except NotFound:
             return result  # expired since the workflow started: nothing to archive
         if part.recovery_point_id != recovery_point_id:
             raise IntegrityError(f"{part_key} belongs to recovery point {part.recovery_point_id}")
         # whatever the recovery point's state, a blob is archived only once no recovery point needs it warm
         vault_name = part_key.split("/", 2)[1]
-        now = d.clock.now()
+        now = self._clock.now()
         for blob in dict.fromkeys(VaultLayout.blob_of(vault_name, entry) for entry in part.entries):
-            tags = d.vault.tags_of(blob)
+            tags = vault.tags_of(blob)
             if tags.get(TIER_TAG) == COLD:
                 result.already += 1
             elif may_go_cold(parse_day(tags.get(WARM_UNTIL_TAG)), now):
-                d.vault.set_tags(blob, {**tags, TIER_TAG: COLD})
+                vault.set_tags(blob, {**tags, TIER_TAG: COLD})
                 result.moved += 1
             else:
                 result.kept_warm += 1

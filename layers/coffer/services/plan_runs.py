@@ -17,9 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from coffer.adapters.catalog.plans import PlanCatalog
-from coffer.adapters.resources import REGISTRY
-from coffer.adapters.resources.directory import FoundResource, ResourceDirectory
+from coffer.domain.clock import Clock
 from coffer.domain.continuous import CONTINUOUS_TYPES
 from coffer.domain.errors import NotFound
 from coffer.domain.jobs import Job, JobState
@@ -52,9 +50,13 @@ from coffer.domain.plans import BackupSelection
 from coffer.domain.resources import ResourceType
 from coffer.domain.selection import SelectionMatcher, classify, needs_discovery, scan_filters
 from coffer.domain.steps import StepError
+from coffer.ports.catalog import Catalog
+from coffer.ports.directory import FoundResource, ResourceDirectory
+from coffer.ports.plans import PlanStore
+from coffer.ports.work_area import WorkArea
 from coffer.services.jobs_common import job_id_for
 from coffer.services.retention import RecoveryPointRetention
-from coffer.services.wiring import Deps
+from coffer.settings import Settings
 
 #: lists kept in a run's record are capped (the counts are not)
 _LISTED = 100
@@ -85,14 +87,23 @@ class _Cursor:
 
 
 class PlanRuns:
-    def __init__(self, deps: Deps) -> None:
-        self._d = deps
-        self.plans = PlanCatalog(deps.client_for("dynamodb"), deps.settings.catalog_table)
-        self.supported = frozenset(REGISTRY)
+    """`supported`: the resource types a selection may back up (those with an adapter)."""
+
+    def __init__(self, catalog: Catalog, plans: PlanStore, directory: ResourceDirectory, work: WorkArea,
+                 retention: RecoveryPointRetention, supported: frozenset[ResourceType], settings: Settings,
+                 clock: Clock) -> None:
+        self._catalog = catalog
+        self.plans = plans
+        self._directory = directory
+        self._work = work
+        self._retention = retention
+        self.supported = supported
+        self._settings = settings
+        self._clock = clock
 
     # ---- start ----------------------------------------------------------------------------------
     def start(self, request: PlanRunInput, execution_arn: str | None) -> StartPlanRunResult:
-        now = self._d.clock.now()
+        now = self._clock.now()
         scheduled = parse_scheduled_time(request.scheduled_time, now)
         run_id = run_id_for(request.plan_name, request.rule_name, scheduled)
         run = PlanRun(run_id=run_id, plan_name=request.plan_name, rule_name=request.rule_name,
@@ -129,16 +140,12 @@ class PlanRuns:
         return StartPlanRunResult(run_id=run_id, next="select" if go else "done", items_prefix=pages_prefix(run_id))
 
     # ---- select ---------------------------------------------------------------------------------
-    def _directory(self, run: PlanRun) -> ResourceDirectory:
-        region = self._d.settings.region or "us-east-1"
-        return ResourceDirectory(self._d.client_for, region, account_of(run.execution_arn))
-
-    def _own_resources(self, directory: ResourceDirectory) -> frozenset[str]:
+    def _own_resources(self, account: str) -> frozenset[str]:
         """Coffer's own buckets and table: never backed up into the vault they live in."""
-        s = self._d.settings
+        s, directory = self._settings, self._directory
         arn = f"arn:{directory.partition}"
         return frozenset({f"{arn}:s3:::{s.vault_bucket}", f"{arn}:s3:::{s.work_bucket}",
-                          f"{arn}:dynamodb:{directory.region}:{directory.account}:table/{s.catalog_table}"})
+                          f"{arn}:dynamodb:{directory.region}:{account}:table/{s.catalog_table}"})
 
     def _phases(self, matchers: list[SelectionMatcher]) -> list[str]:
         phases = ["tagged"]
@@ -150,11 +157,10 @@ class PlanRuns:
 
     def select(self, run_id: str, token: str | None, call: int, next_seq: int) -> SelectResult:
         """Match the next few pages of the account's resources; write the selected ones as page files."""
-        d = self._d
         run = self.plans.get_run(run_id)
         matchers = [SelectionMatcher(BackupSelection.model_validate(s)) for s in run.selections]
-        directory = self._directory(run)
-        own = self._own_resources(directory)
+        account = account_of(run.execution_arn)
+        own = self._own_resources(account)
         literal = frozenset(a for m in matchers for a in m.literal_arns)
         phases = self._phases(matchers)
         cursor = _Cursor.load(token)
@@ -162,10 +168,10 @@ class PlanRuns:
         unsupported: list[dict[str, str]] = []
         excluded: list[str] = []
         seq = next_seq
-        for _ in range(d.settings.pages_per_listing):
+        for _ in range(self._settings.pages_per_listing):
             if cursor.phase >= len(phases):
                 break
-            found, cursor = self._page(directory, phases, cursor, matchers, literal)
+            found, cursor = self._page(account, phases, cursor, matchers, literal)
             items: list[dict[str, str]] = []
             for resource in found:
                 counts += RunCounts(seen=1)
@@ -183,7 +189,7 @@ class PlanRuns:
                 counts += RunCounts(selected=1)
                 items.append({"arn": resource.arn, "resource_type": classified.resource_type.value})
             if items:
-                d.work.write_json(page_key(run_id, seq), {"run_id": run_id, "seq": seq, "items": items})
+                self._work.write_json(page_key(run_id, seq), {"run_id": run_id, "seq": seq, "items": items})
                 seq += 1
         self.plans.put_run_record(run_id, "SELECT", call, {
             "counts": counts.model_dump(), "unsupported": unsupported[:_LISTED], "excluded": excluded[:_LISTED]})
@@ -191,9 +197,10 @@ class PlanRuns:
         return SelectResult(run_id=run_id, token=cursor.dump() if more else None, call=call + 1, next_seq=seq,
                             more=more, items_prefix=pages_prefix(run_id))
 
-    def _page(self, directory: ResourceDirectory, phases: list[str], cursor: _Cursor,
+    def _page(self, account: str, phases: list[str], cursor: _Cursor,
               matchers: list[SelectionMatcher], literal: frozenset[str]) -> tuple[list[FoundResource], _Cursor]:
         """One API page of the current phase, and where the next one starts."""
+        directory = self._directory
         phase = phases[cursor.phase]
         if phase == "tagged":
             filters = scan_filters(matchers)
@@ -207,7 +214,7 @@ class PlanRuns:
             token = str(start + 100) if start + 100 < len(literal) else None
         else:
             resource_type = ResourceType(phase.split(":", 1)[1])
-            arns, token = directory.listed_page(resource_type, cursor.token)
+            arns, token = directory.listed_page(resource_type, cursor.token, account)
             arns = [a for a in arns if a not in literal]
             known = directory.tags_of(arns)  # these were listed by the tagged phase already
             found = [FoundResource(arn, {}) for arn in arns if arn not in known]
@@ -218,10 +225,9 @@ class PlanRuns:
     # ---- claim ----------------------------------------------------------------------------------
     def claim(self, run_id: str, key: str) -> ClaimResult:
         """Claim each resource of a page for this run's window slot; the backups this run must start."""
-        d = self._d
         run = self.plans.get_run(run_id)
         rule = self._rule(run)
-        page = d.work.read_json(key)
+        page = self._work.read_json(key)
         seq = seq_of(key)
         slot = window_slot(run.scheduled_time)
         slot_start = run.scheduled_time.replace(minute=0, second=0, microsecond=0)
@@ -269,12 +275,12 @@ class PlanRuns:
             detail["EnableContinuousBackup"] = True
         return {"version": "0", "id": token, "detail-type": "StartBackupJob", "source": "coffer.plans",
                 "account": account_of(run.execution_arn), "time": run.scheduled_time.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "region": self._d.settings.region or "us-east-1", "resources": [arn], "detail": detail}
+                "region": self._settings.region, "resources": [arn], "detail": detail}
 
     # ---- settle ---------------------------------------------------------------------------------
     def settle(self, run_id: str, seq: int) -> SettleResult:
         """Each resource's outcome, once the backups ended; joiners lengthen the backup they joined."""
-        d, now = self._d, self._d.clock.now()
+        now = self._clock.now()
         run = self.plans.get_run(run_id)
         rule = self._rule(run)
         record = self.plans.get_run_record(run_id, "PAGE", seq)
@@ -285,12 +291,12 @@ class PlanRuns:
         counts = _count(settled)
         self.plans.put_run_record(run_id, "PAGE", seq, {"entries": [e.model_dump(mode="json") for e in settled],
                                                         "settled": counts.pending == 0, "counts": counts.model_dump()})
-        return SettleResult(run_id=run_id, seq=seq, pending=counts.pending, wait_seconds=d.settings.poll_seconds,
+        return SettleResult(run_id=run_id, seq=seq, pending=counts.pending, wait_seconds=self._settings.poll_seconds,
                             counts=counts)
 
     def _settle(self, run: PlanRun, rule: RuleSnapshot, entry: PageEntry, now: datetime) -> PageEntry:
         try:
-            job = self._d.catalog.get_job(entry.job_id)
+            job = self._catalog.get_job(entry.job_id)
         except NotFound:
             job = None
         give_up = run.scheduled_time + timedelta(minutes=rule.completion_window_minutes)
@@ -311,7 +317,7 @@ class PlanRuns:
         if job.state in _ENDED_BADLY:
             return entry.model_copy(update={"outcome": "failed",
                                             "reason": f"{entry.reason}; its job {job.job_id} ended {job.state}"})
-        lengthened = RecoveryPointRetention(self._d).lengthen(
+        lengthened = self._retention.lengthen(
             job.recovery_point_id, rule.lifecycle, f"plan {rule.plan_name}, rule {rule.rule_name} joined window "
             f"{run.slot}")
         return entry.model_copy(update={"outcome": "lengthened" if lengthened.changed else "skipped"})
@@ -331,7 +337,7 @@ class PlanRuns:
     # ---- complete -------------------------------------------------------------------------------
     def complete(self, run_id: str | None, error: StepError | None = None) -> PlanRunSummary:
         """The run's outcome. Resources of a page that never settled (its step failed for good) count as failed."""
-        d, now = self._d, self._d.clock.now()
+        now = self._clock.now()
         if run_id is None:
             return PlanRunSummary(run_id=None, state=RunState.FAILED.value,
                                   notes=[f"refused before a run was recorded: {error.Error if error else '?'}"])
@@ -351,7 +357,7 @@ class PlanRuns:
             page_record = pages.get(seq)
             entries = [PageEntry.model_validate(e) for e in page_record["entries"]] if page_record else []
             if page_record is None or not page_record.get("counts"):
-                items = d.work.read_json(page_key(run_id, seq))["items"]
+                items = self._work.read_json(page_key(run_id, seq))["items"]
                 known = {e.arn: e for e in entries}
                 entries = [known.get(i["arn"]) or PageEntry(arn=i["arn"], resource_type=i["resource_type"],
                                                             role="unclaimed", job_id="") for i in items]
@@ -370,11 +376,8 @@ class PlanRuns:
         return summary_of(self.plans.save_run(ended))
 
     def _page_seqs(self, run_id: str) -> Iterator[int]:
-        s3 = self._d.client_for("s3")
-        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=self._d.work.bucket, Prefix=pages_prefix(run_id))
-        for page in pages:
-            for listed in page.get("Contents", []):
-                yield seq_of(listed["Key"])
+        for listed in self._work.listing(pages_prefix(run_id)):
+            yield seq_of(listed["key"])
 
 
 def _count(entries: list[PageEntry]) -> RunCounts:

@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from coffer.adapters.aws_services.schedules import PlanSchedules, managed
-from coffer.adapters.aws_services.stack_outputs import StackRefs
-from coffer.adapters.catalog.plans import PlanCatalog, StoredPlan
 from coffer.domain.clock import Clock
 from coffer.domain.errors import CofferError, NotFound
-from coffer.domain.plan_diff import PlanDiff, diff_plans
+from coffer.domain.plan_diff import PlanDiff, diff_plans, managed
 from coffer.domain.plans import PlanDocument, schedule_definition, schedule_name
 from coffer.domain.schedules import CronSchedule
+from coffer.ports.plans import PlanStore, StoredPlan
+from coffer.ports.schedules import Schedules
+from coffer.stack_outputs import StackRefs
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ class ApplyFailed(CofferError):
 
 
 class PlanService:
-    def __init__(self, catalog: PlanCatalog, schedules: PlanSchedules, refs: StackRefs, clock: Clock) -> None:
+    def __init__(self, catalog: PlanStore, schedules: Schedules, refs: StackRefs, clock: Clock) -> None:
         self.catalog = catalog
         self.schedules = schedules
         self.refs = refs

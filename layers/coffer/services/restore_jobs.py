@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from coffer.adapters.catalog.dynamodb import DuplicateRequest
-from coffer.adapters.catalog.restore_leases import RestoreLeases
+from coffer.domain.clock import Clock
 from coffer.domain.continuous import RESTORE_TIME, USE_LATEST
 from coffer.domain.errors import CofferError, IntegrityError, InvalidInput
 from coffer.domain.jobs import Job, JobKind, JobState, Transition
@@ -15,12 +14,16 @@ from coffer.domain.recovery_points import RecoveryPointStatus
 from coffer.domain.requests import StartRestoreJobRequest
 from coffer.domain.resources import ResourceType
 from coffer.domain.steps import JobSummary, PollResult, StartResult
-from coffer.ports import BackupStrategy
+from coffer.ports.catalog import Catalog, DuplicateRequest
+from coffer.ports.resource_registry import ResourceAdapters
+from coffer.ports.resources import BackupStrategy
+from coffer.ports.restore_leases import RestoreLeaseStore
+from coffer.ports.vault import VaultStore
 from coffer.services.backup_jobs import IDEMPOTENCY_TTL
 from coffer.services.continuous import ContinuousBackups, pitr_time
 from coffer.services.jobs_common import job_id_for, summary
 from coffer.services.large_objects import unfinished_deferred
-from coffer.services.wiring import Deps
+from coffer.settings import Settings
 
 #: Restore metadata each resource type requires (AWS Backup's key names; the API's parameter names where AWS
 #: Backup uses them). Documented in StartRestoreJobRequest.
@@ -54,23 +57,28 @@ def failed_keys(records: list[dict[str, Any]]) -> list[str]:
 
 
 class RestoreJobs:
-    def __init__(self, deps: Deps) -> None:
-        self._d = deps
-        self._leases = RestoreLeases(deps.client_for("dynamodb"), deps.settings.catalog_table)
+    def __init__(self, catalog: Catalog, vault: VaultStore, resources: ResourceAdapters, leases: RestoreLeaseStore,
+                 continuous: ContinuousBackups, settings: Settings, clock: Clock) -> None:
+        self._catalog = catalog
+        self._vault = vault
+        self._resources = resources
+        self._leases = leases
+        self._continuous = continuous
+        self._settings = settings
+        self._clock = clock
 
     def load_manifest(self, recovery_point_id: str) -> Manifest:
         """The manifest as written to the vault, refused if its bytes differ from what the catalog recorded."""
-        d = self._d
-        rp = d.catalog.get_recovery_point(recovery_point_id)
-        raw = d.vault.get_bytes(rp.manifest_key or "")
+        rp = self._catalog.get_recovery_point(recovery_point_id)
+        raw = self._vault.get_bytes(rp.manifest_key or "")
         if rp.manifest_sha256 and sha256_hex(raw) != rp.manifest_sha256:
             raise IntegrityError(f"manifest of recovery point {recovery_point_id} does not match its checksum")
         return Manifest.model_validate_json(raw)
 
     def start(self, request: StartRestoreJobRequest, event_id: str, execution_arn: str | None,
               requested_at: datetime | None = None) -> StartResult:
-        d, now = self._d, self._d.clock.now()
-        rp = d.catalog.get_recovery_point(request.recovery_point_id)
+        now = self._clock.now()
+        rp = self._catalog.get_recovery_point(request.recovery_point_id)
         if rp.status not in (RecoveryPointStatus.COMPLETED, RecoveryPointStatus.PARTIAL):
             raise InvalidInput([f"RecoveryPointArn: recovery point {rp.recovery_point_id} is {rp.status}, "
                                 "only COMPLETED or PARTIAL ones can be restored"])
@@ -84,7 +92,7 @@ class RestoreJobs:
             raise InvalidInput([f"Metadata.{k}: not a restore key for {rp.resource_type} "
                                 f"(keys: {', '.join(known) or 'none'})" for k in unknown])
         # A continuous recovery point: RestoreTime checked against its window (UseLatestRestorableTime -> now).
-        target = ContinuousBackups(d).restore_target(rp, dict(request.metadata))
+        target = self._continuous.restore_target(rp, dict(request.metadata))
         token = request.idempotency_token or event_id
         job = Job(
             job_id=job_id_for(token), kind=JobKind.RESTORE, resource_arn=rp.resource_arn,
@@ -96,7 +104,7 @@ class RestoreJobs:
         )
         fingerprint = sha256_hex(request.model_dump_json(exclude={"idempotency_token"}).encode())
         try:
-            job = d.catalog.create_job(job, fingerprint, take_lease=False,
+            job = self._catalog.create_job(job, fingerprint, take_lease=False,
                                        ttl=int((now + IDEMPOTENCY_TTL).timestamp()))
         except DuplicateRequest as duplicate:
             job = duplicate.job
@@ -104,45 +112,46 @@ class RestoreJobs:
                 return StartResult(job_id=job.job_id, duplicate=True, next="done")
         manifest: Manifest | None = None
         if job.state is JobState.CREATED:
-            adapter = d.adapter(job.resource_type)
+            adapter = self._resources.adapter(job.resource_type)
             try:
                 # Rule: an expiry never deletes what a restore reads; the hold ends when the job does.
                 self._leases.begin_restore(job.recovery_point_id, job.job_id)
                 manifest = self.load_manifest(job.recovery_point_id)
-                created = (ContinuousBackups(d).start_restore(job, manifest) if pitr_time(job)
+                created = (self._continuous.start_restore(job, manifest) if pitr_time(job)
                            else adapter.start_restore(job, manifest))
             except CofferError as error:
-                d.catalog.save_job(job.to(JobState.FAILED, now, f"{type(error).__name__}: {error}"))
+                self._catalog.save_job(job.to(JobState.FAILED, now, f"{type(error).__name__}: {error}"))
                 self._leases.end_restore(job.recovery_point_id, job.job_id)
                 raise
-            job = d.catalog.save_job(job.to(JobState.RUNNING, now, "restore started").with_changes(native_ref=created))
+            running = job.to(JobState.RUNNING, now, "restore started").with_changes(native_ref=created)
+            job = self._catalog.save_job(running)
         if job.state is not JobState.RUNNING:
             return StartResult(job_id=job.job_id, next="done")
-        if d.adapter(job.resource_type).strategy is BackupStrategy.OBJECTS and pitr_time(job):
-            return ContinuousBackups(d).objects_step(job)  # ListPitrBatches: the bucket as it was at T
-        if d.adapter(job.resource_type).strategy is BackupStrategy.OBJECTS:
+        if self._resources.adapter(job.resource_type).strategy is BackupStrategy.OBJECTS and pitr_time(job):
+            return self._continuous.objects_step(job)  # ListPitrBatches: the bucket as it was at T
+        if self._resources.adapter(job.resource_type).strategy is BackupStrategy.OBJECTS:
             manifest = manifest or self.load_manifest(job.recovery_point_id)
             return StartResult(job_id=job.job_id, next="objects", next_seq=len(manifest.parts),
                                items_prefix=VaultLayout.parts_prefix(job.vault_name, job.recovery_point_id))
-        return StartResult(job_id=job.job_id, next="native", wait_seconds=d.settings.poll_seconds)
+        return StartResult(job_id=job.job_id, next="native", wait_seconds=self._settings.poll_seconds)
 
     def check(self, job_id: str) -> PollResult:
-        d = self._d
-        job = d.catalog.get_job(job_id)
-        status = d.adapter(job.resource_type).restore_status(job, self.load_manifest(job.recovery_point_id))
-        return PollResult(job_id=job_id, done=status.done, wait_seconds=d.settings.poll_seconds)
+        job = self._catalog.get_job(job_id)
+        manifest = self.load_manifest(job.recovery_point_id)
+        status = self._resources.adapter(job.resource_type).restore_status(job, manifest)
+        return PollResult(job_id=job_id, done=status.done, wait_seconds=self._settings.poll_seconds)
 
     def complete(self, job_id: str) -> JobSummary:
         """Check the restored resource against the manifest; only then is the restore COMPLETED."""
-        d, now = self._d, self._d.clock.now()
-        job = d.catalog.get_job(job_id)
+        now = self._clock.now()
+        job = self._catalog.get_job(job_id)
         if job.state.terminal:
             self._leases.end_restore(job.recovery_point_id, job.job_id)  # a retry after the job ended
             return summary(job)
         manifest = self.load_manifest(job.recovery_point_id)
-        adapter = d.adapter(job.resource_type)
+        adapter = self._resources.adapter(job.resource_type)
         if adapter.strategy is BackupStrategy.OBJECTS:
-            records = list(d.catalog.list_parts(job_id))
+            records = list(self._catalog.list_parts(job_id))
             failed = failed_keys(records)
             restored = sum(r["restored"] for r in records)
             job = job.with_changes(progress=job.progress.model_copy(update={
@@ -150,14 +159,14 @@ class RestoreJobs:
             if not pitr_time(job) and failed and restored and restored + len(failed) == manifest.objects:
                 # Every object of the recovery point restored (each checked by S3) or named failed: PARTIAL with
                 # those keys, never COMPLETED (a restore that restored nothing, or lost track of an object, FAILS).
-                job = d.catalog.save_job(job.to(JobState.PARTIAL, now, (
+                job = self._catalog.save_job(job.to(JobState.PARTIAL, now, (
                     f"restored {restored} of {manifest.objects} objects; {len(failed)} failed")))
                 self._leases.end_restore(job.recovery_point_id, job.job_id)
                 return summary(job)
         if adapter.strategy is BackupStrategy.OBJECTS and pitr_time(job):
-            checked = ContinuousBackups(d).validate_restore(job)
+            checked = self._continuous.validate_restore(job)
         else:
             checked = adapter.validate_restore(job, manifest)
-        job = d.catalog.save_job(job.to(JobState.COMPLETED, now, f"restored and checked: {checked}"))
+        job = self._catalog.save_job(job.to(JobState.COMPLETED, now, f"restored and checked: {checked}"))
         self._leases.end_restore(job.recovery_point_id, job.job_id)
         return summary(job)

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from coffer.adapters.catalog.vaults import VaultCatalog
 from coffer.domain.expiry import deletion_refusal, due_for_expiry
 from coffer.domain.object_lock import LockMode
 from coffer.domain.recovery_points import RecoveryPoint
+from coffer.ports.vault_records import VaultRecords
 from coffer.services.vaults import Vaults
 
 
 class RetentionGuard:
-    def __init__(self, vault_catalog: VaultCatalog, vaults: Vaults) -> None:
+    def __init__(self, vault_catalog: VaultRecords, vaults: Vaults) -> None:
         self._holds = vault_catalog
         self._vaults = vaults
 

@@ -1,4 +1,4 @@
-"""The lifecycle sweeper (issue 7): page through a vault's recovery points, move the due ones to cold storage,
+"""The lifecycle sweeper: page through a vault's recovery points, move the due ones to cold storage,
 expire the due ones, and record per page (or batch) what was moved, expired and skipped, and why; then collect
 the vault's blob versions no recovery point can still reference.
 
@@ -9,7 +9,7 @@ Two ways to run it, same decisions:
   Map child), `list_items` in the blobs phase writes blob version pages as files, `collect_blobs` collects one
   file, `complete` records the run's outcome. No call's work grows with the number of recovery points.
 
-Each page is one catalog Query (DynamoCatalog.recovery_points_page, never a Scan), so a workflow can fan pages
+Each page is one catalog Query (Catalog.recovery_points_page, never a Scan), so a workflow can fan pages
 out and no call outlives a Lambda. The decision is domain/sweep.py `decide` with the catalog's facts
 (RetentionGuard: the vault's Object Lock mode once a page, the legal holds of the ones due for deletion). Applying it:
 
@@ -37,15 +37,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from coffer.adapters.aws import error_code, transient
-from coffer.adapters.catalog.continuous import ContinuousCatalog
-from coffer.adapters.catalog.restore_leases import RestoreLeases
-from coffer.adapters.catalog.sweeps import SweepRecords
-from coffer.adapters.catalog.vaults import VaultCatalog
-from coffer.adapters.vault.versions import VaultVersions
-from coffer.domain.errors import CofferError, NotFound, RecoveryPointInUse
+from coffer.domain.clock import Clock
+from coffer.domain.errors import AwsRefusal, CofferError, NotFound, RecoveryPointInUse
 from coffer.domain.legal_holds import LegalHoldStatus
 from coffer.domain.manifest import VaultLayout
 from coffer.domain.object_lock import LockMode
@@ -72,11 +65,19 @@ from coffer.domain.sweep import (
     gc_blocker,
 )
 from coffer.domain.vaults import blobs_prefix
-from coffer.ports import BackupStrategy, Capability
+from coffer.ports.catalog import Catalog
+from coffer.ports.continuous_records import ContinuousStore
+from coffer.ports.resource_registry import ResourceAdapters
+from coffer.ports.resources import BackupStrategy, Capability
+from coffer.ports.restore_leases import RestoreLeaseStore
+from coffer.ports.sweeps import SweepStore
+from coffer.ports.vault_records import VaultRecords
+from coffer.ports.vault_versions import VaultVersionStore
+from coffer.ports.work_area import WorkArea
 from coffer.services.object_tiering import ObjectTiering
 from coffer.services.retention_guard import RetentionGuard
 from coffer.services.vaults import Vaults
-from coffer.services.wiring import Deps
+from coffer.settings import Settings
 
 #: recovery points per catalog Query page of the listing step (EXPIRED ones are read but not listed)
 _RP_PAGE = 1000
@@ -122,33 +123,33 @@ class SweepReport:
 
 
 class Sweeper:
-    def __init__(self, deps: Deps, guard: RetentionGuard, leases: RestoreLeases, records: SweepRecords,
-                 page_size: int = 100, vaults: Vaults | None = None) -> None:
-        self._d = deps
+    def __init__(self, catalog: Catalog, guard: RetentionGuard, leases: RestoreLeaseStore, records: SweepStore,
+                 holds: VaultRecords, versions: VaultVersionStore, work: WorkArea, resources: ResourceAdapters,
+                 tiering: ObjectTiering, journals: ContinuousStore, vaults: Vaults, settings: Settings, clock: Clock,
+                 page_size: int = 100) -> None:
+        self._catalog = catalog
         self._guard = guard
         self._leases = leases
         self._records = records
+        self._holds = holds
+        self._versions = versions
+        self._work = work
+        self._resources = resources
+        self._tiering = tiering  # S3 recovery points' blobs to the archive class (domain/cold_tier.py)
+        self._journals = journals
+        self._vaults = vaults
+        self._settings = settings
+        self._clock = clock
         self._page_size = page_size
-        self._vaults = vaults or Vaults.from_deps(deps)
-        self._holds = VaultCatalog(deps.client_for("dynamodb"), deps.settings.catalog_table)
-        self._versions = VaultVersions(deps.client_for("s3"), deps.settings.vault_bucket)
-        self._tiering = ObjectTiering(deps)  # S3 recovery points' blobs to the archive class (domain/cold_tier.py)
         self._budget = VERSION_BUDGET  # object versions this batch may still delete (reset per page / batch)
 
-    @classmethod
-    def from_deps(cls, deps: Deps) -> Sweeper:
-        table, dynamodb = deps.settings.catalog_table, deps.client_for("dynamodb")
-        vaults = Vaults.from_deps(deps)
-        return cls(deps, RetentionGuard(vaults.catalog, vaults), RestoreLeases(dynamodb, table),
-                   SweepRecords(dynamodb, table), vaults=vaults)
-
     @property
-    def records(self) -> SweepRecords:
+    def records(self) -> SweepStore:
         return self._records
 
     def sweep_page(self, run_id: str, vault: str, seq: int, token: str | None) -> SweepReport:
         """Sweep one page of the vault's recovery points; record and return what happened."""
-        points, next_token = self._d.catalog.recovery_points_page(vault, token, self._page_size)
+        points, next_token = self._catalog.recovery_points_page(vault, token, self._page_size)
         report = SweepReport(run_id, vault, seq, next_token=next_token)
         self._sweep(run_id, points, report, cutoff=None)
         self._records.put_page(run_id, vault, seq, report.as_json())
@@ -161,7 +162,7 @@ class Sweeper:
         points = []
         for rid in ids:
             try:
-                points.append(self._d.catalog.get_recovery_point(rid))
+                points.append(self._catalog.get_recovery_point(rid))
             except NotFound:
                 continue  # deleted from the catalog since it was listed
         report = SweepReport(run_id, vault, seq)
@@ -169,7 +170,7 @@ class Sweeper:
         return report
 
     def _sweep(self, run_id: str, points: list[RecoveryPoint], report: SweepReport, cutoff: datetime | None) -> None:
-        now = self._d.clock.now()
+        now = self._clock.now()
         self._budget = VERSION_BUDGET
         modes: dict[str, LockMode] = {}
         for rp in points:
@@ -195,7 +196,7 @@ class Sweeper:
 
     def _references_blobs(self, rp: RecoveryPoint) -> bool:
         """S3 recovery points (and copies made through an export) keep their data as shared vault blobs."""
-        return self._d.adapter(rp.resource_type).strategy is BackupStrategy.OBJECTS or not rp.native_ref
+        return self._resources.adapter(rp.resource_type).strategy is BackupStrategy.OBJECTS or not rp.native_ref
 
     def sweep_vault(self, run_id: str, vault: str) -> list[SweepReport]:
         """Every page in turn (what the workflow fans out; the twin and tests call it directly)."""
@@ -230,20 +231,19 @@ class Sweeper:
             return after
         except RecoveryPointInUse as error:
             report.skip(rid, f"due ({decision.reason}) but a restore holds it: {error}", SkipCategory.RESTORE)
+        except AwsRefusal as refusal:
+            # refused by AWS for this one (access denied, a resource in a bad state): the batch's others go on, and
+            # a later run tries again (an expiry stays DELETING, nothing is lost). What a retry may cure is not a
+            # refusal: it fails the batch, which the workflow tries again.
+            report.skip(rid, f"due ({decision.reason}) but {refusal.code}: {refusal}", SkipCategory.ERROR)
         except CofferError as error:  # refused or failed for this one (ConcurrentUpdate, NativeOperationFailed...)
             report.skip(rid, f"due ({decision.reason}) but {type(error).__name__}: {error}", SkipCategory.ERROR)
-        except ClientError as error:
-            if transient(error) is not None:
-                raise  # the batch is tried again by the workflow
-            # refused for this one (access denied, a resource in a bad state): the batch's others go on, and a
-            # later run tries again (an expiry stays DELETING, nothing is lost)
-            report.skip(rid, f"due ({decision.reason}) but {error_code(error)}: {error}", SkipCategory.ERROR)
         return rp
 
     def _cold_refusal(self, rp: RecoveryPoint) -> str | None:
         """None when `rp` can go cold: objects (S3) through the ColdStorage workflow, native artefacts by their
         adapter's archive tier; else why not (the adapter's or the workflow's reason)."""
-        adapter = self._d.adapter(rp.resource_type)
+        adapter = self._resources.adapter(rp.resource_type)
         if adapter.strategy is BackupStrategy.OBJECTS:
             return self._tiering.refusal
         if Capability.COLD_STORAGE in adapter.capabilities:
@@ -253,12 +253,12 @@ class Sweeper:
     def _to_cold(self, rp: RecoveryPoint) -> RecoveryPoint:
         """Start the move, then record COLD: a run that dies between the two starts the same move again (the
         ColdStorage execution is named after the recovery point; an archive-tier request is idempotent)."""
-        if self._d.adapter(rp.resource_type).strategy is BackupStrategy.OBJECTS:
+        if self._resources.adapter(rp.resource_type).strategy is BackupStrategy.OBJECTS:
             self._tiering.start(rp)
         else:
-            self._d.adapter(rp.resource_type).start_cold(rp)
+            self._resources.adapter(rp.resource_type).start_cold(rp)
         cold = rp.model_copy(update={"storage_class": StorageClass.COLD})
-        self._d.catalog.put_recovery_point(cold)
+        self._catalog.put_recovery_point(cold)
         return cold
 
     def _expire(self, run_id: str, rp: RecoveryPoint) -> tuple[RecoveryPoint, tuple[str, SkipCategory] | None]:
@@ -267,7 +267,7 @@ class Sweeper:
             deleting = rp  # an expiry begun before (or a failed backup's leftovers): restores refuse it already
         else:
             deleting = self._leases.begin_expiry(rp, by=f"sweeper:{run_id}")
-        adapter = self._d.adapter(rp.resource_type)
+        adapter = self._resources.adapter(rp.resource_type)
         if self._references_blobs(rp):
             refused = self._delete_vault_objects(rp)
             if refused is not None:
@@ -276,7 +276,7 @@ class Sweeper:
             adapter.delete_recovery_point(deleting)
         expired = deleting.model_copy(update={"status": RecoveryPointStatus.EXPIRED,
                                               "storage_class": StorageClass.DELETED})
-        self._d.catalog.put_recovery_point(expired)
+        self._catalog.put_recovery_point(expired)
         return expired, None
 
     def _delete_vault_objects(self, rp: RecoveryPoint) -> tuple[str, SkipCategory] | None:
@@ -284,7 +284,7 @@ class Sweeper:
         amendments - each only if its lock has passed and no legal hold is on it (checked, and S3 refuses it
         anyway). At most this batch's VERSION_BUDGET versions: a large recovery point is finished over several
         runs (it stays DELETING, never restorable, meanwhile). None when done, else why not and the category."""
-        now = self._d.clock.now()
+        now = self._clock.now()
         prefix = VaultLayout.recovery_point_prefix(rp.vault_name, rp.recovery_point_id)
         parts = VaultLayout.parts_prefix(rp.vault_name, rp.recovery_point_id)
         deleted = 0
@@ -322,20 +322,19 @@ class Sweeper:
         return self._list_blobs(step)
 
     def _write(self, step: ListSweepItemsStep, seq: int, doc: dict[str, Any]) -> int:
-        self._d.work.write_json(f"{items_prefix(step.run_id, step.phase)}{seq:08d}.json", doc)
+        self._work.write_json(f"{items_prefix(step.run_id, step.phase)}{seq:08d}.json", doc)
         return seq + 1
 
     def _list_recovery_points(self, step: ListSweepItemsStep) -> ListSweepItemsResult:
-        d = self._d
         if step.token is None and step.next_seq == 0:
-            self._records.start_run(step.run_id, d.clock.now().isoformat())
+            self._records.start_run(step.run_id, self._clock.now().isoformat())
         run = self._records.get_run(step.run_id)
         # the cursor names its vault (vaults made or deleted between two calls do not shift it)
         names = [v.name for v in self._vaults.all()]
         cursor: dict[str, Any] | None = json.loads(step.token) if step.token else \
             ({"vault": names[0], "next": None} if names else None)
         seq = step.next_seq
-        for _ in range(d.settings.pages_per_listing):
+        for _ in range(self._settings.pages_per_listing):
             if cursor is None:
                 break
             vault = cursor["vault"]
@@ -363,7 +362,7 @@ class Sweeper:
             return dict.fromkeys(names, why)
         skipped: dict[str, str] = {}
         blocked = set(run.get("gc_blocked", []))
-        journals = ContinuousCatalog(self._d.client_for("dynamodb"), self._d.settings.catalog_table)
+        journals = self._journals
         for name in names:
             if name in blocked:
                 skipped[name] = "a restorable recovery point is past its own lock date (see this run's batches' " \
@@ -374,7 +373,6 @@ class Sweeper:
         return skipped
 
     def _list_blobs(self, step: ListSweepItemsStep) -> ListSweepItemsResult:
-        d = self._d
         run = self._records.get_run(step.run_id)
         if step.token is None and step.next_seq == 0:
             skipped = self.gc_exclusions(run)
@@ -384,7 +382,7 @@ class Sweeper:
         else:
             cursor = json.loads(step.token) if step.token else None
         seq = step.next_seq
-        for _ in range(d.settings.pages_per_listing):
+        for _ in range(self._settings.pages_per_listing):
             if cursor is None:
                 break
             vault = cursor["vaults"][cursor["v"]]
@@ -406,7 +404,7 @@ class Sweeper:
 
     def sweep_batch(self, run_id: str, batch_key: str) -> SweepBatchResult:
         """One Distributed Map child: sweep one batch file's recovery points, record it with the run's totals."""
-        doc = self._d.work.read_json(batch_key)
+        doc = self._work.read_json(batch_key)
         seq = _seq_of(batch_key)
         report = self.sweep_ids(run_id, doc["vault"], seq, list(doc["ids"]), datetime.fromisoformat(doc["cutoff"]))
         blocked = {doc["vault"]} if report.gc_blockers else set()
@@ -418,7 +416,7 @@ class Sweeper:
     def collect_blobs(self, run_id: str, batch_key: str) -> CollectBlobsResult:
         """One Distributed Map child: delete the batch's blob versions that no legal hold and no lock protects
         any more (locked until no later than the run's start). S3 Object Lock refuses anything else anyway."""
-        doc = self._d.work.read_json(batch_key)
+        doc = self._work.read_json(batch_key)
         seq, cutoff = _seq_of(batch_key), datetime.fromisoformat(doc["cutoff"])
         outcome: Counter[str] = Counter()
         deleted: list[str] = []
@@ -469,7 +467,7 @@ class Sweeper:
             missing = (summary.batches_expected or 0) - summary.batches + \
                 (summary.blob_batches_expected or 0) - summary.blob_batches
             state, error = ("PARTIAL", f"{missing} batch(es) failed") if missing > 0 else ("COMPLETED", None)
-        fields: dict[str, Any] = {"state": state, "completed_at": self._d.clock.now().isoformat()}
+        fields: dict[str, Any] = {"state": state, "completed_at": self._clock.now().isoformat()}
         if error is not None:
             fields["error"] = error
         self._records.set_run(step.run_id, fields)

@@ -8,17 +8,14 @@ Object-Locked version of `vaults/<name>/vault.json` - so a lost catalog can be r
 
 from __future__ import annotations
 
+import builtins
 import json
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from coffer.adapters.catalog.dynamodb import DynamoCatalog
-from coffer.adapters.catalog.vaults import AlreadyExists, VaultCatalog
-from coffer.adapters.vault.admin import VaultBucketPolicy, VaultKeys
-from coffer.adapters.vault.s3_vault import S3Vault
 from coffer.domain.clock import Clock
-from coffer.domain.errors import InvalidInput, NotFound, UnderLegalHold, VaultNotEmpty
+from coffer.domain.errors import AlreadyExists, InvalidInput, NotFound, UnderLegalHold, VaultNotEmpty
 from coffer.domain.manifest import VaultLayout
 from coffer.domain.object_lock import LockMode
 from coffer.domain.recovery_points import RecoveryPoint, RecoveryPointStatus, StorageClass
@@ -38,6 +35,11 @@ from coffer.domain.vaults import (
     recovery_points_prefix,
     validate_access_statement,
 )
+from coffer.ports.bucket_policy import BucketPolicyStore
+from coffer.ports.catalog import Catalog
+from coffer.ports.vault import VaultStore
+from coffer.ports.vault_keys import VaultKeyStore
+from coffer.ports.vault_records import VaultRecords
 from coffer.services.audit_log import AuditLog
 from coffer.services.retention_guard import RetentionGuard
 from coffer.services.vaults import Vaults
@@ -56,8 +58,8 @@ class Outcome:
 
 
 class VaultAdmin:
-    def __init__(self, vaults: Vaults, catalog: DynamoCatalog, vault_store: S3Vault, keys: VaultKeys | None,
-                 policy: VaultBucketPolicy, audit: AuditLog, clock: Clock, default_retention_days: int) -> None:
+    def __init__(self, vaults: Vaults, catalog: Catalog, vault_store: VaultStore, keys: VaultKeyStore | None,
+                 policy: BucketPolicyStore, audit: AuditLog, clock: Clock, default_retention_days: int) -> None:
         self._vaults = vaults
         self._catalog = catalog
         self._store = vault_store
@@ -69,7 +71,7 @@ class VaultAdmin:
         self.guard = RetentionGuard(vaults.catalog, vaults)
 
     @property
-    def _vc(self) -> VaultCatalog:
+    def _vc(self) -> VaultRecords:
         return self._vaults.catalog
 
     # ---- create / read / delete --------------------------------------------------------------------
@@ -110,7 +112,7 @@ class VaultAdmin:
                 "bucket_policy_statements_installed": installed,
                 "recovery_points": sum(1 for _ in self._catalog.list_recovery_points(name))}
 
-    def list(self) -> list[Vault]:
+    def list(self) -> builtins.list[Vault]:
         return self._vaults.all()
 
     def delete(self, name: str) -> Outcome:
@@ -124,7 +126,7 @@ class VaultAdmin:
             raise VaultNotEmpty(f"vault {name} holds recovery point {in_catalog} (and maybe more)")
         in_vault, _, _ = self._store.list_page(recovery_points_prefix(name), None, 1)
         if in_vault:
-            raise VaultNotEmpty(f"vault {name} holds {in_vault[0]['Key']}, unknown to the catalog "
+            raise VaultNotEmpty(f"vault {name} holds {in_vault[0].key}, unknown to the catalog "
                                 f"(`coffer catalog rebuild --vault {name}`)")
         self._vc.delete_vault(vault)
         notes = self._apply_policy(vault, remove=True)
@@ -154,19 +156,19 @@ class VaultAdmin:
         return Outcome(saved, notes)
 
     # ---- access policy ------------------------------------------------------------------------------
-    def set_policy(self, name: str, statements: list[dict[str, Any]]) -> Outcome:
+    def set_policy(self, name: str, statements: builtins.list[dict[str, Any]]) -> Outcome:
         vault = self._vaults.get(name)
         checked = tuple(validate_access_statement(s, i) for i, s in enumerate(statements))
         saved = self._vc.put_vault(vault.model_copy(update={"access_policy": checked}))
         return Outcome(saved, self._after_change(saved, "vault.policy.put", {"statements": list(checked)}))
 
-    def apply_policies(self) -> list[str]:
+    def apply_policies(self) -> builtins.list[str]:
         """Re-install every vault's bucket policy statements (after `sam deploy` replaced the policy); also say
         when the template's own statements on the bucket are out of date."""
         notes = [note for vault in self._vaults.all() for note in self._apply_policy(vault)]
         return notes + template_policy_notes(self._policy.get())
 
-    def _apply_policy(self, vault: Vault, remove: bool = False) -> list[str]:
+    def _apply_policy(self, vault: Vault, remove: bool = False) -> builtins.list[str]:
         policy = self._policy.get()
         if not has_template_policy(policy):
             return [f"vault {vault.name}: bucket policy statements not installed - s3://{self._policy.bucket} has no "
@@ -206,7 +208,7 @@ class VaultAdmin:
         return self._catalog.get_recovery_point(recovery_point_id)
 
     # ---- helpers --------------------------------------------------------------------------------------
-    def _after_change(self, vault: Vault, action: str, details: dict[str, Any]) -> list[str]:
+    def _after_change(self, vault: Vault, action: str, details: dict[str, Any]) -> builtins.list[str]:
         self._write_descriptor(vault)
         notes = self._apply_policy(vault)
         self._audit.append(action, vault.name, {**details, "vault": vault.model_dump(mode="json")})
@@ -225,7 +227,7 @@ class VaultAdmin:
             kms_key_id=vault.key_arn)
 
 
-def read_descriptor(store: S3Vault, name: str) -> tuple[Vault, bool] | None:
+def read_descriptor(store: VaultStore, name: str) -> tuple[Vault, bool] | None:
     """(vault, deleted) from the vault's descriptor, or None if it has none."""
     try:
         document = store.get_json(descriptor_key(name))

@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from coffer.adapters.catalog.continuous import ContinuousCatalog
-from coffer.adapters.catalog.vaults import VaultCatalog
-from coffer.adapters.vault.multipart import Composite, MultipartCopier
+from coffer.domain.clock import Clock
 from coffer.domain.errors import IntegrityError, NotFound, VaultVerifyFailed
 from coffer.domain.manifest import Manifest, ManifestPart, ObjectEntry, VaultLayout, sha256_hex
 from coffer.domain.recovery_points import RecoveryPointStatus
@@ -38,8 +36,14 @@ from coffer.domain.verify import (
     VerifySummary,
     VerifyTally,
 )
+from coffer.ports.catalog import Catalog
+from coffer.ports.continuous_records import ContinuousStore
+from coffer.ports.multipart import Composite, MultipartCopies
+from coffer.ports.vault import VaultStore
+from coffer.ports.vault_records import VaultRecords
+from coffer.ports.work_area import WorkArea
 from coffer.services.vaults import Vaults
-from coffer.services.wiring import Deps
+from coffer.settings import Settings
 
 #: Work items per file, i.e. per Distributed Map child. A part item checks up to BatchSize blobs.
 ITEMS_PER_FILE = 5
@@ -154,7 +158,7 @@ class _Checker:
             return
         if manifest_body is None:
             young = item.last_modified is not None and \
-                datetime.now(UTC) - datetime.fromisoformat(item.last_modified) < UNFINISHED_GRACE
+                self._v.clock.now() - datetime.fromisoformat(item.last_modified) < UNFINISHED_GRACE
             self.report(FindingKind.UNFINISHED if young else FindingKind.ORPHANED, item.ref,
                         "part without a manifest" + (" (its job may still be running)" if young else
                                                      ": left by a job that never completed"), rp_id)
@@ -237,17 +241,17 @@ class _Checker:
 
 
 class VaultVerifier:
-    def __init__(self, deps: Deps, vaults: Vaults) -> None:
-        self._d = deps
+    def __init__(self, catalog: Catalog, vault: VaultStore, work: WorkArea, multipart: MultipartCopies,
+                 journals: ContinuousStore, vaults: Vaults, settings: Settings, clock: Clock) -> None:
         self.vaults = vaults
-        self.vault_catalog: VaultCatalog = vaults.catalog
-        self.catalog = deps.catalog
-        self.store = deps.vault
-        self.multipart = MultipartCopier(deps.client_for("s3"))  # composite checksums of blobs copied in parts
-
-    @classmethod
-    def from_deps(cls, deps: Deps) -> VaultVerifier:
-        return cls(deps, Vaults.from_deps(deps))
+        self.vault_catalog: VaultRecords = vaults.catalog
+        self.catalog = catalog
+        self.store = vault
+        self.multipart = multipart  # composite checksums of blobs copied in parts
+        self._work = work
+        self._journals = journals
+        self._settings = settings
+        self.clock = clock
 
     # ---- the items --------------------------------------------------------------------------------
     def _page(self, names: list[str], cursor: dict[str, Any]) -> tuple[list[VerifyItem], dict[str, Any] | None]:
@@ -264,7 +268,7 @@ class VaultVerifier:
         objects, _, token = self.store.list_page(recovery_points_prefix(vault), cursor["next"], _PAGE)
         items = []
         for listed in objects:
-            key, when = listed["Key"], listed["LastModified"].isoformat()
+            key, when = listed.key, listed.last_modified.isoformat()
             if key.endswith("/manifest.json"):
                 items.append(VerifyItem(kind="manifest", vault=vault, ref=key, last_modified=when))
             elif "/parts/" in key:
@@ -288,26 +292,25 @@ class VaultVerifier:
     # ---- the workflow's steps ---------------------------------------------------------------------
     def list_items(self, step: ListVerifyItemsStep) -> ListVerifyItemsResult:
         """Write the next pages of work items as files of ITEMS_PER_FILE; the workflow loops until done."""
-        d = self._d
         names = self._names(step.vaults)
         if step.token is None and step.next_seq == 0:
             self.vault_catalog.put_verify_run(step.run_id, {"run_id": step.run_id, "vaults": names, "deep": step.deep,
-                                                            "started_at": d.clock.now().isoformat()})
+                                                            "started_at": self.clock.now().isoformat()})
         cursor: dict[str, Any] | None = json.loads(step.token) if step.token else {"v": 0, "phase": "catalog",
                                                                                   "next": None}
         seq, pending = step.next_seq, []
-        for _ in range(d.settings.pages_per_listing):
+        for _ in range(self._settings.pages_per_listing):
             if cursor is None:
                 break
             items, cursor = self._page(names, cursor)
             pending.extend(items)
             while len(pending) >= ITEMS_PER_FILE:
                 chunk, pending = pending[:ITEMS_PER_FILE], pending[ITEMS_PER_FILE:]
-                d.work.write_json(f"{items_prefix(step.run_id)}{seq:08d}.json", {
+                self._work.write_json(f"{items_prefix(step.run_id)}{seq:08d}.json", {
                     "run_id": step.run_id, "deep": step.deep, "items": [i.model_dump(mode="json") for i in chunk]})
                 seq += 1
         if pending:  # the rest, as a smaller file: the next call starts from the cursor
-            d.work.write_json(f"{items_prefix(step.run_id)}{seq:08d}.json", {
+            self._work.write_json(f"{items_prefix(step.run_id)}{seq:08d}.json", {
                 "run_id": step.run_id, "deep": step.deep, "items": [i.model_dump(mode="json") for i in pending]})
             seq += 1
         return ListVerifyItemsResult(run_id=step.run_id, vaults=names, deep=step.deep,
@@ -315,7 +318,7 @@ class VaultVerifier:
                                      more=cursor is not None, items_prefix=items_prefix(step.run_id))
 
     def verify_batch(self, run_id: str, batch_key: str) -> VerifyBatchResult:
-        document = self._d.work.read_json(batch_key)
+        document = self._work.read_json(batch_key)
         items = [VerifyItem.model_validate(i) for i in document["items"]]
         checker = _Checker(self, bool(document.get("deep")))
         for item in items:
@@ -335,7 +338,7 @@ class VaultVerifier:
                                 objects_checked=total.objects_checked, bytes_read=total.bytes_read,
                                 problems=total.problems, findings=list(total.findings))
         self.vault_catalog.put_verify_run(run_id, {**run, **summary.model_dump(mode="json"),
-                                                   "completed_at": self._d.clock.now().isoformat()})
+                                                   "completed_at": self.clock.now().isoformat()})
         if summary.problems:
             first = "; ".join(f"{f.kind} {f.key}: {f.detail}" for f in summary.findings if f.problem)[:800]
             raise VaultVerifyFailed(f"{summary.problems} problem(s) in vault(s) {', '.join(summary.vaults)}: {first}")
@@ -353,13 +356,13 @@ class VaultVerifier:
         for vault in names:
             journaled = self._journaled_blobs(vault)  # continuous backups' versions (services/continuous.py)
             for listed in self.store.keys(blobs_prefix(vault)):
-                if listed["Key"] not in checker.referenced and listed["Key"] not in journaled:
-                    checker.report(FindingKind.ORPHANED, listed["Key"], "blob referenced by no manifest part")
+                if listed.key not in checker.referenced and listed.key not in journaled:
+                    checker.report(FindingKind.ORPHANED, listed.key, "blob referenced by no manifest part")
         tally = checker.tally(items)
         return tally, checker.findings
 
     def _journaled_blobs(self, vault: str) -> set[str]:
         """Blobs kept by continuous backups' change journals (no manifest part lists them)."""
-        journals = ContinuousCatalog(self._d.client_for("dynamodb"), self._d.settings.catalog_table)
+        journals = self._journals
         return {VaultLayout.blob(vault, sha) for protection in journals.protections(vault)
                 for sha in journals.journal_blobs(protection.recovery_point_id)}

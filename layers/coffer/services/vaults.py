@@ -10,26 +10,21 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from coffer.adapters.catalog.vaults import AlreadyExists, VaultCatalog
 from coffer.domain.clock import Clock
-from coffer.domain.errors import InvalidInput, NotFound, RetentionOutsideVaultLock
+from coffer.domain.errors import AlreadyExists, InvalidInput, NotFound, RetentionOutsideVaultLock
 from coffer.domain.jobs import Job
 from coffer.domain.lifecycle import Lifecycle
 from coffer.domain.object_lock import LockMode
 from coffer.domain.vaults import DEFAULT_VAULT, KeyOwner, Seal, Vault
-from coffer.services.wiring import Deps
+from coffer.ports.vault_records import VaultRecords
 from coffer.settings import Settings
 
 
 class Vaults:
-    def __init__(self, catalog: VaultCatalog, settings: Settings, clock: Clock) -> None:
+    def __init__(self, catalog: VaultRecords, settings: Settings, clock: Clock) -> None:
         self.catalog = catalog
         self._settings = settings
         self._clock = clock
-
-    @classmethod
-    def from_deps(cls, deps: Deps) -> Vaults:
-        return cls(VaultCatalog(deps.client_for("dynamodb"), deps.settings.catalog_table), deps.settings, deps.clock)
 
     @property
     def stack_mode(self) -> LockMode:

@@ -22,7 +22,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from coffer.adapters.aws import error_code
-from coffer.services.wiring import Deps, build
+from coffer.entrypoints.bootstrap import Root, bootstrap
 from coffer.settings import Settings
 from coffer_cli.commands.failures import DEPLOY_HINT, REGION_HINT, CliError, ExitCode, UsageError
 
@@ -130,14 +130,14 @@ def stack_settings(outputs: dict[str, str], session: boto3.Session) -> Settings:
     return Settings.from_env(env)
 
 
-def open_stack(args: argparse.Namespace) -> tuple[Stack, Deps]:
+def open_stack(args: argparse.Namespace) -> tuple[Stack, Root]:
     """The stack named on the command line and its wired services (real account, or the twin in-process)."""
     session = aws_session(args)
     stack = read_stack(args.stack, session)
-    return stack, build(stack_settings(stack.outputs, session), session=session)
+    return stack, bootstrap(stack_settings(stack.outputs, session), session=session)
 
 
-def stack_deps(args: argparse.Namespace) -> tuple[Deps, dict[str, str]]:
+def stack_deps(args: argparse.Namespace) -> tuple[Root, dict[str, str]]:
     """Wired services for the stack named on the command line, and its outputs."""
     stack, deps = open_stack(args)
     return deps, stack.outputs

@@ -26,8 +26,8 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn
 from coffer.domain.errors import NotFound
 from coffer.domain.jobs import Job, JobKind, JobState
 from coffer.domain.resources import ResourceType
+from coffer.entrypoints.bootstrap import Root
 from coffer.services.restore_jobs import RestoreJobs
-from coffer.services.wiring import Deps
 from coffer_cli.commands.failures import ExitCode
 
 #: how long `jobs watch` waits for a job that is not in the catalog yet (its workflow may not have made it)
@@ -81,7 +81,7 @@ def _clock(elapsed: timedelta) -> str:
 class ProgressReader:
     """A job's progress from the catalog (module docstring: what it costs)."""
 
-    def __init__(self, deps: Deps) -> None:
+    def __init__(self, deps: Root) -> None:
         self._d = deps
         self._totals: dict[str, tuple[int | None, int | None]] = {}
 

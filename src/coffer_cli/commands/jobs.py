@@ -8,7 +8,7 @@ from typing import Any
 
 from coffer.domain.clock import SystemClock
 from coffer.domain.jobs import Job, JobKind
-from coffer.services.wiring import Deps
+from coffer.entrypoints.bootstrap import Root
 from coffer_cli.commands.common import Stack, add_stack_option, open_stack
 from coffer_cli.commands.failures import CliError, ExitCode, UsageError
 from coffer_cli.commands.job_filters import JobFilter, TimeRange, add_job_filters, list_jobs
@@ -39,7 +39,7 @@ def job_span(args: argparse.Namespace, default_days: int = 0) -> TimeRange:
     return TimeRange.from_args(args, SystemClock().now(), default_days)
 
 
-def listed_jobs(args: argparse.Namespace, stack: Stack, deps: Deps, span: TimeRange,
+def listed_jobs(args: argparse.Namespace, stack: Stack, deps: Root, span: TimeRange,
                 kinds: tuple[JobKind, ...] = ()) -> list[Job]:
     return list(list_jobs(deps.catalog, span, JobFilter.from_args(args, kinds), stack.account))
 

@@ -17,13 +17,13 @@ from typing import Any
 import yaml
 
 from coffer.adapters.aws_services.schedules import PlanSchedules
-from coffer.adapters.aws_services.stack_outputs import StackRefs
 from coffer.adapters.catalog.plans import PlanCatalog
 from coffer.domain.clock import SystemClock
 from coffer.domain.errors import CofferError, InvalidInput
 from coffer.domain.plans import PlanDocument, plan_notes, read_documents
 from coffer.services.plan_runs import summary_of
 from coffer.services.plans import ApplyFailed, Changes, PlanService
+from coffer.stack_outputs import StackRefs
 from coffer_cli.commands.common import add_stack_option, aws_session, read_stack
 from coffer_cli.commands.failures import CliError, ExitCode
 from coffer_cli.commands.output import add_output_option, print_json, print_rows

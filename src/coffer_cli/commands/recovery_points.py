@@ -17,8 +17,8 @@ from typing import Any
 from coffer.adapters.catalog.vaults import VaultCatalog
 from coffer.domain.errors import NotFound
 from coffer.domain.recovery_points import RecoveryPoint
+from coffer.entrypoints.bootstrap import Root
 from coffer.services.restore_jobs import OPTIONAL_METADATA, REQUIRED_METADATA, RestoreJobs
-from coffer.services.wiring import Deps
 from coffer_cli.commands.aws_shapes import recovery_point, recovery_point_arn, vault_arn
 from coffer_cli.commands.common import Stack, add_stack_option, open_stack
 from coffer_cli.commands.failures import ExitCode
@@ -39,7 +39,7 @@ def point_id(value: str) -> str:
     return value.rsplit("recovery-point:", 1)[-1]
 
 
-def vault_points(args: argparse.Namespace, deps: Deps) -> Iterator[RecoveryPoint]:
+def vault_points(args: argparse.Namespace, deps: Root) -> Iterator[RecoveryPoint]:
     """The vault's points (newest first), filtered by resource, type and creation time."""
     after: datetime | None = args.by_created_after
     before: datetime | None = args.by_created_before
@@ -57,7 +57,7 @@ def vault_points(args: argparse.Namespace, deps: Deps) -> Iterator[RecoveryPoint
             yield point
 
 
-def resource_points(resource_arn: str, deps: Deps) -> list[RecoveryPoint]:
+def resource_points(resource_arn: str, deps: Root) -> list[RecoveryPoint]:
     """The resource's points in every vault, newest first (one Query per vault: module docstring)."""
     catalog = VaultCatalog(deps.client_for("dynamodb"), deps.settings.catalog_table)
     points = [p for vault in catalog.list_vaults() for p in deps.catalog.list_recovery_points(vault.name)
@@ -65,14 +65,14 @@ def resource_points(resource_arn: str, deps: Deps) -> list[RecoveryPoint]:
     return sorted(points, key=lambda p: p.creation_date, reverse=True)
 
 
-def get_point(deps: Deps, value: str, vault: str | None) -> RecoveryPoint:
+def get_point(deps: Root, value: str, vault: str | None) -> RecoveryPoint:
     point = deps.catalog.get_recovery_point(point_id(value))
     if vault and point.vault_name != vault:
         raise NotFound(f"recovery point {point.recovery_point_id} is in vault {point.vault_name}, not {vault}")
     return point
 
 
-def restore_metadata(stack: Stack, deps: Deps, point: RecoveryPoint) -> dict[str, Any]:
+def restore_metadata(stack: Stack, deps: Root, point: RecoveryPoint) -> dict[str, Any]:
     """GetRecoveryPointRestoreMetadata's shape: what the backup recorded of its source (its manifest's facts),
     and which keys `start-restore-job --metadata` requires and accepts for the point's resource type."""
     manifest = RestoreJobs(deps).load_manifest(point.recovery_point_id)

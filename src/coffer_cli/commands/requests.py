@@ -12,8 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 from coffer.domain.jobs import Job
+from coffer.entrypoints.bootstrap import Root
 from coffer.services.jobs_common import job_id_for
-from coffer.services.wiring import Deps
 from coffer_cli.commands.common import Stack
 from coffer_cli.commands.failures import CliError, ExitCode
 from coffer_cli.commands.job_watch import Display, Follower, ProgressReader, RequestExecution, exit_code_of
@@ -32,7 +32,7 @@ def add_wait_options(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("--poll", type=float, default=2.0, help="seconds between two looks (default 2)")
 
 
-def put_request(deps: Deps, detail_type: str, detail: dict[str, Any]) -> str:
+def put_request(deps: Root, detail_type: str, detail: dict[str, Any]) -> str:
     """PutEvents of one request on the default bus; its event id."""
     entry = deps.client_for("events").put_events(Entries=[{
         "Source": "coffer", "DetailType": detail_type, "Detail": json.dumps(detail)}])["Entries"][0]
@@ -42,7 +42,7 @@ def put_request(deps: Deps, detail_type: str, detail: dict[str, Any]) -> str:
     return str(entry["EventId"])
 
 
-def submit(args: argparse.Namespace, stack: Stack, deps: Deps, detail_type: str, detail: dict[str, Any],
+def submit(args: argparse.Namespace, stack: Stack, deps: Root, detail_type: str, detail: dict[str, Any],
            ended: Callable[[Job], dict[str, Any]]) -> int:
     """Put the request; print its ids, or with --wait what it came to (`ended` adds the kind's own fields)."""
     put_at = deps.clock.now()

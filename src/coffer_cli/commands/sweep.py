@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from coffer.adapters.catalog.sweeps import SweepRecords
 from coffer.services.sweeper import Sweeper
 from coffer_cli.commands.common import add_stack_option, stack_deps
 from coffer_cli.commands.output import add_output_option, print_document, print_rows
@@ -14,7 +13,7 @@ from coffer_cli.commands.output import add_output_option, print_document, print_
 
 def _sweeper(args: argparse.Namespace) -> Sweeper:
     deps, _ = stack_deps(args)
-    return Sweeper.from_deps(deps)
+    return deps.sweeper
 
 
 def _runs(args: argparse.Namespace) -> int:
@@ -29,7 +28,7 @@ def _runs(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     sweeper = _sweeper(args)
-    records: SweepRecords = sweeper.records
+    records = sweeper.records
     summary = sweeper.summary(records.get_run(args.run_id))
     document: dict[str, Any] = summary.model_dump(mode="json")
     outcomes: dict[str, dict[str, str]] = {"moved": {}, "expired": {}, "skipped": {}}

@@ -9,51 +9,43 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from coffer.adapters.catalog.vaults import VaultCatalog
-from coffer.adapters.vault.admin import VaultBucketPolicy, VaultKeys
-from coffer.adapters.vault.s3_vault import S3Vault
+from coffer.entrypoints.bootstrap import Root
 from coffer.services.audit_log import AuditLog
 from coffer.services.catalog_rebuild import CatalogRebuild
 from coffer.services.legal_holds import LegalHolds
 from coffer.services.vault_admin import VaultAdmin
 from coffer.services.vault_verify import VaultVerifier
 from coffer.services.vaults import Vaults
-from coffer.services.wiring import Deps
 from coffer_cli.commands.common import open_stack
 from coffer_cli.commands.failures import UsageError
 
 
 @dataclass
 class VaultContext:
-    deps: Deps
+    deps: Root
     outputs: dict[str, str]
     stack: str
     actor: str
 
     @property
     def vaults(self) -> Vaults:
-        return Vaults.from_deps(self.deps)
+        return self.deps.vaults
 
     @property
     def audit(self) -> AuditLog:
-        return AuditLog.from_deps(self.deps, self.actor)
+        return self.deps.audit_log(self.actor)
 
     def admin(self) -> VaultAdmin:
-        d = self.deps
-        policy = VaultBucketPolicy(d.client_for("s3"), d.settings.vault_bucket, self.outputs.get("VaultBucketArn"))
-        return VaultAdmin(self.vaults, d.catalog, d.vault, VaultKeys(d.client_for("kms"), self.stack), policy,
-                          self.audit, d.clock, d.settings.default_retention_days)
+        return self.deps.vault_admin(self.stack, self.outputs.get("VaultBucketArn"), self.actor)
 
     def holds(self) -> LegalHolds:
-        d = self.deps
-        return LegalHolds(VaultCatalog(d.client_for("dynamodb"), d.settings.catalog_table), d.catalog, d.vault,
-                          d.clock, self.audit)
+        return self.deps.legal_holds(self.actor)
 
     def verifier(self) -> VaultVerifier:
-        return VaultVerifier(self.deps, self.vaults)
+        return self.deps.verifier
 
     def rebuild(self) -> CatalogRebuild:
-        return CatalogRebuild(self.deps, self.vaults, self.audit)
+        return self.deps.catalog_rebuild(self.actor)
 
 
 def vault_context(args: argparse.Namespace) -> VaultContext:
@@ -61,8 +53,7 @@ def vault_context(args: argparse.Namespace) -> VaultContext:
     # The outputs name the resources; the lock mode and default retention are the stack's parameters.
     settings = replace(deps.settings, vault_lock_mode=stack.parameters.get("VaultLockMode") or "GOVERNANCE",
                        default_retention_days=int(stack.parameters.get("DefaultRetentionDays") or 35))
-    deps = replace(deps, settings=settings,
-                   vault=S3Vault(deps.client_for("s3"), settings.vault_bucket, settings.vault_lock_mode))
+    deps = replace(deps, settings=settings)  # the vault (built on first use) takes the stack's lock mode
     actor = str(deps.client_for("sts").get_caller_identity()["Arn"])
     return VaultContext(deps, stack.outputs, args.stack, actor)
 

@@ -4,9 +4,9 @@ applied, as `coffer local tick` and the sample events of the PlanRun functions n
 from __future__ import annotations
 
 from coffer.adapters.aws_services.schedules import PlanSchedules
-from coffer.adapters.aws_services.stack_outputs import StackRefs
 from coffer.adapters.catalog.plans import PlanCatalog
 from coffer.services.plans import ApplyResult, PlanService
+from coffer.stack_outputs import StackRefs
 from coffer_cli.local.samples import SAMPLE_BUCKET, SAMPLE_TABLE
 from coffer_cli.local.session import LocalCoffer
 

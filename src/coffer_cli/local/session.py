@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from coffer.domain.clock import Clock, SystemClock
+from coffer.entrypoints.bootstrap import Root, bootstrap
 from coffer.entrypoints.lambda_runtime import RUNTIME_CLOCK
-from coffer.services.wiring import Deps, build
 from coffer.settings import Settings
 from coffer_twin.twin import Twin
 
@@ -39,8 +39,9 @@ class LocalCoffer:
     def __init__(self, twin: Twin, clock: Clock) -> None:
         self.twin = twin
         self.clock = clock
-        self.settings = Settings.from_env(twin.function_env("StartBackupJobFunction"))
-        self.deps: Deps = build(self.settings, clock=clock, session=twin.session)
+        # (the function's own environment: Lambda adds AWS_REGION to it)
+        self.settings = Settings.from_env({**twin.function_env("StartBackupJobFunction"), "AWS_REGION": twin.region})
+        self.deps: Root = bootstrap(self.settings, clock=clock, session=twin.session)
 
     def client(self, service: str) -> Any:
         return self.twin.client(service)

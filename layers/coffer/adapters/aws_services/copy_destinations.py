@@ -15,9 +15,8 @@ as the source uses its own.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import botocore.session
@@ -26,22 +25,20 @@ from botocore.exceptions import ClientError
 from coffer.adapters import aws
 from coffer.domain.copies import VaultAddress
 from coffer.domain.errors import InvalidInput
+from coffer.ports.destinations import Destination, DestinationPorts
 from coffer.settings import Settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_sts import STSClient
 
 #: assumed-role credentials last an hour; a warm Lambda re-assumes well before they run out
 _REUSE_SECONDS = 45 * 60
 
-
-@dataclass(frozen=True)
-class Destination:
-    address: VaultAddress
-    stack_name: str
-    role_arn: str
-    settings: Settings
-    client_for: Callable[[str], Any]
+#: builds a destination's ports from its settings and its clients (the composition root's, entrypoints/bootstrap.py)
+PortsFactory = Callable[[Settings, aws.Clients], DestinationPorts]
 
 
-def assumed_session(credentials: dict[str, Any], region: str) -> boto3.Session:
+def assumed_session(credentials: Mapping[str, Any], region: str) -> boto3.Session:
     """A session with an assumed role's credentials. It shares botocore's service models with the process's
     default session: parsing them again for every destination costs a cold start most of a second."""
     core = botocore.session.Session()
@@ -52,9 +49,10 @@ def assumed_session(credentials: dict[str, Any], region: str) -> boto3.Session:
 
 
 class DestinationResolver:
-    def __init__(self, sts: Any, settings: Settings) -> None:
+    def __init__(self, sts: STSClient, settings: Settings, ports_for: PortsFactory) -> None:
         self._sts = sts
         self._settings = settings
+        self._ports_for = ports_for
         self._account: str | None = None
         self._resolved: dict[str, tuple[float, Destination]] = {}
 
@@ -82,17 +80,10 @@ class DestinationResolver:
             raise InvalidInput([f"DestinationBackupVaultArn: cannot assume the copy role {role_arn} "
                                 f"({aws.error_code(error)}): deploy member/template.yaml in account "
                                 f"{address.account_id}, trusting account {self.own_account}"]) from None
-        session = assumed_session(credentials, address.region)
-        clients: dict[str, Any] = {}
-
-        def client_for(service: str) -> Any:
-            if service not in clients:
-                clients[service] = aws.client(service, address.region, session)
-            return clients[service]
-
+        clients = aws.Clients(address.region, assumed_session(credentials, address.region))
         stack_name = self._settings.copy_destination_stack
         try:
-            [stack] = client_for("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
+            [stack] = clients("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
         except ClientError as error:
             _raise_if_transient(error)
             raise InvalidInput([f"DestinationBackupVaultArn: no Coffer stack '{stack_name}' in {address.region} of "
@@ -110,7 +101,7 @@ class DestinationResolver:
             raise InvalidInput([f"DestinationBackupVaultArn: stack '{stack_name}' in {address.region} of account "
                                 f"{address.account_id} is not a Coffer stack ({'; '.join(error.problems)})"]) from None
         return Destination(address=address, stack_name=stack_name, role_arn=role_arn, settings=settings,
-                           client_for=client_for)
+                           ports=self._ports_for(settings, clients))
 
 
 def _raise_if_transient(error: ClientError) -> None:

@@ -3,29 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from coffer.adapters.aws import error_code
 from coffer.domain.errors import ConcurrentUpdate, NotFound
 
-#: the fields Coffer sets on a schedule (and compares to decide whether it needs an update)
-MANAGED_FIELDS = ("Name", "GroupName", "ScheduleExpression", "ScheduleExpressionTimezone", "FlexibleTimeWindow",
-                  "State", "Description", "Target")
-_TARGET_FIELDS = ("Arn", "RoleArn", "Input", "RetryPolicy")
-
-
-def managed(definition: dict[str, Any]) -> dict[str, Any]:
-    """The part of a schedule (as GetSchedule returns it) that Coffer manages, in CreateSchedule's shape."""
-    kept = {k: definition[k] for k in MANAGED_FIELDS if definition.get(k) is not None}
-    if "Target" in kept:
-        kept["Target"] = {k: kept["Target"][k] for k in _TARGET_FIELDS if kept["Target"].get(k) is not None}
-    return kept
+if TYPE_CHECKING:
+    from mypy_boto3_scheduler import EventBridgeSchedulerClient
 
 
 class PlanSchedules:
-    def __init__(self, client: Any, group: str) -> None:
+    def __init__(self, client: EventBridgeSchedulerClient, group: str) -> None:
         self._scheduler = client
         self.group = group
 

@@ -1,6 +1,6 @@
 """The catalog's continuous backup records: each resource's protection and each S3 bucket's change journal.
 
-Same single table as catalog_dynamodb.py, every access pattern a GetItem, a conditional Put or a Query:
+Same single table as dynamodb.py, every access pattern a GetItem, a conditional Put or a Query:
 
 | access pattern                                 | key                                              | call          |
 |------------------------------------------------|--------------------------------------------------|---------------|
@@ -16,13 +16,14 @@ a repeated event names the same item and is refused by DynamoDB, never appended 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
-from coffer.adapters.aws import error_code
+from coffer.adapters.catalog.conditions import condition_held
 from coffer.domain.continuous import JournalEntry, Protection
 from coffer.domain.errors import ConcurrentUpdate
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 
 def _s(value: str) -> dict[str, str]:
@@ -30,7 +31,7 @@ def _s(value: str) -> dict[str, str]:
 
 
 class ContinuousCatalog:
-    def __init__(self, client: Any, table: str) -> None:
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
         self._db = client
         self._table = table
 
@@ -54,12 +55,8 @@ class ContinuousCatalog:
             # Rule: a protection changes only from the version the writer read.
             put["ConditionExpression"] = "version = :v"
             put["ExpressionAttributeValues"] = {":v": {"N": str(protection.version)}}
-        try:
-            self._db.put_item(**put)
-        except ClientError as error:
-            if error_code(error) == "ConditionalCheckFailedException":
-                raise ConcurrentUpdate(f"continuous protection of {protection.resource_arn} changed") from error
-            raise
+        if not condition_held(lambda: self._db.put_item(**put)):
+            raise ConcurrentUpdate(f"continuous protection of {protection.resource_arn} changed")
         return saved
 
     def protections(self, vault_name: str) -> Iterator[Protection]:
@@ -82,18 +79,12 @@ class ContinuousCatalog:
     # ---- the journal -----------------------------------------------------------------------------
     def append(self, recovery_point_id: str, entry: JournalEntry) -> bool:
         """Append one change; False if this very change (key and sequencer) is already there."""
-        try:
-            self._db.put_item(
-                TableName=self._table,
-                Item={"pk": _s(f"JOURNAL#{recovery_point_id}"), "sk": _s(entry.sort_key),
-                      "doc": _s(entry.model_dump_json())},
-                # Rule: every change is journaled once, however often its event is delivered.
-                ConditionExpression="attribute_not_exists(pk)")
-        except ClientError as error:
-            if error_code(error) == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        # Rule: every change is journaled once, however often its event is delivered.
+        return condition_held(lambda: self._db.put_item(
+            TableName=self._table,
+            Item={"pk": _s(f"JOURNAL#{recovery_point_id}"), "sk": _s(entry.sort_key),
+                  "doc": _s(entry.model_dump_json())},
+            ConditionExpression="attribute_not_exists(pk)"))
 
     def has_entry(self, recovery_point_id: str, sort_key: str) -> bool:
         item = self._db.get_item(TableName=self._table, ConsistentRead=True, ProjectionExpression="pk", Key={

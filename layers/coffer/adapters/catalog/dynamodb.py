@@ -12,13 +12,13 @@
 | batch results (parts) of a job         | pk=JOB#<id>, sk begins_with PART#             | Query           |
 | last backed-up state of S3 objects     | pk=OBJIDX#<vault>#<bucket>, sk=<key>          | BatchGetItem    |
 | restores holding a recovery point, its | pk=RP#<id>, sk=RPLOCK                         | GetItem, Update |
-| expiry (catalog_restore_leases.py)     |                                               | (transactions)  |
+| expiry (restore_leases.py)             |                                               | (transactions)  |
 | jobs queued for a resource or a volume | pk=TURNS#<arn>, sk=<queued at>#<job id>       | Put, Query,     |
-| (catalog_turns.py: their task tokens)  |                                               | DeleteItem      |
+| (turns.py: their task tokens)          |                                               | DeleteItem      |
 | what a bucket's last backup listed and | pk=LISTED#<vault>#<bucket>, sk=LISTED         | GetItem, Update |
-| when (adapters/s3_inventory.py)        |                                               |                 |
+| when (listing_marks.py)                |                                               |                 |
 | snapshots in progress per EBS volume   | pk=QUOTA#EBS_VOLUME_SNAPSHOTS#<volume arn>    | Update          |
-| (catalog_copy_quota.py's semaphore)    |                                               |                 |
+| (copy_quota.py's semaphore)            |                                               |                 |
 
 Records carry their pydantic model as JSON in `doc` plus the attributes that keys and conditions need.
 """
@@ -26,16 +26,22 @@ Records carry their pydantic model as JSON in `doc` plus the attributes that key
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
-from coffer.adapters.aws import error_code
+from coffer.adapters.catalog.conditions import condition_held
+from coffer.adapters.catalog.copy_quota import release_item
 from coffer.domain.errors import ConcurrentUpdate, IdempotencyConflict, NotFound, ResourceBusy
 from coffer.domain.jobs import Job, JobKind
 from coffer.domain.recovery_points import RecoveryPoint
+from coffer.ports.catalog import DuplicateRequest
+from coffer.ports.quotas import SlotRelease
+from coffer.ports.turns import Turns
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import PutTypeDef, TransactWriteItemTypeDef
 
 _GET_BATCH = 100  # BatchGetItem's limit
 _WRITE_BATCH = 25  # BatchWriteItem's limit
@@ -49,21 +55,14 @@ def _n(value: int) -> dict[str, str]:
     return {"N": str(value)}
 
 
-class DuplicateRequest(Exception):
-    """The idempotency token already made a job; carries that job."""
-
-    def __init__(self, job: Job) -> None:
-        self.job = job
-        super().__init__(f"request already made job {job.job_id}")
-
-
 class DynamoCatalog:
-    def __init__(self, client: Any, table: str) -> None:
+    """`turns`: told about every backup job this catalog ends, once the write is done (it wakes the jobs queued
+    behind it); None where no job of this account ends (a copy's destination)."""
+
+    def __init__(self, client: DynamoDBClient, table: str, turns: Turns | None = None) -> None:
         self._db = client
         self._table = table
-        #: told about every backup job this catalog ends, once the write is done (wiring: wakes the jobs queued
-        #: behind it, adapters/catalog_turns.py)
-        self.on_backup_ended: Callable[[Job], None] | None = None
+        self._turns = turns
 
     # ---- jobs -----------------------------------------------------------------------------------
     def _job_item(self, job: Job) -> dict[str, Any]:
@@ -83,7 +82,7 @@ class DynamoCatalog:
         Raises DuplicateRequest when the token was seen with the same request, IdempotencyConflict when it
         was seen with another, ResourceBusy when another job holds the resource.
         """
-        items: list[dict[str, Any]] = [
+        items: list[TransactWriteItemTypeDef] = [
             # Rule: a job id is never reused.
             {"Put": {"TableName": self._table, "Item": self._job_item(job),
                      "ConditionExpression": "attribute_not_exists(pk)"}},
@@ -99,14 +98,10 @@ class DynamoCatalog:
             items.append({"Put": {"TableName": self._table, "Item": {
                 "pk": _s(f"LEASE#{job.resource_arn}"), "sk": _s("LEASE"), "job_id": _s(job.job_id)},
                 "ConditionExpression": "attribute_not_exists(pk)"}})
-        try:
-            self._db.transact_write_items(TransactItems=items)
-        except ClientError as error:
-            if error_code(error) != "TransactionCanceledException":
-                raise
+        if not condition_held(lambda: self._db.transact_write_items(TransactItems=items)):
             self._explain_refusal(job, fingerprint, take_lease)
             raise IdempotencyConflict(
-                f"IdempotencyToken '{job.idempotency_token}' was used before (job {job.job_id} exists)") from error
+                f"IdempotencyToken '{job.idempotency_token}' was used before (job {job.job_id} exists)")
         return job
 
     def _explain_refusal(self, job: Job, fingerprint: str, take_lease: bool) -> None:
@@ -130,11 +125,11 @@ class DynamoCatalog:
         return Job.model_validate_json(item["doc"]["S"])
 
     def save_job(self, job: Job, release_lease: bool = False, recovery_point: RecoveryPoint | None = None,
-                 also: Sequence[dict[str, Any]] = ()) -> Job:
+                 also: Sequence[SlotRelease] = ()) -> Job:
         """Write the job's next version, and with it (atomically) the recovery point, the lease release and
-        `also`: further transaction items that must happen with it (a copy's quota slot given back)."""
+        `also`: the quota slots the job gives back (copy_quota.py)."""
         saved = job.with_changes(version=job.version + 1)
-        items: list[dict[str, Any]] = [{"Put": {
+        items: list[TransactWriteItemTypeDef] = [{"Put": {
             "TableName": self._table, "Item": self._job_item(saved),
             # Rule: optimistic locking — a job changes only from the version the writer read.
             "ConditionExpression": "version = :v", "ExpressionAttributeValues": {":v": _n(job.version)}}}]
@@ -146,15 +141,11 @@ class DynamoCatalog:
                 "TableName": self._table, "Key": {"pk": _s(f"LEASE#{job.resource_arn}"), "sk": _s("LEASE")},
                 "ConditionExpression": "attribute_not_exists(pk) OR job_id = :j",
                 "ExpressionAttributeValues": {":j": _s(job.job_id)}}})
-        items.extend(also)
-        try:
-            self._db.transact_write_items(TransactItems=items)
-        except ClientError as error:
-            if error_code(error) == "TransactionCanceledException":
-                raise ConcurrentUpdate(f"job {job.job_id} changed since version {job.version}") from error
-            raise
-        if self.on_backup_ended is not None and saved.kind is JobKind.BACKUP and saved.state.terminal:
-            self.on_backup_ended(saved)
+        items.extend(release_item(self._table, slot) for slot in also)
+        if not condition_held(lambda: self._db.transact_write_items(TransactItems=items)):
+            raise ConcurrentUpdate(f"job {job.job_id} changed since version {job.version}")
+        if self._turns is not None and saved.kind is JobKind.BACKUP and saved.state.terminal:
+            self._turns.after_backup_ended(saved)
         return saved
 
     def take_lease(self, resource_arn: str, job_id: str, stale_holder: str | None = None) -> str | None:
@@ -168,13 +159,9 @@ class DynamoCatalog:
         else:
             # Rule: a lease is taken over only from the job the caller found stale.
             condition, values = "job_id = :stale", {":stale": _s(stale_holder)}
-        try:
-            self._db.put_item(TableName=self._table, Item={
-                "pk": _s(f"LEASE#{resource_arn}"), "sk": _s("LEASE"), "job_id": _s(job_id)},
-                ConditionExpression=condition, ExpressionAttributeValues=values)
-        except ClientError as error:
-            if error_code(error) != "ConditionalCheckFailedException":
-                raise
+        lease = {"pk": _s(f"LEASE#{resource_arn}"), "sk": _s("LEASE"), "job_id": _s(job_id)}
+        if not condition_held(lambda: self._db.put_item(
+                TableName=self._table, Item=lease, ConditionExpression=condition, ExpressionAttributeValues=values)):
             return self.lease_holder(resource_arn) or "(released meanwhile)"
         return None
 
@@ -187,9 +174,9 @@ class DynamoCatalog:
             yield Job.model_validate_json(item["doc"]["S"])
 
     # ---- recovery points -------------------------------------------------------------------------
-    def _rp_put(self, rp: RecoveryPoint) -> dict[str, Any]:
+    def _rp_put(self, rp: RecoveryPoint) -> PutTypeDef:
         saved = rp.model_copy(update={"version": rp.version + 1})
-        put: dict[str, Any] = {"TableName": self._table, "Item": {
+        put: PutTypeDef = {"TableName": self._table, "Item": {
             "pk": _s(f"RP#{rp.recovery_point_id}"), "sk": _s("RP"),
             "gsi1pk": _s(f"VAULT#{rp.vault_name}"),
             "gsi1sk": _s(f"RP#{rp.creation_date.isoformat()}#{rp.recovery_point_id}"),
@@ -203,12 +190,8 @@ class DynamoCatalog:
         return put
 
     def put_recovery_point(self, rp: RecoveryPoint) -> None:
-        try:
-            self._db.put_item(**self._rp_put(rp))
-        except ClientError as error:
-            if error_code(error) == "ConditionalCheckFailedException":
-                raise ConcurrentUpdate(f"recovery point {rp.recovery_point_id} changed") from error
-            raise
+        if not condition_held(lambda: self._db.put_item(**self._rp_put(rp))):
+            raise ConcurrentUpdate(f"recovery point {rp.recovery_point_id} changed")
 
     def get_recovery_point(self, recovery_point_id: str) -> RecoveryPoint:
         item = self._get(f"RP#{recovery_point_id}", "RP")

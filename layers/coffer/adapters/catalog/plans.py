@@ -1,4 +1,4 @@
-"""Plans, plan runs and window claims in the catalog's single table (beside catalog_dynamodb's jobs and
+"""Plans, plan runs and window claims in the catalog's single table (beside dynamodb.py's jobs and
 recovery points). Every access pattern is a GetItem, a Query or a conditional write; nothing scans.
 
 | access pattern                            | key                                                   | call          |
@@ -14,17 +14,18 @@ recovery points). Every access pattern is a GetItem, a Query or a conditional wr
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
-from coffer.adapters.aws import error_code
+from coffer.adapters.catalog.conditions import condition_held
 from coffer.domain.errors import ConcurrentUpdate, NotFound
 from coffer.domain.plan_runs import PlanRun, WindowClaim
 from coffer.domain.plans import PlanDocument
+from coffer.ports.plans import StoredPlan
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 #: window claims outlive their slot long enough for any run of it to finish, then expire (table TTL)
 CLAIM_TTL = timedelta(days=14)
@@ -38,15 +39,8 @@ def _n(value: int) -> dict[str, str]:
     return {"N": str(value)}
 
 
-@dataclass(frozen=True)
-class StoredPlan:
-    plan: PlanDocument
-    version: int
-    applied_at: datetime
-
-
 class PlanCatalog:
-    def __init__(self, client: Any, table: str) -> None:
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
         self._db = client
         self._table = table
 
@@ -98,14 +92,10 @@ class PlanCatalog:
 
     def create_run(self, run: PlanRun) -> PlanRun | None:
         """Write a new run; None if the run exists already (a schedule delivered twice): the caller reads it."""
-        try:
-            # Rule: one run per rule and scheduled time.
-            self._db.put_item(TableName=self._table, Item=self._run_item(run),
-                              ConditionExpression="attribute_not_exists(pk)")
-        except ClientError as error:
-            if error_code(error) == "ConditionalCheckFailedException":
-                return None
-            raise
+        # Rule: one run per rule and scheduled time.
+        if not condition_held(lambda: self._db.put_item(TableName=self._table, Item=self._run_item(run),
+                                                        ConditionExpression="attribute_not_exists(pk)")):
+            return None
         return run
 
     def get_run(self, run_id: str) -> PlanRun:
@@ -152,33 +142,21 @@ class PlanCatalog:
     def claim_window(self, claim: WindowClaim, slot_start: datetime) -> WindowClaim:
         """Claim (resource, slot) for `claim.job_id`; return the claim that holds: ours, or the one before us."""
         key = {"pk": _s(f"WINDOW#{claim.resource_arn}"), "sk": _s(f"SLOT#{claim.slot}")}
-        try:
-            # Rule: one backup per resource and window slot; the first run to ask takes it.
-            self._db.put_item(TableName=self._table, Item={
+        # Rule: one backup per resource and window slot; the first run to ask takes it.
+        if condition_held(lambda: self._db.put_item(TableName=self._table, Item={
                 **key, "job_id": _s(claim.job_id), "doc": _s(claim.model_dump_json()),
-                "ttl": _n(int((slot_start + CLAIM_TTL).timestamp()))},
-                ConditionExpression="attribute_not_exists(pk)")
+                "ttl": _n(int((slot_start + CLAIM_TTL).timestamp()))}, ConditionExpression="attribute_not_exists(pk)")):
             return claim
-        except ClientError as error:
-            if error_code(error) != "ConditionalCheckFailedException":
-                raise
         item = self._get(key["pk"]["S"], key["sk"]["S"])
         if item is None:  # expired between the two calls: cannot happen within the TTL
             raise ConcurrentUpdate(f"window claim of {claim.resource_arn} in {claim.slot} vanished")
         return WindowClaim.model_validate_json(item["doc"]["S"])
 
-    def get_claim(self, resource_arn: str, slot: str) -> WindowClaim | None:
-        item = self._get(f"WINDOW#{resource_arn}", f"SLOT#{slot}")
-        return None if item is None else WindowClaim.model_validate_json(item["doc"]["S"])
-
     # ---- helpers ---------------------------------------------------------------------------------
-    def _conditional(self, call: Any, request: dict[str, Any], message: str) -> None:
-        try:
-            call(**request)
-        except ClientError as error:
-            if error_code(error) == "ConditionalCheckFailedException":
-                raise ConcurrentUpdate(message) from error
-            raise
+    @staticmethod
+    def _conditional(call: Callable[..., object], request: dict[str, Any], message: str) -> None:
+        if not condition_held(lambda: call(**request)):
+            raise ConcurrentUpdate(message)
 
     def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
         response = self._db.get_item(TableName=self._table, Key={"pk": _s(pk), "sk": _s(sk)}, ConsistentRead=True)

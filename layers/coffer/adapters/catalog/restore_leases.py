@@ -15,7 +15,7 @@ point, so DynamoDB, not timing, decides who goes first:
 - ``end_restore(rp, job)`` removes the job (a second call is a no-op). A restore job calls it once it is
   terminal; a job that ended without calling it holds nothing useful: the sweeper may end its hold with
   ``end_restore`` after checking that the job is terminal (a terminal job never runs again).
-- ``begin_expiry(rp, by)`` — what the lifecycle sweeper (issue 7) must call before deleting anything —
+- ``begin_expiry(rp, by)`` — what the lifecycle sweeper must call before deleting anything —
   marks the lock ``expiry`` and the recovery point DELETING (one transaction) only while no restore holds
   it; otherwise RecoveryPointInUse naming the restores.
 
@@ -25,13 +25,14 @@ puts the whole item (optimistic locking on ``version``) and would drop attribute
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
-from coffer.adapters.aws import error_code
+from coffer.adapters.catalog.conditions import condition_held
 from coffer.domain.errors import ConcurrentUpdate, RecoveryPointDeleting, RecoveryPointInUse
 from coffer.domain.recovery_points import RecoveryPoint, RecoveryPointStatus
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 _RESTORABLE = (RecoveryPointStatus.COMPLETED, RecoveryPointStatus.PARTIAL)
 
@@ -41,7 +42,7 @@ def _s(value: str) -> dict[str, str]:
 
 
 class RestoreLeases:
-    def __init__(self, client: Any, table: str) -> None:
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
         self._db = client
         self._table = table
 
@@ -53,8 +54,7 @@ class RestoreLeases:
 
     def begin_restore(self, recovery_point_id: str, job_id: str) -> None:
         """Hold the recovery point for restore job `job_id` (again: no-op), or RecoveryPointDeleting."""
-        try:
-            self._db.transact_write_items(TransactItems=[
+        if not condition_held(lambda: self._db.transact_write_items(TransactItems=[
                 # Rule: only a COMPLETED or PARTIAL recovery point is restored (never one being deleted).
                 {"ConditionCheck": {
                     "TableName": self._table, "Key": self._rp_key(recovery_point_id),
@@ -68,23 +68,15 @@ class RestoreLeases:
                     "UpdateExpression": "ADD restores :job",
                     "ConditionExpression": "attribute_not_exists(expiry)",
                     "ExpressionAttributeValues": {":job": {"SS": [job_id]}}}},
-            ])
-        except ClientError as error:
-            if error_code(error) != "TransactionCanceledException":
-                raise
-            raise RecoveryPointDeleting(
-                f"recovery point {recovery_point_id} is being deleted or is not restorable") from error
+        ])):
+            raise RecoveryPointDeleting(f"recovery point {recovery_point_id} is being deleted or is not restorable")
 
     def end_restore(self, recovery_point_id: str, job_id: str) -> None:
         """Release `job_id`'s hold (a second call, or one for a job that held nothing, changes nothing)."""
-        try:
-            self._db.update_item(
-                TableName=self._table, Key=self._lock_key(recovery_point_id),
-                UpdateExpression="DELETE restores :job", ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues={":job": {"SS": [job_id]}})
-        except ClientError as error:
-            if error_code(error) != "ConditionalCheckFailedException":
-                raise
+        condition_held(lambda: self._db.update_item(
+            TableName=self._table, Key=self._lock_key(recovery_point_id),
+            UpdateExpression="DELETE restores :job", ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":job": {"SS": [job_id]}}))
 
     def restores(self, recovery_point_id: str) -> list[str]:
         """The restore jobs holding the recovery point now."""
@@ -100,8 +92,7 @@ class RestoreLeases:
         """
         rp = recovery_point
         deleting = rp.model_copy(update={"status": RecoveryPointStatus.DELETING, "version": rp.version + 1})
-        try:
-            self._db.transact_write_items(TransactItems=[
+        if not condition_held(lambda: self._db.transact_write_items(TransactItems=[
                 # Rule: an expiry begins only while no restore holds the recovery point.
                 {"Update": {
                     "TableName": self._table, "Key": self._lock_key(rp.recovery_point_id),
@@ -118,13 +109,9 @@ class RestoreLeases:
                     "ExpressionAttributeValues": {
                         ":deleting": _s(RecoveryPointStatus.DELETING.value), ":doc": _s(deleting.model_dump_json()),
                         ":next": {"N": str(deleting.version)}, ":v": {"N": str(rp.version)}}}},
-            ])
-        except ClientError as error:
-            if error_code(error) != "TransactionCanceledException":
-                raise
+        ])):
             holders = self.restores(rp.recovery_point_id)
             if holders:
-                raise RecoveryPointInUse(rp.recovery_point_id, holders) from error
-            raise ConcurrentUpdate(f"recovery point {rp.recovery_point_id} changed since version {rp.version}") \
-                from error
+                raise RecoveryPointInUse(rp.recovery_point_id, holders)
+            raise ConcurrentUpdate(f"recovery point {rp.recovery_point_id} changed since version {rp.version}")
         return deleting

@@ -1,4 +1,4 @@
-"""What each lifecycle sweep run did, page by page or batch by batch (issue 7), in the catalog table.
+"""What each lifecycle sweep run did, page by page or batch by batch, in the catalog table.
 
 | record                      | key                                              | call                 |
 |-----------------------------|--------------------------------------------------|----------------------|
@@ -21,13 +21,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
-from coffer.adapters.aws import error_code
+from coffer.adapters.catalog.conditions import condition_held
 from coffer.domain.errors import NotFound
 from coffer.domain.recovery_points import RecoveryPointStatus
+from coffer.ports.vault_records import PageStart
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 
 def _s(value: str) -> dict[str, str]:
@@ -35,7 +37,7 @@ def _s(value: str) -> dict[str, str]:
 
 
 class SweepRecords:
-    def __init__(self, client: Any, table: str) -> None:
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
         self._db = client
         self._table = table
 
@@ -56,15 +58,11 @@ class SweepRecords:
 
     def start_run(self, run_id: str, started_at: str) -> None:
         """Record the run once (a retried first listing finds it and changes nothing)."""
-        try:
-            self._db.put_item(TableName=self._table, Item={
-                **self._run_key(run_id), "gsi1pk": _s("SWEEPS"), "gsi1sk": _s(f"{started_at}#{run_id}"),
-                "run_id": _s(run_id), "state": _s("RUNNING"), "started_at": _s(started_at)},
-                # Rule: a run is started once; its start time (the blob GC cutoff) never moves.
-                ConditionExpression="attribute_not_exists(pk)")
-        except ClientError as error:
-            if error_code(error) != "ConditionalCheckFailedException":
-                raise
+        # Rule: a run is started once; its start time (the blob GC cutoff) never moves.
+        condition_held(lambda: self._db.put_item(TableName=self._table, Item={
+            **self._run_key(run_id), "gsi1pk": _s("SWEEPS"), "gsi1sk": _s(f"{started_at}#{run_id}"),
+            "run_id": _s(run_id), "state": _s("RUNNING"), "started_at": _s(started_at)},
+            ConditionExpression="attribute_not_exists(pk)"))
 
     def get_run(self, run_id: str) -> dict[str, Any]:
         item = self._db.get_item(TableName=self._table, Key=self._run_key(run_id), ConsistentRead=True).get("Item")
@@ -104,8 +102,7 @@ class SweepRecords:
         names["#n"] = f"{kind.lower()}_recorded"
         values[":one"] = {"N": "1"}
         clauses.append("#n :one")
-        try:
-            self._db.transact_write_items(TransactItems=[
+        if not condition_held(lambda: self._db.transact_write_items(TransactItems=[
                 # Rule: a batch is recorded (and counted) once.
                 {"Put": {"TableName": self._table, "Item": {**key, "doc": _s(json.dumps(doc))},
                          "ConditionExpression": "attribute_not_exists(pk)"}},
@@ -113,13 +110,10 @@ class SweepRecords:
                             "UpdateExpression": "ADD " + ", ".join(clauses),
                             "ConditionExpression": "attribute_exists(pk)",
                             "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}},
-            ])
-        except ClientError as error:
-            if error_code(error) != "TransactionCanceledException":
-                raise
+        ])):
             item = self._db.get_item(TableName=self._table, Key=key, ConsistentRead=True).get("Item")
             if item is None:
-                raise NotFound(f"sweep run {run_id} not found") from error
+                raise NotFound(f"sweep run {run_id} not found")
             return dict(json.loads(item["doc"]["S"]))
         return doc
 
@@ -133,8 +127,8 @@ class SweepRecords:
                 yield json.loads(item["doc"]["S"])
 
     # ---- the listing step ---------------------------------------------------------------------------
-    def live_recovery_point_ids(self, vault: str, start: dict[str, Any] | None,
-                                limit: int = 1000) -> tuple[list[str], dict[str, Any] | None]:
+    def live_recovery_point_ids(self, vault: str, start: PageStart | None,
+                                limit: int = 1000) -> tuple[list[str], PageStart | None]:
         """One Query page of the vault's recovery points that are not EXPIRED (ids only, oldest first) and where
         the next page starts (None: done). EXPIRED ones are read (Limit counts them) but not returned."""
         params: dict[str, Any] = {

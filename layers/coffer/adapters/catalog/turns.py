@@ -18,22 +18,22 @@ waker that crashed between ending its job and waking, and a start window that pa
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from coffer.adapters.aws import error_code
-from coffer.domain.jobs import Job, JobState
+from coffer.adapters.catalog.conditions import condition_held
+from coffer.domain.jobs import Job, queued_since
 from coffer.domain.snapshot_quota import volume_of
+from coffer.ports.workflows import Workflows
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 _log = logging.getLogger(__name__)
 
-#: SendTaskSuccess answers for a token nobody waits on any more (its task timed out, its execution ended)
-_GONE = {"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"}
 #: waiters looked at per wake-up before giving up (each gone one is removed)
 _TRIES = 5
 
@@ -43,10 +43,10 @@ def _s(value: str) -> dict[str, str]:
 
 
 class TurnQueue:
-    def __init__(self, client: Any, table: str, sfn: Callable[[], Any]) -> None:
+    def __init__(self, client: DynamoDBClient, table: str, workflows: Workflows) -> None:
         self._db = client
         self._table = table
-        self._sfn = sfn  # made only when a wake-up is sent
+        self._workflows = workflows
 
     @staticmethod
     def _sort_key(queued_at: datetime, job_id: str) -> str:
@@ -86,18 +86,17 @@ class TurnQueue:
             if not response["Items"]:
                 return None
             item = response["Items"][0]
-            try:
-                # Rule: one waker per waiter - the record is taken out only by whoever finds it still there.
-                self._db.delete_item(TableName=self._table, Key={"pk": item["pk"], "sk": item["sk"]},
-                                     ConditionExpression="#t = :t", ExpressionAttributeNames={"#t": "token"},
-                                     ExpressionAttributeValues={":t": item["token"]})
-            except ClientError as error:
-                if error_code(error) != "ConditionalCheckFailedException":
-                    raise
+            if not self._take(item):
                 continue  # another waker took it (or the waiter came back with a new token): look again
             if self.wake(item["token"]["S"]):
                 return str(item["job_id"]["S"])
         return None
+
+    def _take(self, waiter: dict[str, Any]) -> bool:
+        # Rule: one waker per waiter - the record is taken out only by whoever finds it still there.
+        return condition_held(lambda: self._db.delete_item(
+            TableName=self._table, Key={"pk": waiter["pk"], "sk": waiter["sk"]}, ConditionExpression="#t = :t",
+            ExpressionAttributeNames={"#t": "token"}, ExpressionAttributeValues={":t": waiter["token"]}))
 
     def after_backup_ended(self, job: Job) -> None:
         """A backup job ended (its lease and snapshot slots are back): leave its own place in the queue if it
@@ -116,16 +115,6 @@ class TurnQueue:
             _log.warning("could not wake the jobs queued behind job %s: %s", job.job_id, error)
 
     def wake(self, token: str) -> bool:
-        """SendTaskSuccess for a parked WaitForTurn task; False when nobody waits on that token any more."""
-        try:
-            self._sfn().send_task_success(taskToken=token, output=json.dumps({"woken": True}))
-        except ClientError as error:
-            if error_code(error) in _GONE:
-                return False  # that waiter timed out and is asking again on its own
-            raise
-        return True
-
-
-def queued_since(job: Job) -> datetime | None:
-    """When the job was first queued (its place in a queue), or None if it never was."""
-    return next((t.at for t in job.history if t.state is JobState.PENDING), None)
+        """Resume a parked WaitForTurn task; False when nobody waits on that token any more (that waiter timed
+        out and is asking again on its own)."""
+        return self._workflows.resume(token, {"woken": True})

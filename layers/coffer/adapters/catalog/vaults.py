@@ -1,6 +1,6 @@
 """The catalog's vault records: vaults, legal holds, the audit chain head, verify runs.
 
-Same single table as catalog_dynamodb.py (pk/sk, gsi1pk/gsi1sk), every access pattern a GetItem, Query or
+Same single table as dynamodb.py (pk/sk, gsi1pk/gsi1sk), every access pattern a GetItem, Query or
 transaction (never a Scan):
 
 | access pattern                               | key                                                | call        |
@@ -27,16 +27,19 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
-from coffer.adapters.aws import error_code
+from coffer.adapters.catalog.conditions import condition_held
 from coffer.domain.audit import ChainHead
-from coffer.domain.errors import ConcurrentUpdate
+from coffer.domain.errors import AlreadyExists, ConcurrentUpdate
 from coffer.domain.legal_holds import LegalHold
 from coffer.domain.recovery_points import RecoveryPoint
 from coffer.domain.vaults import Vault
+from coffer.ports.vault_records import PageStart
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import PutTypeDef, TransactWriteItemTypeDef
 
 _WRITE_BATCH = 25
 
@@ -49,12 +52,8 @@ def _n(value: int) -> dict[str, str]:
     return {"N": str(value)}
 
 
-class AlreadyExists(Exception):
-    pass
-
-
 class VaultCatalog:
-    def __init__(self, client: Any, table: str) -> None:
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
         self._db = client
         self._table = table
 
@@ -76,26 +75,18 @@ class VaultCatalog:
             # Rule: a vault (its lock above all) changes only from the version the writer read.
             put["ConditionExpression"] = "version = :v"
             put["ExpressionAttributeValues"] = {":v": _n(vault.version)}
-        try:
-            self._db.put_item(**put)
-        except ClientError as error:
-            if error_code(error) != "ConditionalCheckFailedException":
-                raise
+        if not condition_held(lambda: self._db.put_item(**put)):
             if vault.version == 0:
-                raise AlreadyExists(f"vault {vault.name} already exists") from error
-            raise ConcurrentUpdate(f"vault {vault.name} changed since version {vault.version}") from error
+                raise AlreadyExists(f"vault {vault.name} already exists")
+            raise ConcurrentUpdate(f"vault {vault.name} changed since version {vault.version}")
         return saved
 
     def delete_vault(self, vault: Vault) -> None:
-        try:
-            self._db.delete_item(
+        # Rule: delete only the version whose emptiness the caller checked.
+        if not condition_held(lambda: self._db.delete_item(
                 TableName=self._table, Key={"pk": _s(f"VAULT#{vault.name}"), "sk": _s("VAULT")},
-                # Rule: delete only the version whose emptiness the caller checked.
-                ConditionExpression="version = :v", ExpressionAttributeValues={":v": _n(vault.version)})
-        except ClientError as error:
-            if error_code(error) == "ConditionalCheckFailedException":
-                raise ConcurrentUpdate(f"vault {vault.name} changed since version {vault.version}") from error
-            raise
+                ConditionExpression="version = :v", ExpressionAttributeValues={":v": _n(vault.version)})):
+            raise ConcurrentUpdate(f"vault {vault.name} changed since version {vault.version}")
 
     def list_vaults(self) -> Iterator[Vault]:
         for item in self._query(IndexName="gsi1", KeyConditionExpression="gsi1pk = :p",
@@ -117,8 +108,8 @@ class VaultCatalog:
                                        ":b": _s(f"RP#{end.isoformat()}~")}):
             yield RecoveryPoint.model_validate_json(item["doc"]["S"])
 
-    def recovery_point_page(self, vault_name: str, start: dict[str, Any] | None,
-                            limit: int) -> tuple[list[RecoveryPoint], dict[str, Any] | None]:
+    def recovery_point_page(self, vault_name: str, start: PageStart | None,
+                            limit: int) -> tuple[list[RecoveryPoint], PageStart | None]:
         """One page of the vault's recovery points (bounded work per call) and where the next page starts."""
         params: dict[str, Any] = {"TableName": self._table, "IndexName": "gsi1", "Limit": limit,
                                   "KeyConditionExpression": "gsi1pk = :p",
@@ -143,12 +134,8 @@ class VaultCatalog:
             # Rule: a hold's status moves only from the version the writer read (create vs release race).
             put["ConditionExpression"] = "version = :v"
             put["ExpressionAttributeValues"] = {":v": _n(hold.version)}
-        try:
-            self._db.put_item(**put)
-        except ClientError as error:
-            if error_code(error) == "ConditionalCheckFailedException":
-                raise ConcurrentUpdate(f"legal hold {hold.legal_hold_id} changed") from error
-            raise
+        if not condition_held(lambda: self._db.put_item(**put)):
+            raise ConcurrentUpdate(f"legal hold {hold.legal_hold_id} changed")
         return saved
 
     def get_hold(self, hold_id: str) -> LegalHold | None:
@@ -201,7 +188,7 @@ class VaultCatalog:
 
     def move_audit_head(self, expected: ChainHead, new: ChainHead, idempotency_key: str | None = None) -> bool:
         """Move the head from `expected` to `new`; False if another append moved it first."""
-        update: dict[str, Any] = {"TableName": self._table, "Item": {
+        update: PutTypeDef = {"TableName": self._table, "Item": {
             "pk": _s("AUDIT"), "sk": _s("HEAD"), "seq": _n(new.seq), "hash": _s(new.hash)}}
         if expected.seq == 0:
             # Rule: the chain starts once.
@@ -211,32 +198,20 @@ class VaultCatalog:
             update["ConditionExpression"] = "seq = :s AND #h = :h"
             update["ExpressionAttributeNames"] = {"#h": "hash"}
             update["ExpressionAttributeValues"] = {":s": _n(expected.seq), ":h": _s(expected.hash)}
-        items: list[dict[str, Any]] = [{"Put": update}]
+        items: list[TransactWriteItemTypeDef] = [{"Put": update}]
         if idempotency_key:
             # Rule: a retried request (same key) adds no second record.
             items.append({"Put": {"TableName": self._table, "Item": {
                 "pk": _s(f"AUDITKEY#{idempotency_key}"), "sk": _s("AUDITKEY"), "seq": _n(new.seq)},
                 "ConditionExpression": "attribute_not_exists(pk)"}})
-        try:
-            self._db.transact_write_items(TransactItems=items)
-        except ClientError as error:
-            if error_code(error) == "TransactionCanceledException":
-                return False
-            raise
-        return True
+        return condition_held(lambda: self._db.transact_write_items(TransactItems=items))
 
     def restore_audit_head(self, head: ChainHead) -> bool:
         """Put a head back after the table was lost (only if there is none)."""
-        try:
-            self._db.put_item(TableName=self._table, Item={
-                "pk": _s("AUDIT"), "sk": _s("HEAD"), "seq": _n(head.seq), "hash": _s(head.hash)},
-                # Rule: never overwrite a live head.
-                ConditionExpression="attribute_not_exists(pk)")
-        except ClientError as error:
-            if error_code(error) == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        # Rule: never overwrite a live head.
+        return condition_held(lambda: self._db.put_item(TableName=self._table, Item={
+            "pk": _s("AUDIT"), "sk": _s("HEAD"), "seq": _n(head.seq), "hash": _s(head.hash)},
+            ConditionExpression="attribute_not_exists(pk)"))
 
     def audit_seq_for(self, idempotency_key: str) -> int | None:
         item = self._get(f"AUDITKEY#{idempotency_key}", "AUDITKEY")

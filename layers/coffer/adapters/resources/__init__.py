@@ -13,7 +13,7 @@ from coffer.adapters.resources.rds import RdsAdapter
 from coffer.adapters.resources.s3 import S3Adapter
 from coffer.domain.errors import UnsupportedResource
 from coffer.domain.resources import ResourceType
-from coffer.ports import ResourceAdapter
+from coffer.ports.resources import ResourceAdapter
 
 #: ResourceType -> (boto3 service name, adapter class)
 REGISTRY: dict[ResourceType, tuple[str, Callable[[Any], ResourceAdapter]]] = {
@@ -33,3 +33,18 @@ def adapter_for(resource_type: ResourceType, client_for: Callable[[str], Any]) -
         raise UnsupportedResource(
             f"resource type {resource_type} has no adapter yet (supported: {', '.join(REGISTRY)})") from None
     return factory(client_for(service))
+
+
+class ResourceRegistry:
+    """The registered adapters, each made once, on first use, with the client `client_for` gives its service."""
+
+    supported = frozenset(REGISTRY)
+
+    def __init__(self, client_for: Callable[[str], Any]) -> None:
+        self._client_for = client_for
+        self._made: dict[ResourceType, ResourceAdapter] = {}
+
+    def adapter(self, resource_type: ResourceType) -> ResourceAdapter:
+        if resource_type not in self._made:
+            self._made[resource_type] = adapter_for(resource_type, self._client_for)
+        return self._made[resource_type]

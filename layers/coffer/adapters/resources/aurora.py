@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from coffer.adapters.resources.common import (
     NO_OPTIONS,
@@ -39,7 +39,10 @@ from coffer.domain.errors import (
 from coffer.domain.jobs import Job
 from coffer.domain.manifest import Manifest
 from coffer.domain.resources import ResourceType, resource_name
-from coffer.ports import BackupStrategy, Capability, DiscoveredResource, OperationStatus
+from coffer.ports.resources import BackupStrategy, Capability, DiscoveredResource, OperationStatus
+
+if TYPE_CHECKING:
+    from mypy_boto3_rds import RDSClient
 
 ERRORS = {
     "DBClusterNotFoundFault": NotFound,
@@ -73,7 +76,7 @@ class AuroraAdapter(RdsSnapshots):
     #: DescribeDBClusters page size (AWS allows 20 to 100)
     page_size = 100
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: RDSClient) -> None:
         self._rds = client
         self._region: str = client.meta.region_name
 

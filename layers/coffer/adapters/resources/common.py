@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from types import MappingProxyType
-from typing import Any, Literal, NoReturn
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 from botocore.exceptions import ClientError
 
@@ -18,7 +18,11 @@ from coffer.adapters.aws import error_code
 from coffer.domain.errors import CofferError, InvalidInput, NotFound
 from coffer.domain.manifest import Manifest
 from coffer.domain.resources import Arn, ResourceType
-from coffer.ports import Capability, unsupported
+from coffer.ports.resources import Capability, unsupported
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_ec2.type_defs import FilterTypeDef
 
 TAG_RECOVERY_POINT = "coffer:recovery-point-id"
 TAG_RESTORE_JOB = "coffer:restore-job-id"
@@ -39,14 +43,15 @@ def recorded(manifest: Manifest) -> dict[str, Any]:
     return dict(manifest.source)
 
 
-def user_tags(tag_list: Iterable[Mapping[str, str]] | None) -> dict[str, str]:
+def user_tags(tag_list: Iterable[Mapping[str, Any]] | None) -> dict[str, str]:
     """[{"Key", "Value"}] as a dict, without AWS's reserved `aws:` tags (no caller may set those)."""
-    return {t["Key"]: t["Value"] for t in tag_list or () if not t["Key"].startswith("aws:")}
+    return {str(t["Key"]): str(t["Value"]) for t in tag_list or () if not str(t["Key"]).startswith("aws:")}
 
 
-def tag_list(*layers: Mapping[str, str]) -> list[dict[str, str]]:
-    """Tags as AWS lists them, later layers winning. Past AWS's 50 the earliest layer's tags are dropped, so
-    pass the source's tags first and Coffer's last: Coffer's own tags are never the ones left out."""
+def tag_list(*layers: Mapping[str, str]) -> list[Any]:
+    """Tags as AWS lists them ([{"Key", "Value"}]: each service's stubs name that shape a TypedDict of its own),
+    later layers winning. Past AWS's 50 the earliest layer's tags are dropped, so pass the source's tags first and
+    Coffer's last: Coffer's own tags are never the ones left out."""
     merged: dict[str, str] = {}
     for layer in layers:
         for key, value in layer.items():
@@ -66,25 +71,12 @@ def coffer_tags(recovery_point_id: str, restore_job_id: str | None = None,
     return tags
 
 
-def tag_filter(key: str, value: str) -> list[dict[str, Any]]:
+def tag_filter(key: str, value: str) -> list[FilterTypeDef]:
     return [{"Name": f"tag:{key}", "Values": [value]}]
 
 
 def refuse(resource_type: ResourceType, refusals: Mapping[Capability, str], capability: Capability) -> NoReturn:
     raise unsupported(resource_type, capability, refusals[capability])
-
-
-def check_options(options: Mapping[str, str], allowed: Mapping[str, frozenset[str]],
-                  resource_type: ResourceType) -> list[str]:
-    """Problems with StartBackupJob's BackupOptions for this type, each naming its field."""
-    problems = []
-    for name, value in options.items():
-        if name not in allowed:
-            known = ", ".join(sorted(allowed)) or "none"
-            problems.append(f"BackupOptions.{name}: not an option for {resource_type} (options: {known})")
-        elif value not in allowed[name]:
-            problems.append(f"BackupOptions.{name}: '{value}' is not one of {', '.join(sorted(allowed[name]))}")
-    return problems
 
 
 def split_ids(text: str) -> list[str]:
@@ -127,7 +119,7 @@ def translated(errors: ErrorMap, what: str) -> Iterator[None]:
         raise kind(message) from error
 
 
-def snapshot_permission(ec2: Any, errors: ErrorMap, snapshot_id: str, account_id: str,
+def snapshot_permission(ec2: EC2Client, errors: ErrorMap, snapshot_id: str, account_id: str,
                         operation: Literal["add", "remove"]) -> None:
     """Share an EBS snapshot with `account_id` for a cross-account copy (createVolumePermission), or withdraw
     the share when the copy ended; withdrawing it from a snapshot that is gone is harmless."""

@@ -17,12 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
 from coffer.adapters.aws import error_code, is_not_found
-from coffer.adapters.checksums import b64_to_hex
 from coffer.adapters.resources.common import coffer_tags, recorded, tag_list, translated
 from coffer.adapters.resources.dynamodb import ERRORS as DYNAMODB_ERRORS
 from coffer.adapters.resources.dynamodb import DynamoDBAdapter
@@ -34,46 +33,16 @@ from coffer.domain.errors import InvalidInput, UnsupportedOperation
 from coffer.domain.jobs import Job
 from coffer.domain.manifest import Manifest
 from coffer.domain.resources import ResourceType, resource_name
-from coffer.ports import OperationStatus
+from coffer.ports.continuous import ContinuousAdapter
+from coffer.ports.resources import OperationStatus
 
-#: a version that is gone (deleted for good) or is a delete marker, when asked for by id
-_VERSION_GONE = {"NoSuchVersion", "405", "MethodNotAllowed", "InvalidArgument"}
-_HEADERS = {"ContentType": "content_type", "CacheControl": "cache_control",
-            "ContentDisposition": "content_disposition", "ContentEncoding": "content_encoding",
-            "ContentLanguage": "content_language"}
+if TYPE_CHECKING:
+    from mypy_boto3_s3.type_defs import NotificationConfigurationTypeDef
+
 _BAD_TIME = f"Metadata.{RESTORE_TIME}"
 #: RDS's refusals of a restore time (outside the window, automated backups off)
 _RDS_TIME_ERRORS = {code: InvalidInput for code in ("InvalidRestoreFault", "PointInTimeRestoreNotEnabled",
                                                      "PointInTimeRestoreNotEnabledFault")}
-
-
-class ContinuousAdapter(Protocol):
-    resource_type: ResourceType
-
-    def check_protectable(self, resource_arn: str) -> None:
-        """Refuse (InvalidInput naming the field) a resource that cannot be protected continuously as it is."""
-        ...
-
-    def enable(self, resource_arn: str, retention_days: int) -> dict[str, Any]:
-        """Turn continuous backup on (again: sets the retention); returns the settings it replaced."""
-        ...
-
-    def status(self, resource_arn: str, retention_days: int) -> OperationStatus:
-        """done once the service protects the resource with that retention."""
-        ...
-
-    def check_restore_target(self, metadata: Mapping[str, str]) -> None:
-        """Refuse, naming the key, a target a point-in-time restore cannot go to."""
-        ...
-
-    def start_restore_to_time(self, job: Job, manifest: Manifest, at: datetime) -> str | None:
-        """Start restoring the resource as it was at `at` into job.restore_target; the new resource's ARN."""
-        ...
-
-    # inherited from the type's adapter: the restore is polled and checked like a snapshot restore
-    def restore_status(self, job: Job, manifest: Manifest) -> OperationStatus: ...
-
-    def validate_restore(self, job: Job, manifest: Manifest) -> dict[str, Any]: ...
 
 
 class S3Continuous(S3Adapter):
@@ -87,12 +56,12 @@ class S3Continuous(S3Adapter):
 
     def enable(self, resource_arn: str, retention_days: int) -> dict[str, Any]:
         bucket = resource_name(resource_arn)
-        current = self._s3.get_bucket_notification_configuration(Bucket=bucket)
-        current.pop("ResponseMetadata", None)
+        response = self._s3.get_bucket_notification_configuration(Bucket=bucket)
+        current = {k: v for k, v in response.items() if k != "ResponseMetadata"}
         # PutBucketNotificationConfiguration replaces the whole configuration: keep the bucket's other targets.
         # (Put every time: moto's GetBucketNotificationConfiguration leaves EventBridgeConfiguration out.)
-        self._s3.put_bucket_notification_configuration(
-            Bucket=bucket, NotificationConfiguration={**current, "EventBridgeConfiguration": {}})
+        kept = cast("NotificationConfigurationTypeDef", {**current, "EventBridgeConfiguration": {}})
+        self._s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=kept)
         return {"eventbridge": "EventBridgeConfiguration" in current}
 
     def status(self, resource_arn: str, retention_days: int) -> OperationStatus:
@@ -116,28 +85,6 @@ class S3Continuous(S3Adapter):
 
     def start_restore_to_time(self, job: Job, manifest: Manifest, at: datetime) -> str | None:
         return self.start_restore(job, manifest)  # the bucket; the objects are written batch by batch
-
-    def describe_version(self, bucket: str, key: str, version_id: str | None) -> dict[str, Any] | None:
-        """One object version's headers, metadata, tags, size and (if S3 has one) SHA-256; None if it is gone."""
-        version = {"VersionId": version_id} if version_id else {}
-        try:
-            head = self._s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED", **version)
-            tags = self._s3.get_object_tagging(Bucket=bucket, Key=key, **version).get("TagSet", [])
-        except ClientError as error:
-            if is_not_found(error) or error_code(error) in _VERSION_GONE:
-                return None
-            raise
-        if head.get("DeleteMarker"):
-            return None
-        facts: dict[str, Any] = {field: head[header] for header, field in _HEADERS.items() if head.get(header)}
-        full_object = head.get("ChecksumType", "FULL_OBJECT") == "FULL_OBJECT"
-        facts.update(
-            key=key, metadata=head.get("Metadata", {}), tags={t["Key"]: t["Value"] for t in tags},
-            version_id=head.get("VersionId") if head.get("VersionId") not in (None, "null") else None,
-            etag=head["ETag"].strip('"'), size=head["ContentLength"],
-            last_modified=head["LastModified"].isoformat() if head.get("LastModified") else "",
-            sha256=b64_to_hex(head["ChecksumSHA256"]) if head.get("ChecksumSHA256") and full_object else None)
-        return facts
 
 
 class DynamoDBContinuous(DynamoDBAdapter):
@@ -257,3 +204,16 @@ def continuous_adapter_for(resource_type: ResourceType, client_for: Callable[[st
         raise UnsupportedOperation(f"{resource_type}: cannot back up continuously: "
                                    f"{CONTINUOUS_REFUSALS.get(resource_type, 'not supported')}") from None
     return factory(client_for(service))
+
+
+class ContinuousRegistry:
+    """The continuous adapters, each made once, on first use, with the client `client_for` gives its service."""
+
+    def __init__(self, client_for: Callable[[str], Any]) -> None:
+        self._client_for = client_for
+        self._made: dict[ResourceType, ContinuousAdapter] = {}
+
+    def adapter(self, resource_type: ResourceType) -> ContinuousAdapter:
+        if resource_type not in self._made:
+            self._made[resource_type] = continuous_adapter_for(resource_type, self._client_for)
+        return self._made[resource_type]

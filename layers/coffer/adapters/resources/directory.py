@@ -10,45 +10,45 @@ one line per type), or else the type adapter's own discovery.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from itertools import islice
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from coffer.domain.resources import ResourceType
+from coffer.ports.directory import FoundResource
+from coffer.ports.resource_registry import ResourceAdapters
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_resourcegroupstaggingapi import ResourceGroupsTaggingAPIClient
+    from mypy_boto3_s3 import S3Client
 
 #: GetResources' largest page
 PAGE_SIZE = 100
 
 
-@dataclass(frozen=True)
-class FoundResource:
-    arn: str
-    tags: dict[str, str]
-
-
-def _tags(mapping: dict[str, Any]) -> dict[str, str]:
+def _tags(mapping: Any) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in mapping.get("Tags", [])}
 
 
-def _list_buckets(directory: ResourceDirectory, token: str | None) -> tuple[list[str], str | None]:
+def _list_buckets(directory: AwsResourceDirectory, token: str | None, account: str) -> tuple[list[str], str | None]:
     request: dict[str, Any] = {"BucketRegion": directory.region} if directory.region else {}
     if token:
         request["ContinuationToken"] = token
-    response = directory.client("s3").list_buckets(**request)
+    response = directory.s3.list_buckets(**request)
     return [f"arn:{directory.partition}:s3:::{b['Name']}" for b in response.get("Buckets", [])], \
         response.get("ContinuationToken")
 
 
-def _list_tables(directory: ResourceDirectory, token: str | None) -> tuple[list[str], str | None]:
+def _list_tables(directory: AwsResourceDirectory, token: str | None, account: str) -> tuple[list[str], str | None]:
     request: dict[str, Any] = {"Limit": PAGE_SIZE}
     if token:
         request["ExclusiveStartTableName"] = token
-    response = directory.client("dynamodb").list_tables(**request)
-    prefix = f"arn:{directory.partition}:dynamodb:{directory.region}:{directory.account}:table/"
+    response = directory.dynamodb.list_tables(**request)
+    prefix = f"arn:{directory.partition}:dynamodb:{directory.region}:{account}:table/"
     return [prefix + name for name in response.get("TableNames", [])], response.get("LastEvaluatedTableName")
 
 
-Listing = Callable[["ResourceDirectory", "str | None"], tuple[list[str], "str | None"]]
+Listing = Callable[["AwsResourceDirectory", "str | None", str], tuple[list[str], "str | None"]]
 #: each type's own listing (a page of ARNs and the next token): one line per resource type
 LISTINGS: dict[ResourceType, Listing] = {
     ResourceType.S3: _list_buckets,
@@ -56,11 +56,14 @@ LISTINGS: dict[ResourceType, Listing] = {
 }
 
 
-class ResourceDirectory:
-    def __init__(self, client_for: Callable[[str], Any], region: str, account: str, partition: str = "aws") -> None:
-        self.client = client_for
+class AwsResourceDirectory:
+    def __init__(self, tagging: ResourceGroupsTaggingAPIClient, s3: S3Client, dynamodb: DynamoDBClient,
+                 resources: ResourceAdapters, region: str, partition: str = "aws") -> None:
+        self.tagging = tagging
+        self.s3 = s3
+        self.dynamodb = dynamodb
+        self._resources = resources
         self.region = region
-        self.account = account
         self.partition = partition
 
     def tagged_page(self, token: str | None, tag_filters: tuple[tuple[str, str], ...] = (),
@@ -73,31 +76,29 @@ class ResourceDirectory:
             request["TagFilters"] = [{"Key": key, "Values": [value]} for key, value in tag_filters]
         if type_filters:
             request["ResourceTypeFilters"] = sorted(type_filters)
-        response = self.client("resourcegroupstaggingapi").get_resources(**request)
+        response = self.tagging.get_resources(**request)
         found = [FoundResource(m["ResourceARN"], _tags(m)) for m in response.get("ResourceTagMappingList", [])]
         return found, response.get("PaginationToken") or None
 
     def tags_of(self, arns: list[str]) -> dict[str, dict[str, str]]:
         """Tags of named resources; a resource GetResources does not know (never tagged) is absent."""
         found: dict[str, dict[str, str]] = {}
-        tagging = self.client("resourcegroupstaggingapi")
         for start in range(0, len(arns), PAGE_SIZE):
             request: dict[str, Any] = {"ResourceARNList": arns[start:start + PAGE_SIZE]}
             while True:
-                response = tagging.get_resources(**request)
+                response = self.tagging.get_resources(**request)
                 found.update({m["ResourceARN"]: _tags(m) for m in response.get("ResourceTagMappingList", [])})
                 if not response.get("PaginationToken"):
                     break
                 request["PaginationToken"] = response["PaginationToken"]
         return found
 
-    def listed_page(self, resource_type: ResourceType, token: str | None) -> tuple[list[str], str | None]:
+    def listed_page(self, resource_type: ResourceType, token: str | None,
+                    account: str) -> tuple[list[str], str | None]:
         """One page of a type's own listing (ARNs, tagged or not): a paginated List call where there is one
         here, else the type's adapter's discovery (resumed by position)."""
         if resource_type in LISTINGS:
-            return LISTINGS[resource_type](self, token)
-        from coffer.adapters.resources import adapter_for
-
+            return LISTINGS[resource_type](self, token, account)
         start = int(token or 0)
-        found = list(islice(adapter_for(resource_type, self.client).discover(self.account), start, start + PAGE_SIZE))
-        return [d.arn for d in found], str(start + PAGE_SIZE) if len(found) == PAGE_SIZE else None
+        found = list(islice(self._resources.adapter(resource_type).discover(account), start, start + PAGE_SIZE))
+        return [d.resource_arn for d in found], str(start + PAGE_SIZE) if len(found) == PAGE_SIZE else None

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from coffer.adapters.aws import is_not_found
+from coffer.adapters.aws import is_not_found, refusals_named
 from coffer.adapters.resources.common import (
     NO_OPTIONS,
     coffer_tags,
@@ -43,7 +43,10 @@ from coffer.domain.jobs import Job
 from coffer.domain.manifest import Manifest
 from coffer.domain.recovery_points import RecoveryPoint
 from coffer.domain.resources import ResourceType, resource_name
-from coffer.ports import BackupStrategy, Capability, CopyTarget, DiscoveredResource, OperationStatus
+from coffer.ports.resources import BackupStrategy, Capability, CopyTarget, DiscoveredResource, OperationStatus
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 ERRORS = {
     "BackupNotFoundException": NotFound,
@@ -79,7 +82,7 @@ class DynamoDBAdapter:
     #: ListTables page size (AWS allows 1 to 100)
     page_size = 100
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: DynamoDBClient) -> None:
         self._db = client
 
     def discover(self, account_id: str) -> Iterator[DiscoveredResource]:
@@ -127,6 +130,8 @@ class DynamoDBAdapter:
         if recorded(manifest).get("export"):
             return self._start_import(job, manifest)  # a copy: its export's files, in this vault
         backup_arn = manifest.recovery_point.native_ref
+        if not backup_arn:
+            raise NotFound(f"recovery point {manifest.recovery_point.recovery_point_id} has no DynamoDB backup")
         try:
             self._db.restore_table_from_backup(TargetTableName=target, BackupArn=backup_arn)
         except ClientError as error:
@@ -176,12 +181,14 @@ class DynamoDBAdapter:
     def copy_status(self, native_ref: str) -> OperationStatus:
         refuse(self.resource_type, self.refusals, Capability.COPY_TO_REGION)
 
+    @refusals_named
     def start_cold(self, recovery_point: RecoveryPoint) -> None:
         refuse(self.resource_type, self.refusals, Capability.COLD_STORAGE)
 
     def cold_status(self, recovery_point: RecoveryPoint) -> OperationStatus:
         refuse(self.resource_type, self.refusals, Capability.COLD_STORAGE)
 
+    @refusals_named
     def delete_recovery_point(self, recovery_point: RecoveryPoint) -> None:
         if not recovery_point.native_ref:
             raise NotFound(f"recovery point {recovery_point.recovery_point_id} has no DynamoDB backup")
@@ -218,7 +225,7 @@ class DynamoDBAdapter:
         if bucket_owner:
             params["S3BucketOwner"] = bucket_owner
         with translated(ERRORS, f"ExportTableToPointInTime of {name}"):
-            export: dict[str, Any] = self._db.export_table_to_point_in_time(**params)["ExportDescription"]
+            export: Mapping[str, Any] = self._db.export_table_to_point_in_time(**params)["ExportDescription"]
         return str(export["ExportArn"])
 
     def export_status(self, export_arn: str) -> OperationStatus:
@@ -265,7 +272,7 @@ class DynamoDBAdapter:
         return bool(status == "COMPLETED")
 
     def _tags(self, arn: str) -> dict[str, str]:
-        tags: list[dict[str, str]] = []
+        tags: list[Mapping[str, Any]] = []
         params: dict[str, Any] = {"ResourceArn": arn}
         while True:
             page = self._db.list_tags_of_resource(**params)
@@ -274,9 +281,9 @@ class DynamoDBAdapter:
                 return user_tags(tags)
             params["NextToken"] = page["NextToken"]
 
-    def _describe_table(self, name: str) -> dict[str, Any]:
+    def _describe_table(self, name: str) -> Mapping[str, Any]:
         try:
-            table: dict[str, Any] = self._db.describe_table(TableName=name)["Table"]
+            table: Mapping[str, Any] = self._db.describe_table(TableName=name)["Table"]
         except ClientError as error:
             if is_not_found(error):
                 raise NotFound(f"table {name} not found") from error

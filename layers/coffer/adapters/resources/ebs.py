@@ -16,9 +16,10 @@ ec2:ModifySnapshotTier, ec2:DeleteSnapshot and ec2:DescribeVolumes for the funct
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
+from coffer.adapters.aws import refusals_named
 from coffer.adapters.resources.common import (
     GIB,
     NO_OPTIONS,
@@ -41,7 +42,10 @@ from coffer.domain.jobs import Job
 from coffer.domain.manifest import Manifest
 from coffer.domain.recovery_points import RecoveryPoint
 from coffer.domain.resources import ResourceType, resource_name
-from coffer.ports import BackupStrategy, Capability, CopyTarget, DiscoveredResource, OperationStatus
+from coffer.ports.resources import BackupStrategy, Capability, CopyTarget, DiscoveredResource, OperationStatus
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
 
 ERRORS = {
     "InvalidVolume.NotFound": NotFound,
@@ -79,7 +83,7 @@ class EbsAdapter:
     #: DescribeVolumes page size (AWS allows 5 to 500)
     page_size = 500
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: EC2Client) -> None:
         self._ec2 = client
         self._region: str = client.meta.region_name
         self._partition: str = client.meta.partition
@@ -97,7 +101,7 @@ class EbsAdapter:
         return self._facts(self._volume(resource_name(resource_arn)))
 
     @staticmethod
-    def _facts(volume: dict[str, Any]) -> dict[str, Any]:
+    def _facts(volume: Mapping[str, Any]) -> dict[str, Any]:
         return {
             "volume_id": volume["VolumeId"],
             "availability_zone": volume["AvailabilityZone"],
@@ -199,6 +203,7 @@ class EbsAdapter:
     def copy_status(self, native_ref: str) -> OperationStatus:
         return self._snapshot_status(native_ref)
 
+    @refusals_named
     def start_cold(self, recovery_point: RecoveryPoint) -> None:
         snapshot_id = self._snapshot_id_of(recovery_point.native_ref)
         status = self._tier_status(snapshot_id)
@@ -219,6 +224,7 @@ class EbsAdapter:
                                details={"snapshot_id": snapshot_id, "storage_tier": status.get("StorageTier"),
                                         "tiering": operation})
 
+    @refusals_named
     def delete_recovery_point(self, recovery_point: RecoveryPoint) -> None:
         snapshot_id = self._snapshot_id_of(recovery_point.native_ref)
         try:
@@ -228,19 +234,19 @@ class EbsAdapter:
             return  # deleted already (a retried delete)
 
     # ---- helpers --------------------------------------------------------------------------------
-    def _volume(self, volume_id: str) -> dict[str, Any]:
+    def _volume(self, volume_id: str) -> Mapping[str, Any]:
         with translated(ERRORS, f"volume {volume_id}"):
             volumes = self._ec2.describe_volumes(VolumeIds=[volume_id])["Volumes"]
         if not volumes:
             raise NotFound(f"volume {volume_id} not found")
-        volume: dict[str, Any] = volumes[0]
+        volume: Mapping[str, Any] = volumes[0]
         return volume
 
     def _volume_arn(self, manifest: Manifest, volume_id: str) -> str:
         account = manifest.recovery_point.resource_arn.split(":")[4]
         return f"arn:{self._partition}:ec2:{self._region}:{account}:volume/{volume_id}"
 
-    def _find_snapshot(self, recovery_point_id: str) -> dict[str, Any] | None:
+    def _find_snapshot(self, recovery_point_id: str) -> Mapping[str, Any] | None:
         snapshots = self._ec2.describe_snapshots(OwnerIds=["self"],
                                                  Filters=tag_filter(TAG_RECOVERY_POINT, recovery_point_id))
         found = [s for s in snapshots["Snapshots"] if s["State"] != "error"]
@@ -268,13 +274,13 @@ class EbsAdapter:
     def _snapshot_id(self, manifest: Manifest) -> str:
         return self._snapshot_id_of(manifest.recovery_point.native_ref)
 
-    def _tier_status(self, snapshot_id: str) -> dict[str, Any]:
+    def _tier_status(self, snapshot_id: str) -> Mapping[str, Any]:
         with translated(ERRORS, f"snapshot {snapshot_id}"):
             statuses = self._ec2.describe_snapshot_tier_status(
                 Filters=[{"Name": "snapshot-id", "Values": [snapshot_id]}])["SnapshotTierStatuses"]
         if not statuses:
             raise NotFound(f"snapshot {snapshot_id} not found")
-        status: dict[str, Any] = statuses[0]
+        status: Mapping[str, Any] = statuses[0]
         return status
 
     def _usable(self, snapshot_id: str) -> bool:
@@ -282,7 +288,7 @@ class EbsAdapter:
         status = self._tier_status(snapshot_id)
         return status.get("StorageTier") != "archive" or status.get("LastTieringOperationStatus") in RESTORED_TIERING
 
-    def _restored_volume(self, job_id: str) -> dict[str, Any] | None:
+    def _restored_volume(self, job_id: str) -> Mapping[str, Any] | None:
         volumes = self._ec2.describe_volumes(Filters=tag_filter(TAG_RESTORE_JOB, job_id))["Volumes"]
         return volumes[0] if volumes else None
 

@@ -19,8 +19,9 @@ launching a new instance from it with the recorded launch configuration.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from coffer.adapters.aws import refusals_named
 from coffer.adapters.resources.common import (
     GIB,
     TAG_RECOVERY_POINT,
@@ -42,7 +43,10 @@ from coffer.domain.jobs import Job
 from coffer.domain.manifest import Manifest
 from coffer.domain.recovery_points import RecoveryPoint
 from coffer.domain.resources import ResourceType, resource_name
-from coffer.ports import BackupStrategy, Capability, CopyTarget, DiscoveredResource, OperationStatus
+from coffer.ports.resources import BackupStrategy, Capability, CopyTarget, DiscoveredResource, OperationStatus
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
 
 ERRORS = {
     "InvalidInstanceID.NotFound": NotFound,
@@ -89,7 +93,7 @@ class Ec2Adapter:
     #: DescribeInstances page size (AWS allows 5 to 1000)
     page_size = 1000
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: EC2Client) -> None:
         self._ec2 = client
         self._region: str = client.meta.region_name
         self._partition: str = client.meta.partition
@@ -114,7 +118,7 @@ class Ec2Adapter:
         return self._facts(instance)
 
     @staticmethod
-    def _facts(instance: dict[str, Any]) -> dict[str, Any]:
+    def _facts(instance: Mapping[str, Any]) -> dict[str, Any]:
         """The launch configuration a restore re-creates, and what a reader of the manifest wants to know."""
         groups: list[dict[str, Any]] = instance.get("SecurityGroups") or next(
             (nic.get("Groups", []) for nic in instance.get("NetworkInterfaces", [])
@@ -265,17 +269,19 @@ class Ec2Adapter:
             raise NotFound(f"{native_ref} is not an image Coffer made (no {TAG_RECOVERY_POINT} tag)")
         return self._image_status(native_ref, recovery_point_id)
 
+    @refusals_named
     def start_cold(self, recovery_point: RecoveryPoint) -> None:
         refuse(self.resource_type, self.refusals, Capability.COLD_STORAGE)
 
     def cold_status(self, recovery_point: RecoveryPoint) -> OperationStatus:
         refuse(self.resource_type, self.refusals, Capability.COLD_STORAGE)
 
+    @refusals_named
     def delete_recovery_point(self, recovery_point: RecoveryPoint) -> None:
         """Deregister the AMI, then delete its snapshots (found by Coffer's tag if the AMI is gone already)."""
         image_id = self._image_id(recovery_point.native_ref)
         try:
-            image: dict[str, Any] | None = self._image(image_id)
+            image: Mapping[str, Any] | None = self._image(image_id)
         except NotFound:
             image = None
         if image is not None:
@@ -297,10 +303,10 @@ class Ec2Adapter:
                 pass
 
     # ---- helpers --------------------------------------------------------------------------------
-    def _instance(self, instance_id: str) -> dict[str, Any]:
+    def _instance(self, instance_id: str) -> Mapping[str, Any]:
         with translated(ERRORS, f"instance {instance_id}"):
             reservations = self._ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
-        instances: list[dict[str, Any]] = [i for r in reservations for i in r["Instances"]]
+        instances: list[Mapping[str, Any]] = [i for r in reservations for i in r["Instances"]]
         if not instances:
             raise NotFound(f"instance {instance_id} not found")
         return instances[0]
@@ -315,22 +321,22 @@ class Ec2Adapter:
             raise NotFound("the recovery point has no AMI")
         return last_part(native_ref, "/")
 
-    def _image(self, image_id: str) -> dict[str, Any]:
+    def _image(self, image_id: str) -> Mapping[str, Any]:
         with translated(ERRORS, f"image {image_id}"):
             images = self._ec2.describe_images(ImageIds=[image_id])["Images"]
         if not images:
             raise NotFound(f"image {image_id} is deregistered")
-        image: dict[str, Any] = images[0]
+        image: Mapping[str, Any] = images[0]
         return image
 
-    def _find_image(self, recovery_point_id: str) -> dict[str, Any] | None:
+    def _find_image(self, recovery_point_id: str) -> Mapping[str, Any] | None:
         images = self._ec2.describe_images(Owners=["self"],
                                            Filters=tag_filter(TAG_RECOVERY_POINT, recovery_point_id))["Images"]
         found = [i for i in images if i["State"] not in FAILED_IMAGE_STATES]
         return found[0] if found else None
 
     @staticmethod
-    def _snapshot_ids(image: dict[str, Any]) -> list[str]:
+    def _snapshot_ids(image: Mapping[str, Any]) -> list[str]:
         return [m["Ebs"]["SnapshotId"] for m in image.get("BlockDeviceMappings", [])
                 if m.get("Ebs", {}).get("SnapshotId")]
 
@@ -352,7 +358,7 @@ class Ec2Adapter:
                                "size_gib": m["Ebs"].get("VolumeSize")}
                               for m in image.get("BlockDeviceMappings", []) if "Ebs" in m]})
 
-    def _restored_instance(self, job_id: str) -> dict[str, Any] | None:
+    def _restored_instance(self, job_id: str) -> Mapping[str, Any] | None:
         reservations = self._ec2.describe_instances(Filters=tag_filter(TAG_RESTORE_JOB, job_id))["Reservations"]
         instances = [i for r in reservations for i in r["Instances"] if i["State"]["Name"] != "terminated"]
         return instances[0] if instances else None

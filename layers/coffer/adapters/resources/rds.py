@@ -16,7 +16,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from coffer.adapters.resources.common import (
     GIB,
@@ -41,7 +41,10 @@ from coffer.domain.errors import (
 from coffer.domain.jobs import Job
 from coffer.domain.manifest import Manifest
 from coffer.domain.resources import ResourceType, resource_name
-from coffer.ports import BackupStrategy, Capability, DiscoveredResource, OperationStatus
+from coffer.ports.resources import BackupStrategy, Capability, DiscoveredResource, OperationStatus
+
+if TYPE_CHECKING:
+    from mypy_boto3_rds import RDSClient
 
 ERRORS = {
     "DBInstanceNotFound": NotFound,
@@ -82,7 +85,7 @@ class RdsAdapter(RdsSnapshots):
     #: DescribeDBInstances page size (AWS allows 20 to 100)
     page_size = 100
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: RDSClient) -> None:
         self._rds = client
         self._region: str = client.meta.region_name
 

@@ -12,11 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from coffer.adapters.aws import refusals_named
 from coffer.adapters.resources.common import GIB, coffer_tags, last_part, refuse, region_of, tag_list, translated
 from coffer.domain.errors import CofferError, InvalidInput, NativeOperationFailed, NotFound
 from coffer.domain.recovery_points import RecoveryPoint
 from coffer.domain.resources import ResourceType
-from coffer.ports import Capability, CopyTarget, OperationStatus
+from coffer.ports.resources import Capability, CopyTarget, OperationStatus
 
 #: snapshot statuses that end a backup or a copy as failed (others, such as creating or copying, are in progress)
 FAILED_SNAPSHOT = {"failed", "error", "deleting"}
@@ -95,12 +96,14 @@ class RdsSnapshots:
     def copy_status(self, native_ref: str) -> OperationStatus:
         return self._snapshot_status(native_ref)
 
+    @refusals_named
     def start_cold(self, recovery_point: RecoveryPoint) -> None:
         refuse(self.resource_type, self.refusals, Capability.COLD_STORAGE)
 
     def cold_status(self, recovery_point: RecoveryPoint) -> OperationStatus:
         refuse(self.resource_type, self.refusals, Capability.COLD_STORAGE)
 
+    @refusals_named
     def delete_recovery_point(self, recovery_point: RecoveryPoint) -> None:
         api, name = self.snapshots, last_part(self._native_ref(recovery_point), ":")
         try:

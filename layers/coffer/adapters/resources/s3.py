@@ -7,30 +7,32 @@ An S3 recovery point has no native artefact: its objects are content-addressed b
 the recovery points that hold the same bytes, locked by S3 Object Lock and expired by the vault's lifecycle.
 Copying one to another vault, moving it to cold storage and deleting it are therefore vault operations, not
 this adapter's (see REFUSALS). A bucket the restore creates is tagged with the recovery point id; restored
-objects keep exactly their own tags.
+objects keep exactly their own tags. The per-object methods (ports/source_buckets.py) raise ObjectRefused when S3
+refuses that object for good, so a batch names it failed and goes on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from botocore.exceptions import ClientError
 
-from coffer.adapters.aws import is_not_found
+from coffer.adapters.aws import error_code, is_not_found, refusals_named, refuses_objects
 from coffer.adapters.checksums import b64_to_hex
 from coffer.adapters.resources.common import NO_OPTIONS, coffer_tags, refuse, tag_list, user_tags
 from coffer.domain.errors import IntegrityError, NotFound, RestoreMismatch, UnsupportedOperation
 from coffer.domain.jobs import Job
 from coffer.domain.manifest import Manifest, ObjectEntry
+from coffer.domain.multipart import MAX_SINGLE_COPY
 from coffer.domain.recovery_points import RecoveryPoint
 from coffer.domain.resources import ResourceType, resource_name
-from coffer.ports import BackupStrategy, Capability, CopyTarget, DiscoveredResource, OperationStatus
+from coffer.ports.resources import BackupStrategy, Capability, CopyTarget, DiscoveredResource, OperationStatus
 
-#: CopyObject's limit. Backups copy larger objects in parts (services/large_objects.py: UploadPartCopy, a composite
-#: SHA-256); continuous backup's change journal (services/continuous.py) does not copy them in parts yet.
-MAX_SINGLE_COPY = 5 * 1024**3
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import CopySourceTypeDef
 
 _HEADERS = {  # HeadObject field -> CopyObject parameter kept in the manifest
     "ContentType": "content_type",
@@ -39,6 +41,8 @@ _HEADERS = {  # HeadObject field -> CopyObject parameter kept in the manifest
     "ContentEncoding": "content_encoding",
     "ContentLanguage": "content_language",
 }
+#: a version that is gone (deleted for good) or is a delete marker, when asked for by id
+_VERSION_GONE = {"NoSuchVersion", "405", "MethodNotAllowed", "InvalidArgument"}
 _IN_THE_VAULT = ("an S3 recovery point is objects in the vault, not a native artefact: {} is a vault operation "
                  "(vault copies and lifecycle), not the S3 adapter's")
 REFUSALS: Mapping[Capability, str] = {
@@ -56,7 +60,7 @@ class S3Adapter:
     refusals = REFUSALS
     backup_options = NO_OPTIONS
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: S3Client) -> None:
         self._s3 = client
 
     # ---- the adapter interface ------------------------------------------------------------------
@@ -121,12 +125,14 @@ class S3Adapter:
     def copy_status(self, native_ref: str) -> OperationStatus:
         refuse(self.resource_type, self.refusals, Capability.COPY_TO_REGION)
 
+    @refusals_named
     def start_cold(self, recovery_point: RecoveryPoint) -> None:
         refuse(self.resource_type, self.refusals, Capability.COLD_STORAGE)
 
     def cold_status(self, recovery_point: RecoveryPoint) -> OperationStatus:
         refuse(self.resource_type, self.refusals, Capability.COLD_STORAGE)
 
+    @refusals_named
     def delete_recovery_point(self, recovery_point: RecoveryPoint) -> None:
         refuse(self.resource_type, self.refusals, Capability.DELETE)
 
@@ -151,13 +157,14 @@ class S3Adapter:
         ]
         return items, page.get("NextContinuationToken") if page.get("IsTruncated") else None
 
+    @refuses_objects
     def describe_object(self, bucket: str, key: str) -> dict[str, Any] | None:
         """Headers, user metadata, tags, version and (if S3 has one) the full-object SHA-256.
 
         None when the object vanished since it was listed (deleted objects are not in the recovery point).
         """
         try:
-            head = self._s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+            head: Mapping[str, Any] = self._s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
             tags = self._s3.get_object_tagging(Bucket=bucket, Key=key).get("TagSet", [])
         except ClientError as error:
             if is_not_found(error):
@@ -173,6 +180,29 @@ class S3Adapter:
         facts["sha256"] = b64_to_hex(head["ChecksumSHA256"]) if head.get("ChecksumSHA256") and full_object else None
         return facts
 
+    def describe_version(self, bucket: str, key: str, version_id: str | None) -> dict[str, Any] | None:
+        """One object version's headers, metadata, tags, size and (if S3 has one) SHA-256; None if it is gone."""
+        version: dict[str, Any] = {"VersionId": version_id} if version_id else {}
+        try:
+            head: Mapping[str, Any] = self._s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED", **version)
+            tags = self._s3.get_object_tagging(Bucket=bucket, Key=key, **version).get("TagSet", [])
+        except ClientError as error:
+            if is_not_found(error) or error_code(error) in _VERSION_GONE:
+                return None
+            raise
+        if head.get("DeleteMarker"):
+            return None
+        facts: dict[str, Any] = {field: head[header] for header, field in _HEADERS.items() if head.get(header)}
+        full_object = head.get("ChecksumType", "FULL_OBJECT") == "FULL_OBJECT"
+        facts.update(
+            key=key, metadata=head.get("Metadata", {}), tags={t["Key"]: t["Value"] for t in tags},
+            version_id=head.get("VersionId") if head.get("VersionId") not in (None, "null") else None,
+            etag=head["ETag"].strip('"'), size=head["ContentLength"],
+            last_modified=head["LastModified"].isoformat() if head.get("LastModified") else "",
+            sha256=b64_to_hex(head["ChecksumSHA256"]) if head.get("ChecksumSHA256") and full_object else None)
+        return facts
+
+    @refuses_objects
     def tags(self, bucket: str, key: str) -> dict[str, str] | None:
         try:
             tag_set = self._s3.get_object_tagging(Bucket=bucket, Key=key).get("TagSet", [])
@@ -182,21 +212,20 @@ class S3Adapter:
             raise
         return {t["Key"]: t["Value"] for t in tag_set}
 
+    @refuses_objects
     def copy_with_checksum(self, bucket: str, key: str, version_id: str | None, size: int,
                            dest_bucket: str, dest_key: str) -> str:
         """Server-side copy that makes S3 compute the SHA-256 (hex). Used to learn an object's content address."""
         if size > MAX_SINGLE_COPY:
             raise UnsupportedOperation(f"s3://{bucket}/{key}: objects over 5 GiB are not copied with one CopyObject")
-        source: dict[str, str] = {"Bucket": bucket, "Key": key}
+        source: CopySourceTypeDef = {"Bucket": bucket, "Key": key}
         if version_id:
             source["VersionId"] = version_id
         response = self._s3.copy_object(Bucket=dest_bucket, Key=dest_key, CopySource=source,
                                         ChecksumAlgorithm="SHA256", TaggingDirective="REPLACE")
         return b64_to_hex(response["CopyObjectResult"]["ChecksumSHA256"])
 
-    def delete_object(self, bucket: str, key: str) -> None:
-        self._s3.delete_object(Bucket=bucket, Key=key)
-
+    @refuses_objects
     def restore_object(self, vault_bucket: str, blob_key: str, bucket: str, key: str, entry: ObjectEntry) -> None:
         """Copy a blob back under its key with its headers, metadata and tags; S3's SHA-256 must match."""
         params: dict[str, Any] = {

@@ -8,16 +8,14 @@ Reading a data file:
   streams the file from its start, skipping the lines read before by counting newlines in the decompressed bytes
   (no parsing), and parses at most ``limit`` rows. The rows handled per call are bounded; the bytes streamed are
   bounded by one data file, whose size S3 chooses (it splits a large inventory into many files).
-
-Also here: the catalog's note of what a bucket's previous backup listed, and when (``ListingMarks``).
 """
 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -32,13 +30,16 @@ from coffer.domain.inventory import (
     unusable_because,
 )
 
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
 #: bytes of an uncompressed data file read per ranged GET
 CHUNK_BYTES = 8 * 1024 * 1024
 _STREAM_BYTES = 1024 * 1024
 
 
 class S3Inventory:
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: S3Client) -> None:
         self._s3 = client
 
     # ---- which inventory ------------------------------------------------------------------------
@@ -63,7 +64,7 @@ class S3Inventory:
             return best
         return None, "", "; ".join(reasons) or "the bucket has no S3 Inventory configuration"
 
-    def _configurations(self, bucket: str) -> Iterator[dict[str, Any]]:
+    def _configurations(self, bucket: str) -> Iterator[Mapping[str, Any]]:
         params: dict[str, Any] = {"Bucket": bucket}
         while True:
             try:
@@ -77,7 +78,7 @@ class S3Inventory:
                 return
             params["ContinuationToken"] = page["NextContinuationToken"]
 
-    def _newest_delivery(self, bucket: str, config: dict[str, Any], now: datetime,
+    def _newest_delivery(self, bucket: str, config: Mapping[str, Any], now: datetime,
                          max_age: timedelta) -> tuple[tuple[InventoryManifest, str, str] | None, str]:
         if not config.get("IsEnabled"):
             return None, "disabled"
@@ -181,34 +182,3 @@ class S3Inventory:
                     return items, seen, True
         finally:
             body.close()
-
-
-class ListingMarks:
-    """When a bucket's previous backup (into a vault) took its listing: an inventory older than that is not used.
-
-    | record | key                                            | attributes |
-    |--------|------------------------------------------------|------------|
-    | mark   | pk=LISTED#<vault>#<bucket>, sk=LISTED          | as_of      |
-    """
-
-    def __init__(self, client: Any, table: str) -> None:
-        self._db = client
-        self._table = table
-
-    @staticmethod
-    def _key(vault: str, bucket: str) -> dict[str, Any]:
-        return {"pk": {"S": f"LISTED#{vault}#{bucket}"}, "sk": {"S": "LISTED"}}
-
-    def listed_before(self, vault: str, bucket: str) -> datetime | None:
-        item = self._db.get_item(TableName=self._table, Key=self._key(vault, bucket), ConsistentRead=True).get("Item")
-        return None if item is None else datetime.fromisoformat(item["as_of"]["S"])
-
-    def mark(self, vault: str, bucket: str, as_of: datetime) -> None:
-        try:
-            # Rule: the mark only moves forward (a late job of an older listing never moves it back).
-            self._db.update_item(TableName=self._table, Key=self._key(vault, bucket), UpdateExpression="SET as_of = :t",
-                                 ConditionExpression="attribute_not_exists(as_of) OR as_of < :t",
-                                 ExpressionAttributeValues={":t": {"S": as_of.isoformat()}})
-        except ClientError as error:
-            if error_code(error) != "ConditionalCheckFailedException":
-                raise

@@ -7,12 +7,16 @@ change a bucket policy (tests/unit/test_template.py), and keys are created here,
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from coffer.adapters.aws import error_code
 from coffer.domain.errors import InvalidInput, NotFound
+
+if TYPE_CHECKING:
+    from mypy_boto3_kms import KMSClient
+    from mypy_boto3_s3 import S3Client
 
 #: Every key a vault uses carries this tag with the stack's name: the functions' roles may use a KMS key
 #: through S3 only if it does (template.yaml, Sid VaultKeysThroughS3).
@@ -21,7 +25,7 @@ VAULT_TAG = "coffer:vault"
 
 
 class VaultKeys:
-    def __init__(self, client: Any, stack_name: str) -> None:
+    def __init__(self, client: KMSClient, stack_name: str) -> None:
         self._kms = client
         self._stack = stack_name
 
@@ -69,7 +73,7 @@ class VaultKeys:
 
 
 class VaultBucketPolicy:
-    def __init__(self, client: Any, bucket: str, bucket_arn: str | None = None) -> None:
+    def __init__(self, client: S3Client, bucket: str, bucket_arn: str | None = None) -> None:
         self._s3 = client
         self.bucket = bucket
         self.bucket_arn = bucket_arn or f"arn:aws:s3:::{bucket}"

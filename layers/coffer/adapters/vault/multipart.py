@@ -5,55 +5,25 @@ them with ListParts, wants them all again in CompleteMultipartUpload, and then g
 checksum `<base64>-<parts>` (domain/multipart.py). Into the vault, an upload carries the vault's seal (Object
 Lock mode and retain-until date, SSE-KMS key) from CreateMultipartUpload on: the object is locked the moment
 it exists. An upload that cannot be completed is aborted (the buckets' lifecycle rules abort any left over).
+Copies are of one object each: S3 refusing it for good raises ObjectRefused (adapters/aws.py `refuses_objects`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError, FlexibleChecksumError
 
-from coffer.adapters.aws import is_not_found
+from coffer.adapters.aws import error_code, is_not_found, refuses_objects
 from coffer.adapters.checksums import b64_to_hex
-from coffer.domain.errors import IntegrityError, NotFound
-from coffer.domain.multipart import composite_of_stream, part_count, part_ranges, split_composite
+from coffer.domain.errors import IntegrityError, NotFound, UploadGone
+from coffer.domain.multipart import composite_of_stream, part_ranges, split_composite
+from coffer.ports.multipart import Composite, Upload
 
-
-@dataclass(frozen=True)
-class Upload:
-    """One multipart copy: from source (bucket, key, version) of `size` bytes, in parts of `part_size`, into
-    dest_bucket/dest_key as upload `upload_id`. Plain data: range files of the Distributed Map carry it."""
-
-    source_bucket: str
-    source_key: str
-    source_version: str | None
-    size: int
-    part_size: int
-    dest_bucket: str
-    dest_key: str
-    upload_id: str
-
-    @property
-    def parts(self) -> int:
-        return part_count(self.size, self.part_size)
-
-    def to_json(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-    @classmethod
-    def from_json(cls, document: dict[str, Any]) -> Upload:
-        return cls(**{name: document[name] for name in cls.__dataclass_fields__})
-
-
-@dataclass(frozen=True)
-class Composite:
-    """S3's composite SHA-256 of an object (hex, without the part count), its parts and its version."""
-
-    sha256: str
-    parts: int
-    version_id: str | None = None
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import CompletedPartTypeDef, CopySourceTypeDef, PartTypeDef
 
 
 def _composite(value: str) -> tuple[str, int]:
@@ -62,9 +32,10 @@ def _composite(value: str) -> tuple[str, int]:
 
 
 class MultipartCopier:
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: S3Client) -> None:
         self._s3 = client
 
+    @refuses_objects
     def start(self, source_bucket: str, source_key: str, source_version: str | None, size: int, part_size: int,
               dest_bucket: str, dest_key: str, **create: Any) -> Upload:
         """CreateMultipartUpload with SHA-256 checksums; `create`: its other parameters (Object Lock, SSE, headers,
@@ -74,9 +45,10 @@ class MultipartCopier:
         return Upload(source_bucket, source_key, source_version, size, part_size, dest_bucket, dest_key,
                       response["UploadId"])
 
+    @refuses_objects
     def copy_parts(self, upload: Upload, first: int, last: int) -> None:
         """UploadPartCopy of parts first..last (a retried range copies its parts again: same bytes, same part)."""
-        source: dict[str, str] = {"Bucket": upload.source_bucket, "Key": upload.source_key}
+        source: CopySourceTypeDef = {"Bucket": upload.source_bucket, "Key": upload.source_key}
         if upload.source_version:
             source["VersionId"] = upload.source_version
         for part in part_ranges(upload.size, upload.part_size, first, last):
@@ -87,17 +59,28 @@ class MultipartCopier:
                 raise IntegrityError(f"s3://{upload.dest_bucket}/{upload.dest_key}: S3 returned no SHA-256 for part "
                                      f"{part.number}")
 
+    @refuses_objects
     def complete(self, upload: Upload) -> Composite:
         """CompleteMultipartUpload with every part's ETag and SHA-256 as S3 listed them; S3's composite checksum.
-        IntegrityError when a part is missing (a range that failed for good)."""
+        IntegrityError when a part is missing (a range that failed for good); UploadGone when the upload is no more
+        (an earlier attempt completed or aborted it)."""
+        try:
+            return self._complete(upload)
+        except ClientError as error:
+            if error_code(error) != "NoSuchUpload":
+                raise
+            raise UploadGone(f"s3://{upload.dest_bucket}/{upload.dest_key}: upload {upload.upload_id} is gone") \
+                from error
+
+    def _complete(self, upload: Upload) -> Composite:
         listed = list(self._listed_parts(upload))
         numbers = [p["PartNumber"] for p in listed]
         if numbers != list(range(1, upload.parts + 1)):
             missing = sorted(set(range(1, upload.parts + 1)) - set(numbers))
             raise IntegrityError(f"s3://{upload.dest_bucket}/{upload.dest_key}: parts {missing[:10]} of {upload.parts} "
                                  "were not copied")
-        parts = [{"PartNumber": p["PartNumber"], "ETag": p["ETag"], "ChecksumSHA256": p["ChecksumSHA256"]}
-                 for p in listed]
+        parts: list[CompletedPartTypeDef] = [
+            {"PartNumber": p["PartNumber"], "ETag": p["ETag"], "ChecksumSHA256": p["ChecksumSHA256"]} for p in listed]
         response = self._s3.complete_multipart_upload(Bucket=upload.dest_bucket, Key=upload.dest_key,
                                                       UploadId=upload.upload_id, MultipartUpload={"Parts": parts})
         if response.get("ChecksumType", "COMPOSITE") != "COMPOSITE" or not response.get("ChecksumSHA256"):
@@ -107,7 +90,7 @@ class MultipartCopier:
             raise IntegrityError(f"s3://{upload.dest_bucket}/{upload.dest_key}: {count} parts, expected {upload.parts}")
         return Composite(sha, count, response.get("VersionId"))
 
-    def _listed_parts(self, upload: Upload) -> Iterator[dict[str, Any]]:
+    def _listed_parts(self, upload: Upload) -> Iterator[PartTypeDef]:
         """ListParts, paginated (at most 10 pages: S3 allows 10,000 parts)."""
         params: dict[str, Any] = {"Bucket": upload.dest_bucket, "Key": upload.dest_key, "UploadId": upload.upload_id}
         while True:
@@ -117,6 +100,7 @@ class MultipartCopier:
                 return
             params["PartNumberMarker"] = page["NextPartNumberMarker"]
 
+    @refuses_objects
     def abort(self, upload: Upload) -> None:
         try:
             self._s3.abort_multipart_upload(Bucket=upload.dest_bucket, Key=upload.dest_key, UploadId=upload.upload_id)
@@ -124,6 +108,7 @@ class MultipartCopier:
             if not is_not_found(error) and error.response["Error"]["Code"] != "NoSuchUpload":
                 raise
 
+    @refuses_objects
     def copy(self, source_bucket: str, source_key: str, source_version: str | None, size: int, part_size: int,
              dest_bucket: str, dest_key: str, **create: Any) -> Composite:
         """The whole copy in this invocation (callers bound it: at most parts_per_invocation parts); aborted on

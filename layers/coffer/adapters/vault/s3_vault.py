@@ -5,6 +5,9 @@ has, and checks S3's rules (domain/object_lock.py) before every change: it never
 and never changes a COMPLIANCE mode (moto would allow both; S3 would not, and Coffer must not rely on either).
 BypassGovernanceRetention is passed by one method only, delete_version_bypassing_governance, which only the
 audited operator command (`coffer vault bypass-governance`) calls.
+
+The methods a backup or restore calls for one object (lock_of, copy_in, secure, tags_of, set_tags) raise
+ObjectRefused when S3 refuses that object for good (adapters/aws.py `refuses_objects`), so the batch names it.
 """
 
 from __future__ import annotations
@@ -12,49 +15,26 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlencode
 
 from botocore.exceptions import ClientError, FlexibleChecksumError
 
-from coffer.adapters.aws import error_code, is_not_found
+from coffer.adapters.aws import error_code, is_not_found, refuses_objects
 from coffer.adapters.checksums import b64_to_hex
+from coffer.domain.clock import Clock
 from coffer.domain.cold_tier import ThawOutcome, thaw_outcome
-from coffer.domain.errors import IntegrityError, NotFound, ObjectLockRefusal
+from coffer.domain.errors import AlreadyStored, IntegrityError, NotFound, ObjectLockRefusal
 from coffer.domain.manifest import sha256_hex
 from coffer.domain.object_lock import LockMode, VersionLock, retention_change_refusal
 from coffer.domain.vaults import Seal
+from coffer.ports.vault import LockFacts, StoredObject
 
-
-class AlreadyStored(Exception):
-    """A create-only write found the key taken (S3 conditional write refused with 412)."""
-
-
-class LockFacts(tuple):  # type: ignore[type-arg]
-    """What lock_of always returned, (exists, retain-until), plus the version's mode, legal hold and id."""
-
-    mode: LockMode | None
-    legal_hold: bool
-    version_id: str | None
-    #: HeadObject's StorageClass and Restore header: whether the bytes are in the archive tier (domain/cold_tier)
-    storage_class: str | None
-    restore: str | None
-
-    def __new__(cls, exists: bool, until: datetime | None, mode: str | None = None, legal_hold: bool = False,
-                version_id: str | None = None, storage_class: str | None = None,
-                restore: str | None = None) -> LockFacts:
-        made = super().__new__(cls, (exists, until))
-        made.mode = LockMode(mode) if mode else None
-        made.legal_hold = legal_hold
-        made.version_id = version_id
-        made.storage_class = storage_class
-        made.restore = restore
-        return made
-
-    @property
-    def lock(self) -> VersionLock:
-        return VersionLock(self.mode, self[1], self.legal_hold)
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.literals import ObjectLockModeType, TierType
+    from mypy_boto3_s3.type_defs import CopySourceTypeDef
 
 
 def _sse(kms_key_id: str | None) -> dict[str, Any]:
@@ -64,15 +44,23 @@ def _sse(kms_key_id: str | None) -> dict[str, Any]:
     return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key_id, "BucketKeyEnabled": True}
 
 
+def _s3_mode(mode: str) -> ObjectLockModeType:
+    """An Object Lock mode as S3 names it (ValueError for anything else)."""
+    return "COMPLIANCE" if LockMode(mode) is LockMode.COMPLIANCE else "GOVERNANCE"
+
+
 def _seal_args(seal: Seal) -> dict[str, Any]:
     return {"mode": seal.mode.value, "kms_key_id": seal.kms_key_arn}
 
 
 class S3Vault:
-    def __init__(self, client: Any, bucket: str, lock_mode: str = "GOVERNANCE") -> None:
+    """`clock`: what "now" is when this code decides, before S3 does, whether a lock is still in force."""
+
+    def __init__(self, client: S3Client, bucket: str, lock_mode: str, clock: Clock) -> None:
         self._s3 = client
         self.bucket = bucket
         self.lock_mode = lock_mode
+        self._clock = clock
 
     def put_locked(self, key: str, body: bytes, retain_until: datetime, content_type: str = "application/json",
                    *, mode: str | None = None, kms_key_id: str | None = None, create_only: bool = False) -> str:
@@ -88,7 +76,7 @@ class S3Vault:
         try:
             response = self._s3.put_object(
                 Bucket=self.bucket, Key=key, Body=body, ContentType=content_type, ChecksumAlgorithm="SHA256",
-                ObjectLockMode=mode or self.lock_mode, ObjectLockRetainUntilDate=retain_until, **extra,
+                ObjectLockMode=_s3_mode(mode or self.lock_mode), ObjectLockRetainUntilDate=retain_until, **extra,
             )
         except ClientError as error:
             if create_only and error_code(error) in {"PreconditionFailed", "412", "ConditionalRequestConflict"}:
@@ -117,6 +105,7 @@ class S3Vault:
     def get_json(self, key: str) -> Any:
         return json.loads(self.get_bytes(key))
 
+    @refuses_objects
     def lock_of(self, key: str) -> LockFacts:
         """(exists, retain-until date) of an object's current version; its mode etc. as attributes."""
         try:
@@ -148,12 +137,12 @@ class S3Vault:
         held = getattr(found, "mode", None)
         if held is None and current is not None:
             held = self._mode_of(key)
-        active = current is not None and current > datetime.now(UTC)
+        active = current is not None and current > self._clock.now()
         target = (held if active else None) or mode or LockMode(self.lock_mode)
         self._refuse_what_s3_refuses(key, VersionLock(held, current), target, until)
         try:
             self._s3.put_object_retention(
-                Bucket=self.bucket, Key=key, Retention={"Mode": target.value, "RetainUntilDate": until})
+                Bucket=self.bucket, Key=key, Retention={"Mode": _s3_mode(target), "RetainUntilDate": until})
         except ClientError:
             now_locked = self.lock_of(key)[1]
             if now_locked is not None and now_locked >= until:
@@ -161,6 +150,7 @@ class S3Vault:
             raise
         return True
 
+    @refuses_objects
     def copy_in(self, source_bucket: str, source_key: str, key: str, retain_until: datetime,
                 source_version: str | None = None, seal: Seal | None = None,
                 tags: dict[str, str] | None = None) -> str:
@@ -168,24 +158,26 @@ class S3Vault:
 
         `tags`: the new version's tags (a blob's warm-until, domain/cold_tier.py); none by default.
         """
-        source: dict[str, str] = {"Bucket": source_bucket, "Key": source_key}
+        source: CopySourceTypeDef = {"Bucket": source_bucket, "Key": source_key}
         if source_version:
             source["VersionId"] = source_version
         response = self._s3.copy_object(
             Bucket=self.bucket, Key=key, CopySource=source, ChecksumAlgorithm="SHA256",
             MetadataDirective="REPLACE", ContentType="application/octet-stream", TaggingDirective="REPLACE",
             Tagging=urlencode(tags or {}),
-            ObjectLockMode=seal.mode.value if seal else self.lock_mode, ObjectLockRetainUntilDate=retain_until,
+            ObjectLockMode=_s3_mode(seal.mode if seal else self.lock_mode), ObjectLockRetainUntilDate=retain_until,
             **_sse(seal.kms_key_arn if seal else None),
         )
         return b64_to_hex(response["CopyObjectResult"]["ChecksumSHA256"])
 
     # ---- cold storage (domain/cold_tier.py) -------------------------------------------------------
+    @refuses_objects
     def tags_of(self, key: str) -> dict[str, str]:
         """The current version's tags (a blob's warm-until and tier)."""
         tag_set = self._s3.get_object_tagging(Bucket=self.bucket, Key=key).get("TagSet", [])
         return {t["Key"]: t["Value"] for t in tag_set}
 
+    @refuses_objects
     def set_tags(self, key: str, tags: dict[str, str]) -> None:
         """Replace the current version's tags. Object Lock protects bytes and retention, not tags: this never
         touches what is locked, and S3 lifecycle rules filter on them (the archive transition)."""
@@ -195,15 +187,17 @@ class S3Vault:
     def thaw(self, key: str, days: int, tier: str) -> ThawOutcome:
         """Ask S3 to bring an archived version back for `days` (RestoreObject); whether it is readable now."""
         try:
-            response = self._s3.restore_object(Bucket=self.bucket, Key=key,
-                                               RestoreRequest={"Days": days, "GlacierJobParameters": {"Tier": tier}})
+            # the tier is the stack's THAW_TIER, passed on as it is: S3 refuses one it does not know
+            response = self._s3.restore_object(Bucket=self.bucket, Key=key, RestoreRequest={
+                "Days": days, "GlacierJobParameters": {"Tier": cast("TierType", tier)}})
         except ClientError as error:
             if error_code(error) in ("InvalidObjectState", "RestoreAlreadyInProgress"):
                 return thaw_outcome(error_code(error))
             raise
         return thaw_outcome(str(response["ResponseMetadata"]["HTTPStatusCode"]))
 
-    # ---- the vault's own rules (issue 6) ----------------------------------------------------------
+    # ---- the vault's own rules ------------------------------------------------------------------------
+    @refuses_objects
     def secure(self, key: str, seal: Seal) -> LockFacts:
         """Make an existing (shared, content-addressed) object meet a recovery point's seal: locked at least
         until seal.retain_until, in seal.mode or stricter. Returns its lock afterwards.
@@ -215,7 +209,7 @@ class S3Vault:
         found = self.lock_of(key)
         if not found[0]:
             raise NotFound(f"s3://{self.bucket}/{key} not found")
-        now = datetime.now(UTC)
+        now = self._clock.now()
         if seal.mode is LockMode.COMPLIANCE and found.lock.mode is not LockMode.COMPLIANCE:
             current = found[1] if found.lock.retention_active(now) else None
             until = max(seal.retain_until, current) if current else seal.retain_until
@@ -235,22 +229,9 @@ class S3Vault:
 
     def _refuse_what_s3_refuses(self, key: str, current: VersionLock, mode: LockMode, until: datetime) -> None:
         """Never *attempt* a retention change S3 refuses, even where the emulator would let it pass."""
-        refusal = retention_change_refusal(current, mode, until, datetime.now(UTC))
+        refusal = retention_change_refusal(current, mode, until, self._clock.now())
         if refusal:
             raise ObjectLockRefusal(f"s3://{self.bucket}/{key}: {refusal}")
-
-    def state_of(self, key: str, version_id: str | None = None) -> dict[str, Any] | None:
-        """HeadObject with checksums (no bytes read): None if there is no such object (or version)."""
-        params: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "ChecksumMode": "ENABLED"}
-        if version_id:
-            params["VersionId"] = version_id
-        try:
-            head: dict[str, Any] = self._s3.head_object(**params)
-        except ClientError as error:
-            if is_not_found(error) or error_code(error) in {"405", "MethodNotAllowed"}:
-                return None
-            raise
-        return head
 
     def checksum_of(self, key: str) -> tuple[str | None, int] | None:
         """(S3's full-object SHA-256 in hex or None, size) without reading bytes; None if missing."""
@@ -287,11 +268,6 @@ class S3Vault:
         self._s3.put_object_legal_hold(Bucket=self.bucket, Key=key, VersionId=version_id,
                                        LegalHold={"Status": "ON" if on else "OFF"})
 
-    def delete_version(self, key: str, version_id: str) -> None:
-        """Delete one object version without any bypass (the lifecycle sweeper, once its lock has passed):
-        S3 refuses it while a retention or legal hold lasts."""
-        self._s3.delete_object(Bucket=self.bucket, Key=key, VersionId=version_id)
-
     def delete_version_bypassing_governance(self, key: str, version_id: str) -> None:
         """The one call in Coffer that passes BypassGovernanceRetention: only the audited operator command
         (`coffer vault bypass-governance`) reaches it, and the bucket policy lets only the operator role."""
@@ -303,13 +279,14 @@ class S3Vault:
             for version in page.get("Versions", []):
                 yield version["Key"], version["VersionId"]
 
-    def keys(self, prefix: str) -> Iterator[dict[str, Any]]:
-        """Every current object under a prefix (paginated ListObjectsV2): Key, Size, LastModified."""
+    def keys(self, prefix: str) -> Iterator[StoredObject]:
+        """Every current object under a prefix (paginated ListObjectsV2)."""
         for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
-            yield from page.get("Contents", [])
+            for listed in page.get("Contents", []):
+                yield StoredObject(listed["Key"], listed["Size"], listed["LastModified"])
 
     def list_page(self, prefix: str, token: str | None, max_keys: int = 1000,
-                  delimiter: str | None = None) -> tuple[list[dict[str, Any]], list[str], str | None]:
+                  delimiter: str | None = None) -> tuple[list[StoredObject], list[str], str | None]:
         """One ListObjectsV2 page: (objects, common prefixes, next token or None)."""
         params: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix, "MaxKeys": max_keys}
         if token:
@@ -319,4 +296,5 @@ class S3Vault:
         page = self._s3.list_objects_v2(**params)
         prefixes = [p["Prefix"] for p in page.get("CommonPrefixes", [])]
         token = page.get("NextContinuationToken") if page.get("IsTruncated") else None
-        return page.get("Contents", []), prefixes, token
+        objects = [StoredObject(o["Key"], o["Size"], o["LastModified"]) for o in page.get("Contents", [])]
+        return objects, prefixes, token

@@ -1,16 +1,26 @@
-"""The work bucket: a job's scratch files (batch lists, staging copies). Nothing here is ever the only copy."""
+"""The work bucket: a job's scratch files (batch lists, staging copies). Nothing here is ever the only copy.
+
+A batch that plans or cleans up one object's copy here (a staging copy, a large object's range files) names that
+object failed when S3 refuses it for good (adapters/aws.py `refuses_objects`), as it does for the object itself.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from coffer.adapters.aws import refuses_objects
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 
-class WorkArea:
-    def __init__(self, client: Any, bucket: str) -> None:
+class S3WorkArea:
+    def __init__(self, client: S3Client, bucket: str) -> None:
         self._s3 = client
         self.bucket = bucket
 
+    @refuses_objects
     def write_json(self, key: str, document: Any) -> None:
         self._s3.put_object(Bucket=self.bucket, Key=key, Body=json.dumps(document).encode(),
                             ContentType="application/json", ChecksumAlgorithm="SHA256")
@@ -18,6 +28,7 @@ class WorkArea:
     def read_json(self, key: str) -> Any:
         return json.loads(self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
 
+    @refuses_objects
     def delete(self, key: str) -> None:
         self._s3.delete_object(Bucket=self.bucket, Key=key)
 
@@ -31,6 +42,7 @@ class WorkArea:
             found.extend({"key": o["Key"], "size": o["Size"]} for o in page.get("Contents", []))
         return found
 
+    @refuses_objects
     def first_key(self, prefix: str) -> str | None:
         """The first key under `prefix`, or None: one ListObjectsV2 call whatever is there."""
         contents = self._s3.list_objects_v2(Bucket=self.bucket, Prefix=prefix, MaxKeys=1).get("Contents", [])

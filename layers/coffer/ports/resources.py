@@ -1,4 +1,4 @@
-"""The interfaces the services depend on. Adapters implement them; tests may fake them."""
+"""The resource adapter port: one adapter per resource type (adapters/resources/), behind one interface."""
 
 from __future__ import annotations
 

@@ -4,11 +4,8 @@ configuration, and reads a twin's stack (boto3 talks to moto there) exactly as a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from botocore.exceptions import ClientError
-
-from coffer.domain.errors import InvalidInput, NotFound
+from coffer.domain.errors import InvalidInput
 
 #: output key -> StackRefs field
 OUTPUTS = {
@@ -38,12 +35,3 @@ class StackRefs:
             raise InvalidInput([f"--stack {stack_name}: output {key} is missing (deploy this version of Coffer)"
                                 for key in missing])
         return cls(stack_name=stack_name, **{field: outputs[key] for key, field in OUTPUTS.items()})
-
-
-def read_stack(cloudformation: Any, stack_name: str) -> StackRefs:
-    try:
-        stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
-    except ClientError as error:
-        raise NotFound(f"--stack: no CloudFormation stack {stack_name} ({error})") from None
-    outputs = {o["OutputKey"]: o.get("OutputValue", "") for o in stacks[0].get("Outputs", [])}
-    return StackRefs.from_outputs(stack_name, outputs)

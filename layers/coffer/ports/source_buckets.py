@@ -1,0 +1,38 @@
+"""The S3 buckets Coffer backs up and restores into, object by object (adapters/resources/s3.py).
+
+Per-object methods raise ObjectRefused (ObjectArchived for bytes in an archive tier) when S3 refuses that object for
+good: the batch names it failed and goes on."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from coffer.domain.manifest import ObjectEntry
+
+
+class SourceBuckets(Protocol):
+    def list_page(self, bucket: str, token: str | None, max_keys: int) -> tuple[list[dict[str, Any]], str | None]:
+        """One listing page: ([{key, size, etag, last_modified}], the next token or None)."""
+        ...
+
+    def describe_object(self, bucket: str, key: str) -> dict[str, Any] | None:
+        """Headers, user metadata, tags, version and (if S3 has one) the SHA-256; None when it vanished."""
+        ...
+
+    def describe_version(self, bucket: str, key: str, version_id: str | None) -> dict[str, Any] | None:
+        """The same for one version; None when that version is gone or is a delete marker."""
+        ...
+
+    def tags(self, bucket: str, key: str) -> dict[str, str] | None:
+        """The object's tags; None when it vanished."""
+        ...
+
+    def copy_with_checksum(self, bucket: str, key: str, version_id: str | None, size: int,
+                           dest_bucket: str, dest_key: str) -> str:
+        """Server-side copy that makes S3 compute the SHA-256 (hex): how an object's content address is learnt."""
+        ...
+
+    def restore_object(self, vault_bucket: str, blob_key: str, bucket: str, key: str, entry: ObjectEntry) -> None:
+        """Copy a blob back under its key with its headers, metadata and tags; IntegrityError unless S3's SHA-256
+        of the restored object is the recorded one."""
+        ...

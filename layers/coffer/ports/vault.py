@@ -1,0 +1,124 @@
+"""The WORM vault: the S3 Object Lock bucket that holds blobs, manifests and the audit log (adapters/vault/s3_vault.py).
+
+Every object written carries an explicit retention; a retention is only ever extended, in the mode the version
+already has. Methods that touch one object of a backup or restore raise ObjectRefused (ObjectArchived) when S3
+refuses that object for good, so a batch can name it and go on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from coffer.domain.cold_tier import ThawOutcome
+from coffer.domain.object_lock import LockMode, VersionLock
+from coffer.domain.vaults import Seal
+
+
+class LockFacts(tuple[bool, datetime | None]):
+    """(exists, retain-until) of an object's current version, plus its mode, legal hold, version id and storage."""
+
+    mode: LockMode | None
+    legal_hold: bool
+    version_id: str | None
+    #: HeadObject's StorageClass and Restore header: whether the bytes are in the archive tier (domain/cold_tier)
+    storage_class: str | None
+    restore: str | None
+
+    def __new__(cls, exists: bool, until: datetime | None, mode: str | None = None, legal_hold: bool = False,
+                version_id: str | None = None, storage_class: str | None = None,
+                restore: str | None = None) -> LockFacts:
+        made = super().__new__(cls, (exists, until))
+        made.mode = LockMode(mode) if mode else None
+        made.legal_hold = legal_hold
+        made.version_id = version_id
+        made.storage_class = storage_class
+        made.restore = restore
+        return made
+
+    @property
+    def lock(self) -> VersionLock:
+        return VersionLock(self.mode, self[1], self.legal_hold)
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """One current object of a listing."""
+
+    key: str
+    size: int
+    last_modified: datetime
+
+
+class VaultStore(Protocol):
+    bucket: str
+    #: the stack's Object Lock mode (what a write without a seal uses)
+    lock_mode: str
+
+    def put_locked(self, key: str, body: bytes, retain_until: datetime, content_type: str = "application/json",
+                   *, mode: str | None = None, kms_key_id: str | None = None, create_only: bool = False) -> str:
+        """Write an object under Object Lock; its SHA-256 (hex) as sent and as S3 stored it (IntegrityError if they
+        differ). `create_only`: AlreadyStored when the key exists."""
+        ...
+
+    def put_json_locked(self, key: str, document: Any, retain_until: datetime, seal: Seal | None = None) -> str: ...
+
+    def get_bytes(self, key: str) -> bytes:
+        """NotFound if missing; IntegrityError when the bytes do not match S3's stored checksum."""
+        ...
+
+    def get_json(self, key: str) -> Any: ...
+
+    def lock_of(self, key: str) -> LockFacts: ...
+
+    def extend_retention(self, key: str, until: datetime) -> bool:
+        """Make the current version's lock last at least until `until`; never shortens. True if it changed."""
+        ...
+
+    def copy_in(self, source_bucket: str, source_key: str, key: str, retain_until: datetime,
+                source_version: str | None = None, seal: Seal | None = None,
+                tags: dict[str, str] | None = None) -> str:
+        """Server-side copy into the vault under Object Lock; the SHA-256 S3 computed (hex)."""
+        ...
+
+    def tags_of(self, key: str) -> dict[str, str]: ...
+
+    def set_tags(self, key: str, tags: dict[str, str]) -> None: ...
+
+    def thaw(self, key: str, days: int, tier: str) -> ThawOutcome:
+        """Ask for an archived version back for `days`; whether it is readable now."""
+        ...
+
+    def secure(self, key: str, seal: Seal) -> LockFacts:
+        """Make an existing (shared) object meet a recovery point's seal: locked at least until its date, in its mode
+        or stricter (a GOVERNANCE version re-sealed as a new COMPLIANCE version). NotFound if missing."""
+        ...
+
+    def checksum_of(self, key: str) -> tuple[str | None, int] | None:
+        """(S3's full-object SHA-256 hex or None, size) without reading bytes; None if missing."""
+        ...
+
+    def stream_sha256(self, key: str, chunk: int = 8 * 1024 * 1024) -> tuple[str, int]:
+        """Re-read and hash the bytes (streamed): (sha256 hex, size). NotFound, IntegrityError."""
+        ...
+
+    def set_legal_hold(self, key: str, version_id: str, on: bool) -> None: ...
+
+    def delete_version_bypassing_governance(self, key: str, version_id: str) -> None:
+        """Only the audited operator command calls this."""
+        ...
+
+    def versions(self, prefix: str) -> Iterator[tuple[str, str]]:
+        """(key, version id) of every version under a prefix (delete markers left out)."""
+        ...
+
+    def keys(self, prefix: str) -> Iterator[StoredObject]:
+        """Every current object under a prefix."""
+        ...
+
+    def list_page(self, prefix: str, token: str | None, max_keys: int = 1000,
+                  delimiter: str | None = None) -> tuple[list[StoredObject], list[str], str | None]:
+        """One page: (objects, common prefixes, next token or None)."""
+        ...

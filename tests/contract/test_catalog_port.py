@@ -1,0 +1,350 @@
+"""The catalog's ports - jobs, recovery points, leases, batch results, the object index, quota slots, restore holds,
+vault records - one suite run against the DynamoDB adapters on moto and against the in-memory fakes
+(`params=["moto", "memory"]`): the fakes the service tests use cannot drift from the real thing.
+
+Each rule a conditional write states is tried by the writer who would break it: a second delivery, a stale
+writer, a job that does not hold the lease, a restore against an expiry.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from fakes.catalog import (
+    MemoryCatalog,
+    MemoryQuotas,
+    MemoryRestoreLeases,
+    MemoryTable,
+    MemoryVaultRecords,
+    RecordingTurns,
+)
+from moto import mock_aws
+
+from coffer.adapters import aws
+from coffer.adapters.catalog.copy_quota import CopyQuotas
+from coffer.adapters.catalog.dynamodb import DynamoCatalog
+from coffer.adapters.catalog.restore_leases import RestoreLeases
+from coffer.adapters.catalog.vaults import VaultCatalog
+from coffer.domain.audit import ChainHead
+from coffer.domain.errors import (
+    AlreadyExists,
+    ConcurrentUpdate,
+    IdempotencyConflict,
+    NotFound,
+    RecoveryPointDeleting,
+    RecoveryPointInUse,
+    ResourceBusy,
+)
+from coffer.domain.jobs import Job, JobKind, JobState, Transition
+from coffer.domain.recovery_points import RecoveryPoint, RecoveryPointStatus
+from coffer.domain.resources import ResourceType
+from coffer.domain.vaults import KeyOwner, Vault
+from coffer.ports.catalog import Catalog, DuplicateRequest
+from coffer.ports.quotas import SlotQuotas, SlotRelease
+from coffer.ports.restore_leases import RestoreLeaseStore
+from coffer.ports.vault_records import VaultRecords
+from coffer_twin.environment import fake_aws_environment
+
+REGION, TABLE = "eu-west-1", "catalog"
+NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+
+
+@dataclass
+class Ports:
+    catalog: Catalog
+    quotas: SlotQuotas
+    leases: RestoreLeaseStore
+    vaults: VaultRecords
+    turns: RecordingTurns
+
+
+@pytest.fixture(scope="module")
+def dynamodb(create_catalog_table: Any) -> Iterator[Any]:
+    """One moto table for the module (each test names its own jobs, points and resources)."""
+    with fake_aws_environment(REGION), mock_aws():
+        client = aws.client("dynamodb", REGION, boto3.Session())
+        create_catalog_table(client, TABLE)
+        yield client
+
+
+@pytest.fixture(params=["moto", "memory"])
+def ports(request: pytest.FixtureRequest) -> Ports:
+    turns = RecordingTurns()
+    if request.param == "moto":
+        db = request.getfixturevalue("dynamodb")
+        return Ports(DynamoCatalog(db, TABLE, turns=turns), CopyQuotas(db, TABLE), RestoreLeases(db, TABLE),
+                     VaultCatalog(db, TABLE), turns)
+    table = MemoryTable()
+    return Ports(MemoryCatalog(table, turns=turns), MemoryQuotas(table), MemoryRestoreLeases(table),
+                 MemoryVaultRecords(table), turns)
+
+
+def uid(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def a_job(kind: JobKind = JobKind.BACKUP, token: str | None = None, resource: str | None = None) -> Job:
+    job_id = uid("job")
+    return Job(job_id=job_id, kind=kind, resource_arn=resource or f"arn:aws:ec2:{REGION}:1:volume/{uid('vol')}",
+               resource_type=ResourceType.EBS, vault_name="Default", recovery_point_id=f"rp-of-{job_id}",
+               created_at=NOW, start_by=NOW + timedelta(hours=1), idempotency_token=token or uid("token"),
+               history=(Transition(state=JobState.CREATED, at=NOW),))
+
+
+def a_point(vault: str = "Default", created: datetime = NOW,
+            status: RecoveryPointStatus = RecoveryPointStatus.COMPLETED, rp_id: str | None = None) -> RecoveryPoint:
+    return RecoveryPoint(recovery_point_id=rp_id or uid("rp"), vault_name=vault, resource_arn="arn:aws:s3:::b",
+                         resource_type=ResourceType.S3, status=status, creation_date=created, retain_until=created,
+                         job_id=uid("job"))
+
+
+# ---- jobs and idempotency -----------------------------------------------------------------------------------------
+def test_a_job_written_is_read_back_as_written(ports: Ports) -> None:
+    job = ports.catalog.create_job(a_job(), "fp", take_lease=True, ttl=1)
+    assert ports.catalog.get_job(job.job_id) == job
+    with pytest.raises(NotFound):
+        ports.catalog.get_job(uid("never"))
+
+
+def test_a_second_delivery_of_the_same_request_is_a_duplicate_carrying_the_first_job(ports: Ports) -> None:
+    first = ports.catalog.create_job(a_job(), "same", take_lease=False, ttl=1)
+    again = a_job(token=first.idempotency_token)
+    with pytest.raises(DuplicateRequest) as duplicate:
+        ports.catalog.create_job(again, "same", take_lease=False, ttl=1)
+    assert duplicate.value.job == first
+    with pytest.raises(NotFound):
+        ports.catalog.get_job(again.job_id)  # nothing of the second was written
+
+
+def test_a_token_used_for_another_request_is_refused_naming_the_first_job(ports: Ports) -> None:
+    first = ports.catalog.create_job(a_job(), "one request", take_lease=False, ttl=1)
+    other = a_job(token=first.idempotency_token)
+    with pytest.raises(IdempotencyConflict, match=f"different request \\(job {first.job_id}\\)"):
+        ports.catalog.create_job(other, "another request", take_lease=False, ttl=1)
+    with pytest.raises(NotFound):
+        ports.catalog.get_job(other.job_id)
+
+
+def test_a_job_id_is_never_reused(ports: Ports) -> None:
+    first = ports.catalog.create_job(a_job(), "fp", take_lease=False, ttl=1)
+    with pytest.raises(IdempotencyConflict, match="exists"):
+        ports.catalog.create_job(first.with_changes(idempotency_token=uid("token")), "fp", take_lease=False, ttl=1)
+
+
+def test_a_resource_runs_one_job_at_a_time_and_the_refused_job_is_not_written(ports: Ports) -> None:
+    holder = ports.catalog.create_job(a_job(), "fp", take_lease=True, ttl=1)
+    second = a_job(resource=holder.resource_arn)
+    with pytest.raises(ResourceBusy) as busy:
+        ports.catalog.create_job(second, "fp", take_lease=True, ttl=1)
+    assert busy.value.running_job_id == holder.job_id
+    with pytest.raises(NotFound):
+        ports.catalog.get_job(second.job_id)
+
+
+def test_a_job_changes_only_from_the_version_its_writer_read(ports: Ports) -> None:
+    job = ports.catalog.create_job(a_job(), "fp", take_lease=False, ttl=1)
+    running = ports.catalog.save_job(job.to(JobState.RUNNING, NOW))
+    assert running.version == job.version + 1 and ports.catalog.get_job(job.job_id) == running
+    with pytest.raises(ConcurrentUpdate):
+        ports.catalog.save_job(job.to(JobState.FAILED, NOW, "a stale writer"))
+    assert ports.catalog.get_job(job.job_id) == running
+
+
+def test_the_lease_is_released_only_by_its_holder(ports: Ports) -> None:
+    holder = ports.catalog.create_job(a_job(), "fp", take_lease=True, ttl=1)
+    other = ports.catalog.create_job(a_job(resource=holder.resource_arn), "fp", take_lease=False, ttl=1)
+    ports.catalog.save_job(other.to(JobState.FAILED, NOW), release_lease=True)
+    assert ports.catalog.lease_holder(holder.resource_arn) == holder.job_id
+    ports.catalog.save_job(holder.to(JobState.FAILED, NOW), release_lease=True)
+    assert ports.catalog.lease_holder(holder.resource_arn) is None
+
+
+def test_a_lease_is_taken_over_only_from_the_job_found_stale(ports: Ports) -> None:
+    resource = a_job().resource_arn
+    assert ports.catalog.take_lease(resource, "first") is None
+    assert ports.catalog.take_lease(resource, "first") is None  # its holder again: no-op
+    assert ports.catalog.take_lease(resource, "second") == "first"
+    assert ports.catalog.take_lease(resource, "second", stale_holder="someone-else") == "first"
+    assert ports.catalog.take_lease(resource, "second", stale_holder="first") is None
+    assert ports.catalog.lease_holder(resource) == "second"
+
+
+def test_the_jobs_of_a_day_are_listed_newest_first(ports: Ports) -> None:
+    day = NOW + timedelta(days=uuid.uuid4().int % 1000 + 10)  # a day of this test's own
+    made = [ports.catalog.create_job(a_job().with_changes(created_at=day + timedelta(minutes=m)), "fp",
+                                     take_lease=False, ttl=1) for m in (3, 1, 2)]
+    assert [j.job_id for j in ports.catalog.list_jobs(day)] == [made[0].job_id, made[2].job_id, made[1].job_id]
+
+
+# ---- the write that ends a job ------------------------------------------------------------------------------------
+def test_a_job_ends_with_its_recovery_point_and_its_slots_in_one_write(ports: Ports) -> None:
+    created = ports.catalog.create_job(a_job(), "fp", take_lease=True, ttl=1)
+    job = ports.catalog.save_job(created.to(JobState.RUNNING, NOW))
+    slot = uid("QUOTA-KEY")
+    assert ports.quotas.acquire(slot, job.job_id, 1, NOW) is None
+    rp = a_point(rp_id=job.recovery_point_id)
+    ended = ports.catalog.save_job(job.to(JobState.COMPLETED, NOW), release_lease=True, recovery_point=rp,
+                                   also=[SlotRelease(slot, job.job_id)])
+    assert ports.catalog.get_job(job.job_id) == ended
+    assert ports.catalog.get_recovery_point(rp.recovery_point_id).version == 1
+    assert ports.catalog.lease_holder(job.resource_arn) is None and ports.quotas.holders(slot) == {}
+
+
+def test_a_job_whose_recovery_point_exists_already_ends_with_nothing_written(ports: Ports) -> None:
+    created = ports.catalog.create_job(a_job(), "fp", take_lease=True, ttl=1)
+    job = ports.catalog.save_job(created.to(JobState.RUNNING, NOW))
+    rp = a_point(rp_id=job.recovery_point_id)
+    ports.catalog.put_recovery_point(rp)  # another writer made it first
+    slot = uid("QUOTA-KEY")
+    ports.quotas.acquire(slot, job.job_id, 1, NOW)
+    with pytest.raises(ConcurrentUpdate):
+        ports.catalog.save_job(job.to(JobState.COMPLETED, NOW), release_lease=True, recovery_point=rp,
+                               also=[SlotRelease(slot, job.job_id)])
+    assert ports.catalog.get_job(job.job_id) == job  # all or nothing: the job, its lease and its slot stay
+    assert ports.catalog.lease_holder(job.resource_arn) == job.job_id and job.job_id in ports.quotas.holders(slot)
+
+
+def test_a_backup_job_that_ends_tells_the_turn_queue_once_per_ending_write(ports: Ports) -> None:
+    job = ports.catalog.create_job(a_job(), "fp", take_lease=True, ttl=1)
+    running = ports.catalog.save_job(job.to(JobState.RUNNING, NOW))
+    copy = ports.catalog.create_job(a_job(kind=JobKind.COPY), "fp", take_lease=False, ttl=1)
+    ports.catalog.save_job(copy.to(JobState.FAILED, NOW))
+    assert ports.turns.ended == []  # not a backup's end, nor an end at all
+    ports.catalog.save_job(running.to(JobState.COMPLETED, NOW), release_lease=True)
+    assert ports.turns.ended == [job.job_id]
+
+
+# ---- recovery points ---------------------------------------------------------------------------------------------
+def test_a_recovery_point_is_created_once_and_changed_only_from_the_version_read(ports: Ports) -> None:
+    rp = a_point()
+    ports.catalog.put_recovery_point(rp)
+    with pytest.raises(ConcurrentUpdate):
+        ports.catalog.put_recovery_point(rp)  # created twice
+    stored = ports.catalog.get_recovery_point(rp.recovery_point_id)
+    ports.catalog.put_recovery_point(stored.model_copy(update={"status": RecoveryPointStatus.EXPIRED}))
+    with pytest.raises(ConcurrentUpdate):
+        ports.catalog.put_recovery_point(stored.model_copy(update={"status": RecoveryPointStatus.DELETING}))
+    assert ports.catalog.get_recovery_point(rp.recovery_point_id).status is RecoveryPointStatus.EXPIRED
+    with pytest.raises(NotFound):
+        ports.catalog.get_recovery_point(uid("never"))
+
+
+def test_a_vaults_recovery_points_are_listed_newest_first_and_paged_oldest_first(ports: Ports) -> None:
+    vault = uid("vault")
+    points = [a_point(vault, NOW + timedelta(minutes=m)) for m in range(5)]
+    for rp in reversed(points):
+        ports.catalog.put_recovery_point(rp)
+    assert [p.recovery_point_id for p in ports.catalog.list_recovery_points(vault)] == \
+        [p.recovery_point_id for p in reversed(points)]
+    paged, token = [], None
+    while True:
+        page, token = ports.catalog.recovery_points_page(vault, token, limit=2)
+        paged.extend(page)
+        if token is None:
+            break
+    assert [p.recovery_point_id for p in paged] == [p.recovery_point_id for p in points]
+
+
+# ---- batch results and the object index ---------------------------------------------------------------------------
+def test_a_jobs_batch_results_are_listed_in_order_and_a_retry_overwrites_its_own(ports: Ports) -> None:
+    job_id = uid("job")
+    for seq in (2, 0, 1):
+        ports.catalog.put_part(job_id, seq, {"seq": seq, "copied": 0})
+    ports.catalog.put_part(job_id, 1, {"seq": 1, "copied": 7})  # a retried batch
+    assert list(ports.catalog.list_parts(job_id)) == [{"seq": 0, "copied": 0}, {"seq": 1, "copied": 7},
+                                                      {"seq": 2, "copied": 0}]
+
+
+def test_the_object_index_answers_for_more_keys_than_one_batch_call_takes(ports: Ports) -> None:
+    vault, bucket = uid("vault"), "bucket"
+    records = {f"key-{n:04d}": {"etag": str(n), "size": n} for n in range(130)}  # > 100 reads, > 25 writes a call
+    ports.catalog.put_objects(vault, bucket, records)
+    asked = [*records, "never-backed-up", "key-0001"]
+    assert ports.catalog.get_objects(vault, bucket, asked) == records
+
+
+# ---- quota slots -----------------------------------------------------------------------------------------------------
+def test_slots_are_taken_up_to_the_limit_counted_once_per_job_and_taken_back_from_ended_jobs(ports: Ports) -> None:
+    key = uid("QUOTA-KEY")
+    assert ports.quotas.acquire(key, "a", 2, NOW) is None
+    assert ports.quotas.acquire(key, "a", 2, NOW) is None  # its holder again: counted once
+    assert ports.quotas.acquire(key, "b", 2, NOW) is None
+    assert ports.quotas.acquire(key, "c", 2, NOW, ended=lambda job: False) == ["a", "b"]
+    assert ports.quotas.acquire(key, "c", 2, NOW, ended=lambda job: job == "a") is None
+    assert set(ports.quotas.holders(key)) == {"b", "c"}
+    ports.quotas.release_now(key, "b")
+    ports.quotas.release_now(key, "b")  # not held: harmless
+    assert set(ports.quotas.holders(key)) == {"c"}
+
+
+# ---- restores and expiry --------------------------------------------------------------------------------------------
+def test_only_a_completed_or_partial_recovery_point_is_held_for_a_restore(ports: Ports) -> None:
+    for status, holdable in ((RecoveryPointStatus.COMPLETED, True), (RecoveryPointStatus.PARTIAL, True),
+                             (RecoveryPointStatus.DELETING, False), (RecoveryPointStatus.EXPIRED, False)):
+        rp = a_point(status=status)
+        ports.catalog.put_recovery_point(rp)
+        if holdable:
+            ports.leases.begin_restore(rp.recovery_point_id, "restore-1")
+            ports.leases.begin_restore(rp.recovery_point_id, "restore-1")  # again: no-op
+            assert ports.leases.restores(rp.recovery_point_id) == ["restore-1"]
+        else:
+            with pytest.raises(RecoveryPointDeleting):
+                ports.leases.begin_restore(rp.recovery_point_id, "restore-1")
+            assert ports.leases.restores(rp.recovery_point_id) == []
+    with pytest.raises(RecoveryPointDeleting):
+        ports.leases.begin_restore(uid("never"), "restore-1")
+
+
+def test_an_expiry_waits_for_the_restores_holding_it_and_then_no_restore_begins(ports: Ports) -> None:
+    rp = a_point()
+    ports.catalog.put_recovery_point(rp)
+    stored = ports.catalog.get_recovery_point(rp.recovery_point_id)
+    ports.leases.begin_restore(rp.recovery_point_id, "restore-1")
+    ports.leases.begin_restore(rp.recovery_point_id, "restore-2")
+    with pytest.raises(RecoveryPointInUse) as in_use:
+        ports.leases.begin_expiry(stored, by="sweeper:run-1")
+    assert in_use.value.restore_job_ids == ["restore-1", "restore-2"]
+    ports.leases.end_restore(rp.recovery_point_id, "restore-1")
+    ports.leases.end_restore(rp.recovery_point_id, "restore-2")
+    ports.leases.end_restore(rp.recovery_point_id, "restore-2")  # again: no-op
+    deleting = ports.leases.begin_expiry(stored, by="sweeper:run-1")
+    assert deleting.status is RecoveryPointStatus.DELETING
+    assert ports.catalog.get_recovery_point(rp.recovery_point_id) == deleting
+    with pytest.raises(RecoveryPointDeleting):
+        ports.leases.begin_restore(rp.recovery_point_id, "restore-3")
+    with pytest.raises(ConcurrentUpdate):
+        ports.leases.begin_expiry(stored, by="sweeper:run-1")  # a stale read of it
+
+
+# ---- vault records -------------------------------------------------------------------------------------------------
+def test_a_vault_name_is_taken_once_and_a_vault_changes_only_from_the_version_read(ports: Ports) -> None:
+    vault = Vault(name=uid("vault"), key_arn="arn:aws:kms:eu-west-1:1:key/k", key_owner=KeyOwner.COFFER, created_at=NOW)
+    saved = ports.vaults.put_vault(vault)
+    assert ports.vaults.get_vault(vault.name) == saved and saved.version == 1
+    with pytest.raises(AlreadyExists):
+        ports.vaults.put_vault(vault)
+    ports.vaults.put_vault(saved.model_copy(update={"key_arn": "arn:aws:kms:eu-west-1:1:key/other"}))
+    with pytest.raises(ConcurrentUpdate):
+        ports.vaults.put_vault(saved.model_copy(update={"key_arn": "arn:aws:kms:eu-west-1:1:key/stale"}))
+    with pytest.raises(ConcurrentUpdate):
+        ports.vaults.delete_vault(saved)  # not the version whose emptiness was checked
+    ports.vaults.delete_vault(ports.vaults.get_vault(vault.name) or saved)
+    assert ports.vaults.get_vault(vault.name) is None
+
+
+def test_the_audit_head_moves_only_from_the_record_its_writer_chained_to(ports: Ports) -> None:
+    assert ports.vaults.audit_head() is None  # (no other test of the module writes the chain)
+    first, second = ChainHead(1, "h1"), ChainHead(2, "h2")
+    assert ports.vaults.move_audit_head(ChainHead(0, ""), first, idempotency_key="append-1")
+    assert not ports.vaults.move_audit_head(ChainHead(0, ""), first)  # the chain starts once
+    assert not ports.vaults.move_audit_head(ChainHead(1, "not h1"), second)
+    assert not ports.vaults.move_audit_head(first, second, idempotency_key="append-1")  # a retried request
+    assert ports.vaults.move_audit_head(first, second)
+    assert ports.vaults.audit_head() == second and ports.vaults.audit_seq_for("append-1") == 1
+    assert not ports.vaults.restore_audit_head(first)  # a live head is never overwritten

@@ -1,0 +1,186 @@
+"""The vault store and the work area ports, one suite run against the S3 adapters on moto (a bucket with Object Lock)
+and against the in-memory fakes (`params=["moto", "memory"]`): put locked, read back, extend a retention and never
+shorten it, re-seal for COMPLIANCE, legal holds, copies in, tags, listings.
+
+Where moto lets through what S3 refuses (tests/contract/test_object_lock_contract.py), these tests check Coffer's
+side: what the store asks for, and what it then reads back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from fakes.storage import MemoryBuckets, MemoryVault, MemoryWorkArea
+from moto import mock_aws
+
+from coffer.adapters import aws
+from coffer.adapters.vault.s3_vault import S3Vault
+from coffer.adapters.vault.work_area import S3WorkArea
+from coffer.domain.clock import SystemClock
+from coffer.domain.errors import AlreadyStored, NotFound
+from coffer.domain.object_lock import LockMode
+from coffer.domain.vaults import Seal
+from coffer.ports.vault import VaultStore
+from coffer.ports.work_area import WorkArea
+from coffer_twin.environment import fake_aws_environment
+
+REGION, VAULT, WORK = "eu-west-1", "vault", "work"
+
+
+@dataclass
+class Stores:
+    vault: VaultStore
+    work: WorkArea
+
+
+@pytest.fixture(scope="module")
+def s3() -> Iterator[Any]:
+    with fake_aws_environment(REGION), mock_aws():
+        client = aws.client("s3", REGION, boto3.Session())
+        where = {"CreateBucketConfiguration": {"LocationConstraint": REGION}}
+        client.create_bucket(Bucket=VAULT, ObjectLockEnabledForBucket=True, **where)
+        client.create_bucket(Bucket=WORK, **where)
+        yield client
+
+
+@pytest.fixture(params=["moto", "memory"])
+def stores(request: pytest.FixtureRequest) -> Stores:
+    if request.param == "moto":
+        client = request.getfixturevalue("s3")
+        return Stores(S3Vault(client, VAULT, "GOVERNANCE", SystemClock()), S3WorkArea(client, WORK))
+    buckets = MemoryBuckets(SystemClock())
+    return Stores(MemoryVault(buckets, VAULT, "GOVERNANCE"), MemoryWorkArea(buckets, WORK))
+
+
+def key(prefix: str = "blob") -> str:
+    return f"{prefix}/{uuid.uuid4().hex[:12]}"
+
+
+def later(days: int) -> datetime:
+    return (datetime.now(UTC) + timedelta(days=days)).replace(microsecond=0)
+
+
+def test_an_object_is_written_locked_and_read_back_with_its_sha256(stores: Stores) -> None:
+    name, body, until = key(), b"the bytes of a recovery point", later(10)
+    sha = stores.vault.put_locked(name, body, until)
+    assert sha == hashlib.sha256(body).hexdigest() and stores.vault.get_bytes(name) == body
+    lock = stores.vault.lock_of(name)
+    assert (lock[0], lock[1], lock.mode, lock.legal_hold) == (True, until, LockMode.GOVERNANCE, False)
+    assert lock.version_id
+
+
+def test_a_json_document_is_written_as_sorted_json_in_the_seals_mode(stores: Stores) -> None:
+    name = key("manifest")
+    seal = Seal(vault="V", mode=LockMode.COMPLIANCE, retain_until=later(1), kms_key_arn=None)
+    sha = stores.vault.put_json_locked(name, {"b": 1, "a": [2]}, seal.retain_until, seal)
+    stored = stores.vault.get_bytes(name)
+    assert stored == b'{"a": [2], "b": 1}' and sha == hashlib.sha256(stored).hexdigest()
+    assert stores.vault.get_json(name) == {"a": [2], "b": 1} and stores.vault.lock_of(name).mode is LockMode.COMPLIANCE
+
+
+def test_a_missing_object_is_not_found_and_has_no_lock(stores: Stores) -> None:
+    name = key()
+    with pytest.raises(NotFound):
+        stores.vault.get_bytes(name)
+    assert stores.vault.lock_of(name) == (False, None) and stores.vault.checksum_of(name) is None
+
+
+def test_a_create_only_write_finds_the_key_taken(stores: Stores) -> None:
+    name = key("audit")
+    stores.vault.put_locked(name, b"record 1", later(1), create_only=True)
+    with pytest.raises(AlreadyStored):
+        stores.vault.put_locked(name, b"another record 1", later(1), create_only=True)
+    assert stores.vault.get_bytes(name) == b"record 1"
+
+
+def test_a_retention_is_extended_and_never_shortened(stores: Stores) -> None:
+    name, longer = key(), later(20)
+    stores.vault.put_locked(name, b"data", later(5))
+    assert stores.vault.extend_retention(name, longer) is True
+    assert stores.vault.lock_of(name)[1] == longer
+    assert stores.vault.extend_retention(name, later(8)) is False  # asked to shorten: nothing asked of S3
+    assert stores.vault.extend_retention(name, longer) is False
+    assert stores.vault.lock_of(name)[1] == longer
+
+
+def test_a_governance_object_sealed_for_compliance_becomes_a_new_compliance_version(stores: Stores) -> None:
+    name, until = key(), later(30)
+    stores.vault.put_locked(name, b"shared blob", until)
+    seal = Seal(vault="V", mode=LockMode.COMPLIANCE, retain_until=later(10), kms_key_arn=None)
+    lock = stores.vault.secure(name, seal)
+    assert lock.mode is LockMode.COMPLIANCE and lock[1] == until  # never shorter than it was
+    assert len(list(stores.vault.versions(name))) == 2  # the GOVERNANCE version stays, locked, underneath
+    assert stores.vault.get_bytes(name) == b"shared blob"
+
+
+def test_securing_a_blob_extends_its_lock_to_the_seal(stores: Stores) -> None:
+    name, until = key(), later(40)
+    stores.vault.put_locked(name, b"shared blob", later(3))
+    lock = stores.vault.secure(name, Seal(vault="V", mode=LockMode.GOVERNANCE, retain_until=until, kms_key_arn=None))
+    read = stores.vault.lock_of(name)
+    assert (lock.mode, lock[1]) == (LockMode.GOVERNANCE, until) == (read.mode, read[1])
+    with pytest.raises(NotFound):
+        stores.vault.secure(key(), Seal(vault="V", mode=LockMode.GOVERNANCE, retain_until=later(1), kms_key_arn=None))
+
+
+def test_a_legal_hold_is_set_and_released_on_one_version(stores: Stores) -> None:
+    name = key()
+    stores.vault.put_locked(name, b"held", later(1))
+    version = stores.vault.lock_of(name).version_id or ""
+    stores.vault.set_legal_hold(name, version, on=True)
+    assert stores.vault.lock_of(name).legal_hold is True
+    stores.vault.set_legal_hold(name, version, on=False)
+    assert stores.vault.lock_of(name).legal_hold is False
+
+
+def test_a_copy_into_the_vault_is_locked_tagged_and_its_sha256_is_the_bytes(stores: Stores) -> None:
+    staged, blob, until = key("staging"), key("blobs"), later(7)
+    stores.work.write_json(staged, {"object": 1})
+    body = json.dumps({"object": 1}).encode()
+    sha = stores.vault.copy_in(WORK, staged, blob, until, tags={"coffer:warm-until": "2027-01-01"})
+    assert sha == hashlib.sha256(body).hexdigest() and stores.vault.get_bytes(blob) == body
+    assert stores.vault.lock_of(blob)[1] == until
+    assert stores.vault.tags_of(blob) == {"coffer:warm-until": "2027-01-01"}
+    stores.vault.set_tags(blob, {"coffer:tier": "cold"})
+    assert stores.vault.tags_of(blob) == {"coffer:tier": "cold"}
+
+
+def test_what_s3_stored_and_what_the_bytes_hash_to_agree(stores: Stores) -> None:
+    name, body = key(), b"x" * 1000
+    stores.vault.put_locked(name, body, later(1))
+    expected = (hashlib.sha256(body).hexdigest(), 1000)
+    assert stores.vault.checksum_of(name) == expected and stores.vault.stream_sha256(name) == expected
+
+
+def test_a_listing_names_the_objects_and_groups_by_delimiter(stores: Stores) -> None:
+    root = key("listing") + "/"
+    for name, body in (("a/1", b"1"), ("a/2", b"22"), ("b/1", b"333"), ("top", b"4444")):
+        stores.vault.put_locked(root + name, body, later(1))
+    objects, prefixes, token = stores.vault.list_page(root, None, delimiter="/")
+    assert ([o.key for o in objects], prefixes, token) == ([root + "top"], [root + "a/", root + "b/"], None)
+    assert [(o.key, o.size) for o in stores.vault.keys(root + "a/")] == [(root + "a/1", 1), (root + "a/2", 2)]
+    first, _, token = stores.vault.list_page(root, None, max_keys=2)
+    rest, _, end = stores.vault.list_page(root, token, max_keys=2)
+    assert [o.key for o in first + rest] == [root + n for n in ("a/1", "a/2", "b/1", "top")] and end is None
+
+
+def test_the_work_area_keeps_a_jobs_files_until_they_are_deleted(stores: Stores) -> None:
+    prefix = key("jobs") + "/"
+    for n in (2, 0, 1):
+        stores.work.write_json(f"{prefix}batches/{n:08d}.json", {"items": list(range(n))})
+    assert stores.work.read_json(f"{prefix}batches/00000002.json") == {"items": [0, 1]}
+    assert stores.work.first_key(prefix) == f"{prefix}batches/00000000.json"
+    listed = stores.work.listing(prefix)
+    assert [item["key"] for item in listed] == [f"{prefix}batches/{n:08d}.json" for n in range(3)]
+    assert [item["size"] for item in listed] == [stores.work.size_of(item["key"]) for item in listed]
+    stores.work.delete(f"{prefix}batches/00000000.json")
+    assert stores.work.first_key(prefix) == f"{prefix}batches/00000001.json"
+    assert stores.work.first_key(key("nothing")) is None

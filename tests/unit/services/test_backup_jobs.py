@@ -1,0 +1,98 @@
+"""Backup jobs on the ports' in-memory fakes (tests/fakes): the service's own rules, no AWS, milliseconds each."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from fakes.world import FakeWorld
+
+from coffer.domain.errors import IdempotencyConflict, ResourceBusy
+from coffer.domain.jobs import JobState
+from coffer.domain.manifest import Manifest, VaultLayout
+from coffer.domain.recovery_points import RecoveryPointStatus
+from coffer.domain.requests import StartBackupJobRequest
+
+VOLUME = "arn:aws:ec2:eu-west-1:111122223333:volume/vol-1"
+EXECUTION = "arn:aws:states:eu-west-1:111122223333:execution:coffer-backup:"
+
+
+def request(token: str = "nightly-1", **detail: object) -> StartBackupJobRequest:
+    return StartBackupJobRequest.model_validate({"ResourceArn": VOLUME, "IdempotencyToken": token, **detail})
+
+
+def test_a_second_delivery_of_a_start_backup_job_returns_the_first_job_and_starts_nothing() -> None:
+    world = FakeWorld()
+    first = world.backup_jobs.start(request(), "event-1", None, EXECUTION + "one")
+    again = world.backup_jobs.start(request(), "event-1", None, EXECUTION + "two")  # EventBridge delivered it twice
+    assert (again.job_id, again.duplicate, again.next) == (first.job_id, True, "done")
+    assert world.ebs.started == [first.job_id]  # one snapshot, however often the event arrives
+    assert list(world.table.jobs) == [first.job_id]
+
+
+def test_a_retry_of_the_same_execution_carries_on_with_its_job_without_a_second_snapshot() -> None:
+    world = FakeWorld()
+    first = world.backup_jobs.start(request(), "event-1", None, EXECUTION + "one")
+    retried = world.backup_jobs.start(request(), "event-1", None, EXECUTION + "one")  # Step Functions' Retry
+    assert (retried.job_id, retried.duplicate, retried.next) == (first.job_id, False, "native")
+    assert world.ebs.started == [first.job_id]
+
+
+def test_a_token_used_for_another_request_is_refused_and_nothing_is_written() -> None:
+    world = FakeWorld()
+    world.backup_jobs.start(request(), "event-1", None, EXECUTION + "one")
+    before = world.table.snapshot()
+    with pytest.raises(IdempotencyConflict, match="nightly-1"):
+        world.backup_jobs.start(request(Lifecycle={"DeleteAfterDays": 90}), "event-2", None, EXECUTION + "two")
+    assert world.table.snapshot() == before
+
+
+def test_an_on_demand_backup_of_a_resource_another_job_holds_is_refused_naming_that_job() -> None:
+    world = FakeWorld()
+    running = world.backup_jobs.start(request("first"), "event-1", None, EXECUTION + "one")
+    before = world.table.snapshot()
+    with pytest.raises(ResourceBusy) as busy:
+        world.backup_jobs.start(request("second"), "event-2", None, EXECUTION + "two")
+    assert busy.value.running_job_id == running.job_id
+    assert world.table.snapshot() == before and world.ebs.started == [running.job_id]
+
+
+def test_a_completed_backup_writes_its_manifest_before_its_recovery_point() -> None:
+    world = FakeWorld()
+    started = world.backup_jobs.start(request(), "event-1", None, EXECUTION + "one")
+    world.clock.advance(timedelta(minutes=5))
+    done = world.backup_jobs.complete(started.job_id)
+    rp = world.catalog.get_recovery_point(done.recovery_point_id or "")
+    manifest_key = VaultLayout.manifest(rp.vault_name, rp.recovery_point_id)
+    # one log of the vault's and the catalog's writes: the manifest, then (one transaction) the point and the job
+    assert world.table.writes[-3:] == [(world.settings.vault_bucket, manifest_key),
+                                       ("recovery_point", rp.recovery_point_id), ("job", started.job_id)]
+    assert rp.status is RecoveryPointStatus.COMPLETED and rp.manifest_key == manifest_key
+    manifest = Manifest.model_validate_json(world.vault.get_bytes(manifest_key))
+    assert manifest.recovery_point.recovery_point_id == rp.recovery_point_id
+    assert world.vault.lock_of(manifest_key)[1] == rp.retain_until  # locked until the recovery point may go
+
+
+def test_a_backup_whose_manifest_cannot_be_written_makes_no_recovery_point_and_keeps_running() -> None:
+    world = FakeWorld()
+    started = world.backup_jobs.start(request(), "event-1", None, EXECUTION + "one")
+    world.buckets.refusing[(world.settings.vault_bucket, "vaults/")] = "the vault is unreachable"
+    with pytest.raises(OSError, match="unreachable"):
+        world.backup_jobs.complete(started.job_id)
+    assert world.table.recovery_points == {}
+    job = world.catalog.get_job(started.job_id)
+    assert job.state is JobState.RUNNING and world.catalog.lease_holder(VOLUME) == job.job_id
+    assert world.turns.ended == []  # nothing ended: no queued job is woken
+
+
+def test_a_backup_that_ends_wakes_the_job_queued_for_its_resource_once() -> None:
+    world = FakeWorld()
+    first = world.backup_jobs.start(request("first"), "event-1", None, EXECUTION + "one")
+    queued = world.backup_jobs.start(request("second", BackupPlanId="plan-1"), "event-2", None, EXECUTION + "two")
+    assert queued.next == "queued" and world.catalog.get_job(queued.job_id).state is JobState.PENDING
+    world.backup_jobs.await_turn(queued.job_id, queued.waiting_for, "token-of-second")
+    assert world.turns.waiting(VOLUME) == [queued.job_id] and world.turns.woken == []
+    world.backup_jobs.complete(first.job_id)
+    assert world.turns.ended == [first.job_id] and world.turns.woken == ["token-of-second"]
+    resumed = world.backup_jobs.start(request("second", BackupPlanId="plan-1"), "event-2", None, EXECUTION + "two")
+    assert resumed.next == "native" and world.ebs.started == [first.job_id, queued.job_id]
