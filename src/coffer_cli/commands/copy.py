@@ -20,7 +20,7 @@ from coffer.domain.copies import StartCopyJobRequest
 from coffer.domain.errors import InvalidInput, NotFound
 from coffer.domain.validation import parse_model
 from coffer.services.jobs_common import job_id_for
-from coffer_cli.commands.common import add_stack_option, print_json, stack_deps
+from coffer_cli.commands.common import add_stack_option, print_json, request_bus, stack_deps
 
 
 def request_detail(args: argparse.Namespace) -> dict[str, Any]:
@@ -42,13 +42,14 @@ def _start(args: argparse.Namespace) -> int:
         request = parse_model(StartCopyJobRequest, detail, prefix="")
     except InvalidInput as error:
         raise SystemExit(f"coffer: {error}") from None
-    deps, _ = stack_deps(args)
+    deps, outputs = stack_deps(args)
     try:
         deps.catalog.get_recovery_point(request.recovery_point_id)
     except NotFound as error:
         raise SystemExit(f"coffer: RecoveryPointArn: {error}") from None
     entry = deps.client_for("events").put_events(Entries=[{
-        "Source": "coffer", "DetailType": "StartCopyJob", "Detail": json.dumps(detail)}])["Entries"][0]
+        "Source": "coffer", "DetailType": "StartCopyJob", "Detail": json.dumps(detail),
+        "EventBusName": request_bus(outputs)}])["Entries"][0]
     if "EventId" not in entry:
         raise SystemExit(f"coffer: EventBridge refused the event: {entry.get('ErrorMessage')}")
     job_id = job_id_for(detail["IdempotencyToken"])

@@ -12,7 +12,7 @@ from coffer.domain.errors import CofferError, InvalidInput
 from coffer.domain.requests import StartRestoreJobRequest
 from coffer.domain.validation import parse_model
 from coffer.services.jobs_common import job_id_for
-from coffer_cli.commands.common import add_stack_option, key_value_pairs, print_json, stack_deps
+from coffer_cli.commands.common import add_stack_option, key_value_pairs, print_json, request_bus, stack_deps
 from coffer_cli.local.tables import render
 
 
@@ -55,7 +55,7 @@ def _recovery_points_list(args: argparse.Namespace) -> int:
 
 
 def _restore_start(args: argparse.Namespace) -> int:
-    """Put a StartRestoreJob event on the default bus (the Restore workflow's rule starts it)."""
+    """Put a StartRestoreJob event on the stack's request bus (the Restore workflow's rule starts it)."""
     detail: dict[str, Any] = {"RecoveryPointArn": args.recovery_point,
                               "Metadata": key_value_pairs(args.metadata, "--metadata"),
                               "IdempotencyToken": args.token or str(uuid.uuid4())}
@@ -63,10 +63,11 @@ def _restore_start(args: argparse.Namespace) -> int:
         parse_model(StartRestoreJobRequest, detail, prefix="")
     except InvalidInput as error:
         raise SystemExit(f"coffer: {error}") from None
-    deps, _ = stack_deps(args)
+    deps, outputs = stack_deps(args)
     deps.catalog.get_recovery_point(StartRestoreJobRequest.model_validate(detail).recovery_point_id)
     entry = deps.client_for("events").put_events(Entries=[{
-        "Source": "coffer", "DetailType": "StartRestoreJob", "Detail": json.dumps(detail)}])["Entries"][0]
+        "Source": "coffer", "DetailType": "StartRestoreJob", "Detail": json.dumps(detail),
+        "EventBusName": request_bus(outputs)}])["Entries"][0]
     if "EventId" not in entry:
         raise SystemExit(f"coffer: EventBridge refused the event: {entry.get('ErrorMessage')}")
     print_json({"event_id": entry["EventId"], "job_id": job_id_for(detail["IdempotencyToken"]),
