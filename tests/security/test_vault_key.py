@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from .conftest import Secured
 
 STRANGER = "arn:aws:iam::999999999999:root"
@@ -24,9 +26,10 @@ def key_state(secured: Secured) -> dict[str, Any]:
             "grants": sorted(g["GranteePrincipal"] for g in kms.list_grants(KeyId=key)["Grants"])}
 
 
-def test_an_account_admin_cannot_disable_or_schedule_the_deletion_of_the_vault_key(secured: Secured) -> None:
+@pytest.mark.parametrize("who", ["admin", "operator"])
+def test_neither_an_admin_nor_the_operator_can_disable_or_delete_the_vault_key(secured: Secured, who: str) -> None:
     before = key_state(secured)
-    kms, key = secured.session("admin").client("kms"), secured.coffer.settings.vault_key_arn
+    kms, key = secured.session(who).client("kms"), secured.coffer.settings.vault_key_arn
     with secured.refused("kms:DisableKey", "resource:OnlyBreakGlassDisablesDeletesOrRewritesTheKey"):
         kms.disable_key(KeyId=key)
     with secured.refused("kms:ScheduleKeyDeletion", "resource:OnlyBreakGlassDisablesDeletesOrRewritesTheKey"):

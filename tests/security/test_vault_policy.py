@@ -63,14 +63,15 @@ def test_a_function_role_writes_only_the_prefixes_it_must(secured: Secured) -> N
     assert versions(secured, blob) == [] and versions(secured, manifest) == []
 
 
-def test_an_account_admin_cannot_plant_or_overwrite_a_recovery_point(secured: Secured) -> None:
+def test_neither_an_admin_nor_the_operator_can_plant_or_overwrite_a_recovery_point(secured: Secured) -> None:
     manifest, _ = manifest_and_blob(secured)
     before = versions(secured, manifest)
-    s3 = secured.session("admin").client("s3")
-    with secured.refused("s3:PutObject", "resource:OnlyBackupWritersWriteRecoveryPoints"):
-        s3.put_object(Bucket=secured.vault_bucket, Key=manifest, Body=b'{"forged": true}',
-                      ObjectLockMode="GOVERNANCE", ObjectLockRetainUntilDate=FAR)
-    assert versions(secured, manifest) == before
+    for who in ("admin", "operator"):
+        s3 = secured.session(who).client("s3")
+        with secured.refused("s3:PutObject", "resource:OnlyBackupWritersWriteRecoveryPoints"):
+            s3.put_object(Bucket=secured.vault_bucket, Key=manifest, Body=b'{"forged": true}',
+                          ObjectLockMode="GOVERNANCE", ObjectLockRetainUntilDate=FAR)
+        assert versions(secured, manifest) == before
 
 
 def test_nothing_is_written_outside_the_vault_layout_even_by_a_backup_writer(secured: Secured) -> None:
