@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,9 +58,11 @@ class PolicyEvaluator:
         if not _PACKAGE.is_file():
             raise EvaluatorUnavailable(
                 f"the IAM evaluator is not installed: run `npm ci --prefix {EVALUATOR_DIR}` (scripts/test does)")
+        # stderr to a file, not a pipe: a pipe nobody reads would stall the worker once full.
+        self._errors = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - lives as long as the worker; close()
         self._process = subprocess.Popen(
             [node, str(EVALUATOR_DIR / "worker.mjs")], cwd=EVALUATOR_DIR, stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
+            stdout=subprocess.PIPE, stderr=self._errors, text=True, bufsize=1)
         self._lock = threading.Lock()
         self._next_id = 0
         self.evaluations = 0
@@ -83,9 +86,8 @@ class PolicyEvaluator:
                        ignored=tuple(answer.get("ignored") or ()), errors=answer.get("errors"))
 
     def _stderr(self) -> str:
-        if self._process.poll() is None or self._process.stderr is None:
-            return "(still running)"
-        return self._process.stderr.read()[-2000:]
+        self._errors.seek(0)
+        return self._errors.read()[-2000:] or "(nothing on stderr)"
 
     def close(self) -> None:
         if self._process.stdin is not None:
@@ -95,6 +97,6 @@ class PolicyEvaluator:
         except subprocess.TimeoutExpired:
             self._process.kill()
             self._process.wait()
-        for stream in (self._process.stdout, self._process.stderr):
-            if stream is not None:
-                stream.close()
+        if self._process.stdout is not None:
+            self._process.stdout.close()
+        self._errors.close()
