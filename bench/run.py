@@ -73,7 +73,8 @@ def measure(coffer: Any, detail_type: str, detail: dict[str, Any], data_buckets:
     invocations_before = Counter(twin.invocations)
     started = time.perf_counter()
     with CallRecorder() as calls:
-        arns = twin.put_event("coffer", detail_type, detail)
+        bus = None if detail_type == "StartBackupJob" else coffer.request_bus  # restores, copies: the stack's bus
+        arns = twin.put_event("coffer", detail_type, detail, bus=bus)
         result = twin.wait(arns[0], timeout=3600)
     wall = time.perf_counter() - started
     recorded = [c for c in calls.snapshot() if c.caller != DRIVER]

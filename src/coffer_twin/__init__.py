@@ -48,9 +48,11 @@ Does not, or differs from AWS:
   or with ``coffer_cli.local.ticks.TwinScheduler``);
   ``Wait`` states and Retry intervals sleep ``wait_scale`` of their seconds (:mod:`.waits`; 1.0 by default,
   ``coffer local`` and the tests compress them: nothing on the twin takes time to finish).
-- IAM is not evaluated (roles and policies exist but allow everything); bucket policies are resolved but
-  not applied (moto evaluates their conditions wrongly, see :mod:`.fixups`); bucket lifecycle rules run only
-  when asked (transitions only); OwnershipControls and notifications are not applied.
+- IAM is evaluated only when asked (``Twin.deploy(..., enforce_iam=True)``, :mod:`.iam`: every call of a function
+  role or a role session judged by iam-simulate against the real role, bucket, key, event bus and trust policies;
+  Step Functions' own calls and the harness's are not); otherwise roles and policies exist but allow everything and
+  bucket policies are resolved but not put (moto evaluates their conditions wrongly, see :mod:`.fixups`). Bucket
+  lifecycle rules run only when asked (transitions only); OwnershipControls and notifications are not applied.
 - Lambda: timeouts, memory, concurrency and payload limits are not enforced (``twin.stats`` records the
   largest request/response per function for bench to compare with Lambda's 6 MB and Step Functions'
   256 KiB); functions without a local ``CodeUri`` directory get moto's echo.

@@ -133,7 +133,7 @@ def _protocol(service: str) -> str:
     return _PROTOCOLS[service]
 
 
-def error_response(call: AwsCall, kind: FaultKind) -> Any:
+def error_response(call: AwsCall, kind: FaultKind, message: str | None = None) -> Any:
     """The botocore response AWS would send for this kind of failure of this call."""
     from botocore.awsrequest import AWSResponse
     from moto.core.botocore_stubber import MockRawResponse
@@ -141,7 +141,7 @@ def error_response(call: AwsCall, kind: FaultKind) -> Any:
     protocol = _protocol(call.service)
     table = _ERRORS[kind]
     status, code = table.get(call.service) or table.get(protocol) or table["*"]
-    message = f"injected by the twin's fault harness ({kind})"
+    message = message or f"injected by the twin's fault harness ({kind})"
     request_id = str(uuid.uuid4())
     headers: dict[str, str] = {"x-amzn-RequestId": request_id, "x-amz-request-id": request_id}
     if protocol in ("json", "rest-json"):

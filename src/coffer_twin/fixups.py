@@ -9,9 +9,10 @@ CloudFormation. What moto 5.2.5's CloudFormation does not do, and the twin there
   Lock on, the default retention), ``PublicAccessBlockConfiguration`` and ``LifecycleConfiguration`` (moto
   stores the rules but never runs them: ``twin.s3_lifecycle`` does the transitions).
 - ``AWS::S3::BucketPolicy``: not supported (skipped with a warning). The twin resolves it
-  (``FixupReport.bucket_policies``) but does NOT put it: moto's S3 evaluates bucket policies per object
+  (``FixupReport.bucket_policies``) but does NOT put it here: moto's S3 evaluates bucket policies per object
   request and gets conditions wrong - a ``Deny s3:*`` conditioned on ``aws:SecureTransport: false`` (the
-  usual TLS-only statement) refuses every PutObject with 403. Test policies from the template instead.
+  usual TLS-only statement) refuses every PutObject with 403. With ``enforce_iam`` the twin puts them after
+  switching moto's own check off, and evaluates them itself (:mod:`.iam`).
 - ``AWS::StepFunctions::StateMachine``: created in moto's plain Step Functions backend, which the API
   does not use when ``execute_state_machine`` is on (ListStateMachines is empty, StartExecution fails),
   and with ``DefinitionSubstitutions`` ignored. The twin substitutes them into the definition and
@@ -19,6 +20,8 @@ CloudFormation. What moto 5.2.5's CloudFormation does not do, and the twin there
   integer ``ToleratedFailurePercentage`` (AWS takes 100; moto only 100.0): the twin writes it as a float.
 - ``AWS::KMS::Key``: the ``KeyPolicy`` is stored as a dict, which moto's DescribeKey then fails to parse.
   The twin puts it again through the KMS API, as JSON.
+- ``AWS::Events::EventBus``: the ``Policy`` is ignored. The twin puts it through PutPermission (moto stores it
+  and never applies it; ``Twin.deploy(..., enforce_iam=True)`` evaluates it, :mod:`.iam`).
 - ``AWS::Scheduler::ScheduleGroup``/``Schedule``: not supported. The twin creates them through the
   Scheduler API; nothing fires them (moto has no clock), the caller must.
 """
@@ -111,6 +114,11 @@ def _fix_resource(
         session.client("kms").put_key_policy(KeyId=physical_ids[logical_id], PolicyName="default",
                                              Policy=policy if isinstance(policy, str) else json.dumps(policy))
         report.applied.append(f"{logical_id}: key policy put as JSON")
+    elif kind == "AWS::Events::EventBus" and logical_id in physical_ids and "Policy" in props:
+        policy = resolver.resolve(props["Policy"])
+        if policy:  # an !If that chose AWS::NoValue resolves to nothing: the bus keeps no policy
+            session.client("events").put_permission(EventBusName=physical_ids[logical_id], Policy=json.dumps(policy))
+            report.applied.append(f"{logical_id}: event bus policy put")
     elif kind == "AWS::StepFunctions::StateMachine" and logical_id in physical_ids:
         _deploy_state_machine(session.client("stepfunctions"), physical_ids[logical_id], props, resolver)
         report.applied.append(f"{logical_id}: definition substituted, machine created in the executing backend")

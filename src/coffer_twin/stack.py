@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 from unittest import mock
 
-__all__ = ["DeployedStack", "TwinDeployError", "check_parameters", "create_stack"]
+__all__ = ["DeployedStack", "TwinDeployError", "check_parameters", "create_stack", "event_buses_referenced_by_name"]
 
 _CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
 
@@ -65,6 +65,17 @@ def _json_templates_read_as_json() -> Iterator[None]:
         yield
 
 
+@contextmanager
+def event_buses_referenced_by_name() -> Iterator[None]:
+    """CloudFormation's Ref of an ``AWS::Events::EventBus`` is its name; moto's EventBus has no physical id, so a
+    Ref (a rule's ``EventBusName``, an output) resolved to the object itself. The twin gives it its name, for as
+    long as it is open (outputs are resolved when read)."""
+    from moto.events.models import EventBus
+
+    with mock.patch.object(EventBus, "physical_resource_id", property(lambda bus: bus.name), create=True):
+        yield
+
+
 def check_parameters(template: dict[str, Any], parameters: dict[str, str]) -> None:
     """CloudFormation refuses parameters the template does not declare; so does the twin, before moto."""
     unknown = sorted(set(parameters) - set(template.get("Parameters") or {}))
@@ -86,7 +97,7 @@ def create_stack(
     cfn = session.client("cloudformation")
     failures: list[str] = []
     try:
-        with _failing_resource_recorded(failures), _json_templates_read_as_json():
+        with _failing_resource_recorded(failures), _json_templates_read_as_json(), event_buses_referenced_by_name():
             stack_id = cfn.create_stack(
                 StackName=stack_name,
                 TemplateBody=json.dumps(template),

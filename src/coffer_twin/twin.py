@@ -34,6 +34,7 @@ from .dynamodb_transactions import transactions_by_item
 from .environment import fake_aws_environment
 from .event_delivery import StepFunctionsDelivery
 from .fixups import FixupReport, TemplateResolver, apply_fixups
+from .iam import IamEnforcement
 from .lambda_router import InvocationStats, LambdaRouter
 from .nested_executions import nested_executions
 from .packaging import FunctionSource, PackagedTemplate, package_template, placeholder_zip
@@ -43,7 +44,7 @@ from .s3_conditional import atomic_conditional_puts
 from .s3_events import S3EventBridge
 from .s3_multipart import s3_multipart_checksums
 from .sam_transform import to_cloudformation
-from .stack import DeployedStack, TwinDeployError, check_parameters, create_stack
+from .stack import DeployedStack, TwinDeployError, check_parameters, create_stack, event_buses_referenced_by_name
 from .waits import compressed_waits
 
 __all__ = ["ExecutionResult", "Twin", "TwinDeployError", "TwinInvokeError"]
@@ -117,6 +118,9 @@ class Twin:
         self._clients: dict[str, Any] = {}
         self._functions: dict[str, FunctionSource] = {}
         self._stack: DeployedStack | None = None
+        self._enforce_iam = False
+        self.iam: IamEnforcement | None = None
+        """the IAM enforcement (its decisions), when deployed with ``enforce_iam=True``"""
         self.account_id = ""
         self.fixups = FixupReport()
         self.template: dict[str, Any] = {}
@@ -135,13 +139,18 @@ class Twin:
         stack_name: str = "coffer-twin",
         event_clock: Callable[[], datetime] | None = None,
         wait_scale: float = 1.0,
+        enforce_iam: bool = False,
     ) -> Twin:
         """Start moto and deploy ``<project_root>/<template_name>`` into it.
 
         `wait_scale`: the fraction of their seconds that Wait states and Retry intervals sleep (:mod:`.waits`).
+        `enforce_iam`: install the template's bucket policies and evaluate every call of a function role or a
+        role session against the real role, bucket, key, event bus and trust policies (:mod:`.iam`; needs
+        Node.js and the pinned evaluator, ``npm ci --prefix src/coffer_twin/iam/evaluator``).
         """
         twin = cls(project_root, region, parameters or {}, env_overrides or {}, stack_name)
         twin._wait_scale = wait_scale
+        twin._enforce_iam = enforce_iam
         if event_clock is not None:
             twin._s3_events.clock = event_clock  # the time S3's events carry (:mod:`.s3_events`)
         template_path = twin.project_root / template_name
@@ -203,6 +212,7 @@ class Twin:
         self._exit.enter_context(s3_multipart_checksums())  # part checksums and Object Lock, as S3 answers
         self._exit.enter_context(nested_executions())  # states:startExecution(.sync) tasks
         self._exit.enter_context(transactions_by_item())  # TransactWriteItems without table copies
+        self._exit.enter_context(event_buses_referenced_by_name())  # Ref of an event bus is its name
         self._exit.callback(self._drain, first_thread)  # first to run on close: patches still in place
 
         self.template = to_cloudformation(packaged.template, self._parameters)
@@ -217,6 +227,20 @@ class Twin:
         for logical_id, source in packaged.functions.items():
             if logical_id in self._stack.physical_ids:
                 self._router.register(self.account_id, self._stack.physical_ids[logical_id], source)
+        if self._enforce_iam:
+            self._enforce()
+
+    def _enforce(self) -> None:
+        """Bucket policies put as CloudFormation would (moto's own check of them off), then every call of a
+        function role or role session evaluated (:mod:`.iam.enforcement`)."""
+        lambda_client = self.client("lambda")
+        roles = {logical_id: str(lambda_client.get_function_configuration(
+                     FunctionName=self._deployed.physical_ids[logical_id])["Role"])
+                 for logical_id in self._functions if logical_id in self._deployed.physical_ids}
+        self.iam = self._exit.enter_context(IamEnforcement(self.region, roles).installed())
+        s3 = self.client("s3")
+        for bucket, policy in self.fixups.bucket_policies.values():
+            s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
 
     def _package(self, template: dict[str, Any], base_dir: Path) -> PackagedTemplate:
         """Upload the placeholder artifact and rewrite the template's local paths to it."""
@@ -332,15 +356,29 @@ class Twin:
             )
         return payload
 
+    def session_as(self, role_arn: str, region: str | None = None, session_name: str = "twin") -> Any:
+        """A boto3 session of a role (credentials from moto's STS): with ``enforce_iam``, its calls are evaluated
+        as that role's, as a user or service holding those credentials would be."""
+        import boto3
+
+        credentials = self.client("sts").assume_role(RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
+        return boto3.Session(aws_access_key_id=credentials["AccessKeyId"],
+                             aws_secret_access_key=credentials["SecretAccessKey"],
+                             aws_session_token=credentials["SessionToken"], region_name=region or self.region)
+
     # -- events -----------------------------------------------------------------------------------
     def put_event(
-        self, source: str, detail_type: str, detail: dict[str, Any], *, resources: list[str] | None = None
+        self, source: str, detail_type: str, detail: dict[str, Any], *, resources: list[str] | None = None,
+        bus: str | None = None, events_client: Any = None,
     ) -> list[str]:
-        """PutEvents on the default bus; return the ARNs of the executions it started."""
+        """PutEvents on `bus` (name or ARN; the default bus when None), with the twin's own credentials or
+        `events_client`'s; return the ARNs of the executions it started."""
         entry = {"Source": source, "DetailType": detail_type, "Detail": json.dumps(detail)}
         if resources:
             entry["Resources"] = resources  # type: ignore[assignment]
-        result = self.client("events").put_events(Entries=[entry])["Entries"][0]
+        if bus:
+            entry["EventBusName"] = bus
+        result = (events_client or self.client("events")).put_events(Entries=[entry])["Entries"][0]
         if "EventId" not in result:
             raise ValueError(f"PutEvents rejected the event: {result.get('ErrorCode')}: {result.get('ErrorMessage')}")
         return self._delivery.executions_started_by(result["EventId"])

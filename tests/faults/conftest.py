@@ -221,7 +221,7 @@ class World:
         token = f"{workflow}-{next(self._n)}"
         detail = {"RecoveryPointArn": recovery_point_id, "IdempotencyToken": token,
                   "DestinationBackupVaultArn": vault_arn(DESTINATION_REGION, self.twin.account_id)}
-        [arn] = self.twin.put_event("coffer", "StartCopyJob", detail)
+        [arn] = self.twin.put_event("coffer", "StartCopyJob", detail, bus=self.coffer.request_bus)
         result = dict(self.twin.wait(arn, timeout=120))
         job_id = job_id_for(token)
 

@@ -123,7 +123,8 @@ def test_an_s3_bucket_changed_all_day_is_restored_exactly_as_of_three_times(coff
         target = f"pitr-day-restored-{n}"
         [arn] = twin.put_event("coffer", "StartRestoreJob", {
             "RecoveryPointArn": rp.recovery_point_id, "IdempotencyToken": f"pitr-day-{n}",
-            "Metadata": {"DestinationBucketName": target, "NewBucket": "true", "RestoreTime": format_time(moment)}})
+            "Metadata": {"DestinationBucketName": target, "NewBucket": "true", "RestoreTime": format_time(moment)}},
+            bus=coffer.request_bus)
         executions[target] = (arn, moment)
     for target, (arn, moment) in executions.items():
         result = twin.wait(arn, timeout=120)

@@ -127,7 +127,8 @@ def copies_beyond_the_destinations_quota_wait_for_a_slot_in_the_workflow(coffer:
     # EbsCopyQuota is 1 on this twin; a started copy holds its slot at least through one WaitForCopy.
     for n in range(2):
         coffer.twin.put_event("coffer", "StartCopyJob", {"RecoveryPointArn": rp, "IdempotencyToken": f"wf-q-{n}",
-                                                         "DestinationBackupVaultArn": DESTINATION})
+                                                         "DestinationBackupVaultArn": DESTINATION},
+                              bus=coffer.request_bus)
     jobs = [wait_for_job(coffer, job_id_for(f"wf-q-{n}")) for n in range(2)]
     assert [j.state for j in jobs] == [JobState.COMPLETED] * 2, (failures(coffer),)
     waited = [j for j in jobs if JobState.PENDING in [t.state for t in j.history]]

@@ -192,7 +192,8 @@ def test_large_objects_back_up_in_parts_restore_byte_identical_are_reused_copied
         def copy(token: str) -> Job:
             [execution] = coffer.twin.put_event("coffer", "StartCopyJob", {
                 "RecoveryPointArn": job.recovery_point_id, "IdempotencyToken": token,
-                "DestinationBackupVaultArn": vault_arn(DESTINATION_REGION, coffer.twin.account_id)})
+                "DestinationBackupVaultArn": vault_arn(DESTINATION_REGION, coffer.twin.account_id)},
+                bus=coffer.request_bus)
             coffer.twin.wait(execution, timeout=120)
             return coffer.deps.catalog.get_job(job_id_for(token))
 

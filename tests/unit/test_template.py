@@ -427,10 +427,140 @@ def test_vault_key(resources: dict[str, Any]) -> None:
     key = resources["VaultKey"]
     assert key["Properties"]["EnableKeyRotation"] is True
     assert (key["DeletionPolicy"], key["UpdateReplacePolicy"]) == ("Retain", "Retain")
-    # The key policy lets the account administer the key and IAM grant its use - and nothing else.
-    [statement] = key["Properties"]["KeyPolicy"]["Statement"]
-    assert statement["Principal"] == {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}}
+    # The key policy lets the account administer the key and IAM grant its use, except what would destroy or share
+    # it (tests/security/test_vault_key.py tries each as an administrator); the policy denies PutKeyPolicy to its
+    # own creator too, which KMS's lockout safety check would refuse.
+    allow, destroy, grants = key["Properties"]["KeyPolicy"]["Statement"]
+    assert (allow["Effect"], allow["Action"]) == ("Allow", "kms:*")
+    assert allow["Principal"] == {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}}
+    assert (destroy["Sid"], destroy["Effect"], destroy["Principal"]) == (
+        "OnlyBreakGlassDisablesDeletesOrRewritesTheKey", "Deny", "*")
+    assert set(destroy["Action"]) == {"kms:DisableKey", "kms:ScheduleKeyDeletion", "kms:PutKeyPolicy"}
+    assert destroy["Condition"]["Fn::If"] == [
+        "HasBreakGlassRole", {"ArnNotEquals": {"aws:PrincipalArn": {"Ref": "BreakGlassRoleArn"}}},
+        {"Ref": "AWS::NoValue"}]
+    assert (grants["Sid"], grants["Effect"], grants["Action"]) == (
+        "GrantsOnlyToCopyRolesOrAwsServices", "Deny", "kms:CreateGrant")
+    with_break_glass, without = grants["Condition"]["Fn::If"][1:]
+    for condition in (with_break_glass, without):
+        assert condition["BoolIfExists"] == {"kms:GrantIsForAWSResource": "false"}
+        assert "kms:GranteePrincipal" in condition["StringNotEquals"]
+    assert with_break_glass["ArnNotEquals"] == {"aws:PrincipalArn": {"Ref": "BreakGlassRoleArn"}}
+    assert "ArnNotEquals" not in without
+    assert key["Properties"]["BypassPolicyLockoutSafetyCheck"] is True
     assert resources["VaultKeyAlias"]["Properties"]["TargetKeyId"] == {"Ref": "VaultKey"}
+
+
+def _vault_statement(resources: dict[str, Any], sid: str) -> dict[str, Any]:
+    [found] = [s for s in _bucket_policies(resources)["VaultBucket"]["Statement"] if s.get("Sid") == sid]
+    return found
+
+
+def _named(value: Any) -> set[str]:
+    """Role logical ids (GetAtt X.Arn) and parameter names (Ref X) in a condition's value, through every !If."""
+    if isinstance(value, list):
+        return set().union(*(_named(v) for v in value)) if value else set()
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return {value["Fn::GetAtt"][0]}
+    if isinstance(value, dict) and "Ref" in value:
+        return {value["Ref"]}
+    if isinstance(value, dict) and "Fn::If" in value:
+        return _named(value["Fn::If"][1:])
+    if isinstance(value, dict) and "Fn::Sub" in value:
+        return {render(value)}
+    return set()
+
+
+#: bucket policy statement -> the prefix of the vault it keeps to its writers
+WRITER_STATEMENTS = {"OnlyBackupWritersWriteBlobs": "${VaultBucket.Arn}/vaults/*/blobs/*",
+                     "OnlyBackupWritersWriteRecoveryPoints": "${VaultBucket.Arn}/vaults/*/recovery-points/*",
+                     "OnlyOperatorWritesVaultDescriptors": "${VaultBucket.Arn}/vaults/*/vault.json",
+                     "OnlyAuditWritersWriteAudit": "${VaultBucket.Arn}/audit/*"}
+COPY_ROLE = "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${CopyRoleName}"
+
+
+def test_vault_policy_names_who_writes_each_prefix_and_nothing_else_is_written(resources: dict[str, Any],
+                                                                                roles: dict[str, Any]) -> None:
+    # The layout the statements follow is the code's (VaultLayout, the audit log's keys).
+    from coffer.domain.audit import AUDIT_PREFIX
+    from coffer.domain.manifest import VaultLayout
+
+    written: dict[str, set[str]] = {}
+    for sid, prefix in WRITER_STATEMENTS.items():
+        statement = _vault_statement(resources, sid)
+        assert (statement["Effect"], statement["Principal"]) == ("Deny", "*")
+        assert set(as_list(statement["Action"])) == {"s3:PutObject", "s3:PutObjectRetention"}
+        assert render(statement["Resource"]) == prefix
+        condition = statement["Condition"]
+        condition = condition["Fn::If"][1] if "Fn::If" in condition else condition  # else: nobody
+        written[sid] = _named(condition["ArnNotEquals"]["aws:PrincipalArn"])
+    assert written["OnlyBackupWritersWriteRecoveryPoints"] == written["OnlyBackupWritersWriteBlobs"] | {
+        "CompleteBackupFunctionRole"}
+    assert COPY_ROLE in written["OnlyBackupWritersWriteBlobs"]  # copies into this stack's vaults
+    assert written["OnlyOperatorWritesVaultDescriptors"] == {"OperatorRoleArn"}
+    assert written["OnlyAuditWritersWriteAudit"] == {"RecordAuditFunctionRole", "OperatorRoleArn", "LegalHoldRoleArn"}
+    # Every function role whose own policy writes the vault is named, and no role that does not.
+    vault_writers = {name for name, role in roles.items()
+                     for a, r, _ in allows(statements_of_role(role))
+                     if a in {"s3:PutObject", "s3:PutObjectRetention"} and "VaultBucket" in r}
+    named_roles = {n for names in written.values() for n in names if n.endswith("Role")}
+    assert named_roles == vault_writers
+    # Nothing lands outside the layout: every key the code writes is under one of the prefixes, and the rest is
+    # refused to everyone.
+    outside = _vault_statement(resources, "NothingWrittenOutsideTheLayout")
+    assert "Condition" not in outside and "Resource" not in outside
+    assert sorted(render(r) for r in outside["NotResource"]) == sorted(WRITER_STATEMENTS.values())
+    keys = [VaultLayout.blob("v", "ab"), VaultLayout.composite_blob("v", "ab", 3), VaultLayout.manifest("v", "rp"),
+            VaultLayout.part("v", "rp", 1), "vaults/v/vault.json", f"{AUDIT_PREFIX}000000000001.json"]
+    for key in keys:
+        assert any(re.fullmatch(p.replace("${VaultBucket.Arn}/", "").replace("*", ".*"), key)
+                   for p in WRITER_STATEMENTS.values()), key
+
+
+def test_vault_policy_reserves_legal_holds_tags_and_its_own_rules(resources: dict[str, Any]) -> None:
+    holds = _vault_statement(resources, "OnlyLegalHoldRolesChangeLegalHolds")
+    assert (holds["Effect"], holds["Principal"], holds["Action"]) == ("Deny", "*", "s3:PutObjectLegalHold")
+    assert holds["Condition"]["Fn::If"][0] == "HasOperatorOrLegalHoldRole"
+    assert holds["Condition"]["Fn::If"][2] == {"Ref": "AWS::NoValue"}  # neither role: nobody
+    assert _named(holds["Condition"]["Fn::If"][1]["ArnNotEquals"]["aws:PrincipalArn"]) == {
+        "OperatorRoleArn", "LegalHoldRoleArn"}
+    tags = _vault_statement(resources, "OnlyTieringTagsVaultObjects")
+    assert _named(tags["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]) == {
+        "CopyBatchFunctionRole", "CopyLargeObjectFunctionRole", "MovePartToColdFunctionRole"}
+    rules = _vault_statement(resources, "OnlyOperatorOrBreakGlassChangesTheRules")
+    assert set(rules["Action"]) == {"s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:PutLifecycleConfiguration",
+                                    "s3:PutBucketObjectLockConfiguration"}
+    assert rules["Resource"] == {"Fn::GetAtt": ["VaultBucket", "Arn"]}
+    assert rules["Condition"]["Fn::If"][0] == "HasOperatorOrBreakGlassRole"
+    assert rules["Condition"]["Fn::If"][2] == {"Ref": "AWS::NoValue"}
+    assert _named(rules["Condition"]["Fn::If"][1]["ArnNotEquals"]["aws:PrincipalArn"]) == {
+        "OperatorRoleArn", "BreakGlassRoleArn"}
+
+
+#: function -> (its "any bucket / any table" statement's Deny Sid on the stack's own, the actions it denies there)
+OWN_RESOURCE_DENIES = {
+    "StartBackupJobFunction": ("NeverBackUpTheStacksOwn", {"s3:GetBucketLocation", "dynamodb:CreateBackup"}),
+    "ListBatchesFunction": ("NeverReadTheVault", {"s3:ListBucket", "s3:GetObject"}),
+    "StartRestoreJobFunction": ("NeverRestoreIntoTheStacksOwn", {
+        "s3:CreateBucket", "s3:GetBucketLocation", "dynamodb:RestoreTableFromBackup", "dynamodb:ImportTable",
+        "dynamodb:RestoreTableToPointInTime"}),
+    "RestoreBatchFunction": ("NeverRestoreIntoTheVault", {"s3:PutObject", "s3:PutObjectTagging"}),
+    "StartCopyJobFunction": ("NeverExportTheCatalog", {"dynamodb:ExportTableToPointInTime"}),
+    "EnableContinuousBackupFunction": ("NeverTheCatalogsRecovery", {"dynamodb:UpdateContinuousBackups"}),
+}
+
+
+@pytest.mark.parametrize("function", sorted(OWN_RESOURCE_DENIES))
+def test_roles_reading_any_source_or_writing_any_target_are_denied_the_stacks_own(function: str,
+                                                                                  roles: dict[str, Any]) -> None:
+    sid, actions = OWN_RESOURCE_DENIES[function]
+    [statement] = [s for s in _function_role(roles, function) if s.get("Sid") == sid]
+    assert statement["Effect"] == "Deny" and set(as_list(statement["Action"])) == actions
+    assert {render(r).split("}")[0] + "}" for r in as_list(statement["Resource"])} <= {
+        "${VaultBucket.Arn}", "${WorkBucket.Arn}", "${CatalogTable.Arn}"}
+    # Each allows the denied actions on "any" resource: the Deny is what keeps Coffer's own out.
+    granted = {a for a, r, _ in allows(_function_role(roles, function)) if "*" in r}
+    assert actions <= granted, (function, actions - granted)
 
 
 # ---- IAM --------------------------------------------------------------------------------------------
@@ -677,15 +807,17 @@ def test_distributed_maps_have_what_they_need(machine: str, resources: dict[str,
             assert {("kms:Decrypt", "${VaultKey.Arn}"), ("kms:GenerateDataKey", "${VaultKey.Arn}")} <= granted
 
 
-@pytest.mark.parametrize(("rule", "detail_type", "machine"), [
-    ("StartBackupJobRule", "StartBackupJob", "BackupStateMachine"),
-    ("StartRestoreJobRule", "StartRestoreJob", "RestoreStateMachine"),
-    ("StartCopyJobRule", "StartCopyJob", "CopyStateMachine"),
+@pytest.mark.parametrize(("rule", "detail_type", "machine", "bus"), [
+    ("StartBackupJobRule", "StartBackupJob", "BackupStateMachine", None),
+    ("StartRestoreJobRule", "StartRestoreJob", "RestoreStateMachine", {"Ref": "CofferEventBus"}),
+    ("StartCopyJobRule", "StartCopyJob", "CopyStateMachine", {"Ref": "CofferEventBus"}),
 ])
-def test_event_rules_start_only_their_workflow(rule: str, detail_type: str, machine: str,
+def test_event_rules_start_only_their_workflow(rule: str, detail_type: str, machine: str, bus: Any,
                                                resources: dict[str, Any]) -> None:
     props = resources[rule]["Properties"]
     assert props["EventPattern"] == {"source": ["coffer"], "detail-type": [detail_type]}
+    # Backups from the default bus; restores and copies (authorised acts) only from the stack's own bus.
+    assert props.get("EventBusName") == bus
     [target] = props["Targets"]
     assert target["Arn"] == {"Ref": machine}
     role = resources[target["RoleArn"]["Fn::GetAtt"][0]]["Properties"]
@@ -694,6 +826,22 @@ def test_event_rules_start_only_their_workflow(rule: str, detail_type: str, mach
     [statement] = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
     assert (statement["Effect"], statement["Action"], statement["Resource"]) == (
         "Allow", "states:StartExecution", {"Ref": machine})
+
+
+def test_the_request_bus_admits_only_the_named_requesters(template: dict[str, Any],
+                                                         resources: dict[str, Any]) -> None:
+    bus = resources["CofferEventBus"]["Properties"]
+    assert bus["Name"] == {"Fn::Sub": "${AWS::StackName}-requests"}
+    condition, policy, otherwise = bus["Policy"]["Fn::If"]
+    assert condition == "HasRestoreRequesters" and otherwise == {"Ref": "AWS::NoValue"}
+    allow, deny = policy["Statement"]
+    arn = "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${AWS::StackName}-requests"
+    assert (allow["Effect"], allow["Principal"], allow["Action"], render(allow["Resource"])) == (
+        "Allow", {"AWS": {"Ref": "RestoreRequesterArns"}}, "events:PutEvents", arn)
+    assert (deny["Effect"], deny["Principal"], deny["Action"], render(deny["Resource"])) == (
+        "Deny", "*", "events:PutEvents", arn)
+    assert deny["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": {"Ref": "RestoreRequesterArns"}}}
+    assert template["Outputs"]["CofferEventBusName"]["Value"] == {"Ref": "CofferEventBus"}
 
 
 def test_outputs_name_every_bucket_table_key_and_state_machine(template: dict[str, Any]) -> None:

@@ -122,6 +122,12 @@ def stack_outputs(stack: str, session: boto3.Session) -> dict[str, str]:
     return read_stack(stack, session).outputs
 
 
+def request_bus(outputs: dict[str, str]) -> str:
+    """The bus restores and copies are requested on: the stack's own (its policy says who may put them); a stack
+    deployed before it existed has its rules on the default bus."""
+    return outputs.get("CofferEventBusName") or "default"
+
+
 def stack_settings(outputs: dict[str, str], session: boto3.Session) -> Settings:
     env = {"CATALOG_TABLE": outputs.get("CatalogTableName", ""), "VAULT_BUCKET": outputs.get("VaultBucketName", ""),
            "WORK_BUCKET": outputs.get("WorkBucketName", ""), "VAULT_KEY_ARN": outputs.get("VaultKeyArn", "")}

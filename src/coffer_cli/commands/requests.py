@@ -1,5 +1,6 @@
-"""What the start verbs share: a checked request is put on the default event bus (the path every producer
-uses; the workflow's rule starts it), the job id is derived from its idempotency token, and with `--wait`
+"""What the start verbs share: a checked request is put on its event bus (backups on the default bus, the path
+every producer uses; restores and copies, authorised acts, on the stack's own bus, whose policy says who may put
+them; the workflow's rule starts it), the job id is derived from its idempotency token, and with `--wait`
 the job is followed to its end, or the refusal reported as soon as the workflow refuses the request.
 """
 
@@ -14,7 +15,7 @@ from typing import Any
 from coffer.domain.jobs import Job
 from coffer.entrypoints.bootstrap import Root
 from coffer.services.jobs_common import job_id_for
-from coffer_cli.commands.common import Stack
+from coffer_cli.commands.common import Stack, request_bus
 from coffer_cli.commands.failures import CliError, ExitCode
 from coffer_cli.commands.job_watch import Display, Follower, ProgressReader, RequestExecution, exit_code_of
 from coffer_cli.commands.output import console, print_json
@@ -32,10 +33,16 @@ def add_wait_options(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("--poll", type=float, default=2.0, help="seconds between two looks (default 2)")
 
 
-def put_request(deps: Root, detail_type: str, detail: dict[str, Any]) -> str:
-    """PutEvents of one request on the default bus; its event id."""
+#: requests that are authorised acts: put on the stack's own bus (its rules listen there, not on the default bus)
+AUTHORISED_REQUESTS = frozenset({"StartRestoreJob", "StartCopyJob"})
+
+
+def put_request(deps: Root, stack: Stack, detail_type: str, detail: dict[str, Any]) -> str:
+    """PutEvents of one request on its bus; its event id."""
+    bus = request_bus(stack.outputs) if detail_type in AUTHORISED_REQUESTS else "default"
     entry = deps.client_for("events").put_events(Entries=[{
-        "Source": "coffer", "DetailType": detail_type, "Detail": json.dumps(detail)}])["Entries"][0]
+        "Source": "coffer", "DetailType": detail_type, "Detail": json.dumps(detail),
+        "EventBusName": bus}])["Entries"][0]
     if "EventId" not in entry:
         raise CliError(f"EventBridge refused the {detail_type} event ({entry.get('ErrorCode')}): "
                        f"{entry.get('ErrorMessage')}", ExitCode.AWS_REFUSED)
@@ -46,7 +53,7 @@ def submit(args: argparse.Namespace, stack: Stack, deps: Root, detail_type: str,
            ended: Callable[[Job], dict[str, Any]]) -> int:
     """Put the request; print its ids, or with --wait what it came to (`ended` adds the kind's own fields)."""
     put_at = deps.clock.now()
-    event_id = put_request(deps, detail_type, detail)
+    event_id = put_request(deps, stack, detail_type, detail)
     job_id = job_id_for(detail["IdempotencyToken"])
     result: dict[str, Any] = {"event_id": event_id, "job_id": job_id, "idempotency_token": detail["IdempotencyToken"]}
     if not args.wait:
