@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from typing import TYPE_CHECKING, Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-#: botocore's "standard" mode retries throttling, 5xx and timeouts with jittered exponential backoff.
-RETRY_CONFIG = Config(retries={"max_attempts": 8, "mode": "standard"}, connect_timeout=5, read_timeout=60)
+if TYPE_CHECKING:
+    import boto3
+    from botocore.config import Config
+
+
+@functools.cache
+def retry_config() -> Config:
+    """botocore's "standard" mode retries throttling, 5xx and timeouts with jittered exponential backoff.
+
+    Made with the first client, as boto3 itself is imported then: botocore's client machinery (urllib3,
+    http.client, endpoints) is about half of a handler's import, and a handler calls AWS only once invoked."""
+    from botocore.config import Config
+
+    return Config(retries={"max_attempts": 8, "mode": "standard"}, connect_timeout=5, read_timeout=60)
 
 
 #: Creates AWS does not make idempotent (no client token). When such a request went out and no answer came
@@ -20,7 +31,11 @@ NOT_RESENT_WHEN_UNANSWERED = {"dynamodb": ("CreateBackup",), "ec2": ("CreateSnap
 
 
 def client(service: str, region: str | None = None, session: boto3.Session | None = None) -> Any:
-    made = (session or boto3.Session()).client(service, region_name=region, config=RETRY_CONFIG)
+    if session is None:
+        import boto3
+
+        session = boto3.Session()
+    made = session.client(service, region_name=region, config=retry_config())
     if service == "s3":
         made.meta.events.register("before-sign.s3.CopyObject", _name_copy_checksum)
     for operation in NOT_RESENT_WHEN_UNANSWERED.get(service, ()):

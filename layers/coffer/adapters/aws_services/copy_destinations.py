@@ -17,16 +17,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
-import botocore.session
 from botocore.exceptions import ClientError
 
 from coffer.adapters import aws
 from coffer.domain.copies import VaultAddress
 from coffer.domain.errors import InvalidInput
 from coffer.settings import Settings
+
+if TYPE_CHECKING:
+    import boto3
 
 #: assumed-role credentials last an hour; a warm Lambda re-assumes well before they run out
 _REUSE_SECONDS = 45 * 60
@@ -44,6 +45,9 @@ class Destination:
 def assumed_session(credentials: dict[str, Any], region: str) -> boto3.Session:
     """A session with an assumed role's credentials. It shares botocore's service models with the process's
     default session: parsing them again for every destination costs a cold start most of a second."""
+    import boto3
+    import botocore.session
+
     core = botocore.session.Session()
     core.register_component("data_loader", botocore.session.get_session().get_component("data_loader"))
     return boto3.Session(aws_access_key_id=credentials["AccessKeyId"],
