@@ -243,20 +243,20 @@ class Tree:
 
     label: str
     root: Path  # holds layers/coffer and functions/
+    work: Path  # this bench run's own copies (several runs may share the machine)
 
     @classmethod
-    def working(cls) -> Tree:
-        return cls("current", ROOT)
+    def working(cls, work: Path) -> Tree:
+        return cls("current", ROOT, work)
 
     @classmethod
-    def revision(cls, rev: str) -> Tree:
-        target = CACHE / "revisions" / re.sub(r"[^\w.-]", "_", rev)
-        shutil.rmtree(target, ignore_errors=True)
+    def revision(cls, rev: str, work: Path) -> Tree:
+        target = work / "revision"
         target.mkdir(parents=True)
         archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "layers/coffer", "functions"],
                                  capture_output=True, check=True).stdout
         subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
-        return cls(rev, target)
+        return cls(rev, target, work)
 
     def code(self, function: Function) -> Path:
         return self.root / "functions" / function.name
@@ -264,8 +264,7 @@ class Tree:
     def layer(self, kind: str) -> list[Path]:
         """sys.path after the function's directory: this tree's coffer, then the dependencies (the layer's
         python/ holds both; their order does not matter, no name is in both)."""
-        python = CACHE / "trees" / re.sub(r"[^\w.-]", "_", self.label) / kind
-        shutil.rmtree(python, ignore_errors=True)
+        python = self.work / "layers" / re.sub(r"[^\w.-]", "_", self.label) / kind
         shutil.copytree(self.root / "layers" / "coffer", python / "coffer",
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         if kind == "bytecode":
@@ -402,6 +401,7 @@ def summary(counted: list[Run]) -> dict[str, Any]:
     for run in counted:
         by_package.update(run.by_package)
     return {
+        "runs": len(counted),
         "import_ms": spread([r.import_ms for r in counted]),
         "import_and_first_invocation_ms": spread([r.first_invocation_ms for r in counted]),
         "import_cpu_ms": spread([r.import_cpu_ms for r in counted]),
@@ -462,6 +462,11 @@ def table(figures: dict[str, Any], baseline: dict[str, Any] | None) -> str:
     return "\n".join(lines)
 
 
+def merged(kept: dict[str, Any], measured: dict[str, Any]) -> dict[str, Any]:
+    """Figures per handler and layer kind: this run's replace a kept run's, the rest is kept."""
+    return {name: {**kept.get(name, {}), **measured.get(name, {})} for name in sorted({*kept, *measured})}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("handlers", nargs="*", help="directories under functions/ (default: all)")
@@ -476,15 +481,19 @@ def main() -> int:
     unknown = set(args.handlers) - {f.name for f in chosen}
     if unknown:
         parser.error(f"no such handler under functions/: {', '.join(sorted(unknown))}")
-    trees = [Tree.working(), *([Tree.revision(args.compare)] if args.compare else [])]
+    CACHE.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="run-", dir=CACHE))
+    trees = [Tree.working(work), *([Tree.revision(args.compare, work)] if args.compare else [])]
     layers = {kind: [(tree, tree.layer(kind)) for tree in trees] for kind in kinds}
     stand = Stand.start()
     try:
-        if args.command:
+        if args.command:  # one line per tree: the import alone, for a timer of whole processes
             function = next(f for f in chosen if f.name == args.command)
-            argv, env = command(function, trees[0].code(function), layers[kinds[0]][0][1], stand)
-            words = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
-            print(f"cd {shlex.quote(str(trees[0].code(function)))} && env -i {words} {argv[0]} -S -c 'import app'")
+            for tree, path in layers[kinds[0]]:
+                argv, env = command(function, tree.code(function), path, stand)
+                words = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
+                print(f"env -i {words} {argv[0]} -S -c 'import app'")
+            print(f"# (the copies these commands import are kept under {work})", file=sys.stderr)
             return 0
         started = machine()
         print(f"cold starts: {len(chosen)} handlers x {args.runs} runs x layer {'/'.join(kinds)}"
@@ -502,18 +511,19 @@ def main() -> int:
                 f"{medians(kind, 'import_and_first_invocation_ms')} ms" for kind in kinds), flush=True)
     finally:
         stand.stop()
+        if not args.command:
+            shutil.rmtree(work, ignore_errors=True)
     ended = machine().rsplit("· ", 1)[-1]
     result = {"date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-              "machine": f"{started}; at the end: {ended}", "method": "bench/cold_start.py (see its docstring)",
-              "runs": args.runs}
+              "machine": f"{started}; at the end: {ended}", "method": "bench/cold_start.py (see its docstring)"}
     # read just before writing: other benches merge their own keys into the same file meanwhile
     results = json.loads(args.out.read_text()) if args.out.exists() else {}
     previous = results.get("cold_start", {})
-    handlers = {**previous.get("handlers", {}), **figures[0]} if previous.get("runs") == args.runs else figures[0]
+    handlers = merged(previous.get("handlers", {}), figures[0])
     baseline = previous.get("baseline")
     if args.compare:
         kept = (baseline or {}).get("handlers", {}) if (baseline or {}).get("rev") == args.compare else {}
-        baseline = {"rev": args.compare, **result, "handlers": {**kept, **figures[1]}}
+        baseline = {"rev": args.compare, **result, "handlers": merged(kept, figures[1])}
     results["cold_start"] = {**result, "handlers": handlers, **({"baseline": baseline} if baseline else {})}
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(table(figures[0], baseline if args.compare else None))
