@@ -8,6 +8,7 @@ import time
 from types import SimpleNamespace
 from typing import Any
 
+from coffer.adapters import aws
 from coffer.services.wiring import build
 from coffer.settings import Settings
 
@@ -45,7 +46,7 @@ def test_a_client_is_made_on_first_use_once_and_shared() -> None:
     deps = build(SETTINGS, session=session)  # type: ignore[arg-type]
     dynamodb = deps.client_for("dynamodb")
     assert dynamodb.service == "dynamodb" and dynamodb.region == "us-east-1"
-    assert dynamodb.config.retries["max_attempts"] == 8  # the adapters' retry policy, as before
+    assert dynamodb.config is aws.retry_config()  # the adapters' retry policy, as before
     assert deps.client_for("dynamodb").service == "dynamodb" and deps.client_for("dynamodb") is dynamodb
     assert session.made == ["dynamodb"]
 
