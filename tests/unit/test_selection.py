@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import fnmatch
+import functools
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from coffer.domain.plans import BackupSelection
@@ -141,3 +142,101 @@ def test_matching_100_resources_against_a_selection_is_pure_and_repeatable() -> 
 @pytest.mark.parametrize("pattern", ["*", "arn:aws:*"])
 def test_star_patterns_match_every_type(pattern: str) -> None:
     assert all(matcher(Resources=[pattern]).matches(arn, {}) for arn in (BUCKET, TABLE, VOLUME, QUEUE))
+
+
+# ---- the compiled predicate against a straightforward reading of the rules ---------------------------------
+def glob(pattern: str, text: str) -> bool:
+    """IAM's wildcards by dynamic programming: ``*`` any run of characters (also none), ``?`` exactly one."""
+
+    @functools.cache
+    def at(i: int, j: int) -> bool:
+        if i == len(pattern):
+            return j == len(text)
+        if pattern[i] == "*":
+            return at(i + 1, j) or (j < len(text) and at(i, j + 1))
+        return j < len(text) and pattern[i] in ("?", text[j]) and at(i + 1, j + 1)
+
+    return at(0, 0)
+
+
+def reference(selection: BackupSelection, arn: str, tags: dict[str, str]) -> bool:
+    """AWS Backup's rule as documented, read the slow and obvious way."""
+
+    def key(condition_key: str) -> str:
+        return condition_key.removeprefix("aws:ResourceTag/")
+
+    c = selection.conditions
+    resources, listed = selection.resources or [], selection.list_of_tags or []
+    candidate = (not resources and not listed) or any(glob(p, arn) for p in resources) or any(
+        key(t.condition_key) in tags and tags[key(t.condition_key)] == t.condition_value for t in listed)
+    equals = all(key(p.condition_key) in tags and tags[key(p.condition_key)] == p.condition_value
+                 for p in (c.string_equals if c else None) or [])
+    not_equals = all(key(p.condition_key) not in tags or tags[key(p.condition_key)] != p.condition_value
+                     for p in (c.string_not_equals if c else None) or [])
+    like = all(key(p.condition_key) in tags and glob(p.condition_value, tags[key(p.condition_key)])
+               for p in (c.string_like if c else None) or [])
+    not_like = all(key(p.condition_key) not in tags or not glob(p.condition_value, tags[key(p.condition_key)])
+                   for p in (c.string_not_like if c else None) or [])
+    excluded = any(glob(p, arn) for p in selection.not_resources or [])
+    return candidate and equals and not_equals and like and not_like and not excluded
+
+
+# Small alphabets, so that patterns and resources meet often; quotes, backslashes, newlines and regex
+# metacharacters, so that no text of a selection can change the code it is compiled into.
+_TEXT = "ab:/-.*?'\"\\\n(|$"
+_KEYS = ["env", "team", "aws:ResourceTag/env", "aws:ResourceTag/team", "x'y", "a\nb", "_0", "get"]
+patterns = st.text(alphabet=_TEXT, max_size=7)
+subjects = st.text(alphabet=_TEXT.replace("*", "").replace("?", ""), max_size=7)
+parameters = st.lists(st.fixed_dictionaries({"ConditionKey": st.sampled_from(_KEYS), "ConditionValue": patterns}),
+                      max_size=2)
+selections = st.fixed_dictionaries({"SelectionName": st.just("s")}, optional={
+    "Resources": st.lists(st.one_of(patterns, st.sampled_from(["*", "arn:*", "arn:a*", "*b", "*:*"])), max_size=3),
+    "NotResources": st.lists(patterns, max_size=2),
+    "ListOfTags": st.lists(st.fixed_dictionaries({"ConditionType": st.just("STRINGEQUALS"),
+                                                  "ConditionKey": st.sampled_from(_KEYS),
+                                                  "ConditionValue": subjects}), max_size=2),
+    "Conditions": st.fixed_dictionaries({}, optional={op: parameters for op in (
+        "StringEquals", "StringNotEquals", "StringLike", "StringNotLike")}),
+})
+resources = st.tuples(st.one_of(subjects, subjects.map(lambda s: "arn:" + s)),
+                      st.dictionaries(st.sampled_from([k.removeprefix("aws:ResourceTag/") for k in _KEYS]),
+                                      subjects, max_size=3))
+
+
+@settings(max_examples=400, deadline=None)
+@given(selections, st.lists(resources, min_size=1, max_size=6))
+def test_the_compiled_selection_answers_as_the_documented_rule_does(body: dict[str, Any],
+                                                                    fleet: list[tuple[str, dict[str, str]]]) -> None:
+    selection = BackupSelection.model_validate(body)
+    compiled = SelectionMatcher(selection)
+    for arn, tags in fleet:
+        assert compiled.matches(arn, tags) == reference(selection, arn, tags), (body, arn, tags)
+
+
+@given(patterns, subjects)
+def test_every_pattern_shape_matches_as_iam_wildcards_do(pattern: str, value: str) -> None:
+    # prefix, suffix, infix, literal, all-stars and general patterns each take their own path in the compiler
+    like = matcher(**cond(StringLike={"k": pattern}))
+    arn = matcher(Resources=[pattern])
+    assert like.matches(BUCKET, {"k": value}) == glob(pattern, value)
+    assert arn.matches(value, {}) == glob(pattern, value)
+
+
+def test_no_text_of_a_selection_becomes_code() -> None:
+    hostile = "x'); __import__('os').system('false'); ('"
+    body = {"Resources": [hostile, "arn:*\n    return True\n"], "NotResources": ["\\Z*"],
+            "ListOfTags": [{"ConditionType": "STRINGEQUALS", "ConditionKey": "__builtins__",
+                            "ConditionValue": hostile}],
+            **cond(StringEquals={"get": hostile}, StringLike={hostile: "*" + hostile + "?"},
+                   StringNotLike={"a\nb": "(|$*"})}
+    selection = BackupSelection.model_validate({"SelectionName": "s", **body})
+    compiled = SelectionMatcher(selection).matches
+    texts = {hostile, "arn:*\n    return True\n", "__builtins__", "get", "(|$*", "\\Z*"}
+    code = compiled.__code__
+    assert not texts & {c for c in code.co_consts if isinstance(c, str)}
+    assert not texts & (set(code.co_names) - {"get"}) and "__import__" not in code.co_names
+    assert compiled.__globals__["__builtins__"] == {}
+    for arn, tags in [(hostile, {"get": hostile, "__builtins__": hostile, hostile: hostile + "!"}),
+                      ("arn:x", {"get": hostile, hostile: "x" + hostile + "y", "a\nb": "z"}),
+                      ("arn:x\n    return True\n", {})]:
+        assert compiled(arn, tags) == reference(selection, arn, tags)

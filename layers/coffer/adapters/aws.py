@@ -11,17 +11,27 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Callable
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionClosedError, HTTPClientError, ReadTimeoutError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
 from coffer.domain.errors import AwsRefusal, ObjectArchived, ObjectRefused
 
-#: botocore's "standard" mode retries throttling, 5xx and timeouts with jittered exponential backoff.
-RETRY_CONFIG = Config(retries={"max_attempts": 8, "mode": "standard"}, connect_timeout=5, read_timeout=60)
+if TYPE_CHECKING:
+    import boto3
+    from botocore.config import Config
+
+
+@functools.cache
+def retry_config() -> Config:
+    """botocore's "standard" mode retries throttling, 5xx and timeouts with jittered exponential backoff.
+
+    Made with the first client, as boto3 itself is imported then: importing botocore's client machinery
+    (urllib3, http.client, endpoints) costs about 100 ms, and a handler calls AWS only once invoked."""
+    from botocore.config import Config
+
+    return Config(retries={"max_attempts": 8, "mode": "standard"}, connect_timeout=5, read_timeout=60)
 
 
 #: Creates AWS does not make idempotent (no client token). When such a request went out and no answer came
@@ -33,8 +43,12 @@ NOT_RESENT_WHEN_UNANSWERED = {"dynamodb": ("CreateBackup",), "ec2": ("CreateSnap
 
 def client(service: str, region: str | None = None, session: boto3.Session | None = None) -> Any:
     """A client of `service`, named at run time (each adapter types the client it is given, mypy-boto3's)."""
-    maker: Any = session or boto3.Session()
-    made = maker.client(service, region_name=region, config=RETRY_CONFIG)
+    if session is None:
+        import boto3
+
+        session = boto3.Session()
+    maker: Any = session
+    made = maker.client(service, region_name=region, config=retry_config())
     if service == "s3":
         made.meta.events.register("before-sign.s3.CopyObject", _name_copy_checksum)
     for operation in NOT_RESENT_WHEN_UNANSWERED.get(service, ()):
@@ -49,9 +63,20 @@ class Clients:
 
     def __init__(self, region: str | None, session: boto3.Session | None = None) -> None:
         self.region = region
-        self.session = session or boto3.Session()
+        self._session = session
         self._made: dict[str, Any] = {}
-        self._lock = threading.Lock()
+        # one client made at a time: a boto3 Session is not thread-safe, and the twin runs invocations on threads
+        self._lock = threading.RLock()
+
+    @property
+    def session(self) -> boto3.Session:
+        """The session, made with the first client (boto3 is imported then, not at a handler's import)."""
+        with self._lock:
+            if self._session is None:
+                import boto3
+
+                self._session = boto3.Session()
+            return self._session
 
     def __call__(self, service: str) -> Any:
         with self._lock:
@@ -70,7 +95,9 @@ class _LazyClient:
     def __init__(self, make: Callable[[], Any]) -> None:
         self._make = make
 
-    def __getattr__(self, name: str) -> Any:
+    def __getattr__(self, name: str) -> Any:  # only for names the stand-in itself lacks
+        if name == "_make":  # not set yet (a copy or unpickling in progress): no recursion
+            raise AttributeError(name)
         return getattr(self._make(), name)
 
 

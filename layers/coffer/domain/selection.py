@@ -25,8 +25,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from coffer.domain.errors import CofferError
-from coffer.domain.plans import TAG_KEY_PREFIX, BackupSelection, ConditionParameter
+from coffer.domain.plans import BackupSelection
 from coffer.domain.resources import ResourceType, resource_type_of
+from coffer.domain.selection_predicate import Predicate, compile_predicate, has_wildcard, tag_key
 
 #: ARN prefix each resource type's ARNs start with, and its Resource Groups Tagging API type filter
 RESOURCE_TYPE_ARNS: dict[ResourceType, tuple[str, str]] = {
@@ -39,88 +40,23 @@ RESOURCE_TYPE_ARNS: dict[ResourceType, tuple[str, str]] = {
 }
 
 
-def tag_key(condition_key: str) -> str:
-    return condition_key.removeprefix(TAG_KEY_PREFIX)
-
-
-def _wildcard(pattern: str) -> str:
-    return "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-
-
-def _any_of(patterns: Iterable[str]) -> re.Pattern[str] | None:
-    unique = sorted(set(patterns))
-    if not unique:
-        return None
-    return re.compile("(?:" + "|".join(_wildcard(p) for p in unique) + r")\Z", re.DOTALL)
-
-
-def has_wildcard(pattern: str) -> bool:
-    return "*" in pattern or "?" in pattern
-
-
-@dataclass(frozen=True)
-class _Like:
-    key: str
-    pattern: re.Pattern[str]
-
-
-def _likes(parameters: list[ConditionParameter] | None) -> tuple[_Like, ...]:
-    return tuple(_Like(tag_key(p.condition_key), re.compile(_wildcard(p.condition_value) + r"\Z", re.DOTALL))
-                 for p in parameters or [])
-
-
-def _pairs(parameters: list[ConditionParameter] | None) -> tuple[tuple[str, str], ...]:
-    return tuple((tag_key(p.condition_key), p.condition_value) for p in parameters or [])
-
-
 @dataclass(frozen=True)
 class SelectionMatcher:
-    """One selection, compiled once; :meth:`matches` is called for every resource of the account."""
+    """One selection, compiled once; :attr:`matches` is called for every resource of the account."""
 
     selection: BackupSelection
-    _resources: re.Pattern[str] | None = field(init=False)
+    #: ``matches(arn, tags) -> bool``: whether this selection selects the resource (selection_predicate.py)
+    matches: Predicate = field(init=False, repr=False, compare=False)
     everything: bool = field(init=False)
-    _not: re.Pattern[str] | None = field(init=False)
-    _list_of_tags: tuple[tuple[str, str], ...] = field(init=False)
-    _equals: tuple[tuple[str, str], ...] = field(init=False)
-    _not_equals: tuple[tuple[str, str], ...] = field(init=False)
-    _like: tuple[_Like, ...] = field(init=False)
-    _not_like: tuple[_Like, ...] = field(init=False)
+    _equals: tuple[tuple[str, str], ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         s = self.selection
-        conditions = s.conditions
         set_ = object.__setattr__
+        set_(self, "matches", compile_predicate(s))
         set_(self, "everything", "*" in (s.resources or []) or (not s.resources and not s.list_of_tags))
-        set_(self, "_resources", _any_of(s.resources or []))
-        set_(self, "_not", _any_of(s.not_resources or []))
-        set_(self, "_list_of_tags", tuple((tag_key(t.condition_key), t.condition_value) for t in s.list_of_tags or []))
-        set_(self, "_equals", _pairs(conditions.string_equals if conditions else None))
-        set_(self, "_not_equals", _pairs(conditions.string_not_equals if conditions else None))
-        set_(self, "_like", _likes(conditions.string_like if conditions else None))
-        set_(self, "_not_like", _likes(conditions.string_not_like if conditions else None))
-
-    def matches(self, arn: str, tags: Mapping[str, str]) -> bool:
-        if not self.everything and not (
-            (self._resources is not None and self._resources.match(arn))
-            or any(tags.get(k) == v for k, v in self._list_of_tags)
-        ):
-            return False
-        for key, value in self._equals:
-            if tags.get(key) != value:
-                return False
-        for key, value in self._not_equals:
-            if tags.get(key) == value:
-                return False
-        for like in self._like:
-            found = tags.get(like.key)
-            if found is None or not like.pattern.match(found):
-                return False
-        for like in self._not_like:
-            found = tags.get(like.key)
-            if found is not None and like.pattern.match(found):
-                return False
-        return not (self._not is not None and self._not.match(arn))
+        equals = s.conditions.string_equals if s.conditions else None
+        set_(self, "_equals", tuple((tag_key(p.condition_key), p.condition_value) for p in equals or []))
 
     # ---- what the scan can leave to AWS ---------------------------------------------------------
     @cached_property

@@ -17,14 +17,14 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-import boto3
-
 from coffer.adapters.aws import Clients
 from coffer.domain.clock import Clock, SystemClock
 from coffer.domain.resources import ResourceType
 from coffer.settings import Settings
 
 if TYPE_CHECKING:
+    import boto3
+
     from coffer.ports.catalog import Catalog
     from coffer.ports.continuous_records import ContinuousStore
     from coffer.ports.continuous_registry import ContinuousAdapters
@@ -77,8 +77,8 @@ def bootstrap(settings: Settings, clock: Clock | None = None, session: boto3.Ses
 class Root:
     settings: Settings
     clock: Clock
-    #: boto3 clients, each made once; the catalog's (DynamoDB) and the buckets' (S3) when the first adapter needs
-    #: them, the others (Step Functions, KMS, STS, EC2, RDS ...) only when a call is made
+    #: boto3 clients, each made once, when a call is first made (adapters hold stand-ins until then; boto3 itself
+    #: is imported with the first client): a cold start pays for no client, an invocation for the ones it calls
     clients: Clients
 
     @property
@@ -95,80 +95,80 @@ class Root:
         from coffer.adapters.catalog.dynamodb import DynamoCatalog
 
         # A backup job that ends wakes the jobs queued behind it (its resource's lease, its volumes' snapshot slots).
-        return DynamoCatalog(self.clients("dynamodb"), self.settings.catalog_table, turns=self.turns)
+        return DynamoCatalog(self.clients.lazy("dynamodb"), self.settings.catalog_table, turns=self.turns)
 
     @cached_property
     def turns(self) -> Turns:
         from coffer.adapters.catalog.turns import TurnQueue
 
-        return TurnQueue(self.clients("dynamodb"), self.settings.catalog_table, self.workflows)
+        return TurnQueue(self.clients.lazy("dynamodb"), self.settings.catalog_table, self.workflows)
 
     @cached_property
     def quotas(self) -> SlotQuotas:
         from coffer.adapters.catalog.copy_quota import CopyQuotas
 
-        return CopyQuotas(self.clients("dynamodb"), self.settings.catalog_table)
+        return CopyQuotas(self.clients.lazy("dynamodb"), self.settings.catalog_table)
 
     @cached_property
     def restore_leases(self) -> RestoreLeaseStore:
         from coffer.adapters.catalog.restore_leases import RestoreLeases
 
-        return RestoreLeases(self.clients("dynamodb"), self.settings.catalog_table)
+        return RestoreLeases(self.clients.lazy("dynamodb"), self.settings.catalog_table)
 
     @cached_property
     def vault_records(self) -> VaultRecords:
         from coffer.adapters.catalog.vaults import VaultCatalog
 
-        return VaultCatalog(self.clients("dynamodb"), self.settings.catalog_table)
+        return VaultCatalog(self.clients.lazy("dynamodb"), self.settings.catalog_table)
 
     @cached_property
     def plans(self) -> PlanStore:
         from coffer.adapters.catalog.plans import PlanCatalog
 
-        return PlanCatalog(self.clients("dynamodb"), self.settings.catalog_table)
+        return PlanCatalog(self.clients.lazy("dynamodb"), self.settings.catalog_table)
 
     @cached_property
     def sweeps(self) -> SweepStore:
         from coffer.adapters.catalog.sweeps import SweepRecords
 
-        return SweepRecords(self.clients("dynamodb"), self.settings.catalog_table)
+        return SweepRecords(self.clients.lazy("dynamodb"), self.settings.catalog_table)
 
     @cached_property
     def continuous_records(self) -> ContinuousStore:
         from coffer.adapters.catalog.continuous import ContinuousCatalog
 
-        return ContinuousCatalog(self.clients("dynamodb"), self.settings.catalog_table)
+        return ContinuousCatalog(self.clients.lazy("dynamodb"), self.settings.catalog_table)
 
     @cached_property
     def listing_marks(self) -> ListingMarkStore:
         from coffer.adapters.catalog.listing_marks import ListingMarks
 
-        return ListingMarks(self.clients("dynamodb"), self.settings.catalog_table)
+        return ListingMarks(self.clients.lazy("dynamodb"), self.settings.catalog_table)
 
     # ---- the vault and the work bucket ----------------------------------------------------------------------
     @cached_property
     def vault(self) -> VaultStore:
         from coffer.adapters.vault.s3_vault import S3Vault
 
-        return S3Vault(self.clients("s3"), self.settings.vault_bucket, self.settings.vault_lock_mode, self.clock)
+        return S3Vault(self.clients.lazy("s3"), self.settings.vault_bucket, self.settings.vault_lock_mode, self.clock)
 
     @cached_property
     def versions(self) -> VaultVersionStore:
         from coffer.adapters.vault.versions import VaultVersions
 
-        return VaultVersions(self.clients("s3"), self.settings.vault_bucket)
+        return VaultVersions(self.clients.lazy("s3"), self.settings.vault_bucket)
 
     @cached_property
     def multipart(self) -> MultipartCopies:
         from coffer.adapters.vault.multipart import MultipartCopier
 
-        return MultipartCopier(self.clients("s3"))
+        return MultipartCopier(self.clients.lazy("s3"))
 
     @cached_property
     def work(self) -> WorkArea:
         from coffer.adapters.vault.work_area import S3WorkArea
 
-        return S3WorkArea(self.clients("s3"), self.settings.work_bucket)
+        return S3WorkArea(self.clients.lazy("s3"), self.settings.work_bucket)
 
     # ---- resources --------------------------------------------------------------------------------------------
     @cached_property
@@ -185,7 +185,7 @@ class Root:
         """The buckets Coffer backs up and restores into, object by object."""
         from coffer.adapters.resources.s3 import S3Adapter
 
-        return S3Adapter(self.clients("s3"))
+        return S3Adapter(self.clients.lazy("s3"))
 
     @cached_property
     def continuous_adapters(self) -> ContinuousAdapters:
@@ -197,13 +197,13 @@ class Root:
     def inventories(self) -> Inventories:
         from coffer.adapters.resources.s3_inventory import S3Inventory
 
-        return S3Inventory(self.clients("s3"))
+        return S3Inventory(self.clients.lazy("s3"))
 
     @cached_property
     def exports(self) -> TableExports:
         from coffer.adapters.resources.dynamodb import DynamoDBAdapter
 
-        return DynamoDBAdapter(self.clients("dynamodb"))
+        return DynamoDBAdapter(self.clients.lazy("dynamodb"))
 
     @cached_property
     def directory(self) -> ResourceDirectory:
@@ -371,6 +371,6 @@ class Root:
         from coffer.adapters.vault.admin import VaultBucketPolicy, VaultKeys
         from coffer.services.vault_admin import VaultAdmin
 
-        policy = VaultBucketPolicy(self.clients("s3"), self.settings.vault_bucket, bucket_arn)
+        policy = VaultBucketPolicy(self.clients.lazy("s3"), self.settings.vault_bucket, bucket_arn)
         return VaultAdmin(self.vaults, self.catalog, self.vault, VaultKeys(self.clients.lazy("kms"), stack), policy,
                           self.audit_log(actor), self.clock, self.settings.default_retention_days)

@@ -1,7 +1,8 @@
 """What every handler shares: Powertools Logger/Tracer/Metrics, the composition root, and event parsing.
 
 Handlers build their service once, at cold start, from Settings.from_env() (entrypoints/bootstrap.py): a
-misconfigured function fails at once, not in the middle of a backup.
+misconfigured function fails at once, not in the middle of a backup. What costs time and is not needed to build
+it waits for the first invocation: the Tracer (entrypoints/tracing.py) and the SDK's clients (made on first use).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
@@ -20,10 +21,11 @@ from coffer.adapters import aws
 from coffer.domain.clock import Clock, SystemClock
 from coffer.domain.validation import parse_model
 from coffer.entrypoints.bootstrap import Root, bootstrap
+from coffer.entrypoints.tracing import FirstInvocationTracer
 from coffer.settings import Settings
 
 logger = Logger()
-tracer = Tracer()
+tracer = FirstInvocationTracer()
 # The namespace is the template's (POWERTOOLS_METRICS_NAMESPACE) with its value as fallback: on the twin this
 # module is imported once per process, possibly outside any function's environment, and a Metrics without a
 # namespace fails the invocation that adds a metric's 100th value (Powertools flushes then, even when

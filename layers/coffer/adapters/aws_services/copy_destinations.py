@@ -18,8 +18,6 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-import boto3
-import botocore.session
 from botocore.exceptions import ClientError
 
 from coffer.adapters import aws
@@ -29,6 +27,7 @@ from coffer.ports.destinations import Destination, DestinationPorts
 from coffer.settings import Settings
 
 if TYPE_CHECKING:
+    import boto3
     from mypy_boto3_sts import STSClient
 
 #: assumed-role credentials last an hour; a warm Lambda re-assumes well before they run out
@@ -41,6 +40,9 @@ PortsFactory = Callable[[Settings, aws.Clients], DestinationPorts]
 def assumed_session(credentials: Mapping[str, Any], region: str) -> boto3.Session:
     """A session with an assumed role's credentials. It shares botocore's service models with the process's
     default session: parsing them again for every destination costs a cold start most of a second."""
+    import boto3
+    import botocore.session
+
     core = botocore.session.Session()
     core.register_component("data_loader", botocore.session.get_session().get_component("data_loader"))
     return boto3.Session(aws_access_key_id=credentials["AccessKeyId"],
