@@ -5,13 +5,14 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from coffer.entrypoints.events import StartBackupJobInvocation
-from coffer.entrypoints.lambda_runtime import cold_start_deps, dump, lambda_entry, metrics, parse
+from coffer.entrypoints.lambda_runtime import cold_start_deps, dump, lambda_entry, metrics, parse, refusals_returned
 from coffer.services.backup_jobs import BackupJobs
 
 JOBS = BackupJobs(cold_start_deps())
 
 
 @lambda_entry
+@refusals_returned
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any] | None:
     invocation = parse(StartBackupJobInvocation, event)
     result = JOBS.start(invocation.event.detail, event_id=invocation.event.id, requested_at=invocation.event.time,

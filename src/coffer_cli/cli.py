@@ -7,6 +7,9 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from coffer.domain.errors import CofferError
+from coffer.domain.input_rules.text import one_line
+
 #: one line per command group
 COMMAND_MODULES = (
     "coffer_cli.commands.local",
@@ -32,7 +35,11 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    return int(args.run(args))
+    try:
+        return int(args.run(args))
+    except CofferError as error:  # a refusal Coffer raised on purpose: its message, never a stack trace
+        print(f"coffer: {one_line(str(error))}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

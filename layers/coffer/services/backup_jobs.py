@@ -10,6 +10,7 @@ from coffer.adapters.catalog.turns import TurnQueue, queued_since
 from coffer.adapters.resources.common import check_options
 from coffer.domain.copies import copy_executions
 from coffer.domain.errors import CofferError, CompletionWindowExceeded, InvalidInput, NotFound, ResourceBusy
+from coffer.domain.input_rules.gates import check_backup_request
 from coffer.domain.jobs import Job, JobKind, JobProgress, JobState, Transition
 from coffer.domain.manifest import Manifest, PartRef, VaultLayout, WorkLayout
 from coffer.domain.recovery_points import RecoveryPoint, RecoveryPointStatus
@@ -48,6 +49,7 @@ class BackupJobs:
         A second delivery of the same event returns the first job, marked duplicate, and starts nothing; a
         Step Functions retry of this very execution carries on with the job it created.
         """
+        check_backup_request(request, self._d.settings.home)  # the input rules: refused here, before any write
         now = self._d.clock.now()
         resource_type = resource_type_of(request.resource_arn)
         token = request.idempotency_token or event_id

@@ -62,6 +62,7 @@ from coffer.domain.errors import (
     NotFound,
     UnsupportedOperation,
 )
+from coffer.domain.input_rules.gates import check_copy_request
 from coffer.domain.jobs import Job, JobKind, JobProgress, JobState, Transition
 from coffer.domain.manifest import Manifest, ManifestPart, PartRef, VaultLayout, sha256_hex
 from coffer.domain.recovery_points import RecoveryPoint, RecoveryPointStatus, StorageClass
@@ -119,6 +120,7 @@ class CopyJobs:
         if resumed is not None:
             return resumed
         rp = d.catalog.get_recovery_point(request.recovery_point_id)
+        check_copy_request(request, rp, d.settings.home)  # the input rules, before any write
         address = request.destination
         region = d.settings.region or "us-east-1"
         problems = []

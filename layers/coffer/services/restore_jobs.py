@@ -9,6 +9,7 @@ from coffer.adapters.catalog.dynamodb import DuplicateRequest
 from coffer.adapters.catalog.restore_leases import RestoreLeases
 from coffer.domain.continuous import RESTORE_TIME, USE_LATEST
 from coffer.domain.errors import CofferError, IntegrityError, InvalidInput
+from coffer.domain.input_rules.gates import check_restore_request
 from coffer.domain.jobs import Job, JobKind, JobState, Transition
 from coffer.domain.manifest import Manifest, VaultLayout, sha256_hex
 from coffer.domain.recovery_points import RecoveryPointStatus
@@ -71,6 +72,7 @@ class RestoreJobs:
               requested_at: datetime | None = None) -> StartResult:
         d, now = self._d, self._d.clock.now()
         rp = d.catalog.get_recovery_point(request.recovery_point_id)
+        check_restore_request(request, rp.resource_type, d.settings.home)  # the input rules, before any write
         if rp.status not in (RecoveryPointStatus.COMPLETED, RecoveryPointStatus.PARTIAL):
             raise InvalidInput([f"RecoveryPointArn: recovery point {rp.recovery_point_id} is {rp.status}, "
                                 "only COMPLETED or PARTIAL ones can be restored"])

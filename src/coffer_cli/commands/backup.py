@@ -15,6 +15,7 @@ import uuid
 from typing import Any
 
 from coffer.domain.errors import InvalidInput, NotFound
+from coffer.domain.input_rules.gates import check_backup_request
 from coffer.domain.requests import StartBackupJobRequest
 from coffer.domain.validation import parse_model
 from coffer.services.jobs_common import job_id_for
@@ -42,10 +43,12 @@ def request_detail(args: argparse.Namespace) -> dict[str, Any]:
 def _start(args: argparse.Namespace) -> int:
     detail = request_detail(args)
     try:
-        parse_model(StartBackupJobRequest, detail, prefix="")
+        request = parse_model(StartBackupJobRequest, detail, prefix="")
+        deps, _ = stack_deps(args)
+        # the same rules the Backup workflow's first step applies, so a refusal is seen here, at once
+        check_backup_request(request, deps.settings.home)
     except InvalidInput as error:
         raise SystemExit(f"coffer: {error}") from None
-    deps, _ = stack_deps(args)
     entry = deps.client_for("events").put_events(Entries=[{
         "Source": "coffer", "DetailType": "StartBackupJob", "Detail": json.dumps(detail)}])["Entries"][0]
     if "EventId" not in entry:

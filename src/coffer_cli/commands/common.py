@@ -9,6 +9,8 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
+from coffer.adapters.catalog.vaults import VaultCatalog
+from coffer.domain.input_rules.gates import PlanRules
 from coffer.services.wiring import Deps, build
 from coffer.settings import Settings
 
@@ -49,6 +51,13 @@ def stack_deps(args: argparse.Namespace) -> tuple[Deps, dict[str, str]]:
     session = boto3.Session(region_name=args.region) if args.region else boto3.Session()
     outputs = stack_outputs(args.stack, session)
     return build(stack_settings(outputs, session), session=session), outputs
+
+
+def plan_rules(outputs: dict[str, str], session: boto3.Session) -> PlanRules:
+    """What `coffer plan apply` checks against the stack: its account and region, its own resources, its vaults."""
+    settings = stack_settings(outputs, session)
+    vaults = VaultCatalog(session.client("dynamodb"), settings.catalog_table)
+    return PlanRules(settings.home, lambda name: vaults.get_vault(name) is not None)
 
 
 def key_value_pairs(values: list[str], option: str) -> dict[str, str]:

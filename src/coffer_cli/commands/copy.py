@@ -18,6 +18,7 @@ from typing import Any
 
 from coffer.domain.copies import StartCopyJobRequest
 from coffer.domain.errors import InvalidInput, NotFound
+from coffer.domain.input_rules.gates import check_copy_request
 from coffer.domain.validation import parse_model
 from coffer.services.jobs_common import job_id_for
 from coffer_cli.commands.common import add_stack_option, print_json, stack_deps
@@ -44,9 +45,13 @@ def _start(args: argparse.Namespace) -> int:
         raise SystemExit(f"coffer: {error}") from None
     deps, _ = stack_deps(args)
     try:
-        deps.catalog.get_recovery_point(request.recovery_point_id)
+        rp = deps.catalog.get_recovery_point(request.recovery_point_id)
     except NotFound as error:
         raise SystemExit(f"coffer: RecoveryPointArn: {error}") from None
+    try:  # the same rules the Copy workflow's first step applies, so a refusal is seen here, at once
+        check_copy_request(request, rp, deps.settings.home)
+    except InvalidInput as error:
+        raise SystemExit(f"coffer: {error}") from None
     entry = deps.client_for("events").put_events(Entries=[{
         "Source": "coffer", "DetailType": "StartCopyJob", "Detail": json.dumps(detail)}])["Entries"][0]
     if "EventId" not in entry:

@@ -8,7 +8,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from coffer.domain.errors import CofferError, InvalidInput
+from coffer.domain.errors import CofferError
+from coffer.domain.input_rules.gates import check_restore_request
 from coffer.domain.requests import StartRestoreJobRequest
 from coffer.domain.validation import parse_model
 from coffer.services.jobs_common import job_id_for
@@ -60,11 +61,13 @@ def _restore_start(args: argparse.Namespace) -> int:
                               "Metadata": key_value_pairs(args.metadata, "--metadata"),
                               "IdempotencyToken": args.token or str(uuid.uuid4())}
     try:
-        parse_model(StartRestoreJobRequest, detail, prefix="")
-    except InvalidInput as error:
+        request = parse_model(StartRestoreJobRequest, detail, prefix="")
+        deps, _ = stack_deps(args)
+        # the same rules the Restore workflow's first step applies, so a refusal is seen here, at once
+        rp = deps.catalog.get_recovery_point(request.recovery_point_id)
+        check_restore_request(request, rp.resource_type, deps.settings.home)
+    except CofferError as error:
         raise SystemExit(f"coffer: {error}") from None
-    deps, _ = stack_deps(args)
-    deps.catalog.get_recovery_point(StartRestoreJobRequest.model_validate(detail).recovery_point_id)
     entry = deps.client_for("events").put_events(Entries=[{
         "Source": "coffer", "DetailType": "StartRestoreJob", "Detail": json.dumps(detail)}])["Entries"][0]
     if "EventId" not in entry:

@@ -25,7 +25,7 @@ from coffer.domain.errors import CofferError, InvalidInput
 from coffer.domain.plans import PlanDocument, plan_notes, read_documents
 from coffer.services.plan_runs import summary_of
 from coffer.services.plans import ApplyFailed, Changes, PlanService
-from coffer_cli.commands.common import add_stack_option, print_json, stack_outputs
+from coffer_cli.commands.common import add_stack_option, plan_rules, print_json, stack_outputs
 from coffer_cli.local.tables import render
 
 
@@ -41,17 +41,19 @@ def read_files(paths: list[str]) -> PlanDocument:
             problems.append(f"{name}: cannot be read as YAML or JSON ({error})")
     if problems:
         raise InvalidInput(problems)
-    return read_documents(documents)
+    return read_documents(documents, now=SystemClock().now())
 
 
 def service_for(args: argparse.Namespace) -> PlanService:
     session = boto3.Session(region_name=args.region) if args.region else boto3.Session()
     try:
-        refs = StackRefs.from_outputs(args.stack, stack_outputs(args.stack, session))
+        outputs = stack_outputs(args.stack, session)
+        refs = StackRefs.from_outputs(args.stack, outputs)
+        rules = plan_rules(outputs, session)
     except InvalidInput as error:
         raise SystemExit(f"coffer: {error}") from None
     return PlanService(PlanCatalog(session.client("dynamodb"), refs.catalog_table),
-                       PlanSchedules(session.client("scheduler"), refs.schedule_group), refs, SystemClock())
+                       PlanSchedules(session.client("scheduler"), refs.schedule_group), refs, SystemClock(), rules)
 
 
 def _fail(error: CofferError) -> int:
