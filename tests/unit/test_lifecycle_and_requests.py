@@ -47,7 +47,8 @@ def test_backup_request_accepts_aws_backups_field_names() -> None:
     ({"ResourceArn": "arn:aws:s3:::bucket", "StartWindowMinutes": 120, "CompleteWindowMinutes": 90},
      "CompleteWindowMinutes: must be at least StartWindowMinutes (120)"),
     ({"ResourceArn": "arn:aws:s3:::bucket", "DeleteAfterDay": 3}, "DeleteAfterDay: Extra inputs are not permitted"),
-    ({"ResourceArn": "arn:aws:s3:::bucket", "BackupVaultName": "bad name!"}, "BackupVaultName: String should match pattern"),
+    ({"ResourceArn": "arn:aws:s3:::bucket", "BackupVaultName": "bad name!"},
+     "BackupVaultName: String should match pattern"),
 ])
 def test_a_bad_backup_request_is_refused_naming_the_field(body: dict[str, object], named: str) -> None:
     with pytest.raises(InvalidInput) as refused:

@@ -110,8 +110,11 @@ def refusals_returned(handler: Handler) -> Handler:
         try:
             return handler(event, context)
         except REFUSALS as error:
-            logger.info("request refused", extra={"error": type(error).__name__, "cause": str(error)})
-            return dump(Refusal(error=StepError(Error=type(error).__name__, Cause=one_line(str(error)))))
+            kind = type(error).__name__
+            message = "; ".join(error.problems) if isinstance(error, InvalidInput) else str(error)
+            cause = one_line(f"{kind}: {message}")
+            logger.info("request refused", extra={"error": kind, "cause": cause})
+            return dump(Refusal(error=StepError(Error=kind, Cause=cause)))
 
     return call
 
