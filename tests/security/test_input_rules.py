@@ -152,7 +152,7 @@ def test_a_three_thousand_character_arn_is_refused_by_its_length_not_by_dynamodb
 
 
 @pytest.mark.parametrize(("arn", "expected"), [
-    ("arn:aws:s3:::Not_A_Bucket", "is not a valid S3 bucket name"),
+    ("arn:aws:s3:::no|such|bucket", "is not a valid S3 bucket name"),
     ("arn:aws:s3:us-east-1:123456789012:attacked-source", "an S3 bucket ARN has neither"),
     ("arn:aws:ec2:us-east-1:123456789012:volume/vol-../../x", "is not an EBS volume id"),
     ("arn:aws:rds:us-east-1:123456789012:db:a--b", "is not a valid DB instance identifier"),

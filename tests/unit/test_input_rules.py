@@ -191,9 +191,9 @@ def test_well_formed_arns_of_each_type_pass(arn: str) -> None:
 
 @pytest.mark.parametrize(("arn", "rule"), [
     ("arn:aws:s3:::ab", "is not a valid S3 bucket name"),
-    ("arn:aws:s3:::Upper", "is not a valid S3 bucket name"),
-    ("arn:aws:s3:::a..b", "is not a valid S3 bucket name"),
-    ("arn:aws:s3:::bucket-", "is not a valid S3 bucket name"),
+    ("arn:aws:s3:::bad|name", "is not a valid S3 bucket name"),
+    ("arn:aws:s3:::a b c", "is not a valid S3 bucket name"),
+    ("arn:aws:s3:::" + "b" * 256, "is not a valid S3 bucket name"),
     ("arn:aws:s3:::192.168.5.4", "is formatted as an IP address"),
     ("arn:aws:s3:::xn--bucket", "uses a prefix or suffix S3 reserves"),
     ("arn:aws:s3:::bucket-s3alias", "uses a prefix or suffix S3 reserves"),
@@ -358,7 +358,9 @@ def restore(metadata: dict[str, str], resource_type: ResourceType, rp: str = "rp
 
 @pytest.mark.parametrize(("metadata", "expected"), [
     ({"DestinationBucketName": "restored", "NewBucket": "yes"}, ['Metadata.NewBucket: \'yes\' is not "true"']),
-    ({"DestinationBucketName": "Bad_Name"}, ["Metadata.DestinationBucketName: 'Bad_Name' is not a valid S3 bucket"]),
+    ({"DestinationBucketName": "Bad_Name", "NewBucket": "true"},
+     ["Metadata.DestinationBucketName: 'Bad_Name' is not a valid S3 bucket"]),
+    ({"DestinationBucketName": "bad name"}, ["Metadata.DestinationBucketName: 'bad name' is not a valid S3 bucket"]),
     ({"DestinationBucketName": "coffer-vault-abc", "DestinationPrefix": "vaults/Default/"},
      ["Metadata.DestinationBucketName: 'coffer-vault-abc' is one of this Coffer stack's own buckets"]),
     ({"DestinationBucketName": "coffer-work-abc"}, ["is one of this Coffer stack's own buckets"]),
@@ -502,4 +504,15 @@ def test_every_restore_metadata_problem_names_its_key_on_one_line(metadata: dict
 
 def test_bucket_names_at_the_limits() -> None:
     assert bucket_name_problem("B", "abc") is None and bucket_name_problem("B", "a" * 63) is None
-    assert bucket_name_problem("B", "a" * 64) is not None
+    for name in ("a" * 64, "Upper", "a..b", "bucket-", "under_score"):
+        assert bucket_name_problem("B", name) is not None, name
+
+
+@pytest.mark.parametrize("name", ["Legacy_Bucket", "UPPER.case", "a" * 255, "bucket-"])
+def test_an_existing_bucket_may_predate_todays_naming_rules(name: str) -> None:
+    """us-east-1 took names of up to 255 letters of either case, digits, dots, hyphens and underscores until
+    March 2018: such buckets are backed up and restored into, but no new bucket is created with such a name."""
+    assert resource_arn_problems(f"arn:aws:s3:::{name}") == []
+    assert restore({"DestinationBucketName": name}, ResourceType.S3) == []
+    [problem] = restore({"DestinationBucketName": name, "NewBucket": "true"}, ResourceType.S3)
+    assert problem.startswith("Metadata.DestinationBucketName: ") and "is not a valid S3 bucket name" in problem

@@ -4,7 +4,8 @@ Shape and length (no context needed):
 - any ARN: at most 2,048 characters (IAM's and STS's limit on an ARN) and six parts, arn:partition:service:...
 - S3 bucket: `arn:<partition>:s3:::<bucket>` (no region or account: bucket names are global) and S3's naming rules
   for general purpose buckets (3-63 of a-z 0-9 . -, a letter or digit at each end, no `..`, not an IP address,
-  none of S3's reserved prefixes and suffixes);
+  none of S3's reserved prefixes and suffixes), or the older us-east-1 rules an existing bucket may predate
+  them by (3-255 of letters, digits, . _ -);
 - DynamoDB table: `table/<name>`, 3-255 of a-z A-Z 0-9 _ . -;
 - EBS volume `volume/vol-<8 or 17 hex>`, EC2 instance `instance/i-<8 or 17 hex>`;
 - RDS instance `db:<id>`, Aurora cluster `cluster:<id>`: 1-63 letters, digits and hyphens, a letter first, no
@@ -34,6 +35,7 @@ _VOLUME = re.compile(r"^vol-([0-9a-f]{8}|[0-9a-f]{17})$")
 _INSTANCE = re.compile(r"^i-([0-9a-f]{8}|[0-9a-f]{17})$")
 _DB_ID = re.compile(r"^[a-zA-Z](?!.*--)[a-zA-Z0-9-]{0,62}(?<!-)$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_LEGACY_BUCKET = re.compile(r"^[a-zA-Z0-9._-]{3,255}$")
 _BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 _BUCKET_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
 _RESOURCE_FORMS = {
@@ -97,8 +99,11 @@ def length_problem(path: str, arn: str) -> str | None:
     return None
 
 
-def bucket_name_problem(path: str, name: str) -> str | None:
-    """S3's rules for a general purpose bucket's name."""
+def bucket_name_problem(path: str, name: str, *, existing: bool = False) -> str | None:
+    """S3's rules for a general purpose bucket's name. `existing`: a bucket that may predate them (us-east-1
+    accepted up to 255 letters of either case, digits, dots, hyphens and underscores until March 2018)."""
+    if existing and _LEGACY_BUCKET.match(name) and not _BUCKET.match(name):
+        return None
     todo = "use 3-63 lower-case letters, digits, dots and hyphens, starting and ending with a letter or digit"
     if not _BUCKET.match(name) or ".." in name:
         return problem(path, name, "is not a valid S3 bucket name", todo)
@@ -153,7 +158,7 @@ def resource_arn_problems(arn: str, path: str = "ResourceArn") -> list[str]:
         if parsed.region or parsed.account:
             return [problem(path, arn, "names a region or account: an S3 bucket ARN has neither",
                             f"write {form}")]
-        problem_ = bucket_name_problem(path, parsed.resource)
+        problem_ = bucket_name_problem(path, parsed.resource, existing=True)
         return [problem_] if problem_ else []
     problems = []
     if not _REGION.match(parsed.region):

@@ -39,7 +39,8 @@ _KMS_KEY = re.compile(r"^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[A-Za
                       r"|alias/[A-Za-z0-9/_-]{1,256}|(mrk-)?[0-9a-f]{32}|[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12})$")
 _KEY_NAME = re.compile(r"^[\x20-\x7e]{1,255}$")
 
-Check = Callable[[str, str, Home], "str | None"]
+#: (path, value, the stack, the whole metadata) -> the problem, if any
+Check = Callable[[str, str, Home, Mapping[str, str]], "str | None"]
 
 
 @dataclass(frozen=True)
@@ -48,14 +49,15 @@ class Key:
     required: bool = False
 
 
-def _bucket(path: str, value: str, home: Home) -> str | None:
+def _bucket(path: str, value: str, home: Home, metadata: Mapping[str, str]) -> str | None:
     if value in home.own_buckets:
         return problem(path, value, "is one of this Coffer stack's own buckets (its vault or work bucket)",
                        "restore into a bucket of your own")
-    return bucket_name_problem(path, value)
+    # a new bucket follows today's naming rules; an existing one may predate them
+    return bucket_name_problem(path, value, existing=metadata.get("NewBucket") != "true")
 
 
-def _prefix(path: str, value: str, home: Home) -> str | None:
+def _prefix(path: str, value: str, home: Home, metadata: Mapping[str, str]) -> str | None:
     size = len(value.encode("utf-8", "surrogatepass"))
     if size >= MAX_KEY_BYTES:
         return problem(path, value, f"is {size} bytes: S3 keys are at most {MAX_KEY_BYTES} bytes, so no key fits "
@@ -66,36 +68,36 @@ def _prefix(path: str, value: str, home: Home) -> str | None:
     return None
 
 
-def _table(path: str, value: str, home: Home) -> str | None:
+def _table(path: str, value: str, home: Home, metadata: Mapping[str, str]) -> str | None:
     if home.catalog_table and value == home.catalog_table:
         return problem(path, value, "is this Coffer stack's catalog table", "restore into a new table of your own")
     return table_name_problem(path, value)
 
 
-def _flag(path: str, value: str, home: Home) -> str | None:
+def _flag(path: str, value: str, home: Home, metadata: Mapping[str, str]) -> str | None:
     return flag_string_problem(path, value)
 
 
-def _region(path: str, value: str, home: Home) -> str | None:
+def _region(path: str, value: str, home: Home, metadata: Mapping[str, str]) -> str | None:
     return region_problem(path, value)
 
 
 def _number(low: int, high: int, unit: str) -> Check:
-    return lambda path, value, home: number_string_problem(path, value, low, high, unit)
+    return lambda path, value, home, metadata: number_string_problem(path, value, low, high, unit)
 
 
 def _pattern(regex: re.Pattern[str], what: str, example: str) -> Check:
-    return lambda path, value, home: None if regex.match(value) else problem(path, value, f"is not {what}",
-                                                                             f"e.g. {example}")
+    return lambda path, value, home, metadata: None if regex.match(value) else problem(
+        path, value, f"is not {what}", f"e.g. {example}")
 
 
 def _one_of(choices: tuple[str, ...], what: str) -> Check:
-    return lambda path, value, home: None if value in choices else problem(
+    return lambda path, value, home, metadata: None if value in choices else problem(
         path, value, f"is not {what}", f"one of {', '.join(choices)}")
 
 
 def _ids(regex: re.Pattern[str], what: str, example: str) -> Check:
-    def check(path: str, value: str, home: Home) -> str | None:
+    def check(path: str, value: str, home: Home, metadata: Mapping[str, str]) -> str | None:
         parts = [part.strip() for part in value.split(",")]
         bad = [part for part in parts if not regex.match(part)]
         if not bad:
@@ -106,10 +108,10 @@ def _ids(regex: re.Pattern[str], what: str, example: str) -> Check:
 
 
 def _db_id(what: str) -> Check:
-    return lambda path, value, home: db_identifier_problem(path, value, what)
+    return lambda path, value, home, metadata: db_identifier_problem(path, value, what)
 
 
-def _kms_key(path: str, value: str, home: Home) -> str | None:
+def _kms_key(path: str, value: str, home: Home, metadata: Mapping[str, str]) -> str | None:
     if len(value) > MAX_ARN_CHARACTERS or not _KMS_KEY.match(value):
         return problem(path, value, "is not a KMS key id, key ARN or alias", "e.g. alias/my-key or a key ARN")
     if value.startswith("arn:") and value.split(":", 2)[1] != home.partition:
@@ -118,7 +120,7 @@ def _kms_key(path: str, value: str, home: Home) -> str | None:
     return None
 
 
-_PITR = {"RestoreTime": Key(lambda path, value, home: None), "UseLatestRestorableTime": Key(_flag)}
+_PITR = {"RestoreTime": Key(lambda path, value, home, metadata: None), "UseLatestRestorableTime": Key(_flag)}
 _SECURITY_GROUPS = _ids(_SECURITY_GROUP, "security group ids", "sg-0123456789abcdef0,sg-0fedcba9876543210")
 _SUBNET_GROUP_NAME = _pattern(_SUBNET_GROUP, "a DB subnet group name", "my-subnet-group")
 
@@ -157,10 +159,11 @@ def restore_metadata_problems(metadata: Mapping[str, str], resource_type: Resour
             problems.append(f"{where}: not a restore key for {resource_type.value} "
                             f"(keys: {', '.join(keys) or 'none'})")
         elif value or not key.required:  # a required key left empty is reported as missing above
-            found = key.check(where, value, home)
+            found = key.check(where, value, home, metadata)
             if found:
                 problems.append(found)
     if resource_type is ResourceType.S3 and metadata.get("Region") and metadata.get("NewBucket") != "true":
         problems.append(problem(f"{path}.Region", metadata["Region"], "applies only to a new bucket",
                                 'set NewBucket to "true", or leave Region out'))
+
     return problems
