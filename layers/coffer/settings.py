@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 from coffer.domain.errors import InvalidInput
+from coffer.domain.input_rules.arns import Home
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,13 @@ class Settings:
     multipart_threshold_bytes: int = 5 * 1024**3
     part_size_bytes: int = 512 * 1024**2
     parts_per_invocation: int = 10
+
+    @cached_property
+    def home(self) -> Home:
+        """Where the stack runs (its vault key's partition and account; its region) and what it owns: what a
+        request may name and what it may never touch (domain/input_rules)."""
+        return Home.of(self.vault_key_arn, self.region, vault_bucket=self.vault_bucket, work_bucket=self.work_bucket,
+                       catalog_table=self.catalog_table)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

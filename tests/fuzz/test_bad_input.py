@@ -30,8 +30,11 @@ json_values = st.recursive(
     max_leaves=12)
 
 names = st.from_regex(r"[a-z][a-z0-9-]{2,20}", fullmatch=True)
+#: S3's naming rules: no hyphen last, none doubled, none of its reserved prefixes (input_rules/arns.py)
+bucket_names = st.from_regex(r"[a-z][a-z0-9]{1,10}(-[a-z0-9]{1,6})?", fullmatch=True).filter(
+    lambda n: not n.startswith("sthree"))
 resource_arns = st.one_of(
-    names.map(lambda n: f"arn:aws:s3:::{n}"),
+    bucket_names.map(lambda n: f"arn:aws:s3:::{n}"),
     names.map(lambda n: f"arn:aws:dynamodb:us-east-1:123456789012:table/{n}"),
     st.from_regex(r"vol-[0-9a-f]{8}", fullmatch=True).map(lambda v: f"arn:aws:ec2:us-east-1:123456789012:volume/{v}"))
 
@@ -87,6 +90,8 @@ RESTORE_BREAKAGES: list[Breakage] = [
     ("RecoveryPointArn", lambda d: d.pop("RecoveryPointArn")),
     ("RecoveryPointArn", lambda d: d.update(RecoveryPointArn="")),
     ("RecoveryPointArn", lambda d: d.update(RecoveryPointArn=["a"])),
+    ("RecoveryPointArn", lambda d: d.update(RecoveryPointArn="x" * 3000)),
+    ("RecoveryPointArn", lambda d: d.update(RecoveryPointArn="arn:aws:backup:us-east-1:1:recovery-point:x")),
     ("Metadata", lambda d: d.update(Metadata={"DestinationBucketName": 7})),
     ("Metadata", lambda d: d.update(Metadata="bucket")),
     ("IdempotencyToken", lambda d: d.update(IdempotencyToken="")),
@@ -123,8 +128,13 @@ def test_start_backup_job_events(detail: dict[str, Any], breakage: Breakage | No
     refused_naming(field, lambda: parse(StartBackupJobInvocation, broken))
 
 
+recovery_point_ids = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,40}", fullmatch=True)
+recovery_points = recovery_point_ids | recovery_point_ids.map(
+    lambda i: f"arn:aws:backup:us-east-1:123456789012:recovery-point:{i}")
+
+
 @FAST
-@given(st.fixed_dictionaries({"RecoveryPointArn": st.text(min_size=1, max_size=80)},
+@given(st.fixed_dictionaries({"RecoveryPointArn": recovery_points},
                              optional={"Metadata": st.dictionaries(names, st.text(max_size=20), max_size=3),
                                        "IdempotencyToken": st.text(min_size=1, max_size=64)}),
        st.none() | st.sampled_from(RESTORE_BREAKAGES))

@@ -34,7 +34,9 @@ def catalog_items(coffer: LocalCoffer) -> list[dict[str, object]]:
 
 
 def failure_causes(coffer: LocalCoffer, execution_arn: str) -> str:
-    return json.dumps([e for e in coffer.twin.history(execution_arn) if e["type"] == "TaskFailed"], default=str)
+    # a refused request's cause is the execution's (ExecutionFailed); a failed step's, its TaskFailed
+    events = [e for e in coffer.twin.history(execution_arn) if e["type"] in ("TaskFailed", "ExecutionFailed")]
+    return json.dumps(events, default=str)
 
 
 def s3_backup(coffer: LocalCoffer, token: str, bucket: str = BUCKET, **detail: object) -> dict[str, object]:

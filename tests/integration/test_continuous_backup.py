@@ -40,7 +40,9 @@ def coffer() -> Iterator[LocalCoffer]:
 
 
 def failure_causes(coffer: LocalCoffer, execution_arn: str) -> str:
-    return json.dumps([e for e in coffer.twin.history(execution_arn) if e["type"] == "TaskFailed"], default=str)
+    # a refused request's cause is the execution's (ExecutionFailed); a failed step's, its TaskFailed
+    events = [e for e in coffer.twin.history(execution_arn) if e["type"] in ("TaskFailed", "ExecutionFailed")]
+    return json.dumps(events, default=str)
 
 
 def at(hour: int, minute: int = 0, second: int = 0) -> datetime:

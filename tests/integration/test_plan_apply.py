@@ -27,6 +27,8 @@ AWS_SELECTIONS = [FIXTURES / "aws_create_backup_selection_conditions.json",
 @pytest.fixture(scope="module")
 def coffer() -> Iterator[LocalCoffer]:
     with local_twin(ROOT) as deployed:
+        # the AWS plan's rules back up into prod-vault: a plan whose target vault does not exist is refused
+        assert main(["vault", "create", "prod-vault", *STACK]) == 0
         yield deployed
 
 

@@ -77,7 +77,9 @@ def objects_of(coffer: LocalCoffer, rp: RecoveryPoint) -> dict[str, list[str]]:
 
 
 def refusal_cause(coffer: LocalCoffer, result: dict[str, Any]) -> str:
-    return json.dumps([e for e in coffer.twin.history(result["arn"]) if e["type"] == "TaskFailed"], default=str)
+    # a refused request's cause is the execution's (ExecutionFailed); a failed step's, its TaskFailed
+    events = [e for e in coffer.twin.history(result["arn"]) if e["type"] in ("TaskFailed", "ExecutionFailed")]
+    return json.dumps(events, default=str)
 
 
 # ---- vaults as first-class objects ------------------------------------------------------------------------

@@ -64,7 +64,7 @@ def test_continuous_retention_is_35_days_unless_given() -> None:
 
 
 def test_the_continuous_flag_keeps_other_requests_fingerprints() -> None:
-    plain = {"ResourceArn": "arn:aws:s3:::b", "IdempotencyToken": "t"}
+    plain = {"ResourceArn": "arn:aws:s3:::bucket", "IdempotencyToken": "t"}
     before = StartBackupJobRequest.model_validate(plain).fingerprint()
     assert StartBackupJobRequest.model_validate({**plain, "EnableContinuousBackup": False}).fingerprint() == before
     assert StartBackupJobRequest.model_validate({**plain, "EnableContinuousBackup": True}).fingerprint() != before

@@ -120,7 +120,7 @@ def test_a_completed_backups_copy_actions_become_named_copy_executions() -> None
 
 
 def test_copy_actions_change_a_requests_fingerprint_and_their_absence_does_not() -> None:
-    plain = {"ResourceArn": "arn:aws:s3:::b", "IdempotencyToken": "t"}
+    plain = {"ResourceArn": "arn:aws:s3:::bucket", "IdempotencyToken": "t"}
     request = StartBackupJobRequest.model_validate(plain)
     assert StartBackupJobRequest.model_validate({**plain, "CopyActions": []}).fingerprint() == request.fingerprint()
     with_copies = StartBackupJobRequest.model_validate({**plain, "CopyActions": [{"DestinationBackupVaultArn": WEST}]})

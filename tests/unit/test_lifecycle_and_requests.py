@@ -42,12 +42,13 @@ def test_backup_request_accepts_aws_backups_field_names() -> None:
     ({}, "ResourceArn: Field required"),
     ({"ResourceArn": "not-an-arn"}, "ResourceArn: 'not-an-arn' is not an ARN"),
     ({"ResourceArn": "arn:aws:sqs:us-east-1:123456789012:q"}, "is not a resource type Coffer protects"),
-    ({"ResourceArn": "arn:aws:s3:::b", "StartWindowMinutes": 30},
+    ({"ResourceArn": "arn:aws:s3:::bucket", "StartWindowMinutes": 30},
      "StartWindowMinutes: Input should be greater than or equal to 60"),
-    ({"ResourceArn": "arn:aws:s3:::b", "StartWindowMinutes": 120, "CompleteWindowMinutes": 90},
+    ({"ResourceArn": "arn:aws:s3:::bucket", "StartWindowMinutes": 120, "CompleteWindowMinutes": 90},
      "CompleteWindowMinutes: must be at least StartWindowMinutes (120)"),
-    ({"ResourceArn": "arn:aws:s3:::b", "DeleteAfterDay": 3}, "DeleteAfterDay: Extra inputs are not permitted"),
-    ({"ResourceArn": "arn:aws:s3:::b", "BackupVaultName": "bad name!"}, "BackupVaultName: String should match pattern"),
+    ({"ResourceArn": "arn:aws:s3:::bucket", "DeleteAfterDay": 3}, "DeleteAfterDay: Extra inputs are not permitted"),
+    ({"ResourceArn": "arn:aws:s3:::bucket", "BackupVaultName": "bad name!"},
+     "BackupVaultName: String should match pattern"),
 ])
 def test_a_bad_backup_request_is_refused_naming_the_field(body: dict[str, object], named: str) -> None:
     with pytest.raises(InvalidInput) as refused:
@@ -57,14 +58,14 @@ def test_a_bad_backup_request_is_refused_naming_the_field(body: dict[str, object
 
 
 def test_the_same_request_has_the_same_fingerprint_whatever_its_token() -> None:
-    one = StartBackupJobRequest(ResourceArn="arn:aws:s3:::b", IdempotencyToken="1")
-    two = StartBackupJobRequest(ResourceArn="arn:aws:s3:::b", IdempotencyToken="2")
-    other = StartBackupJobRequest(ResourceArn="arn:aws:s3:::c", IdempotencyToken="1")
+    one = StartBackupJobRequest(ResourceArn="arn:aws:s3:::bucket-b", IdempotencyToken="1")
+    two = StartBackupJobRequest(ResourceArn="arn:aws:s3:::bucket-b", IdempotencyToken="2")
+    other = StartBackupJobRequest(ResourceArn="arn:aws:s3:::bucket-c", IdempotencyToken="1")
     assert one.fingerprint() == two.fingerprint() != other.fingerprint()
 
 
 def test_restore_request_takes_a_recovery_point_arn_or_id() -> None:
-    by_arn = StartRestoreJobRequest(RecoveryPointArn="arn:aws:backup:us-east-1:1:recovery-point:abc")
+    by_arn = StartRestoreJobRequest(RecoveryPointArn="arn:aws:backup:us-east-1:123456789012:recovery-point:abc")
     assert by_arn.recovery_point_id == "abc"
     assert StartRestoreJobRequest(RecoveryPointArn="abc").recovery_point_id == "abc"
 

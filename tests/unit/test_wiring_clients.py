@@ -1,4 +1,5 @@
-"""The composition root (entrypoints/bootstrap.py) makes each SDK client when it is first used, once, whichever thread gets there first."""
+"""The composition root (entrypoints/bootstrap.py) makes each SDK client when it is first used, once, whichever
+thread gets there first."""
 
 from __future__ import annotations
 

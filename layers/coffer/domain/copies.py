@@ -30,10 +30,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 from pydantic.alias_generators import to_pascal
 
 from coffer.domain.errors import InvalidInput
+from coffer.domain.input_rules.arns import length_problem, recovery_point_problems
 from coffer.domain.lifecycle import Lifecycle
 from coffer.domain.resources import ResourceType
 
@@ -75,9 +76,29 @@ def not_a_vault_arn(arn: str) -> str:
 
 def _vault_arn(value: str) -> str:
     """A field validator: pydantic names the field, so the message does not."""
+    too_long = length_problem("", value)
+    if too_long:
+        raise ValueError(too_long.removeprefix(": "))
     if _VAULT_ARN.match(value) is None:
         raise ValueError(not_a_vault_arn(value))
     return value
+
+
+def recovery_point_id_of(value: str) -> str:
+    """RecoveryPointArn as AWS Backup takes it: the id alone, or arn:...:recovery-point:<id>. A field validator:
+    a value of neither shape (or longer than any ARN) is refused here, before anything looks it up."""
+    problems = recovery_point_problems("", value)
+    if problems:
+        raise ValueError(problems[0].removeprefix(": "))
+    return value.rsplit("recovery-point:", 1)[-1] if value.startswith("arn:") else value
+
+
+def given_recovery_point_arn(data: Any) -> str | None:
+    """The RecoveryPointArn a request was given as an ARN (to check its account and region), else None."""
+    if not isinstance(data, dict):
+        return None
+    value = data.get("RecoveryPointArn", data.get("recovery_point_id"))
+    return value if isinstance(value, str) and value.startswith("arn:") else None
 
 
 class CopyAction(BaseModel):
@@ -102,13 +123,22 @@ class StartCopyJobRequest(BaseModel):
     iam_role_arn: str | None = None
     idempotency_token: str | None = Field(default=None, min_length=1, max_length=256)
     lifecycle: Lifecycle = Field(default_factory=Lifecycle)
+    #: the ARN as given (None for a bare id): checked against the stack's account and region (input_rules/gates.py)
+    _given_arn: str | None = PrivateAttr(default=None)
 
-    @field_validator("recovery_point_id")
-    @classmethod
-    def _id_from_arn(cls, value: str) -> str:
-        return value.rsplit("recovery-point:", 1)[-1]
-
+    _id_from_arn = field_validator("recovery_point_id")(recovery_point_id_of)
     _destination = field_validator("destination_backup_vault_arn")(_vault_arn)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _keep_arn(cls, data: Any, handler: Any) -> Any:
+        model = handler(data)
+        model._given_arn = given_recovery_point_arn(data)
+        return model
+
+    @property
+    def recovery_point_arn(self) -> str | None:
+        return self._given_arn
 
     @property
     def destination(self) -> VaultAddress:

@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_pascal
 
+from coffer.domain.input_rules.scalars import MAX_DAYS, Flag, WholeNumber
+
 #: AWS Backup keeps cold-storage recovery points at least 90 days.
 MIN_DAYS_IN_COLD = 90
 
@@ -17,9 +19,10 @@ class Lifecycle(BaseModel):
 
     model_config = ConfigDict(frozen=True, alias_generator=to_pascal, populate_by_name=True, extra="forbid")
 
-    move_to_cold_storage_after_days: int | None = Field(default=None, ge=1)
-    delete_after_days: int | None = Field(default=None, ge=1)
-    opt_in_to_archive_for_supported_resources: bool | None = None
+    # Strict: `DeleteAfterDays: true` or `"35"` is refused, never read as a number (input_rules/scalars.py).
+    move_to_cold_storage_after_days: WholeNumber | None = Field(default=None, ge=1, le=MAX_DAYS)
+    delete_after_days: WholeNumber | None = Field(default=None, ge=1, le=MAX_DAYS)
+    opt_in_to_archive_for_supported_resources: Flag | None = None
     #: AWS Backup's DELETE_AFTER_COPY (delete the source once copied): kept and exported, not acted on yet
     delete_after_event: Literal["DELETE_AFTER_COPY"] | None = None
 

@@ -26,12 +26,17 @@ import json
 import re
 import uuid
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_pascal
 
 from coffer.domain.errors import InvalidInput
+from coffer.domain.input_rules.arns import length_problem, protected_type, resource_arn_problems
+from coffer.domain.input_rules.gates import schedule_problems
+from coffer.domain.input_rules.scalars import Flag, WholeNumber
+from coffer.domain.input_rules.tags import tag_problems
 from coffer.domain.lifecycle import Lifecycle
 from coffer.domain.schedules import DEFAULT_SCHEDULE, RateSchedule, Schedule, ScheduleError, parse_schedule
 
@@ -44,11 +49,9 @@ MAX_WINDOW_MINUTES = 52_560_000
 DEFAULT_START_WINDOW_MINUTES = 60  # DESIGN.md (AWS Backup's console proposes 480)
 DEFAULT_COMPLETION_WINDOW_MINUTES = 10_080  # AWS Backup's default: 7 days
 CONTINUOUS_RETENTION_DAYS = (1, 35)
-MAX_TAGS = 50
 _VAULT_ARN = re.compile(r"^arn:aws[a-z-]*:backup:[a-z0-9-]+:\d{12}:backup-vault:[a-zA-Z0-9\-\_]{2,50}$")
 _AIR_GAPPED_ARN = _VAULT_ARN
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
-_TAG_CHARS = re.compile(r"^[\w\s.:/=+\-@]*$")
 TAG_KEY_PREFIX = "aws:ResourceTag/"
 _IDS = uuid.UUID("6c6f6666-6572-4a6f-6273-000000000004")
 
@@ -138,12 +141,12 @@ class BackupRule(BaseModel):
     target_backup_vault_name: str = Field(pattern=VAULT_NAME_PATTERN)
     target_logically_air_gapped_backup_vault_arn: str | None = None
     schedule_expression: str | None = None
-    start_window_minutes: int | None = None
-    completion_window_minutes: int | None = None
+    start_window_minutes: WholeNumber | None = None
+    completion_window_minutes: WholeNumber | None = None
     lifecycle: Lifecycle | None = None
     recovery_point_tags: dict[str, str] | None = None
     copy_actions: list[CopyAction] | None = None
-    enable_continuous_backup: bool | None = None
+    enable_continuous_backup: Flag | None = None
     schedule_expression_timezone: str | None = None
     index_actions: list[IndexAction] | None = None
     scan_actions: list[ScanAction] | None = None
@@ -274,10 +277,11 @@ _PLAN_KEYS = {"BackupPlan", "BackupPlanTags", "CreatorRequestId", "Selections"}
 _SELECTION_INPUT_KEYS = {"BackupPlanId", "BackupSelection", "CreatorRequestId"}
 
 
-def read_documents(documents: Iterable[tuple[str, Any]]) -> PlanDocument:
+def read_documents(documents: Iterable[tuple[str, Any]], now: datetime | None = None) -> PlanDocument:
     """One plan from (label, parsed YAML/JSON) pairs: exactly one plan document and any number of selection
     documents, in any of the shapes the module docstring lists. Raises InvalidInput naming every bad field
-    (prefixed with the document's label); checks AWS Backup's rules as well (:func:`check_plan`)."""
+    (prefixed with the document's label); checks AWS Backup's rules as well (:func:`check_plan`; given `now`,
+    that every schedule fires again after it)."""
     plan: PlanDocument | None = None
     plan_label = ""
     selections: list[tuple[str, BackupSelection]] = []
@@ -307,7 +311,7 @@ def read_documents(documents: Iterable[tuple[str, Any]]) -> PlanDocument:
         paths.update({len(plan.selections) + n: where for n, (where, _) in enumerate(selections)})
         plan = plan.model_copy(update={"selections": [*plan.selections, *(s for _, s in selections)]})
     try:
-        check_plan(plan, paths)
+        check_plan(plan, paths, now)
     except InvalidInput as error:
         raise InvalidInput([f"{plan_label}: {p}" if p.startswith(("BackupPlan", "Selections[")) else p
                             for p in error.problems]) from None
@@ -343,25 +347,6 @@ def _name_in(data: dict[str, Any]) -> str:
 
 
 # ---- AWS Backup's rules ---------------------------------------------------------------------------
-def _tag_problems(tags: dict[str, str] | None, path: str) -> list[str]:
-    if tags is None:
-        return []
-    problems = []
-    if len(tags) > MAX_TAGS:
-        problems.append(f"{path}: {len(tags)} tags; at most {MAX_TAGS}")
-    for key, value in tags.items():
-        where = f"{path}.{key}"
-        if not 1 <= len(key) <= 128:
-            problems.append(f"{where}: a tag key has 1 to 128 characters")
-        if key.lower().startswith("aws:"):
-            problems.append(f"{where}: tag keys starting with 'aws:' are reserved for AWS")
-        if len(value) > 256:
-            problems.append(f"{where}: a tag value has at most 256 characters")
-        if not _TAG_CHARS.match(key) or not _TAG_CHARS.match(value):
-            problems.append(f"{where}: tags may hold letters, digits, spaces and _ . : / = + - @ only")
-    return problems
-
-
 def _rule_problems(rule: BackupRule, path: str) -> list[str]:
     problems: list[str] = []
     try:
@@ -395,7 +380,7 @@ def _rule_problems(rule: BackupRule, path: str) -> list[str]:
         if not _VAULT_ARN.match(destination):
             problems.append(f"{path}.CopyActions[{n}].DestinationBackupVaultArn: '{destination}' is not a backup "
                             "vault ARN (arn:aws:backup:<region>:<account>:backup-vault:<name>)")
-    problems.extend(_tag_problems(rule.recovery_point_tags, f"{path}.RecoveryPointTags"))
+    problems.extend(tag_problems(rule.recovery_point_tags, f"{path}.RecoveryPointTags"))
     return problems
 
 
@@ -408,8 +393,18 @@ def _condition_key_problem(key: str, where: str) -> str | None:
 
 
 def _pattern_problem(pattern: str, where: str) -> str | None:
-    if pattern == "*" or pattern.startswith("arn:"):
+    """'*', an ARN pattern, or an ARN: one of a type Coffer protects is held to that service's rules (AWS's plan
+    documents may list types Coffer does not protect; those are kept, as plan_notes says)."""
+    too_long = length_problem(where, pattern)
+    if too_long:
+        return too_long
+    if pattern == "*":
         return None
+    if pattern.startswith("arn:"):
+        if "*" in pattern or protected_type(pattern) is None:
+            return None
+        problems = resource_arn_problems(pattern, where)
+        return problems[0] if problems else None
     return f"{where}: '{pattern}' is neither '*' nor an ARN (wildcards '*' allowed)"
 
 
@@ -443,10 +438,12 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
 
 
-def check_plan(plan: PlanDocument, selection_paths: dict[int, str] | None = None) -> None:
+def check_plan(plan: PlanDocument, selection_paths: dict[int, str] | None = None,
+               now: datetime | None = None) -> None:
     """AWS Backup's rules over a parsed plan; InvalidInput lists every broken one, each naming its field
-    (`selection_paths`: where each selection came from, when not from the plan document itself)."""
-    problems: list[str] = []
+    (`selection_paths`: where each selection came from, when not from the plan document itself; `now`: also
+    refuse a schedule that never fires again after it)."""
+    problems: list[str] = schedule_problems(plan, now)
     seen: set[str] = set()
     for n, rule in enumerate(plan.backup_plan.rules):
         path = f"BackupPlan.Rules[{n}]"
@@ -455,7 +452,7 @@ def check_plan(plan: PlanDocument, selection_paths: dict[int, str] | None = None
                             "in a plan")
         seen.add(rule.rule_name)
         problems.extend(_rule_problems(rule, path))
-    problems.extend(_tag_problems(plan.backup_plan_tags, "BackupPlanTags"))
+    problems.extend(tag_problems(plan.backup_plan_tags, "BackupPlanTags"))
     names: set[str] = set()
     for n, selection in enumerate(plan.selections):
         path = (selection_paths or {}).get(n, f"Selections[{n}]")

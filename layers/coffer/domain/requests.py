@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 from pydantic.alias_generators import to_pascal
 
-from coffer.domain.copies import CopyAction
-from coffer.domain.errors import CofferError
+from coffer.domain.copies import CopyAction, given_recovery_point_arn, recovery_point_id_of
+from coffer.domain.input_rules.arns import length_problem, resource_arn_problems
+from coffer.domain.input_rules.scalars import Flag, WholeNumber
 from coffer.domain.lifecycle import Lifecycle
-from coffer.domain.resources import resource_type_of
 
 _AWS_STYLE = ConfigDict(frozen=True, alias_generator=to_pascal, populate_by_name=True, extra="forbid")
+#: AWS Backup: both windows at most 100 years
+MAX_WINDOW_MINUTES = 52_560_000
 
 
 class StartBackupJobRequest(BaseModel):
@@ -29,8 +32,8 @@ class StartBackupJobRequest(BaseModel):
     resource_arn: str
     iam_role_arn: str | None = None
     idempotency_token: str | None = Field(default=None, min_length=1, max_length=256)
-    start_window_minutes: int = Field(default=60, ge=60)
-    complete_window_minutes: int = Field(default=10080, ge=60)
+    start_window_minutes: WholeNumber = Field(default=60, ge=60, le=MAX_WINDOW_MINUTES)
+    complete_window_minutes: WholeNumber = Field(default=10080, ge=60, le=MAX_WINDOW_MINUTES)
     lifecycle: Lifecycle = Field(default_factory=Lifecycle)
     recovery_point_tags: dict[str, str] = Field(default_factory=dict)
     backup_options: dict[str, str] = Field(default_factory=dict)
@@ -41,15 +44,23 @@ class StartBackupJobRequest(BaseModel):
     copy_actions: list[CopyAction] = Field(default_factory=list)
     #: AWS Backup's rule flag: protect the resource continuously (point-in-time recovery, 1-35 days kept in
     #: Lifecycle.DeleteAfterDays) instead of taking one snapshot; domain/continuous.py
-    enable_continuous_backup: bool = False
+    enable_continuous_backup: Flag = False
 
     @field_validator("resource_arn")
     @classmethod
     def _supported(cls, value: str) -> str:
-        try:
-            resource_type_of(value, field="")
-        except CofferError as error:
-            raise ValueError(str(error).removeprefix("invalid input: ")) from None
+        # the shape and length of each service's ARNs (input_rules/arns.py); pydantic names the field
+        problems = resource_arn_problems(value, path="")
+        if problems:
+            raise ValueError("; ".join(p.removeprefix(": ") for p in problems))
+        return value
+
+    @field_validator("iam_role_arn")
+    @classmethod
+    def _role_arn_length(cls, value: str | None) -> str | None:
+        too_long = length_problem("", value) if value is not None else None
+        if too_long:
+            raise ValueError(too_long.removeprefix(": "))
         return value
 
     @field_validator("complete_window_minutes")
@@ -93,9 +104,23 @@ class StartRestoreJobRequest(BaseModel):
     metadata: dict[str, str] = Field(default_factory=dict)
     iam_role_arn: str | None = None
     idempotency_token: str | None = Field(default=None, min_length=1, max_length=256)
+    #: the ARN as given (None when the id was given alone): its account, region and partition are checked
+    #: against the stack's before anything is written (input_rules/gates.py)
+    _given_arn: str | None = PrivateAttr(default=None)
 
     @field_validator("recovery_point_id")
     @classmethod
     def _id_from_arn(cls, value: str) -> str:
-        # Accept the bare id or an ARN ending in recovery-point:<id>, as AWS Backup names them.
-        return value.rsplit("recovery-point:", 1)[-1]
+        # Accept the bare id or AWS Backup's recovery point ARN (arn:...:recovery-point:<id>).
+        return recovery_point_id_of(value)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _keep_arn(cls, data: Any, handler: Any) -> Any:
+        model = handler(data)
+        model._given_arn = given_recovery_point_arn(data)
+        return model
+
+    @property
+    def recovery_point_arn(self) -> str | None:
+        return self._given_arn

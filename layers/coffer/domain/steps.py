@@ -81,6 +81,15 @@ class StepError(BaseModel):
     Cause: str | None = None
 
 
+class Refusal(BaseModel):
+    """A start step's answer to a request refused before anything was written (a rule it breaks, a token used for
+    another request, a busy resource): the workflow's Choice routes it to a Fail state whose cause is this one
+    line, so no stack trace reaches the execution's history (a raised error's would)."""
+
+    next: Literal["refused"] = "refused"
+    error: StepError
+
+
 class FailStep(_Step):
     job_id: str | None = None
     error: StepError = Field(default_factory=StepError)

@@ -7,15 +7,24 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from coffer.domain.errors import CofferError, InvalidInput
+from coffer.domain.input_rules.text import shown
 
 M = TypeVar("M", bound=BaseModel)
 
 
+#: pydantic errors whose message already shows the value (Coffer's own rules), or where no value was given
+_VALUE_IN_MESSAGE = {"value_error", "missing", "extra_forbidden"}
+
+
 def describe(error: ValidationError, prefix: str = "") -> list[str]:
+    """`<field path>: <rule>`, with the value that broke it when pydantic's message does not show it."""
     problems = []
     for item in error.errors():
         field = ".".join(str(part) for part in item["loc"]) or "(input)"
         message = str(item["msg"]).removeprefix("Value error, ")
+        value = item.get("input")
+        if item["type"] not in _VALUE_IN_MESSAGE and (value is None or isinstance(value, str | int | float)):
+            message += f" (got {shown(value)})"
         problems.append(f"{prefix}{field}: {message}")
     return problems
 

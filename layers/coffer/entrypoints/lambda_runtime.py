@@ -19,6 +19,19 @@ from pydantic import BaseModel
 
 from coffer.adapters import aws
 from coffer.domain.clock import Clock, SystemClock
+from coffer.domain.errors import (
+    IdempotencyConflict,
+    InvalidInput,
+    NotFound,
+    RecoveryPointDeleting,
+    RecoveryPointInUse,
+    ResourceBusy,
+    RetentionOutsideVaultLock,
+    UnsupportedOperation,
+    UnsupportedResource,
+)
+from coffer.domain.input_rules.text import one_line
+from coffer.domain.steps import Refusal, StepError
 from coffer.domain.validation import parse_model
 from coffer.entrypoints.bootstrap import Root, bootstrap
 from coffer.entrypoints.tracing import FirstInvocationTracer
@@ -78,6 +91,33 @@ def _transient_errors_named(handler: Handler) -> Handler:
             if named is None:
                 raise
             raise named from error
+
+    return call
+
+
+#: what a start step refuses a request with: the request itself is wrong (or names what does not exist, or what is
+#: busy); retrying cannot help and nothing has to be undone
+REFUSALS = (InvalidInput, UnsupportedResource, UnsupportedOperation, IdempotencyConflict, ResourceBusy, NotFound,
+            RecoveryPointDeleting, RecoveryPointInUse, RetentionOutsideVaultLock)
+
+
+def refusals_returned(handler: Handler) -> Handler:
+    """A start handler's refusal as its result (Refusal: next = "refused", the error and a one-line cause), not as
+    a raised error: Lambda's error payload carries a stack trace, which Step Functions would copy into the
+    execution's history. The workflow routes "refused" through the step that ends a job this execution may have
+    made (so a refusal after a write still ends that job) to a Fail state whose cause is the line. Any other error
+    propagates, for the workflow's Retry and Catch."""
+
+    @functools.wraps(handler)
+    def call(event: dict[str, Any], context: LambdaContext) -> Any:
+        try:
+            return handler(event, context)
+        except REFUSALS as error:
+            kind = type(error).__name__
+            message = "; ".join(error.problems) if isinstance(error, InvalidInput) else str(error)
+            cause = one_line(f"{kind}: {message}")
+            logger.info("request refused", extra={"error": kind, "cause": cause})
+            return dump(Refusal(error=StepError(Error=kind, Cause=cause)))
 
     return call
 

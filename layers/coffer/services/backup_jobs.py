@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from coffer.domain.clock import Clock
 from coffer.domain.copies import copy_executions
 from coffer.domain.errors import CofferError, CompletionWindowExceeded, InvalidInput, NotFound, ResourceBusy
+from coffer.domain.input_rules.gates import check_backup_request
 from coffer.domain.jobs import Job, JobKind, JobProgress, JobState, Transition, queued_since
 from coffer.domain.manifest import Manifest, PartRef, VaultLayout, WorkLayout
 from coffer.domain.recovery_points import RecoveryPoint, RecoveryPointStatus
@@ -58,6 +59,7 @@ class BackupJobs:
         A second delivery of the same event returns the first job, marked duplicate, and starts nothing; a
         Step Functions retry of this very execution carries on with the job it created.
         """
+        check_backup_request(request, self._settings.home)  # the input rules: refused here, before any write
         now = self._clock.now()
         resource_type = resource_type_of(request.resource_arn)
         token = request.idempotency_token or event_id

@@ -55,6 +55,7 @@ from coffer.domain.errors import (
     NotFound,
     UnsupportedOperation,
 )
+from coffer.domain.input_rules.gates import check_copy_request
 from coffer.domain.jobs import Job, JobKind, JobProgress, JobState, Transition
 from coffer.domain.manifest import Manifest, ManifestPart, PartRef, VaultLayout, sha256_hex
 from coffer.domain.recovery_points import RecoveryPoint, RecoveryPointStatus, StorageClass
@@ -131,6 +132,7 @@ class CopyJobs:
         if resumed is not None:
             return resumed
         rp = self._catalog.get_recovery_point(request.recovery_point_id)
+        check_copy_request(request, rp, self._settings.home)  # the input rules, before any write
         address = request.destination
         region = self._settings.region
         problems = []

@@ -17,6 +17,7 @@ from typing import Any
 
 from coffer.domain.clock import Clock
 from coffer.domain.errors import CofferError, NotFound
+from coffer.domain.input_rules.gates import PlanRules
 from coffer.domain.plan_diff import PlanDiff, diff_plans, managed
 from coffer.domain.plans import PlanDocument, schedule_definition, schedule_name
 from coffer.domain.schedules import CronSchedule
@@ -77,11 +78,13 @@ class ApplyFailed(CofferError):
 
 
 class PlanService:
-    def __init__(self, catalog: PlanStore, schedules: Schedules, refs: StackRefs, clock: Clock) -> None:
+    def __init__(self, catalog: PlanStore, schedules: Schedules, refs: StackRefs, clock: Clock,
+                 rules: PlanRules) -> None:
         self.catalog = catalog
         self.schedules = schedules
         self.refs = refs
         self.clock = clock
+        self.rules = rules
 
     def _definitions(self, plan: PlanDocument) -> dict[str, dict[str, Any]]:
         return {schedule_name(plan.name, rule.rule_name): schedule_definition(
@@ -111,6 +114,7 @@ class PlanService:
                        stored=stored)
 
     def apply(self, plan: PlanDocument, confirm: Callable[[Changes], bool] = lambda _: True) -> ApplyResult:
+        self.rules.check(plan, self.clock.now())  # the stack's input rules (vaults exist, ...), before any write
         changes = self.changes(plan)
         if changes.empty or not confirm(changes):
             return ApplyResult(changes=changes, applied=False)

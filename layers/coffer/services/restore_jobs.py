@@ -8,6 +8,7 @@ from typing import Any
 from coffer.domain.clock import Clock
 from coffer.domain.continuous import RESTORE_TIME, USE_LATEST
 from coffer.domain.errors import CofferError, IntegrityError, InvalidInput
+from coffer.domain.input_rules.gates import check_restore_request
 from coffer.domain.jobs import Job, JobKind, JobState, Transition
 from coffer.domain.manifest import Manifest, VaultLayout, sha256_hex
 from coffer.domain.recovery_points import RecoveryPointStatus
@@ -79,6 +80,7 @@ class RestoreJobs:
               requested_at: datetime | None = None) -> StartResult:
         now = self._clock.now()
         rp = self._catalog.get_recovery_point(request.recovery_point_id)
+        check_restore_request(request, rp.resource_type, self._settings.home)  # the input rules, before any write
         if rp.status not in (RecoveryPointStatus.COMPLETED, RecoveryPointStatus.PARTIAL):
             raise InvalidInput([f"RecoveryPointArn: recovery point {rp.recovery_point_id} is {rp.status}, "
                                 "only COMPLETED or PARTIAL ones can be restored"])

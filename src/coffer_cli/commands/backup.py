@@ -13,6 +13,7 @@ import argparse
 import uuid
 from typing import Any
 
+from coffer.domain.input_rules.gates import check_backup_request
 from coffer.domain.jobs import Job
 from coffer.domain.requests import StartBackupJobRequest
 from coffer.domain.validation import parse_model
@@ -52,8 +53,10 @@ def _ended(job: Job) -> dict[str, Any]:
 
 def start(args: argparse.Namespace) -> int:
     detail = request_detail(args)
-    parse_model(StartBackupJobRequest, detail, prefix="")  # every bad field named, before anything is sent
+    request = parse_model(StartBackupJobRequest, detail, prefix="")  # every bad field named, before anything is sent
     stack, deps = open_stack(args)
+    # the same rules the Backup workflow's first step applies, so a refusal is seen here, at once
+    check_backup_request(request, deps.settings.home)
     return submit(args, stack, deps, "StartBackupJob", detail, _ended)
 
 

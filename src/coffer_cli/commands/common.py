@@ -22,6 +22,8 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from coffer.adapters.aws import error_code
+from coffer.adapters.catalog.vaults import VaultCatalog
+from coffer.domain.input_rules.gates import PlanRules
 from coffer.entrypoints.bootstrap import Root, bootstrap
 from coffer.settings import Settings
 from coffer_cli.commands.failures import DEPLOY_HINT, REGION_HINT, CliError, ExitCode, UsageError
@@ -147,6 +149,13 @@ def stack_deps(args: argparse.Namespace) -> tuple[Root, dict[str, str]]:
     """Wired services for the stack named on the command line, and its outputs."""
     stack, deps = open_stack(args)
     return deps, stack.outputs
+
+
+def plan_rules(outputs: dict[str, str], session: boto3.Session) -> PlanRules:
+    """What `coffer plan apply` checks against the stack: its account and region, its own resources, its vaults."""
+    settings = stack_settings(outputs, session)
+    vaults = VaultCatalog(session.client("dynamodb"), settings.catalog_table)
+    return PlanRules(settings.home, lambda name: vaults.get_vault(name) is not None)
 
 
 def key_value_pairs(values: list[str], option: str) -> dict[str, str]:

@@ -16,6 +16,7 @@ from typing import Any
 
 from coffer.domain.copies import StartCopyJobRequest
 from coffer.domain.errors import NotFound
+from coffer.domain.input_rules.gates import check_copy_request
 from coffer.domain.jobs import Job
 from coffer.domain.validation import parse_model
 from coffer_cli.commands.common import add_stack_option, aws_map, open_stack
@@ -48,9 +49,10 @@ def start(args: argparse.Namespace) -> int:
     request = parse_model(StartCopyJobRequest, detail, prefix="")
     stack, deps = open_stack(args)
     try:
-        deps.catalog.get_recovery_point(request.recovery_point_id)
+        rp = deps.catalog.get_recovery_point(request.recovery_point_id)
     except NotFound as error:
         raise CliError(f"--recovery-point-arn: {error}") from None
+    check_copy_request(request, rp, deps.settings.home)  # the Copy workflow's first rules, so a refusal is seen here
     return submit(args, stack, deps, "StartCopyJob", detail, _ended)
 
 

@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 
 from coffer.adapters.aws import TransientAwsError, error_code
 from coffer.domain.errors import CofferError, InvalidInput
+from coffer.domain.input_rules.text import one_line
 
 
 class ExitCode(IntEnum):
@@ -89,9 +90,9 @@ def explain(error: BaseException) -> Failure | None:
     if isinstance(error, KeyboardInterrupt):
         return Failure(ExitCode.INTERRUPTED, "interrupted")
     if isinstance(error, InvalidInput):
-        return Failure(ExitCode.FAILED, "; ".join(error.problems))
-    if isinstance(error, CofferError):
-        return Failure(ExitCode.FAILED, f"{type(error).__name__}: {error}")
+        return Failure(ExitCode.FAILED, one_line("; ".join(error.problems)))
+    if isinstance(error, CofferError):  # a refusal Coffer raised on purpose: its message, on one line
+        return Failure(ExitCode.FAILED, one_line(f"{type(error).__name__}: {error}"))
     if isinstance(error, TransientAwsError):
         return Failure(ExitCode.UNAVAILABLE, f"AWS stayed busy ({error}): try again in a minute")
     if isinstance(error, ClientError):

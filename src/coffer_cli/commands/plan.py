@@ -24,7 +24,7 @@ from coffer.domain.plans import PlanDocument, plan_notes, read_documents
 from coffer.services.plan_runs import summary_of
 from coffer.services.plans import ApplyFailed, Changes, PlanService
 from coffer.stack_outputs import StackRefs
-from coffer_cli.commands.common import add_stack_option, aws_session, read_stack
+from coffer_cli.commands.common import add_stack_option, aws_session, plan_rules, read_stack
 from coffer_cli.commands.failures import CliError, ExitCode
 from coffer_cli.commands.output import add_output_option, print_json, print_rows
 
@@ -41,17 +41,19 @@ def read_files(paths: list[str]) -> PlanDocument:
             problems.append(f"{name}: cannot be read as YAML or JSON ({error})")
     if problems:
         raise InvalidInput(problems)
-    return read_documents(documents)
+    return read_documents(documents, now=SystemClock().now())
 
 
 def service_for(args: argparse.Namespace) -> PlanService:
     session = aws_session(args)
     try:
-        refs = StackRefs.from_outputs(args.stack, read_stack(args.stack, session).outputs)
+        outputs = read_stack(args.stack, session).outputs
+        refs = StackRefs.from_outputs(args.stack, outputs)
+        rules = plan_rules(outputs, session)
     except InvalidInput as error:
         raise CliError("; ".join(error.problems), ExitCode.SETUP) from None
     return PlanService(PlanCatalog(session.client("dynamodb"), refs.catalog_table),
-                       PlanSchedules(session.client("scheduler"), refs.schedule_group), refs, SystemClock())
+                       PlanSchedules(session.client("scheduler"), refs.schedule_group), refs, SystemClock(), rules)
 
 
 def _fail(error: CofferError) -> int:

@@ -8,6 +8,7 @@ import argparse
 import uuid
 from typing import Any
 
+from coffer.domain.input_rules.gates import check_restore_request
 from coffer.domain.jobs import Job
 from coffer.domain.requests import StartRestoreJobRequest
 from coffer.domain.validation import parse_model
@@ -34,7 +35,9 @@ def start(args: argparse.Namespace) -> int:
     detail = request_detail(args)
     request = parse_model(StartRestoreJobRequest, detail, prefix="")
     stack, deps = open_stack(args)
-    deps.catalog.get_recovery_point(request.recovery_point_id)  # NotFound named before anything is sent
+    rp = deps.catalog.get_recovery_point(request.recovery_point_id)  # NotFound named before anything is sent
+    # the same rules the Restore workflow's first step applies, so a refusal is seen here, at once
+    check_restore_request(request, rp.resource_type, deps.settings.home)
     return submit(args, stack, deps, "StartRestoreJob", detail, _ended)
 
 

@@ -7,6 +7,7 @@ from coffer.adapters.aws_services.schedules import PlanSchedules
 from coffer.adapters.catalog.plans import PlanCatalog
 from coffer.services.plans import ApplyResult, PlanService
 from coffer.stack_outputs import StackRefs
+from coffer_cli.commands.common import plan_rules
 from coffer_cli.local.samples import SAMPLE_BUCKET, SAMPLE_TABLE
 from coffer_cli.local.session import LocalCoffer
 
@@ -19,7 +20,8 @@ def plan_service(coffer: LocalCoffer) -> PlanService:
     """`coffer plan`'s service, wired to the twin's stack from its CloudFormation outputs."""
     refs = StackRefs.from_outputs(coffer.twin.stack_name, coffer.twin.outputs)
     return PlanService(PlanCatalog(coffer.client("dynamodb"), refs.catalog_table),
-                       PlanSchedules(coffer.client("scheduler"), refs.schedule_group), refs, coffer.clock)
+                       PlanSchedules(coffer.client("scheduler"), refs.schedule_group), refs, coffer.clock,
+                       plan_rules(coffer.twin.outputs, coffer.twin.session))
 
 
 def tag_samples(coffer: LocalCoffer) -> None:

@@ -1,0 +1,146 @@
+"""The rules that need the stack, one gate per request. Each start method (and the CLI, before it puts an
+event on the bus) calls its gate first: a request that breaks a rule is refused with InvalidInput naming every
+broken rule, and nothing has been written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from coffer.domain.errors import InvalidInput
+from coffer.domain.input_rules.arns import (
+    Home,
+    foreign_problem,
+    own_resource_problem,
+    recovery_point_problems,
+    resource_arn_problems,
+)
+from coffer.domain.input_rules.lifecycle import cold_storage_problem
+from coffer.domain.input_rules.restore_metadata import restore_metadata_problems
+from coffer.domain.input_rules.scalars import unicode_problems
+from coffer.domain.input_rules.tags import tag_problems
+from coffer.domain.resources import ResourceType, resource_type_of
+from coffer.domain.schedules import RateSchedule, ScheduleError
+from coffer.domain.vaults import DEFAULT_VAULT
+
+if TYPE_CHECKING:
+    from coffer.domain.copies import StartCopyJobRequest
+    from coffer.domain.plans import PlanDocument
+    from coffer.domain.recovery_points import RecoveryPoint
+    from coffer.domain.requests import StartBackupJobRequest, StartRestoreJobRequest
+
+
+def _refuse(problems: list[str]) -> None:
+    if problems:
+        raise InvalidInput(problems)
+
+
+def check_backup_request(request: StartBackupJobRequest, home: Home) -> None:
+    """StartBackupJob: a resource of this account, region and partition that is not Coffer's own; AWS's tag
+    rules; cold storage only for types with a cold tier (unless a plan's rule asks: input_rules/lifecycle.py);
+    copy actions to vaults of this partition."""
+    problems = list(unicode_problems(request.model_dump(mode="json", by_alias=True)))
+    _refuse(problems)  # nothing below may encode a string that is not valid Unicode
+    arn = request.resource_arn
+    problems += [p for p in (foreign_problem("ResourceArn", arn, home), own_resource_problem("ResourceArn", arn, home))
+                 if p]
+    problems += tag_problems(request.recovery_point_tags, "RecoveryPointTags")
+    on_demand = request.plan_id is None
+    resource_type = resource_type_of(arn)
+    if on_demand:
+        problems += [p for p in (cold_storage_problem(request.lifecycle, resource_type, "Lifecycle"),) if p]
+    for n, action in enumerate(request.copy_actions):
+        path = f"CopyActions[{n}]"
+        found = foreign_problem(f"{path}.DestinationBackupVaultArn", action.destination_backup_vault_arn, home,
+                                regional=False)
+        problems += [found] if found else []
+        if on_demand:
+            cold = cold_storage_problem(action.lifecycle, resource_type, f"{path}.Lifecycle")
+            problems += [cold] if cold else []
+    if request.iam_role_arn is not None:
+        found = foreign_problem("IamRoleArn", request.iam_role_arn, home, regional=False)
+        problems += [found] if found else []
+    _refuse(problems)
+
+
+def check_restore_request(request: StartRestoreJobRequest, resource_type: ResourceType, home: Home) -> None:
+    """StartRestoreJob: a recovery point of this stack (an ARN of another account, region or partition is not
+    the local recovery point of the same id) and the metadata its type takes, each value valid."""
+    problems = list(unicode_problems(request.model_dump(mode="json", by_alias=True)))
+    _refuse(problems)
+    if request.recovery_point_arn is not None:
+        problems += recovery_point_problems("RecoveryPointArn", request.recovery_point_arn, home)
+    problems += restore_metadata_problems(request.metadata, resource_type, home)
+    _refuse(problems)
+
+
+def check_copy_request(request: StartCopyJobRequest, source: RecoveryPoint, home: Home) -> None:
+    """StartCopyJob: a recovery point of this stack, a destination vault in this partition, and cold storage only
+    for types with a cold tier (a copy of a plan's recovery point keeps the rule's reading, as its backup did)."""
+    problems = list(unicode_problems(request.model_dump(mode="json", by_alias=True)))
+    _refuse(problems)
+    if request.recovery_point_arn is not None:
+        problems += recovery_point_problems("RecoveryPointArn", request.recovery_point_arn, home)
+    found = foreign_problem("DestinationBackupVaultArn", request.destination_backup_vault_arn, home, regional=False)
+    problems += [found] if found else []
+    if source.plan_id is None:
+        cold = cold_storage_problem(request.lifecycle, source.resource_type, "Lifecycle")
+        problems += [cold] if cold else []
+    _refuse(problems)
+
+
+@dataclass(frozen=True)
+class PlanRules:
+    """What `coffer plan apply` checks against the stack a plan goes to (the document's own rules are checked
+    when it is read: domain/plans.py): each rule's target vault exists, each schedule fires again, copy actions
+    go to vaults of this partition, and explicitly listed resources are of this account and region and not
+    Coffer's own."""
+
+    home: Home
+    #: does a vault of this name exist in the stack (the Default vault always does)
+    vault_exists: Callable[[str], bool]
+
+    def check(self, plan: PlanDocument, now: datetime) -> None:
+        problems = schedule_problems(plan, now)
+        for n, rule in enumerate(plan.backup_plan.rules):
+            path = f"BackupPlan.Rules[{n}]"
+            vault = rule.target_backup_vault_name
+            if vault != DEFAULT_VAULT and not self.vault_exists(vault):
+                problems.append(f"{path}.TargetBackupVaultName: vault '{vault}' does not exist (create it with "
+                                f"`coffer vault create {vault}`, then apply the plan)")
+            for m, action in enumerate(rule.copy_actions or []):
+                found = foreign_problem(f"{path}.CopyActions[{m}].DestinationBackupVaultArn",
+                                        action.destination_backup_vault_arn, self.home, regional=False)
+                problems += [found] if found else []
+        for n, selection in enumerate(plan.selections):
+            for field, arns in (("Resources", selection.resources), ("NotResources", selection.not_resources)):
+                for m, arn in enumerate(arns or []):
+                    path = f"Selections[{n}].{field}[{m}]"
+                    if field == "Resources" and "*" not in arn and not resource_arn_problems(arn, path):
+                        problems += [p for p in (foreign_problem(path, arn, self.home),
+                                                 own_resource_problem(path, arn, self.home)) if p]
+        _refuse(problems)
+
+
+def schedule_problems(plan: PlanDocument, now: datetime | None) -> list[str]:
+    """A cron that never fires (cron(0 0 30 2 ? *): February has no 30th), or, given `now`, never fires again
+    (its Year field has passed), would make a rule that backs up nothing while looking like protection."""
+    problems = []
+    for n, rule in enumerate(plan.backup_plan.rules):
+        try:
+            schedule = rule.schedule()
+        except ScheduleError:
+            continue  # reported by the plan's own rules
+        if isinstance(schedule, RateSchedule):
+            continue
+        path = f"BackupPlan.Rules[{n}].ScheduleExpression"
+        if schedule.next_fire(datetime(1970, 1, 1, tzinfo=UTC)) is None:
+            problems.append(f"{path}: '{schedule.expression}' never fires (no date matches all its fields: "
+                            "check Day-of-month against Month, and Year)")
+        elif now is not None and schedule.next_fire(now) is None:
+            problems.append(f"{path}: '{schedule.expression}' never fires again after {now:%Y-%m-%d} "
+                            "(its Year field has passed: widen it or use *)")
+    return problems
