@@ -30,11 +30,11 @@ from coffer.domain.input_rules.gates import (
     check_backup_request,
     check_copy_request,
     check_restore_request,
-    schedule_problems,
 )
 from coffer.domain.input_rules.lifecycle import COLD_TIER_TYPES
 from coffer.domain.input_rules.restore_metadata import RESTORE_METADATA, restore_metadata_problems
 from coffer.domain.input_rules.scalars import flag_string_problem, number_string_problem, unicode_problems
+from coffer.domain.input_rules.schedules import schedule_problems
 from coffer.domain.input_rules.tags import tag_problems
 from coffer.domain.input_rules.text import MAX_CAUSE_CHARACTERS, one_line, shown
 from coffer.domain.lifecycle import Lifecycle
@@ -43,7 +43,7 @@ from coffer.domain.recovery_points import RecoveryPoint, RecoveryPointStatus
 from coffer.domain.requests import StartBackupJobRequest, StartRestoreJobRequest
 from coffer.domain.resources import ResourceType
 from coffer.domain.validation import parse_model
-from coffer.ports import Capability
+from coffer.ports.resources import Capability
 
 HOME = Home(partition="aws", region="us-east-1", account_id="123456789012", vault_bucket="coffer-vault-abc",
             work_bucket="coffer-work-abc", catalog_table="coffer-catalog")
@@ -444,7 +444,7 @@ def test_rare_but_real_crons_are_accepted() -> None:
     from coffer.domain.plans import PlanDocument
 
     document = PlanDocument.model_validate(plan("cron(0 0 29 2 ? *)", "cron(0 0 ? * 6#5 *)", "rate(7 days)"))
-    assert schedule_problems(document, T0) == []
+    assert schedule_problems(document.backup_plan.rules, T0) == []
 
 
 def test_a_plan_is_applied_only_to_vaults_that_exist() -> None:

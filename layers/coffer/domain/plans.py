@@ -34,8 +34,8 @@ from pydantic.alias_generators import to_pascal
 
 from coffer.domain.errors import InvalidInput
 from coffer.domain.input_rules.arns import length_problem, protected_type, resource_arn_problems
-from coffer.domain.input_rules.gates import schedule_problems
 from coffer.domain.input_rules.scalars import Flag, WholeNumber
+from coffer.domain.input_rules.schedules import schedule_problems
 from coffer.domain.input_rules.tags import tag_problems
 from coffer.domain.lifecycle import Lifecycle
 from coffer.domain.schedules import DEFAULT_SCHEDULE, RateSchedule, Schedule, ScheduleError, parse_schedule
@@ -443,7 +443,7 @@ def check_plan(plan: PlanDocument, selection_paths: dict[int, str] | None = None
     """AWS Backup's rules over a parsed plan; InvalidInput lists every broken one, each naming its field
     (`selection_paths`: where each selection came from, when not from the plan document itself; `now`: also
     refuse a schedule that never fires again after it)."""
-    problems: list[str] = schedule_problems(plan, now)
+    problems: list[str] = schedule_problems(plan.backup_plan.rules, now)
     seen: set[str] = set()
     for n, rule in enumerate(plan.backup_plan.rules):
         path = f"BackupPlan.Rules[{n}]"

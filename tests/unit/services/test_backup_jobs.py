@@ -13,7 +13,7 @@ from coffer.domain.manifest import Manifest, VaultLayout
 from coffer.domain.recovery_points import RecoveryPointStatus
 from coffer.domain.requests import StartBackupJobRequest
 
-VOLUME = "arn:aws:ec2:eu-west-1:111122223333:volume/vol-1"
+VOLUME = "arn:aws:ec2:eu-west-1:111122223333:volume/vol-0123456789abcdef0"
 EXECUTION = "arn:aws:states:eu-west-1:111122223333:execution:coffer-backup:"
 
 

@@ -14,7 +14,7 @@ from coffer.domain.recovery_points import RecoveryPoint, RecoveryPointStatus
 from coffer.domain.requests import StartRestoreJobRequest
 from coffer.domain.resources import ResourceType
 
-VOLUME = "arn:aws:ec2:eu-west-1:111122223333:volume/vol-1"
+VOLUME = "arn:aws:ec2:eu-west-1:111122223333:volume/vol-0123456789abcdef0"
 EXECUTION = "arn:aws:states:eu-west-1:111122223333:execution:coffer-restore:one"
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from coffer.domain.errors import InvalidInput
@@ -21,9 +21,9 @@ from coffer.domain.input_rules.arns import (
 from coffer.domain.input_rules.lifecycle import cold_storage_problem
 from coffer.domain.input_rules.restore_metadata import restore_metadata_problems
 from coffer.domain.input_rules.scalars import unicode_problems
+from coffer.domain.input_rules.schedules import schedule_problems
 from coffer.domain.input_rules.tags import tag_problems
 from coffer.domain.resources import ResourceType, resource_type_of
-from coffer.domain.schedules import RateSchedule, ScheduleError
 from coffer.domain.vaults import DEFAULT_VAULT
 
 if TYPE_CHECKING:
@@ -104,7 +104,7 @@ class PlanRules:
     vault_exists: Callable[[str], bool]
 
     def check(self, plan: PlanDocument, now: datetime) -> None:
-        problems = schedule_problems(plan, now)
+        problems = schedule_problems(plan.backup_plan.rules, now)
         for n, rule in enumerate(plan.backup_plan.rules):
             path = f"BackupPlan.Rules[{n}]"
             vault = rule.target_backup_vault_name
@@ -123,24 +123,3 @@ class PlanRules:
                         problems += [p for p in (foreign_problem(path, arn, self.home),
                                                  own_resource_problem(path, arn, self.home)) if p]
         _refuse(problems)
-
-
-def schedule_problems(plan: PlanDocument, now: datetime | None) -> list[str]:
-    """A cron that never fires (cron(0 0 30 2 ? *): February has no 30th), or, given `now`, never fires again
-    (its Year field has passed), would make a rule that backs up nothing while looking like protection."""
-    problems = []
-    for n, rule in enumerate(plan.backup_plan.rules):
-        try:
-            schedule = rule.schedule()
-        except ScheduleError:
-            continue  # reported by the plan's own rules
-        if isinstance(schedule, RateSchedule):
-            continue
-        path = f"BackupPlan.Rules[{n}].ScheduleExpression"
-        if schedule.next_fire(datetime(1970, 1, 1, tzinfo=UTC)) is None:
-            problems.append(f"{path}: '{schedule.expression}' never fires (no date matches all its fields: "
-                            "check Day-of-month against Month, and Year)")
-        elif now is not None and schedule.next_fire(now) is None:
-            problems.append(f"{path}: '{schedule.expression}' never fires again after {now:%Y-%m-%d} "
-                            "(its Year field has passed: widen it or use *)")
-    return problems
