@@ -147,6 +147,36 @@ def test_a_resource_runs_one_job_at_a_time_and_the_refused_job_is_not_written(po
         ports.catalog.get_job(second.job_id)
 
 
+def test_a_busy_resource_is_named_busy_even_when_its_lease_is_released_before_the_refusal_is_explained(
+        dynamodb: Any) -> None:
+    """The refusal is explained from what DynamoDB refused the transaction on, at that moment: the holder ending
+    (its lease released) between the refusal and any re-read must not turn "resource busy" into "token used"."""
+
+    class ReleasingOnRefusal:
+        """The catalog's client, except that the holder's lease goes right after a refused transaction."""
+
+        def __init__(self, client: Any, lease_key: dict[str, Any]) -> None:
+            self._client, self._lease_key = client, lease_key
+
+        def transact_write_items(self, **request: Any) -> Any:
+            try:
+                return self._client.transact_write_items(**request)
+            except Exception:
+                self._client.delete_item(TableName=TABLE, Key=self._lease_key)
+                raise
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._client, name)
+
+    holder = DynamoCatalog(dynamodb, TABLE).create_job(a_job(), "fp", take_lease=True, ttl=1)
+    racing = DynamoCatalog(ReleasingOnRefusal(dynamodb, {"pk": {"S": f"LEASE#{holder.resource_arn}"},
+                                                         "sk": {"S": "LEASE"}}), TABLE)
+    second = a_job(resource=holder.resource_arn)
+    with pytest.raises(ResourceBusy) as busy:
+        racing.create_job(second, "fp", take_lease=True, ttl=1)
+    assert busy.value.running_job_id == holder.job_id
+
+
 def test_a_job_changes_only_from_the_version_its_writer_read(ports: Ports) -> None:
     job = ports.catalog.create_job(a_job(), "fp", take_lease=False, ttl=1)
     running = ports.catalog.save_job(job.to(JobState.RUNNING, NOW))

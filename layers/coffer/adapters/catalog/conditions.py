@@ -8,6 +8,7 @@ cancelled transaction) and the adapter says what that means in Coffer's terms (C
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -27,3 +28,19 @@ def condition_held(write: Callable[[], object]) -> bool:
             raise
         return False
     return True
+
+
+def refusals(write: Callable[[], object]) -> list[dict[str, Any] | None] | None:
+    """Make a transaction; None when it was written, else, per item in order, why it was refused: the item as it
+    was when its condition failed (a dict; empty when the item did not exist or no ALL_OLD was asked) or None
+    for an item whose condition held. Read from DynamoDB's CancellationReasons: what refused the transaction
+    at the moment it was refused, not what a later read finds."""
+    try:
+        write()
+    except ClientError as error:
+        if error_code(error) not in _REFUSED:
+            raise
+        reasons = error.response.get("CancellationReasons") or []
+        return [dict(reason.get("Item") or {}) if reason.get("Code") == "ConditionalCheckFailed" else None
+                for reason in reasons]
+    return None

@@ -30,7 +30,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from coffer.adapters.catalog.conditions import condition_held
+from coffer.adapters.catalog.conditions import condition_held, refusals
 from coffer.adapters.catalog.copy_quota import release_item
 from coffer.domain.errors import ConcurrentUpdate, IdempotencyConflict, NotFound, ResourceBusy
 from coffer.domain.jobs import Job, JobKind
@@ -92,31 +92,38 @@ class DynamoCatalog:
             items.append({"Put": {"TableName": self._table, "Item": {
                 "pk": _s(f"IDEMPOTENCY#{job.idempotency_token}"), "sk": _s("IDEMPOTENCY"),
                 "job_id": _s(job.job_id), "fingerprint": _s(fingerprint), "ttl": _n(ttl)},
-                "ConditionExpression": "attribute_not_exists(pk)"}})
+                "ConditionExpression": "attribute_not_exists(pk)", "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}})
         if take_lease:
             # Rule: one running job per resource (AWS Backup's behaviour).
             items.append({"Put": {"TableName": self._table, "Item": {
                 "pk": _s(f"LEASE#{job.resource_arn}"), "sk": _s("LEASE"), "job_id": _s(job.job_id)},
-                "ConditionExpression": "attribute_not_exists(pk)"}})
-        if not condition_held(lambda: self._db.transact_write_items(TransactItems=items)):
-            self._explain_refusal(job, fingerprint, take_lease)
-            raise IdempotencyConflict(
-                f"IdempotencyToken '{job.idempotency_token}' was used before (job {job.job_id} exists)")
+                "ConditionExpression": "attribute_not_exists(pk)", "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}})
+        refused = refusals(lambda: self._db.transact_write_items(TransactItems=items))
+        if refused is not None:
+            # which of its items refused it, and each as it was then
+            kinds = ["JOB", *(["IDEMPOTENCY"] if job.idempotency_token else []), *(["LEASE"] if take_lease else [])]
+            self._explain_refusal(job, fingerprint, {kind: found for kind, found in zip(kinds, refused, strict=False)
+                                                     if found is not None})
         return job
 
-    def _explain_refusal(self, job: Job, fingerprint: str, take_lease: bool) -> None:
-        if job.idempotency_token:
-            record = self._get(f"IDEMPOTENCY#{job.idempotency_token}", "IDEMPOTENCY")
+    def _explain_refusal(self, job: Job, fingerprint: str, refused: dict[str, dict[str, Any]]) -> None:
+        """Say why create_job's transaction was refused, from the items DynamoDB refused it on, as they were at that
+        moment: a lease released since must not turn "resource busy" into "token used before"."""
+        if "IDEMPOTENCY" in refused:
+            record = refused["IDEMPOTENCY"] or self._get(f"IDEMPOTENCY#{job.idempotency_token}", "IDEMPOTENCY")
             if record is not None:
                 if record["fingerprint"]["S"] != fingerprint:
                     raise IdempotencyConflict(
                         f"IdempotencyToken '{job.idempotency_token}' was used for a different request "
                         f"(job {record['job_id']['S']})")
                 raise DuplicateRequest(self.get_job(record["job_id"]["S"]))
-        if take_lease:
-            lease = self._get(f"LEASE#{job.resource_arn}", "LEASE")
-            if lease is not None:
-                raise ResourceBusy(job.resource_arn, lease["job_id"]["S"])
+        if refused.get("LEASE"):
+            raise ResourceBusy(job.resource_arn, refused["LEASE"]["job_id"]["S"])
+        if "JOB" in refused:
+            raise IdempotencyConflict(f"IdempotencyToken '{job.idempotency_token}' was used before "
+                                      f"(job {job.job_id} exists)")
+        # cancelled for another reason (a concurrent transaction on one of its items): nothing was written
+        raise ConcurrentUpdate(f"creating job {job.job_id} collided with another write; try again")
 
     def get_job(self, job_id: str) -> Job:
         item = self._get(f"JOB#{job_id}", "JOB")
