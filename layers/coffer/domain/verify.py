@@ -24,24 +24,73 @@ FINDINGS_KEPT = 100
 
 
 class FindingKind(StrEnum):
+    """What verify (and rebuild) can find. Each is a problem except UNFINISHED, UNPINNED and LEGACY (information)."""
+
+    #: a pinned object (manifest, part, blob) or a catalogued recovery point's manifest is not there at all
     MISSING = "MISSING"
+    #: a pinned version's bytes differ from what the manifest or the catalog records
     ALTERED = "ALTERED"
+    #: a blob no manifest references, a part its manifest does not list, or one left by a job that never completed
     ORPHANED = "ORPHANED"
+    #: a version written over a pinned object with other bytes (someone with s3:PutObject on the vault)
+    NEWER_VERSION = "NEWER_VERSION"
+    #: a delete marker hides a pinned object (its pinned version is still there and still read)
+    DELETE_MARKER = "DELETE_MARKER"
+    #: a prefix under vaults/ that no catalogued recovery point or vault owns: a planted recovery point
+    UNOWNED = "UNOWNED"
+    #: a pinned version is not Object-Locked as its recovery point claims (mode, retain-until)
+    UNLOCKED = "UNLOCKED"
+    #: the catalog says a legal hold is ON for a version; S3 says it is OFF
+    HOLD_OFF = "HOLD_OFF"
+    #: S3 has a legal hold ON that no legal hold in the catalog covers
+    HOLD_UNRECORDED = "HOLD_UNRECORDED"
+    #: a vault's KMS key is not Enabled (Disabled, PendingDeletion, gone)
+    KEY_STATE = "KEY_STATE"
+    #: the stack's vault key policy differs from the statements the template installs
+    KEY_POLICY_DRIFT = "KEY_POLICY_DRIFT"
+    #: the vault bucket's policy lacks, or has changed, a statement the template or a vault installs (or has more)
+    BUCKET_POLICY_DRIFT = "BUCKET_POLICY_DRIFT"
+    #: the bucket's Object Lock configuration (on, default mode and retention) is not the template's
+    OBJECT_LOCK_CONFIG = "OBJECT_LOCK_CONFIG"
+    #: the bucket's versioning is not Enabled
+    VERSIONING = "VERSIONING"
+    # ---- rebuild (services/catalog_rebuild.py) ----
+    #: a manifest version over a trusted one that is not locked as it claims, or content the audit chain did not
+    #: record for it: refused, the trusted one (if any) is used
+    TAMPERED = "TAMPERED"
+    #: a recovery point no audit record (or, without an audit log, no Object Lock) vouches for: a made-up one
+    UNTRUSTED = "UNTRUSTED"
+    #: a manifest version that is not a manifest (does not parse): reported, the rebuild goes on
+    UNPARSEABLE = "UNPARSEABLE"
+    # ---- information ----
     #: not a problem: a part of a job that may still be running
     UNFINISHED = "UNFINISHED"
+    #: not a problem: a recovery point written before versions were pinned, read at its newest version
+    UNPINNED = "UNPINNED"
+    #: not a problem: a recovery point written before the audit chain recorded backups, trusted on its lock alone
+    LEGACY = "LEGACY"
+
+
+_INFORMATION = (FindingKind.UNFINISHED, FindingKind.UNPINNED, FindingKind.LEGACY)
 
 
 class Finding(BaseModel):
+    """One finding: what (`kind`), which object or resource (`key`), what was expected and what was found, and the
+    command that looks further."""
+
     model_config = ConfigDict(frozen=True)
 
     kind: FindingKind
     key: str
     detail: str
     recovery_point_id: str | None = None
+    expected: str | None = None
+    found: str | None = None
+    command: str | None = None
 
     @property
     def problem(self) -> bool:
-        return self.kind is not FindingKind.UNFINISHED
+        return self.kind not in _INFORMATION
 
 
 class VerifyItem(BaseModel):
