@@ -70,10 +70,20 @@ def test_parameters_of_env_vars_reach_every_function(tmp_path: Path) -> None:
 
 
 def test_a_function_error_prints_the_runtimes_error_payload_and_exits_1() -> None:
-    result = LOCAL.run("local", "invoke", "StartBackupJobFunction", "-e", "-", stdin="{}", timeout=600)
+    result = LOCAL.run("local", "invoke", "CheckBackupFunction", "-e", "-", stdin="{}", timeout=600)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     payload = json.loads(result.stdout)
-    assert payload == {"errorType": "InvalidInput", "errorMessage": "invalid input: event: Field required"}
+    assert payload["errorType"] == "InvalidInput" and payload["errorMessage"].startswith("invalid input: ")
+
+
+def test_a_start_steps_refusal_is_its_result_with_a_one_line_cause_and_exits_0() -> None:
+    """Start handlers return a refusal (the workflow's Refused state reads it) instead of raising: no stack trace
+    ever reaches an execution's history."""
+    result = LOCAL.run("local", "invoke", "StartBackupJobFunction", "-e", "-", stdin="{}", timeout=600)
+    assert result.returncode == 0 and "Traceback" not in result.stderr + result.stdout
+    payload = json.loads(result.stdout)
+    assert payload["next"] == "refused"
+    assert payload["error"] == {"Error": "InvalidInput", "Cause": "InvalidInput: event: Field required"}
 
 
 @pytest.mark.parametrize(("argv", "stdin", "message"), [

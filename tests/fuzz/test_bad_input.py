@@ -31,7 +31,7 @@ json_values = st.recursive(
 
 names = st.from_regex(r"[a-z][a-z0-9-]{2,20}", fullmatch=True)
 #: S3's naming rules: no hyphen last, none doubled, none of its reserved prefixes (input_rules/arns.py)
-bucket_names = st.from_regex(r"[a-z][a-z0-9]{1,10}(-[a-z0-9]{1,6})?", fullmatch=True).filter(
+bucket_names = st.from_regex(r"[a-z][a-z0-9]{2,10}(-[a-z0-9]{1,6})?", fullmatch=True).filter(
     lambda n: not n.startswith("sthree"))
 resource_arns = st.one_of(
     bucket_names.map(lambda n: f"arn:aws:s3:::{n}"),

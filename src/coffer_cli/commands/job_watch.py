@@ -27,7 +27,6 @@ from coffer.domain.errors import NotFound
 from coffer.domain.jobs import Job, JobKind, JobState
 from coffer.domain.resources import ResourceType
 from coffer.entrypoints.bootstrap import Root
-from coffer.services.restore_jobs import RestoreJobs
 from coffer_cli.commands.failures import ExitCode
 
 #: how long `jobs watch` waits for a job that is not in the catalog yet (its workflow may not have made it)
@@ -113,7 +112,7 @@ class ProgressReader:
             return None, None
         if job.job_id not in self._totals:
             point = self._d.catalog.get_recovery_point(job.recovery_point_id)
-            objects = (RestoreJobs(self._d).load_manifest(point.recovery_point_id).objects
+            objects = (self._d.restore_jobs.load_manifest(point.recovery_point_id).objects
                        if point.resource_type is ResourceType.S3 and point.manifest_key else None)
             self._totals[job.job_id] = (objects, point.backup_size_bytes)
         return self._totals[job.job_id]
@@ -235,7 +234,12 @@ class RequestExecution:
             if details and details.get("error") != "RequestRefused":
                 error, message = _lambda_error(details)
                 return Refusal(error, message, str(self.arn))
-        return Refusal("RequestRefused", str(described.get("cause") or ""), str(self.arn))
+        # a start step's refusal ends in the workflow's Refused state, whose cause is "<Error>: <message>"
+        cause = str(described.get("cause") or "")
+        kind, colon, message = cause.partition(": ")
+        if colon and kind.isidentifier():
+            return Refusal(kind, message, str(self.arn))
+        return Refusal("RequestRefused", cause, str(self.arn))
 
 
 def _event_id_of(raw: str | None) -> str | None:

@@ -18,7 +18,7 @@ from coffer.adapters.catalog.vaults import VaultCatalog
 from coffer.domain.errors import NotFound
 from coffer.domain.recovery_points import RecoveryPoint
 from coffer.entrypoints.bootstrap import Root
-from coffer.services.restore_jobs import OPTIONAL_METADATA, REQUIRED_METADATA, RestoreJobs
+from coffer.services.restore_jobs import OPTIONAL_METADATA, REQUIRED_METADATA
 from coffer_cli.commands.aws_shapes import recovery_point, recovery_point_arn, vault_arn
 from coffer_cli.commands.common import Stack, add_stack_option, open_stack
 from coffer_cli.commands.failures import ExitCode
@@ -75,7 +75,7 @@ def get_point(deps: Root, value: str, vault: str | None) -> RecoveryPoint:
 def restore_metadata(stack: Stack, deps: Root, point: RecoveryPoint) -> dict[str, Any]:
     """GetRecoveryPointRestoreMetadata's shape: what the backup recorded of its source (its manifest's facts),
     and which keys `start-restore-job --metadata` requires and accepts for the point's resource type."""
-    manifest = RestoreJobs(deps).load_manifest(point.recovery_point_id)
+    manifest = deps.restore_jobs.load_manifest(point.recovery_point_id)
     facts = {key: value if isinstance(value, str) else json.dumps(value, default=str)
              for key, value in manifest.source.items()}
     return {"BackupVaultArn": vault_arn(stack, point.vault_name),
