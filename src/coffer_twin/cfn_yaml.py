@@ -64,8 +64,11 @@ def _construct(long_name: str):  # type: ignore[no-untyped-def]
                 value = str(value).split(".", 1)
         elif isinstance(node, yaml.SequenceNode):
             value = loader.construct_sequence(node, deep=True)
-        else:
+        elif isinstance(node, yaml.MappingNode):
             value = loader.construct_mapping(node, deep=True)
+        else:  # pragma: no cover - YAML has no fourth kind of node
+            raise yaml.constructor.ConstructorError(None, None, f"unexpected node {type(node).__name__}",
+                                                    node.start_mark)
         return {long_name: value}
 
     return construct

@@ -136,6 +136,7 @@ def _protocol(service: str) -> str:
 def error_response(call: AwsCall, kind: FaultKind, message: str | None = None) -> Any:
     """The botocore response AWS would send for this kind of failure of this call."""
     from botocore.awsrequest import AWSResponse
+    from botocore.compat import HTTPHeaders
     from moto.core.botocore_stubber import MockRawResponse
 
     protocol = _protocol(call.service)
@@ -159,7 +160,10 @@ def error_response(call: AwsCall, kind: FaultKind, message: str | None = None) -
                 f"<RequestId>{request_id}</RequestId></Error>")
     if call.method == "HEAD":
         body = ""  # S3 answers HEAD without a body: the SDK then only knows the status code
-    return AWSResponse(call.url, status, headers, MockRawResponse(body))
+    http_headers = HTTPHeaders()
+    for name, value in headers.items():
+        http_headers[name] = value
+    return AWSResponse(call.url, status, http_headers, MockRawResponse(body))
 
 
 class FaultInjector:

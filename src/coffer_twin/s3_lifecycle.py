@@ -62,6 +62,8 @@ def run_transitions(session: Any, account_id: str, now: datetime) -> dict[str, i
                         if age >= timedelta(days=int(transition.get("Days", 0))) and \
                                 item.get("StorageClass") != transition["StorageClass"]:
                             version = backend.get_object(name, key)
+                            if version is None:
+                                continue
                             version.set_storage_class(transition["StorageClass"])  # in place: same version
                             moved[name] = moved.get(name, 0) + 1
     return moved

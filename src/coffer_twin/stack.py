@@ -58,7 +58,7 @@ def _json_templates_read_as_json() -> Iterator[None]:
         try:
             document = json.loads(template)
         except ValueError:
-            return original(template)  # type: ignore[no-any-return]
+            return original(template)
         return document if isinstance(document, dict) else original(template)
 
     with mock.patch.object(Stack, "parse_template", staticmethod(parse_template)):

@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from coffer.adapters.catalog.dynamodb import DynamoCatalog
 from coffer.domain.jobs import Job, JobKind, JobState
 from coffer.domain.resources import ResourceType
+from coffer.ports.catalog import Catalog
 from coffer_cli.commands.failures import UsageError
 
 #: the longest time range one listing queries (one Query per day)
@@ -135,7 +135,7 @@ class TimeRange:
         return self.after <= moment < self.before
 
 
-def list_jobs(catalog: DynamoCatalog, span: TimeRange, wanted: JobFilter, stack_account: str) -> Iterator[Job]:
+def list_jobs(catalog: Catalog, span: TimeRange, wanted: JobFilter, stack_account: str) -> Iterator[Job]:
     """Jobs created in `span` that pass `wanted`, newest first: one day-partition Query per day."""
     for day in span.days():
         for job in catalog.list_jobs(datetime(day.year, day.month, day.day, tzinfo=UTC)):

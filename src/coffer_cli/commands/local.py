@@ -55,18 +55,18 @@ def _invoke(args: argparse.Namespace) -> int:
     for line in invocation.notes:
         note(line)
     capture = StdoutCapture()
-    error: TwinInvokeError | None = None
+    failure: TwinInvokeError | None = None
     result: Any = None
     with capture:
         try:
             result = run_invocation(root, invocation, env_vars, around_target=capture.segment, notes=note)
         except TwinInvokeError as failed:
-            error = failed
+            failure = failed
     for logged in capture.segments:
         sys.stderr.write(logged if logged.endswith("\n") or not logged else logged + "\n")
     sys.stderr.flush()
-    if error is not None:
-        print(json.dumps({"errorType": error.error_type, "errorMessage": error.error_message}, indent=2))
+    if failure is not None:
+        print(json.dumps({"errorType": failure.error_type, "errorMessage": failure.error_message}, indent=2))
         return ExitCode.FAILED
     print(json.dumps(result, indent=2, default=str))
     return ExitCode.OK
