@@ -1,0 +1,270 @@
+"""The monthly bill of a reference estate in Coffer's own requests, beside AWS Backup's, from measured counts.
+
+    .venv/bin/python bench/cost_model.py               # the reference estate; prints a table, merges `cost_model`
+    .venv/bin/python bench/cost_model.py --objects 100000 --objects 1000000
+
+Nothing here is measured anew: the counts come from bench/results.json (bench/run.py's per-type jobs and
+bench/scale.py's S3 runs: API calls by operation, state transitions, Lambda invocations), the prices from
+bench/prices.json (dated, each with its source), the poll interval from template.yaml's PollSeconds and the states
+of a native job's poll loop from statemachines/backup.asl.json. Re-run bench/run.py and bench/scale.py after a
+change to a hot path, then this, and the table follows.
+
+The reference estate (issue "Cheaper than AWS Backup"): 10 S3 buckets of 1 million objects with 1 % of them
+changing a day, 150 EBS volumes and RDS instances, 40 DynamoDB tables, one backup a day kept 35 days.
+
+How a job's counts become dollars (approximations, each named):
+- S3: List*, Put*, Copy*, Create*, Upload*, Complete*, Restore* are PUT-class requests; Delete* are free; every
+  other S3 operation (Get*, Head*) is GET-class.
+- DynamoDB on demand, items under 1 KB: BatchWriteItem 25 write units (a full batch), TransactWriteItems 4 (two
+  items, transactions cost double), PutItem/UpdateItem/DeleteItem 1; BatchGetItem 100 read units (a full batch,
+  consistent), GetItem and each Query or Scan page 1. The counts are calls, not items: a part-full batch is
+  priced as a full one, so this errs high.
+- Lambda: each invocation 100 ms plus 25 ms per AWS call it makes, one after another, at the template's memory
+  (512 MB) on Arm. The twin does not time Lambda, so this is the model's one guess; it is a small part of the bill.
+- Step Functions Standard: every state transition (the twin counts them; a Distributed Map child counts one).
+- Native jobs on the twin end at once; on AWS a snapshot takes minutes, and every PollSeconds the workflow's poll
+  loop (its states counted from the ASL) runs once more: `--snapshot-minutes` adds those polls, each one
+  invocation, its states' transitions and one catalog read.
+- S3 scale runs are priced per object and multiplied out: the 1 %-changed run for each day of the month, the
+  first (full) run as a one-off. The measured change rate must be the estate's.
+- Storage: Coffer's vault is content-addressed S3 Standard: each bucket's bytes once, plus the changed objects'
+  old bytes for the retention period, plus each retained recovery point's manifest (about 300 bytes an entry).
+  AWS Backup's S3 backups: the same bytes at its warm-storage price, each object billed at least 128 KB, plus the
+  source-bucket requests a backup makes (a LIST per 1,000 objects, a GET per changed object). Snapshot storage
+  (EBS, RDS, DynamoDB) is the same for both and left out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+KIB = 1024
+GB = 1024 ** 3
+
+
+@dataclass(frozen=True)
+class Estate:
+    buckets: int = 10
+    objects_per_bucket: int = 1_000_000
+    change_rate: float = 0.01
+    object_kib: float = 128.0
+    native: dict[str, int] = field(default_factory=lambda: {"EBS": 75, "RDS": 75, "DynamoDB": 40})
+    backups_per_month: int = 30
+    retention_days: int = 35
+    manifest_entry_bytes: int = 300
+    snapshot_minutes: float = 10.0
+
+
+@dataclass(frozen=True)
+class Assumptions:
+    lambda_ms_per_invocation: float = 100.0
+    lambda_ms_per_call: float = 25.0
+    lambda_memory_gb: float = 0.5
+    catalog_reads_per_poll: int = 1
+
+
+@dataclass
+class Bill:
+    """Dollars by what they pay for; `total` is their sum."""
+
+    s3_put: float = 0.0
+    s3_get: float = 0.0
+    dynamodb: float = 0.0
+    step_functions: float = 0.0
+    lambda_: float = 0.0
+    kms: float = 0.0
+    events: float = 0.0
+    storage: float = 0.0
+
+    def add(self, other: Bill, times: float = 1.0) -> Bill:
+        for name, value in asdict(other).items():
+            setattr(self, name, getattr(self, name) + value * times)
+        return self
+
+    @property
+    def total(self) -> float:
+        return sum(asdict(self).values())
+
+    def rounded(self) -> dict[str, float]:
+        return {**{k.rstrip("_"): round(v, 2) for k, v in asdict(self).items()}, "total": round(self.total, 2)}
+
+
+_S3_PUT_CLASS = ("List", "Put", "Copy", "Create", "Upload", "Complete", "Restore")
+_DYNAMODB_WRITE_UNITS = {"BatchWriteItem": 25, "TransactWriteItems": 4, "PutItem": 1, "UpdateItem": 1, "DeleteItem": 1}
+_DYNAMODB_READ_UNITS = {"BatchGetItem": 100, "GetItem": 1, "Query": 1, "Scan": 1, "TransactGetItems": 2}
+
+
+def price_job(record: dict[str, Any], prices: dict[str, Any], assume: Assumptions) -> Bill:
+    """One measured job (or run): its calls by operation, transitions and invocations, in dollars."""
+    bill = Bill()
+    for operation, count in record.get("calls_by_operation", {}).items():
+        service, name = operation.split(".", 1)
+        if service == "s3":
+            if name.startswith("Delete"):
+                continue
+            if name.startswith(_S3_PUT_CLASS):
+                bill.s3_put += count * prices["s3"]["put_class_per_1000"] / 1000
+            else:
+                bill.s3_get += count * prices["s3"]["get_class_per_1000"] / 1000
+        elif service == "dynamodb":
+            wru = _DYNAMODB_WRITE_UNITS.get(name, 0) * count
+            rru = _DYNAMODB_READ_UNITS.get(name, 0) * count
+            bill.dynamodb += (wru * prices["dynamodb"]["write_request_unit_per_million"]
+                              + rru * prices["dynamodb"]["read_request_unit_per_million"]) / 1e6
+        elif service == "kms":
+            bill.kms += count * prices["kms"]["request_per_10000"] / 10_000
+        elif service == "events" and name == "PutEvents":
+            bill.events += count * prices["eventbridge"]["custom_event_per_million"] / 1e6
+        # lambda.Invoke is priced below from the invocations; EC2, RDS, STS, CloudFormation and Step Functions'
+        # own API calls are free.
+    transition = prices["step_functions"]["state_transition_per_1000"] / 1000
+    bill.step_functions += record.get("state_transitions", 0) * transition
+    invocations = record.get("lambda_invocations", 0)
+    handler_calls = record.get("api_calls_by_handlers", record.get("api_calls", 0))
+    seconds = (invocations * assume.lambda_ms_per_invocation + handler_calls * assume.lambda_ms_per_call) / 1000
+    bill.lambda_ += (invocations * prices["lambda"]["request_per_million"] / 1e6
+                     + seconds * assume.lambda_memory_gb * prices["lambda"]["gb_second_arm64"])
+    return bill
+
+
+def poll_loop_states(asl: dict[str, Any], wait_state: str = "WaitForBackup") -> int:
+    """How many states one turn of a native job's poll loop enters: follow Next (and a Choice's way back) from the
+    Wait state until it comes round again."""
+    states = asl["States"]
+    seen: list[str] = []
+    name = wait_state
+    while name not in seen:
+        seen.append(name)
+        state = states[name]
+        if state["Type"] == "Choice":
+            back = [c["Next"] for c in state.get("Choices", []) if c["Next"] in seen] + \
+                   ([state["Default"]] if state.get("Default") in seen else [])
+            if not back:
+                raise ValueError(f"{name}: no way back to {wait_state}")
+            name = back[0]
+        else:
+            name = state["Next"]
+    return len(seen)
+
+
+def poll_seconds_of_template(template: Path) -> int:
+    from coffer_twin.cfn_yaml import load_template  # the twin's loader understands CloudFormation's short tags
+
+    return int(load_template(template)["Parameters"]["PollSeconds"]["Default"])
+
+
+def native_month(results: dict[str, Any], estate: Estate, prices: dict[str, Any], assume: Assumptions,
+                 poll_seconds: int, poll_states: int) -> tuple[Bill, dict[str, Any]]:
+    polls = math.ceil(estate.snapshot_minutes * 60 / poll_seconds) if estate.snapshot_minutes else 0
+    per_poll = {"state_transitions": poll_states, "lambda_invocations": 1, "api_calls_by_handlers": 1 + 1,
+                "calls_by_operation": {"dynamodb.GetItem": assume.catalog_reads_per_poll}}
+    bill, detail = Bill(), {}
+    for kind, count in estate.native.items():
+        measured = results["per_type"][kind]["backup"]
+        job = price_job(measured, prices, assume).add(price_job(per_poll, prices, assume), polls)
+        bill.add(job, count * estate.backups_per_month)
+        detail[kind] = {"resources": count, "per_job_dollars": round(job.total, 6), "polls_per_job": polls,
+                        "transitions_per_job": measured.get("state_transitions", 0) + polls * poll_states,
+                        "calls_per_job": measured.get("api_calls", 0) + polls * 2}
+    return bill, detail
+
+
+def s3_month(scale: dict[str, Any], estate: Estate, prices: dict[str, Any], assume: Assumptions,
+             objects_per_bucket: int) -> tuple[Bill, Bill, Bill, Bill]:
+    """(Coffer's month, Coffer's one-off first backup, AWS Backup's month, AWS Backup's first backup) for the S3
+    part of the estate with `objects_per_bucket` objects a bucket."""
+    measured = int(scale["objects"])
+    factor = objects_per_bucket / measured
+    daily = price_job(scale["one_percent_changed"], prices, assume)
+    first = price_job(scale["first"], prices, assume)
+    coffer = Bill().add(daily, factor * estate.buckets * estate.backups_per_month)
+    coffer_first = Bill().add(first, factor * estate.buckets)
+    objects = objects_per_bucket * estate.buckets
+    kept = 1 + estate.change_rate * estate.retention_days
+    coffer.storage = (objects * estate.object_kib * KIB * kept
+                      + objects * estate.manifest_entry_bytes * estate.retention_days) / GB \
+        * prices["s3"]["standard_gb_month"]
+    billable_kib = max(estate.object_kib, prices["backup"]["s3_minimum_billable_object_kib"])
+    aws = Bill(storage=objects * billable_kib * KIB * kept / GB * prices["backup"]["s3_warm_gb_month"])
+    lists = math.ceil(objects_per_bucket / 1000) * estate.buckets
+    aws.s3_put = lists * estate.backups_per_month * prices["s3"]["put_class_per_1000"] / 1000
+    aws.s3_get = objects * estate.change_rate * estate.backups_per_month * prices["s3"]["get_class_per_1000"] / 1000
+    aws_first = Bill(s3_put=lists * prices["s3"]["put_class_per_1000"] / 1000,
+                     s3_get=objects * prices["s3"]["get_class_per_1000"] / 1000)
+    return coffer, coffer_first, aws, aws_first
+
+
+def model(results: dict[str, Any], prices: dict[str, Any], estate: Estate, assume: Assumptions,
+          poll_seconds: int, poll_states: int, sizes: list[int]) -> dict[str, Any]:
+    scale = results["scale"]
+    changed = scale["one_percent_changed"]
+    measured_rate = int(changed.get("objects_copied", 0)) / max(1, int(scale["objects"]))
+    if abs(measured_rate - estate.change_rate) > estate.change_rate * 0.05:
+        raise SystemExit(f"the scale run changed {measured_rate:.2%} of its objects, the estate "
+                         f"{estate.change_rate:.2%}: re-run bench/scale.py")
+    native, native_detail = native_month(results, estate, prices, assume, poll_seconds, poll_states)
+    by_size = {}
+    for size in sizes:
+        coffer_s3, coffer_first, aws_s3, aws_first = s3_month(scale, estate, prices, assume, size)
+        coffer = Bill().add(coffer_s3).add(native)
+        calls = changed["api_calls"] / int(scale["objects"])
+        by_size[str(size)] = {
+            "coffer_month": coffer.rounded(), "coffer_s3_month": coffer_s3.rounded(), "coffer_native_month":
+            native.rounded(), "coffer_first_backup_once": coffer_first.rounded(), "aws_backup_month": aws_s3.rounded(),
+            "aws_backup_first_backup_once": aws_first.rounded(),
+            "s3_calls_per_object_per_daily_backup": round(calls, 3),
+            "ratio_coffer_to_aws_backup": round(coffer.total / aws_s3.total, 2) if aws_s3.total else None,
+        }
+    return {"date": datetime.now(UTC).isoformat(timespec="seconds"), "prices": prices["date"],
+            "counts_from": {"scale": scale.get("date"), "per_type": results.get("date")},
+            "estate": asdict(estate), "assumptions": asdict(assume), "poll_seconds": poll_seconds,
+            "poll_loop_states": poll_states, "native": native_detail, "by_objects_per_bucket": by_size}
+
+
+def _table(out: dict[str, Any]) -> str:
+    lines = ["objects/bucket  coffer $/month (S3 req | S3 storage | native)  aws backup $/month  ratio  "
+             "S3 calls/object/day"]
+    for size, row in out["by_objects_per_bucket"].items():
+        s3, native = row["coffer_s3_month"], row["coffer_native_month"]
+        lines.append(f"{int(size):>14,}  {row['coffer_month']['total']:>12,.2f} "
+                     f"({s3['total'] - s3['storage']:,.2f} | {s3['storage']:,.2f} | {native['total']:,.2f})"
+                     f"  {row['aws_backup_month']['total']:>18,.2f}  {row['ratio_coffer_to_aws_backup']:>5}"
+                     f"  {row['s3_calls_per_object_per_daily_backup']:>8}")
+    for kind, detail in out["native"].items():
+        lines.append(f"native {kind}: {detail['resources']} x 30 jobs, {detail['calls_per_job']} calls and "
+                     f"{detail['transitions_per_job']} transitions a job ({detail['polls_per_job']} polls), "
+                     f"${detail['per_job_dollars']:.6f} a job")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results.json")
+    parser.add_argument("--prices", type=Path, default=ROOT / "bench" / "prices.json")
+    parser.add_argument("--objects", type=int, action="append", help="objects per bucket (repeatable)")
+    parser.add_argument("--snapshot-minutes", type=float, default=Estate.snapshot_minutes)
+    parser.add_argument("--no-write", action="store_true", help="print only; leave bench/results.json as it is")
+    args = parser.parse_args()
+    results = json.loads(args.results.read_text())
+    prices = json.loads(args.prices.read_text())
+    estate = Estate(snapshot_minutes=args.snapshot_minutes)
+    asl = json.loads((ROOT / "statemachines" / "backup.asl.json").read_text())
+    out = model(results, prices, estate, Assumptions(), poll_seconds_of_template(ROOT / "template.yaml"),
+                poll_loop_states(asl), args.objects or [100_000, 1_000_000])
+    print(_table(out))
+    if not args.no_write:
+        merged = json.loads(args.results.read_text())
+        merged["cost_model"] = out
+        args.results.write_text(json.dumps(merged, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

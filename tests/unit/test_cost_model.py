@@ -1,0 +1,69 @@
+"""bench/cost_model.py turns counted calls into dollars: its pricing rules and the poll loop it reads from the ASL."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def cost_model() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("cost_model", ROOT / "bench" / "cost_model.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["cost_model"] = module  # dataclasses look their module up while the class is made
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def prices() -> dict[str, object]:
+    loaded: dict[str, object] = json.loads((ROOT / "bench" / "prices.json").read_text())
+    return loaded
+
+
+def test_s3_requests_are_priced_by_class_and_deletes_are_free(cost_model: ModuleType, prices: dict) -> None:
+    record = {"calls_by_operation": {"s3.CopyObject": 1000, "s3.PutObjectRetention": 1000, "s3.ListObjectsV2": 1000,
+                                     "s3.HeadObject": 1000, "s3.GetObjectTagging": 1000, "s3.DeleteObject": 1000}}
+    bill = cost_model.price_job(record, prices, cost_model.Assumptions())
+    assert bill.s3_put == pytest.approx(3 * 0.005) and bill.s3_get == pytest.approx(2 * 0.0004)
+    assert bill.total == pytest.approx(3 * 0.005 + 2 * 0.0004)
+
+
+def test_transitions_invocations_and_catalog_units_are_priced(cost_model: ModuleType, prices: dict) -> None:
+    record = {"state_transitions": 1000, "lambda_invocations": 10, "api_calls_by_handlers": 40,
+              "calls_by_operation": {"dynamodb.BatchWriteItem": 4, "dynamodb.GetItem": 8}}
+    assume = cost_model.Assumptions()
+    bill = cost_model.price_job(record, prices, assume)
+    assert bill.step_functions == pytest.approx(0.025)
+    assert bill.dynamodb == pytest.approx((100 * 0.625 + 8 * 0.125) / 1e6)
+    seconds = (10 * assume.lambda_ms_per_invocation + 40 * assume.lambda_ms_per_call) / 1000
+    assert bill.lambda_ == pytest.approx(10 * 0.2 / 1e6 + seconds * assume.lambda_memory_gb * 0.0000133334)
+
+
+def test_the_native_poll_loop_is_counted_from_the_backup_workflow(cost_model: ModuleType) -> None:
+    asl = json.loads((ROOT / "statemachines" / "backup.asl.json").read_text())
+    loop = cost_model.poll_loop_states(asl)
+    states = asl["States"]
+    assert states["WaitForBackup"]["Type"] == "Wait" and loop >= 2
+    toy = {"States": {"W": {"Type": "Wait", "Next": "T"}, "T": {"Type": "Task", "Next": "C"},
+                      "C": {"Type": "Choice", "Choices": [{"Next": "W"}], "Default": "Done"}}}
+    assert cost_model.poll_loop_states(toy, "W") == 3
+
+
+def test_the_s3_bill_grows_with_the_objects_and_the_native_bill_does_not(cost_model: ModuleType,
+                                                                          prices: dict) -> None:
+    results = json.loads((ROOT / "bench" / "results.json").read_text())
+    out = cost_model.model(results, prices, cost_model.Estate(), cost_model.Assumptions(), 30, 3,
+                           [100_000, 1_000_000])
+    small, large = out["by_objects_per_bucket"]["100000"], out["by_objects_per_bucket"]["1000000"]
+    assert large["coffer_s3_month"]["total"] == pytest.approx(10 * small["coffer_s3_month"]["total"], rel=1e-3)
+    assert large["aws_backup_month"]["total"] == pytest.approx(10 * small["aws_backup_month"]["total"], rel=1e-3)
+    assert large["coffer_native_month"] == small["coffer_native_month"]
