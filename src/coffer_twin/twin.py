@@ -356,12 +356,16 @@ class Twin:
             )
         return payload
 
-    def session_as(self, role_arn: str, region: str | None = None, session_name: str = "twin") -> Any:
-        """A boto3 session of a role (credentials from moto's STS): with ``enforce_iam``, its calls are evaluated
-        as that role's, as a user or service holding those credentials would be."""
+    def session_as(self, role_arn: str, region: str | None = None, session_name: str = "twin",
+                   tags: dict[str, str] | None = None) -> Any:
+        """A boto3 session of a role (credentials from moto's STS, with `tags` as session tags): with
+        ``enforce_iam``, its calls are evaluated as that role's, as a user or service holding those credentials
+        would be."""
         import boto3
 
-        credentials = self.client("sts").assume_role(RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
+        asked = [{"Key": key, "Value": value} for key, value in (tags or {}).items()]
+        credentials = self.client("sts").assume_role(RoleArn=role_arn, RoleSessionName=session_name,
+                                                     **({"Tags": asked} if asked else {}))["Credentials"]
         return boto3.Session(aws_access_key_id=credentials["AccessKeyId"],
                              aws_secret_access_key=credentials["SecretAccessKey"],
                              aws_session_token=credentials["SessionToken"], region_name=region or self.region)

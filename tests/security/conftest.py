@@ -87,10 +87,10 @@ class Secured:
     def outputs(self) -> dict[str, str]:
         return dict(self.twin.outputs)
 
-    def session(self, name: str, region: str | None = None) -> boto3.Session:
-        """Credentials of a principal of PRINCIPALS, or of a role given by ARN."""
+    def session(self, name: str, region: str | None = None, tags: dict[str, str] | None = None) -> boto3.Session:
+        """Credentials of a principal of PRINCIPALS, or of a role given by ARN (with session tags)."""
         arn = name if name.startswith("arn:") else role_arn(name)
-        return self.twin.session_as(arn, region=region)
+        return self.twin.session_as(arn, region=region, tags=tags)
 
     def function_role(self, logical_id: str) -> str:
         return str(self.twin.iam.function_roles[logical_id])

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+from coffer.domain.copies import SOURCE_ACCOUNT_TAG
 from coffer_cli.local.copy_destinations import DESTINATION_REGION, OTHER_ACCOUNT, session_in
 
 from .conftest import Secured, role_arn
@@ -25,11 +28,14 @@ def test_a_look_alike_of_the_source_stacks_roles_cannot_assume_the_copy_role(sec
     assert denied.result == "ImplicitlyDenied"  # its own policy allows it: the trust policy does not
     # The roles the source stack names (its CopyRoleAssumers output) do.
     for function in ("StartCopyJobFunction", "CompleteCopyFunction"):
-        secured.as_function(function).client("sts").assume_role(RoleArn=copy_role(secured), RoleSessionName="copy")
+        secured.as_function(function).client("sts").assume_role(
+            RoleArn=copy_role(secured), RoleSessionName="copy",
+            Tags=[{"Key": SOURCE_ACCOUNT_TAG, "Value": secured.twin.account_id}])
 
 
 def test_the_copy_role_writes_no_catalog_item_but_recovery_points_and_vaults(secured: Secured) -> None:
-    db = secured.session(copy_role(secured), region=DESTINATION_REGION).client("dynamodb")
+    db = secured.session(copy_role(secured), region=DESTINATION_REGION,
+                         tags={SOURCE_ACCOUNT_TAG: secured.twin.account_id}).client("dynamodb")
     table = secured.destination["CatalogTableName"]
     harness = session_in(DESTINATION_REGION).client("dynamodb")
     before = harness.scan(TableName=table)["Items"]
@@ -41,21 +47,56 @@ def test_the_copy_role_writes_no_catalog_item_but_recovery_points_and_vaults(sec
                        UpdateExpression="SET seq = :s", ExpressionAttributeValues={":s": {"N": "0"}})
     with secured.refused("dynamodb:PutItem"):  # a transaction is authorised item by item
         db.transact_write_items(TransactItems=[
-            {"Put": {"TableName": table, "Item": {"pk": {"S": "RP#mine"}, "sk": {"S": "RP"}}}},
+            {"Put": {"TableName": table,
+                     "Item": {"pk": {"S": f"RP#{secured.twin.account_id}-mine"}, "sk": {"S": "RP"}}}},
             {"Put": {"TableName": table, "Item": {"pk": {"S": "LEGALHOLD#x"}, "sk": {"S": "HOLD"}}}}])
     assert harness.scan(TableName=table)["Items"] == before
 
 
-def test_known_gap_the_copy_role_may_still_write_another_recovery_points_item(secured: Secured) -> None:
-    """IAM cannot tell a copy's own RP# item from another one (dynamodb:LeadingKeys sees only the RP# prefix):
-    what the member template cannot express yet - closed by scoping each copy session to its recovery point
-    (a session tag the source sets at AssumeRole, ${aws:PrincipalTag/...} in LeadingKeys; docs/THREAT_MODEL.md)."""
-    db = secured.session(copy_role(secured), region=DESTINATION_REGION).client("dynamodb")
+def test_a_copy_session_writes_only_the_recovery_points_of_its_own_source_accounts_copies(secured: Secured) -> None:
+    """A source account (or a bug in it) holding a copy session tries to rewrite the destination's own backup
+    (e.g. its delete_at, which drives the sweeper) and another source's copy: refused; its own copies' items
+    (ids prefixed with its account, jobs_common.copy_recovery_point_id) it may write."""
+    account = secured.twin.account_id
+    db = secured.session(copy_role(secured), region=DESTINATION_REGION,
+                         tags={SOURCE_ACCOUNT_TAG: account}).client("dynamodb")
     table = secured.destination["CatalogTableName"]
-    item = {"pk": {"S": "RP#not-this-copys"}, "sk": {"S": "RP"}, "doc": {"S": "{}"}}
-    db.put_item(TableName=table, Item=item)
-    session_in(DESTINATION_REGION).client("dynamodb").delete_item(TableName=table, Key={
-        "pk": item["pk"], "sk": item["sk"]})
+    harness = session_in(DESTINATION_REGION).client("dynamodb")
+    own_backup = {"pk": {"S": "RP#0b1c2d3e-0000-5000-8000-000000000001"}, "sk": {"S": "RP"},
+                  "delete_at": {"S": "2099-01-01T00:00:00Z"}}
+    other_source = {"pk": {"S": "RP#210987654321-0b1c2d3e-0000-5000-8000-000000000002"}, "sk": {"S": "RP"},
+                    "delete_at": {"S": "2099-01-01T00:00:00Z"}}
+    for item in (own_backup, other_source):
+        harness.put_item(TableName=table, Item=item)
+        with secured.refused("dynamodb:UpdateItem"):
+            db.update_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]},
+                           UpdateExpression="SET delete_at = :d",
+                           ExpressionAttributeValues={":d": {"S": "2000-01-01T00:00:00Z"}})
+        with secured.refused("dynamodb:PutItem"):
+            db.put_item(TableName=table, Item={**item, "delete_at": {"S": "2000-01-01T00:00:00Z"}})
+        assert harness.get_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]}, ConsistentRead=True)[
+            "Item"]["delete_at"] == {"S": "2099-01-01T00:00:00Z"}
+    mine = {"pk": {"S": f"RP#{account}-0b1c2d3e-0000-5000-8000-000000000003"}, "sk": {"S": "RP"}}
+    db.put_item(TableName=table, Item=mine)
+    for item in (own_backup, other_source, mine):
+        harness.delete_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]})
+
+
+@pytest.mark.parametrize(("tags", "why"), [
+    ({SOURCE_ACCOUNT_TAG: "210987654321"}, "another account's name"),
+    ({}, "no tag: a session the catalog scope could not apply to"),
+    ({SOURCE_ACCOUNT_TAG: "{account}", "coffer-extra": "x"}, "a tag besides the source account"),
+])
+def test_a_source_cannot_open_a_copy_session_under_another_name(secured: Secured, tags: dict[str, str],
+                                                                 why: str) -> None:
+    """The source stack's own copy function (its role is trusted) asks for a session tagged with another
+    account, or untagged, or with extra tags: the trust policy refuses; tagged truthfully it is let in."""
+    sts = secured.as_function("StartCopyJobFunction").client("sts")
+    asked = [{"Key": k, "Value": v.format(account=secured.twin.account_id)} for k, v in tags.items()]
+    with secured.refused("sts:AssumeRole"):
+        sts.assume_role(RoleArn=copy_role(secured), RoleSessionName="copy", **({"Tags": asked} if asked else {}))
+    sts.assume_role(RoleArn=copy_role(secured), RoleSessionName="copy",
+                    Tags=[{"Key": SOURCE_ACCOUNT_TAG, "Value": secured.twin.account_id}])
 
 
 def test_the_copy_role_reaches_no_bucket_of_another_account_that_looks_like_coffers(secured: Secured) -> None:

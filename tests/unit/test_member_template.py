@@ -35,7 +35,11 @@ def statements(role: dict[str, Any]) -> list[dict[str, Any]]:
 def test_only_the_exact_source_roles_assume_the_copy_role(role: dict[str, Any]) -> None:
     [trust] = role["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"] == {"AWS": {"Ref": "SourceAccountIds"}}
-    assert trust["Condition"] == {"ArnEquals": {"aws:PrincipalArn": {"Ref": "SourceRoleArns"}}}
+    assert set(trust["Action"]) == {"sts:AssumeRole", "sts:TagSession"}
+    # ... each session tagged with the caller's own account, and with nothing else (the writes are scoped by it)
+    assert trust["Condition"] == {"ArnEquals": {"aws:PrincipalArn": {"Ref": "SourceRoleArns"}},
+                                  "StringEquals": {"aws:RequestTag/coffer-source-account": "${aws:PrincipalAccount}"},
+                                  "ForAllValues:StringEquals": {"aws:TagKeys": ["coffer-source-account"]}}
 
 
 def test_the_source_stack_names_the_roles_the_copy_role_must_trust() -> None:
@@ -56,8 +60,9 @@ def test_catalog_writes_only_to_recovery_point_and_vault_items(role: dict[str, A
     assert writes
     for statement in writes:
         assert not {"dynamodb:DeleteItem", "dynamodb:BatchWriteItem"} & set(as_list(statement["Action"]))
-        assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["RP#*", "VAULT#*"]},
-                                          "Null": {"dynamodb:LeadingKeys": "false"}}
+        # recovery points only of the session's own source account's copies (their ids start with it)
+        assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [
+            "RP#${aws:PrincipalTag/coffer-source-account}-*", "VAULT#*"]}, "Null": {"dynamodb:LeadingKeys": "false"}}
 
 
 def test_every_s3_right_is_pinned_to_its_accounts(role: dict[str, Any]) -> None:

@@ -618,7 +618,7 @@ def test_fail_job_only_touches_the_catalog(roles: dict[str, Any]) -> None:
     assert granted & wake == wake
     granted -= wake
     # ... and records a failed copy's leftovers in its destination, through the copy role (CopyJobs.record_left_behind)
-    copy_role = {("sts:AssumeRole", "arn:${AWS::Partition}:iam::*:role/${CopyRoleName}")}
+    copy_role = {(a, "arn:${AWS::Partition}:iam::*:role/${CopyRoleName}") for a in ("sts:AssumeRole", "sts:TagSession")}
     assert granted & copy_role == copy_role
     granted -= copy_role
     # ... and revokes the KMS grants a failed copy made for its destination (CopyJobs.withdraw_access)

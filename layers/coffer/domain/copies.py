@@ -38,6 +38,10 @@ from coffer.domain.input_rules.arns import length_problem, recovery_point_proble
 from coffer.domain.lifecycle import Lifecycle
 from coffer.domain.resources import ResourceType
 
+#: the session tag a copy role session carries: the source account, which the member template's trust policy
+#: checks and its catalog writes are scoped by (a copy's recovery point id starts with it)
+SOURCE_ACCOUNT_TAG = "coffer-source-account"
+
 _AWS_STYLE = ConfigDict(frozen=True, alias_generator=to_pascal, populate_by_name=True, extra="forbid")
 _VAULT_ARN = re.compile(r"^arn:(?P<partition>aws[a-z-]*):backup:(?P<region>[a-z]{2}(?:-[a-z]+)+-\d):"
                         r"(?P<account>\d{12}):backup-vault:(?P<name>[a-zA-Z0-9\-_]{2,50})$")

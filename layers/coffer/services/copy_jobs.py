@@ -72,7 +72,7 @@ from coffer.ports.restore_leases import RestoreLeaseStore
 from coffer.ports.table_exports import TableExports
 from coffer.ports.vault import VaultStore
 from coffer.ports.work_area import WorkArea
-from coffer.services.jobs_common import job_id_for, recovery_point_id_for, summary
+from coffer.services.jobs_common import copy_recovery_point_id, job_id_for, summary
 from coffer.services.large_objects import LargeObjects, copy_composite_blob, unfinished_deferred, vault_create_args
 from coffer.services.vaults import Vaults
 from coffer.settings import Settings
@@ -167,7 +167,7 @@ class CopyJobs:
             execution_arn=execution_arn,
             destination=CopyDestination(vault_arn=address.arn, region=address.region, account_id=address.account_id,
                                         vault_name=address.vault_name, scope=scope, method=method,
-                                        recovery_point_id=recovery_point_id_for(job_id)),
+                                        recovery_point_id=copy_recovery_point_id(self._resolver.own_account, job_id)),
             history=(Transition(state=JobState.CREATED, at=now, reason=f"copy to {address.arn} requested"),),
         )
         fingerprint = sha256_hex(request.model_dump_json(exclude={"idempotency_token"}).encode())

@@ -28,6 +28,12 @@ def recovery_point_id_for(job_id: str) -> str:
     return str(uuid.uuid5(_IDS, f"recovery-point:{job_id}"))
 
 
+def copy_recovery_point_id(source_account: str, job_id: str) -> str:
+    """A copy's recovery point at its destination: prefixed with the source account, which is all the member
+    template's IAM can scope a source's writes by (`RP#<account>-*`; no backup's id looks like that)."""
+    return f"{source_account}-{recovery_point_id_for(job_id)}"
+
+
 def ending_for(error_name: str, job: Job) -> JobState:
     state = _ENDING_FOR_ERROR.get(error_name, JobState.FAILED)
     if state is JobState.EXPIRED and job.state is JobState.RUNNING:

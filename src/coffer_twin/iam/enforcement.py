@@ -39,13 +39,14 @@ from ..faults import FaultKind, error_response
 from . import moto_state
 from .evaluator import PolicyEvaluator, Verdict
 from .moto_state import Principal
-from .requests import Authorisation, Unmapped, authorisations, request_region
+from .requests import Authorisation, Unmapped, authorisations, request_region, session_tags
 
 __all__ = ["HARNESS_SESSION", "Decision", "IamEnforcement"]
 
 #: Role sessions the test harness opens to act in another account (setting up a destination): not evaluated.
 HARNESS_SESSION = "coffer-local"
 _ACCESS_KEY = re.compile(r"Credential=([^/]+)/")
+_ISSUED_KEY = re.compile(rb"<AccessKeyId>([^<]+)</AccessKeyId>")
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,8 @@ class IamEnforcement:
         self.decisions: list[Decision] = []
         self._lock = threading.Lock()
         self._sessions: dict[str, Principal | None] = {}
+        self._session_tags: dict[str, tuple[tuple[str, str], ...]] = {}
+        """access key id of a role session -> the session tags its AssumeRole set (moto's STS keeps none)"""
         self._evaluator: PolicyEvaluator | None = None
 
     @contextmanager
@@ -122,6 +125,9 @@ class IamEnforcement:
             if not known:
                 session = moto_state.assumed_principal(key)
                 with self._lock:
+                    tags = self._session_tags.get(key, ())
+                    if session is not None and tags:
+                        session = Principal(role_arn=session.role_arn, session_name=session.session_name, tags=tags)
                     self._sessions[key] = session
             if session is not None:
                 return None if session.session_name == HARNESS_SESSION else session
@@ -133,6 +139,22 @@ class IamEnforcement:
         return Principal(role_arn=role, session_name=call.caller)
 
     def _intercept(self, call: AwsCall, answer: Callable[[], Any]) -> Any:
+        refused = self._authorise(call)
+        if refused is not None:
+            return refused
+        tags = session_tags(call)
+        if not tags:
+            return None
+        # moto's STS keeps no session tags: remember them by the access key it issues, for the session's requests
+        response = answer()
+        issued = _ISSUED_KEY.search(bytes(getattr(response, "content", b"") or b""))
+        if issued is not None:
+            with self._lock:
+                self._session_tags[issued.group(1).decode()] = tuple(sorted(tags.items()))
+        return response
+
+    def _authorise(self, call: AwsCall) -> Any:
+        """None when the call may go on (or is not evaluated), else the AccessDenied response it gets."""
         principal = self.principal_of(call)
         if principal is None:
             return None

@@ -25,6 +25,8 @@ class Principal:
 
     role_arn: str
     session_name: str = "twin"
+    tags: tuple[tuple[str, str], ...] = ()
+    """the session tags its AssumeRole set (``aws:PrincipalTag/<key>`` in its requests' context)"""
 
     @property
     def account(self) -> str:

@@ -95,6 +95,14 @@ class _Request:
                f"{self.account if account is None else account}:{resource}"
 
 
+def session_tags(call: AwsCall) -> dict[str, str]:
+    """The session tags an sts.AssumeRole call asks for (``Tags.member.N.Key/Value``)."""
+    if call.service != "sts" or call.operation != "AssumeRole" or not call.body:
+        return {}
+    form = {name: values[0] for name, values in parse_qs(call.body.decode("utf-8"), keep_blank_values=True).items()}
+    return {m["Key"]: m.get("Value", "") for m in _members(form, "Tags.member")}
+
+
 def _members(form: dict[str, str], prefix: str) -> list[dict[str, str]]:
     """``Prefix.1.Key=a&Prefix.1.Value=b`` -> [{"Key": "a", "Value": "b"}] (query and EC2 protocols)."""
     found: dict[int, dict[str, str]] = {}
@@ -735,7 +743,8 @@ def authorisations(call: AwsCall, principal: Principal, region: str) -> list[Aut
     common = {"aws:PrincipalArn": principal.role_arn, "aws:PrincipalAccount": principal.account,
               "aws:PrincipalType": "AssumedRole", "aws:SecureTransport": "true", "aws:RequestedRegion": region,
               "aws:CurrentTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "aws:EpochTime": str(int(now.timestamp())),
-              "aws:ViaAWSService": "false"}
+              "aws:ViaAWSService": "false",
+              **{f"aws:PrincipalTag/{key}": value for key, value in principal.tags}}
     for authorisation in found:
         authorisation.context = {**common, **authorisation.context}
     return found

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from coffer.adapters import aws
-from coffer.domain.copies import VaultAddress
+from coffer.domain.copies import SOURCE_ACCOUNT_TAG, VaultAddress
 from coffer.domain.errors import InvalidInput
 from coffer.ports.destinations import Destination, DestinationPorts
 from coffer.settings import Settings
@@ -75,8 +75,11 @@ class DestinationResolver:
     def _resolve(self, address: VaultAddress) -> Destination:
         role_arn = address.role_arn(self._settings.copy_role_name)
         try:
-            credentials = self._sts.assume_role(RoleArn=role_arn, RoleSessionName="coffer-copy",
-                                                DurationSeconds=3600)["Credentials"]
+            # the session tag the member template's trust policy requires (this account, which it checks) and
+            # scopes the copy's catalog writes by
+            credentials = self._sts.assume_role(RoleArn=role_arn, RoleSessionName="coffer-copy", DurationSeconds=3600,
+                                                Tags=[{"Key": SOURCE_ACCOUNT_TAG, "Value": self.own_account}],
+                                                )["Credentials"]
         except ClientError as error:
             _raise_if_transient(error)
             raise InvalidInput([f"DestinationBackupVaultArn: cannot assume the copy role {role_arn} "
