@@ -148,7 +148,8 @@ class MemoryVault:
         if found is None:
             return LockFacts(False, None)
         return LockFacts(True, found.retain_until, found.mode.value if found.mode else None, found.legal_hold,
-                         found.id, found.storage_class, 'ongoing-request="false"' if found.restored else None)
+                         found.id, found.storage_class, 'ongoing-request="false"' if found.restored else None,
+                         _sha(found.body))
 
     def extend_retention(self, key: str, until: datetime) -> bool:
         return self._extend(key, self._s3.get(self.bucket, key), until, None)

@@ -291,7 +291,7 @@ class Root:
         from coffer.services.backup_jobs import BackupJobs
 
         return BackupJobs(self.catalog, self.vault, self.work, self.resources, self.quotas, self.turns,
-                          self.continuous, self.vaults, self.settings, self.clock)
+                          self.continuous, self.vaults, self.settings, self.clock, self.audit_log("coffer:backup"))
 
     @cached_property
     def restore_jobs(self) -> RestoreJobs:

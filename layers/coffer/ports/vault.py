@@ -26,11 +26,16 @@ class LockFacts(tuple[bool, datetime | None]):
     #: HeadObject's StorageClass and Restore header: whether the bytes are in the archive tier (domain/cold_tier)
     storage_class: str | None
     restore: str | None
+    #: S3's checksum of the version as a blob's content address names it (`<sha256 hex>`, or `<hex>-<parts>` for a
+    #: composite one), from the same HeadObject (ChecksumMode): a version written over a blob with other bytes shows
+    #: here, at no extra call. None where S3 has none.
+    checksum: str | None
 
     def __new__(cls, exists: bool, until: datetime | None, mode: str | None = None, legal_hold: bool = False,
                 version_id: str | None = None, storage_class: str | None = None,
-                restore: str | None = None) -> LockFacts:
+                restore: str | None = None, checksum: str | None = None) -> LockFacts:
         made = super().__new__(cls, (exists, until))
+        made.checksum = checksum
         made.mode = LockMode(mode) if mode else None
         made.legal_hold = legal_hold
         made.version_id = version_id
@@ -41,6 +46,11 @@ class LockFacts(tuple[bool, datetime | None]):
     @property
     def lock(self) -> VersionLock:
         return VersionLock(self.mode, self[1], self.legal_hold)
+
+    def holds(self, blob_key: str) -> bool:
+        """Whether this version may be relied on as the content `blob_key` addresses: it exists and S3's checksum
+        (where S3 reported one) is the address. False for a version someone wrote over the blob with other bytes."""
+        return bool(self[0]) and (self.checksum is None or self.checksum == blob_key.rsplit("/", 1)[-1])
 
 
 class Written(str):

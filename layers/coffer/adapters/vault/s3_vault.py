@@ -41,6 +41,14 @@ if TYPE_CHECKING:
 _NO_VERSION = {"NoSuchVersion", "InvalidArgument"}
 
 
+def _address(checksum: str | None) -> str | None:
+    """S3's SHA-256 checksum (base64, `-<parts>` for a composite one) as a blob's content address names it."""
+    if not checksum:
+        return None
+    value, _, parts = checksum.partition("-")
+    return b64_to_hex(value) + (f"-{parts}" if parts else "")
+
+
 def _sse(kms_key_id: str | None) -> dict[str, Any]:
     """SSE-KMS with the vault's own key (the bucket's default is the stack's key)."""
     if not kms_key_id:
@@ -143,14 +151,14 @@ class S3Vault:
     def _head(self, key: str, version_id: str | None) -> LockFacts:
         pinned: dict[str, Any] = {"VersionId": version_id} if version_id else {}
         try:
-            head = self._s3.head_object(Bucket=self.bucket, Key=key, **pinned)
+            head = self._s3.head_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED", **pinned)
         except ClientError as error:
             if is_not_found(error) or error_code(error) in _NO_VERSION:
                 return LockFacts(False, None)
             raise
         return LockFacts(True, head.get("ObjectLockRetainUntilDate"), head.get("ObjectLockMode"),
                          head.get("ObjectLockLegalHoldStatus") == "ON", head.get("VersionId"),
-                         head.get("StorageClass"), head.get("Restore"))
+                         head.get("StorageClass"), head.get("Restore"), _address(head.get("ChecksumSHA256")))
 
     def extend_retention(self, key: str, until: datetime) -> bool:
         """Make the object's lock last at least until `until`. Never shortens. True if it changed.
@@ -255,7 +263,7 @@ class S3Vault:
             return self.lock_of(key)
         if self._extend(key, seal.retain_until, found, seal.mode):
             return LockFacts(True, seal.retain_until, (found.mode or seal.mode).value, found.legal_hold,
-                             found.version_id)
+                             found.version_id, found.storage_class, found.restore, found.checksum)
         return found
 
     def _mode_of(self, key: str) -> LockMode | None:
