@@ -228,10 +228,14 @@ class MemoryVault:
         for key in sorted(k for k in self._s3.buckets.get(self.bucket, {}) if k.startswith(prefix)):
             yield from ((key, v.id) for v in self._s3.buckets[self.bucket][key] if not v.delete_marker)
 
-    def history(self, key: str) -> list[ListedVersion]:
-        versions = self._s3.buckets.get(self.bucket, {}).get(key, [])
-        return [ListedVersion(key, v.id, v.modified, v.delete_marker, n == len(versions) - 1)
-                for n, v in reversed(list(enumerate(versions)))]
+    def history(self, key: str, *, under: bool = False) -> list[ListedVersion]:
+        stored = self._s3.buckets.get(self.bucket, {})
+        found: list[ListedVersion] = []
+        for name in sorted(k for k in stored if (k.startswith(key) if under else k == key)):
+            versions = stored[name]
+            found += [ListedVersion(name, v.id, v.modified, v.delete_marker, n == len(versions) - 1)
+                      for n, v in reversed(list(enumerate(versions)))]
+        return found
 
     def keys(self, prefix: str) -> Iterator[StoredObject]:
         for key in self._s3.keys(self.bucket, prefix):

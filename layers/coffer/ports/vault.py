@@ -167,9 +167,10 @@ class VaultStore(Protocol):
         """(key, version id) of every version under a prefix (delete markers left out)."""
         ...
 
-    def history(self, key: str) -> list[ListedVersion]:
-        """Every version and delete marker of exactly `key`, newest first (paginated ListObjectVersions): what
-        rebuild weighs, one manifest.json at a time."""
+    def history(self, key: str, *, under: bool = False) -> list[ListedVersion]:
+        """Every version and delete marker of exactly `key` (`under`: of every key under the prefix `key`, key by
+        key), each key's newest first (paginated ListObjectVersions): what rebuild weighs, one manifest.json at a
+        time, and the audit records' first versions."""
         ...
 
     def keys(self, prefix: str) -> Iterator[StoredObject]:

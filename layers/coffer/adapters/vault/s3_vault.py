@@ -49,6 +49,17 @@ def _address(checksum: str | None) -> str | None:
     return b64_to_hex(value) + (f"-{parts}" if parts else "")
 
 
+def _merged(versions: list[ListedVersion], markers: list[ListedVersion]) -> list[ListedVersion]:
+    """One key's versions and delete markers (each newest first, as S3 lists them) as one list, newest first: the
+    latest first, then by time (S3's own order kept within each list)."""
+    merged: list[ListedVersion] = []
+    while versions or markers:
+        take_version = not markers or (versions and (
+            versions[0].latest or (not markers[0].latest and versions[0].last_modified >= markers[0].last_modified)))
+        merged.append(versions.pop(0) if take_version else markers.pop(0))
+    return merged
+
+
 def _sse(kms_key_id: str | None) -> dict[str, Any]:
     """SSE-KMS with the vault's own key (the bucket's default is the stack's key)."""
     if not kms_key_id:
@@ -327,16 +338,22 @@ class S3Vault:
             for version in page.get("Versions", []):
                 yield version["Key"], version["VersionId"]
 
-    def history(self, key: str) -> list[ListedVersion]:
-        """Every version and delete marker of exactly `key`, newest first (paginated ListObjectVersions)."""
-        found: list[ListedVersion] = []
+    def history(self, key: str, *, under: bool = False) -> list[ListedVersion]:
+        """Every version and delete marker of exactly `key` (`under`: of every key under it), each key's newest
+        first (paginated ListObjectVersions, which lists a key's versions newest first, its markers apart)."""
+        versions: dict[str, list[ListedVersion]] = {}
+        markers: dict[str, list[ListedVersion]] = {}
         for page in self._s3.get_paginator("list_object_versions").paginate(Bucket=self.bucket, Prefix=key):
-            found += [ListedVersion(v["Key"], v["VersionId"], v["LastModified"], False, bool(v.get("IsLatest")))
-                      for v in page.get("Versions", []) if v["Key"] == key]
-            found += [ListedVersion(m["Key"], m["VersionId"], m["LastModified"], True, bool(m.get("IsLatest")))
-                      for m in page.get("DeleteMarkers", []) if m["Key"] == key]
-        # S3 lists a key's versions newest first, but versions and markers apart: merge them by time, latest first
-        return sorted(found, key=lambda v: (v.latest, v.last_modified), reverse=True)
+            for listed, into, marker in ((page.get("Versions", []), versions, False),
+                                         (page.get("DeleteMarkers", []), markers, True)):
+                for v in listed:
+                    if under or v["Key"] == key:
+                        into.setdefault(v["Key"], []).append(ListedVersion(
+                            v["Key"], v["VersionId"], v["LastModified"], marker, bool(v.get("IsLatest"))))
+        found: list[ListedVersion] = []
+        for name in sorted({*versions, *markers}):
+            found += _merged(versions.get(name, []), markers.get(name, []))
+        return found
 
     def keys(self, prefix: str) -> Iterator[StoredObject]:
         """Every current object under a prefix (paginated ListObjectsV2)."""
