@@ -272,7 +272,7 @@ def _lock_doubts(lock: LockFacts, mode: LockMode, claimed: datetime) -> list[str
     doubts = []
     if mode is LockMode.COMPLIANCE and lock.mode is not LockMode.COMPLIANCE:
         doubts.append(f"it is locked in {lock.mode.value}, the vault locks in {mode.value}")
-    if lock[1] < claimed:
+    if lock[1] < claimed.replace(microsecond=0):  # S3 keeps a retain-until date to the second
         doubts.append(f"it is locked until {lock[1].isoformat()}, its recovery point claims {claimed.isoformat()}")
     return doubts
 
