@@ -4,6 +4,7 @@ writes into the vault with s3:PutObject (a new version over a manifest, a made-u
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import timedelta
 
@@ -186,3 +187,17 @@ def test_a_lock_kept_to_the_second_covers_a_claim_made_to_the_microsecond() -> N
     assert _lock_doubts(short, LockMode.GOVERNANCE, claimed) != []
     assert _lock_doubts(kept, LockMode.COMPLIANCE, claimed) == ["it is locked in GOVERNANCE, the vault locks in "
                                                                 "COMPLIANCE"]
+
+
+def test_a_recovery_point_written_governance_is_believed_after_the_vault_turned_compliance() -> None:
+    """Its lock is judged by the mode the chain says it was written in: a vault locked COMPLIANCE later keeps its
+    older recovery points GOVERNANCE (S3 cannot convert them), and they are still rebuilt; one the chain does not
+    name is judged by the vault's mode now."""
+    world = FakeWorld()
+    rp = backed_up(world)
+    fresh = FakeWorld(clock=world.clock, settings=dataclasses.replace(world.settings, vault_lock_mode="COMPLIANCE"))
+    fresh.__dict__["buckets"] = world.buckets
+    report = CatalogRebuild(fresh.catalog, fresh.vault, fresh.vaults).rebuild_vault("Default")
+    assert report.restored == [rp.recovery_point_id] and report.findings == []
+    record = world.audit.record(1)
+    assert record.details["lock_mode"] == "GOVERNANCE"
