@@ -56,13 +56,17 @@ def test_the_source_stack_names_the_roles_the_copy_role_must_trust() -> None:
 
 
 def test_catalog_writes_only_to_recovery_point_and_vault_items(role: dict[str, Any]) -> None:
+    """...and, since copies are audited in the destination's chain (copy.complete), to its chain head and the
+    copy.complete idempotency keys: no other action's."""
     writes = [s for s in statements(role) if CATALOG_WRITES & set(as_list(s["Action"]))]
     assert writes
     for statement in writes:
         assert not {"dynamodb:DeleteItem", "dynamodb:BatchWriteItem"} & set(as_list(statement["Action"]))
-        # recovery points only of the session's own source account's copies (their ids start with it)
+        # recovery points only of the session's own source account's copies (their ids start with it), and the
+        # copy.complete record's chain head and idempotency key
         assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [
-            "RP#${aws:PrincipalTag/coffer-source-account}-*", "VAULT#*"]}, "Null": {"dynamodb:LeadingKeys": "false"}}
+            "RP#${aws:PrincipalTag/coffer-source-account}-*", "VAULT#*", "AUDIT", "AUDITKEY#copy.complete:*"]},
+                                          "Null": {"dynamodb:LeadingKeys": "false"}}
 
 
 def test_every_s3_right_is_pinned_to_its_accounts(role: dict[str, Any]) -> None:
