@@ -38,6 +38,7 @@ from coffer.domain.jobs import Job, JobKind
 from coffer.domain.manifest import ManifestPart, ObjectEntry, PartRef, VaultLayout, WorkLayout
 from coffer.domain.multipart import part_count, part_size_for
 from coffer.domain.object_lock import LockMode
+from coffer.domain.restored_headers import restore_args
 from coffer.domain.steps import LargeCopiesResult, LargeCopyResult
 from coffer.domain.vaults import Seal
 from coffer.ports.catalog import Catalog
@@ -48,10 +49,6 @@ from coffer.services.object_tiering import keep_warm
 from coffer.services.vaults import Vaults
 from coffer.settings import Settings
 
-#: HeadObject / CreateMultipartUpload header -> ObjectEntry field restored with the object (as S3Adapter.restore_object)
-RESTORED_HEADERS = {"ContentType": "content_type", "CacheControl": "cache_control",
-                    "ContentDisposition": "content_disposition", "ContentEncoding": "content_encoding",
-                    "ContentLanguage": "content_language"}
 #: manifest parts of deferred objects are numbered apart from the batches' (seq < LARGE_SEQ_BASE)
 LARGE_SEQ_BASE = 10**9
 ROUNDS = 2  # 0: source -> staging, 1: staging -> vault
@@ -82,13 +79,9 @@ def unfinished_deferred(records: list[dict[str, Any]]) -> list[str]:
 
 
 def restore_create_args(entry: ObjectEntry) -> dict[str, Any]:
-    """CreateMultipartUpload parameters that restore an object's headers, user metadata and tags."""
-    create: dict[str, Any] = {"Metadata": entry.metadata, "Tagging": urlencode(entry.tags)}
-    for header, field in RESTORED_HEADERS.items():
-        value = getattr(entry, field)
-        if value:
-            create[header] = value
-    return create
+    """CreateMultipartUpload parameters that restore an object's headers, user metadata, tags and storage class
+    (as S3Adapter.restore_object: domain/restored_headers.py)."""
+    return restore_args(entry)
 
 
 class Deferred(Exception):
@@ -187,7 +180,11 @@ class LargeObjects:
         recorded one."""
         restored = self._copier.copy(self._vault.bucket, blob, None, entry.size, entry.part_size or entry.size,
                                      bucket, key, **restore_create_args(entry))
-        self._check(f"s3://{bucket}/{key}", restored, Composite(entry.sha256, entry.parts or 0))
+        try:
+            self._check(f"s3://{bucket}/{key}", restored, Composite(entry.sha256, entry.parts or 0))
+        except IntegrityError:
+            self._copier.discard(bucket, key, restored.version_id)  # no byte that differs stays visible
+            raise
 
     def defer_blob(self, job: Job, part_seq: int, index: int, entry: ObjectEntry, source_blob: str,
                    dest_bucket: str, dest_key: str, create: dict[str, Any]) -> dict[str, Any]:
@@ -270,12 +267,16 @@ class LargeObjects:
         copier = self._copier_of(job)
         result: dict[str, Any] = {"seq": document["seq"], "fanout": entry.key, "failed": []}
         restore = job.kind is JobKind.RESTORE
+        written: Composite | None = None  # the version this call completed: Coffer's own
         try:
-            composite = self._complete(upload, copier)
+            composite, fresh = self._completed(upload, copier)
+            written = composite if fresh else None
             self._check(f"s3://{upload.dest_bucket}/{upload.dest_key}", composite,
                         Composite(entry.sha256, entry.parts or 0))
         except IntegrityError as error:
-            copier.abort(upload)  # (an object S3 completed with another checksum stays, named failed)
+            copier.abort(upload)
+            if written is not None and restore:  # completed with another checksum: delete the version it wrote
+                copier.discard(upload.dest_bucket, upload.dest_key, written.version_id)
             result["failed"] = [{"key": entry.key, "reason": f"IntegrityError: {error}"}]
         done = not result["failed"]
         if restore:
@@ -293,15 +294,21 @@ class LargeObjects:
 
     def _complete(self, upload: Upload, copier: MultipartCopies) -> Composite:
         """Complete the upload; a retry after it was completed finds the object S3 made."""
+        return self._completed(upload, copier)[0]
+
+    @staticmethod
+    def _completed(upload: Upload, copier: MultipartCopies) -> tuple[Composite, bool]:
+        """(the object's composite, whether this call completed it). Only a version this call completed is known to
+        be Coffer's own: a retry finds the key's current version, which may be what the restore overwrote."""
         try:
-            return copier.complete(upload)
+            return copier.complete(upload), True
         except UploadGone:
             pass
         found = copier.composite_of(upload.dest_bucket, upload.dest_key)
         if found is None or found[0] is None or found[1] != upload.size:
             raise IntegrityError(f"s3://{upload.dest_bucket}/{upload.dest_key}: upload {upload.upload_id} is gone "
                                  "and left no object of its size")
-        return found[0]
+        return found[0], False
 
     def _finalize(self, job: Job, bucket: str, seq: int, facts: dict[str, Any], blob: str,
                   locked_until: datetime | None, mode: LockMode | None, copied: bool, seal: Seal) -> None:

@@ -22,6 +22,7 @@ from coffer.domain.cold_tier import (
     warm_until_needed,
 )
 from coffer.domain.errors import CofferError, IntegrityError, ObjectArchived, ObjectRefused
+from coffer.domain.input_rules.restore_metadata import restored_key_problem
 from coffer.domain.jobs import Job
 from coffer.domain.manifest import Manifest, ManifestPart, ObjectEntry, PartRef, VaultLayout, WorkLayout, sha256_hex
 from coffer.domain.object_lock import LockMode
@@ -256,6 +257,10 @@ class ObjectBatches:
         archived: list[ObjectEntry] = []
         deferred: list[dict[str, Any]] = []
         for n, entry in enumerate(part.entries):
+            too_long = restored_key_problem(prefix, entry.key)
+            if too_long:
+                failed.append({"key": entry.key, "reason": too_long})
+                continue
             try:
                 blob = VaultLayout.blob_of(job.vault_name, entry)
                 if n in large:
