@@ -78,6 +78,12 @@ def unfinished_deferred(records: list[dict[str, Any]]) -> list[str]:
             if o["seq"] not in results or results[o["seq"]]["failed"]]
 
 
+def read_pinned(vault: VaultStore, key: str, version_id: str | None) -> bytes:
+    """What a restore reads of the vault: the version a recovery point pins, or - without a pin (written before
+    versions were pinned) - the newest, which its recorded checksum still checks (verify flags it UNPINNED)."""
+    return vault.get_bytes_version(key, version_id) if version_id else vault.get_bytes(key)
+
+
 def restore_create_args(entry: ObjectEntry) -> dict[str, Any]:
     """CreateMultipartUpload parameters that restore an object's headers, user metadata, tags and storage class
     (as S3Adapter.restore_object: domain/restored_headers.py)."""
@@ -189,8 +195,8 @@ class LargeObjects:
         """Copy a composite blob (of at most P parts: `fans_out`) back under its key, in the parts it was stored
         with, with its headers, metadata and tags: S3's composite SHA-256 of the restored object must be the
         recorded one."""
-        restored = self._copier.copy(self._vault.bucket, blob, None, entry.size, entry.part_size or entry.size,
-                                     bucket, key, **restore_create_args(entry))
+        restored = self._copier.copy(self._vault.bucket, blob, entry.blob_version_id, entry.size,
+                                     entry.part_size or entry.size, bucket, key, **restore_create_args(entry))
         try:
             self._check(f"s3://{bucket}/{key}", restored, Composite(entry.sha256, entry.parts or 0))
         except IntegrityError:

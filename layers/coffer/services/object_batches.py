@@ -36,7 +36,7 @@ from coffer.ports.vault import VaultStore
 from coffer.ports.work_area import WorkArea
 from coffer.services.continuous import ContinuousBackups, pitr_time
 from coffer.services.inventory_batches import InventoryBatches
-from coffer.services.large_objects import Deferred, LargeObjects, pinned_version, restore_create_args
+from coffer.services.large_objects import Deferred, LargeObjects, pinned_version, read_pinned, restore_create_args
 from coffer.services.object_tiering import keep_warm
 from coffer.services.vaults import Vaults
 from coffer.settings import Settings
@@ -241,13 +241,15 @@ class ObjectBatches:
         if pitr_time(job):  # a point-in-time restore: batch files of the bucket as it was (ListPitrBatches)
             return self._continuous.restore_batch(job, part_key)
         rp = self._catalog.get_recovery_point(job.recovery_point_id)
-        manifest_raw = self._vault.get_bytes(rp.manifest_key or "")
+        # Pinned reads: the manifest, part and blob versions the recovery point pins (one without pins - written
+        # before versions were pinned - reads the newest, which its checksums still check; verify flags it UNPINNED)
+        manifest_raw = read_pinned(self._vault, rp.manifest_key or "", rp.manifest_version_id)
         if rp.manifest_sha256 and sha256_hex(manifest_raw) != rp.manifest_sha256:
             raise IntegrityError(f"manifest of recovery point {rp.recovery_point_id} does not match its checksum")
         listed = {ref.key: ref for ref in Manifest.model_validate_json(manifest_raw).parts}
         if part_key not in listed:
             return BatchResult(job_id=job_id, seq=_seq_of(part_key), objects=0)
-        raw = self._vault.get_bytes(part_key)
+        raw = read_pinned(self._vault, part_key, listed[part_key].version_id)
         if sha256_hex(raw) != listed[part_key].sha256:
             raise IntegrityError(f"{part_key} does not match the checksum its manifest records")
         part = ManifestPart.model_validate_json(raw)
@@ -280,7 +282,8 @@ class ObjectBatches:
                 elif entry.composite:
                     self.large.restore_object(blob, bucket, prefix + entry.key, entry)
                 else:
-                    self._buckets.restore_object(self._vault.bucket, blob, bucket, prefix + entry.key, entry)
+                    self._buckets.restore_object(self._vault.bucket, blob, bucket, prefix + entry.key, entry,
+                                                 entry.blob_version_id)
             except ObjectArchived:
                 archived.append(entry)  # a shared blob archived for older recovery points: bring it back
             except ObjectRefused as refused:

@@ -25,7 +25,7 @@ from coffer.ports.vault import VaultStore
 from coffer.services.backup_jobs import IDEMPOTENCY_TTL
 from coffer.services.continuous import ContinuousBackups, pitr_time
 from coffer.services.jobs_common import job_id_for, summary
-from coffer.services.large_objects import unfinished_deferred
+from coffer.services.large_objects import read_pinned, unfinished_deferred
 from coffer.settings import Settings
 
 #: Restore metadata each resource type requires (AWS Backup's key names; the API's parameter names where AWS
@@ -83,9 +83,10 @@ class RestoreJobs:
         self._clock = clock
 
     def load_manifest(self, recovery_point_id: str) -> Manifest:
-        """The manifest as written to the vault, refused if its bytes differ from what the catalog recorded."""
+        """The manifest as written to the vault (the version the recovery point pins), refused if its bytes differ from
+        what the catalog recorded."""
         rp = self._catalog.get_recovery_point(recovery_point_id)
-        raw = self._vault.get_bytes(rp.manifest_key or "")
+        raw = read_pinned(self._vault, rp.manifest_key or "", rp.manifest_version_id)
         if rp.manifest_sha256 and sha256_hex(raw) != rp.manifest_sha256:
             raise IntegrityError(f"manifest of recovery point {recovery_point_id} does not match its checksum")
         return Manifest.model_validate_json(raw)

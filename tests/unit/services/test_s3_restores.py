@@ -47,21 +47,26 @@ def entry(key: str, body: bytes, **headers: Any) -> ObjectEntry:
     return ObjectEntry(key=key, size=len(body), etag=key, last_modified=START.isoformat(), sha256=sha(body), **headers)
 
 
-def backed_up(world: FakeWorld, objects: dict[str, bytes], **headers: Any) -> tuple[RecoveryPoint, str]:
-    """An S3 recovery point as a backup leaves it: blobs, one manifest part, the manifest; (it, its part's key)."""
+def backed_up(world: FakeWorld, objects: dict[str, bytes], pinned: bool = False,
+              **headers: Any) -> tuple[RecoveryPoint, str]:
+    """An S3 recovery point as a backup leaves it: blobs, one manifest part, the manifest; (it, its part's key).
+    `pinned`: as backups write them now (each blob, part and the manifest pinned by VersionId); else as before."""
     rp = RecoveryPoint(recovery_point_id="rp-s3", vault_name="Default", resource_arn=SOURCE,
                        resource_type=ResourceType.S3, status=RecoveryPointStatus.COMPLETED, creation_date=START,
                        retain_until=START, job_id="backup-1", manifest_key=VaultLayout.manifest("Default", "rp-s3"))
-    entries = tuple(entry(key, body, **headers) for key, body in objects.items())
-    for body in objects.values():
-        world.vault.put_locked(VaultLayout.blob("Default", sha(body)), body, START)
+    versions = {key: world.vault.put_locked(VaultLayout.blob("Default", sha(body)), body, START).version_id
+                for key, body in objects.items()}
+    entries = tuple(entry(key, body, **({"blob_version_id": versions[key]} if pinned else {}), **headers)
+                    for key, body in objects.items())
     part_key = VaultLayout.part("Default", rp.recovery_point_id, 0)
     part_sha = world.vault.put_json_locked(part_key, ManifestPart(recovery_point_id=rp.recovery_point_id, seq=0,
                                                                   entries=entries).model_dump(mode="json"), START)
-    manifest = Manifest(recovery_point=rp, completed_at=START, objects=len(entries),
-                        parts=(PartRef(seq=0, key=part_key, sha256=part_sha, objects=len(entries), bytes=0),))
+    manifest = Manifest(recovery_point=rp, completed_at=START, objects=len(entries), parts=(
+        PartRef(seq=0, key=part_key, sha256=part_sha, version_id=part_sha.version_id if pinned else None,
+                objects=len(entries), bytes=0),))
     manifest_sha = world.vault.put_json_locked(rp.manifest_key or "", manifest.model_dump(mode="json"), START)
-    world.catalog.put_recovery_point(rp.model_copy(update={"manifest_sha256": manifest_sha}))
+    world.catalog.put_recovery_point(rp.model_copy(update={
+        "manifest_sha256": manifest_sha, "manifest_version_id": manifest_sha.version_id if pinned else None}))
     return rp, part_key
 
 
@@ -184,7 +189,9 @@ def test_a_key_over_1024_bytes_under_the_prefix_is_failed_not_reported_restored(
 def test_a_restore_whose_every_key_failed_fails_naming_them() -> None:
     world = FakeWorld()
     _, part = backed_up(world, OBJECTS)
-    for body in OBJECTS.values():  # every blob overwritten by a newer version in the vault
+    # a recovery point without pins (written before versions were pinned) reads the newest blob versions: every
+    # blob overwritten by a newer version in the vault is read, checked, and fails its key
+    for body in OBJECTS.values():
         world.buckets.put("vault", VaultLayout.blob("Default", sha(body)), b"planted")
     jobs, job_id = running(world, {"DestinationBucketName": "orders-restored"})
     world.targets.create("orders-restored")
@@ -216,3 +223,35 @@ def test_every_header_s3_keeps_and_the_storage_class_are_restored() -> None:
                      "Tagging": "team=orders&tier=gold"}
     assert given["Expires"].isoformat() == "2027-01-01T00:00:00+00:00"
     assert jobs.complete(job_id).state == JobState.COMPLETED.value
+
+
+# ---- pinned reads: the versions the recovery point pins, whatever was written over them since ----------------
+def test_a_pinned_restore_reads_the_blob_part_and_manifest_versions_it_pins_not_what_was_written_over_them() -> None:
+    world = FakeWorld()
+    rp, part = backed_up(world, OBJECTS, pinned=True)
+    jobs, job_id = running(world, {"DestinationBucketName": "orders-restored"})
+    world.targets.create("orders-restored")
+    # someone who may write to the vault writes over every blob, the part and the manifest (new versions)
+    for body in OBJECTS.values():
+        world.buckets.put("vault", VaultLayout.blob("Default", sha(body)), b"planted")
+    world.buckets.put("vault", part, b'{"entries": []}')
+    world.buckets.put("vault", rp.manifest_key or "", b'{"planted": true}')
+    result = world.object_batches.restore_part(job_id, part)
+    assert (result.objects, result.failed) == (3, 0)
+    assert {key: world.targets.current_body("orders-restored", key) for key in OBJECTS} == OBJECTS
+    assert jobs.complete(job_id).state == JobState.COMPLETED.value
+
+
+def test_a_pinned_blob_version_that_is_gone_fails_its_key_only() -> None:
+    world = FakeWorld()
+    _, part = backed_up(world, OBJECTS, pinned=True)
+    jobs, job_id = running(world, {"DestinationBucketName": "orders-restored"})
+    world.targets.create("orders-restored")
+    blob = VaultLayout.blob("Default", sha(OBJECTS["a.txt"]))
+    world.buckets.put("vault", blob, OBJECTS["a.txt"])  # the same bytes again, a newer version ...
+    world.buckets.buckets["vault"][blob].pop(0)  # ... and the pinned one deleted
+    result = world.object_batches.restore_part(job_id, part)
+    assert (result.objects, result.failed) == (2, 1)
+    assert world.targets.current_body("orders-restored", "a.txt") is None  # never the unpinned version instead
+    assert jobs.complete(job_id).state == JobState.PARTIAL.value
+    assert world.catalog.get_job(job_id).progress.failed_keys == ["a.txt (NoSuchVersion)"]
