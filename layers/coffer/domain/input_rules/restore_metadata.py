@@ -194,7 +194,7 @@ def restore_bucket_problem(metadata: Mapping[str, str], versioning: str | None,
             return None
         return problem(path, bucket, "exists: a restore into a new bucket (NewBucket, the default) never writes into "
                        "a bucket it did not create", 'name a bucket that does not exist, or set NewBucket to "false" '
-                       "to restore into this one (its versioning must be Enabled)")
+                       "to restore into this one if its versioning is Enabled")
     if versioning is None:
         return problem(path, bucket, 'does not exist (NewBucket is "false")',
                        'leave NewBucket out (or "true") to create it')
