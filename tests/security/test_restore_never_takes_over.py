@@ -24,7 +24,7 @@ import pytest
 
 from coffer.domain.errors import NotFound
 from coffer.domain.jobs import Job, JobState
-from coffer.domain.manifest import ManifestPart, VaultLayout
+from coffer.domain.manifest import Manifest, ManifestPart, VaultLayout
 from coffer.services.jobs_common import job_id_for
 from coffer_cli.local.samples import bucket_snapshot
 
@@ -201,6 +201,66 @@ def test_every_header_s3_keeps_the_tags_and_the_storage_class_are_restored(secur
     assert restored["Expires"] == expires and restored["StorageClass"] == "STANDARD_IA"
     assert s3.get_object_tagging(Bucket="headers-restored", Key="index.html")["TagSet"] == [
         {"Key": "team", "Value": "web"}, {"Key": "tier", "Value": "gold"}]
+
+
+def test_a_recovery_point_without_pins_never_leaves_bytes_that_differ_visible(secured: Secured) -> None:
+    """A recovery point written before versions were pinned reads the newest blob version: a blob written over since
+    is copied, S3's SHA-256 of the copy differs from the manifest's, and the version the restore wrote is deleted by
+    its VersionId - the user's object it overwrote is current again - and the job FAILS naming the key."""
+    body = b"id,amount\n2,20\n"
+    rp_id = backed_up(secured, "unpinned-source", {"ledger.csv": {"Body": body}})
+    _without_pins(secured, rp_id)
+    s3 = secured.coffer.client("s3")
+    s3.put_object(Bucket=secured.vault_bucket, Key=VaultLayout.blob("Default", hashlib.sha256(body).hexdigest()),
+                  Body=b"id,amount\n2,2000000\n", ObjectLockMode="GOVERNANCE",
+                  ObjectLockRetainUntilDate=datetime.now(UTC) + timedelta(days=1), ChecksumAlgorithm="SHA256")
+    user_bucket(secured, "users-ledger", "Enabled")
+    s3.put_object(Bucket="users-ledger", Key="ledger.csv", Body=b"the user's newer ledger")
+    before = everything_in(secured, "users-ledger")
+    result = restore(secured, "unpinned", {"DestinationBucketName": "users-ledger", "NewBucket": "false"}, rp_id)
+    assert result["status"] == "FAILED" and result["error"] == "JobFailed", result
+    ended = job(secured, "unpinned")
+    assert ended.state is JobState.FAILED
+    [failed] = ended.progress.failed_keys
+    assert failed.startswith("ledger.csv (IntegrityError: s3://users-ledger/ledger.csv: restored SHA-256")
+    assert "restored 0 of 1 objects; 1 failed: ledger.csv (IntegrityError" in (ended.status_message or "")
+    assert everything_in(secured, "users-ledger") == before  # the restore's version deleted, nothing else
+    assert s3.get_object(Bucket="users-ledger", Key="ledger.csv")["Body"].read() == b"the user's newer ledger"
+
+
+def test_the_restore_writer_deletes_nothing_in_the_vault_nor_the_work_bucket(secured: Secured) -> None:
+    """RestoreBatch may delete object versions in restore targets (its own, whose checksum differs): tried by its role
+    directly on the vault's blobs and the work bucket's files, what a bug in it could call."""
+    s3 = secured.as_function("RestoreBatchFunction").client("s3")
+    entry = _entries(secured, secured.recovery_point_id)[0]
+    blob = VaultLayout.blob("Default", entry["sha256"])
+    before = everything_in(secured, secured.vault_bucket)
+    with secured.refused("s3:DeleteObjectVersion", "identity:NeverRestoreIntoTheVault"):
+        s3.delete_object(Bucket=secured.vault_bucket, Key=blob, VersionId=entry["blob_version_id"])
+    with secured.refused("s3:DeleteObject", "identity:NeverRestoreIntoTheVault"):
+        s3.delete_object(Bucket=secured.vault_bucket, Key=blob)
+    assert everything_in(secured, secured.vault_bucket) == before
+    with secured.refused("s3:DeleteObject", "identity:NeverDeleteInTheWorkBucket"):
+        s3.delete_object(Bucket=secured.coffer.settings.work_bucket, Key="jobs/some-backup/batches/00000000.json")
+
+
+def _without_pins(secured: Secured, recovery_point_id: str) -> None:
+    """Make the recovery point as backups wrote them before versions were pinned: parts and manifest without
+    VersionIds (new versions of their keys, each checksum recorded where its reader checks it)."""
+    vault, catalog = secured.coffer.deps.vault, secured.coffer.deps.catalog
+    rp = catalog.get_recovery_point(recovery_point_id)
+    key = rp.manifest_key or ""
+    manifest = Manifest.model_validate_json(vault.get_bytes_version(key, rp.manifest_version_id or ""))
+    refs = []
+    for ref in manifest.parts:
+        part = ManifestPart.model_validate_json(vault.get_bytes_version(ref.key, ref.version_id or ""))
+        unpinned = part.model_copy(update={"entries": tuple(e.model_copy(update={"blob_version_id": None})
+                                                            for e in part.entries)})
+        sha = vault.put_json_locked(ref.key, unpinned.model_dump(mode="json"), rp.retain_until)
+        refs.append(ref.model_copy(update={"sha256": str(sha), "version_id": None}))
+    sha = vault.put_json_locked(key, manifest.model_copy(update={"parts": tuple(refs)}).model_dump(mode="json"),
+                                rp.retain_until)
+    catalog.put_recovery_point(rp.model_copy(update={"manifest_sha256": str(sha), "manifest_version_id": None}))
 
 
 def _entries(secured: Secured, recovery_point_id: str) -> list[dict[str, Any]]:
