@@ -13,13 +13,15 @@ from fakes.catalog import MemoryRestoreLeases
 from fakes.resources import FakeResources, RecordingAdapter
 from fakes.world import START, FakeWorld
 
-from coffer.domain.errors import InvalidInput, RestoreMismatch
+from coffer.domain.errors import InvalidInput, RestoreMismatch, UploadGone
 from coffer.domain.jobs import JobState
-from coffer.domain.manifest import Manifest, ManifestPart, ObjectEntry, PartRef, VaultLayout
+from coffer.domain.manifest import Manifest, ManifestPart, ObjectEntry, PartRef, VaultLayout, WorkLayout
 from coffer.domain.recovery_points import RecoveryPoint, RecoveryPointStatus
 from coffer.domain.requests import StartRestoreJobRequest
 from coffer.domain.resources import ResourceType
+from coffer.ports.multipart import Composite, Upload
 from coffer.ports.resources import BackupStrategy
+from coffer.services.large_objects import LargeObjects, fanout_seq
 from coffer.services.restore_jobs import RestoreJobs
 
 SOURCE = "arn:aws:s3:::orders"
@@ -255,3 +257,62 @@ def test_a_pinned_blob_version_that_is_gone_fails_its_key_only() -> None:
     assert world.targets.current_body("orders-restored", "a.txt") is None  # never the unpinned version instead
     assert jobs.complete(job_id).state == JobState.PARTIAL.value
     assert world.catalog.get_job(job_id).progress.failed_keys == ["a.txt (NoSuchVersion)"]
+
+
+# ---- objects copied in parts: the same rule, and never the user's version ------------------------------------------
+class StubCopier:
+    """MultipartCopies as a large restore's finish uses it: `complete` answers `completes` (or UploadGone), a retry
+    finds the key's current version (`current`); `discarded` records every DeleteObject."""
+
+    def __init__(self, completes: Composite | None, current: Composite) -> None:
+        self.completes, self.current = completes, current
+        self.discarded: list[tuple[str, str, str | None]] = []
+        self.aborted = 0
+
+    def complete(self, upload: Upload) -> Composite:
+        if self.completes is None:
+            raise UploadGone("completed by an earlier attempt")
+        return self.completes
+
+    def composite_of(self, bucket: str, key: str) -> tuple[Composite | None, int]:
+        return self.current, 12
+
+    def abort(self, upload: Upload) -> None:
+        self.aborted += 1
+
+    def discard(self, bucket: str, key: str, version_id: str | None) -> None:
+        self.discarded.append((bucket, key, version_id))
+
+
+def finish_large(world: FakeWorld, copier: StubCopier) -> dict[str, Any]:
+    """A restore's deferred blob at its finish (services/large_objects.py), completed by `copier`; its result."""
+    large = LargeObjects(world.catalog, world.vault, world.work, copier, world.vaults, world.settings)
+    backed_up(world, OBJECTS)
+    _, job_id = running(world, {"DestinationBucketName": "orders-restored"})
+    big = ObjectEntry(key="big.bin", size=12, etag="e", last_modified=START.isoformat(), sha256="ab" * 32,
+                      checksum_type="COMPOSITE", parts=3, part_size=4)
+    upload = Upload("vault", "blob", None, 12, 4, "orders-restored", "big.bin", "upload-1")
+    key = WorkLayout.large(job_id, 0, 0, 0)
+    world.work.write_json(key, {"seq": fanout_seq(0, 0), "entry": big.model_dump(mode="json"),
+                                "upload": upload.to_json()})
+    large.finish(job_id, key)
+    [result] = [r for r in world.catalog.list_parts(job_id) if r.get("fanout")]
+    return result
+
+
+def test_a_large_object_completed_with_another_checksum_has_its_version_deleted() -> None:
+    world = FakeWorld()
+    copier = StubCopier(completes=Composite("cd" * 32, 3, "v-written"), current=Composite("cd" * 32, 3, "v-written"))
+    result = finish_large(world, copier)
+    assert copier.discarded == [("orders-restored", "big.bin", "v-written")]
+    assert result["failed"][0]["key"] == "big.bin" and result["restored"] == 0
+
+
+def test_a_retried_finish_never_deletes_the_version_it_did_not_write() -> None:
+    """The upload was completed by an earlier attempt: the key's current version may be the user's object the
+    restore overwrote (or theirs written since) - its checksum differs, and it is not Coffer's to delete."""
+    world = FakeWorld()
+    copier = StubCopier(completes=None, current=Composite("ef" * 32, 3, "v-users"))
+    result = finish_large(world, copier)
+    assert copier.discarded == []
+    assert result["failed"][0]["key"] == "big.bin"
