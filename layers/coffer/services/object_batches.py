@@ -235,7 +235,10 @@ class ObjectBatches:
 
         The workflow lists the recovery point's parts in the vault; only those the manifest lists, with the
         checksum it records, are restored. (A batch that failed after writing its part left the part there,
-        locked, but not in the manifest: its keys are the recovery point's failed keys.)
+        locked, but not in the manifest: its keys are the recovery point's failed keys.) The manifest, the part and
+        each blob are read at the versions the recovery point pins. One object's failure is that object's only: a
+        missing or unreadable blob, a restored checksum that differs (the version written is deleted) or a key over
+        1,024 bytes under DestinationPrefix names it failed and the part goes on.
         """
         job = self._catalog.get_job(job_id)
         if pitr_time(job):  # a point-in-time restore: batch files of the bucket as it was (ListPitrBatches)
