@@ -262,7 +262,7 @@ def main() -> int:
     if not args.no_write:
         merged = json.loads(args.results.read_text())
         merged["cost_model"] = out
-        args.results.write_text(json.dumps(merged, indent=1) + "\n")
+        args.results.write_text(json.dumps(merged, indent=2) + "\n")
     return 0
 
 

@@ -106,9 +106,10 @@ def test_s3_restores_to_a_moment_only_into_an_empty_bucket_or_prefix(clients: di
     adapter.check_restore_target({"DestinationBucketName": "target", "DestinationPrefix": "new/"})
     with pytest.raises(InvalidInput, match=re.escape("DestinationBucketName: s3://target/old/ already holds objects")):
         adapter.check_restore_target({"DestinationBucketName": "target", "DestinationPrefix": "old/"})
-    with pytest.raises(InvalidInput, match=re.escape("bucket missing-bucket does not exist (NewBucket=true")):
-        adapter.check_restore_target({"DestinationBucketName": "missing-bucket"})
+    with pytest.raises(InvalidInput, match=re.escape('bucket missing-bucket does not exist (NewBucket "false"')):
+        adapter.check_restore_target({"DestinationBucketName": "missing-bucket", "NewBucket": "false"})
     adapter.check_restore_target({"DestinationBucketName": "missing-bucket", "NewBucket": "true"})
+    adapter.check_restore_target({"DestinationBucketName": "missing-bucket"})  # a new bucket is the default
 
 
 def test_dynamodb_turns_pitr_on_with_the_retention_and_restores_into_a_new_table(clients: dict[str, Any]) -> None:

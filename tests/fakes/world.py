@@ -13,6 +13,7 @@ from coffer.services.audit_log import AuditLog
 from coffer.services.backup_jobs import BackupJobs
 from coffer.services.continuous import ContinuousBackups
 from coffer.services.large_objects import LargeObjects
+from coffer.services.object_batches import ObjectBatches
 from coffer.services.restore_jobs import RestoreJobs
 from coffer.services.vaults import Vaults
 from coffer.settings import Settings
@@ -27,6 +28,7 @@ from fakes.catalog import (
 )
 from fakes.resources import FakeResources, RecordingAdapter
 from fakes.storage import MemoryBuckets, MemoryVault, MemoryWorkArea
+from fakes.target_buckets import MemoryTargetBuckets
 
 START = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 SETTINGS = Settings(catalog_table="catalog", vault_bucket="vault", work_bucket="work",
@@ -72,6 +74,11 @@ class FakeWorld:
         return MemoryWorkArea(self.buckets, self.settings.work_bucket)
 
     @cached_property
+    def targets(self) -> MemoryTargetBuckets:
+        """The buckets S3 restores write into (the restore side of ports/source_buckets.py)."""
+        return MemoryTargetBuckets(self.buckets)
+
+    @cached_property
     def resources(self) -> FakeResources:
         return FakeResources(self.ebs)
 
@@ -100,4 +107,12 @@ class FakeWorld:
     @cached_property
     def restore_jobs(self) -> RestoreJobs:
         return RestoreJobs(self.catalog, self.vault, self.resources, MemoryRestoreLeases(self.table), self.continuous,
-                           self.settings, self.clock)
+                           self.targets, self.settings, self.clock)
+
+    @cached_property
+    def object_batches(self) -> ObjectBatches:
+        """S3 restores' RestoreBatch (restore_part) writing into `targets`; no listing, backup or fan-out here."""
+        large = LargeObjects(self.catalog, self.vault, self.work, unused("multipart copies"), self.vaults,
+                             self.settings)
+        return ObjectBatches(self.catalog, self.vault, self.work, self.targets, unused("inventory batches"),
+                             self.continuous, large, self.vaults, self.settings, self.clock)

@@ -164,8 +164,16 @@ def test_an_s3_bucket_changed_all_day_is_restored_exactly_as_of_three_times(coff
     assert early["error"] == "RequestRefused"
     assert "Metadata.RestoreTime: 2026-11-25T00:04:59Z is outside the restorable window 2026-11-25T00:05:00Z" \
         in failure_causes(coffer, str(early["arn"]))
+    # An existing bucket: refused before any job unless NewBucket is "false" (restores never take over) ...
+    taken = coffer.start_restore({"RecoveryPointArn": rp.recovery_point_id, "IdempotencyToken": "pitr-taken",
+                                  "Metadata": {"DestinationBucketName": BUCKET, "UseLatestRestorableTime": "true"}})
+    assert taken["error"] == "RequestRefused"
+    assert f"Metadata.DestinationBucketName: '{BUCKET}' exists: a restore into a new bucket" in failure_causes(
+        coffer, str(taken["arn"]))
+    # ... and with it (the bucket is versioned), a point-in-time restore still wants it empty
     busy = coffer.start_restore({"RecoveryPointArn": rp.recovery_point_id, "IdempotencyToken": "pitr-busy",
-                                 "Metadata": {"DestinationBucketName": BUCKET, "UseLatestRestorableTime": "true"}})
+                                 "Metadata": {"DestinationBucketName": BUCKET, "NewBucket": "false",
+                                              "UseLatestRestorableTime": "true"}})
     assert busy["status"] == "FAILED"
     assert f"Metadata.DestinationBucketName: s3://{BUCKET}/ already holds objects" in failure_causes(
         coffer, str(busy["arn"]))

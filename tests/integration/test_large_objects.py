@@ -127,7 +127,7 @@ def test_large_objects_back_up_in_parts_restore_byte_identical_are_reused_copied
         copies = PartsPerInvocation()
         with observing(copies), CallRecorder() as calls:
             restored = coffer.start_restore({"RecoveryPointArn": job.recovery_point_id, "IdempotencyToken": "r-large",
-                                             "Metadata": {"DestinationBucketName": BUCKET,
+                                             "Metadata": {"DestinationBucketName": "large-restored",
                                                           "DestinationPrefix": "restored/"}})
         assert restored["status"] == "SUCCEEDED", restored
         # a deferred blob is asked back from the archive before its upload starts (here: not archived, readable)
@@ -138,19 +138,19 @@ def test_large_objects_back_up_in_parts_restore_byte_identical_are_reused_copied
         assert coffer.deps.catalog.get_job(job_id_for("r-large")).state is JobState.COMPLETED
         assert coffer.twin.invocations["RestoreBatchFunction"] == before + parts + 1 + 2 + 1
         assert sum(copies.counts) == 3 + 2 and max(copies.counts) == 2, copies.counts  # huge: 2 + 1; big: 2
-        original = {k: v for k, v in bucket_snapshot(s3, BUCKET).items() if not k.startswith("restored/")}
-        assert bucket_snapshot(s3, BUCKET, prefix="restored/") == original
+        # (into a new bucket: restores never take over the source, which is not versioned here)
+        original = bucket_snapshot(s3, BUCKET)
+        assert bucket_snapshot(s3, "large-restored", prefix="restored/") == original
         assert original[HUGE_KEY]["metadata"] == {"camera": "a"} and original[HUGE_KEY]["tags"] == {"retention": "long"}
-        assert s3.get_object(Bucket=BUCKET, Key=f"restored/{HUGE_KEY}")["Body"].read() == HUGE
-        assert composite_of(s3, BUCKET, f"restored/{HUGE_KEY}") == (huge.sha256, huge.parts)
-        s3.delete_objects(Bucket=BUCKET, Delete={"Objects": [{"Key": f"restored/{k}"} for k in original]})
+        assert s3.get_object(Bucket="large-restored", Key=f"restored/{HUGE_KEY}")["Body"].read() == HUGE
+        assert composite_of(s3, "large-restored", f"restored/{HUGE_KEY}") == (huge.sha256, huge.parts)
 
         # -- a restore's part range that cannot be copied: the upload is aborted, the restore PARTIAL with the key
         with FaultInjector() as faults:  # part 3 exists only for the 11 MiB object
             faults.fail(FaultKind.ACCESS_DENIED, "s3", "UploadPartCopy", caller="RestoreBatchFunction",
                         url_contains="partNumber=3", times=None)
             partial = coffer.start_restore({"RecoveryPointArn": job.recovery_point_id, "IdempotencyToken": "r-part",
-                                            "Metadata": {"DestinationBucketName": BUCKET,
+                                            "Metadata": {"DestinationBucketName": "large-partial",
                                                          "DestinationPrefix": "partial/"}})
         assert partial["status"] == "SUCCEEDED", partial
         partial_job = coffer.deps.catalog.get_job(job_id_for("r-part"))
@@ -158,10 +158,9 @@ def test_large_objects_back_up_in_parts_restore_byte_identical_are_reused_copied
         assert [k.split(" ")[0] for k in partial_job.progress.failed_keys] == [HUGE_KEY]
         assert "were not copied" in partial_job.progress.failed_keys[0]
         assert partial_job.progress.objects == len(original) - 1
-        assert s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
-        left = bucket_snapshot(s3, BUCKET, prefix="partial/")
+        assert s3.list_multipart_uploads(Bucket="large-partial").get("Uploads", []) == []
+        left = bucket_snapshot(s3, "large-partial", prefix="partial/")
         assert HUGE_KEY not in left and left == {k: v for k, v in original.items() if k != HUGE_KEY}
-        s3.delete_objects(Bucket=BUCKET, Delete={"Objects": [{"Key": f"partial/{k}"} for k in left]})
 
         # -- incremental: unchanged large objects are reused, nothing is copied in parts again
         before = coffer.twin.invocations["CopyLargeObjectFunction"]

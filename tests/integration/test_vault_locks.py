@@ -259,17 +259,18 @@ def test_every_attempt_to_delete_overwrite_or_unlock_a_locked_recovery_point_is_
                    lambda: s3.delete_object(Bucket=bucket, Key=blob, VersionId=held,
                                             BypassGovernanceRetention=True)) == "AccessDenied"
     s3.put_object_legal_hold(Bucket=bucket, Key=blob, VersionId=held, LegalHold={"Status": "OFF"})
-    # Overwriting is not refused - S3 adds a version on top and the locked one stays, byte for byte; readers
-    # check checksums, so the forgery is refused at restore and reported by verify.
+    # Overwriting is not refused - S3 adds a version on top and the locked one stays, byte for byte; a restore reads
+    # the version the recovery point pins, so the forgery is never read (before pins it was refused by the
+    # manifest's checksum), and verify reports it.
     manifest = compliance["manifest"][0]
     original = s3.head_object(Bucket=bucket, Key=manifest)["VersionId"]
     attempt(log, "COMPLIANCE manifest: PutObject (overwrite)",
             lambda: s3.put_object(Bucket=bucket, Key=manifest, Body=b"{}", ChecksumAlgorithm="SHA256"))
     assert s3.get_object(Bucket=bucket, Key=manifest, VersionId=original)["ObjectLockMode"] == "COMPLIANCE"
     restore = coffer.start_restore({"RecoveryPointArn": rp.recovery_point_id, "IdempotencyToken": "forged",
-                                    "Metadata": {"DestinationBucketName": "never", "NewBucket": "true"}})
-    assert "does not match its checksum" in refusal_cause(coffer, restore)
-    log.append(("restore of the overwritten manifest", "refused by Coffer: does not match its checksum"))
+                                    "Metadata": {"DestinationBucketName": "never-forged", "NewBucket": "true"}})
+    assert restore["status"] == "SUCCEEDED", restore
+    log.append(("restore of the overwritten manifest", "reads the pinned version: the forgery is never read"))
     # What moto does NOT refuse (S3 does): tests/contract runs these against a strict stand-in, and
     # test_coffer_never_attempts_what_s3_refuses shows Coffer's code never tries them.
     part = compliance["parts"][0]

@@ -367,8 +367,8 @@ def restore(metadata: dict[str, str], resource_type: ResourceType, rp: str = "rp
     ({"DestinationBucketName": "restored", "DestinationPrefix": "é" * 512},
      ["Metadata.DestinationPrefix: 'ééé", "is 1024 bytes: S3 keys are at most 1024 bytes"]),
     ({"DestinationBucketName": "restored", "DestinationPrefix": "a\x00b/"}, ["holds control characters"]),
-    ({"DestinationBucketName": "restored", "Region": "eu-west-1"}, ["Metadata.Region: 'eu-west-1' applies only to a "
-                                                                    "new bucket"]),
+    ({"DestinationBucketName": "restored", "NewBucket": "false", "Region": "eu-west-1"},
+     ["Metadata.Region: 'eu-west-1' applies only to a new bucket"]),
     ({"DestinationBucketName": "restored", "NewBucket": "true", "Region": "Mars"}, ["is not an AWS Region name"]),
     ({"DestinationBucketName": ""}, ["Metadata.DestinationBucketName: required to restore a S3 recovery point"]),
     ({"DestinationBucketName": "restored", "DestinationBuckteName": "x"},
@@ -513,6 +513,8 @@ def test_an_existing_bucket_may_predate_todays_naming_rules(name: str) -> None:
     """us-east-1 took names of up to 255 letters of either case, digits, dots, hyphens and underscores until
     March 2018: such buckets are backed up and restored into, but no new bucket is created with such a name."""
     assert resource_arn_problems(f"arn:aws:s3:::{name}") == []
-    assert restore({"DestinationBucketName": name}, ResourceType.S3) == []
-    [problem] = restore({"DestinationBucketName": name, "NewBucket": "true"}, ResourceType.S3)
-    assert problem.startswith("Metadata.DestinationBucketName: ") and "is not a valid S3 bucket name" in problem
+    assert restore({"DestinationBucketName": name, "NewBucket": "false"}, ResourceType.S3) == []
+    # a new bucket is the default (restores never take over): NewBucket left out is NewBucket "true"
+    for new in ({"NewBucket": "true"}, {}):
+        [problem] = restore({"DestinationBucketName": name, **new}, ResourceType.S3)
+        assert problem.startswith("Metadata.DestinationBucketName: ") and "is not a valid S3 bucket name" in problem

@@ -545,9 +545,11 @@ OWN_RESOURCE_DENIES = {
     "StartBackupJobFunction": ("NeverBackUpTheStacksOwn", {"s3:GetBucketLocation", "dynamodb:CreateBackup"}),
     "ListBatchesFunction": ("NeverReadTheVault", {"s3:ListBucket", "s3:GetObject"}),
     "StartRestoreJobFunction": ("NeverRestoreIntoTheStacksOwn", {
-        "s3:CreateBucket", "s3:GetBucketLocation", "dynamodb:RestoreTableFromBackup", "dynamodb:ImportTable",
-        "dynamodb:RestoreTableToPointInTime"}),
-    "RestoreBatchFunction": ("NeverRestoreIntoTheVault", {"s3:PutObject", "s3:PutObjectTagging"}),
+        "s3:CreateBucket", "s3:GetBucketLocation", "s3:GetBucketVersioning", "dynamodb:RestoreTableFromBackup",
+        "dynamodb:ImportTable", "dynamodb:RestoreTableToPointInTime"}),
+    # (DeleteObject(Version): a restore deletes the version it wrote whose checksum is not the manifest's)
+    "RestoreBatchFunction": ("NeverRestoreIntoTheVault", {"s3:PutObject", "s3:PutObjectTagging", "s3:DeleteObject",
+                                                          "s3:DeleteObjectVersion"}),
     "StartCopyJobFunction": ("NeverExportTheCatalog", {"dynamodb:ExportTableToPointInTime"}),
     "EnableContinuousBackupFunction": ("NeverTheCatalogsRecovery", {"dynamodb:UpdateContinuousBackups"}),
 }
@@ -584,6 +586,12 @@ def test_only_known_managed_policies(roles: dict[str, Any]) -> None:
         assert set(role["Properties"].get("ManagedPolicyArns", [])) <= MANAGED_POLICIES, name
 
 
+#: a restore deletes, in its target bucket (any of the account's), only the version it wrote whose SHA-256 is not the
+#: manifest's: RestoreBatch's role may delete in any bucket of the account but the stack's own, which it denies itself
+RESTORE_DISCARDS = {("RestoreBatchFunctionRole", "s3:DeleteObject"),
+                    ("RestoreBatchFunctionRole", "s3:DeleteObjectVersion")}
+
+
 def test_no_role_can_destroy_or_unlock_the_vault(roles: dict[str, Any]) -> None:
     deleters = {f"{function}Role": prefix for function, prefix in SWEEP_DELETERS.items()}
     for name, role in roles.items():
@@ -591,6 +599,13 @@ def test_no_role_can_destroy_or_unlock_the_vault(roles: dict[str, Any]) -> None:
             if action == "s3:DeleteObjectVersion" and name in deleters:
                 # the one exception: the sweep deletes versions on its own prefix, never bypassing governance
                 assert resource == deleters[name], (name, resource)
+                continue
+            if (name, action) in RESTORE_DISCARDS and resource == "arn:${AWS::Partition}:s3:::*/*":
+                # the other: restore targets, the stack's own buckets denied in the role (the vault's policy also
+                # denies both to all but the sweep and the operator: DenyVersionDeletion, DenyDeleteMarkers)
+                denied = {(a, r) for s in statements_of_role(role) if s["Effect"] == "Deny"
+                          for a in as_list(s["Action"]) for r in (render(x) for x in as_list(s["Resource"]))}
+                assert {(action, "${VaultBucket.Arn}/*"), (action, "${WorkBucket.Arn}/*")} <= denied, (name, action)
                 continue
             if action in VAULT_DESTRUCTIVE:
                 assert "VaultBucket" not in resource and not resource.startswith("arn:${AWS::Partition}:s3:::*"), (

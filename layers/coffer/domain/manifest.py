@@ -20,6 +20,9 @@ MANIFEST_FORMAT = "coffer.manifest/1"
 
 #: the multipart fields of an entry, written only for COMPOSITE entries (small objects' entries are unchanged)
 _MULTIPART_FIELDS = ("checksum_type", "parts", "part_size")
+#: headers S3 keeps that a restore puts back, recorded since restores keep them (absent when S3 had none: an entry
+#: without them is written as before, and restores S3's defaults - STANDARD storage, no Expires, no redirect)
+_RESTORE_FIELDS = ("expires", "website_redirect_location", "storage_class")
 
 
 class ObjectEntry(BaseModel):
@@ -50,6 +53,10 @@ class ObjectEntry(BaseModel):
     content_disposition: str | None = None
     content_encoding: str | None = None
     content_language: str | None = None
+    #: HeadObject's Expires (ISO 8601), WebsiteRedirectLocation and StorageClass (None: STANDARD)
+    expires: str | None = None
+    website_redirect_location: str | None = None
+    storage_class: str | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
     tags: dict[str, str] = Field(default_factory=dict)
 
@@ -63,6 +70,10 @@ class ObjectEntry(BaseModel):
         if isinstance(dumped, dict) and not self.composite:
             for name in _MULTIPART_FIELDS:
                 dumped.pop(name, None)
+        if isinstance(dumped, dict):
+            for name in _RESTORE_FIELDS:
+                if dumped.get(name) is None:
+                    dumped.pop(name, None)
         return dumped
 
 

@@ -83,8 +83,8 @@ class StartBackupJobRequest(BaseModel):
 class StartRestoreJobRequest(BaseModel):
     """AWS Backup's StartRestoreJob input. Metadata keys depend on the resource type:
 
-    - S3: DestinationBucketName (required), NewBucket ("true" creates it), DestinationPrefix (optional),
-      Region (of a new bucket)
+    - S3: DestinationBucketName (required), NewBucket ("true", the default, creates it; "false" restores into an
+      existing bucket whose versioning is Enabled), DestinationPrefix (optional), Region (of a new bucket)
     - DynamoDB: targetTableName (required)
     - EBS: nothing required; availabilityZone, volumeType, volumeSize (GiB), iops, throughput and kmsKeyId
       override what the recovery point recorded (a kmsKeyId makes the new volume encrypted with that key)

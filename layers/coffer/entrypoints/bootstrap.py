@@ -297,7 +297,7 @@ class Root:
     def restore_jobs(self) -> RestoreJobs:
         from coffer.services.restore_jobs import RestoreJobs
 
-        return RestoreJobs(self.catalog, self.vault, self.resources, self.restore_leases, self.continuous,
+        return RestoreJobs(self.catalog, self.vault, self.resources, self.restore_leases, self.continuous, self.s3,
                            self.settings, self.clock)
 
     @cached_property

@@ -68,6 +68,11 @@ class MultipartCopies(Protocol):
         """The whole copy at once; aborted on any failure."""
         ...
 
+    def discard(self, bucket: str, key: str, version_id: str | None) -> None:
+        """Delete the version a restore wrote whose checksum is not the manifest's: by its VersionId, so only that
+        version goes (without one - an unversioned bucket, only ever one the restore created - the key)."""
+        ...
+
     def composite_of(self, bucket: str, key: str) -> tuple[Composite | None, int] | None:
         """(S3's composite checksum or None for an object without one, size); None if there is no such object."""
         ...

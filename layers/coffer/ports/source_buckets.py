@@ -32,7 +32,16 @@ class SourceBuckets(Protocol):
         """Server-side copy that makes S3 compute the SHA-256 (hex): how an object's content address is learnt."""
         ...
 
-    def restore_object(self, vault_bucket: str, blob_key: str, bucket: str, key: str, entry: ObjectEntry) -> None:
-        """Copy a blob back under its key with its headers, metadata and tags; IntegrityError unless S3's SHA-256
-        of the restored object is the recorded one."""
+    def bucket_versioning(self, bucket: str) -> str | None:
+        """A restore target's versioning: GetBucketVersioning's Status ("Enabled", "Suspended"), "" when it was never
+        enabled, None when the bucket does not exist."""
+        ...
+
+    def restore_object(self, vault_bucket: str, blob_key: str, bucket: str, key: str, entry: ObjectEntry,
+                       blob_version: str | None = None) -> str | None:
+        """Copy a blob (the version `blob_version` pins, else the newest) back under its key with every header S3
+        keeps, its metadata, tags and storage class; the VersionId written (None in an unversioned bucket).
+        IntegrityError unless S3's SHA-256 of the restored object is the recorded one - the version written is then
+        deleted first (only that version: what it overwrote is current again). ObjectRefused when the blob is
+        missing or unreadable."""
         ...

@@ -42,6 +42,7 @@ from coffer.domain.continuous import (
     restore_time,
 )
 from coffer.domain.errors import CofferError, IntegrityError, InvalidInput, NotFound, ObjectRefused, RestoreMismatch
+from coffer.domain.input_rules.restore_metadata import restored_key_problem
 from coffer.domain.jobs import Job, JobState
 from coffer.domain.lifecycle import Lifecycle
 from coffer.domain.manifest import Manifest, ManifestPart, ObjectEntry, PartRef, VaultLayout, WorkLayout, sha256_hex
@@ -334,6 +335,10 @@ class ContinuousBackups:
         large = self._large
         for n, raw in enumerate(batch["entries"]):
             entry = ObjectEntry.model_validate(raw)
+            too_long = restored_key_problem(prefix, entry.key)
+            if too_long:  # (as RestoreBatch: that key fails, named)
+                failed.append({"key": entry.key, "reason": too_long})
+                continue
             try:
                 blob = VaultLayout.blob_of(job.vault_name, entry)
                 if large.fans_out(entry):
@@ -343,7 +348,8 @@ class ContinuousBackups:
                 if entry.composite:  # a base backup's object copied in parts (services/large_objects.py)
                     large.restore_object(blob, bucket, prefix + entry.key, entry)
                 else:
-                    self._buckets.restore_object(self._vault.bucket, blob, bucket, prefix + entry.key, entry)
+                    self._buckets.restore_object(self._vault.bucket, blob, bucket, prefix + entry.key, entry,
+                                                 entry.blob_version_id)  # the version the journal pinned
                 restored += 1
             except ObjectRefused as refused:  # no retry cures it (others: the workflow retries the whole batch)
                 failed.append({"key": entry.key, "reason": refused.code})

@@ -38,6 +38,7 @@ from coffer.domain.jobs import Job, JobKind
 from coffer.domain.manifest import ManifestPart, ObjectEntry, PartRef, VaultLayout, WorkLayout
 from coffer.domain.multipart import part_count, part_size_for
 from coffer.domain.object_lock import LockMode
+from coffer.domain.restored_headers import restore_args
 from coffer.domain.steps import LargeCopiesResult, LargeCopyResult
 from coffer.domain.vaults import Seal
 from coffer.ports.catalog import Catalog
@@ -48,10 +49,6 @@ from coffer.services.object_tiering import keep_warm
 from coffer.services.vaults import Vaults
 from coffer.settings import Settings
 
-#: HeadObject / CreateMultipartUpload header -> ObjectEntry field restored with the object (as S3Adapter.restore_object)
-RESTORED_HEADERS = {"ContentType": "content_type", "CacheControl": "cache_control",
-                    "ContentDisposition": "content_disposition", "ContentEncoding": "content_encoding",
-                    "ContentLanguage": "content_language"}
 #: manifest parts of deferred objects are numbered apart from the batches' (seq < LARGE_SEQ_BASE)
 LARGE_SEQ_BASE = 10**9
 ROUNDS = 2  # 0: source -> staging, 1: staging -> vault
@@ -81,14 +78,16 @@ def unfinished_deferred(records: list[dict[str, Any]]) -> list[str]:
             if o["seq"] not in results or results[o["seq"]]["failed"]]
 
 
+def read_pinned(vault: VaultStore, key: str, version_id: str | None) -> bytes:
+    """What a restore reads of the vault: the version a recovery point pins, or - without a pin (written before
+    versions were pinned) - the newest, which its recorded checksum still checks (verify flags it UNPINNED)."""
+    return vault.get_bytes_version(key, version_id) if version_id else vault.get_bytes(key)
+
+
 def restore_create_args(entry: ObjectEntry) -> dict[str, Any]:
-    """CreateMultipartUpload parameters that restore an object's headers, user metadata and tags."""
-    create: dict[str, Any] = {"Metadata": entry.metadata, "Tagging": urlencode(entry.tags)}
-    for header, field in RESTORED_HEADERS.items():
-        value = getattr(entry, field)
-        if value:
-            create[header] = value
-    return create
+    """CreateMultipartUpload parameters that restore an object's headers, user metadata, tags and storage class
+    (as S3Adapter.restore_object: domain/restored_headers.py)."""
+    return restore_args(entry)
 
 
 def pinned_version(blob: str, lock: LockFacts) -> str | None:
@@ -196,9 +195,13 @@ class LargeObjects:
         """Copy a composite blob (of at most P parts: `fans_out`) back under its key, in the parts it was stored
         with, with its headers, metadata and tags: S3's composite SHA-256 of the restored object must be the
         recorded one."""
-        restored = self._copier.copy(self._vault.bucket, blob, None, entry.size, entry.part_size or entry.size,
-                                     bucket, key, **restore_create_args(entry))
-        self._check(f"s3://{bucket}/{key}", restored, Composite(entry.sha256, entry.parts or 0))
+        restored = self._copier.copy(self._vault.bucket, blob, entry.blob_version_id, entry.size,
+                                     entry.part_size or entry.size, bucket, key, **restore_create_args(entry))
+        try:
+            self._check(f"s3://{bucket}/{key}", restored, Composite(entry.sha256, entry.parts or 0))
+        except IntegrityError:
+            self._copier.discard(bucket, key, restored.version_id)  # no byte that differs stays visible
+            raise
 
     def defer_blob(self, job: Job, part_seq: int, index: int, entry: ObjectEntry, source_blob: str,
                    dest_bucket: str, dest_key: str, create: dict[str, Any]) -> dict[str, Any]:
@@ -283,12 +286,16 @@ class LargeObjects:
         copier = self._copier_of(job)
         result: dict[str, Any] = {"seq": document["seq"], "fanout": entry.key, "failed": []}
         restore = job.kind is JobKind.RESTORE
+        written: Composite | None = None  # the version this call completed: Coffer's own
         try:
-            composite = self._complete(upload, copier)
+            composite, fresh = self._completed(upload, copier)
+            written = composite if fresh else None
             self._check(f"s3://{upload.dest_bucket}/{upload.dest_key}", composite,
                         Composite(entry.sha256, entry.parts or 0))
         except IntegrityError as error:
-            copier.abort(upload)  # (an object S3 completed with another checksum stays, named failed)
+            copier.abort(upload)
+            if written is not None and restore:  # completed with another checksum: delete the version it wrote
+                copier.discard(upload.dest_bucket, upload.dest_key, written.version_id)
             result["failed"] = [{"key": entry.key, "reason": f"IntegrityError: {error}"}]
         done = not result["failed"]
         if restore:
@@ -306,15 +313,21 @@ class LargeObjects:
 
     def _complete(self, upload: Upload, copier: MultipartCopies) -> Composite:
         """Complete the upload; a retry after it was completed finds the object S3 made."""
+        return self._completed(upload, copier)[0]
+
+    @staticmethod
+    def _completed(upload: Upload, copier: MultipartCopies) -> tuple[Composite, bool]:
+        """(the object's composite, whether this call completed it). Only a version this call completed is known to
+        be Coffer's own: a retry finds the key's current version, which may be what the restore overwrote."""
         try:
-            return copier.complete(upload)
+            return copier.complete(upload), True
         except UploadGone:
             pass
         found = copier.composite_of(upload.dest_bucket, upload.dest_key)
         if found is None or found[0] is None or found[1] != upload.size:
             raise IntegrityError(f"s3://{upload.dest_bucket}/{upload.dest_key}: upload {upload.upload_id} is gone "
                                  "and left no object of its size")
-        return found[0]
+        return found[0], False
 
     def _finalize(self, job: Job, bucket: str, seq: int, facts: dict[str, Any], blob: str,
                   locked_until: datetime | None, mode: LockMode | None, copied: bool, seal: Seal) -> None:

@@ -22,6 +22,7 @@ from coffer.domain.cold_tier import (
     warm_until_needed,
 )
 from coffer.domain.errors import CofferError, IntegrityError, ObjectArchived, ObjectRefused
+from coffer.domain.input_rules.restore_metadata import restored_key_problem
 from coffer.domain.jobs import Job
 from coffer.domain.manifest import Manifest, ManifestPart, ObjectEntry, PartRef, VaultLayout, WorkLayout, sha256_hex
 from coffer.domain.object_lock import LockMode
@@ -35,7 +36,7 @@ from coffer.ports.vault import VaultStore
 from coffer.ports.work_area import WorkArea
 from coffer.services.continuous import ContinuousBackups, pitr_time
 from coffer.services.inventory_batches import InventoryBatches
-from coffer.services.large_objects import Deferred, LargeObjects, pinned_version, restore_create_args
+from coffer.services.large_objects import Deferred, LargeObjects, pinned_version, read_pinned, restore_create_args
 from coffer.services.object_tiering import keep_warm
 from coffer.services.vaults import Vaults
 from coffer.settings import Settings
@@ -234,19 +235,24 @@ class ObjectBatches:
 
         The workflow lists the recovery point's parts in the vault; only those the manifest lists, with the
         checksum it records, are restored. (A batch that failed after writing its part left the part there,
-        locked, but not in the manifest: its keys are the recovery point's failed keys.)
+        locked, but not in the manifest: its keys are the recovery point's failed keys.) The manifest, the part and
+        each blob are read at the versions the recovery point pins. One object's failure is that object's only: a
+        missing or unreadable blob, a restored checksum that differs (the version written is deleted) or a key over
+        1,024 bytes under DestinationPrefix names it failed and the part goes on.
         """
         job = self._catalog.get_job(job_id)
         if pitr_time(job):  # a point-in-time restore: batch files of the bucket as it was (ListPitrBatches)
             return self._continuous.restore_batch(job, part_key)
         rp = self._catalog.get_recovery_point(job.recovery_point_id)
-        manifest_raw = self._vault.get_bytes(rp.manifest_key or "")
+        # Pinned reads: the manifest, part and blob versions the recovery point pins (one without pins - written
+        # before versions were pinned - reads the newest, which its checksums still check; verify flags it UNPINNED)
+        manifest_raw = read_pinned(self._vault, rp.manifest_key or "", rp.manifest_version_id)
         if rp.manifest_sha256 and sha256_hex(manifest_raw) != rp.manifest_sha256:
             raise IntegrityError(f"manifest of recovery point {rp.recovery_point_id} does not match its checksum")
         listed = {ref.key: ref for ref in Manifest.model_validate_json(manifest_raw).parts}
         if part_key not in listed:
             return BatchResult(job_id=job_id, seq=_seq_of(part_key), objects=0)
-        raw = self._vault.get_bytes(part_key)
+        raw = read_pinned(self._vault, part_key, listed[part_key].version_id)
         if sha256_hex(raw) != listed[part_key].sha256:
             raise IntegrityError(f"{part_key} does not match the checksum its manifest records")
         part = ManifestPart.model_validate_json(raw)
@@ -267,6 +273,10 @@ class ObjectBatches:
         archived: list[ObjectEntry] = []
         deferred: list[dict[str, Any]] = []
         for n, entry in enumerate(part.entries):
+            too_long = restored_key_problem(prefix, entry.key)
+            if too_long:
+                failed.append({"key": entry.key, "reason": too_long})
+                continue
             try:
                 blob = VaultLayout.blob_of(job.vault_name, entry)
                 if n in large:
@@ -275,7 +285,8 @@ class ObjectBatches:
                 elif entry.composite:
                     self.large.restore_object(blob, bucket, prefix + entry.key, entry)
                 else:
-                    self._buckets.restore_object(self._vault.bucket, blob, bucket, prefix + entry.key, entry)
+                    self._buckets.restore_object(self._vault.bucket, blob, bucket, prefix + entry.key, entry,
+                                                 entry.blob_version_id)
             except ObjectArchived:
                 archived.append(entry)  # a shared blob archived for older recovery points: bring it back
             except ObjectRefused as refused:

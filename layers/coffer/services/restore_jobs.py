@@ -7,8 +7,9 @@ from typing import Any
 
 from coffer.domain.clock import Clock
 from coffer.domain.continuous import RESTORE_TIME, USE_LATEST
-from coffer.domain.errors import CofferError, IntegrityError, InvalidInput
+from coffer.domain.errors import CofferError, IntegrityError, InvalidInput, NotFound, RestoreMismatch
 from coffer.domain.input_rules.gates import check_restore_request
+from coffer.domain.input_rules.restore_metadata import restore_bucket_problem
 from coffer.domain.jobs import Job, JobKind, JobState, Transition
 from coffer.domain.manifest import Manifest, VaultLayout, sha256_hex
 from coffer.domain.recovery_points import RecoveryPointStatus
@@ -19,11 +20,12 @@ from coffer.ports.catalog import Catalog, DuplicateRequest
 from coffer.ports.resource_registry import ResourceAdapters
 from coffer.ports.resources import BackupStrategy
 from coffer.ports.restore_leases import RestoreLeaseStore
+from coffer.ports.source_buckets import SourceBuckets
 from coffer.ports.vault import VaultStore
 from coffer.services.backup_jobs import IDEMPOTENCY_TTL
 from coffer.services.continuous import ContinuousBackups, pitr_time
 from coffer.services.jobs_common import job_id_for, summary
-from coffer.services.large_objects import unfinished_deferred
+from coffer.services.large_objects import read_pinned, unfinished_deferred
 from coffer.settings import Settings
 
 #: Restore metadata each resource type requires (AWS Backup's key names; the API's parameter names where AWS
@@ -57,10 +59,22 @@ def failed_keys(records: list[dict[str, Any]]) -> list[str]:
     return failed + unfinished_deferred(records)
 
 
+#: failed keys a FAILED restore's cause names (all of them, up to 1,000, are in the job's failed_keys)
+CAUSE_KEYS = 20
+
+
+def failed_cause(restored: int, objects: int, failed: list[str]) -> str:
+    """Why an S3 restore FAILED, naming the first CAUSE_KEYS keys that failed."""
+    named = ", ".join(failed[:CAUSE_KEYS]) + (f" and {len(failed) - CAUSE_KEYS} more" if len(failed) > CAUSE_KEYS
+                                               else "")
+    return f"restored {restored} of {objects} objects; {len(failed)} failed: {named}"
+
+
 class RestoreJobs:
     def __init__(self, catalog: Catalog, vault: VaultStore, resources: ResourceAdapters, leases: RestoreLeaseStore,
-                 continuous: ContinuousBackups, settings: Settings, clock: Clock) -> None:
+                 continuous: ContinuousBackups, buckets: SourceBuckets, settings: Settings, clock: Clock) -> None:
         self._catalog = catalog
+        self._buckets = buckets  # an S3 restore's target bucket, checked before the job exists
         self._vault = vault
         self._resources = resources
         self._leases = leases
@@ -69,9 +83,10 @@ class RestoreJobs:
         self._clock = clock
 
     def load_manifest(self, recovery_point_id: str) -> Manifest:
-        """The manifest as written to the vault, refused if its bytes differ from what the catalog recorded."""
+        """The manifest as written to the vault (the version the recovery point pins), refused if its bytes differ from
+        what the catalog recorded."""
         rp = self._catalog.get_recovery_point(recovery_point_id)
-        raw = self._vault.get_bytes(rp.manifest_key or "")
+        raw = read_pinned(self._vault, rp.manifest_key or "", rp.manifest_version_id)
         if rp.manifest_sha256 and sha256_hex(raw) != rp.manifest_sha256:
             raise IntegrityError(f"manifest of recovery point {recovery_point_id} does not match its checksum")
         return Manifest.model_validate_json(raw)
@@ -96,6 +111,8 @@ class RestoreJobs:
         # A continuous recovery point: RestoreTime checked against its window (UseLatestRestorableTime -> now).
         target = self._continuous.restore_target(rp, dict(request.metadata))
         token = request.idempotency_token or event_id
+        if rp.resource_type is ResourceType.S3:
+            self._check_bucket(target, job_id_for(token))
         job = Job(
             job_id=job_id_for(token), kind=JobKind.RESTORE, resource_arn=rp.resource_arn,
             resource_type=rp.resource_type,
@@ -137,6 +154,19 @@ class RestoreJobs:
                                items_prefix=VaultLayout.parts_prefix(job.vault_name, job.recovery_point_id))
         return StartResult(job_id=job.job_id, next="native", wait_seconds=self._settings.poll_seconds)
 
+    def _check_bucket(self, metadata: dict[str, str], job_id: str) -> None:
+        """Restores never take over (domain/input_rules/restore_metadata.py): refused before the job exists - a
+        new bucket (the default) that exists, an existing bucket that is missing or not versioned. One
+        GetBucketVersioning. A retried start whose first attempt made the job (and maybe the bucket) goes on: the
+        job's own start re-checks the bucket where it takes it (S3Adapter.start_restore)."""
+        found = restore_bucket_problem(metadata, self._buckets.bucket_versioning(metadata["DestinationBucketName"]))
+        if found is None:
+            return
+        try:
+            self._catalog.get_job(job_id)
+        except NotFound:
+            raise InvalidInput([found]) from None
+
     def check(self, job_id: str) -> PollResult:
         job = self._catalog.get_job(job_id)
         manifest = self.load_manifest(job.recovery_point_id)
@@ -165,6 +195,11 @@ class RestoreJobs:
                     f"restored {restored} of {manifest.objects} objects; {len(failed)} failed")))
                 self._leases.end_restore(job.recovery_point_id, job.job_id)
                 return summary(job)
+            if not pitr_time(job) and failed:
+                # Nothing restored (or an object unaccounted for): FAILED, naming the keys that failed - the job
+                # keeps them in failed_keys, the workflow's FailJob ends it with this cause.
+                self._catalog.save_job(job)
+                raise RestoreMismatch(failed_cause(restored, manifest.objects, failed))
         if adapter.strategy is BackupStrategy.OBJECTS and pitr_time(job):
             checked = self._continuous.validate_restore(job)
         else:

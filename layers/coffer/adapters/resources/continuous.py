@@ -30,6 +30,7 @@ from coffer.adapters.resources.rds import RdsAdapter
 from coffer.adapters.resources.s3 import S3Adapter
 from coffer.domain.continuous import CONTINUOUS_REFUSALS, RESTORE_TIME
 from coffer.domain.errors import InvalidInput, UnsupportedOperation
+from coffer.domain.input_rules.restore_metadata import new_bucket_wanted
 from coffer.domain.jobs import Job
 from coffer.domain.manifest import Manifest
 from coffer.domain.resources import ResourceType, resource_name
@@ -72,11 +73,11 @@ class S3Continuous(S3Adapter):
         try:
             listed = self._s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
         except ClientError as error:
-            if is_not_found(error) and metadata.get("NewBucket", "false").lower() == "true":
+            if is_not_found(error) and new_bucket_wanted(metadata):
                 return
             if is_not_found(error):
                 raise InvalidInput([f"Metadata.DestinationBucketName: bucket {bucket} does not exist "
-                                    "(NewBucket=true creates it)"]) from None
+                                    '(NewBucket "false"; leave NewBucket out to create it)']) from None
             raise
         if listed.get("KeyCount", len(listed.get("Contents", []))):
             raise InvalidInput([f"Metadata.DestinationBucketName: s3://{bucket}/{prefix} already holds objects; a "

@@ -15,32 +15,35 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
 
 from botocore.exceptions import ClientError
 
 from coffer.adapters.aws import error_code, is_not_found, refusals_named, refuses_objects
 from coffer.adapters.checksums import b64_to_hex
 from coffer.adapters.resources.common import NO_OPTIONS, coffer_tags, refuse, tag_list, user_tags
-from coffer.domain.errors import IntegrityError, NotFound, RestoreMismatch, UnsupportedOperation
+from coffer.domain.errors import (
+    IntegrityError,
+    InvalidInput,
+    NotFound,
+    ObjectRefused,
+    RestoreMismatch,
+    UnsupportedOperation,
+)
+from coffer.domain.input_rules.restore_metadata import NEVER_VERSIONED, new_bucket_wanted, restore_bucket_problem
 from coffer.domain.jobs import Job
 from coffer.domain.manifest import Manifest, ObjectEntry
 from coffer.domain.multipart import MAX_SINGLE_COPY
 from coffer.domain.recovery_points import RecoveryPoint
 from coffer.domain.resources import ResourceType, resource_name
+from coffer.domain.restored_headers import recorded_headers, restore_args
 from coffer.ports.resources import BackupStrategy, Capability, CopyTarget, DiscoveredResource, OperationStatus
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_s3.type_defs import CopySourceTypeDef
 
-_HEADERS = {  # HeadObject field -> CopyObject parameter kept in the manifest
-    "ContentType": "content_type",
-    "CacheControl": "cache_control",
-    "ContentDisposition": "content_disposition",
-    "ContentEncoding": "content_encoding",
-    "ContentLanguage": "content_language",
-}
+#: a restore's blob that the vault does not hold (CopySource answered 404): that object fails, the batch goes on
+_BLOB_GONE = {"NoSuchKey", "NoSuchVersion"}
 #: a version that is gone (deleted for good) or is a delete marker, when asked for by id
 _VERSION_GONE = {"NoSuchVersion", "405", "MethodNotAllowed", "InvalidArgument"}
 _IN_THE_VAULT = ("an S3 recovery point is objects in the vault, not a native artefact: {} is a vault operation "
@@ -94,14 +97,49 @@ class S3Adapter:
         return OperationStatus(done=True)
 
     def start_restore(self, job: Job, manifest: Manifest) -> str | None:
+        """The restore's bucket: created (a new bucket by default), or an existing one whose versioning is Enabled.
+
+        RestoreJobs.start refused a target that breaks these rules before the job existed; here they are held
+        again where the bucket is taken: a bucket this restore creates must hold nothing yet and no other restore's
+        tag (a bucket created by someone else in between, or by another restore racing for the same name, is not
+        taken over - CreateBucket answers an owner's existing bucket with success in us-east-1)."""
         bucket = job.restore_target["DestinationBucketName"]
-        if job.restore_target.get("NewBucket", "false").lower() == "true":
+        if new_bucket_wanted(job.restore_target):
             self._create_bucket(bucket, job.restore_target.get("Region"))
+            self._refuse_unless_fresh(bucket, job.job_id)
             self._s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": tag_list(
                 coffer_tags(job.recovery_point_id, restore_job_id=job.job_id))})
         else:
-            self.describe_source(f"arn:aws:s3:::{bucket}")
+            found = restore_bucket_problem(job.restore_target, self.bucket_versioning(bucket))
+            if found:
+                raise InvalidInput([found])
         return f"arn:aws:s3:::{bucket}"
+
+    def bucket_versioning(self, bucket: str) -> str | None:
+        """GetBucketVersioning's Status ("" when never enabled); None when the bucket does not exist."""
+        try:
+            return str(self._s3.get_bucket_versioning(Bucket=bucket).get("Status", NEVER_VERSIONED))
+        except ClientError as error:
+            if is_not_found(error):
+                return None
+            if error_code(error) in ("AccessDenied", "403"):
+                raise InvalidInput([f"Metadata.DestinationBucketName: bucket {bucket} exists but Coffer may not read "
+                                    "it (AccessDenied: another account's bucket, or its policy denies Coffer) "
+                                    "(restore into a bucket of your own)"]) from error
+            raise
+
+    def _refuse_unless_fresh(self, bucket: str, job_id: str) -> None:
+        """A bucket this restore created: tagged with this job (its start ran before), or without tags and empty (just
+        created, or created by an attempt that stopped before tagging it). Anything else is someone else's: its
+        objects and its tags are not the restore's to replace."""
+        tags = self._bucket_tags(bucket, every=True)
+        if tags.get("coffer:restore-job-id") == job_id:
+            return
+        listed = self._s3.list_object_versions(Bucket=bucket, MaxKeys=1)
+        if tags or listed.get("Versions") or listed.get("DeleteMarkers"):
+            raise InvalidInput([f"Metadata.DestinationBucketName: bucket {bucket} existed before this restore created "
+                                "it (it holds objects or tags): a restore into a new bucket never writes into a bucket "
+                                "it did not create (name a bucket that does not exist)"])
 
     def restore_status(self, job: Job, manifest: Manifest) -> OperationStatus:
         return OperationStatus(done=True)
@@ -136,9 +174,11 @@ class S3Adapter:
     def delete_recovery_point(self, recovery_point: RecoveryPoint) -> None:
         refuse(self.resource_type, self.refusals, Capability.DELETE)
 
-    def _bucket_tags(self, bucket: str) -> dict[str, str]:
+    def _bucket_tags(self, bucket: str, every: bool = False) -> dict[str, str]:
+        """The bucket's tags: the user's (Coffer's own `coffer:` tags left out), or `every` one."""
         try:
-            return user_tags(self._s3.get_bucket_tagging(Bucket=bucket).get("TagSet"))
+            tag_set = self._s3.get_bucket_tagging(Bucket=bucket).get("TagSet")
+            return {t["Key"]: t["Value"] for t in tag_set or []} if every else user_tags(tag_set)
         except ClientError as error:
             if error.response["Error"]["Code"] == "NoSuchTagSet":
                 return {}
@@ -170,7 +210,7 @@ class S3Adapter:
             if is_not_found(error):
                 return None
             raise
-        facts: dict[str, Any] = {field: head[header] for header, field in _HEADERS.items() if head.get(header)}
+        facts: dict[str, Any] = recorded_headers(dict(head))
         facts["metadata"] = head.get("Metadata", {})
         facts["tags"] = {t["Key"]: t["Value"] for t in tags}
         facts["version_id"] = head.get("VersionId") if head.get("VersionId") not in (None, "null") else None
@@ -192,7 +232,7 @@ class S3Adapter:
             raise
         if head.get("DeleteMarker"):
             return None
-        facts: dict[str, Any] = {field: head[header] for header, field in _HEADERS.items() if head.get(header)}
+        facts: dict[str, Any] = recorded_headers(dict(head))
         full_object = head.get("ChecksumType", "FULL_OBJECT") == "FULL_OBJECT"
         facts.update(
             key=key, metadata=head.get("Metadata", {}), tags={t["Key"]: t["Value"] for t in tags},
@@ -226,21 +266,37 @@ class S3Adapter:
         return b64_to_hex(response["CopyObjectResult"]["ChecksumSHA256"])
 
     @refuses_objects
-    def restore_object(self, vault_bucket: str, blob_key: str, bucket: str, key: str, entry: ObjectEntry) -> None:
-        """Copy a blob back under its key with its headers, metadata and tags; S3's SHA-256 must match."""
-        params: dict[str, Any] = {
-            "Bucket": bucket, "Key": key, "CopySource": {"Bucket": vault_bucket, "Key": blob_key},
-            "ChecksumAlgorithm": "SHA256", "MetadataDirective": "REPLACE", "Metadata": entry.metadata,
-            "TaggingDirective": "REPLACE", "Tagging": urlencode(entry.tags),
-        }
-        for header, field in _HEADERS.items():
-            value = getattr(entry, field)
-            if value:
-                params[header] = value
-        response = self._s3.copy_object(**params)
-        restored = b64_to_hex(response["CopyObjectResult"]["ChecksumSHA256"])
+    def restore_object(self, vault_bucket: str, blob_key: str, bucket: str, key: str, entry: ObjectEntry,
+                       blob_version: str | None = None) -> str | None:
+        """Copy a blob (the pinned `blob_version`, else the newest) back under its key with every header S3 keeps,
+        its metadata, tags and storage class (domain/restored_headers.py); the VersionId written.
+
+        The SHA-256 S3 computes on the copy (free: it comes with the CopyObject response) must be the manifest's;
+        if not, the version just written is deleted - by its VersionId, so only Coffer's own write goes and what it
+        overwrote is current again - and IntegrityError names the key. A blob the vault does not hold (or not that
+        version) is ObjectRefused: that object fails, the batch goes on."""
+        source: CopySourceTypeDef = {"Bucket": vault_bucket, "Key": blob_key}
+        if blob_version:
+            source["VersionId"] = blob_version
+        params: dict[str, Any] = {"Bucket": bucket, "Key": key, "CopySource": source, "ChecksumAlgorithm": "SHA256",
+                                  "MetadataDirective": "REPLACE", "TaggingDirective": "REPLACE", **restore_args(entry)}
+        try:
+            response = self._s3.copy_object(**params)
+        except ClientError as error:
+            if error_code(error) in _BLOB_GONE:
+                raise ObjectRefused(error_code(error), f"the vault holds no blob {blob_key}"
+                                    + (f" version {blob_version}" if blob_version else "")) from error
+            raise
+        written = response.get("VersionId")
+        reported = response.get("CopyObjectResult", {}).get("ChecksumSHA256")
+        restored = b64_to_hex(reported) if reported else None
         if restored != entry.sha256:
-            raise IntegrityError(f"s3://{bucket}/{key}: restored SHA-256 {restored} != recorded {entry.sha256}")
+            # (an unversioned bucket is only ever one this restore created: the key holds nothing but this write)
+            own: dict[str, Any] = {"VersionId": written} if written else {}
+            self._s3.delete_object(Bucket=bucket, Key=key, **own)
+            raise IntegrityError(f"s3://{bucket}/{key}: restored SHA-256 {restored} != recorded {entry.sha256} "
+                                 "(the version written was deleted)")
+        return written
 
     def _create_bucket(self, bucket: str, region: str | None) -> None:
         params: dict[str, Any] = {"Bucket": bucket}

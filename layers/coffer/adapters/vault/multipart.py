@@ -90,6 +90,11 @@ class MultipartCopier:
             raise IntegrityError(f"s3://{upload.dest_bucket}/{upload.dest_key}: {count} parts, expected {upload.parts}")
         return Composite(sha, count, response.get("VersionId"))
 
+    def discard(self, bucket: str, key: str, version_id: str | None) -> None:
+        """DeleteObject of the version a restore wrote (VersionId: only that one)."""
+        pinned: dict[str, Any] = {"VersionId": version_id} if version_id else {}
+        self._s3.delete_object(Bucket=bucket, Key=key, **pinned)
+
     def _listed_parts(self, upload: Upload) -> Iterator[PartTypeDef]:
         """ListParts, paginated (at most 10 pages: S3 allows 10,000 parts)."""
         params: dict[str, Any] = {"Bucket": upload.dest_bucket, "Key": upload.dest_key, "UploadId": upload.upload_id}

@@ -6,6 +6,10 @@ A key the type does not take is refused by name (a misspelt override silently ig
 other than what was asked for). S3's DestinationPrefix is checked as a prefix here (S3 keys are at most 1,024
 bytes, so a prefix of 1,024 bytes or more leaves no room for any key); whether each restored key fits under it
 is decided key by key when it is written.
+
+Restores never take over: an S3 restore creates its bucket unless NewBucket is "false", and then writes only into
+a bucket whose versioning is Enabled (as AWS Backup requires), so every object it overwrites keeps its previous
+version (`restore_bucket_problem`, checked against the bucket before the job exists).
 """
 
 from __future__ import annotations
@@ -54,7 +58,7 @@ def _bucket(path: str, value: str, home: Home, metadata: Mapping[str, str]) -> s
         return problem(path, value, "is one of this Coffer stack's own buckets (its vault or work bucket)",
                        "restore into a bucket of your own")
     # a new bucket follows today's naming rules; an existing one may predate them
-    return bucket_name_problem(path, value, existing=metadata.get("NewBucket") != "true")
+    return bucket_name_problem(path, value, existing=not new_bucket_wanted(metadata))
 
 
 def _prefix(path: str, value: str, home: Home, metadata: Mapping[str, str]) -> str | None:
@@ -162,8 +166,51 @@ def restore_metadata_problems(metadata: Mapping[str, str], resource_type: Resour
             found = key.check(where, value, home, metadata)
             if found:
                 problems.append(found)
-    if resource_type is ResourceType.S3 and metadata.get("Region") and metadata.get("NewBucket") != "true":
+    if resource_type is ResourceType.S3 and metadata.get("Region") and not new_bucket_wanted(metadata):
         problems.append(problem(f"{path}.Region", metadata["Region"], "applies only to a new bucket",
-                                'set NewBucket to "true", or leave Region out'))
+                                'leave NewBucket out (or "true"), or leave Region out'))
 
     return problems
+
+
+def new_bucket_wanted(metadata: Mapping[str, str]) -> bool:
+    """Whether an S3 restore creates its bucket: yes unless NewBucket is "false" (a new bucket by default)."""
+    return metadata.get("NewBucket", "true").lower() != "false"
+
+
+#: GetBucketVersioning's Status of a bucket whose versioning was never enabled (S3 answers no Status)
+NEVER_VERSIONED = ""
+
+
+def restore_bucket_problem(metadata: Mapping[str, str], versioning: str | None,
+                           path: str = "Metadata.DestinationBucketName") -> str | None:
+    """Whether the S3 restore may write into its bucket as it is now (`versioning`: GetBucketVersioning's Status,
+    NEVER_VERSIONED, or None when the bucket does not exist). A new bucket must not exist yet (a bucket named by
+    NewBucket that exists is someone's: its objects and tags are not the restore's to replace); an existing one must
+    keep every version it overwrites."""
+    bucket = metadata.get("DestinationBucketName", "")
+    if new_bucket_wanted(metadata):
+        if versioning is None:
+            return None
+        return problem(path, bucket, "exists: a restore into a new bucket (NewBucket, the default) never writes into "
+                       "a bucket it did not create", 'name a bucket that does not exist, or set NewBucket to "false" '
+                       "to restore into this one if its versioning is Enabled")
+    if versioning is None:
+        return problem(path, bucket, 'does not exist (NewBucket is "false")',
+                       'leave NewBucket out (or "true") to create it')
+    if versioning != "Enabled":
+        state = "never enabled" if versioning == NEVER_VERSIONED else versioning
+        return problem(path, bucket, f"has versioning {state}: a restore would overwrite its objects without keeping "
+                       "their previous versions", "enable versioning on it (as AWS Backup requires), or restore "
+                       "into a new bucket")
+    return None
+
+
+def restored_key_problem(prefix: str, key: str) -> str | None:
+    """Why an object cannot be restored under DestinationPrefix: its key there is over S3's 1,024 UTF-8 bytes (that
+    object fails by name; S3 would refuse the write, or a shortened key would be another object)."""
+    size = len((prefix + key).encode("utf-8", "surrogatepass"))
+    if size <= MAX_KEY_BYTES:
+        return None
+    return (f"KeyTooLong: under DestinationPrefix its key is {size} bytes, S3 keys are at most {MAX_KEY_BYTES} "
+            "(restore it with a shorter prefix)")
