@@ -193,7 +193,8 @@ def test_cold_storage_less_than_ninety_days_before_deletion_is_refused(coffer: L
      ["Metadata.DestinationBucketName: 'Restored_Here' is not a valid S3 bucket name"]),
     ({"DestinationBucketName": "restored-long", "NewBucket": "true", "DestinationPrefix": "p" * 1024},
      ["Metadata.DestinationPrefix: 'ppp", "is 1024 bytes: S3 keys are at most 1024 bytes"]),
-    ({"DestinationBucketName": "restored-region", "Region": "eu-west-1"},
+    # (a new bucket is the default: Region is refused with NewBucket "false")
+    ({"DestinationBucketName": "restored-region", "NewBucket": "false", "Region": "eu-west-1"},
      ["Metadata.Region: 'eu-west-1' applies only to a new bucket"]),
     ({"DestinationBucketName": SOURCE, "UseLatestRestorableTime": "TRUE"},
      ['Metadata.UseLatestRestorableTime: \'TRUE\' is not "true" or "false"']),
