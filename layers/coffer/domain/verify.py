@@ -17,10 +17,18 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from coffer.domain.manifest import ObjectEntry, PartRef
+from coffer.domain.recovery_points import RecoveryPoint
+
 #: A part younger than this without its manifest may belong to a job still running (complete window).
 UNFINISHED_GRACE = timedelta(days=8)
 #: At most this many findings are kept per work item file / in a run summary (the counts are exact).
 FINDINGS_KEPT = 100
+#: The seq under which a run records its bucket-wide checks (key, policies, Object Lock, versioning); no work item file
+#: of a run gets near it (a file holds ITEMS_PER_FILE items).
+BUCKET_CHECKS_SEQ = 99_999_999
+#: S3 keeps a retain-until date to the second (moto to the millisecond); the catalog keeps microseconds
+LOCK_DATE_SLACK = timedelta(seconds=1)
 
 
 class FindingKind(StrEnum):
@@ -98,9 +106,11 @@ class VerifyItem(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    kind: Literal["recovery_point", "manifest", "part"]
+    #: recovery_point: from the catalog; prefix (a recovery point's prefix), part: from the vault's listing;
+    #: manifest: what runs listed before prefix items were made (checked as a prefix)
+    kind: Literal["recovery_point", "prefix", "manifest", "part"]
     vault: str
-    #: recovery point id (kind recovery_point) or object key (manifest, part)
+    #: recovery point id (kind recovery_point) or object key / prefix (prefix, manifest, part)
     ref: str
     last_modified: str | None = None
 
@@ -118,6 +128,27 @@ class VerifyTally(BaseModel):
         return VerifyTally(items=self.items + other.items, objects_checked=self.objects_checked + other.objects_checked,
                            bytes_read=self.bytes_read + other.bytes_read, problems=self.problems + other.problems,
                            findings=(*self.findings, *other.findings)[:FINDINGS_KEPT])
+
+
+# ---- the pinned versions ------------------------------------------------------------------------------
+# SEAM(pinned): branch `pinned` adds RecoveryPoint.manifest_version_id, PartRef's VersionId and
+# ObjectEntry.blob_version_id. Until those fields are on this branch, each function below answers None and verify
+# takes the newest version whose bytes are the recorded ones (services/vault_verify.py `_Checker._is_pinned`) as
+# the pinned one: a newer version with other bytes, or a delete marker on top, is still found; a newer version with
+# the *same* bytes (a re-seal, services' VaultStore.secure) is not a finding either way.
+def pinned_manifest_version(rp: RecoveryPoint) -> str | None:
+    """The VersionId of the recovery point's manifest that the catalog pinned (None: not pinned yet)."""
+    return None
+
+
+def pinned_part_version(ref: PartRef) -> str | None:
+    """The VersionId of a manifest part that its manifest pinned (None: not pinned yet)."""
+    return None
+
+
+def pinned_blob_version(entry: ObjectEntry) -> str | None:
+    """The VersionId of an entry's blob that its manifest part pinned (None: not pinned yet)."""
+    return None
 
 
 # ---- the scheduled Verify workflow's payloads ------------------------------------------------------
