@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -39,6 +39,8 @@ REGION, VAULT, WORK = "eu-west-1", "vault", "work"
 class Stores:
     vault: VaultStore
     work: WorkArea
+    #: DeleteObject without a VersionId (a delete marker on top), as someone with s3:DeleteObject would
+    mark_deleted: Callable[[str], None]
 
 
 @pytest.fixture(scope="module")
@@ -55,9 +57,11 @@ def s3() -> Iterator[Any]:
 def stores(request: pytest.FixtureRequest) -> Stores:
     if request.param == "moto":
         client = request.getfixturevalue("s3")
-        return Stores(S3Vault(client, VAULT, "GOVERNANCE", SystemClock()), S3WorkArea(client, WORK))
+        return Stores(S3Vault(client, VAULT, "GOVERNANCE", SystemClock()), S3WorkArea(client, WORK),
+                      lambda name: client.delete_object(Bucket=VAULT, Key=name))
     buckets = MemoryBuckets(SystemClock())
-    return Stores(MemoryVault(buckets, VAULT, "GOVERNANCE"), MemoryWorkArea(buckets, WORK))
+    return Stores(MemoryVault(buckets, VAULT, "GOVERNANCE"), MemoryWorkArea(buckets, WORK),
+                  lambda name: buckets.mark_deleted(VAULT, name))
 
 
 def key(prefix: str = "blob") -> str:
@@ -184,3 +188,70 @@ def test_the_work_area_keeps_a_jobs_files_until_they_are_deleted(stores: Stores)
     stores.work.delete(f"{prefix}batches/00000000.json")
     assert stores.work.first_key(prefix) == f"{prefix}batches/00000001.json"
     assert stores.work.first_key(key("nothing")) is None
+
+
+# ---- pinned versions (DESIGN invariant 6): what a recovery point pins is what is read ----------------------------
+def test_a_write_returns_the_version_id_s3_gave_it(stores: Stores) -> None:
+    name = key()
+    written = stores.vault.put_locked(name, b"first", later(1))
+    assert written.version_id and written.version_id == stores.vault.lock_of(name).version_id
+    assert written == written.sha256 == hashlib.sha256(b"first").hexdigest()  # still the checksum to old callers
+    document = stores.vault.put_json_locked(key("manifest"), {"a": 1}, later(1))
+    assert document.version_id and document.version_id != written.version_id
+
+
+def test_a_pinned_read_returns_the_pinned_bytes_after_a_newer_version_is_written_over_them(stores: Stores) -> None:
+    name = key()
+    pinned = stores.vault.put_json_locked(name, {"delete_at": "2030-01-01"}, later(5))
+    stores.vault.put_json_locked(name, {"delete_at": "2020-01-01"}, later(1))  # the attacker's newer version
+    assert stores.vault.get_json(name) == {"delete_at": "2020-01-01"}  # the unpinned read is fooled
+    assert stores.vault.get_json_version(name, pinned.version_id or "") == {"delete_at": "2030-01-01"}
+    assert stores.vault.get_bytes_version(name, pinned.version_id or "") == b'{"delete_at": "2030-01-01"}'
+    lock = stores.vault.lock_of_version(name, pinned.version_id or "")
+    assert (lock[0], lock[1], lock.version_id) == (True, later(5), pinned.version_id)
+    assert stores.vault.checksum_of(name, pinned.version_id) == (pinned.sha256, len(b'{"delete_at": "2030-01-01"}'))
+    assert stores.vault.stream_sha256(name, version_id=pinned.version_id) == stores.vault.checksum_of(
+        name, pinned.version_id)
+
+
+def test_a_pinned_read_is_not_hidden_by_a_delete_marker_and_the_history_shows_both(stores: Stores) -> None:
+    name = key()
+    pinned = stores.vault.put_locked(name, b"kept", later(1))
+    stores.mark_deleted(name)
+    with pytest.raises(NotFound):
+        stores.vault.get_bytes(name)
+    assert stores.vault.get_bytes_version(name, pinned.version_id or "") == b"kept"
+    history = stores.vault.history(name)
+    assert [(v.delete_marker, v.latest) for v in history] == [(True, True), (False, False)]
+    assert history[1].version_id == pinned.version_id and history[1].key == name
+
+
+def test_the_history_of_a_key_is_its_versions_newest_first_and_no_other_keys(stores: Stores) -> None:
+    name = key()
+    first = stores.vault.put_locked(name, b"1", later(1))
+    second = stores.vault.put_locked(name, b"2", later(1))
+    stores.vault.put_locked(name + "-other", b"3", later(1))  # a longer key under the same prefix is not this key
+    assert [v.version_id for v in stores.vault.history(name)] == [second.version_id, first.version_id]
+    assert stores.vault.history(key()) == []
+
+
+def test_a_version_that_is_not_there_is_not_found(stores: Stores) -> None:
+    name = key()
+    written = stores.vault.put_locked(name, b"x", later(1))
+    other = stores.vault.put_locked(key(), b"y", later(1))  # a real version id, of another key
+    with pytest.raises(NotFound):
+        stores.vault.get_bytes_version(name, other.version_id or "")
+    assert stores.vault.lock_of_version(name, other.version_id or "") == (False, None)
+    assert stores.vault.checksum_of(name, other.version_id) is None
+    with pytest.raises(ValueError, match="version_id"):
+        stores.vault.get_bytes_version(name, "")
+    assert stores.vault.get_bytes_version(name, written.version_id or "") == b"x"
+
+
+def test_a_copy_reads_the_pinned_source_version_not_the_newest(stores: Stores) -> None:
+    source, target = key("blobs"), key("copies")
+    pinned = stores.vault.put_locked(source, b"the backed-up bytes", later(3))
+    stores.vault.put_locked(source, b"an attacker's bytes", later(3))
+    copied = stores.vault.copy_in(VAULT, source, target, later(2), source_version=pinned.version_id)
+    assert copied == hashlib.sha256(b"the backed-up bytes").hexdigest()
+    assert copied.version_id and stores.vault.get_bytes_version(target, copied.version_id) == b"the backed-up bytes"

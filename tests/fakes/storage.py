@@ -18,7 +18,7 @@ from coffer.domain.cold_tier import ARCHIVE_CLASSES, ThawOutcome, thaw_outcome
 from coffer.domain.errors import AlreadyStored, NotFound, ObjectLockRefusal
 from coffer.domain.object_lock import LockMode, VersionLock, retention_change_refusal
 from coffer.domain.vaults import Seal
-from coffer.ports.vault import LockFacts, StoredObject
+from coffer.ports.vault import ListedVersion, LockFacts, StoredObject, Written
 
 _IDS = itertools.count(1)
 
@@ -33,6 +33,8 @@ class Version:
     legal_hold: bool = False
     tags: dict[str, str] = field(default_factory=dict)
     storage_class: str = "STANDARD"
+    #: a delete marker (no bytes): hides the versions under it from unversioned reads
+    delete_marker: bool = False
     restored: bool = False
     content_type: str = "application/octet-stream"
 
@@ -63,7 +65,18 @@ class MemoryBuckets:
 
     def current(self, bucket: str, key: str) -> Version | None:
         versions = self.buckets.get(bucket, {}).get(key, [])
-        return versions[-1] if versions else None
+        return versions[-1] if versions and not versions[-1].delete_marker else None
+
+    def version(self, bucket: str, key: str, version_id: str) -> Version | None:
+        """One version by id (None if missing or a delete marker: S3 reads no bytes from a marker)."""
+        found = next((v for v in self.buckets.get(bucket, {}).get(key, []) if v.id == version_id), None)
+        return None if found is None or found.delete_marker else found
+
+    def mark_deleted(self, bucket: str, key: str) -> Version:
+        """A DeleteObject without a VersionId: a delete marker on top, every version kept underneath."""
+        marker = Version(str(next(_IDS)), b"", self.clock.now(), delete_marker=True)
+        self.buckets.setdefault(bucket, {}).setdefault(key, []).append(marker)
+        return marker
 
     def get(self, bucket: str, key: str) -> Version:
         found = self.current(bucket, key)
@@ -72,7 +85,8 @@ class MemoryBuckets:
         return found
 
     def keys(self, bucket: str, prefix: str) -> list[str]:
-        return sorted(k for k, versions in self.buckets.get(bucket, {}).items() if versions and k.startswith(prefix))
+        return sorted(k for k, versions in self.buckets.get(bucket, {}).items()
+                      if versions and not versions[-1].delete_marker and k.startswith(prefix))
 
 
 def _sha(body: bytes) -> str:
@@ -88,14 +102,14 @@ class MemoryVault:
         self.lock_mode = lock_mode
 
     def put_locked(self, key: str, body: bytes, retain_until: datetime, content_type: str = "application/json",
-                   *, mode: str | None = None, kms_key_id: str | None = None, create_only: bool = False) -> str:
+                   *, mode: str | None = None, kms_key_id: str | None = None, create_only: bool = False) -> Written:
         if create_only and self._s3.current(self.bucket, key) is not None:
             raise AlreadyStored(f"s3://{self.bucket}/{key} exists")
-        self._s3.put(self.bucket, key, body, mode=LockMode(mode or self.lock_mode), retain_until=retain_until,
-                     content_type=content_type)
-        return _sha(body)
+        made = self._s3.put(self.bucket, key, body, mode=LockMode(mode or self.lock_mode), retain_until=retain_until,
+                            content_type=content_type)
+        return Written(_sha(body), made.id)
 
-    def put_json_locked(self, key: str, document: Any, retain_until: datetime, seal: Seal | None = None) -> str:
+    def put_json_locked(self, key: str, document: Any, retain_until: datetime, seal: Seal | None = None) -> Written:
         body = json.dumps(document, sort_keys=True, default=str).encode()
         if seal is None:
             return self.put_locked(key, body, retain_until)
@@ -107,12 +121,35 @@ class MemoryVault:
     def get_json(self, key: str) -> Any:
         return json.loads(self.get_bytes(key))
 
+    def get_bytes_version(self, key: str, version_id: str) -> bytes:
+        return self._pinned(key, version_id).body
+
+    def get_json_version(self, key: str, version_id: str) -> Any:
+        return json.loads(self.get_bytes_version(key, version_id))
+
+    def _pinned(self, key: str, version_id: str) -> Version:
+        if not version_id:
+            raise ValueError(f"s3://{self.bucket}/{key}: version_id must be a VersionId S3 gave, not empty")
+        found = self._s3.version(self.bucket, key, version_id)
+        if found is None:
+            raise NotFound(f"s3://{self.bucket}/{key}?versionId={version_id} not found")
+        return found
+
     def lock_of(self, key: str) -> LockFacts:
-        found = self._s3.current(self.bucket, key)
+        return self._facts(self._s3.current(self.bucket, key))
+
+    def lock_of_version(self, key: str, version_id: str) -> LockFacts:
+        if not version_id:
+            raise ValueError(f"s3://{self.bucket}/{key}: version_id must be a VersionId S3 gave, not empty")
+        return self._facts(self._s3.version(self.bucket, key, version_id))
+
+    @staticmethod
+    def _facts(found: Version | None) -> LockFacts:
         if found is None:
             return LockFacts(False, None)
         return LockFacts(True, found.retain_until, found.mode.value if found.mode else None, found.legal_hold,
-                         found.id, found.storage_class, 'ongoing-request="false"' if found.restored else None)
+                         found.id, found.storage_class, 'ongoing-request="false"' if found.restored else None,
+                         _sha(found.body))
 
     def extend_retention(self, key: str, until: datetime) -> bool:
         return self._extend(key, self._s3.get(self.bucket, key), until, None)
@@ -131,13 +168,16 @@ class MemoryVault:
 
     def copy_in(self, source_bucket: str, source_key: str, key: str, retain_until: datetime,
                 source_version: str | None = None, seal: Seal | None = None,
-                tags: dict[str, str] | None = None) -> str:
+                tags: dict[str, str] | None = None) -> Written:
         source = self._s3.get(source_bucket, source_key)
         if source_version:
-            source = next(v for v in self._s3.buckets[source_bucket][source_key] if v.id == source_version)
-        self._s3.put(self.bucket, key, source.body, mode=seal.mode if seal else LockMode(self.lock_mode),
-                     retain_until=retain_until, tags=dict(tags or {}))
-        return _sha(source.body)
+            pinned = self._s3.version(source_bucket, source_key, source_version)
+            if pinned is None:
+                raise NotFound(f"s3://{source_bucket}/{source_key}?versionId={source_version} not found")
+            source = pinned
+        made = self._s3.put(self.bucket, key, source.body, mode=seal.mode if seal else LockMode(self.lock_mode),
+                            retain_until=retain_until, tags=dict(tags or {}))
+        return Written(_sha(source.body), made.id)
 
     def tags_of(self, key: str) -> dict[str, str]:
         return dict(self._s3.get(self.bucket, key).tags)
@@ -168,12 +208,13 @@ class MemoryVault:
         self._extend(key, version, seal.retain_until, seal.mode)
         return self.lock_of(key)
 
-    def checksum_of(self, key: str) -> tuple[str | None, int] | None:
-        found = self._s3.current(self.bucket, key)
+    def checksum_of(self, key: str, version_id: str | None = None) -> tuple[str | None, int] | None:
+        found = self._s3.version(self.bucket, key, version_id) if version_id else self._s3.current(self.bucket, key)
         return None if found is None else (_sha(found.body), len(found.body))
 
-    def stream_sha256(self, key: str, chunk: int = 8 * 1024 * 1024) -> tuple[str, int]:
-        body = self.get_bytes(key)
+    def stream_sha256(self, key: str, chunk: int = 8 * 1024 * 1024,
+                      version_id: str | None = None) -> tuple[str, int]:
+        body = self.get_bytes_version(key, version_id) if version_id else self.get_bytes(key)
         return _sha(body), len(body)
 
     def set_legal_hold(self, key: str, version_id: str, on: bool) -> None:
@@ -184,8 +225,17 @@ class MemoryVault:
         versions[:] = [v for v in versions if v.id != version_id]
 
     def versions(self, prefix: str) -> Iterator[tuple[str, str]]:
-        for key in self._s3.keys(self.bucket, prefix):
-            yield from ((key, v.id) for v in self._s3.buckets[self.bucket][key])
+        for key in sorted(k for k in self._s3.buckets.get(self.bucket, {}) if k.startswith(prefix)):
+            yield from ((key, v.id) for v in self._s3.buckets[self.bucket][key] if not v.delete_marker)
+
+    def history(self, key: str, *, under: bool = False) -> list[ListedVersion]:
+        stored = self._s3.buckets.get(self.bucket, {})
+        found: list[ListedVersion] = []
+        for name in sorted(k for k in stored if (k.startswith(key) if under else k == key)):
+            versions = stored[name]
+            found += [ListedVersion(name, v.id, v.modified, v.delete_marker, n == len(versions) - 1)
+                      for n, v in reversed(list(enumerate(versions)))]
+        return found
 
     def keys(self, prefix: str) -> Iterator[StoredObject]:
         for key in self._s3.keys(self.bucket, prefix):

@@ -9,6 +9,7 @@ from typing import Any
 
 from coffer.domain.clock import FixedClock
 from coffer.domain.resources import ResourceType
+from coffer.services.audit_log import AuditLog
 from coffer.services.backup_jobs import BackupJobs
 from coffer.services.continuous import ContinuousBackups
 from coffer.services.large_objects import LargeObjects
@@ -90,7 +91,11 @@ class FakeWorld:
     @cached_property
     def backup_jobs(self) -> BackupJobs:
         return BackupJobs(self.catalog, self.vault, self.work, self.resources, MemoryQuotas(self.table), self.turns,
-                          self.continuous, self.vaults, self.settings, self.clock)
+                          self.continuous, self.vaults, self.settings, self.clock, self.audit)
+
+    @cached_property
+    def audit(self) -> AuditLog:
+        return AuditLog(MemoryVaultRecords(self.table), self.vault, self.settings, self.clock, "test")
 
     @cached_property
     def restore_jobs(self) -> RestoreJobs:

@@ -176,8 +176,11 @@ def test_the_manifest_alone_describes_the_recovery_point_as_the_catalog_does(cof
     result = coffer.start_backup({"ResourceArn": arn, "IdempotencyToken": "ddb", "Lifecycle": {"DeleteAfterDays": 40}})
     job = coffer.deps.catalog.get_job(result["output"]["job_id"])
     rp = coffer.deps.catalog.get_recovery_point(job.recovery_point_id)
-    manifest = Manifest.model_validate_json(coffer.deps.vault.get_bytes(rp.manifest_key or ""))
-    assert manifest.recovery_point == rp.model_copy(update={"manifest_sha256": None, "version": 0})
+    manifest = Manifest.model_validate_json(coffer.deps.vault.get_bytes_version(rp.manifest_key or "",
+                                                                                 rp.manifest_version_id or ""))
+    # all but what is known only once it is written: its SHA-256 and its VersionId (the catalog pins both)
+    assert rp.manifest_version_id and manifest.recovery_point == rp.model_copy(update={
+        "manifest_sha256": None, "manifest_version_id": None, "version": 0})
     assert manifest.source["key_schema"] == [{"AttributeName": "order_id", "KeyType": "HASH"}]
     assert rp.delete_at == job.created_at + timedelta(days=40) and rp.native_ref and len(create_table) == 25
 

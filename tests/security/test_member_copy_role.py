@@ -36,9 +36,10 @@ def test_the_copy_role_writes_no_catalog_item_but_recovery_points_and_vaults(sec
     forged = {"pk": {"S": "JOB#victim"}, "sk": {"S": "JOB"}, "delete_at": {"S": "2000-01-01T00:00:00Z"}}
     with secured.refused("dynamodb:PutItem"):
         db.put_item(TableName=table, Item=forged)
-    with secured.refused("dynamodb:UpdateItem"):
-        db.update_item(TableName=table, Key={"pk": {"S": "AUDIT"}, "sk": {"S": "HEAD"}},
-                       UpdateExpression="SET seq = :s", ExpressionAttributeValues={":s": {"N": "0"}})
+    # it appends copy.complete records to the chain (AUDIT, AUDITKEY#copy.complete:*), no other action's key
+    with secured.refused("dynamodb:PutItem"):
+        db.put_item(TableName=table, Item={"pk": {"S": "AUDITKEY#restore.start:forged"}, "sk": {"S": "AUDITKEY"},
+                                           "seq": {"N": "1"}})
     with secured.refused("dynamodb:PutItem"):  # a transaction is authorised item by item
         db.transact_write_items(TransactItems=[
             {"Put": {"TableName": table, "Item": {"pk": {"S": "RP#mine"}, "sk": {"S": "RP"}}}},

@@ -52,11 +52,14 @@ def test_the_source_stack_names_the_roles_the_copy_role_must_trust() -> None:
 
 
 def test_catalog_writes_only_to_recovery_point_and_vault_items(role: dict[str, Any]) -> None:
+    """...and, since copies are audited in the destination's chain (copy.complete), to its chain head and the
+    copy.complete idempotency keys: no other action's."""
     writes = [s for s in statements(role) if CATALOG_WRITES & set(as_list(s["Action"]))]
     assert writes
     for statement in writes:
         assert not {"dynamodb:DeleteItem", "dynamodb:BatchWriteItem"} & set(as_list(statement["Action"]))
-        assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["RP#*", "VAULT#*"]},
+        assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [
+            "RP#*", "VAULT#*", "AUDIT", "AUDITKEY#copy.complete:*"]},
                                           "Null": {"dynamodb:LeadingKeys": "false"}}
 
 

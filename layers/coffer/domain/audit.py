@@ -172,3 +172,56 @@ class RecordAuditResult(BaseModel):
     hash: str
     action: str
     target: str
+
+
+# ---- what the chain says about recovery points (catalog rebuild believes a manifest it records) ---------------
+#: the actions that create a recovery point: their details name its manifest (key, VersionId, SHA-256)
+CREATION_ACTIONS = ("backup.complete", "copy.complete")
+
+
+def creation_details(rp: Any, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What a backup.complete / copy.complete record holds: the recovery point's manifest as written (key, VersionId,
+    SHA-256) and the dates it claims, so a rebuild can tell the manifest Coffer wrote from one written over it.
+    `rp`: a domain/recovery_points.RecoveryPoint (Any: this module stays below it)."""
+    return {"vault": rp.vault_name, "recovery_point_id": rp.recovery_point_id, "job_id": rp.job_id,
+            "resource_arn": rp.resource_arn, "manifest_key": rp.manifest_key,
+            "manifest_version_id": rp.manifest_version_id, "manifest_sha256": rp.manifest_sha256,
+            "retain_until": rp.retain_until.isoformat(),
+            "delete_at": rp.delete_at.isoformat() if rp.delete_at else None, **(extra or {})}
+
+
+@dataclass
+class RecordedCreation:
+    """Every manifest version the chain records for one recovery point (a retried completion may record two)."""
+
+    vault: str
+    recovery_point_id: str
+    first_seq: int
+    at: datetime
+    #: (VersionId or None, SHA-256) per record, in chain order
+    manifests: list[tuple[str | None, str]] = field(default_factory=list)
+
+    def names(self, version_id: str, sha256: str) -> bool:
+        """Whether a record names this manifest version: the same VersionId, or (a record without one) the same
+        SHA-256. A record with a VersionId names that version only: another version with the same bytes is not it."""
+        return any(version_id == v if v else sha256 == s for v, s in self.manifests)
+
+    def describe(self) -> str:
+        return ", ".join(f"version {v or '?'} (SHA-256 {s[:16]}...)" for v, s in self.manifests)
+
+
+def recorded_creations(records: Iterable[AuditRecord]) -> dict[tuple[str, str], RecordedCreation]:
+    """(vault, recovery point id) -> what the chain recorded creating it; records of other actions are ignored, and
+    so is a creation record that names no manifest SHA-256 (it could vouch for nothing)."""
+    found: dict[tuple[str, str], RecordedCreation] = {}
+    for record in records:
+        if record.action not in CREATION_ACTIONS:
+            continue
+        details = record.details
+        vault, rp_id, sha = details.get("vault"), details.get("recovery_point_id"), details.get("manifest_sha256")
+        if not (isinstance(vault, str) and isinstance(rp_id, str) and isinstance(sha, str)):
+            continue
+        version = details.get("manifest_version_id")
+        creation = found.setdefault((vault, rp_id), RecordedCreation(vault, rp_id, record.seq, record.at))
+        creation.manifests.append((version if isinstance(version, str) and version else None, sha))
+    return found

@@ -36,8 +36,12 @@ class ObjectEntry(BaseModel):
     size: int
     etag: str
     last_modified: str
+    #: the *source* object's VersionId (what was backed up)
     version_id: str | None = None
     sha256: str
+    #: the pinned version of its blob in the vault (DESIGN invariant 6): what restore, copy and verify read;
+    #: None in entries written before versions were pinned (read at the newest version, reported UNPINNED)
+    blob_version_id: str | None = None
     checksum_type: Literal["FULL_OBJECT", "COMPOSITE"] = "FULL_OBJECT"
     parts: int | None = Field(default=None, ge=1)
     part_size: int | None = Field(default=None, ge=1)
@@ -79,6 +83,8 @@ class PartRef(BaseModel):
     seq: int
     key: str
     sha256: str
+    #: the part object's VersionId in the vault (None: written before versions were pinned)
+    version_id: str | None = None
     objects: int
     bytes: int
     first_key: str | None = None

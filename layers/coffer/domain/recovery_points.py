@@ -50,6 +50,9 @@ class RecoveryPoint(BaseModel):
     parent_recovery_point_id: str | None = None
     manifest_key: str | None = None
     manifest_sha256: str | None = None
+    #: the manifest's VersionId in the vault, beside its SHA-256: the version restore, copy and verify read
+    #: (None: written before versions were pinned; the manifest itself never holds it - it is known after the write)
+    manifest_version_id: str | None = None
     native_ref: str | None = None
     legal_holds: tuple[str, ...] = ()
     tags: dict[str, str] = Field(default_factory=dict)

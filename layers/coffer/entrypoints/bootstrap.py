@@ -291,7 +291,7 @@ class Root:
         from coffer.services.backup_jobs import BackupJobs
 
         return BackupJobs(self.catalog, self.vault, self.work, self.resources, self.quotas, self.turns,
-                          self.continuous, self.vaults, self.settings, self.clock)
+                          self.continuous, self.vaults, self.settings, self.clock, self.audit_log("coffer:backup"))
 
     @cached_property
     def restore_jobs(self) -> RestoreJobs:
@@ -370,7 +370,7 @@ class Root:
     def catalog_rebuild(self, actor: str) -> CatalogRebuild:
         from coffer.services.catalog_rebuild import CatalogRebuild
 
-        return CatalogRebuild(self.catalog, self.vault, self.vaults, self.audit_log(actor))
+        return CatalogRebuild(self.catalog, self.vault, self.vaults)
 
     def vault_admin(self, stack: str, bucket_arn: str | None, actor: str) -> VaultAdmin:
         """`stack` tags the keys vaults are made with; `bucket_arn` is the vault bucket's (from the stack's outputs)."""

@@ -11,6 +11,7 @@ log, loudly: that is tampering, and the operator must look.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -21,9 +22,11 @@ from coffer.domain.audit import (
     AuditReport,
     ChainHead,
     RecordAuditResult,
+    RecordedCreation,
     audit_key,
     next_record,
     parse_stored,
+    recorded_creations,
     stored_form,
     verify_chain,
 )
@@ -114,6 +117,46 @@ class AuditLog:
             return None
         self._catalog.restore_audit_head(report.last_verified)
         return report.last_verified
+
+
+@dataclass
+class ChainRead:
+    """The audit chain as a rebuild believes it: each record's *first* version (records are written create-only,
+    so a later version at a record's key is someone's), believed up to the last record that verifies (and, where
+    the catalog still has its head, not past it)."""
+
+    #: the vault holds audit records at all
+    exists: bool
+    trusted: list[AuditRecord] = field(default_factory=list)
+    report: AuditReport = field(default_factory=AuditReport)
+    #: keys of records that hold more than one version (written over)
+    overwritten: list[str] = field(default_factory=list)
+
+    @property
+    def creations(self) -> dict[tuple[str, str], RecordedCreation]:
+        return recorded_creations(self.trusted)
+
+
+def read_chain(vault: VaultStore, head: ChainHead | None) -> ChainRead:
+    """One listing of the audit prefix's versions (paginated), then one GET of each record's first version."""
+    first: dict[str, str] = {}
+    counts: dict[str, int] = {}
+    for listed in vault.history(AUDIT_PREFIX, under=True):
+        if not listed.delete_marker:
+            first[listed.key] = listed.version_id  # newest first: the last one seen is the first written
+            counts[listed.key] = counts.get(listed.key, 0) + 1
+    stored = [(key, vault.get_bytes_version(key, first[key])) for key in sorted(first)]
+    report = verify_chain(stored, head)
+    limit = report.last_verified.seq if head is None else min(head.seq, report.last_verified.seq)
+    trusted: list[AuditRecord] = []
+    for _, body in stored:
+        try:
+            record = parse_stored(body)[0]
+        except ValueError:
+            continue
+        if record.seq <= limit:
+            trusted.append(record)
+    return ChainRead(bool(stored), trusted, report, sorted(k for k, n in counts.items() if n > 1))
 
 
 def record_restore_start(catalog: Catalog, audit: AuditLog, job_id: str) -> RecordAuditResult:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from coffer.domain.audit import creation_details
 from coffer.domain.clock import Clock
 from coffer.domain.copies import copy_executions
 from coffer.domain.errors import CofferError, CompletionWindowExceeded, InvalidInput, NotFound, ResourceBusy
@@ -22,6 +23,7 @@ from coffer.ports.resources import BackupStrategy
 from coffer.ports.turns import Turns
 from coffer.ports.vault import VaultStore
 from coffer.ports.work_area import WorkArea
+from coffer.services.audit_log import AuditLog
 from coffer.services.continuous import ContinuousBackups
 from coffer.services.jobs_common import job_id_for, recovery_point_id_for, summary
 from coffer.services.vaults import Vaults
@@ -39,7 +41,8 @@ RECHECK_MAX_POLLS = 40
 class BackupJobs:
     def __init__(self, catalog: Catalog, vault: VaultStore, work: WorkArea, resources: ResourceAdapters,
                  quotas: SlotQuotas, turns: Turns, continuous: ContinuousBackups, vaults: Vaults, settings: Settings,
-                 clock: Clock) -> None:
+                 clock: Clock, audit: AuditLog) -> None:
+        self._audit = audit
         self._catalog = catalog
         self._vault = vault
         self._work = work
@@ -290,8 +293,14 @@ class BackupJobs:
                             objects=job.progress.objects, failed_keys=tuple(failed))
         if job.continuous:  # kept while protection is on, restorable from now on (services/continuous.py)
             rp, manifest = self._continuous.finish(job, rp, manifest)
-        sha = self._vault.put_json_locked(rp.manifest_key or "", manifest.model_dump(mode="json"), retain_until, seal)
-        rp = rp.model_copy(update={"manifest_sha256": sha})
+        written = self._vault.put_json_locked(rp.manifest_key or "", manifest.model_dump(mode="json"), retain_until,
+                                              seal)
+        rp = rp.model_copy(update={"manifest_sha256": written.sha256, "manifest_version_id": written.version_id})
+        # the chain records the manifest as written (key, VersionId, SHA-256) before the recovery point is COMPLETED:
+        # `coffer catalog rebuild` believes only a manifest version the chain records (one per version written)
+        self._audit.append("backup.complete", rp.recovery_point_id, creation_details(rp, {"state": "PARTIAL" if partial
+                                                                                          else "COMPLETED"}),
+                           idempotency_key=f"backup.complete:{job.job_id}:{written.version_id or written.sha256}")
         if job.continuous:
             self._continuous.activate(job, now)
         ending = JobState.PARTIAL if partial else JobState.COMPLETED

@@ -59,7 +59,7 @@ from coffer.ports.resources import OperationStatus
 from coffer.ports.source_buckets import SourceBuckets
 from coffer.ports.vault import VaultStore
 from coffer.ports.work_area import WorkArea
-from coffer.services.large_objects import LargeObjects, restore_create_args
+from coffer.services.large_objects import LargeObjects, pinned_version, restore_create_args
 from coffer.services.vaults import Vaults
 from coffer.settings import Settings
 
@@ -221,16 +221,19 @@ class ContinuousBackups:
                                                         self._work.bucket, staging)
             blob = VaultLayout.blob(protection.vault_name, facts["sha256"])
             found = self._vault.lock_of(blob)
-            if not found[0]:
+            facts["blob_version_id"] = found.version_id
+            if not found.holds(blob):  # absent, or someone wrote other bytes over it: store the content, pinned
                 if staging is not None:
                     stored = self._vault.copy_in(self._work.bucket, staging, blob, seal.retain_until, seal=seal)
                 else:
                     stored = self._vault.copy_in(bucket, obj.key, blob, seal.retain_until, event.version_id, seal)
                 if stored != facts["sha256"]:
                     raise IntegrityError(f"{obj.key}: vault copy has SHA-256 {stored}, expected {facts['sha256']}")
+                facts["blob_version_id"] = stored.version_id
             elif (found[1] is None or found[1] < seal.retain_until
                   or (seal.mode is LockMode.COMPLIANCE and found.mode is not LockMode.COMPLIANCE)):
-                self._vault.secure(blob, seal)  # shared content: extend its lock, never shorten it
+                # shared content: extend its lock, never shorten it (a re-seal makes a new version: pin that one)
+                facts["blob_version_id"] = pinned_version(blob, self._vault.secure(blob, seal))
         finally:
             if staging is not None:
                 self._work.delete(staging)

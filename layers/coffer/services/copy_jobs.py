@@ -31,6 +31,7 @@ import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
+from coffer.domain.audit import creation_details
 from coffer.domain.clock import Clock
 from coffer.domain.copies import (
     CopyDestination,
@@ -57,7 +58,7 @@ from coffer.domain.errors import (
 )
 from coffer.domain.input_rules.gates import check_copy_request
 from coffer.domain.jobs import Job, JobKind, JobProgress, JobState, Transition
-from coffer.domain.manifest import Manifest, ManifestPart, PartRef, VaultLayout, sha256_hex
+from coffer.domain.manifest import Manifest, ManifestPart, ObjectEntry, PartRef, VaultLayout, sha256_hex
 from coffer.domain.recovery_points import RecoveryPoint, RecoveryPointStatus, StorageClass
 from coffer.domain.steps import BatchResult, JobSummary
 from coffer.domain.vaults import Seal
@@ -72,8 +73,15 @@ from coffer.ports.restore_leases import RestoreLeaseStore
 from coffer.ports.table_exports import TableExports
 from coffer.ports.vault import VaultStore
 from coffer.ports.work_area import WorkArea
+from coffer.services.audit_log import AuditLog
 from coffer.services.jobs_common import job_id_for, recovery_point_id_for, summary
-from coffer.services.large_objects import LargeObjects, copy_composite_blob, unfinished_deferred, vault_create_args
+from coffer.services.large_objects import (
+    LargeObjects,
+    copy_composite_blob,
+    pinned_version,
+    unfinished_deferred,
+    vault_create_args,
+)
 from coffer.services.vaults import Vaults
 from coffer.settings import Settings
 
@@ -391,36 +399,45 @@ class CopyJobs:
         seq = int(key.rsplit("/", 1)[-1].split(".", 1)[0])
         if key not in listed:  # a part a failed batch left: not part of the recovery point (as restores skip it)
             return BatchResult(job_id=job_id, seq=seq, objects=0)
-        raw = self._vault.get_bytes(key)
+        raw = self._read_pinned(key, listed[key].version_id)
         if sha256_hex(raw) != listed[key].sha256:
             raise IntegrityError(f"{key} does not match the checksum its manifest records")
         part = ManifestPart.model_validate_json(raw)
         copied = reused = bytes_copied = 0
         deferred: list[dict[str, Any]] = []  # copied by the part-range fan-out (services/large_objects.py)
+        entries: list[ObjectEntry] = []  # as the destination pins them: its own blob versions
         for n, entry in enumerate(part.entries):
             blob = VaultLayout.blob_of(target.vault_name, entry)
-            if vault.lock_of(blob)[0]:
-                vault.secure(blob, seal)  # content-addressed: there already, locked at least as long as this copy
+            found = vault.lock_of(blob)
+            if found.holds(blob):
+                # content-addressed: there already, locked at least as long as this copy (a re-seal: a new version)
+                lock = vault.secure(blob, seal)
+                entries.append(entry.model_copy(update={"blob_version_id": pinned_version(blob, lock)}))
                 reused += 1
                 continue
             source_blob = VaultLayout.blob_of(job.vault_name, entry)
             if self.large.fans_out(entry):  # more parts than one invocation copies
                 deferred.append(self.large.defer_blob(job, part.seq, n, entry, source_blob, vault.bucket, blob,
                                                       vault_create_args(seal)))
+                # its destination version is known only when the fan-out completes it: not pinned (verify: UNPINNED)
+                entries.append(entry.model_copy(update={"blob_version_id": None}))
                 continue
             if entry.composite:  # copied in parts (UploadPartCopy), checked against its composite SHA-256
-                copy_composite_blob(destination.ports.multipart, self._vault.bucket, source_blob, vault.bucket, blob,
-                                    entry, seal)
-            else:
-                stored = vault.copy_in(self._vault.bucket, source_blob, blob, seal.retain_until, seal=seal)
+                version = copy_composite_blob(destination.ports.multipart, self._vault.bucket, source_blob,
+                                              vault.bucket, blob, entry, seal)
+            else:  # the source's pinned version, never whatever is newest at its key
+                stored = vault.copy_in(self._vault.bucket, source_blob, blob, seal.retain_until,
+                                       source_version=entry.blob_version_id, seal=seal)
                 if stored != entry.sha256:
                     raise IntegrityError(f"{entry.key}: copied blob has SHA-256 {stored}, expected {entry.sha256}")
+                version = stored.version_id
+            entries.append(entry.model_copy(update={"blob_version_id": version}))
             copied += 1
             bytes_copied += entry.size
-        copy = ManifestPart(recovery_point_id=target.recovery_point_id, seq=part.seq, entries=part.entries)
+        copy = ManifestPart(recovery_point_id=target.recovery_point_id, seq=part.seq, entries=tuple(entries))
         part_key = VaultLayout.part(target.vault_name, target.recovery_point_id, part.seq)
         sha = vault.put_json_locked(part_key, copy.model_dump(mode="json"), seal.retain_until, seal)
-        ref = listed[key].model_copy(update={"key": part_key, "sha256": sha})
+        ref = listed[key].model_copy(update={"key": part_key, "sha256": sha.sha256, "version_id": sha.version_id})
         self._catalog.put_part(job_id, part.seq, {"seq": part.seq, "part": ref.model_dump(mode="json"),
                                                   "copied": copied,
                                               "reused": reused, "bytes_copied": bytes_copied, "failed": [],
@@ -436,7 +453,8 @@ class CopyJobs:
         sha = vault.copy_in(self._work.bucket, key, stored, seal.retain_until, seal=seal)
         size = self._work.size_of(key)
         seq = _file_seq(relative)
-        self._catalog.put_part(job.job_id, seq, {"seq": seq, "file": {"key": stored, "sha256": sha, "size": size},
+        self._catalog.put_part(job.job_id, seq, {"seq": seq, "file": {"key": stored, "sha256": sha.sha256, "size": size,
+                                                                  "version_id": sha.version_id},
                                              "copied": 1, "reused": 0, "bytes_copied": size, "failed": []})
         return BatchResult(job_id=job.job_id, seq=seq, objects=1, copied=1)
 
@@ -511,8 +529,14 @@ class CopyJobs:
             manifest_key=VaultLayout.manifest(target.vault_name, target.recovery_point_id), native_ref=native_ref,
             tags=job.recovery_point_tags)
         manifest = Manifest(recovery_point=rp, completed_at=now, source=source, parts=parts, objects=objects)
-        sha = vault.put_json_locked(rp.manifest_key or "", manifest.model_dump(mode="json"), seal.retain_until, seal)
-        rp = rp.model_copy(update={"manifest_sha256": sha})
+        written = vault.put_json_locked(rp.manifest_key or "", manifest.model_dump(mode="json"), seal.retain_until,
+                                        seal)
+        rp = rp.model_copy(update={"manifest_sha256": written.sha256, "manifest_version_id": written.version_id})
+        # the destination's audit chain records the copy's manifest (what its `coffer catalog rebuild` believes)
+        self._audit_for(destination).append("copy.complete", rp.recovery_point_id, creation_details(rp, {
+            "job_id": job.job_id, "source_recovery_point_id": job.recovery_point_id, "source_vault": job.vault_name,
+            "source_account_id": self._resolver.own_account, "source_region": self._settings.region}),
+            idempotency_key=f"copy.complete:{job.job_id}:{written.version_id or written.sha256}")
         try:
             catalog.put_recovery_point(rp)
         except ConcurrentUpdate:
@@ -556,8 +580,19 @@ class CopyJobs:
         """What writes a copy job's uploads: the destination's copy role."""
         return self._resolver.resolve(self._target(job).address).ports.multipart
 
+    def _read_pinned(self, key: str, version_id: str | None) -> bytes:
+        """A source object at the version its recovery point pins (the newest only for one written before versions
+        were pinned): a version written over it later is never what a copy reads."""
+        return self._vault.get_bytes_version(key, version_id) if version_id else self._vault.get_bytes(key)
+
+    def _audit_for(self, destination: Destination) -> AuditLog:
+        """The destination stack's audit log, written with the copy role (as everything in the destination)."""
+        ports = destination.ports
+        return AuditLog(ports.vault_records, ports.vault, destination.settings, self._clock,
+                        f"coffer:copy:{self._resolver.own_account}")
+
     def _source_manifest(self, rp: RecoveryPoint) -> Manifest:
-        raw = self._vault.get_bytes(rp.manifest_key or "")
+        raw = self._read_pinned(rp.manifest_key or "", rp.manifest_version_id)
         if rp.manifest_sha256 and sha256_hex(raw) != rp.manifest_sha256:
             raise IntegrityError(f"manifest of recovery point {rp.recovery_point_id} does not match its checksum")
         return Manifest.model_validate_json(raw)

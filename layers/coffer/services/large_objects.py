@@ -42,7 +42,7 @@ from coffer.domain.steps import LargeCopiesResult, LargeCopyResult
 from coffer.domain.vaults import Seal
 from coffer.ports.catalog import Catalog
 from coffer.ports.multipart import Composite, MultipartCopies, Upload
-from coffer.ports.vault import VaultStore
+from coffer.ports.vault import LockFacts, VaultStore
 from coffer.ports.work_area import WorkArea
 from coffer.services.object_tiering import keep_warm
 from coffer.services.vaults import Vaults
@@ -91,6 +91,16 @@ def restore_create_args(entry: ObjectEntry) -> dict[str, Any]:
     return create
 
 
+def pinned_version(blob: str, lock: LockFacts) -> str | None:
+    """The VersionId a manifest entry pins after `secure` made the blob's newest version meet a seal (a re-seal makes
+    a new version). IntegrityError when that version is not the content the blob's address names - someone wrote
+    over the blob: the object fails in this job, loudly, rather than be pinned to their bytes."""
+    if not lock.holds(blob):
+        raise IntegrityError(f"{blob}: its newest version ({lock.version_id}) is not the content its address names "
+                             f"(S3's checksum {lock.checksum}): written over; run `coffer vault verify`")
+    return lock.version_id
+
+
 class Deferred(Exception):
     """The object is copied by the Backup workflow's part-range fan-out; `record` names it in the batch's result."""
 
@@ -133,9 +143,10 @@ class LargeObjects:
         return part_size_for(size, self._settings.part_size_bytes)
 
     def store(self, job: Job, bucket: str, facts: dict[str, Any], seq: int, n: int,
-              seal: Seal, tags: dict[str, str]) -> tuple[str, datetime | None, str | None, bool]:
+              seal: Seal, tags: dict[str, str]) -> tuple[str, datetime | None, str | None, bool, str | None]:
         """Make sure the vault holds this large object's bytes: (blob key, its lock date and mode, whether bytes
-        were copied); `facts` gains the composite checksum. Deferred when it needs more than P parts."""
+        were copied, the VersionId relied on); `facts` gains the composite checksum. Deferred when it needs more
+        than P parts."""
         part_size = self.part_size(facts["size"])
         if part_count(facts["size"], part_size) > self._settings.parts_per_invocation:
             self.defer(job, bucket, facts, seq, n)  # raises Deferred
@@ -146,12 +157,12 @@ class LargeObjects:
             facts.update(sha256=staged.sha256, checksum_type="COMPOSITE", parts=staged.parts, part_size=part_size)
             blob = VaultLayout.composite_blob(job.vault_name, staged.sha256, staged.parts)
             found = self._vault.lock_of(blob)
-            if found[0] and (found.storage_class or "STANDARD") not in ARCHIVE_CLASSES:
-                return blob, found[1], found.mode, False
+            if found.holds(blob) and (found.storage_class or "STANDARD") not in ARCHIVE_CLASSES:
+                return blob, found[1], found.mode, False, found.version_id
             stored = self._copier.copy(self._work.bucket, staging, None, facts["size"], part_size,
                                        self._vault.bucket, blob, **vault_create_args(seal, tags))
             self._check(facts["key"], stored, staged)
-            return blob, seal.retain_until, seal.mode, True
+            return blob, seal.retain_until, seal.mode, True, stored.version_id
         finally:
             self._work.delete(staging)
 
@@ -200,7 +211,7 @@ class LargeObjects:
         named = {"key": entry.key, "seq": seq}
         if self._work.first_key(WorkLayout.large(job.job_id, 0, part_seq, index)):
             return named
-        upload = self._copier_of(job).start(self._vault.bucket, source_blob, None, entry.size,
+        upload = self._copier_of(job).start(self._vault.bucket, source_blob, entry.blob_version_id, entry.size,
                                             entry.part_size or entry.size, dest_bucket, dest_key, **create)
         self._plan(job.job_id, 0, part_seq, index, upload, {"seq": seq, "entry": entry.model_dump(mode="json")})
         return named
@@ -246,8 +257,9 @@ class LargeObjects:
                          part_size=upload.part_size)
             blob = VaultLayout.composite_blob(job.vault_name, composite.sha256, composite.parts)
             found = self._vault.lock_of(blob)
-            if found[0] and (found.storage_class or "STANDARD") not in ARCHIVE_CLASSES:
+            if found.holds(blob) and (found.storage_class or "STANDARD") not in ARCHIVE_CLASSES:
                 work.delete(upload.dest_key)
+                facts["blob_version_id"] = found.version_id
                 self._finalize(job, document["bucket"], seq, facts, blob, found[1], found.mode, False, seal)
                 return LargeCopyResult(job_id=job_id, key=large_key, parts=composite.parts)
             batch_seq, index = [int(x) for x in large_key.rsplit("/", 1)[1].split(".", 1)[0].split("-")]
@@ -258,6 +270,7 @@ class LargeObjects:
             return LargeCopyResult(job_id=job_id, key=large_key, parts=composite.parts)
         self._check(facts["key"], composite, Composite(facts["sha256"], facts["parts"]))
         work.delete(upload.source_key)  # the staging copy
+        facts["blob_version_id"] = composite.version_id
         self._finalize(job, document["bucket"], seq, facts, upload.dest_key, seal.retain_until, seal.mode, True, seal)
         return LargeCopyResult(job_id=job_id, key=large_key, parts=composite.parts)
 
@@ -310,6 +323,7 @@ class LargeObjects:
         if locked_until is None or locked_until < seal.retain_until or recompliance:
             lock = self._vault.secure(blob, seal)  # extends, or re-seals a GOVERNANCE blob as COMPLIANCE
             locked_until, mode = lock[1] or seal.retain_until, lock.mode
+            facts["blob_version_id"] = pinned_version(blob, lock)
         warm = keep_warm(self._vault, blob, warm_until_needed(job.lifecycle.cold_at(job.created_at)))
         entry = ObjectEntry.model_validate({k: v for k, v in facts.items() if k in ObjectEntry.model_fields})
         record = {**entry.model_dump(mode="json", exclude={"tags"}), "retain_until": locked_until.isoformat(),
@@ -325,8 +339,9 @@ class LargeObjects:
         part = ManifestPart(recovery_point_id=job.recovery_point_id, seq=seq, entries=entries)
         part_key = VaultLayout.part(job.vault_name, job.recovery_point_id, seq)
         sha = self._vault.put_json_locked(part_key, part.model_dump(mode="json"), seal.retain_until, seal)
-        ref = PartRef(seq=seq, key=part_key, sha256=sha, objects=len(entries), bytes=sum(e.size for e in entries),
-                      first_key=entry.key if entry else None, last_key=entry.key if entry else None)
+        ref = PartRef(seq=seq, key=part_key, sha256=sha, version_id=sha.version_id, objects=len(entries),
+                      bytes=sum(e.size for e in entries), first_key=entry.key if entry else None,
+                      last_key=entry.key if entry else None)
         self._catalog.put_part(job.job_id, seq, {"seq": seq, "part": ref.model_dump(mode="json"),
                                              "copied": int(copied and entry is not None),
                                              "reused": int(not copied and entry is not None),
@@ -345,9 +360,11 @@ class LargeObjects:
 
 
 def copy_composite_blob(multipart: MultipartCopies, source_bucket: str, source_blob: str, dest_bucket: str,
-                        dest_blob: str, entry: ObjectEntry, seal: Seal) -> None:
+                        dest_blob: str, entry: ObjectEntry, seal: Seal) -> str | None:
     """A composite blob into another vault (copy jobs; `multipart` writes as the destination), in the parts it was
-    stored with, so its content address holds there too; checked against the entry's composite SHA-256."""
-    stored = multipart.copy(source_bucket, source_blob, None, entry.size, entry.part_size or entry.size,
-                                          dest_bucket, dest_blob, **vault_create_args(seal))
+    stored with, so its content address holds there too; checked against the entry's composite SHA-256. Reads the
+    source's pinned version (entry.blob_version_id); returns the destination version's VersionId."""
+    stored = multipart.copy(source_bucket, source_blob, entry.blob_version_id, entry.size,
+                            entry.part_size or entry.size, dest_bucket, dest_blob, **vault_create_args(seal))
     LargeObjects._check(entry.key, stored, Composite(entry.sha256, entry.parts or 0))
+    return stored.version_id

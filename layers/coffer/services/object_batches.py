@@ -35,7 +35,7 @@ from coffer.ports.vault import VaultStore
 from coffer.ports.work_area import WorkArea
 from coffer.services.continuous import ContinuousBackups, pitr_time
 from coffer.services.inventory_batches import InventoryBatches
-from coffer.services.large_objects import Deferred, LargeObjects, restore_create_args
+from coffer.services.large_objects import Deferred, LargeObjects, pinned_version, restore_create_args
 from coffer.services.object_tiering import keep_warm
 from coffer.services.vaults import Vaults
 from coffer.settings import Settings
@@ -133,7 +133,8 @@ class ObjectBatches:
         part = ManifestPart(recovery_point_id=job.recovery_point_id, seq=seq, entries=tuple(entries))
         part_key = VaultLayout.part(job.vault_name, job.recovery_point_id, seq)
         sha = self._vault.put_json_locked(part_key, part.model_dump(mode="json"), seal.retain_until, seal)
-        ref = PartRef(seq=seq, key=part_key, sha256=sha, objects=len(entries), bytes=sum(e.size for e in entries),
+        ref = PartRef(seq=seq, key=part_key, sha256=sha, version_id=sha.version_id, objects=len(entries),
+                      bytes=sum(e.size for e in entries),
                       first_key=entries[0].key if entries else None, last_key=entries[-1].key if entries else None)
         self._catalog.put_objects(job.vault_name, bucket, index)
         self._catalog.put_part(job_id, seq, {"seq": seq, "part": ref.model_dump(mode="json"), "copied": copied,
@@ -161,14 +162,22 @@ class ObjectBatches:
             blob = VaultLayout.blob_of(job.vault_name, ObjectEntry.model_validate(facts))
             locked_until, copied = datetime.fromisoformat(known["retain_until"]), False
             mode = known.get("lock_mode")
-        else:
+            if not facts.get("blob_version_id"):  # indexed before versions were pinned: one HeadObject, once
+                found = self._vault.lock_of(blob)
+                if not found.holds(blob):
+                    unchanged = False
+                    facts["blob_version_id"] = None
+                else:
+                    facts["blob_version_id"], locked_until, mode = found.version_id, found[1], found.mode
+        if not unchanged:
             described = self._buckets.describe_object(bucket, item["key"])
             if described is None:
                 return None, False, {}
             facts = {**described, "key": item["key"], "last_modified": item["last_modified"]}
             fresh = raised_warm_until(None, warm_needed)
             assert fresh is not None
-            blob, locked_until, mode, copied = self._store_content(job, bucket, facts, seq, n, seal, fresh)
+            blob, locked_until, mode, copied, facts["blob_version_id"] = self._store_content(
+                job, bucket, facts, seq, n, seal, fresh)
             warm = fresh if copied else None  # a blob found in the vault: its warm-until is read below
         if warm is None or raised_warm_until(warm, warm_needed) is not None:
             warm = keep_warm(self._vault, blob, warm_needed)
@@ -176,14 +185,16 @@ class ObjectBatches:
         if locked_until is None or locked_until < seal.retain_until or recompliance:
             lock = self._vault.secure(blob, seal)  # extends, or re-seals a GOVERNANCE blob as COMPLIANCE
             locked_until, mode = lock[1] or seal.retain_until, lock.mode
+            facts["blob_version_id"] = pinned_version(blob, lock)
         entry = ObjectEntry.model_validate({k: v for k, v in facts.items() if k in ObjectEntry.model_fields})
         record = {**entry.model_dump(mode="json", exclude={"tags"}), "retain_until": locked_until.isoformat(),
                   "lock_mode": mode, "warm_until": format_day(warm)}
         return entry, copied, record
 
     def _store_content(self, job: Job, bucket: str, facts: dict[str, Any], seq: int, n: int,
-                       seal: Seal, warm_until: date) -> tuple[str, datetime | None, str | None, bool]:
-        """Make sure the vault holds this content: (blob key, its lock date and mode, whether bytes were copied).
+                       seal: Seal, warm_until: date) -> tuple[str, datetime | None, str | None, bool, str | None]:
+        """Make sure the vault holds this content: (blob key, its lock date and mode, whether bytes were copied, the
+        VersionId relied on - the one written, or the existing one HeadObject named, whose checksum is the address).
 
         Without a SHA-256 from S3, the object is first copied to the work bucket so S3 computes one. A blob found
         in the archive tier is stored again as a new, warm version of the same key (the archived version keeps
@@ -201,8 +212,8 @@ class ObjectBatches:
         blob = VaultLayout.blob(job.vault_name, facts["sha256"])
         try:
             found = self._vault.lock_of(blob)
-            if found[0] and (found.storage_class or "STANDARD") not in ARCHIVE_CLASSES:
-                return blob, found[1], found.mode, False
+            if found.holds(blob) and (found.storage_class or "STANDARD") not in ARCHIVE_CLASSES:
+                return blob, found[1], found.mode, False, found.version_id
             tags = warm_tags(warm_until)
             if staging is not None:
                 stored = self._vault.copy_in(self._work.bucket, staging, blob, seal.retain_until, seal=seal, tags=tags)
@@ -212,7 +223,7 @@ class ObjectBatches:
                                          tags)
             if stored != facts["sha256"]:
                 raise IntegrityError(f"{facts['key']}: vault copy has SHA-256 {stored}, expected {facts['sha256']}")
-            return blob, seal.retain_until, seal.mode, True
+            return blob, seal.retain_until, seal.mode, True, stored.version_id
         finally:
             if staging is not None:
                 self._work.delete(staging)

@@ -1,4 +1,5 @@
-"""`coffer catalog rebuild --vault V`: the catalog's vault and recovery points back from the vault alone."""
+"""`coffer catalog rebuild --vault V`: the catalog's vault and recovery points back from the vault alone, believing
+only manifest versions that are locked as they claim and that the audit chain records (services/catalog_rebuild.py)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,14 @@ from coffer_cli.commands.vault_context import vault_context
 
 
 def _rebuild(args: argparse.Namespace) -> int:
+    """Exit 1 when the catalog differs from the vault or something was refused (TAMPERED, UNTRUSTED, UNPARSEABLE:
+    each finding printed, with what was expected and found, and the command that looks further)."""
     report = vault_context(args).rebuild().rebuild_vault(args.vault)
     print_json({"vault": report.vault, "vault_restored": report.vault_restored, "restored": len(report.restored),
                 "already_present": len(report.present), "differing": report.differing, "skipped": report.skipped,
-                "audit_head": report.audit_head})
-    return 1 if report.differing else 0
+                "audit_head": report.audit_head, "refused": len(report.problems),
+                "findings": [f.model_dump(mode="json", exclude_none=True) for f in report.findings]})
+    return 1 if report.differing or report.refused else 0
 
 
 def register(commands: Any) -> None:

@@ -64,10 +64,20 @@ def test_a_completed_backup_writes_its_manifest_before_its_recovery_point() -> N
     done = world.backup_jobs.complete(started.job_id)
     rp = world.catalog.get_recovery_point(done.recovery_point_id or "")
     manifest_key = VaultLayout.manifest(rp.vault_name, rp.recovery_point_id)
-    # one log of the vault's and the catalog's writes: the manifest, then (one transaction) the point and the job
-    assert world.table.writes[-3:] == [(world.settings.vault_bucket, manifest_key),
-                                       ("recovery_point", rp.recovery_point_id), ("job", started.job_id)]
+    # one log of the vault's and the catalog's writes: the manifest, its audit record (backup.complete), then (one
+    # transaction) the point and the job
+    writes = [w for w in world.table.writes if w[0] != "audit_head"]
+    assert writes[-4:] == [(world.settings.vault_bucket, manifest_key), (world.settings.vault_bucket,
+                                                                          "audit/000000000001.json"),
+                           ("recovery_point", rp.recovery_point_id), ("job", started.job_id)]
     assert rp.status is RecoveryPointStatus.COMPLETED and rp.manifest_key == manifest_key
+    # the catalog pins the manifest's version beside its SHA-256, and the chain records both
+    assert rp.manifest_version_id == world.vault.lock_of(manifest_key).version_id
+    record = world.audit.record(1)
+    assert (record.action, record.target) == ("backup.complete", rp.recovery_point_id)
+    assert {k: record.details[k] for k in ("manifest_key", "manifest_version_id", "manifest_sha256")} == {
+        "manifest_key": manifest_key, "manifest_version_id": rp.manifest_version_id,
+        "manifest_sha256": rp.manifest_sha256}
     manifest = Manifest.model_validate_json(world.vault.get_bytes(manifest_key))
     assert manifest.recovery_point.recovery_point_id == rp.recovery_point_id
     assert world.vault.lock_of(manifest_key)[1] == rp.retain_until  # locked until the recovery point may go

@@ -29,12 +29,35 @@ from coffer.domain.errors import AlreadyStored, IntegrityError, NotFound, Object
 from coffer.domain.manifest import sha256_hex
 from coffer.domain.object_lock import LockMode, VersionLock, retention_change_refusal
 from coffer.domain.vaults import Seal
-from coffer.ports.vault import LockFacts, StoredObject
+from coffer.ports.vault import ListedVersion, LockFacts, StoredObject, Written
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_s3.literals import ObjectLockModeType, TierType
     from mypy_boto3_s3.type_defs import CopySourceTypeDef
+
+
+#: S3's answers to a VersionId that is not (or no longer) there
+_NO_VERSION = {"NoSuchVersion", "InvalidArgument"}
+
+
+def _address(checksum: str | None) -> str | None:
+    """S3's SHA-256 checksum (base64, `-<parts>` for a composite one) as a blob's content address names it."""
+    if not checksum:
+        return None
+    value, _, parts = checksum.partition("-")
+    return b64_to_hex(value) + (f"-{parts}" if parts else "")
+
+
+def _merged(versions: list[ListedVersion], markers: list[ListedVersion]) -> list[ListedVersion]:
+    """One key's versions and delete markers (each newest first, as S3 lists them) as one list, newest first: the
+    latest first, then by time (S3's own order kept within each list)."""
+    merged: list[ListedVersion] = []
+    while versions or markers:
+        take_version = not markers or (versions and (
+            versions[0].latest or (not markers[0].latest and versions[0].last_modified >= markers[0].last_modified)))
+        merged.append(versions.pop(0) if take_version else markers.pop(0))
+    return merged
 
 
 def _sse(kms_key_id: str | None) -> dict[str, Any]:
@@ -63,8 +86,9 @@ class S3Vault:
         self._clock = clock
 
     def put_locked(self, key: str, body: bytes, retain_until: datetime, content_type: str = "application/json",
-                   *, mode: str | None = None, kms_key_id: str | None = None, create_only: bool = False) -> str:
-        """Write an object under Object Lock; return its SHA-256 (hex) as S3 computed and we checked it.
+                   *, mode: str | None = None, kms_key_id: str | None = None, create_only: bool = False) -> Written:
+        """Write an object under Object Lock; return its SHA-256 (hex) as S3 computed and we checked it, with the
+        VersionId S3 gave the new version (what a recovery point pins).
 
         `mode`/`kms_key_id`: the vault's (domain/vaults.py Seal; default: the stack's mode and the bucket's
         default key). `create_only`: AlreadyStored if the key exists (S3 conditional write, If-None-Match: *).
@@ -85,38 +109,67 @@ class S3Vault:
         reported = response.get("ChecksumSHA256")
         if reported and b64_to_hex(reported) != expected:
             raise IntegrityError(f"s3://{self.bucket}/{key}: S3 stored SHA-256 {b64_to_hex(reported)}, sent {expected}")
-        return expected
+        return Written(expected, response.get("VersionId"))
 
-    def put_json_locked(self, key: str, document: Any, retain_until: datetime, seal: Seal | None = None) -> str:
+    def put_json_locked(self, key: str, document: Any, retain_until: datetime, seal: Seal | None = None) -> Written:
         body = json.dumps(document, sort_keys=True, default=str).encode()
         return self.put_locked(key, body, retain_until, **(_seal_args(seal) if seal else {}))
 
     def get_bytes(self, key: str) -> bytes:
-        try:
-            body: bytes = self._s3.get_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")["Body"].read()
-        except ClientError as error:
-            if is_not_found(error):
-                raise NotFound(f"s3://{self.bucket}/{key} not found") from error
-            raise
-        except FlexibleChecksumError as error:  # the SDK checks S3's stored checksum while reading
-            raise IntegrityError(f"s3://{self.bucket}/{key}: bytes do not match S3's stored checksum") from error
-        return body
+        """The newest version's bytes: only for what has no pinned version (descriptors, audit records, recovery
+        points written before versions were pinned). Everything a manifest pins is read with get_bytes_version."""
+        return self._read(key, None)
 
     def get_json(self, key: str) -> Any:
         return json.loads(self.get_bytes(key))
 
+    def get_bytes_version(self, key: str, version_id: str) -> bytes:
+        """One pinned version's bytes (GetObject VersionId=...): a newer version or a delete marker over it changes
+        nothing this reads."""
+        if not version_id:
+            raise ValueError(f"s3://{self.bucket}/{key}: version_id must be a VersionId S3 gave, not empty")
+        return self._read(key, version_id)
+
+    def get_json_version(self, key: str, version_id: str) -> Any:
+        return json.loads(self.get_bytes_version(key, version_id))
+
+    def _read(self, key: str, version_id: str | None) -> bytes:
+        where = f"s3://{self.bucket}/{key}" + (f"?versionId={version_id}" if version_id else "")
+        pinned: dict[str, Any] = {"VersionId": version_id} if version_id else {}
+        try:
+            body: bytes = self._s3.get_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED",
+                                              **pinned)["Body"].read()
+        except ClientError as error:
+            if is_not_found(error) or error_code(error) in _NO_VERSION:
+                raise NotFound(f"{where} not found") from error
+            raise
+        except FlexibleChecksumError as error:  # the SDK checks S3's stored checksum while reading
+            raise IntegrityError(f"{where}: bytes do not match S3's stored checksum") from error
+        return body
+
     @refuses_objects
     def lock_of(self, key: str) -> LockFacts:
         """(exists, retain-until date) of an object's current version; its mode etc. as attributes."""
+        return self._head(key, None)
+
+    @refuses_objects
+    def lock_of_version(self, key: str, version_id: str) -> LockFacts:
+        """The lock of one pinned version (HeadObject VersionId=...); exists False if that version is gone."""
+        if not version_id:
+            raise ValueError(f"s3://{self.bucket}/{key}: version_id must be a VersionId S3 gave, not empty")
+        return self._head(key, version_id)
+
+    def _head(self, key: str, version_id: str | None) -> LockFacts:
+        pinned: dict[str, Any] = {"VersionId": version_id} if version_id else {}
         try:
-            head = self._s3.head_object(Bucket=self.bucket, Key=key)
+            head = self._s3.head_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED", **pinned)
         except ClientError as error:
-            if is_not_found(error):
+            if is_not_found(error) or error_code(error) in _NO_VERSION:
                 return LockFacts(False, None)
             raise
         return LockFacts(True, head.get("ObjectLockRetainUntilDate"), head.get("ObjectLockMode"),
                          head.get("ObjectLockLegalHoldStatus") == "ON", head.get("VersionId"),
-                         head.get("StorageClass"), head.get("Restore"))
+                         head.get("StorageClass"), head.get("Restore"), _address(head.get("ChecksumSHA256")))
 
     def extend_retention(self, key: str, until: datetime) -> bool:
         """Make the object's lock last at least until `until`. Never shortens. True if it changed.
@@ -153,8 +206,9 @@ class S3Vault:
     @refuses_objects
     def copy_in(self, source_bucket: str, source_key: str, key: str, retain_until: datetime,
                 source_version: str | None = None, seal: Seal | None = None,
-                tags: dict[str, str] | None = None) -> str:
-        """Server-side copy into the vault under Object Lock; S3 computes the SHA-256 (hex returned).
+                tags: dict[str, str] | None = None) -> Written:
+        """Server-side copy into the vault under Object Lock; S3 computes the SHA-256 (hex returned, with the new
+        version's VersionId). `source_version` pins the version copied (CopySource VersionId).
 
         `tags`: the new version's tags (a blob's warm-until, domain/cold_tier.py); none by default.
         """
@@ -168,7 +222,7 @@ class S3Vault:
             ObjectLockMode=_s3_mode(seal.mode if seal else self.lock_mode), ObjectLockRetainUntilDate=retain_until,
             **_sse(seal.kms_key_arn if seal else None),
         )
-        return b64_to_hex(response["CopyObjectResult"]["ChecksumSHA256"])
+        return Written(b64_to_hex(response["CopyObjectResult"]["ChecksumSHA256"]), response.get("VersionId"))
 
     # ---- cold storage (domain/cold_tier.py) -------------------------------------------------------
     @refuses_objects
@@ -220,7 +274,7 @@ class S3Vault:
             return self.lock_of(key)
         if self._extend(key, seal.retain_until, found, seal.mode):
             return LockFacts(True, seal.retain_until, (found.mode or seal.mode).value, found.legal_hold,
-                             found.version_id)
+                             found.version_id, found.storage_class, found.restore, found.checksum)
         return found
 
     def _mode_of(self, key: str) -> LockMode | None:
@@ -233,13 +287,15 @@ class S3Vault:
         if refusal:
             raise ObjectLockRefusal(f"s3://{self.bucket}/{key}: {refusal}")
 
-    def checksum_of(self, key: str) -> tuple[str | None, int] | None:
-        """(S3's full-object SHA-256 in hex or None, size) without reading bytes; None if missing."""
+    def checksum_of(self, key: str, version_id: str | None = None) -> tuple[str | None, int] | None:
+        """(S3's full-object SHA-256 in hex or None, size) without reading bytes; None if missing. `version_id`: of
+        that version (GetObjectAttributes VersionId=...)."""
+        pinned: dict[str, Any] = {"VersionId": version_id} if version_id else {}
         try:
             attributes = self._s3.get_object_attributes(Bucket=self.bucket, Key=key,
-                                                        ObjectAttributes=["Checksum", "ObjectSize"])
+                                                        ObjectAttributes=["Checksum", "ObjectSize"], **pinned)
         except ClientError as error:
-            if is_not_found(error):
+            if is_not_found(error) or error_code(error) in _NO_VERSION:
                 return None
             raise
         checksum = attributes.get("Checksum", {})
@@ -247,12 +303,15 @@ class S3Vault:
         sha = b64_to_hex(checksum["ChecksumSHA256"]) if checksum.get("ChecksumSHA256") and full else None
         return sha, int(attributes.get("ObjectSize", 0))
 
-    def stream_sha256(self, key: str, chunk: int = 8 * 1024 * 1024) -> tuple[str, int]:
-        """Re-read an object and hash its bytes (streamed, never held whole): (sha256 hex, size)."""
+    def stream_sha256(self, key: str, chunk: int = 8 * 1024 * 1024,
+                      version_id: str | None = None) -> tuple[str, int]:
+        """Re-read an object and hash its bytes (streamed, never held whole): (sha256 hex, size). `version_id`:
+        that version's bytes."""
+        pinned: dict[str, Any] = {"VersionId": version_id} if version_id else {}
         try:
-            body = self._s3.get_object(Bucket=self.bucket, Key=key)["Body"]
+            body = self._s3.get_object(Bucket=self.bucket, Key=key, **pinned)["Body"]
         except ClientError as error:
-            if is_not_found(error):
+            if is_not_found(error) or error_code(error) in _NO_VERSION:
                 raise NotFound(f"s3://{self.bucket}/{key} not found") from error
             raise
         digest, size = hashlib.sha256(), 0
@@ -278,6 +337,23 @@ class S3Vault:
         for page in self._s3.get_paginator("list_object_versions").paginate(Bucket=self.bucket, Prefix=prefix):
             for version in page.get("Versions", []):
                 yield version["Key"], version["VersionId"]
+
+    def history(self, key: str, *, under: bool = False) -> list[ListedVersion]:
+        """Every version and delete marker of exactly `key` (`under`: of every key under it), each key's newest
+        first (paginated ListObjectVersions, which lists a key's versions newest first, its markers apart)."""
+        versions: dict[str, list[ListedVersion]] = {}
+        markers: dict[str, list[ListedVersion]] = {}
+        for page in self._s3.get_paginator("list_object_versions").paginate(Bucket=self.bucket, Prefix=key):
+            for listed, into, marker in ((page.get("Versions", []), versions, False),
+                                         (page.get("DeleteMarkers", []), markers, True)):
+                for v in listed:
+                    if under or v["Key"] == key:
+                        into.setdefault(v["Key"], []).append(ListedVersion(
+                            v["Key"], v["VersionId"], v["LastModified"], marker, bool(v.get("IsLatest"))))
+        found: list[ListedVersion] = []
+        for name in sorted({*versions, *markers}):
+            found += _merged(versions.get(name, []), markers.get(name, []))
+        return found
 
     def keys(self, prefix: str) -> Iterator[StoredObject]:
         """Every current object under a prefix (paginated ListObjectsV2)."""
