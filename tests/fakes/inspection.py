@@ -1,42 +1,29 @@
-"""Verify's read-only ports in memory: the vault bucket's versions, delete markers, rules and policy over
-`MemoryBuckets` (ports/vault_inspection.py), KMS keys (ports/key_inspection.py) and a deployed stack
-(ports/stack_template.py). Each counts the calls an adapter would make, so tests can hold the cost per object."""
+"""Verify's read-only ports in memory: a version's lock, hold and checksum (delete markers included), the bucket's
+rules and policy over `MemoryBuckets` (ports/vault_inspection.py), KMS keys (ports/key_inspection.py) and a deployed
+stack (ports/stack_template.py). Each counts the calls an adapter would make, so tests can hold the cost per object."""
 
 from __future__ import annotations
 
 import hashlib
-import itertools
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from coffer.domain.cfn_template import DeployedStack
-from coffer.domain.errors import NotFound
 from coffer.ports.key_inspection import KEY_GONE
 from coffer.ports.vault_inspection import BucketRules, VersionState
 from fakes.storage import MemoryBuckets, Version
-
-_MARKERS = itertools.count(1)
 
 
 class MemoryVaultInspection:
     def __init__(self, buckets: MemoryBuckets, bucket: str) -> None:
         self._s3 = buckets
         self.bucket = bucket
-        #: key -> (marker id, when): a delete marker on top of the key's versions (as DeleteObject without a version)
-        self.markers: dict[str, tuple[str, datetime]] = {}
         self.bucket_rules = BucketRules(versioning="Enabled", object_lock=True, default_mode="GOVERNANCE",
                                         default_days=1)
         self.bucket_policy: dict[str, Any] | None = None
-        #: HeadObject / ListObjectVersions / GetObject calls, as the S3 adapter would make them
+        #: HeadObject and bucket-rule calls, as the S3 adapter would make them (the vault port's reads: MemoryVault)
         self.calls: Counter[str] = Counter()
-
-    def hide(self, key: str) -> str:
-        """A delete marker on top of `key` (what a principal with s3:DeleteObject makes)."""
-        marker = f"marker-{next(_MARKERS)}"
-        self.markers[key] = (marker, self._s3.clock.now())
-        return marker
 
     def _state(self, key: str, version: Version) -> VersionState:
         return VersionState(key, version.id, sha256=hashlib.sha256(version.body).hexdigest(), size=len(version.body),
@@ -46,27 +33,11 @@ class MemoryVaultInspection:
         self.calls["HeadObject"] += 1
         versions = self._s3.buckets.get(self.bucket, {}).get(key, [])
         if version_id is None:
-            if key in self.markers:
-                return VersionState(key, self.markers[key][0], delete_marker=True)
+            if versions and versions[-1].delete_marker:
+                return VersionState(key, versions[-1].id, delete_marker=True)
             return self._state(key, versions[-1]) if versions else None
-        found = next((v for v in versions if v.id == version_id), None)
+        found = self._s3.version(self.bucket, key, version_id)
         return None if found is None else self._state(key, found)
-
-    def versions_of(self, key: str) -> list[VersionState]:
-        self.calls["ListObjectVersions"] += 1
-        listed = [VersionState(key, v.id, size=len(v.body), last_modified=v.modified)
-                  for v in reversed(self._s3.buckets.get(self.bucket, {}).get(key, []))]
-        if key in self.markers:
-            listed.insert(0, VersionState(key, self.markers[key][0], delete_marker=True,
-                                          last_modified=self.markers[key][1]))
-        return listed
-
-    def read_version(self, key: str, version_id: str) -> bytes:
-        self.calls["GetObject"] += 1
-        for version in self._s3.buckets.get(self.bucket, {}).get(key, []):
-            if version.id == version_id:
-                return version.body
-        raise NotFound(f"s3://{self.bucket}/{key} version {version_id} not found")
 
     def rules(self) -> BucketRules:
         self.calls["GetBucketRules"] += 1

@@ -131,24 +131,22 @@ class VerifyTally(BaseModel):
 
 
 # ---- the pinned versions ------------------------------------------------------------------------------
-# SEAM(pinned): branch `pinned` adds RecoveryPoint.manifest_version_id, PartRef's VersionId and
-# ObjectEntry.blob_version_id. Until those fields are on this branch, each function below answers None and verify
-# takes the newest version whose bytes are the recorded ones (services/vault_verify.py `_Checker._is_pinned`) as
-# the pinned one: a newer version with other bytes, or a delete marker on top, is still found; a newer version with
-# the *same* bytes (a re-seal, services' VaultStore.secure) is not a finding either way.
+# A recovery point written before versions were pinned has None here: verify then takes the newest version whose
+# bytes are the recorded ones as its pinned one (services/vault_verify.py `_Checker._is_pinned`) and says so once
+# (UNPINNED): a newer version with other bytes, or a delete marker on top, is still found.
 def pinned_manifest_version(rp: RecoveryPoint) -> str | None:
-    """The VersionId of the recovery point's manifest that the catalog pinned (None: not pinned yet)."""
-    return None
+    """The VersionId of the recovery point's manifest that the catalog pinned (None: written before pinning)."""
+    return rp.manifest_version_id
 
 
 def pinned_part_version(ref: PartRef) -> str | None:
-    """The VersionId of a manifest part that its manifest pinned (None: not pinned yet)."""
-    return None
+    """The VersionId of a manifest part that its manifest pinned (None: written before pinning)."""
+    return ref.version_id
 
 
 def pinned_blob_version(entry: ObjectEntry) -> str | None:
-    """The VersionId of an entry's blob that its manifest part pinned (None: not pinned yet)."""
-    return None
+    """The VersionId of an entry's blob that its manifest part pinned (None: written before pinning)."""
+    return entry.blob_version_id
 
 
 # ---- the scheduled Verify workflow's payloads ------------------------------------------------------

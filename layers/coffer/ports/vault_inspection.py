@@ -1,5 +1,5 @@
-"""What verify reads of the vault bucket besides its objects' bytes: the versions of a key, each one's lock, legal
-hold and S3 checksum, and the bucket's own rules: versioning, Object Lock default, policy
+"""What verify reads of the vault bucket beside the vault port's pinned reads: a version's lock, legal hold and S3
+checksum in one call, and the bucket's own rules: versioning, Object Lock default, policy
 (adapters/vault/inspection.py).
 
 Read-only: nothing here changes the bucket (verify reports, never repairs).
@@ -46,14 +46,6 @@ class VaultInspection(Protocol):
     def head(self, key: str, version_id: str | None = None) -> VersionState | None:
         """The version (the current one without `version_id`): lock, hold and checksum, no bytes read. The current
         one may be a delete marker (`delete_marker` True). None when the key (or the version) does not exist."""
-        ...
-
-    def versions_of(self, key: str) -> list[VersionState]:
-        """Every version and delete marker of exactly `key`, newest first (no lock or checksum filled in)."""
-        ...
-
-    def read_version(self, key: str, version_id: str) -> bytes:
-        """The bytes of one version; NotFound when it is gone."""
         ...
 
     def rules(self) -> BucketRules: ...

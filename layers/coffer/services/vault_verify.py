@@ -87,24 +87,21 @@ class _Checker:
         #: per batch: recovery points read from the catalog (None: not there), and whether any legal hold covers one
         self.points: dict[str, RecoveryPoint | None] = {}
         self.rp_holds: dict[str, bool] = {}
+        #: key -> the VersionId of its current version, as the last HeadObject saw it
+        self._current_id: dict[str, str | None] = {}
+        #: keys whose current version is a delete marker (ListObjectsV2 leaves them out)
+        self._hidden: set[str] = set()
 
     def report(self, kind: FindingKind, key: str, detail: str, rp: str | None = None, *, expected: str | None = None,
                found: str | None = None, command: str | None = None) -> None:
         self.findings.append(Finding(kind=kind, key=key, detail=detail, recovery_point_id=rp, expected=expected,
                                      found=found, command=command))
 
-    def sha_of(self, key: str) -> tuple[str, int] | None:
-        """(sha256, size) of the object: S3's stored checksum, or the bytes re-read and hashed.
-        IntegrityError when the bytes read do not match S3's own stored checksum."""
-        self.objects += 1
-        if not self.deep:
-            found = self._store.checksum_of(key)
-            if found is None:
-                return None
-            if found[0] is not None:
-                return found[0], found[1]
+    def rehash(self, key: str, version_id: str | None) -> tuple[str, int] | None:
+        """(sha256, size) of the version's bytes re-read and hashed (streamed): the deep scrub, and a version S3 stored
+        no checksum for. IntegrityError when the bytes read do not match S3's own stored checksum."""
         try:
-            sha, size = self._store.stream_sha256(key)
+            sha, size = self._store.stream_sha256(key, version_id=version_id)
         except NotFound:
             return None
         self.bytes_read += size
@@ -120,8 +117,11 @@ class _Checker:
         self.objects += 1
         current = self._inspect.head(key)
         if current is None:
-            self.report(FindingKind.MISSING, key, f"{what} is missing", rp_id)
+            self.report(FindingKind.MISSING, key, f"{what} is missing", rp_id, expected=version_id)
             return None
+        self._current_id[key] = current.version_id
+        if current.delete_marker:
+            self._hidden.add(key)
         found: VersionState | None = current
         if not self._is_pinned(current, sha256, version_id):
             found = self._find_pinned(key, sha256, version_id)
@@ -157,10 +157,11 @@ class _Checker:
 
     def _find_pinned(self, key: str, sha256: str | None, version_id: str | None) -> VersionState | None:
         """The pinned version under something newer: by its id, or (no id yet) the newest with the recorded bytes.
-        Only reached when the current version is not the pinned one: a ListObjectVersions and a HeadObject each."""
+        Only reached when the current version is not the pinned one: a HeadObject (and, unpinned, ListObjectVersions
+        and a HeadObject per version until the recorded bytes are found)."""
         if version_id is not None:
             return self._inspect.head(key, version_id)
-        for listed in self._inspect.versions_of(key):
+        for listed in self._store.history(key):
             if listed.delete_marker:
                 continue
             state = self._inspect.head(key, listed.version_id)
@@ -198,8 +199,10 @@ class _Checker:
                         found="ON")
 
     def pinned_bytes(self, state: VersionState) -> bytes | None:
+        """The version's bytes (IntegrityError when they do not match S3's stored checksum: `check` reports it)."""
         try:
-            body = self._inspect.read_version(state.key, state.version_id or "")
+            body = self._store.get_bytes_version(state.key, state.version_id) if state.version_id else \
+                self._store.get_bytes(state.key)
         except NotFound:
             return None
         self.bytes_read += len(body)
@@ -229,6 +232,9 @@ class _Checker:
         if rp.status not in (RecoveryPointStatus.COMPLETED, RecoveryPointStatus.PARTIAL):
             return
         key = rp.manifest_key or VaultLayout.manifest(rp.vault_name, rp.recovery_point_id)
+        if pinned_manifest_version(rp) is None:
+            self.report(FindingKind.UNPINNED, key, "written before versions were pinned: its objects are checked at "
+                        "the newest version with the recorded bytes", rp.recovery_point_id)
         state = self.pinned(key, rp.manifest_sha256, pinned_manifest_version(rp), rp,
                             "the manifest of a catalogued recovery point")
         if state is None:
@@ -248,7 +254,12 @@ class _Checker:
             self.report(FindingKind.ALTERED, key, f"manifest does not parse: {error}", rp.recovery_point_id)
             return
         for ref in manifest.parts:
-            self.pinned(ref.key, ref.sha256, pinned_part_version(ref), rp, "a manifest part")
+            part_state = self.pinned(ref.key, ref.sha256, pinned_part_version(ref), rp, "a manifest part")
+            if part_state is not None and ref.key in self._hidden:
+                # a delete marker keeps the part out of the vault's listing, so no part item checks its blobs: here
+                part_body = self.pinned_bytes(part_state)
+                if part_body is not None:
+                    self.blobs(ManifestPart.model_validate_json(part_body), rp.vault_name, rp.recovery_point_id, rp)
 
     def prefix(self, item: VerifyItem) -> None:
         """From the vault's listing: does a catalogued recovery point of this vault own the prefix?"""
@@ -305,27 +316,38 @@ class _Checker:
                         f"says {ref.sha256[:16]}...", rp_id)
         held = rp if rp is not None and rp.status in (RecoveryPointStatus.COMPLETED, RecoveryPointStatus.PARTIAL) \
             else None
+        self.blobs(part, item.vault, rp_id, held)
+
+    def blobs(self, part: ManifestPart, vault: str, rp_id: str, held: RecoveryPoint | None) -> None:
+        """A part's blobs: there, intact, alone on top, locked and held as their recovery point says."""
         for entry in part.entries:
-            blob = VaultLayout.blob_of(item.vault, entry)
+            blob = VaultLayout.blob_of(vault, entry)
             self.referenced.add(blob)
             if blob in self.blobs_seen:
                 continue
             self.blobs_seen.add(blob)
             what = f"the blob of {entry.key}"
-            if entry.composite:  # S3's composite checksum is not a full-object one: intact first, then its lock
-                if self.composite_blob(blob, entry, rp_id):
-                    self.objects -= 1  # one object: the composite check and its versions' check
-                    self.pinned(blob, None, pinned_blob_version(entry), held, what)
+            if entry.composite:  # S3's composite checksum is not a full-object one; the composite check reads the
+                # current version: where it is the pinned one (pinned), or to tell the pinned one (not pinned)
+                version = pinned_blob_version(entry)
+                if version is None:
+                    if self.composite_blob(blob, entry, rp_id):
+                        self.objects -= 1  # one object, two calls
+                        self.pinned(blob, None, None, held, what)
+                else:
+                    state = self.pinned(blob, None, version, held, what)
+                    if state is not None and state.version_id == self._current_id.get(blob):
+                        self.objects -= 1
+                        self.composite_blob(blob, entry, rp_id)
                 continue
             state = self.pinned(blob, entry.sha256, pinned_blob_version(entry), held, what)
             if state is None:
                 continue  # MISSING or ALTERED reported
             if not self.deep and state.sha256 is not None:
                 found: tuple[str, int] | None = (state.sha256, state.size)
-            else:  # deep, or no checksum stored: re-read and hash (the current version: see `deep_reads_current`)
-                self.objects -= 1  # one object, counted by pinned() already
+            else:  # deep, or no checksum stored: the pinned version's bytes re-read and hashed
                 try:
-                    found = self.sha_of(blob)
+                    found = self.rehash(blob, state.version_id)
                 except IntegrityError as error:
                     self.report(FindingKind.ALTERED, blob, f"blob of {entry.key}: {error}", rp_id)
                     continue

@@ -99,27 +99,30 @@ def sha(body: bytes) -> str:
 
 
 def stored_recovery_point(scrub: Scrub, rp_id: str = "rp-1", bodies: tuple[bytes, ...] = (b"alpha", b"beta"),
-                          ) -> tuple[RecoveryPoint, dict[str, str]]:
+                          pinned: bool = True) -> tuple[RecoveryPoint, dict[str, str]]:
     """A completed S3 recovery point written as the backup workflow writes one: blobs, a part, the manifest, each
-    Object-Locked until its retain-until; the catalog's record last. (recovery point, {"manifest", "part", "blob"})."""
+    Object-Locked until its retain-until, each version pinned by what references it (`pinned` False: as before
+    versions were pinned); the catalog's record last. (recovery point, {"manifest", "part", "blob"})."""
     vault = scrub.world.vault
     entries = []
     for index, body in enumerate(bodies):
-        vault.put_locked(VaultLayout.blob("Default", sha(body)), body, RETAIN)
+        written = vault.put_locked(VaultLayout.blob("Default", sha(body)), body, RETAIN)
         entries.append(ObjectEntry(key=f"object-{index}", size=len(body), etag="e", last_modified=START.isoformat(),
-                                   sha256=sha(body)))
+                                   sha256=sha(body), blob_version_id=written.version_id if pinned else None))
     part = ManifestPart(recovery_point_id=rp_id, seq=0, entries=tuple(entries))
     part_key, part_body = VaultLayout.part("Default", rp_id, 0), part.model_dump_json().encode()
-    vault.put_locked(part_key, part_body, RETAIN)
+    part_version = vault.put_locked(part_key, part_body, RETAIN).version_id
     manifest_key = VaultLayout.manifest("Default", rp_id)
     rp = RecoveryPoint(recovery_point_id=rp_id, vault_name="Default", resource_arn="arn:aws:s3:::orders",
                        resource_type=ResourceType.S3, status=RecoveryPointStatus.COMPLETED, creation_date=START,
                        retain_until=RETAIN, job_id=f"job-{rp_id}", manifest_key=manifest_key)
     manifest = Manifest(recovery_point=rp, completed_at=START, objects=len(entries), parts=(
-        PartRef(seq=0, key=part_key, sha256=sha(part_body), objects=len(entries), bytes=sum(map(len, bodies))),))
+        PartRef(seq=0, key=part_key, sha256=sha(part_body), objects=len(entries), bytes=sum(map(len, bodies)),
+                version_id=part_version if pinned else None),))
     body = manifest.model_dump_json().encode()
-    vault.put_locked(manifest_key, body, RETAIN)
-    rp = rp.model_copy(update={"manifest_sha256": sha(body)})
+    written = vault.put_locked(manifest_key, body, RETAIN)
+    rp = rp.model_copy(update={"manifest_sha256": sha(body),
+                               "manifest_version_id": written.version_id if pinned else None})
     scrub.world.catalog.put_recovery_point(rp)
     return rp, {"manifest": manifest_key, "part": part_key, "blob": VaultLayout.blob("Default", sha(bodies[0]))}
 
@@ -129,14 +132,14 @@ def version_ids(scrub: Scrub, key: str) -> list[str]:
 
 
 # ---- a clean vault, and what checking it costs ------------------------------------------------------------
-def test_a_vault_as_the_backup_wrote_it_has_no_findings_and_costs_one_head_per_object(scrub: Scrub) -> None:
+def test_a_vault_as_the_backup_wrote_it_has_no_findings_and_costs_one_head_per_object(
+        scrub: Scrub, monkeypatch: pytest.MonkeyPatch) -> None:
     stored_recovery_point(scrub)
+    monkeypatch.setattr(scrub.world.vault, "history", lambda *a, **k: pytest.fail("no version listing when clean"))
     assert scrub.run() == []
-    # the recovery point's item: its manifest and part (HeadObject each, the manifest read); the part's item: the
-    # manifest and the part (HeadObject each, both read) and its two blobs (HeadObject each: checksum, lock, hold)
-    assert scrub.inspection.calls["ListObjectVersions"] == 0
+    # the recovery point's item: its manifest and part; the part's item: the manifest and the part (each then read
+    # at its pinned version) and its two blobs (checksum, lock and hold from the same HeadObject)
     assert scrub.inspection.calls["HeadObject"] == 2 + 2 + 2
-    assert scrub.inspection.calls["GetObject"] == 1 + 2
 
 
 # ---- NEWER_VERSION / DELETE_MARKER: written over or hidden, the pinned version still read -------------------
@@ -164,21 +167,38 @@ def test_a_newer_version_with_the_same_bytes_is_no_finding(scrub: Scrub) -> None
 def test_a_delete_marker_over_a_pinned_object_is_reported_and_the_pinned_version_still_checked(
         scrub: Scrub, which: str) -> None:
     _, keys = stored_recovery_point(scrub)
-    marker = scrub.inspection.hide(keys[which])  # DeleteObject without a version id
+    marker = scrub.world.buckets.mark_deleted("vault", keys[which])  # DeleteObject without a version id
     findings = [f for f in scrub.run() if f.problem]
     assert {(f.kind, f.key) for f in findings} == {(FindingKind.DELETE_MARKER, keys[which])}
-    assert findings[0].found == marker
+    assert findings[0].found == marker.id
 
 
 def test_a_removed_pinned_blob_under_a_delete_marker_is_missing_too(scrub: Scrub) -> None:
     _, keys = stored_recovery_point(scrub)
     del scrub.world.buckets.buckets["vault"][keys["blob"]]
-    scrub.inspection.hide(keys["blob"])
+    scrub.world.buckets.mark_deleted("vault", keys["blob"])
     assert scrub.problems() == {(FindingKind.MISSING, keys["blob"]), (FindingKind.DELETE_MARKER, keys["blob"])}
 
 
-def test_other_bytes_and_no_version_with_the_recorded_ones_is_altered(scrub: Scrub) -> None:
+def test_the_blobs_of_a_part_hidden_by_a_delete_marker_are_still_checked(scrub: Scrub) -> None:
+    """The marker keeps the part out of the vault's listing (no part item): the recovery point's item checks them."""
     _, keys = stored_recovery_point(scrub)
+    scrub.world.buckets.mark_deleted("vault", keys["part"])
+    del scrub.world.buckets.buckets["vault"][keys["blob"]]  # and a blob it references is gone
+    assert scrub.problems() == {(FindingKind.DELETE_MARKER, keys["part"]), (FindingKind.MISSING, keys["blob"])}
+
+
+def test_a_recovery_point_written_before_pinning_is_checked_at_the_newest_version_with_its_bytes(
+        scrub: Scrub) -> None:
+    _, keys = stored_recovery_point(scrub, pinned=False)
+    scrub.world.buckets.put("vault", keys["blob"], b"forged", mode=LockMode.GOVERNANCE, retain_until=RETAIN)
+    findings = scrub.run()
+    assert {(f.kind, f.key) for f in findings if f.problem} == {(FindingKind.NEWER_VERSION, keys["blob"])}
+    assert [(f.kind, f.key) for f in findings if not f.problem] == [(FindingKind.UNPINNED, keys["manifest"])]
+
+
+def test_other_bytes_and_no_version_with_the_recorded_ones_is_altered(scrub: Scrub) -> None:
+    _, keys = stored_recovery_point(scrub, pinned=False)
     scrub.world.buckets.buckets["vault"][keys["blob"]][0].body = b"rot"  # the only version's bytes changed
     assert scrub.problems() == {(FindingKind.ALTERED, keys["blob"])}
 

@@ -2,7 +2,7 @@
 
 One HeadObject (ChecksumMode ENABLED) answers, for a key's current version, its version id, S3's SHA-256, its Object
 Lock retention and its legal hold: the checks of an unchanged object cost that one call. ListObjectVersions and a
-HeadObject per older version are spent only where the current version is not the pinned one. S3 tells the lock and
+HeadObject of the pinned version are spent only where the current version is not the pinned one. S3 tells the lock and
 hold headers only to a caller with s3:GetObjectRetention and s3:GetObjectLegalHold (the VerifyBatch role has both).
 """
 
@@ -15,7 +15,6 @@ from botocore.exceptions import ClientError
 
 from coffer.adapters.aws import error_code, is_not_found
 from coffer.adapters.checksums import b64_to_hex
-from coffer.domain.errors import NotFound
 from coffer.domain.object_lock import LockMode, VersionLock
 from coffer.ports.key_inspection import KEY_GONE
 from coffer.ports.vault_inspection import BucketRules, VersionState
@@ -44,9 +43,6 @@ class S3VaultInspection:
             headers = error.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
             if headers.get("x-amz-delete-marker") == "true":
                 return VersionState(key, headers.get("x-amz-version-id"), delete_marker=True)
-            if version_id is None:  # a delete marker S3 did not flag in the answer: the listing tells
-                versions = self.versions_of(key)
-                return versions[0] if versions and versions[0].delete_marker else None
             return None
         checksum = head.get("ChecksumSHA256")
         full = checksum and "-" not in checksum and head.get("ChecksumType", "FULL_OBJECT") == "FULL_OBJECT"
@@ -56,29 +52,6 @@ class S3VaultInspection:
                             lock=VersionLock(LockMode(mode) if mode else None, head.get("ObjectLockRetainUntilDate"),
                                              head.get("ObjectLockLegalHoldStatus") == "ON"),
                             last_modified=head.get("LastModified"))
-
-    def versions_of(self, key: str) -> list[VersionState]:
-        found: list[VersionState] = []
-        paginator = self._s3.get_paginator("list_object_versions")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=key):
-            for version in page.get("Versions", []):
-                if version["Key"] == key:
-                    found.append(VersionState(key, version["VersionId"], size=int(version.get("Size", 0)),
-                                              last_modified=version["LastModified"]))
-            for marker in page.get("DeleteMarkers", []):
-                if marker["Key"] == key:
-                    found.append(VersionState(key, marker["VersionId"], delete_marker=True,
-                                              last_modified=marker["LastModified"]))
-        # S3 lists a key's versions newest first, but versions and markers in two lists: merge them by date
-        return sorted(found, key=lambda v: v.last_modified.timestamp() if v.last_modified else 0.0, reverse=True)
-
-    def read_version(self, key: str, version_id: str) -> bytes:
-        try:
-            return self._s3.get_object(Bucket=self.bucket, Key=key, VersionId=version_id)["Body"].read()
-        except ClientError as error:
-            if is_not_found(error) or error_code(error) in _GONE:
-                raise NotFound(f"s3://{self.bucket}/{key} version {version_id} not found") from error
-            raise
 
     def rules(self) -> BucketRules:
         versioning = self._s3.get_bucket_versioning(Bucket=self.bucket).get("Status")
