@@ -40,28 +40,28 @@ def test_audit_verify_catches_a_removed_and_an_altered_record(coffer: LocalCoffe
     assert restore["status"] == "SUCCEEDED"
     capsys.readouterr()
     assert main(["audit", "verify", *STACK]) == 0
-    assert "5 audit records, head 5: chain intact" in capsys.readouterr().out
+    assert "6 audit records, head 6: chain intact" in capsys.readouterr().out
     audit = vault_context(argparse.Namespace(stack="coffer-twin", region=None)).audit
-    assert [r.action for r in audit.records()] == [
-        "vault.create", "vault.lock.put", "vault.lock.delete", "vault.delete", "restore.start"]
+    assert [r.action for r in audit.records()] == [  # the backup's own record first (pinned versions)
+        "backup.complete", "vault.create", "vault.lock.put", "vault.lock.delete", "vault.delete", "restore.start"]
 
-    # A compromised operator with the governance bypass removes record 2 (the lock)...
+    # A compromised operator with the governance bypass removes record 3 (the lock)...
     s3, bucket = coffer.client("s3"), coffer.settings.vault_bucket
-    version = s3.head_object(Bucket=bucket, Key=audit_key(2))["VersionId"]
-    s3.delete_object(Bucket=bucket, Key=audit_key(2), VersionId=version, BypassGovernanceRetention=True)
+    version = s3.head_object(Bucket=bucket, Key=audit_key(3))["VersionId"]
+    s3.delete_object(Bucket=bucket, Key=audit_key(3), VersionId=version, BypassGovernanceRetention=True)
     assert main(["audit", "verify", *STACK]) == 1
-    assert "PROBLEM: record(s) 2 missing" in capsys.readouterr().out
-    # ...and rewrites record 4 as a new version on top.
-    forged = json.loads(s3.get_object(Bucket=bucket, Key=audit_key(4))["Body"].read())
+    assert "PROBLEM: record(s) 3 missing" in capsys.readouterr().out
+    # ...and rewrites record 5 as a new version on top.
+    forged = json.loads(s3.get_object(Bucket=bucket, Key=audit_key(5))["Body"].read())
     forged["record"]["action"] = "vault.lock.put"
-    s3.put_object(Bucket=bucket, Key=audit_key(4), Body=json.dumps(forged).encode(), ChecksumAlgorithm="SHA256")
+    s3.put_object(Bucket=bucket, Key=audit_key(5), Body=json.dumps(forged).encode(), ChecksumAlgorithm="SHA256")
     assert main(["audit", "verify", *STACK]) == 1
     out = capsys.readouterr().out
-    assert "record 4 (audit/000000000004.json) altered" in out and "TAMPERED" in out
+    assert "record 5 (audit/000000000005.json) altered" in out and "TAMPERED" in out
     # Hiding the newest record behind a delete marker is caught by the chain head in the catalog.
-    s3.delete_object(Bucket=bucket, Key=audit_key(5))
+    s3.delete_object(Bucket=bucket, Key=audit_key(6))
     assert main(["audit", "verify", *STACK]) == 1
-    assert "record(s) 5..5 missing" in capsys.readouterr().out
+    assert "record(s) 6..6 missing" in capsys.readouterr().out
 
 
 def test_concurrent_appends_are_serialised_into_one_unbroken_chain(coffer: LocalCoffer) -> None:

@@ -82,8 +82,9 @@ def test_a_lost_catalog_is_rebuilt_from_the_vault_with_the_same_recovery_points(
     for vault in ("Gold", "Default"):
         assert main(["catalog", "rebuild", "--vault", vault, *STACK]) == 0
         reports.append(json.loads(capsys.readouterr().out))
-    assert [(r["vault"], r["vault_restored"], r["restored"], r["audit_head"]) for r in reports] == [
-        ("Gold", True, 1, 2), ("Default", True, 2, 2)]
+    # the chain: the vault's create and lock, then each backup's backup.complete record (5); nothing refused
+    assert [(r["vault"], r["vault_restored"], r["restored"], r["audit_head"], r["findings"]) for r in reports] == [
+        ("Gold", True, 1, 5, []), ("Default", True, 2, 5, [])]
     after = {v: sorted(catalog.list_recovery_points(v), key=lambda p: p.recovery_point_id)
              for v in ("Default", "Gold")}
     assert after == before

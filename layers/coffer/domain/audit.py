@@ -179,12 +179,13 @@ class RecordAuditResult(BaseModel):
 CREATION_ACTIONS = ("backup.complete", "copy.complete")
 
 
-def creation_details(rp: Any, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def creation_details(rp: Any, lock_mode: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """What a backup.complete / copy.complete record holds: the recovery point's manifest as written (key, VersionId,
-    SHA-256) and the dates it claims, so a rebuild can tell the manifest Coffer wrote from one written over it.
+    SHA-256, the Object Lock mode it was written in) and the dates it claims, so a rebuild can tell the manifest
+    Coffer wrote from one written over it - and judge its lock by the mode of its day, not of a later vault lock.
     `rp`: a domain/recovery_points.RecoveryPoint (Any: this module stays below it)."""
-    return {"vault": rp.vault_name, "recovery_point_id": rp.recovery_point_id, "job_id": rp.job_id,
-            "resource_arn": rp.resource_arn, "manifest_key": rp.manifest_key,
+    return {"vault": rp.vault_name, "lock_mode": lock_mode, "recovery_point_id": rp.recovery_point_id,
+            "job_id": rp.job_id, "resource_arn": rp.resource_arn, "manifest_key": rp.manifest_key,
             "manifest_version_id": rp.manifest_version_id, "manifest_sha256": rp.manifest_sha256,
             "retain_until": rp.retain_until.isoformat(),
             "delete_at": rp.delete_at.isoformat() if rp.delete_at else None, **(extra or {})}
@@ -198,16 +199,24 @@ class RecordedCreation:
     recovery_point_id: str
     first_seq: int
     at: datetime
-    #: (VersionId or None, SHA-256) per record, in chain order
-    manifests: list[tuple[str | None, str]] = field(default_factory=list)
+    #: (VersionId or None, SHA-256, the Object Lock mode it was written in or None) per record, in chain order
+    manifests: list[tuple[str | None, str, str | None]] = field(default_factory=list)
 
     def names(self, version_id: str, sha256: str) -> bool:
         """Whether a record names this manifest version: the same VersionId, or (a record without one) the same
         SHA-256. A record with a VersionId names that version only: another version with the same bytes is not it."""
-        return any(version_id == v if v else sha256 == s for v, s in self.manifests)
+        return self.mode_named(version_id, sha256) is not False
+
+    def mode_named(self, version_id: str, sha256: str) -> str | bool | None:
+        """The lock mode the record naming this version says it was written in (None: not said); False if no
+        record names it."""
+        for v, s, mode in self.manifests:
+            if (version_id == v) if v else (sha256 == s):
+                return mode
+        return False
 
     def describe(self) -> str:
-        return ", ".join(f"version {v or '?'} (SHA-256 {s[:16]}...)" for v, s in self.manifests)
+        return ", ".join(f"version {v or '?'} (SHA-256 {s[:16]}...)" for v, s, _ in self.manifests)
 
 
 def recorded_creations(records: Iterable[AuditRecord]) -> dict[tuple[str, str], RecordedCreation]:
@@ -221,7 +230,8 @@ def recorded_creations(records: Iterable[AuditRecord]) -> dict[tuple[str, str], 
         vault, rp_id, sha = details.get("vault"), details.get("recovery_point_id"), details.get("manifest_sha256")
         if not (isinstance(vault, str) and isinstance(rp_id, str) and isinstance(sha, str)):
             continue
-        version = details.get("manifest_version_id")
+        version, mode = details.get("manifest_version_id"), details.get("lock_mode")
         creation = found.setdefault((vault, rp_id), RecordedCreation(vault, rp_id, record.seq, record.at))
-        creation.manifests.append((version if isinstance(version, str) and version else None, sha))
+        creation.manifests.append((version if isinstance(version, str) and version else None, sha,
+                                   mode if isinstance(mode, str) else None))
     return found

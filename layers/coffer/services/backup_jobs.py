@@ -298,8 +298,8 @@ class BackupJobs:
         rp = rp.model_copy(update={"manifest_sha256": written.sha256, "manifest_version_id": written.version_id})
         # the chain records the manifest as written (key, VersionId, SHA-256) before the recovery point is COMPLETED:
         # `coffer catalog rebuild` believes only a manifest version the chain records (one per version written)
-        self._audit.append("backup.complete", rp.recovery_point_id, creation_details(rp, {"state": "PARTIAL" if partial
-                                                                                          else "COMPLETED"}),
+        self._audit.append("backup.complete", rp.recovery_point_id, creation_details(
+            rp, seal.mode.value, {"state": "PARTIAL" if partial else "COMPLETED"}),
                            idempotency_key=f"backup.complete:{job.job_id}:{written.version_id or written.sha256}")
         if job.continuous:
             self._continuous.activate(job, now)

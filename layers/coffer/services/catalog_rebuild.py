@@ -206,12 +206,15 @@ class CatalogRebuild:
         doubts: list[str] = []
         if rp.recovery_point_id != rp_id or rp.vault_name != vault.name:
             doubts.append(f"it describes {rp.vault_name}/{rp.recovery_point_id}")
-        doubts += _lock_doubts(lock, vault.object_lock_mode(self._vaults.stack_mode),
-                               max(d for d in (rp.retain_until, rp.delete_at) if d is not None))
+        # the mode it was written in, where the chain says (a vault locked COMPLIANCE later keeps its older
+        # GOVERNANCE recovery points GOVERNANCE); else the vault's mode now
+        said = recorded.mode_named(listed.version_id, sha) if recorded is not None else None
+        mode = LockMode(said) if isinstance(said, str) else vault.object_lock_mode(self._vaults.stack_mode)
+        doubts += _lock_doubts(lock, mode, max(d for d in (rp.retain_until, rp.delete_at) if d is not None))
         legacy = False
         if chain.exists:
             if recorded is not None:
-                if not recorded.names(listed.version_id, sha):
+                if said is False:
                     doubts.append(f"the audit chain's record {recorded.first_seq} names {recorded.describe()}, "
                                   "not this one")
             elif since is None or listed.last_modified < since:
@@ -272,7 +275,7 @@ def _lock_doubts(lock: LockFacts, mode: LockMode, claimed: datetime) -> list[str
     doubts = []
     if mode is LockMode.COMPLIANCE and lock.mode is not LockMode.COMPLIANCE:
         doubts.append(f"it is locked in {lock.mode.value}, the vault locks in {mode.value}")
-    if lock[1] < claimed:
+    if lock[1] < claimed.replace(microsecond=0):  # S3 keeps a retain-until date to the second
         doubts.append(f"it is locked until {lock[1].isoformat()}, its recovery point claims {claimed.isoformat()}")
     return doubts
 

@@ -533,9 +533,11 @@ class CopyJobs:
                                         seal)
         rp = rp.model_copy(update={"manifest_sha256": written.sha256, "manifest_version_id": written.version_id})
         # the destination's audit chain records the copy's manifest (what its `coffer catalog rebuild` believes)
-        self._audit_for(destination).append("copy.complete", rp.recovery_point_id, creation_details(rp, {
-            "job_id": job.job_id, "source_recovery_point_id": job.recovery_point_id, "source_vault": job.vault_name,
-            "source_account_id": self._resolver.own_account, "source_region": self._settings.region}),
+        source_of = {"job_id": job.job_id, "source_recovery_point_id": job.recovery_point_id,
+                     "source_vault": job.vault_name, "source_account_id": self._resolver.own_account,
+                     "source_region": self._settings.region}
+        self._audit_for(destination).append(
+            "copy.complete", rp.recovery_point_id, creation_details(rp, seal.mode.value, source_of),
             idempotency_key=f"copy.complete:{job.job_id}:{written.version_id or written.sha256}")
         try:
             catalog.put_recovery_point(rp)

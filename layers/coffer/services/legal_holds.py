@@ -85,29 +85,34 @@ class LegalHolds:
         return points
 
     def objects_of(self, point: RecoveryPoint) -> Iterator[tuple[str, str]]:
-        """(key, current version id) of every object of the recovery point, each once."""
+        """(key, version id) of every object of the recovery point, each once: the version it pins (DESIGN invariant
+        6: a version written over a pinned one gets no hold), the current one only where nothing is pinned (written
+        before versions were pinned)."""
         seen: set[str] = set()
 
-        def version(key: str) -> tuple[str, str] | None:
+        def version(key: str, pinned: str | None) -> tuple[str, str] | None:
             if key in seen:
                 return None
             seen.add(key)
-            found = self._vault.lock_of(key)
+            found = self._vault.lock_of_version(key, pinned) if pinned else self._vault.lock_of(key)
             if not found[0] or not found.version_id:
                 raise NotFound(f"recovery point {point.recovery_point_id}: s3://{self._vault.bucket}/{key} is "
-                               "missing; run `coffer vault verify`")
+                               f"missing{f' at version {pinned}' if pinned else ''}; run `coffer vault verify`")
             return key, found.version_id
 
+        def read(key: str, pinned: str | None) -> bytes:
+            return self._vault.get_bytes_version(key, pinned) if pinned else self._vault.get_bytes(key)
+
         manifest_key = point.manifest_key or VaultLayout.manifest(point.vault_name, point.recovery_point_id)
-        if (pair := version(manifest_key)) is not None:
+        if (pair := version(manifest_key, point.manifest_version_id)) is not None:
             yield pair
-        manifest = Manifest.model_validate_json(self._vault.get_bytes(manifest_key))
+        manifest = Manifest.model_validate_json(read(manifest_key, point.manifest_version_id))
         for ref in manifest.parts:
-            if (pair := version(ref.key)) is not None:
+            if (pair := version(ref.key, ref.version_id)) is not None:
                 yield pair
-            part = ManifestPart.model_validate(self._vault.get_json(ref.key))
+            part = ManifestPart.model_validate_json(read(ref.key, ref.version_id))
             for entry in part.entries:
-                if (pair := version(VaultLayout.blob_of(point.vault_name, entry))) is not None:
+                if (pair := version(VaultLayout.blob_of(point.vault_name, entry), entry.blob_version_id)) is not None:
                     yield pair
 
     # ---- read -------------------------------------------------------------------------------------

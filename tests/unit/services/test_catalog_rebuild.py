@@ -4,11 +4,12 @@ writes into the vault with s3:PutObject (a new version over a manifest, a made-u
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import timedelta
 
 import pytest
-from fakes.world import FakeWorld, unused
+from fakes.world import START, FakeWorld, unused
 
 from coffer.domain.audit import ChainHead
 from coffer.domain.manifest import Manifest, VaultLayout
@@ -16,7 +17,8 @@ from coffer.domain.object_lock import LockMode
 from coffer.domain.recovery_points import RecoveryPoint
 from coffer.domain.requests import StartBackupJobRequest
 from coffer.domain.verify import FindingKind
-from coffer.services.catalog_rebuild import CatalogRebuild, RebuildReport
+from coffer.ports.vault import LockFacts
+from coffer.services.catalog_rebuild import CatalogRebuild, RebuildReport, _lock_doubts
 
 VOLUME = "arn:aws:ec2:eu-west-1:111122223333:volume/vol-0123456789abcdef0"
 OTHER_VOLUME = VOLUME.replace("vol-0123", "vol-9999")
@@ -173,3 +175,29 @@ def test_a_retried_completion_leaves_two_versions_of_one_backup_and_reports_noth
     fresh, report = rebuilt(world)
     assert report.restored == [rp.recovery_point_id] and report.findings == []
     assert fresh.catalog.get_recovery_point(rp.recovery_point_id).manifest_version_id == rp.manifest_version_id
+
+
+def test_a_lock_kept_to_the_second_covers_a_claim_made_to_the_microsecond() -> None:
+    """S3 (and moto) keep a retain-until date to the second: the lock S3 reports for the manifest Coffer wrote is
+    up to a second earlier than the date its recovery point claims, and is not a doubt; a second less is."""
+    claimed = START + timedelta(days=35, microseconds=359_292)
+    kept = LockFacts(True, claimed.replace(microsecond=0), "GOVERNANCE", version_id="1")
+    assert _lock_doubts(kept, LockMode.GOVERNANCE, claimed) == []
+    short = LockFacts(True, claimed.replace(microsecond=0) - timedelta(seconds=1), "GOVERNANCE", version_id="1")
+    assert _lock_doubts(short, LockMode.GOVERNANCE, claimed) != []
+    assert _lock_doubts(kept, LockMode.COMPLIANCE, claimed) == ["it is locked in GOVERNANCE, the vault locks in "
+                                                                "COMPLIANCE"]
+
+
+def test_a_recovery_point_written_governance_is_believed_after_the_vault_turned_compliance() -> None:
+    """Its lock is judged by the mode the chain says it was written in: a vault locked COMPLIANCE later keeps its
+    older recovery points GOVERNANCE (S3 cannot convert them), and they are still rebuilt; one the chain does not
+    name is judged by the vault's mode now."""
+    world = FakeWorld()
+    rp = backed_up(world)
+    fresh = FakeWorld(clock=world.clock, settings=dataclasses.replace(world.settings, vault_lock_mode="COMPLIANCE"))
+    fresh.__dict__["buckets"] = world.buckets
+    report = CatalogRebuild(fresh.catalog, fresh.vault, fresh.vaults).rebuild_vault("Default")
+    assert report.restored == [rp.recovery_point_id] and report.findings == []
+    record = world.audit.record(1)
+    assert record.details["lock_mode"] == "GOVERNANCE"
