@@ -259,8 +259,8 @@ def test_plan_verbs_over_http(site: Site, tmp_path: Path) -> None:
 def test_vault_verbs_over_http(site: Site, tmp_path: Path) -> None:
     """As tests/integration/test_vault_locks.py does: the twin installs no template policy on the vault bucket,
     so a stand-in for it (the template's Sid) goes on before the policy verbs (verify reports it as drift from the
-    template's), and the whole policy comes off at the end (moto ignores the statements' conditions: with a vault's statements on, it refuses every write
-    under the vault's prefix, so the lock verbs run first)."""
+    template's), and the whole policy comes off at the end (moto ignores the statements' conditions: with a vault's
+    statements on, it refuses every write under the vault's prefix, so the lock verbs run first)."""
     assert json.loads(site.ok("vault", "create", "Gold"))["name"] == "Gold"
     assert "Gold" in site.ok("vault", "list")
     assert {v["name"] for v in site.json("list-backup-vaults", "--output", "json")} >= {"Default", "Gold"}
