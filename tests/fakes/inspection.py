@@ -26,8 +26,9 @@ class MemoryVaultInspection:
         self.calls: Counter[str] = Counter()
 
     def _state(self, key: str, version: Version) -> VersionState:
-        return VersionState(key, version.id, sha256=hashlib.sha256(version.body).hexdigest(), size=len(version.body),
-                            lock=version.lock, last_modified=version.modified)
+        sha = hashlib.sha256(version.body).hexdigest()
+        return VersionState(key, version.id, sha256=sha, checksum=sha, size=len(version.body), lock=version.lock,
+                            last_modified=version.modified)
 
     def head(self, key: str, version_id: str | None = None) -> VersionState | None:
         self.calls["HeadObject"] += 1

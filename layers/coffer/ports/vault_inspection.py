@@ -23,6 +23,9 @@ class VersionState:
     delete_marker: bool = False
     #: S3's full-object SHA-256 (hex) of the version; None for a composite checksum or none stored
     sha256: str | None = None
+    #: S3's checksum as it tells it, full-object or composite (`<base64>-<parts>`): two versions with the same one
+    #: hold the same bytes (a re-seal), whichever kind it is
+    checksum: str | None = None
     size: int = 0
     lock: VersionLock = field(default_factory=VersionLock)
     last_modified: datetime | None = None

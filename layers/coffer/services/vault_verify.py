@@ -138,7 +138,7 @@ class _Checker:
                 self.report(FindingKind.DELETE_MARKER, key, f"a delete marker hides {what} (its pinned version "
                             f"{found.version_id} is still there and is what Coffer reads)", rp_id,
                             expected=found.version_id, found=current.version_id)
-            elif current.sha256 is None or found.sha256 is None or current.sha256 != found.sha256:
+            elif current.checksum is None or current.checksum != found.checksum:  # unknown bytes count as other
                 self.report(FindingKind.NEWER_VERSION, key, f"a version with other bytes was written over {what} "
                             f"(its pinned version {found.version_id} is still there and is what Coffer reads)", rp_id,
                             expected=found.version_id, found=current.version_id)
@@ -152,7 +152,7 @@ class _Checker:
             return False
         if version_id is not None:
             return state.version_id == version_id
-        # SEAM(pinned): without a pinned version id the newest version with the recorded bytes stands in for it
+        # written before pinning (UNPINNED): the newest version with the recorded bytes stands in for the pinned one
         return sha256 is None or state.sha256 is None or state.sha256 == sha256
 
     def _find_pinned(self, key: str, sha256: str | None, version_id: str | None) -> VersionState | None:

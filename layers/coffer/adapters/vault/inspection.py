@@ -48,7 +48,7 @@ class S3VaultInspection:
         full = checksum and "-" not in checksum and head.get("ChecksumType", "FULL_OBJECT") == "FULL_OBJECT"
         mode = head.get("ObjectLockMode")
         return VersionState(key, head.get("VersionId"), sha256=b64_to_hex(checksum) if full and checksum else None,
-                            size=int(head.get("ContentLength", 0)),
+                            checksum=checksum, size=int(head.get("ContentLength", 0)),
                             lock=VersionLock(LockMode(mode) if mode else None, head.get("ObjectLockRetainUntilDate"),
                                              head.get("ObjectLockLegalHoldStatus") == "ON"),
                             last_modified=head.get("LastModified"))
