@@ -1,4 +1,4 @@
-"""CompleteVerify: sums a scrub's results; fails (VaultVerifyFailed) when anything is missing, altered or orphaned."""
+"""CompleteVerify: sums a scrub's results; fails (VaultVerifyFailed) when it found any problem (domain/verify.py)."""
 
 from typing import Any
 

@@ -42,6 +42,9 @@ class Settings:
     thaw_days: int = 3
     thaw_poll_seconds: int = 900
     cold_storage_state_machine_arn: str | None = None
+    #: the stack's name: verify reads the template the stack was deployed with to know what it installs
+    #: (services/bucket_checks.py)
+    stack_name: str | None = None
     #: S3 Inventory as an S3 backup's listing: used when its newest manifest is at most this old (hours)
     inventory_max_age_hours: int = 48
     #: objects larger than this are copied in parts (UploadPartCopy) of part_size_bytes (default: CopyObject's
@@ -94,6 +97,7 @@ class Settings:
                 thaw_days=int(env.get("THAW_DAYS", "3")),
                 thaw_poll_seconds=int(env.get("THAW_POLL_SECONDS", "900")),
                 cold_storage_state_machine_arn=env.get("COLD_STORAGE_STATE_MACHINE_ARN") or None,
+                stack_name=env.get("STACK_NAME") or None,
                 **_multipart_settings(env),
             )
         except ValueError as error:

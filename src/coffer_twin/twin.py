@@ -242,6 +242,30 @@ class Twin:
         for bucket, policy in self.fixups.bucket_policies.values():
             s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
 
+    @contextmanager
+    def bucket_policies_stored(self) -> Iterator[None]:
+        """The template's bucket policies on their buckets, as CloudFormation puts them, for a test that reads them
+        back (`coffer vault verify` compares them with the template) without `enforce_iam`: stored, not evaluated -
+        moto's own check of them, which gets conditions wrong (see fixups), is off meanwhile; tests/security
+        evaluates them. Taken away again afterwards. With `enforce_iam` they are on the buckets already."""
+        from unittest import mock
+
+        from moto.iam.access_control import PermissionResult
+        from moto.s3.models import FakeBucket
+
+        if self._enforce_iam:
+            yield
+            return
+        s3 = self.client("s3")
+        with mock.patch.object(FakeBucket, "get_permission", lambda bucket, action, resource: PermissionResult.NEUTRAL):
+            for bucket, policy in self.fixups.bucket_policies.values():
+                s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+            try:
+                yield
+            finally:
+                for bucket, _ in self.fixups.bucket_policies.values():
+                    s3.delete_bucket_policy(Bucket=bucket)
+
     def _package(self, template: dict[str, Any], base_dir: Path) -> PackagedTemplate:
         """Upload the placeholder artifact and rewrite the template's local paths to it."""
         bucket = f"coffer-twin-artifacts-{uuid.uuid4().hex[:12]}"

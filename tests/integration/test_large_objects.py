@@ -21,6 +21,7 @@ from coffer.domain.manifest import Manifest, ManifestPart, ObjectEntry, VaultLay
 from coffer.domain.verify import FindingKind
 from coffer.entrypoints.bootstrap import bootstrap
 from coffer.services.jobs_common import job_id_for
+from coffer_cli.cli import main
 from coffer_cli.commands.common import stack_settings
 from coffer_cli.local.copy_destinations import DESTINATION_REGION, prepare_copy_destination, session_in, vault_arn
 from coffer_cli.local.samples import BIG_OBJECT_BYTES, bucket_snapshot, create_sample_bucket
@@ -223,15 +224,22 @@ def test_large_objects_back_up_in_parts_restore_byte_identical_are_reused_copied
         assert target.list_multipart_uploads(Bucket=destination.settings.vault_bucket).get("Uploads", []) == []
         assert copied.backup_size_bytes == sum(e.size for e in entries.values())
 
-        # -- verify: clean by S3's stored checksums and by re-reading (deep); a rewritten blob is caught
+        # -- verify: clean by S3's stored checksums and by re-reading (deep); a rewritten blob is caught. Verify also
+        # compares the bucket policy with the template's: the twin stores it (not evaluated) and the vaults' statements
+        # are applied, as after a deploy.
         verifier = coffer.deps.verifier
-        for deep in (False, True):
-            tally, findings = verifier.run(["Default"], deep=deep)
-            assert tally.problems == 0, findings
-        blob = VaultLayout.blob_of("Default", huge)
-        # A versioned bucket accepts a new version on top of a locked one; the lock keeps the old one.
-        s3.put_object(Bucket=coffer.settings.vault_bucket, Key=blob, Body=HUGE[:-4] + b"TAMP",
-                      ChecksumAlgorithm="SHA256")
-        for deep in (False, True):
-            _, findings = verifier.run(["Default"], deep=deep)
-            assert [(f.kind, f.key) for f in findings if f.problem] == [(FindingKind.ALTERED, blob)], findings
+        with coffer.twin.bucket_policies_stored():
+            assert main(["vault", "apply-policies", "--stack", coffer.twin.stack_name]) == 0
+            for deep in (False, True):
+                tally, findings = verifier.run(["Default"], deep=deep)
+                assert tally.problems == 0, findings
+            blob = VaultLayout.blob_of("Default", huge)
+            # A versioned bucket accepts a new version on top of a locked one; the lock keeps the old one.
+            s3.put_object(Bucket=coffer.settings.vault_bucket, Key=blob, Body=HUGE[:-4] + b"TAMP",
+                          ChecksumAlgorithm="SHA256")
+            for deep in (False, True):
+                _, findings = verifier.run(["Default"], deep=deep)
+                # the manifest pins the blob's VersionId: the forged version on top is a newer version, the pinned
+                # one is intact (and still what a restore reads)
+                assert [(f.kind, f.key) for f in findings if f.problem] == [(FindingKind.NEWER_VERSION, blob)], \
+                    findings

@@ -1,9 +1,13 @@
 """The self-describing vault on the twin: the catalog rebuilt from the vault alone, and the scrub.
 
 - delete every item of the catalog table, rebuild from the vault's manifests: the same recovery points;
-- a flipped byte, a removed object, a hidden object and an orphan are each reported by `coffer vault
-  verify` and by the scheduled Verify workflow (which then fails); bytes that rot under S3's stored
-  checksum are caught by the deep scrub only.
+- a version with a flipped byte written over a pinned blob (NEWER_VERSION), a removed object (MISSING), a
+  delete marker over one (DELETE_MARKER) and an orphan are each reported by `coffer vault verify` and by the
+  scheduled Verify workflow (which then fails); bytes that rot under S3's stored checksum are caught by the deep
+  scrub only.
+
+The twin stores the template's bucket policy for these tests (`Twin.bucket_policies_stored`, not evaluated: that
+is tests/security's) and the vaults' statements are applied, as after a deploy: verify compares them too.
 """
 
 from __future__ import annotations
@@ -29,8 +33,9 @@ BUCKET = "scrubbed-source"
 
 @pytest.fixture
 def coffer() -> Iterator[LocalCoffer]:
-    with local_twin(ROOT) as deployed:
+    with local_twin(ROOT) as deployed, deployed.twin.bucket_policies_stored():
         create_sample_bucket(deployed.client("s3"), BUCKET)
+        assert main(["vault", "apply-policies", *STACK]) == 0  # as after every deploy (docs/operations/deploy.md)
         yield deployed
 
 
@@ -104,7 +109,9 @@ def tamper_targets(coffer: LocalCoffer, rp: RecoveryPoint) -> dict[str, Any]:
 
 def findings(out: str) -> set[tuple[str, str]]:
     """(kind, object key) of each finding `coffer vault verify` printed."""
-    kinds = ("ALTERED", "MISSING", "ORPHANED", "UNFINISHED")
+    kinds = ("ALTERED", "MISSING", "ORPHANED", "UNFINISHED", "NEWER_VERSION", "DELETE_MARKER", "UNOWNED",
+             "UNLOCKED", "HOLD_OFF", "HOLD_UNRECORDED", "KEY_STATE", "KEY_POLICY_DRIFT", "BUCKET_POLICY_DRIFT",
+             "OBJECT_LOCK_CONFIG", "VERSIONING")
     return {(line.split()[0], line.split()[1]) for line in out.splitlines() if line.startswith(kinds)}
 
 
@@ -134,7 +141,10 @@ def test_verify_reports_flipped_removed_hidden_and_orphaned_objects_and_never_re
 
     assert main(["vault", "verify", "Default", *STACK]) == 1
     out = capsys.readouterr().out
-    assert findings(out) == {("ALTERED", flipped), ("MISSING", removed), ("MISSING", hidden), ("ORPHANED", orphan)}
+    # the forged version sits on top of the pinned one, which is intact and still what Coffer reads; the delete
+    # marker hides a pinned version that is still there
+    assert findings(out) == {("NEWER_VERSION", flipped), ("MISSING", removed), ("DELETE_MARKER", hidden),
+                             ("ORPHANED", orphan)}
     assert "4 problem(s)" in out
     # never repaired: the forged version is still the current one, the removed blob still gone
     assert s3.get_object(Bucket=bucket, Key=flipped)["Body"].read() == bytes(body)
@@ -146,7 +156,7 @@ def test_verify_reports_flipped_removed_hidden_and_orphaned_objects_and_never_re
         failed["arn"].rsplit(":", 1)[-1])
     assert summary is not None and summary["problems"] == 3  # orphaned blobs are the CLI's to find
     assert {(f["kind"], f["key"]) for f in summary["findings"]} == {
-        ("ALTERED", flipped), ("MISSING", removed), ("MISSING", hidden)}
+        ("NEWER_VERSION", flipped), ("MISSING", removed), ("DELETE_MARKER", hidden)}
 
 
 def test_a_removed_manifest_part_is_reported(coffer: LocalCoffer, capsys: pytest.CaptureFixture[str]) -> None:

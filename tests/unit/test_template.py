@@ -38,6 +38,7 @@ ENV_CONTRACT = {
     "POWERTOOLS_SERVICE_NAME": "coffer",
     "POWERTOOLS_METRICS_NAMESPACE": "Coffer",
     "POWERTOOLS_LOG_LEVEL": {"Ref": "LogLevel"},
+    "STACK_NAME": {"Ref": "AWS::StackName"},  # verify reads the template the stack was deployed with
 }
 
 #: Actions AWS authorises only on Resource "*" (no resource-level permissions); nothing else may use it.
@@ -365,8 +366,11 @@ def test_vault_keys_are_usable_only_through_s3_and_only_when_tagged_for_this_sta
 def test_verify_functions_never_write_delete_or_unlock_the_vault(roles: dict[str, Any]) -> None:
     for function in VERIFY_FUNCTIONS:
         for action, resource, _ in allows(_function_role(roles, function)):
-            if "VaultBucket" in resource:
-                assert action in {"s3:ListBucket", "s3:GetObject", "s3:GetObjectAttributes"}, (function, action)
+            if "VaultBucket" in resource:  # reads only: objects and their versions, locks and holds; the rules
+                assert action in {"s3:ListBucket", "s3:GetObject", "s3:GetObjectAttributes", "s3:GetObjectVersion",
+                                  "s3:GetObjectVersionAttributes", "s3:GetObjectRetention", "s3:GetObjectLegalHold",
+                                  "s3:ListBucketVersions", "s3:GetBucketPolicy", "s3:GetBucketVersioning",
+                                  "s3:GetBucketObjectLockConfiguration"}, (function, action)
     granted = {(a, r) for a, r, _ in allows(_function_role(roles, "CompleteVerifyFunction"))}
     assert {a for a, _ in granted} == CATALOG_ACTIONS
 

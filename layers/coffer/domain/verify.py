@@ -1,5 +1,9 @@
 """Vault verification (scrub): what is checked and what a check can find.
 
+Every object is checked at the version its reference pins, and for what sits on top of it (a newer version, a
+delete marker), its lock and its legal hold; the vault's own guards (key, policies, Object Lock, versioning) once per
+run (services/bucket_checks.py).
+
 Work items come from two sources so that nothing escapes: the catalog's recovery points of a vault (is
 each one's manifest there and intact, are the manifest's parts?) and the vault's own listing of manifests
 and parts (is each one known to the catalog and to its manifest, are the blobs a part references there
@@ -17,10 +21,18 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from coffer.domain.manifest import ObjectEntry, PartRef
+from coffer.domain.recovery_points import RecoveryPoint
+
 #: A part younger than this without its manifest may belong to a job still running (complete window).
 UNFINISHED_GRACE = timedelta(days=8)
 #: At most this many findings are kept per work item file / in a run summary (the counts are exact).
 FINDINGS_KEPT = 100
+#: The seq under which a run records its bucket-wide checks (key, policies, Object Lock, versioning); no work item file
+#: of a run gets near it (a file holds ITEMS_PER_FILE items).
+BUCKET_CHECKS_SEQ = 99_999_999
+#: S3 keeps a retain-until date to the second (moto to the millisecond); the catalog keeps microseconds
+LOCK_DATE_SLACK = timedelta(seconds=1)
 
 
 class FindingKind(StrEnum):
@@ -32,21 +44,26 @@ class FindingKind(StrEnum):
     ALTERED = "ALTERED"
     #: a blob no manifest references, a part its manifest does not list, or one left by a job that never completed
     ORPHANED = "ORPHANED"
-    #: a version written over a pinned object with other bytes (someone with s3:PutObject on the vault)
+    #: a version written over a pinned object with other bytes (someone with s3:PutObject on the vault); the pinned
+    #: version is still there and still what Coffer reads. A newer version with the same bytes (a re-seal) is none.
     NEWER_VERSION = "NEWER_VERSION"
-    #: a delete marker hides a pinned object (its pinned version is still there and still read)
+    #: a delete marker hides a pinned object (its pinned version is still there and still read; a hidden part's
+    #: blobs are checked by its recovery point's item, the listing leaves the part out)
     DELETE_MARKER = "DELETE_MARKER"
-    #: a prefix under vaults/ that no catalogued recovery point or vault owns: a planted recovery point
+    #: a prefix under vaults/ that no catalogued recovery point (recovery-points/<id>/) or vault (vaults/<name>/)
+    #: owns, or a key of a vault outside its layout: a planted recovery point
     UNOWNED = "UNOWNED"
-    #: a pinned version is not Object-Locked as its recovery point claims (mode, retain-until)
+    #: a pinned version is not Object-Locked until its recovery point's retain-until (or, in a COMPLIANCE stack, not
+    #: in COMPLIANCE mode); past its retain-until a recovery point is the sweeper's, not a finding
     UNLOCKED = "UNLOCKED"
-    #: the catalog says a legal hold is ON for a version; S3 says it is OFF
+    #: a legal hold in the catalog covers a pinned version; S3 has its legal hold OFF (someone with
+    #: s3:PutObjectLegalHold switched it off)
     HOLD_OFF = "HOLD_OFF"
-    #: S3 has a legal hold ON that no legal hold in the catalog covers
+    #: S3 has a legal hold ON on a pinned version that no legal hold in the catalog covers
     HOLD_UNRECORDED = "HOLD_UNRECORDED"
-    #: a vault's KMS key is not Enabled (Disabled, PendingDeletion, gone)
+    #: a verified vault's KMS key, or the stack's, is not Enabled (Disabled, PendingDeletion, gone)
     KEY_STATE = "KEY_STATE"
-    #: the stack's vault key policy differs from the statements the template installs
+    #: the stack's vault key policy lacks, has changed, or adds a statement against what the template installs
     KEY_POLICY_DRIFT = "KEY_POLICY_DRIFT"
     #: the vault bucket's policy lacks, or has changed, a statement the template or a vault installs (or has more)
     BUCKET_POLICY_DRIFT = "BUCKET_POLICY_DRIFT"
@@ -98,9 +115,11 @@ class VerifyItem(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    kind: Literal["recovery_point", "manifest", "part"]
+    #: recovery_point: from the catalog; prefix (a recovery point's prefix), part: from the vault's listing;
+    #: manifest: what runs listed before prefix items were made (checked as a prefix)
+    kind: Literal["recovery_point", "prefix", "manifest", "part"]
     vault: str
-    #: recovery point id (kind recovery_point) or object key (manifest, part)
+    #: recovery point id (kind recovery_point) or object key / prefix (prefix, manifest, part)
     ref: str
     last_modified: str | None = None
 
@@ -118,6 +137,25 @@ class VerifyTally(BaseModel):
         return VerifyTally(items=self.items + other.items, objects_checked=self.objects_checked + other.objects_checked,
                            bytes_read=self.bytes_read + other.bytes_read, problems=self.problems + other.problems,
                            findings=(*self.findings, *other.findings)[:FINDINGS_KEPT])
+
+
+# ---- the pinned versions ------------------------------------------------------------------------------
+# A recovery point written before versions were pinned has None here: verify then takes the newest version whose
+# bytes are the recorded ones as its pinned one (services/vault_verify.py `_Checker._is_pinned`) and says so once
+# (UNPINNED): a newer version with other bytes, or a delete marker on top, is still found.
+def pinned_manifest_version(rp: RecoveryPoint) -> str | None:
+    """The VersionId of the recovery point's manifest that the catalog pinned (None: written before pinning)."""
+    return rp.manifest_version_id
+
+
+def pinned_part_version(ref: PartRef) -> str | None:
+    """The VersionId of a manifest part that its manifest pinned (None: written before pinning)."""
+    return ref.version_id
+
+
+def pinned_blob_version(entry: ObjectEntry) -> str | None:
+    """The VersionId of an entry's blob that its manifest part pinned (None: written before pinning)."""
+    return entry.blob_version_id
 
 
 # ---- the scheduled Verify workflow's payloads ------------------------------------------------------

@@ -332,10 +332,16 @@ class Root:
 
     @cached_property
     def verifier(self) -> VaultVerifier:
+        from coffer.adapters.aws_services.stack_template import CloudFormationStack
+        from coffer.adapters.vault.inspection import KmsKeyInspection, S3VaultInspection
+        from coffer.services.bucket_checks import BucketChecks
         from coffer.services.vault_verify import VaultVerifier
 
+        inspection = S3VaultInspection(self.clients.lazy("s3"), self.settings.vault_bucket)
+        stack = CloudFormationStack(self.clients.lazy("cloudformation"), self.settings.stack_name)
+        rules = BucketChecks(inspection, KmsKeyInspection(self.clients.lazy("kms")), stack, self.vaults, self.vault)
         return VaultVerifier(self.catalog, self.vault, self.work, self.multipart, self.continuous_records,
-                             self.vaults, self.settings, self.clock)
+                             self.vaults, self.settings, self.clock, inspection, rules)
 
     @cached_property
     def retention(self) -> RecoveryPointRetention:

@@ -22,10 +22,13 @@ from typing import Any
 from coffer.domain.clock import Clock
 from coffer.domain.errors import IntegrityError, NotFound, VaultVerifyFailed
 from coffer.domain.manifest import Manifest, ManifestPart, ObjectEntry, VaultLayout, sha256_hex
-from coffer.domain.recovery_points import RecoveryPointStatus
+from coffer.domain.object_lock import LockMode
+from coffer.domain.recovery_points import RecoveryPoint, RecoveryPointStatus
 from coffer.domain.vaults import blobs_prefix, recovery_points_prefix
 from coffer.domain.verify import (
+    BUCKET_CHECKS_SEQ,
     FINDINGS_KEPT,
+    LOCK_DATE_SLACK,
     UNFINISHED_GRACE,
     Finding,
     FindingKind,
@@ -35,13 +38,18 @@ from coffer.domain.verify import (
     VerifyItem,
     VerifySummary,
     VerifyTally,
+    pinned_blob_version,
+    pinned_manifest_version,
+    pinned_part_version,
 )
 from coffer.ports.catalog import Catalog
 from coffer.ports.continuous_records import ContinuousStore
 from coffer.ports.multipart import Composite, MultipartCopies
 from coffer.ports.vault import VaultStore
+from coffer.ports.vault_inspection import VaultInspection, VersionState
 from coffer.ports.vault_records import VaultRecords
 from coffer.ports.work_area import WorkArea
+from coffer.services.bucket_checks import BucketChecks
 from coffer.services.vaults import Vaults
 from coffer.settings import Settings
 
@@ -69,53 +77,169 @@ class _Checker:
     def __init__(self, verifier: VaultVerifier, deep: bool) -> None:
         self._v = verifier
         self._store = verifier.store
+        self._inspect = verifier.inspection
         self.deep = deep
         self.findings: list[Finding] = []
         self.objects = 0
         self.bytes_read = 0
         self.blobs_seen: set[str] = set()
         self.referenced: set[str] = set()
+        #: per batch: recovery points read from the catalog (None: not there), and whether any legal hold covers one
+        self.points: dict[str, RecoveryPoint | None] = {}
+        self.rp_holds: dict[str, bool] = {}
+        #: key -> the VersionId of its current version, as the last HeadObject saw it
+        self._current_id: dict[str, str | None] = {}
+        #: keys whose current version is a delete marker (ListObjectsV2 leaves them out)
+        self._hidden: set[str] = set()
 
-    def report(self, kind: FindingKind, key: str, detail: str, rp: str | None = None) -> None:
-        self.findings.append(Finding(kind=kind, key=key, detail=detail, recovery_point_id=rp))
+    def report(self, kind: FindingKind, key: str, detail: str, rp: str | None = None, *, expected: str | None = None,
+               found: str | None = None, command: str | None = None) -> None:
+        self.findings.append(Finding(kind=kind, key=key, detail=detail, recovery_point_id=rp, expected=expected,
+                                     found=found, command=command))
 
-    def sha_of(self, key: str) -> tuple[str, int] | None:
-        """(sha256, size) of the object: S3's stored checksum, or the bytes re-read and hashed.
-        IntegrityError when the bytes read do not match S3's own stored checksum."""
-        self.objects += 1
-        if not self.deep:
-            found = self._store.checksum_of(key)
-            if found is None:
-                return None
-            if found[0] is not None:
-                return found[0], found[1]
+    def rehash(self, key: str, version_id: str | None) -> tuple[str, int] | None:
+        """(sha256, size) of the version's bytes re-read and hashed (streamed): the deep scrub, and a version S3 stored
+        no checksum for. IntegrityError when the bytes read do not match S3's own stored checksum."""
         try:
-            sha, size = self._store.stream_sha256(key)
+            sha, size = self._store.stream_sha256(key, version_id=version_id)
         except NotFound:
             return None
         self.bytes_read += size
         return sha, size
 
-    def read(self, key: str) -> bytes | None:
+    # ---- pinned versions: the one a manifest (or the catalog) names, and what sits on top of it -------------
+    def pinned(self, key: str, sha256: str | None, version_id: str | None, rp: RecoveryPoint | None,
+               what: str) -> VersionState | None:
+        """The pinned version of `key`, every finding about it reported: MISSING, ALTERED (no version has the
+        recorded bytes), NEWER_VERSION / DELETE_MARKER (something on top of it), UNLOCKED, HOLD_OFF /
+        HOLD_UNRECORDED. One HeadObject when the current version is the pinned one (the usual case)."""
+        rp_id = rp.recovery_point_id if rp else None
+        self.objects += 1
+        current = self._inspect.head(key)
+        if current is None:
+            self.report(FindingKind.MISSING, key, f"{what} is missing", rp_id, expected=version_id)
+            return None
+        self._current_id[key] = current.version_id
+        if current.delete_marker:
+            self._hidden.add(key)
+        found: VersionState | None = current
+        if not self._is_pinned(current, sha256, version_id):
+            found = self._find_pinned(key, sha256, version_id)
+            if found is None:
+                kind = FindingKind.MISSING if current.delete_marker or version_id else FindingKind.ALTERED
+                self.report(kind, key, f"{what}: no version of it has the bytes recorded for it"
+                            if kind is FindingKind.ALTERED else f"{what}: its pinned version is gone", rp_id,
+                            expected=version_id or sha256, found=current.version_id)
+                if current.delete_marker:
+                    self.report(FindingKind.DELETE_MARKER, key, f"a delete marker hides {what}", rp_id,
+                                found=current.version_id)
+                return None
+            if current.delete_marker:
+                self.report(FindingKind.DELETE_MARKER, key, f"a delete marker hides {what} (its pinned version "
+                            f"{found.version_id} is still there and is what Coffer reads)", rp_id,
+                            expected=found.version_id, found=current.version_id)
+            elif current.checksum is None or current.checksum != found.checksum:  # unknown bytes count as other
+                self.report(FindingKind.NEWER_VERSION, key, f"a version with other bytes was written over {what} "
+                            f"(its pinned version {found.version_id} is still there and is what Coffer reads)", rp_id,
+                            expected=found.version_id, found=current.version_id)
+        if found is not None:
+            self.lock_and_hold(found, rp, what)
+        return found
+
+    @staticmethod
+    def _is_pinned(state: VersionState, sha256: str | None, version_id: str | None) -> bool:
+        if state.delete_marker:
+            return False
+        if version_id is not None:
+            return state.version_id == version_id
+        # written before pinning (UNPINNED): the newest version with the recorded bytes stands in for the pinned one
+        return sha256 is None or state.sha256 is None or state.sha256 == sha256
+
+    def _find_pinned(self, key: str, sha256: str | None, version_id: str | None) -> VersionState | None:
+        """The pinned version under something newer: by its id, or (no id yet) the newest with the recorded bytes.
+        Only reached when the current version is not the pinned one: a HeadObject (and, unpinned, ListObjectVersions
+        and a HeadObject per version until the recorded bytes are found)."""
+        if version_id is not None:
+            return self._inspect.head(key, version_id)
+        for listed in self._store.history(key):
+            if listed.delete_marker:
+                continue
+            state = self._inspect.head(key, listed.version_id)
+            if state is not None and (sha256 is None or state.sha256 == sha256):
+                return state
+        return None
+
+    def lock_and_hold(self, state: VersionState, rp: RecoveryPoint | None, what: str) -> None:
+        """UNLOCKED: not Object-Locked in its recovery point's mode until its retain-until; HOLD_OFF / HOLD_UNRECORDED:
+        S3's legal hold of the version against the catalog's legal holds."""
+        if rp is None:
+            return
+        lock, rp_id = state.lock, rp.recovery_point_id
+        if rp.retain_until > self._v.clock.now():
+            expected = f"{self._v.vaults.stack_mode.value} or stricter until {rp.retain_until.isoformat()}"
+            short = lock.retain_until is None or lock.retain_until < rp.retain_until - LOCK_DATE_SLACK
+            weak = self._v.vaults.stack_mode is LockMode.COMPLIANCE and lock.mode is not LockMode.COMPLIANCE
+            if lock.mode is None or short or weak:
+                self.report(FindingKind.UNLOCKED, state.key, f"{what} (version {state.version_id}) is not locked as "
+                            "its recovery point says", rp_id, expected=expected,
+                            found=f"{lock.mode.value if lock.mode else 'no retention'} until "
+                                  f"{lock.retain_until.isoformat() if lock.retain_until else '-'}")
+        if rp_id not in self.rp_holds:
+            self.rp_holds[rp_id] = bool(self._v.vault_catalog.holds_on(rp_id))
+        if not (lock.legal_hold or self.rp_holds[rp_id]) or state.version_id is None:
+            return  # no hold in S3 and none in the catalog on its recovery point: nothing to compare
+        holders = self._v.vault_catalog.object_holders(state.key, state.version_id)
+        if holders and not lock.legal_hold:
+            self.report(FindingKind.HOLD_OFF, state.key, f"legal hold(s) {', '.join(holders)} cover {what} (version "
+                        f"{state.version_id}); S3 has its legal hold OFF", rp_id, expected="ON", found="OFF",
+                        command=f"coffer legalhold get {holders[0]}")
+        elif lock.legal_hold and not holders:
+            self.report(FindingKind.HOLD_UNRECORDED, state.key, f"S3 has a legal hold ON on {what} (version "
+                        f"{state.version_id}) that no legal hold in the catalog covers", rp_id, expected="OFF",
+                        found="ON")
+
+    def pinned_bytes(self, state: VersionState) -> bytes | None:
+        """The version's bytes (IntegrityError when they do not match S3's stored checksum: `check` reports it)."""
         try:
-            body = self._store.get_bytes(key)
+            body = self._store.get_bytes_version(state.key, state.version_id) if state.version_id else \
+                self._store.get_bytes(state.key)
         except NotFound:
             return None
-        self.objects += 1
         self.bytes_read += len(body)
         return body
 
+    def quiet_pinned(self, key: str, sha256: str | None, version_id: str | None) -> VersionState | None:
+        """The pinned version without reporting (the recovery point's own item reports on its manifest)."""
+        current = self._inspect.head(key)
+        if current is None:
+            return None
+        return current if self._is_pinned(current, sha256, version_id) else self._find_pinned(key, sha256, version_id)
+
+    def recovery_point_of(self, rp_id: str) -> RecoveryPoint | None:
+        if rp_id not in self.points:
+            try:
+                self.points[rp_id] = self._v.catalog.get_recovery_point(rp_id)
+            except NotFound:
+                self.points[rp_id] = None
+        return self.points[rp_id]
+
     # ---- one item each ----------------------------------------------------------------------------
     def recovery_point(self, item: VerifyItem) -> None:
-        """From the catalog: is the manifest there and the one the catalog recorded; are its parts there?"""
-        try:
-            rp = self._v.catalog.get_recovery_point(item.ref)
-        except NotFound:
+        """From the catalog: is the pinned manifest there, intact, alone on top and locked; and its parts?"""
+        rp = self.recovery_point_of(item.ref)
+        if rp is None:
             return  # deleted since it was listed
         if rp.status not in (RecoveryPointStatus.COMPLETED, RecoveryPointStatus.PARTIAL):
             return
         key = rp.manifest_key or VaultLayout.manifest(rp.vault_name, rp.recovery_point_id)
-        body = self.read(key)
+        if pinned_manifest_version(rp) is None:
+            self.report(FindingKind.UNPINNED, key, "written before versions were pinned: its objects are checked at "
+                        "the newest version with the recorded bytes", rp.recovery_point_id)
+        state = self.pinned(key, rp.manifest_sha256, pinned_manifest_version(rp), rp,
+                            "the manifest of a catalogued recovery point")
+        if state is None:
+            return
+        body = self.pinned_bytes(state)
         if body is None:
             self.report(FindingKind.MISSING, key, "manifest of a catalogued recovery point is missing",
                         rp.recovery_point_id)
@@ -130,27 +254,50 @@ class _Checker:
             self.report(FindingKind.ALTERED, key, f"manifest does not parse: {error}", rp.recovery_point_id)
             return
         for ref in manifest.parts:
-            self.objects += 1
-            if self._store.checksum_of(ref.key) is None:
-                self.report(FindingKind.MISSING, ref.key, "manifest part is missing", rp.recovery_point_id)
+            part_state = self.pinned(ref.key, ref.sha256, pinned_part_version(ref), rp, "a manifest part")
+            if part_state is not None and ref.key in self._hidden:
+                # a delete marker keeps the part out of the vault's listing, so no part item checks its blobs: here
+                part_body = self.pinned_bytes(part_state)
+                if part_body is not None:
+                    self.blobs(ManifestPart.model_validate_json(part_body), rp.vault_name, rp.recovery_point_id, rp)
+
+    def prefix(self, item: VerifyItem) -> None:
+        """From the vault's listing: does a catalogued recovery point of this vault own the prefix?"""
+        rp_id = _rp_of(item.ref)
+        rp = self.recovery_point_of(rp_id)
+        if rp is None or rp.vault_name != item.vault:
+            owner = "" if rp is None else f" (recovery point {rp_id} is catalogued in vault {rp.vault_name})"
+            self.report(FindingKind.UNOWNED, item.ref, "a recovery point prefix no catalogued recovery point of the "
+                        f"vault owns{owner}: planted, or the catalog was lost (then `coffer catalog rebuild --vault "
+                        f"{item.vault}`)", rp_id)
 
     def manifest(self, item: VerifyItem) -> None:
-        """From the vault's listing: is this recovery point known to the catalog?"""
-        rp_id = _rp_of(item.ref)
-        try:
-            self._v.catalog.get_recovery_point(rp_id)
-        except NotFound:
-            self.report(FindingKind.ORPHANED, item.ref, "recovery point in the vault but not in the catalog "
-                        f"(`coffer catalog rebuild --vault {item.vault}`)", rp_id)
+        """An item of a run listed before prefix items: the same question."""
+        self.prefix(item)
 
     def part(self, item: VerifyItem) -> None:
-        """From the vault's listing: does its manifest list it, is it intact, are its blobs there and intact?"""
+        """From the vault's listing: does its manifest list it, is it intact, are its blobs there, intact, alone on
+        top and locked as their recovery point says?"""
         rp_id = _rp_of(item.ref)
-        manifest_key = VaultLayout.manifest(item.vault, rp_id)
-        manifest_body = self._store_bytes(manifest_key)
-        body = self.read(item.ref)
+        rp = self.recovery_point_of(rp_id)
+        manifest_key = (rp.manifest_key if rp else None) or VaultLayout.manifest(item.vault, rp_id)
+        manifest_state = self.quiet_pinned(manifest_key, rp.manifest_sha256 if rp else None,
+                                           pinned_manifest_version(rp) if rp else None)
+        manifest_body = self.pinned_bytes(manifest_state) if manifest_state else None
+        manifest: Manifest | None = None
+        if manifest_body is not None:
+            try:
+                manifest = Manifest.model_validate_json(manifest_body)
+            except ValueError:
+                manifest = None  # the recovery point's own item reports it
+        refs = {r.key: r for r in manifest.parts} if manifest else {}
+        ref = refs.get(item.ref)
+        part_state = self.quiet_pinned(item.ref, ref.sha256 if ref else None,
+                                       pinned_part_version(ref) if ref else None)
+        body = self.pinned_bytes(part_state) if part_state else None
         if body is None:
             return  # gone since it was listed: the recovery point's own item reports a missing part
+        self.objects += 1
         try:
             part = ManifestPart.model_validate_json(body)
         except ValueError as error:
@@ -162,28 +309,48 @@ class _Checker:
             self.report(FindingKind.UNFINISHED if young else FindingKind.ORPHANED, item.ref,
                         "part without a manifest" + (" (its job may still be running)" if young else
                                                      ": left by a job that never completed"), rp_id)
-        else:
-            refs = {r.key: r for r in Manifest.model_validate_json(manifest_body).parts}
-            ref = refs.get(item.ref)
-            if ref is None:
-                self.report(FindingKind.ORPHANED, item.ref, "part not listed by its recovery point's manifest", rp_id)
-            elif sha256_hex(body) != ref.sha256:
-                self.report(FindingKind.ALTERED, item.ref, f"part hashes to {sha256_hex(body)[:16]}..., its manifest "
-                            f"says {ref.sha256[:16]}...", rp_id)
+        elif ref is None:
+            self.report(FindingKind.ORPHANED, item.ref, "part not listed by its recovery point's manifest", rp_id)
+        elif sha256_hex(body) != ref.sha256:
+            self.report(FindingKind.ALTERED, item.ref, f"part hashes to {sha256_hex(body)[:16]}..., its manifest "
+                        f"says {ref.sha256[:16]}...", rp_id)
+        held = rp if rp is not None and rp.status in (RecoveryPointStatus.COMPLETED, RecoveryPointStatus.PARTIAL) \
+            else None
+        self.blobs(part, item.vault, rp_id, held)
+
+    def blobs(self, part: ManifestPart, vault: str, rp_id: str, held: RecoveryPoint | None) -> None:
+        """A part's blobs: there, intact, alone on top, locked and held as their recovery point says."""
         for entry in part.entries:
-            blob = VaultLayout.blob_of(item.vault, entry)
+            blob = VaultLayout.blob_of(vault, entry)
             self.referenced.add(blob)
             if blob in self.blobs_seen:
                 continue
             self.blobs_seen.add(blob)
-            if entry.composite:
-                self.composite_blob(blob, entry, rp_id)
+            what = f"the blob of {entry.key}"
+            if entry.composite:  # S3's composite checksum is not a full-object one; the composite check reads the
+                # current version: where it is the pinned one (pinned), or to tell the pinned one (not pinned)
+                version = pinned_blob_version(entry)
+                if version is None:
+                    if self.composite_blob(blob, entry, rp_id):
+                        self.objects -= 1  # one object, two calls
+                        self.pinned(blob, None, None, held, what)
+                else:
+                    state = self.pinned(blob, None, version, held, what)
+                    if state is not None and state.version_id == self._current_id.get(blob):
+                        self.objects -= 1
+                        self.composite_blob(blob, entry, rp_id)
                 continue
-            try:
-                found = self.sha_of(blob)
-            except IntegrityError as error:
-                self.report(FindingKind.ALTERED, blob, f"blob of {entry.key}: {error}", rp_id)
-                continue
+            state = self.pinned(blob, entry.sha256, pinned_blob_version(entry), held, what)
+            if state is None:
+                continue  # MISSING or ALTERED reported
+            if not self.deep and state.sha256 is not None:
+                found: tuple[str, int] | None = (state.sha256, state.size)
+            else:  # deep, or no checksum stored: the pinned version's bytes re-read and hashed
+                try:
+                    found = self.rehash(blob, state.version_id)
+                except IntegrityError as error:
+                    self.report(FindingKind.ALTERED, blob, f"blob of {entry.key}: {error}", rp_id)
+                    continue
             if found is None:
                 self.report(FindingKind.MISSING, blob, f"blob of {entry.key} is missing", rp_id)
             elif found[0] != entry.sha256:
@@ -192,9 +359,10 @@ class _Checker:
                 self.report(FindingKind.ALTERED, blob, f"blob of {entry.key} has {found[1]} bytes, "
                             f"the manifest says {entry.size}", rp_id)
 
-    def composite_blob(self, blob: str, entry: ObjectEntry, rp_id: str) -> None:
+    def composite_blob(self, blob: str, entry: ObjectEntry, rp_id: str) -> bool:
         """A blob copied in parts: S3's composite SHA-256 (HeadObject, no bytes read) or, deep, the bytes re-read
-        and hashed in the entry's part size, against the composite SHA-256 and part count the manifest records."""
+        and hashed in the entry's part size, against the composite SHA-256 and part count the manifest records.
+        True when the current version is the one the manifest records (its lock and hold are then checked)."""
         self.objects += 1
         try:
             if self.deep:
@@ -207,43 +375,50 @@ class _Checker:
             found = None
         except IntegrityError as error:
             self.report(FindingKind.ALTERED, blob, f"blob of {entry.key}: {error}", rp_id)
-            return
+            return False
         if found is None:
             self.report(FindingKind.MISSING, blob, f"blob of {entry.key} is missing", rp_id)
-        elif found[0] is None:
+            return False
+        if found[0] is None:
             self.report(FindingKind.ALTERED, blob, f"blob of {entry.key} has no composite SHA-256 (it was "
                         "rewritten)", rp_id)
-        elif (found[0].sha256, found[0].parts) != (entry.sha256, entry.parts):
+            return False
+        if (found[0].sha256, found[0].parts) != (entry.sha256, entry.parts):
             self.report(FindingKind.ALTERED, blob, f"blob of {entry.key} hashes to {found[0].sha256[:16]}...-"
                         f"{found[0].parts}", rp_id)
         elif found[1] != entry.size:
             self.report(FindingKind.ALTERED, blob, f"blob of {entry.key} has {found[1]} bytes, the manifest says "
                         f"{entry.size}", rp_id)
-
-    def _store_bytes(self, key: str) -> bytes | None:
-        try:
-            return self._store.get_bytes(key)
-        except NotFound:
-            return None
+        else:
+            return True
+        return False
 
     def check(self, item: VerifyItem) -> None:
         try:
-            {"recovery_point": self.recovery_point, "manifest": self.manifest, "part": self.part}[item.kind](item)
+            {"recovery_point": self.recovery_point, "prefix": self.prefix, "manifest": self.manifest,
+             "part": self.part}[item.kind](item)
         except IntegrityError as error:  # a manifest or part whose bytes no longer match S3's stored checksum
             self.report(FindingKind.ALTERED, item.ref, str(error), _rp_of(item.ref) if item.kind != "recovery_point"
                         else item.ref)
 
     def tally(self, items: int) -> VerifyTally:
-        problems = [f for f in self.findings if f.problem]
-        kept = (problems + [f for f in self.findings if not f.problem])[:FINDINGS_KEPT]
-        return VerifyTally(items=items, objects_checked=self.objects, bytes_read=self.bytes_read,
-                           problems=len(problems), findings=tuple(kept))
+        return _tally(self.findings, items, self.objects, self.bytes_read)
+
+
+def _tally(findings: list[Finding], items: int, objects: int = 0, bytes_read: int = 0) -> VerifyTally:
+    problems = [f for f in findings if f.problem]
+    kept = (problems + [f for f in findings if not f.problem])[:FINDINGS_KEPT]
+    return VerifyTally(items=items, objects_checked=objects, bytes_read=bytes_read, problems=len(problems),
+                       findings=tuple(kept))
 
 
 class VaultVerifier:
     def __init__(self, catalog: Catalog, vault: VaultStore, work: WorkArea, multipart: MultipartCopies,
-                 journals: ContinuousStore, vaults: Vaults, settings: Settings, clock: Clock) -> None:
+                 journals: ContinuousStore, vaults: Vaults, settings: Settings, clock: Clock,
+                 inspection: VaultInspection, rules: BucketChecks) -> None:
         self.vaults = vaults
+        self.inspection = inspection  # versions, locks and holds of pinned objects
+        self.rules = rules  # the bucket-wide checks, once per run
         self.vault_catalog: VaultRecords = vaults.catalog
         self.catalog = catalog
         self.store = vault
@@ -267,14 +442,18 @@ class VaultVerifier:
                 {"v": index, "phase": "vault", "next": None}
         objects, _, token = self.store.list_page(recovery_points_prefix(vault), cursor["next"], _PAGE)
         items = []
+        last_rp = cursor.get("rp")
         for listed in objects:
             key, when = listed.key, listed.last_modified.isoformat()
-            if key.endswith("/manifest.json"):
-                items.append(VerifyItem(kind="manifest", vault=vault, ref=key, last_modified=when))
-            elif "/parts/" in key:
+            rp_id = _rp_of(key)
+            if rp_id != last_rp:  # the listing is in key order: one prefix item per recovery point prefix
+                prefix = VaultLayout.recovery_point_prefix(vault, rp_id)
+                items.append(VerifyItem(kind="prefix", vault=vault, ref=prefix, last_modified=when))
+                last_rp = rp_id
+            if "/parts/" in key:
                 items.append(VerifyItem(kind="part", vault=vault, ref=key, last_modified=when))
         if token:
-            return items, {"v": index, "phase": "vault", "next": token}
+            return items, {"v": index, "phase": "vault", "next": token, "rp": last_rp}
         return items, ({"v": index + 1, "phase": "catalog", "next": None} if index + 1 < len(names) else None)
 
     def all_items(self, names: list[str]) -> Iterator[VerifyItem]:
@@ -296,6 +475,10 @@ class VaultVerifier:
         if step.token is None and step.next_seq == 0:
             self.vault_catalog.put_verify_run(step.run_id, {"run_id": step.run_id, "vaults": names, "deep": step.deep,
                                                             "started_at": self.clock.now().isoformat()})
+            # the bucket-wide checks, once per run (a few calls per vault, none per object), as a result of its own
+            findings = self.rules.check(names)
+            self.vault_catalog.put_verify_result(step.run_id, BUCKET_CHECKS_SEQ, _tally(findings, 0).model_dump(
+                mode="json"))
         cursor: dict[str, Any] | None = json.loads(step.token) if step.token else {"v": 0, "phase": "catalog",
                                                                                   "next": None}
         seq, pending = step.next_seq, []
@@ -349,6 +532,7 @@ class VaultVerifier:
         """Whole vaults at once, orphaned blobs included: (tally, every finding)."""
         names = self._names(vault_names)
         checker = _Checker(self, deep)
+        checker.findings.extend(self.rules.check(names))
         items = 0
         for item in self.all_items(names):
             checker.check(item)

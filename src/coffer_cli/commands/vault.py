@@ -9,6 +9,7 @@ from typing import Any
 
 from coffer.domain.validation import parse_model
 from coffer.domain.vaults import VaultLockRequest
+from coffer.domain.verify import Finding
 from coffer_cli.commands.common import add_stack_option
 from coffer_cli.commands.failures import UsageError
 from coffer_cli.commands.output import add_output_option, print_document, print_json, print_rows, print_table
@@ -84,11 +85,21 @@ def _apply_policies(args: argparse.Namespace) -> int:
     return 1 if notes else 0
 
 
+def _said(finding: Finding) -> str:
+    """A finding's detail, with what was expected and found and the command that looks further where it has them."""
+    parts = [finding.detail]
+    if finding.expected is not None or finding.found is not None:
+        parts.append(f"expected {finding.expected or '-'}, found {finding.found or '-'}")
+    if finding.command:
+        parts.append(f"see `{finding.command}`")
+    return "; ".join(parts)
+
+
 def _verify(args: argparse.Namespace) -> int:
     tally, findings = vault_context(args).verifier().run(args.names, deep=args.deep)
     if findings:
         print_table(["finding", "object", "recovery point", "detail"],
-                    [(f.kind.value, f.key, f.recovery_point_id or "", f.detail) for f in findings])
+                    [(f.kind.value, f.key, f.recovery_point_id or "", _said(f)) for f in findings])
     print(f"checked {tally.items} items, {tally.objects_checked} objects, read {tally.bytes_read} bytes"
           f"{' (deep: every byte re-read)' if args.deep else ' (checksums from S3, no bytes read where S3 has one)'}"
           f": {tally.problems} problem(s)")

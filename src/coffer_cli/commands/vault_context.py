@@ -52,7 +52,8 @@ def vault_context(args: argparse.Namespace) -> VaultContext:
     stack, deps = open_stack(args)
     # The outputs name the resources; the lock mode and default retention are the stack's parameters.
     settings = replace(deps.settings, vault_lock_mode=stack.parameters.get("VaultLockMode") or "GOVERNANCE",
-                       default_retention_days=int(stack.parameters.get("DefaultRetentionDays") or 35))
+                       default_retention_days=int(stack.parameters.get("DefaultRetentionDays") or 35),
+                       stack_name=args.stack)
     deps = replace(deps, settings=settings)  # the vault (built on first use) takes the stack's lock mode
     actor = str(deps.client_for("sts").get_caller_identity()["Arn"])
     return VaultContext(deps, stack.outputs, args.stack, actor)
