@@ -40,11 +40,14 @@ USE_LATEST = "UseLatestRestorableTime"
 
 CONTINUOUS_TYPES = frozenset({ResourceType.S3, ResourceType.DYNAMODB, ResourceType.RDS})
 CONTINUOUS_REFUSALS: Mapping[ResourceType, str] = {
+    ResourceType.AURORA: "Aurora point-in-time recovery (RestoreDBClusterToPointInTime) is not implemented yet; "
+                         "back the cluster up with snapshots",
     ResourceType.EBS: "EBS has no point-in-time recovery (AWS Backup offers continuous backup for S3, RDS and "
                       "Aurora only); back it up with snapshots",
     ResourceType.EC2: "EC2 instances have no point-in-time recovery; back them up with images",
-    ResourceType.AURORA: "Aurora point-in-time recovery (RestoreDBClusterToPointInTime) is not implemented yet; "
-                         "back the cluster up with snapshots",
+    ResourceType.DOCUMENTDB: "AWS Backup offers no continuous backup for DocumentDB; back the cluster up with "
+                             "snapshots",
+    ResourceType.NEPTUNE: "AWS Backup offers no continuous backup for Neptune; back the cluster up with snapshots",
 }
 
 
