@@ -9,11 +9,15 @@ answer DescribeDBClusters with Engine `docdb` / `neptune`), so Coffer protects t
   cluster snapshot call then runs through moto's ordinary RDS code. DocumentDB DB instances are not taught
   (`create_db_instance(Engine="docdb")` is still refused): the twin's sample DocumentDB cluster has no members.
   Coffer records members but never needs them (a restored cluster has none, as after AWS Backup's restore).
+- replaces an existing DB cluster silently when a new one takes its identifier (CreateDBCluster,
+  RestoreDBClusterFromSnapshot, RestoreDBClusterToPointInTime: moto 5.2.5 has no DBClusterAlreadyExistsFault);
+  a restore named after someone's cluster would overwrite it. The twin refuses it as AWS does, with
+  DBClusterAlreadyExistsFault.
 - crashes restoring a Neptune cluster snapshot: RestoreDBClusterFromSnapshot copies the source cluster's
   settings with `DBCluster.get_cfg`, which reads a master password a Neptune cluster never has (KeyError, an
   HTTP 500). The twin reads it as absent, as AWS has none for Neptune.
 
-docs/twin.md lists both differences.
+docs/twin.md lists these differences.
 """
 
 from __future__ import annotations
@@ -32,14 +36,22 @@ DOCDB_PORT = 27017
 
 @contextmanager
 def db_cluster_family() -> Iterator[None]:
-    """While open, moto's RDS backend keeps DB clusters of engine `docdb`, and restores Neptune snapshots."""
-    from moto.rds.models import DBCluster
+    """While open, moto's RDS backend keeps DB clusters of engine `docdb`, refuses a second cluster of one
+    identifier, and restores Neptune snapshots."""
+    from moto.rds.exceptions import RDSClientError
+    from moto.rds.models import DBCluster, RDSBackend
     from moto.rds.utils import ClusterEngine
 
     engines = ClusterEngine.list_cluster_engines
     version, port, storage = (DBCluster.default_engine_version, DBCluster.default_port,
                               DBCluster.default_allocated_storage)
     get_cfg = DBCluster.get_cfg
+    create = RDSBackend.create_db_cluster
+
+    def create_db_cluster(backend: Any, kwargs: dict[str, Any]) -> Any:
+        if kwargs["db_cluster_identifier"] in backend.clusters:
+            raise RDSClientError("DBClusterAlreadyExistsFault", "DB cluster already exists")
+        return create(backend, kwargs)
 
     def list_cluster_engines(cls: Any) -> list[str]:
         return sorted({*engines(), DOCDB})
@@ -66,5 +78,6 @@ def db_cluster_family() -> Iterator[None]:
             mock.patch.object(DBCluster, "default_engine_version", staticmethod(default_engine_version)), \
             mock.patch.object(DBCluster, "default_port", staticmethod(default_port)), \
             mock.patch.object(DBCluster, "default_allocated_storage", staticmethod(default_allocated_storage)), \
-            mock.patch.object(DBCluster, "get_cfg", cluster_cfg):
+            mock.patch.object(DBCluster, "get_cfg", cluster_cfg), \
+            mock.patch.object(RDSBackend, "create_db_cluster", create_db_cluster):
         yield

@@ -606,12 +606,13 @@ def test_an_aurora_member_instance_is_refused_as_an_rds_instance(a: Aws) -> None
         adapter(a, RDS_CASE).describe_source(member)
 
 
-@pytest.mark.parametrize("existing", [RDS_CASE, DYNAMODB_CASE], ids=lambda c: c.resource_type.value)
+@pytest.mark.parametrize("existing", [RDS_CASE, DYNAMODB_CASE, *CLUSTER_CASES], ids=lambda c: c.resource_type.value)
 def test_a_restore_never_takes_over_an_existing_resource_it_did_not_make(a: Aws, existing: Case) -> None:
     backup = back_up(a, existing)
     other = existing.create(a)  # someone's resource, named as the restore target
     name = other.rsplit(":", 1)[-1].rsplit("/", 1)[-1]
-    key = "DBInstanceIdentifier" if existing is RDS_CASE else "targetTableName"
+    key = {RDS_CASE.resource_type: "DBInstanceIdentifier", DYNAMODB_CASE.resource_type: "targetTableName"}.get(
+        existing.resource_type, "DBClusterIdentifier")
     with pytest.raises(InvalidInput, match=f"Metadata.{key}: .* already exists"):
         adapter(a, existing).start_restore(restore_job(backup, {key: name}), backup.manifest)
 
