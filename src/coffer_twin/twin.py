@@ -27,6 +27,7 @@ from typing import Any, TypedDict
 from .asl_cache import parsed_once
 from .cfn_yaml import load_template
 from .client_tokens import honoured_client_tokens
+from .db_clusters import db_cluster_family
 from .distributed_map import aws_shaped_distributed_map
 from .dynamodb_atomic import atomic_dynamodb
 from .dynamodb_items import fast_table_listing
@@ -213,6 +214,7 @@ class Twin:
         self._exit.enter_context(nested_executions())  # states:startExecution(.sync) tasks
         self._exit.enter_context(transactions_by_item())  # TransactWriteItems without table copies
         self._exit.enter_context(event_buses_referenced_by_name())  # Ref of an event bus is its name
+        self._exit.enter_context(db_cluster_family())  # DocumentDB clusters, Neptune restores (moto lacks both)
         self._exit.callback(self._drain, first_thread)  # first to run on close: patches still in place
 
         self.template = to_cloudformation(packaged.template, self._parameters)

@@ -1,9 +1,10 @@
 """Continuous backup's adapter calls and catalog records, on moto directly (no twin): turning protection on,
 seeing it on, restoring to a moment, and the journal's conditional writes.
 
-moto 5.2.5 restores a DynamoDB table or an RDS instance to a point in time by copying the source as it is *now*
-(it ignores RestoreDateTime / RestoreTime and never refuses a time outside the window): these tests check what
-Coffer asks for and what it does with the answer; the window itself is Coffer's rule (tests/unit).
+moto 5.2.5 restores a DynamoDB table, an RDS instance or an Aurora cluster to a point in time by copying the
+source as it is *now* (it ignores RestoreDateTime / RestoreTime / RestoreToTime and never refuses a time outside
+the window): these tests check what Coffer asks for and what it does with the answer; the window itself is
+Coffer's rule (tests/unit).
 """
 
 from __future__ import annotations
@@ -23,12 +24,18 @@ from coffer.adapters.catalog.continuous import ContinuousCatalog
 from coffer.adapters.resources.common import TAG_RESTORE_JOB
 from coffer.adapters.resources.continuous import continuous_adapter_for
 from coffer.domain.continuous import ChangeKind, JournalEntry, Protection
-from coffer.domain.errors import ConcurrentUpdate, InvalidInput, UnsupportedOperation
+from coffer.domain.errors import ConcurrentUpdate, InvalidInput, UnsupportedOperation, UnsupportedResource
 from coffer.domain.jobs import Job, JobKind
 from coffer.domain.manifest import Manifest
 from coffer.domain.recovery_points import RecoveryPoint
 from coffer.domain.resources import ResourceType
-from coffer_cli.local.samples import create_sample_table, table_items
+from coffer_cli.local.samples import (
+    create_sample_cluster,
+    create_sample_neptune_cluster,
+    create_sample_table,
+    table_items,
+)
+from coffer_twin.db_clusters import db_cluster_family
 from coffer_twin.environment import fake_aws_environment
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
@@ -37,7 +44,7 @@ TABLE_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/coffer-sample-orders"
 
 @pytest.fixture(scope="module")
 def clients() -> Iterator[dict[str, Any]]:
-    with fake_aws_environment("us-east-1"), mock_aws():
+    with fake_aws_environment("us-east-1"), mock_aws(), db_cluster_family():  # the twin's DB clusters (twin.md)
         session = boto3.Session()
         made: dict[str, Any] = {}
 
@@ -159,6 +166,66 @@ def test_rds_sets_the_backup_retention_and_restores_a_tagged_instance(clients: d
     with pytest.raises(InvalidInput, match=re.escape("Metadata.DBInstanceIdentifier: DB instance coffer-sample-db")):
         adapter.start_restore_to_time(restore_job(ResourceType.RDS, arn, DBInstanceIdentifier="coffer-sample-db"),
                                       manifest, NOW)
+
+
+def test_aurora_sets_the_cluster_retention_and_restores_a_tagged_cluster_to_the_moment(clients: dict[str, Any]) -> None:
+    rds, adapter = clients["rds"], continuous_adapter_for(ResourceType.AURORA, clients["for"])
+    arn = create_sample_cluster(rds, clients["for"]("ec2"), "coffer-pitr-ledger")
+    sent: list[dict[str, Any]] = []  # moto ignores the moment (it copies the cluster as it is): what Coffer asked
+    rds.meta.events.register("provide-client-params.rds.RestoreDBClusterToPointInTime",
+                             lambda params, **_: sent.append(dict(params)))
+    adapter.check_protectable(arn)
+    before = rds.describe_db_clusters(DBClusterIdentifier="coffer-pitr-ledger")["DBClusters"][0]
+    assert adapter.enable(arn, 14) == {"backup_retention_period": before["BackupRetentionPeriod"]}
+    assert adapter.status(arn, 14).done and not adapter.status(arn, 7).done
+    source = adapter.describe_source(arn)
+    job = restore_job(ResourceType.AURORA, arn, DBClusterIdentifier="ledger-at-nine")
+    manifest = manifest_of(ResourceType.AURORA, arn, source)
+    at = NOW - timedelta(hours=1)
+    made = adapter.start_restore_to_time(job, manifest, at)
+    assert made == adapter.start_restore_to_time(job, manifest, at)  # a retried start finds it by its tag
+    [asked] = sent
+    assert (asked["SourceDBClusterIdentifier"], asked["DBClusterIdentifier"], asked["RestoreToTime"]) == (
+        "coffer-pitr-ledger", "ledger-at-nine", at)
+    assert "UseLatestRestorableTime" not in asked
+    [cluster] = rds.describe_db_clusters(DBClusterIdentifier="ledger-at-nine")["DBClusters"]
+    assert {t["Key"]: t["Value"] for t in cluster["TagList"]}[TAG_RESTORE_JOB] == "restore-1"
+    assert adapter.restore_status(job, manifest).done
+    assert adapter.validate_restore(job, manifest)["engine"] == "aurora-postgresql"
+    # the latest restorable moment is RDS's to know (minutes behind the clock): asked for as AWS Backup asks
+    latest = job.with_changes(job_id="restore-2", restore_target={"DBClusterIdentifier": "ledger-latest",
+                                                                  "UseLatestRestorableTime": "true"})
+    adapter.start_restore_to_time(latest, manifest, NOW)
+    assert sent[-1]["UseLatestRestorableTime"] is True and "RestoreToTime" not in sent[-1]
+    with pytest.raises(InvalidInput, match=re.escape("Metadata.DBClusterIdentifier: DB cluster coffer-pitr-ledger")):
+        adapter.start_restore_to_time(restore_job(ResourceType.AURORA, arn, DBClusterIdentifier="coffer-pitr-ledger"),
+                                      manifest, NOW)
+
+
+def test_rds_asks_for_its_latest_restorable_time_when_the_restore_asks_for_the_latest(clients: dict[str, Any]) -> None:
+    rds, adapter = clients["rds"], continuous_adapter_for(ResourceType.RDS, clients["for"])
+    arn = rds.create_db_instance(DBInstanceIdentifier="coffer-latest-db", Engine="postgres", AllocatedStorage=20,
+                                 DBInstanceClass="db.t3.micro", MasterUsername="coffer",
+                                 MasterUserPassword="pw-1234567")["DBInstance"]["DBInstanceArn"]
+    sent: list[dict[str, Any]] = []
+    rds.meta.events.register("provide-client-params.rds.RestoreDBInstanceToPointInTime",
+                             lambda params, **_: sent.append(dict(params)))
+    job = restore_job(ResourceType.RDS, arn, DBInstanceIdentifier="db-latest", UseLatestRestorableTime="true")
+    adapter.start_restore_to_time(job, manifest_of(ResourceType.RDS, arn, adapter.describe_source(arn)), NOW)
+    [asked] = sent
+    assert asked["UseLatestRestorableTime"] is True and "RestoreTime" not in asked  # now is ahead of RDS's latest
+
+
+def test_aurora_point_in_time_protection_refuses_a_cluster_of_another_engine(clients: dict[str, Any]) -> None:
+    """A Neptune cluster's ARN handed to Aurora's continuous backup (its ARN reads like an Aurora cluster's): refused
+    by name before its backup retention is touched."""
+    rds, adapter = clients["rds"], continuous_adapter_for(ResourceType.AURORA, clients["for"])
+    arn = create_sample_neptune_cluster(rds, clients["for"]("ec2"), "coffer-pitr-graph")
+    before = rds.describe_db_clusters(DBClusterIdentifier="coffer-pitr-graph")["DBClusters"][0]["BackupRetentionPeriod"]
+    with pytest.raises(UnsupportedResource, match="runs neptune, not Aurora"):
+        adapter.check_protectable(arn)
+    after = rds.describe_db_clusters(DBClusterIdentifier="coffer-pitr-graph")["DBClusters"][0]["BackupRetentionPeriod"]
+    assert after == before
 
 
 def test_the_journal_takes_each_change_once_in_s3s_order_page_by_page(clients: dict[str, Any]) -> None:

@@ -9,6 +9,8 @@ Adding a type is its adapter module plus one `Case(...)` line in CASES. A case s
 resource on moto and how to read the few things only the service can tell (an artefact's tags, whether it
 still exists, whom it is shared with, which key encrypts a copy). Where moto records less than AWS (see the
 README), a case answers None and the scenario checks Coffer's side instead: what the adapter asked AWS for.
+moto has no DocumentDB and cannot restore a Neptune snapshot: the module patches both as the twin does
+(coffer_twin/db_clusters.py); every other call of those cases is moto's ordinary RDS code.
 """
 
 from __future__ import annotations
@@ -24,13 +26,13 @@ import pytest
 from moto import mock_aws
 
 from coffer.adapters import aws
-from coffer.adapters.resources import REGISTRY, adapter_for
+from coffer.adapters.resources import REGISTRY, ResourceRegistry, adapter_for
 from coffer.adapters.resources.common import TAG_PARENT, TAG_RECOVERY_POINT, TAG_RESTORE_JOB
 from coffer.domain.errors import InvalidInput, NotFound, UnsupportedOperation, UnsupportedResource
 from coffer.domain.jobs import Job, JobKind, JobProgress
 from coffer.domain.manifest import Manifest, ObjectEntry
 from coffer.domain.recovery_points import RecoveryPoint, RecoveryPointStatus
-from coffer.domain.resources import ResourceType
+from coffer.domain.resources import DB_CLUSTER_TYPES, ResourceType
 from coffer.ports.resources import BackupStrategy, Capability, CopyTarget, OperationStatus, ResourceAdapter, require
 from coffer_cli.local.samples import (
     SAMPLE_TAGS,
@@ -38,11 +40,14 @@ from coffer_cli.local.samples import (
     create_sample_bucket,
     create_sample_cluster,
     create_sample_db_instance,
+    create_sample_documentdb_cluster,
     create_sample_instance,
+    create_sample_neptune_cluster,
     create_sample_table,
     create_sample_volume,
     table_items,
 )
+from coffer_twin.db_clusters import db_cluster_family
 
 REGION, OTHER_REGION = "us-east-1", "us-west-2"
 ACCOUNT, OTHER_ACCOUNT = "123456789012", "210987654321"
@@ -275,6 +280,22 @@ CASES = [
          _cluster_snapshot_key, _cluster_snapshot_shared,
          override=({"VpcSecurityGroupIds": "sg-0aaaaaaaaaaaaaaaa"}, "vpc_security_group_ids",
                    ["sg-0aaaaaaaaaaaaaaaa"])),
+    Case(ResourceType.DOCUMENTDB,
+         lambda a: create_sample_documentdb_cluster(a.client("rds"), a.client("ec2"), _unique("profiles")),
+         lambda n: {"DBClusterIdentifier": f"restored-{n}"},
+         ("engine", "engine_version", "storage_encrypted", "db_subnet_group_name", "vpc_security_group_ids", "port"),
+         f"arn:aws:rds:{REGION}:{ACCOUNT}:cluster:no-such-docdb", _rds_tags, _cluster_snapshot_exists,
+         _cluster_snapshot_key, _cluster_snapshot_shared,
+         override=({"VpcSecurityGroupIds": "sg-0cccccccccccccccc"}, "vpc_security_group_ids",
+                   ["sg-0cccccccccccccccc"])),
+    Case(ResourceType.NEPTUNE,
+         lambda a: create_sample_neptune_cluster(a.client("rds"), a.client("ec2"), _unique("graph")),
+         lambda n: {"DBClusterIdentifier": f"restored-{n}"},
+         ("engine", "engine_version", "storage_encrypted", "db_subnet_group_name", "vpc_security_group_ids", "port"),
+         f"arn:aws:rds:{REGION}:{ACCOUNT}:cluster:no-such-graph", _rds_tags, _cluster_snapshot_exists,
+         _cluster_snapshot_key, _cluster_snapshot_shared,
+         override=({"VpcSecurityGroupIds": "sg-0bbbbbbbbbbbbbbbb"}, "vpc_security_group_ids",
+                   ["sg-0bbbbbbbbbbbbbbbb"]), page_size=20),
 ]
 IDS = [c.resource_type.value for c in CASES]
 
@@ -288,7 +309,7 @@ def moto_account() -> Iterator[None]:
                             "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": REGION}.items():
             mp.setenv(name, value)
         mp.delenv("AWS_PROFILE", raising=False)
-        with mock_aws():
+        with mock_aws(), db_cluster_family():
             yield
 
 
@@ -554,6 +575,7 @@ def test_unsupported_operations_are_refused_naming_the_type_and_the_operation(a:
 EC2_CASE = next(c for c in CASES if c.resource_type is ResourceType.EC2)
 RDS_CASE = next(c for c in CASES if c.resource_type is ResourceType.RDS)
 DYNAMODB_CASE = next(c for c in CASES if c.resource_type is ResourceType.DYNAMODB)
+CLUSTER_CASES = [c for c in CASES if c.resource_type in DB_CLUSTER_TYPES]
 
 
 def test_an_instance_is_imaged_without_reboot_unless_backup_options_allow_it(a: Aws) -> None:
@@ -584,11 +606,41 @@ def test_an_aurora_member_instance_is_refused_as_an_rds_instance(a: Aws) -> None
         adapter(a, RDS_CASE).describe_source(member)
 
 
-@pytest.mark.parametrize("existing", [RDS_CASE, DYNAMODB_CASE], ids=lambda c: c.resource_type.value)
+@pytest.mark.parametrize("existing", [RDS_CASE, DYNAMODB_CASE, *CLUSTER_CASES], ids=lambda c: c.resource_type.value)
 def test_a_restore_never_takes_over_an_existing_resource_it_did_not_make(a: Aws, existing: Case) -> None:
     backup = back_up(a, existing)
     other = existing.create(a)  # someone's resource, named as the restore target
     name = other.rsplit(":", 1)[-1].rsplit("/", 1)[-1]
-    key = "DBInstanceIdentifier" if existing is RDS_CASE else "targetTableName"
+    key = {RDS_CASE.resource_type: "DBInstanceIdentifier", DYNAMODB_CASE.resource_type: "targetTableName"}.get(
+        existing.resource_type, "DBClusterIdentifier")
     with pytest.raises(InvalidInput, match=f"Metadata.{key}: .* already exists"):
         adapter(a, existing).start_restore(restore_job(backup, {key: name}), backup.manifest)
+
+
+# ---- the RDS family's clusters: one ARN form, told apart by engine --------------------------------------
+@pytest.mark.parametrize("cluster", CLUSTER_CASES, ids=lambda c: c.resource_type.value)
+def test_a_db_cluster_arn_is_the_type_its_engine_says(a: Aws, cluster: Case) -> None:
+    arn = cluster.create(a)
+    assert ResourceRegistry(a.client).type_of(arn) is cluster.resource_type
+    assert ":cluster:" in arn  # the same ARN form for all three: only the engine tells them apart
+
+
+def test_a_missing_cluster_keeps_its_arns_reading_and_its_backup_fails_naming_it(a: Aws) -> None:
+    missing = f"arn:aws:rds:{REGION}:{ACCOUNT}:cluster:no-such-cluster"
+    assert ResourceRegistry(a.client).type_of(missing) is ResourceType.AURORA
+    with pytest.raises(NotFound, match="no-such-cluster"):
+        adapter_for(ResourceType.AURORA, a.client).describe_source(missing)
+
+
+@pytest.mark.parametrize("cluster", CLUSTER_CASES, ids=lambda c: c.resource_type.value)
+def test_a_cluster_of_another_engine_is_neither_listed_nor_backed_up_as_this_type(a: Aws, cluster: Case) -> None:
+    """An attacker (or a typo) hands the Aurora adapter a Neptune cluster: refused, naming the engine, never
+    snapshotted as the wrong type; nor does any adapter's discovery list another engine's clusters."""
+    arn = cluster.create(a)
+    for other in CLUSTER_CASES:
+        if other is cluster:
+            continue
+        subject = adapter(a, other)
+        assert arn not in {r.resource_arn for r in subject.discover(ACCOUNT)}
+        with pytest.raises(UnsupportedResource, match=rf"runs [a-z-]+, not {other.resource_type.value}:"):
+            subject.describe_source(arn)

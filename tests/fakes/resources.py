@@ -10,7 +10,7 @@ from coffer.domain.errors import UnsupportedResource
 from coffer.domain.jobs import Job
 from coffer.domain.manifest import Manifest
 from coffer.domain.recovery_points import RecoveryPoint
-from coffer.domain.resources import ResourceType
+from coffer.domain.resources import ResourceType, resource_type_of
 from coffer.ports.resources import (
     BackupStrategy,
     Capability,
@@ -87,9 +87,14 @@ class RecordingAdapter:
 class FakeResources:
     """ports/resource_registry.py ResourceAdapters with the given adapters."""
 
-    def __init__(self, *adapters: ResourceAdapter) -> None:
+    def __init__(self, *adapters: ResourceAdapter, types: Mapping[str, ResourceType] | None = None) -> None:
         self._adapters = {adapter.resource_type: adapter for adapter in adapters}
         self.supported = frozenset(self._adapters)
+        #: ARN -> type, for ARNs whose type the resource itself decides (a DB cluster's engine)
+        self.types = dict(types or {})
+
+    def type_of(self, resource_arn: str) -> ResourceType:
+        return self.types.get(resource_arn) or resource_type_of(resource_arn)
 
     def adapter(self, resource_type: ResourceType) -> ResourceAdapter:
         if resource_type not in self._adapters:

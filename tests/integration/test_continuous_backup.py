@@ -21,7 +21,13 @@ from coffer.domain.jobs import JobState
 from coffer.domain.manifest import Manifest
 from coffer.domain.verify import FindingKind
 from coffer.services.jobs_common import job_id_for
-from coffer_cli.local.samples import bucket_snapshot, create_sample_table, table_items
+from coffer_cli.local.samples import (
+    bucket_snapshot,
+    create_sample_cluster,
+    create_sample_documentdb_cluster,
+    create_sample_table,
+    table_items,
+)
 from coffer_cli.local.session import LocalCoffer, local_twin
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -252,13 +258,59 @@ def test_rds_restores_to_a_time_with_its_automated_backups(coffer: LocalCoffer) 
     assert tags["team"] == "platform" and tags["coffer:restore-job-id"] == restored["output"]["job_id"]
 
 
+def test_aurora_restores_to_a_time_into_a_new_cluster_and_refuses_outside_the_window(coffer: LocalCoffer) -> None:
+    rds = coffer.client("rds")
+    arn = create_sample_cluster(rds, coffer.client("ec2"), "pitr-ledger")
+    at(20)
+    enabled = coffer.start_backup({"ResourceArn": arn, "IdempotencyToken": "ledger-pitr",
+                                   "EnableContinuousBackup": True, "Lifecycle": {"DeleteAfterDays": 3}})
+    job = coffer.deps.catalog.get_job(enabled["output"]["job_id"])
+    assert job.state is JobState.COMPLETED, failure_causes(coffer, str(enabled["arn"]))
+    assert job.resource_type.value == "Aurora" and job.continuous
+    [cluster] = rds.describe_db_clusters(DBClusterIdentifier="pitr-ledger")["DBClusters"]
+    assert cluster["BackupRetentionPeriod"] == 3
+    manifest = Manifest.model_validate_json(coffer.deps.vault.get_bytes(
+        coffer.deps.catalog.get_recovery_point(job.recovery_point_id).manifest_key or ""))
+    assert manifest.source["continuous"]["retention_days"] == 3
+
+    at(23)
+    restored = coffer.start_restore({"RecoveryPointArn": job.recovery_point_id, "IdempotencyToken": "ledger-at-21",
+                                     "Metadata": {"DBClusterIdentifier": "pitr-ledger-21",
+                                                  "RestoreTime": "2026-11-25T21:00:00Z"}})
+    assert restored["status"] == "SUCCEEDED", failure_causes(coffer, str(restored["arn"]))
+    restore = coffer.deps.catalog.get_job(restored["output"]["job_id"])
+    assert restore.state is JobState.COMPLETED and restore.restore_target["RestoreTime"] == "2026-11-25T21:00:00Z"
+    [new] = rds.describe_db_clusters(DBClusterIdentifier="pitr-ledger-21")["DBClusters"]
+    tags = {t["Key"]: t["Value"] for t in new["TagList"]}
+    assert (new["Engine"], tags["team"], tags["coffer:restore-job-id"]) == (
+        "aurora-postgresql", "platform", restore.job_id)
+
+    latest = coffer.start_restore({"RecoveryPointArn": job.recovery_point_id, "IdempotencyToken": "ledger-latest",
+                                   "Metadata": {"DBClusterIdentifier": "pitr-ledger-latest",
+                                                "UseLatestRestorableTime": "true"}})
+    assert latest["status"] == "SUCCEEDED", failure_causes(coffer, str(latest["arn"]))
+    target = coffer.deps.catalog.get_job(latest["output"]["job_id"]).restore_target
+    assert (target["RestoreTime"], target["UseLatestRestorableTime"]) == ("2026-11-25T23:00:00Z", "true")
+
+    for token, moment in (("ledger-too-early", "2026-11-25T19:59:59Z"), ("ledger-future", "2026-11-25T23:00:01Z")):
+        refused = coffer.start_restore({"RecoveryPointArn": job.recovery_point_id, "IdempotencyToken": token,
+                                        "Metadata": {"DBClusterIdentifier": token, "RestoreTime": moment}})
+        assert refused["error"] == "RequestRefused"
+        assert f"Metadata.RestoreTime: {moment} is outside the restorable window 2026-11-25T20:00:00Z .. " \
+               "2026-11-25T23:00:00Z" in failure_causes(coffer, str(refused["arn"]))
+        assert not rds.describe_db_clusters(Filters=[{"Name": "db-cluster-id", "Values": [token]}])["DBClusters"]
+
+
 def test_continuous_backup_is_refused_where_it_cannot_be_kept(coffer: LocalCoffer) -> None:
     s3 = coffer.client("s3")
     s3.create_bucket(Bucket="not-versioned")
     volume = "arn:aws:ec2:us-east-1:123456789012:volume/vol-0123456789abcdef0"
+    documentdb = create_sample_documentdb_cluster(coffer.client("rds"), coffer.client("ec2"), "pitr-profiles")
     for detail, problem in (
         ({"ResourceArn": volume}, "EnableContinuousBackup: EBS cannot be backed up continuously"),
         ({"ResourceArn": TABLE_ARN, "Lifecycle": {"DeleteAfterDays": 36}}, "Lifecycle.DeleteAfterDays: 36"),
+        # a DocumentDB cluster's ARN reads like an Aurora cluster's: its engine makes it DocumentDB, which has none
+        ({"ResourceArn": documentdb}, "EnableContinuousBackup: DocumentDB cannot be backed up continuously"),
     ):
         refused = coffer.start_backup({**detail, "IdempotencyToken": problem[:20], "EnableContinuousBackup": True})
         assert refused["error"] == "RequestRefused" and problem in failure_causes(coffer, str(refused["arn"]))

@@ -56,13 +56,16 @@ from coffer_cli.local.samples import (
     create_sample_bucket,
     create_sample_cluster,
     create_sample_db_instance,
+    create_sample_documentdb_cluster,
     create_sample_instance,
+    create_sample_neptune_cluster,
     create_sample_table,
     create_sample_volume,
     sample_items,
     sample_network,
     table_items,
 )
+from coffer_twin.db_clusters import db_cluster_family
 from coffer_twin.dynamodb_atomic import atomic_dynamodb
 from coffer_twin.environment import fake_aws_environment
 
@@ -103,6 +106,7 @@ def world() -> Iterator[World]:
         stack.enter_context(fake_aws_environment(REGION))
         stack.enter_context(mock_aws())
         stack.enter_context(atomic_dynamodb())
+        stack.enter_context(db_cluster_family())  # DocumentDB clusters, Neptune restores (coffer_twin/db_clusters.py)
         clock = FixedClock(datetime.now(UTC).replace(microsecond=0))
         yield World(source=_site(session_in(REGION), clock), region=_site(session_in(DESTINATION_REGION), clock),
                     account=_site(session_in(DESTINATION_REGION, OTHER_ACCOUNT), clock), clock=clock)
@@ -278,7 +282,7 @@ def test_a_dynamodb_copy_is_refused_naming_the_table_when_point_in_time_recovery
     assert job.state is JobState.FAILED and "point-in-time recovery off" in (job.status_message or "")
 
 
-# ---- EBS, EC2, RDS, Aurora ------------------------------------------------------------------------------
+# ---- EBS, EC2, RDS, Aurora, DocumentDB, Neptune ----------------------------------------------------------
 @contextmanager
 def shared_artefacts_are_visible() -> Iterator[None]:
     """Stand-in for AWS's rule that moto lacks: a copy finds a snapshot, AMI or DB / cluster snapshot of another
@@ -361,6 +365,10 @@ def _restore_metadata(kind: ResourceType, site: Site, name: str) -> dict[str, st
                            "VpcSecurityGroupIds": network["security_group_id"]},
         ResourceType.AURORA: {"DBClusterIdentifier": name, "DBSubnetGroupName": "copy-restores",
                               "VpcSecurityGroupIds": network["security_group_id"]},
+        ResourceType.DOCUMENTDB: {"DBClusterIdentifier": name, "DBSubnetGroupName": "copy-restores",
+                                  "VpcSecurityGroupIds": network["security_group_id"]},
+        ResourceType.NEPTUNE: {"DBClusterIdentifier": name, "DBSubnetGroupName": "copy-restores",
+                               "VpcSecurityGroupIds": network["security_group_id"]},
     }[kind]
 
 
@@ -371,6 +379,8 @@ def _make(kind: ResourceType, source: Site, name: str) -> str:
         ResourceType.EC2: lambda: create_sample_instance(ec2, name),
         ResourceType.RDS: lambda: create_sample_db_instance(rds, ec2, name),
         ResourceType.AURORA: lambda: create_sample_cluster(rds, ec2, name),
+        ResourceType.DOCUMENTDB: lambda: create_sample_documentdb_cluster(rds, ec2, name),
+        ResourceType.NEPTUNE: lambda: create_sample_neptune_cluster(rds, ec2, name),
     }[kind]()
 
 
@@ -383,7 +393,8 @@ def _copy_tags(kind: ResourceType, site: Site, native_ref: str) -> dict[str, str
     return {t["Key"]: t["Value"] for t in listed}
 
 
-NATIVE = [ResourceType.EBS, ResourceType.EC2, ResourceType.RDS, ResourceType.AURORA]
+NATIVE = [ResourceType.EBS, ResourceType.EC2, ResourceType.RDS, ResourceType.AURORA, ResourceType.DOCUMENTDB,
+          ResourceType.NEPTUNE]
 
 
 @pytest.mark.parametrize("kind", NATIVE, ids=str)

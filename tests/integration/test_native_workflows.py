@@ -1,6 +1,8 @@
-"""The real Backup and Restore workflows for native types on the twin: one EBS volume, one EC2 instance and one
-RDS instance, each backed up (StartBackupJob -> Wait/CheckBackup loop -> CompleteBackup) and restored
-(StartRestoreJob -> Wait/CheckRestore loop -> CompleteRestore) by the same ASL as every other type.
+"""The real Backup and Restore workflows for native types on the twin: one EBS volume, one EC2 instance, one
+RDS instance, one DocumentDB and one Neptune cluster, each backed up (StartBackupJob -> Wait/CheckBackup loop ->
+CompleteBackup) and restored (StartRestoreJob -> Wait/CheckRestore loop -> CompleteRestore) by the same ASL as
+every other type; the two clusters also copied to another region by their backup's copy action (Backup workflow
+-> Copy workflow -> CopyDBClusterSnapshot with the destination's key).
 
 One twin for the module (a deploy costs seconds); every test names its own resources and tokens.
 """
@@ -8,31 +10,48 @@ One twin for the module (a deploy costs seconds); every test names its own resou
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from coffer.adapters.resources.common import TAG_RECOVERY_POINT, TAG_RESTORE_JOB
-from coffer.domain.jobs import JobState
+from coffer.domain.jobs import Job, JobState
 from coffer.domain.manifest import Manifest
 from coffer.domain.recovery_points import RecoveryPointStatus
+from coffer.domain.resources import ResourceType
+from coffer.entrypoints.bootstrap import Root, bootstrap
+from coffer.services.jobs_common import job_id_for
+from coffer_cli.commands.common import stack_settings
+from coffer_cli.local.copy_destinations import DESTINATION_REGION, deploy_storage, session_in, vault_arn
 from coffer_cli.local.samples import (
     SAMPLE_TAGS,
     create_sample_db_instance,
+    create_sample_documentdb_cluster,
     create_sample_instance,
+    create_sample_neptune_cluster,
     create_sample_volume,
 )
 from coffer_cli.local.session import LocalCoffer, local_twin
 
 ROOT = Path(__file__).resolve().parents[2]
+DESTINATION = vault_arn(DESTINATION_REGION, "123456789012")
 
 
 @pytest.fixture(scope="module")
 def coffer() -> Iterator[LocalCoffer]:
     with local_twin(ROOT) as deployed:
         yield deployed
+
+
+@pytest.fixture(scope="module")
+def destination(coffer: LocalCoffer) -> Root:
+    """A Coffer stack's storage in us-west-2 of the same moto: where the clusters' copies go."""
+    session = session_in(DESTINATION_REGION)
+    outputs = deploy_storage(session, ROOT, coffer.twin.stack_name)
+    return bootstrap(stack_settings(outputs, session), clock=coffer.clock, session=session)
 
 
 def failure_causes(coffer: LocalCoffer, execution_arn: str) -> str:
@@ -144,3 +163,71 @@ def test_a_misspelt_restore_key_is_refused_by_name(coffer: LocalCoffer) -> None:
                                    "IdempotencyToken": "ebs-typo-restore", "Metadata": {"VolumeType": "gp2"}})
     assert result["error"] == "RequestRefused"
     assert "Metadata.VolumeType: not a restore key for EBS" in failure_causes(coffer, str(result["arn"]))
+
+
+# ---- the RDS family's other clusters: DocumentDB and Neptune ------------------------------------------------------
+CLUSTERS: dict[ResourceType, Callable[[Any, Any, str], str]] = {
+    ResourceType.DOCUMENTDB: create_sample_documentdb_cluster, ResourceType.NEPTUNE: create_sample_neptune_cluster}
+
+
+def wait_for_job(coffer: LocalCoffer, job_id: str, timeout: float = 60) -> Job:
+    """A job the Backup workflow's copy action started (asynchronously, on the twin's bus)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            job = coffer.deps.catalog.get_job(job_id)
+            if job.state.terminal:
+                return job
+        except Exception:  # not written yet
+            pass
+        assert time.monotonic() < deadline, f"job {job_id} did not end"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("kind", list(CLUSTERS), ids=str)
+def test_a_cluster_is_snapshotted_as_its_engines_type_and_restored_to_a_new_cluster(
+        coffer: LocalCoffer, kind: ResourceType) -> None:
+    rds, name = coffer.client("rds"), f"workflow-{kind.value.lower()}"
+    arn = CLUSTERS[kind](rds, coffer.client("ec2"), name)
+    manifest = backed_up(coffer, arn, f"{name}-1")
+    rp = manifest.recovery_point
+    assert rp.resource_type is kind  # its ARN reads like an Aurora cluster's; its engine decides
+    [snapshot] = rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=f"coffer-{rp.recovery_point_id}")[
+        "DBClusterSnapshots"]
+    assert {t["Key"]: t["Value"] for t in snapshot["TagList"]}[TAG_RECOVERY_POINT] == rp.recovery_point_id
+    engine = {ResourceType.DOCUMENTDB: "docdb", ResourceType.NEPTUNE: "neptune"}[kind]
+    assert snapshot["Engine"] == manifest.source["engine"] == engine
+
+    message = restored(coffer, manifest, f"{name}-restore-1", {"DBClusterIdentifier": f"{name}-restored"})
+    [cluster] = rds.describe_db_clusters(DBClusterIdentifier=f"{name}-restored")["DBClusters"]
+    assert (cluster["Engine"], cluster["StorageEncrypted"]) == (engine, True)
+    assert cluster["DBClusterMembers"] == []  # as after AWS Backup's restore: instances are added afterwards
+    assert sorted(g["VpcSecurityGroupId"] for g in cluster["VpcSecurityGroups"]) == \
+        manifest.source["vpc_security_group_ids"]
+    tags = {t["Key"]: t["Value"] for t in cluster["TagList"]}
+    assert SAMPLE_TAGS.items() <= tags.items() and tags[TAG_RESTORE_JOB]
+    assert f"{name}-restored" in message
+
+
+@pytest.mark.parametrize("kind", list(CLUSTERS), ids=str)
+def test_a_clusters_copy_action_copies_its_snapshot_to_another_region_with_the_destinations_key(
+        coffer: LocalCoffer, destination: Root, kind: ResourceType) -> None:
+    name = f"workflow-copy-{kind.value.lower()}"
+    arn = CLUSTERS[kind](coffer.client("rds"), coffer.client("ec2"), name)
+    backup = coffer.start_backup({"ResourceArn": arn, "IdempotencyToken": name, "RecoveryPointTags": {"run": name},
+                                  "CopyActions": [{"DestinationBackupVaultArn": DESTINATION,
+                                                   "Lifecycle": {"DeleteAfterDays": 30}}]})
+    assert backup["status"] == "SUCCEEDED", failure_causes(coffer, str(backup["arn"]))
+    source = coffer.deps.catalog.get_job(backup["output"]["job_id"])
+    job = wait_for_job(coffer, job_id_for(f"{source.job_id}-copy-0"))
+    assert job.state is JobState.COMPLETED, job.status_message
+    assert job.destination is not None
+    copied = destination.catalog.get_recovery_point(job.destination.recovery_point_id)
+    assert (copied.resource_type, copied.parent_recovery_point_id) == (kind, source.recovery_point_id)
+    assert copied.native_ref and f":{DESTINATION_REGION}:" in copied.native_ref
+    rds_there = session_in(DESTINATION_REGION).client("rds")
+    [snapshot] = rds_there.describe_db_cluster_snapshots(
+        DBClusterSnapshotIdentifier=copied.native_ref.rsplit(":", 1)[-1])["DBClusterSnapshots"]
+    assert snapshot["KmsKeyId"] == copied.encryption_key_arn == destination.settings.vault_key_arn
+    tags = {t["Key"]: t["Value"] for t in snapshot["TagList"]}
+    assert (tags[TAG_RECOVERY_POINT], tags["run"]) == (copied.recovery_point_id, name)

@@ -46,7 +46,8 @@ def protection(**changes: object) -> Protection:
 @pytest.mark.parametrize(("resource_type", "lifecycle", "problem"), [
     (ResourceType.EBS, {}, "EnableContinuousBackup: EBS cannot be backed up continuously: EBS has no point-in-time"),
     (ResourceType.EC2, {}, "EnableContinuousBackup: EC2 cannot be backed up continuously"),
-    (ResourceType.AURORA, {}, "Aurora point-in-time recovery (RestoreDBClusterToPointInTime) is not implemented"),
+    (ResourceType.DOCUMENTDB, {}, "DocumentDB cannot be backed up continuously: AWS Backup offers no continuous"),
+    (ResourceType.NEPTUNE, {}, "Neptune cannot be backed up continuously: AWS Backup offers no continuous"),
     (ResourceType.S3, {"DeleteAfterDays": 36}, "Lifecycle.DeleteAfterDays: 36; continuous backups are kept 1 to 35"),
     (ResourceType.RDS, {"MoveToColdStorageAfterDays": 1, "DeleteAfterDays": 120},
      "Lifecycle.MoveToColdStorageAfterDays: continuous backups do not go to cold storage"),
@@ -60,6 +61,7 @@ def test_a_continuous_backup_is_refused_naming_the_field(resource_type: Resource
 
 def test_continuous_retention_is_35_days_unless_given() -> None:
     assert continuous_lifecycle(ResourceType.DYNAMODB, Lifecycle()).delete_after_days == 35
+    assert continuous_lifecycle(ResourceType.AURORA, Lifecycle()).delete_after_days == 35  # Aurora PITR: admitted
     assert continuous_lifecycle(ResourceType.S3, Lifecycle(DeleteAfterDays=1)).delete_after_days == 1
 
 

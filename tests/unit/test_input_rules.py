@@ -295,16 +295,35 @@ def test_recovery_point_tags_of_a_backup_request_follow_awss_rules() -> None:
 
 @pytest.mark.parametrize("resource_type", [t for t in ResourceType if t not in COLD_TIER_TYPES])
 def test_cold_storage_of_a_type_without_a_cold_tier_is_refused_on_demand(resource_type: ResourceType) -> None:
+    cluster = "arn:aws:rds:us-east-1:123456789012:cluster:orders"  # Aurora, DocumentDB or Neptune: its engine says
     arn = {ResourceType.DYNAMODB: TABLE, ResourceType.RDS: "arn:aws:rds:us-east-1:123456789012:db:prod",
-           ResourceType.AURORA: "arn:aws:rds:us-east-1:123456789012:cluster:aurora",
+           ResourceType.AURORA: cluster, ResourceType.DOCUMENTDB: cluster, ResourceType.NEPTUNE: cluster,
            ResourceType.EC2: "arn:aws:ec2:us-east-1:123456789012:instance/i-0123456789abcdef0"}[resource_type]
     lifecycle = {"MoveToColdStorageAfterDays": 30, "DeleteAfterDays": 120}
-    [problem] = refused(lambda: check_backup_request(backup(ResourceArn=arn, Lifecycle=lifecycle), HOME))
+    [problem] = refused(lambda: check_backup_request(backup(ResourceArn=arn, Lifecycle=lifecycle), HOME,
+                                                     lambda _: resource_type))
     assert problem.startswith(f"Lifecycle.MoveToColdStorageAfterDays: 30 asks for cold storage of a "
                               f"{resource_type.value} resource: ")
     assert problem.endswith("(remove MoveToColdStorageAfterDays; cold storage applies to EBS and S3 recovery points)")
     # a plan's rule applies to every type it selects: AWS Backup's reading (ignored where there is no cold tier)
     check_backup_request(backup(ResourceArn=arn, Lifecycle=lifecycle, BackupPlanId="p"), HOME)
+
+
+def test_a_cluster_of_another_account_is_refused_without_asking_what_it_is() -> None:
+    """A cluster ARN's type needs a DescribeDBClusters; one of another account must be refused first, never
+    looked up (the lookup would describe this account's cluster of the same name)."""
+    asked: list[str] = []
+
+    def type_of(arn: str) -> ResourceType:
+        asked.append(arn)
+        return ResourceType.DOCUMENTDB
+
+    foreign = "arn:aws:rds:us-east-1:999999999999:cluster:orders"
+    problems = refused(lambda: check_backup_request(backup(ResourceArn=foreign), HOME, type_of))
+    assert problems[0].startswith("ResourceArn: ") and "account 999999999999" in problems[0]
+    assert asked == []
+    check_backup_request(backup(ResourceArn=foreign.replace("999999999999", "123456789012")), HOME, type_of)
+    assert asked == [foreign.replace("999999999999", "123456789012")]
 
 
 def test_the_cold_tier_types_are_those_coffer_moves_to_cold() -> None:

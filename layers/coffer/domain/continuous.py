@@ -8,6 +8,8 @@ is no cold storage, as in AWS Backup. One continuous backup per resource: a seco
 - DynamoDB: the table's own PITR (UpdateContinuousBackups, RecoveryPeriodInDays), restored with
   RestoreTableToPointInTime into a new table.
 - RDS: automated backups (BackupRetentionPeriod), restored with RestoreDBInstanceToPointInTime.
+- Aurora: the cluster's automated backups (ModifyDBCluster BackupRetentionPeriod), restored with
+  RestoreDBClusterToPointInTime into a new cluster (RestoreToTime, or UseLatestRestorableTime as given).
 - S3: a versioned bucket sends its Object Created / Object Deleted events to EventBridge; each event's object
   version is copied into the vault content-addressed and appended to the bucket's change journal (the catalog).
   A full backup taken when protection starts is the base; the journal covers every change from just before
@@ -38,13 +40,14 @@ DEFAULT_RETENTION_DAYS = 35
 RESTORE_TIME = "RestoreTime"
 USE_LATEST = "UseLatestRestorableTime"
 
-CONTINUOUS_TYPES = frozenset({ResourceType.S3, ResourceType.DYNAMODB, ResourceType.RDS})
+CONTINUOUS_TYPES = frozenset({ResourceType.S3, ResourceType.DYNAMODB, ResourceType.RDS, ResourceType.AURORA})
 CONTINUOUS_REFUSALS: Mapping[ResourceType, str] = {
     ResourceType.EBS: "EBS has no point-in-time recovery (AWS Backup offers continuous backup for S3, RDS and "
                       "Aurora only); back it up with snapshots",
     ResourceType.EC2: "EC2 instances have no point-in-time recovery; back them up with images",
-    ResourceType.AURORA: "Aurora point-in-time recovery (RestoreDBClusterToPointInTime) is not implemented yet; "
-                         "back the cluster up with snapshots",
+    ResourceType.DOCUMENTDB: "AWS Backup offers no continuous backup for DocumentDB; back the cluster up with "
+                             "snapshots",
+    ResourceType.NEPTUNE: "AWS Backup offers no continuous backup for Neptune; back the cluster up with snapshots",
 }
 
 

@@ -8,8 +8,8 @@ in the destination vault: its own lifecycle, the destination vault's KMS key and
 `parent_recovery_point_id` naming the source.
 
 How a copy moves data depends on the type (CopyMethod):
-- NATIVE (EBS, EC2, RDS, Aurora): the service copies its artefact in the destination region and account
-  (CopySnapshot, CopyImage, CopyDBSnapshot, CopyDBClusterSnapshot), re-encrypted with the destination key;
+- NATIVE (EBS, EC2, RDS, Aurora, DocumentDB, Neptune): the service copies its artefact in the destination region
+  and account (CopySnapshot, CopyImage, CopyDBSnapshot, CopyDBClusterSnapshot), re-encrypted with the destination key;
   across accounts the source first shares it (snapshot permissions and a KMS grant on its key).
 - OBJECTS (S3): the recovery point's blobs are copied server-side into the destination vault (content-
   addressed: a blob already there is not copied again, only locked long enough) and its manifest parts are
@@ -171,7 +171,9 @@ class QuotaKind(StrEnum):
 
 
 _QUOTAS = {ResourceType.EBS: QuotaKind.EBS_SNAPSHOT_COPIES, ResourceType.EC2: QuotaKind.EBS_SNAPSHOT_COPIES,
-           ResourceType.RDS: QuotaKind.RDS_SNAPSHOT_COPIES, ResourceType.AURORA: QuotaKind.RDS_SNAPSHOT_COPIES}
+           ResourceType.RDS: QuotaKind.RDS_SNAPSHOT_COPIES, ResourceType.AURORA: QuotaKind.RDS_SNAPSHOT_COPIES,
+           # DocumentDB and Neptune cluster snapshots are RDS's, copied by the same CopyDBClusterSnapshot
+           ResourceType.DOCUMENTDB: QuotaKind.RDS_SNAPSHOT_COPIES, ResourceType.NEPTUNE: QuotaKind.RDS_SNAPSHOT_COPIES}
 
 
 def quota_key(resource_type: ResourceType, destination: VaultAddress) -> str | None:

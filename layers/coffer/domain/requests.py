@@ -93,8 +93,9 @@ class StartRestoreJobRequest(BaseModel):
       iam:PassRole)
     - RDS: DBInstanceIdentifier (required, a new instance); DBInstanceClass, DBSubnetGroupName and
       VpcSecurityGroupIds (comma-separated) override the recorded ones
-    - Aurora: DBClusterIdentifier (required, a new cluster, restored without DB instances as AWS Backup does);
-      DBSubnetGroupName and VpcSecurityGroupIds (comma-separated) override the recorded ones
+    - Aurora, DocumentDB, Neptune: DBClusterIdentifier (required, a new cluster, restored without DB instances as
+      AWS Backup does); DBSubnetGroupName and VpcSecurityGroupIds (comma-separated) override the recorded ones
+    - a continuous recovery point (S3, DynamoDB, RDS, Aurora) also takes RestoreTime or UseLatestRestorableTime
     Any other key is refused by name.
     """
 

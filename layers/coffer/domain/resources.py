@@ -19,6 +19,26 @@ class ResourceType(StrEnum):
     EC2 = "EC2"
     RDS = "RDS"
     AURORA = "Aurora"
+    DOCUMENTDB = "DocumentDB"
+    NEPTUNE = "Neptune"
+
+
+#: The RDS family's cluster types, by engine name prefix. Their ARNs have one form
+#: (arn:aws:rds:<region>:<account>:cluster:<id>): the cluster's engine tells them apart, as it does for AWS Backup
+#: (`cluster_type_of`). An ARN alone reads as Aurora until the engine is known (`resource_type_of`); the registry
+#: resolves it (ResourceAdapters.type_of).
+DB_CLUSTER_ENGINES: Mapping[ResourceType, tuple[str, ...]] = {
+    ResourceType.AURORA: ("aurora",),  # aurora-mysql, aurora-postgresql (and the old "aurora")
+    ResourceType.DOCUMENTDB: ("docdb",),
+    ResourceType.NEPTUNE: ("neptune",),
+}
+DB_CLUSTER_TYPES = frozenset(DB_CLUSTER_ENGINES)
+
+
+def cluster_type_of(engine: str) -> ResourceType | None:
+    """The cluster type of an engine (DescribeDBClusters' Engine), None for one Coffer does not protect (an RDS
+    Multi-AZ DB cluster's mysql or postgres)."""
+    return next((kind for kind, prefixes in DB_CLUSTER_ENGINES.items() if engine.startswith(prefixes)), None)
 
 
 class Arn(BaseModel):
@@ -58,7 +78,7 @@ def resource_type_of(arn_text: str, field: str = "ResourceArn") -> ResourceType:
     if arn.service == "rds" and arn.resource.startswith("db:"):
         return ResourceType.RDS
     if arn.service == "rds" and arn.resource.startswith("cluster:"):
-        return ResourceType.AURORA
+        return ResourceType.AURORA  # or DocumentDB, Neptune: the engine decides (DB_CLUSTER_ENGINES)
     raise UnsupportedResource(f"{_named(field)}'{arn_text}' is not a resource type Coffer protects "
                               f"({', '.join(t.value for t in ResourceType)})")
 

@@ -37,6 +37,8 @@ RESOURCE_TYPE_ARNS: dict[ResourceType, tuple[str, str]] = {
     ResourceType.EC2: ("arn:aws:ec2:", "ec2:instance"),
     ResourceType.RDS: ("arn:aws:rds:", "rds:db"),
     ResourceType.AURORA: ("arn:aws:rds:", "rds:cluster"),
+    ResourceType.DOCUMENTDB: ("arn:aws:rds:", "rds:cluster"),
+    ResourceType.NEPTUNE: ("arn:aws:rds:", "rds:cluster"),
 }
 
 

@@ -12,6 +12,11 @@ class ResourceAdapters(Protocol):
     #: the types an adapter is registered for (a selection classifies resources against these)
     supported: frozenset[ResourceType]
 
+    def type_of(self, resource_arn: str) -> ResourceType:
+        """A resource's type: its ARN's, or where one ARN form serves several types (a DB cluster: Aurora,
+        DocumentDB, Neptune) what the resource itself says; UnsupportedResource for an ARN Coffer cannot protect."""
+        ...
+
     def adapter(self, resource_type: ResourceType) -> ResourceAdapter:
         """The type's adapter; UnsupportedResource naming the supported types for any other."""
         ...

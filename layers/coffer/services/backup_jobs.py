@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import cache
 
 from coffer.domain.audit import creation_details
 from coffer.domain.clock import Clock
+from coffer.domain.continuous import CONTINUOUS_TYPES
 from coffer.domain.copies import copy_executions
 from coffer.domain.errors import CofferError, CompletionWindowExceeded, InvalidInput, NotFound, ResourceBusy
 from coffer.domain.input_rules.gates import check_backup_request
@@ -13,7 +15,7 @@ from coffer.domain.jobs import Job, JobKind, JobProgress, JobState, Transition, 
 from coffer.domain.manifest import Manifest, PartRef, VaultLayout, WorkLayout
 from coffer.domain.recovery_points import RecoveryPoint, RecoveryPointStatus
 from coffer.domain.requests import StartBackupJobRequest
-from coffer.domain.resources import ResourceType, check_options, resource_type_of
+from coffer.domain.resources import ResourceType, check_options
 from coffer.domain.snapshot_quota import snapshot_limit, snapshot_quota_key, volumes_snapshotted
 from coffer.domain.steps import JobSummary, PollResult, StartResult
 from coffer.ports.catalog import Catalog, DuplicateRequest
@@ -62,9 +64,16 @@ class BackupJobs:
         A second delivery of the same event returns the first job, marked duplicate, and starts nothing; a
         Step Functions retry of this very execution carries on with the job it created.
         """
-        check_backup_request(request, self._settings.home)  # the input rules: refused here, before any write
+        # the ARN's type, or a DB cluster's by its engine (Aurora, DocumentDB and Neptune share cluster:<id>): one
+        # DescribeDBClusters, asked once, after the resource is known to be this stack's
+        type_of = cache(self._resources.type_of)
+        check_backup_request(request, self._settings.home, type_of)  # the input rules: refused here, before any write
         now = self._clock.now()
-        resource_type = resource_type_of(request.resource_arn)
+        resource_type = type_of(request.resource_arn)
+        if request.enable_continuous_backup and request.plan_id is not None and resource_type not in CONTINUOUS_TYPES:
+            # a plan's continuous rule backs up the types without point-in-time recovery with snapshots (AWS
+            # Backup); the plan run read the type from the ARN alone (a DocumentDB cluster's reads as Aurora's)
+            request = request.model_copy(update={"enable_continuous_backup": False})
         token = request.idempotency_token or event_id
         job_id = job_id_for(token)
         job = Job(

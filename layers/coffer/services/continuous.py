@@ -254,7 +254,9 @@ class ContinuousBackups:
     # ---- restore: the request (StartRestoreJob) ----------------------------------------------------
     def restore_target(self, rp: RecoveryPoint, metadata: dict[str, str]) -> dict[str, str]:
         """The restore's Metadata with RestoreTime resolved (UseLatestRestorableTime -> now), checked against
-        the window; a RestoreTime for a snapshot recovery point is refused by name."""
+        the window; a RestoreTime for a snapshot recovery point is refused by name. UseLatestRestorableTime=true
+        stays in the target: RDS's latest restorable moment trails the clock by minutes, so an RDS-family
+        adapter asks for the latest (as AWS Backup does) rather than for now, which RDS would refuse."""
         protection = self.records.get_protection(rp.resource_arn)
         continuous = protection is not None and protection.recovery_point_id == rp.recovery_point_id
         if not continuous:
@@ -265,6 +267,8 @@ class ContinuousBackups:
             return metadata
         at = restore_time(metadata, protection, rp.recovery_point_id, self._clock.now())
         target = {k: v for k, v in metadata.items() if k != USE_LATEST}
+        if metadata.get(USE_LATEST, "").lower() == "true":
+            target[USE_LATEST] = "true"
         target[RESTORE_TIME] = format_time(at)
         return target
 

@@ -37,6 +37,8 @@ REQUIRED_METADATA = {
     ResourceType.EC2: (),
     ResourceType.RDS: ("DBInstanceIdentifier",),
     ResourceType.AURORA: ("DBClusterIdentifier",),
+    ResourceType.DOCUMENTDB: ("DBClusterIdentifier",),
+    ResourceType.NEPTUNE: ("DBClusterIdentifier",),
 }
 #: a continuous recovery point's moment (refused for a snapshot one): services/continuous.py
 PITR_METADATA = (RESTORE_TIME, USE_LATEST)
@@ -48,7 +50,9 @@ OPTIONAL_METADATA = {
     ResourceType.EBS: ("availabilityZone", "volumeType", "volumeSize", "iops", "throughput", "kmsKeyId"),
     ResourceType.EC2: ("InstanceType", "SubnetId", "SecurityGroupIds", "KeyName"),
     ResourceType.RDS: ("DBInstanceClass", "DBSubnetGroupName", "VpcSecurityGroupIds", *PITR_METADATA),
-    ResourceType.AURORA: ("DBSubnetGroupName", "VpcSecurityGroupIds"),
+    ResourceType.AURORA: ("DBSubnetGroupName", "VpcSecurityGroupIds", *PITR_METADATA),
+    ResourceType.DOCUMENTDB: ("DBSubnetGroupName", "VpcSecurityGroupIds"),
+    ResourceType.NEPTUNE: ("DBSubnetGroupName", "VpcSecurityGroupIds"),
 }
 
 

@@ -63,7 +63,7 @@ def add_job_filters(parser: argparse.ArgumentParser, kinds: bool) -> None:
                         metavar="STATE", help="only jobs in this state (repeatable): "
                                               + ", ".join(s.value for s in JobState))
     parser.add_argument("--by-resource-type", action="append", type=resource_type_arg, metavar="TYPE",
-                        help="S3, DynamoDB, EBS, EC2, RDS or Aurora (repeatable)")
+                        help="S3, DynamoDB, EBS, EC2, RDS, Aurora, DocumentDB or Neptune (repeatable)")
     parser.add_argument("--by-backup-vault-name", metavar="VAULT", help="only jobs of this vault (a copy's source)")
     parser.add_argument("--by-resource-arn", metavar="ARN", help="only jobs of this resource")
     parser.add_argument("--by-account-id", type=_account, metavar="ACCOUNT",

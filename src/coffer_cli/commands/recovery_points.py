@@ -119,7 +119,7 @@ def _restore_metadata(args: argparse.Namespace) -> int:
 def add_vault_filters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--by-resource-arn", metavar="ARN", help="only points of this resource")
     parser.add_argument("--by-resource-type", action="append", type=resource_type_arg, metavar="TYPE",
-                        help="S3, DynamoDB, EBS, EC2, RDS or Aurora (repeatable)")
+                        help="S3, DynamoDB, EBS, EC2, RDS, Aurora, DocumentDB or Neptune (repeatable)")
     add_time_range(parser)
 
 

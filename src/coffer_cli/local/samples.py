@@ -108,11 +108,13 @@ def table_items(dynamodb: Any, table: str) -> list[dict[str, Any]]:
     return sorted(items, key=lambda item: str(item["order_id"]))
 
 
-# ---- native resources: an EBS volume, an EC2 instance, an RDS instance, an Aurora cluster ----------------
+# ---- native resources: an EBS volume, an EC2 instance, an RDS instance, Aurora, DocumentDB, Neptune clusters
 SAMPLE_VOLUME = "coffer-sample-volume"
 SAMPLE_INSTANCE = "coffer-sample-web"
 SAMPLE_DB = "coffer-sample-db"
 SAMPLE_CLUSTER = "coffer-sample-ledger"
+SAMPLE_DOCUMENTDB = "coffer-sample-profiles"
+SAMPLE_NEPTUNE = "coffer-sample-graph"
 SAMPLE_NETWORK = "coffer-sample-network"
 SAMPLE_TAGS = {"team": "platform", "cost-centre": "42"}
 
@@ -192,4 +194,26 @@ def create_sample_cluster(rds: Any, ec2: Any, identifier: str = SAMPLE_CLUSTER) 
         StorageEncrypted=True, Tags=_tags(identifier))["DBCluster"]
     rds.create_db_instance(DBInstanceIdentifier=f"{identifier}-1", DBClusterIdentifier=identifier,
                            Engine="aurora-postgresql", DBInstanceClass="db.r6g.large")
+    return str(cluster["DBClusterArn"])
+
+
+def create_sample_documentdb_cluster(rds: Any, ec2: Any, identifier: str = SAMPLE_DOCUMENTDB) -> str:
+    """An encrypted DocumentDB cluster (engine docdb, created through RDS's API as AWS serves it); its ARN.
+    No member instances: the twin's moto knows DocumentDB clusters only (coffer_twin/db_clusters.py)."""
+    subnet_group, group = _subnet_group(rds, ec2)
+    cluster = rds.create_db_cluster(
+        DBClusterIdentifier=identifier, Engine="docdb", MasterUsername="coffer", MasterUserPassword="not-a-secret-1",
+        DBSubnetGroupName=subnet_group, VpcSecurityGroupIds=[group], StorageEncrypted=True,
+        Tags=_tags(identifier))["DBCluster"]
+    return str(cluster["DBClusterArn"])
+
+
+def create_sample_neptune_cluster(rds: Any, ec2: Any, identifier: str = SAMPLE_NEPTUNE) -> str:
+    """An encrypted Neptune cluster with one instance (engine neptune, through RDS's API); its ARN."""
+    subnet_group, group = _subnet_group(rds, ec2)
+    cluster = rds.create_db_cluster(
+        DBClusterIdentifier=identifier, Engine="neptune", DBSubnetGroupName=subnet_group,
+        VpcSecurityGroupIds=[group], StorageEncrypted=True, Tags=_tags(identifier))["DBCluster"]
+    rds.create_db_instance(DBInstanceIdentifier=f"{identifier}-1", DBClusterIdentifier=identifier, Engine="neptune",
+                           DBInstanceClass="db.r6g.large")
     return str(cluster["DBClusterArn"])

@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from fakes.resources import FakeResources, RecordingAdapter
 from fakes.world import FakeWorld
 
-from coffer.domain.errors import IdempotencyConflict, ResourceBusy
+from coffer.domain.errors import IdempotencyConflict, InvalidInput, ResourceBusy
 from coffer.domain.jobs import JobState
 from coffer.domain.manifest import Manifest, VaultLayout
 from coffer.domain.recovery_points import RecoveryPointStatus
 from coffer.domain.requests import StartBackupJobRequest
+from coffer.domain.resources import ResourceType
 
 VOLUME = "arn:aws:ec2:eu-west-1:111122223333:volume/vol-0123456789abcdef0"
 EXECUTION = "arn:aws:states:eu-west-1:111122223333:execution:coffer-backup:"
@@ -106,3 +108,41 @@ def test_a_backup_that_ends_wakes_the_job_queued_for_its_resource_once() -> None
     assert world.turns.ended == [first.job_id] and world.turns.woken == ["token-of-second"]
     resumed = world.backup_jobs.start(request("second", BackupPlanId="plan-1"), "event-2", None, EXECUTION + "two")
     assert resumed.next == "native" and world.ebs.started == [first.job_id, queued.job_id]
+
+
+# ---- the RDS family's clusters: one ARN form, the engine decides the type -----------------------------------------
+CLUSTER = "arn:aws:rds:eu-west-1:111122223333:cluster:profiles"
+
+
+def cluster_world() -> tuple[FakeWorld, RecordingAdapter, RecordingAdapter]:
+    """A world whose registry says CLUSTER runs DocumentDB (as DescribeDBClusters' Engine docdb would)."""
+    world = FakeWorld()
+    aurora, docdb = RecordingAdapter(ResourceType.AURORA), RecordingAdapter(ResourceType.DOCUMENTDB)
+    world.resources = FakeResources(world.ebs, aurora, docdb, types={CLUSTER: ResourceType.DOCUMENTDB})
+    return world, aurora, docdb
+
+
+def test_a_cluster_arn_is_backed_up_as_the_type_its_engine_says_not_as_its_arn_reads() -> None:
+    world, aurora, docdb = cluster_world()
+    started = world.backup_jobs.start(request(ResourceArn=CLUSTER), "event-1", None, EXECUTION + "one")
+    job = world.catalog.get_job(started.job_id)
+    assert job.resource_type is ResourceType.DOCUMENTDB  # the ARN alone reads Aurora
+    assert (docdb.started, aurora.started) == ([started.job_id], [])
+
+
+def test_a_plans_continuous_rule_backs_up_a_documentdb_cluster_with_a_snapshot() -> None:
+    # the plan run read the cluster's ARN as Aurora's and asked for continuous backup: AWS Backup's reading of a
+    # continuous rule is a snapshot for a type without point-in-time recovery, so the job is a snapshot backup
+    world, _, docdb = cluster_world()
+    planned = request(ResourceArn=CLUSTER, EnableContinuousBackup=True, BackupPlanId="plan-1", BackupRuleName="daily")
+    started = world.backup_jobs.start(planned, "event-1", None, EXECUTION + "one")
+    job = world.catalog.get_job(started.job_id)
+    assert (job.continuous, job.resource_type, docdb.started) == (False, ResourceType.DOCUMENTDB, [started.job_id])
+
+
+def test_an_on_demand_continuous_backup_of_a_documentdb_cluster_is_refused_naming_the_field() -> None:
+    world, _, docdb = cluster_world()
+    with pytest.raises(InvalidInput, match="EnableContinuousBackup: DocumentDB cannot be backed up continuously"):
+        world.backup_jobs.start(request(ResourceArn=CLUSTER, EnableContinuousBackup=True), "event-1", None,
+                                EXECUTION + "one")
+    assert docdb.started == [] and not world.table.jobs

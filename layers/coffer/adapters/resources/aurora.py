@@ -1,5 +1,10 @@
 """Aurora DB clusters: a manual cluster snapshot per recovery point, restored to a new cluster.
 
+`DbClusterAdapter` is the RDS family's cluster adapter: Aurora, DocumentDB (documentdb.py) and Neptune
+(neptune.py) clusters are one RDS API (DescribeDBClusters, CreateDBClusterSnapshot, CopyDBClusterSnapshot,
+RestoreDBClusterFromSnapshot) with one ARN form (cluster:<id>), told apart by the cluster's engine
+(domain/resources.py DB_CLUSTER_ENGINES). A type of the family is a subclass naming its type and refusals.
+
 - Backup: DescribeDBClusters (engine, version, subnet group, security groups, port, encryption, members,
   tags), CreateDBClusterSnapshot named `coffer-<recovery point id>` and tagged like the RDS adapter's.
   The workflow polls DescribeDBClusterSnapshots (creating -> available | failed).
@@ -38,7 +43,7 @@ from coffer.domain.errors import (
 )
 from coffer.domain.jobs import Job
 from coffer.domain.manifest import Manifest
-from coffer.domain.resources import ResourceType, resource_name
+from coffer.domain.resources import DB_CLUSTER_TYPES, ResourceType, cluster_type_of, resource_name
 from coffer.ports.resources import BackupStrategy, Capability, DiscoveredResource, OperationStatus
 
 if TYPE_CHECKING:
@@ -65,11 +70,21 @@ FAILED_CLUSTER = {"failed", "inaccessible-encryption-credentials", "incompatible
                   "incompatible-network", "deleting"}
 
 
-class AuroraAdapter(RdsSnapshots):
-    resource_type = ResourceType.AURORA
+def cluster_engine(client: RDSClient, resource_arn: str) -> str | None:
+    """The engine of the DB cluster an ARN names (None: no such cluster): which of the family it is."""
+    try:
+        with translated(ERRORS, f"DB cluster {resource_name(resource_arn)}"):
+            [cluster] = client.describe_db_clusters(DBClusterIdentifier=resource_name(resource_arn))["DBClusters"]
+    except NotFound:
+        return None
+    return str(cluster["Engine"])
+
+
+class DbClusterAdapter(RdsSnapshots):
+    """One cluster type of the RDS family: its clusters are those whose engine `cluster_type_of` says is it."""
+
+    resource_type: ResourceType
     strategy = BackupStrategy.NATIVE
-    capabilities = frozenset(Capability) - set(REFUSALS)
-    refusals = REFUSALS
     backup_options = NO_OPTIONS
     snapshots = DB_CLUSTER_SNAPSHOT
     errors = ERRORS
@@ -86,16 +101,19 @@ class AuroraAdapter(RdsSnapshots):
             PaginationConfig={"PageSize": self.page_size})
         for page in pages:
             for cluster in page["DBClusters"]:
-                if cluster["Engine"].startswith("aurora"):  # Multi-AZ DB clusters of RDS are not Aurora
+                # DescribeDBClusters lists the whole family (and RDS's Multi-AZ DB clusters, which are none of it)
+                if cluster_type_of(cluster["Engine"]) is self.resource_type:
                     yield DiscoveredResource(cluster["DBClusterArn"], self.resource_type,
                                              user_tags(cluster.get("TagList")))
 
     # ---- backup ---------------------------------------------------------------------------------
     def describe_source(self, resource_arn: str) -> dict[str, Any]:
         cluster = self._cluster(resource_name(resource_arn))
-        if not cluster["Engine"].startswith("aurora"):
+        if cluster_type_of(cluster["Engine"]) is not self.resource_type:
+            family = ", ".join(t.value for t in sorted(DB_CLUSTER_TYPES))
             raise UnsupportedResource(f"DB cluster {cluster['DBClusterIdentifier']} runs {cluster['Engine']}, "
-                                      "not Aurora: Coffer protects Aurora clusters and RDS instances")
+                                      f"not {self.resource_type.value}: Coffer protects {family} clusters (each "
+                                      "by its engine) and RDS instances")
         return self._facts(cluster)
 
     @staticmethod
@@ -219,3 +237,9 @@ class AuroraAdapter(RdsSnapshots):
                                              else source.get("vpc_security_group_ids", [])),
             "tags": source.get("tags", {}),
         }
+
+
+class AuroraAdapter(DbClusterAdapter):
+    resource_type = ResourceType.AURORA
+    capabilities = frozenset(Capability) - set(REFUSALS)
+    refusals = REFUSALS

@@ -10,7 +10,12 @@ adds. A type without an entry in CONTINUOUS_REGISTRY is refused by name (domain/
 - DynamoDB (`DynamoDBContinuous`): UpdateContinuousBackups (PITR on, RecoveryPeriodInDays = retention);
   RestoreTableToPointInTime into a new table (by source table name: the table is in this account and region).
 - RDS (`RdsContinuous`): ModifyDBInstance BackupRetentionPeriod = retention (ApplyImmediately); the previous
-  period is returned so it can be put back; RestoreDBInstanceToPointInTime into a new, tagged instance.
+  period is returned so it can be put back; RestoreDBInstanceToPointInTime into a new, tagged instance
+  (RestoreTime, or UseLatestRestorableTime when the restore asked for the latest moment, as for Aurora).
+- Aurora (`AuroraContinuous`): ModifyDBCluster BackupRetentionPeriod = retention (ApplyImmediately), the previous
+  period returned; RestoreDBClusterToPointInTime into a new, tagged cluster (no DB instances, as a snapshot
+  restore): RestoreToTime, or UseLatestRestorableTime when the restore asked for the latest moment (as AWS
+  Backup passes it: the service's latest restorable time, a few minutes behind the clock).
 """
 
 from __future__ import annotations
@@ -22,13 +27,15 @@ from typing import TYPE_CHECKING, Any, cast
 from botocore.exceptions import ClientError
 
 from coffer.adapters.aws import error_code, is_not_found
+from coffer.adapters.resources.aurora import ERRORS as AURORA_ERRORS
+from coffer.adapters.resources.aurora import AuroraAdapter
 from coffer.adapters.resources.common import coffer_tags, recorded, tag_list, translated
 from coffer.adapters.resources.dynamodb import ERRORS as DYNAMODB_ERRORS
 from coffer.adapters.resources.dynamodb import DynamoDBAdapter
 from coffer.adapters.resources.rds import ERRORS as RDS_ERRORS
 from coffer.adapters.resources.rds import RdsAdapter
 from coffer.adapters.resources.s3 import S3Adapter
-from coffer.domain.continuous import CONTINUOUS_REFUSALS, RESTORE_TIME
+from coffer.domain.continuous import CONTINUOUS_REFUSALS, RESTORE_TIME, USE_LATEST
 from coffer.domain.errors import InvalidInput, UnsupportedOperation
 from coffer.domain.input_rules.restore_metadata import new_bucket_wanted
 from coffer.domain.jobs import Job
@@ -44,6 +51,15 @@ _BAD_TIME = f"Metadata.{RESTORE_TIME}"
 #: RDS's refusals of a restore time (outside the window, automated backups off)
 _RDS_TIME_ERRORS = {code: InvalidInput for code in ("InvalidRestoreFault", "PointInTimeRestoreNotEnabled",
                                                      "PointInTimeRestoreNotEnabledFault")}
+
+
+def _rds_moment(job: Job, parameter: str, at: datetime) -> dict[str, Any]:
+    """RDS's moment of a point-in-time restore: UseLatestRestorableTime when the restore asked for the latest (its
+    RestoreTime, the window's end, is now: minutes ahead of what RDS can restore, so RDS would refuse it), else
+    the time itself (RestoreTime for an instance, RestoreToTime for a cluster)."""
+    if job.restore_target.get(USE_LATEST, "").lower() == "true":
+        return {"UseLatestRestorableTime": True}
+    return {parameter: at}
 
 
 class S3Continuous(S3Adapter):
@@ -165,7 +181,7 @@ class RdsContinuous(RdsAdapter):
         source, expected = recorded(manifest), self._expected(job, manifest)
         params: dict[str, Any] = {
             "SourceDBInstanceIdentifier": source["db_instance_identifier"], "TargetDBInstanceIdentifier": target,
-            "RestoreTime": at, "DBInstanceClass": expected["db_instance_class"],
+            **_rds_moment(job, "RestoreTime", at), "DBInstanceClass": expected["db_instance_class"],
             "MultiAZ": bool(source.get("multi_az")),
             "Tags": tag_list(source.get("tags", {}), coffer_tags(job.recovery_point_id, restore_job_id=job.job_id)),
         }
@@ -190,11 +206,65 @@ class RdsContinuous(RdsAdapter):
         return str(restored["DBInstanceArn"])
 
 
+class AuroraContinuous(AuroraAdapter):
+    def check_protectable(self, resource_arn: str) -> None:
+        self.describe_source(resource_arn)  # NotFound, or a cluster of another engine refused by name
+
+    def enable(self, resource_arn: str, retention_days: int) -> dict[str, Any]:
+        identifier = resource_name(resource_arn)
+        before = self._cluster(identifier).get("BackupRetentionPeriod")
+        with translated(AURORA_ERRORS, f"automated backups of {identifier}"):
+            self._rds.modify_db_cluster(DBClusterIdentifier=identifier, BackupRetentionPeriod=retention_days,
+                                        ApplyImmediately=True)
+        return {"backup_retention_period": before}
+
+    def status(self, resource_arn: str, retention_days: int) -> OperationStatus:
+        cluster = self._cluster(resource_name(resource_arn))
+        pending = "BackupRetentionPeriod" in (cluster.get("PendingModifiedValues") or {})
+        done = cluster.get("BackupRetentionPeriod") == retention_days and not pending \
+            and cluster["Status"] == "available"
+        return OperationStatus(done=done, details={"backup_retention_period": cluster.get("BackupRetentionPeriod"),
+                                                   "status": cluster["Status"]})
+
+    def check_restore_target(self, metadata: Mapping[str, str]) -> None:
+        return None  # a new cluster: an existing identifier is refused on start unless this job made it
+
+    def start_restore_to_time(self, job: Job, manifest: Manifest, at: datetime) -> str | None:
+        target = job.restore_target["DBClusterIdentifier"]
+        mine = self._restored(job)
+        if mine is not None:
+            return str(mine["DBClusterArn"])
+        source, expected = recorded(manifest), self._expected(job, manifest)
+        params: dict[str, Any] = {
+            "SourceDBClusterIdentifier": source["db_cluster_identifier"], "DBClusterIdentifier": target,
+            "Tags": tag_list(source.get("tags", {}), coffer_tags(job.recovery_point_id, restore_job_id=job.job_id)),
+        }
+        params.update(_rds_moment(job, "RestoreToTime", at))
+        if expected["db_subnet_group_name"]:
+            params["DBSubnetGroupName"] = expected["db_subnet_group_name"]
+        if expected["vpc_security_group_ids"]:
+            params["VpcSecurityGroupIds"] = expected["vpc_security_group_ids"]
+        if source.get("port"):
+            params["Port"] = int(source["port"])
+        try:
+            with translated(AURORA_ERRORS, f"RestoreDBClusterToPointInTime into {target}"), \
+                    translated(_RDS_TIME_ERRORS, f"{_BAD_TIME}: RDS refused {at.isoformat()} for "
+                                                 f"{source['db_cluster_identifier']}"):
+                restored = self._rds.restore_db_cluster_to_point_in_time(**params)["DBCluster"]
+        except self._rds.exceptions.DBClusterAlreadyExistsFault:
+            restored = self._restored(job)  # made by a call that timed out, or someone else's cluster
+            if restored is None:
+                raise InvalidInput([f"Metadata.DBClusterIdentifier: DB cluster {target} already exists and this "
+                                    "restore did not make it: choose a new identifier"]) from None
+        return str(restored["DBClusterArn"])
+
+
 #: ResourceType -> (boto3 service, class)
 CONTINUOUS_REGISTRY: dict[ResourceType, tuple[str, Callable[[Any], ContinuousAdapter]]] = {
     ResourceType.S3: ("s3", S3Continuous),
     ResourceType.DYNAMODB: ("dynamodb", DynamoDBContinuous),
     ResourceType.RDS: ("rds", RdsContinuous),
+    ResourceType.AURORA: ("rds", AuroraContinuous),
 }
 
 

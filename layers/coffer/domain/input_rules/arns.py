@@ -8,8 +8,8 @@ Shape and length (no context needed):
   them by (3-255 of letters, digits, . _ -);
 - DynamoDB table: `table/<name>`, 3-255 of a-z A-Z 0-9 _ . -;
 - EBS volume `volume/vol-<8 or 17 hex>`, EC2 instance `instance/i-<8 or 17 hex>`;
-- RDS instance `db:<id>`, Aurora cluster `cluster:<id>`: 1-63 letters, digits and hyphens, a letter first, no
-  hyphen last and no two in a row;
+- RDS instance `db:<id>`, Aurora, DocumentDB or Neptune cluster `cluster:<id>` (one form: the cluster's engine
+  tells them apart): 1-63 letters, digits and hyphens, a letter first, no hyphen last and no two in a row;
 - region `xx-name-1` and account twelve digits where the service has them.
 
 Where (needs the stack, `Home`): an ARN of another partition, region or account is refused; it would otherwise
@@ -45,6 +45,8 @@ _RESOURCE_FORMS = {
     ResourceType.EC2: "arn:aws:ec2:<region>:<account>:instance/i-<id>",
     ResourceType.RDS: "arn:aws:rds:<region>:<account>:db:<identifier>",
     ResourceType.AURORA: "arn:aws:rds:<region>:<account>:cluster:<identifier>",
+    ResourceType.DOCUMENTDB: "arn:aws:rds:<region>:<account>:cluster:<identifier>",
+    ResourceType.NEPTUNE: "arn:aws:rds:<region>:<account>:cluster:<identifier>",
 }
 
 
@@ -175,6 +177,8 @@ def resource_arn_problems(arn: str, path: str = "ResourceArn") -> list[str]:
             path, name, "is not an EC2 instance id", "i- and 8 or 17 hexadecimal digits"),
         ResourceType.RDS: lambda: db_identifier_problem(path, name),
         ResourceType.AURORA: lambda: db_identifier_problem(path, name, "DB cluster"),
+        ResourceType.DOCUMENTDB: lambda: db_identifier_problem(path, name, "DB cluster"),
+        ResourceType.NEPTUNE: lambda: db_identifier_problem(path, name, "DB cluster"),
     }[kind]()
     return [*problems, *([name_problem] if name_problem else [])]
 
@@ -198,7 +202,7 @@ def _kind(arn: ParsedArn) -> ResourceType | None:
     if arn.service == "rds" and resource.startswith("db:"):
         return ResourceType.RDS
     if arn.service == "rds" and resource.startswith("cluster:"):
-        return ResourceType.AURORA
+        return ResourceType.AURORA  # or DocumentDB, Neptune: one ARN form, the engine decides
     return None
 
 

@@ -38,10 +38,14 @@ def _refuse(problems: list[str]) -> None:
         raise InvalidInput(problems)
 
 
-def check_backup_request(request: StartBackupJobRequest, home: Home) -> None:
+def check_backup_request(request: StartBackupJobRequest, home: Home,
+                         type_of: Callable[[str], ResourceType] = resource_type_of) -> None:
     """StartBackupJob: a resource of this account, region and partition that is not Coffer's own; AWS's tag
     rules; cold storage only for types with a cold tier (unless a plan's rule asks: input_rules/lifecycle.py);
-    copy actions to vaults of this partition."""
+    copy actions to vaults of this partition.
+
+    `type_of` names the resource's type where its ARN cannot (a DB cluster: Aurora, DocumentDB or Neptune by
+    its engine); it is asked only about a resource of this stack, never about one already refused."""
     problems = list(unicode_problems(request.model_dump(mode="json", by_alias=True)))
     _refuse(problems)  # nothing below may encode a string that is not valid Unicode
     arn = request.resource_arn
@@ -49,7 +53,7 @@ def check_backup_request(request: StartBackupJobRequest, home: Home) -> None:
                  if p]
     problems += tag_problems(request.recovery_point_tags, "RecoveryPointTags")
     on_demand = request.plan_id is None
-    resource_type = resource_type_of(arn)
+    resource_type = type_of(arn) if not problems else resource_type_of(arn)
     if on_demand:
         problems += [p for p in (cold_storage_problem(request.lifecycle, resource_type, "Lifecycle"),) if p]
     for n, action in enumerate(request.copy_actions):

@@ -128,6 +128,9 @@ _PITR = {"RestoreTime": Key(lambda path, value, home, metadata: None), "UseLates
 _SECURITY_GROUPS = _ids(_SECURITY_GROUP, "security group ids", "sg-0123456789abcdef0,sg-0fedcba9876543210")
 _SUBNET_GROUP_NAME = _pattern(_SUBNET_GROUP, "a DB subnet group name", "my-subnet-group")
 
+#: a DocumentDB or Neptune cluster snapshot's restore (no point-in-time recovery: continuous.py)
+_CLUSTER = {"DBClusterIdentifier": Key(_db_id("DB cluster"), required=True),
+            "DBSubnetGroupName": Key(_SUBNET_GROUP_NAME), "VpcSecurityGroupIds": Key(_SECURITY_GROUPS)}
 #: the keys each type takes (RestoreTime's format and window are checked against the recovery point's own
 #: window by the continuous-backup rules, which know it)
 RESTORE_METADATA: Mapping[ResourceType, Mapping[str, Key]] = {
@@ -147,7 +150,10 @@ RESTORE_METADATA: Mapping[ResourceType, Mapping[str, Key]] = {
                        "DBSubnetGroupName": Key(_SUBNET_GROUP_NAME), "VpcSecurityGroupIds": Key(_SECURITY_GROUPS),
                        **_PITR},
     ResourceType.AURORA: {"DBClusterIdentifier": Key(_db_id("DB cluster"), required=True),
-                          "DBSubnetGroupName": Key(_SUBNET_GROUP_NAME), "VpcSecurityGroupIds": Key(_SECURITY_GROUPS)},
+                          "DBSubnetGroupName": Key(_SUBNET_GROUP_NAME), "VpcSecurityGroupIds": Key(_SECURITY_GROUPS),
+                          **_PITR},
+    ResourceType.DOCUMENTDB: _CLUSTER,
+    ResourceType.NEPTUNE: _CLUSTER,
 }
 
 
