@@ -1,8 +1,9 @@
-"""EC2's ClientToken honoured on the twin, as AWS honours it: a repeated request with the same token returns the
+"""ClientToken honoured on the twin, as AWS honours it: a repeated request with the same token returns the
 first request's answer and makes nothing new.
 
-AWS makes CreateVolume, RunInstances and CopyImage idempotent by ClientToken; moto 5.2 ignores the token and
-makes a second volume, instance or image. Coffer's adapters pass the job's id as the token, so that botocore
+AWS makes EC2's CreateVolume, RunInstances and CopyImage and DynamoDB's ExportTableToPointInTime idempotent by
+ClientToken; moto 5.2 ignores the token and makes a second volume, instance, image or export (a DynamoDB copy
+then finds two exports' data under its prefix). Coffer's adapters pass the job's id as the token, so that botocore
 repeating a request whose answer was lost (a read timeout after the call took effect) makes one resource. Every
 twin installs this: the fault harness (:mod:`.faults`) loses such answers on purpose, and without it a test would
 find a duplicate AWS never makes.
@@ -16,15 +17,17 @@ from contextlib import ExitStack, contextmanager
 from typing import Any
 from unittest import mock
 
-__all__ = ["honoured_client_tokens"]
+__all__ = ["existing_clusters_refused", "honoured_client_tokens"]
 
 
 def _operations() -> list[tuple[type, str]]:
+    from moto.dynamodb.responses import DynamoHandler
     from moto.ec2.responses.amis import AmisResponse
     from moto.ec2.responses.elastic_block_store import ElasticBlockStore
     from moto.ec2.responses.instances import InstanceResponse
 
-    return [(ElasticBlockStore, "create_volume"), (InstanceResponse, "run_instances"), (AmisResponse, "copy_image")]
+    return [(ElasticBlockStore, "create_volume"), (InstanceResponse, "run_instances"), (AmisResponse, "copy_image"),
+            (DynamoHandler, "export_table_to_point_in_time")]
 
 
 @contextmanager
@@ -36,7 +39,8 @@ def honoured_client_tokens() -> Iterator[None]:
 
     def idempotent(name: str, original: Callable[[Any], Any]) -> Callable[[Any], Any]:
         def operation(response: Any) -> Any:
-            token = response._get_param("ClientToken")
+            token = response.body.get("ClientToken") if isinstance(getattr(response, "body", None), dict) \
+                else response._get_param("ClientToken")
             if not token:
                 return original(response)
             key = (response.current_account, response.region, name, str(token))
@@ -50,4 +54,23 @@ def honoured_client_tokens() -> Iterator[None]:
     with ExitStack() as stack:
         for cls, name in _operations():
             stack.enter_context(mock.patch.object(cls, name, idempotent(name, getattr(cls, name))))
+        yield
+
+
+@contextmanager
+def existing_clusters_refused() -> Iterator[None]:
+    """RestoreDBClusterFromSnapshot (and CreateDBCluster) of an identifier that exists fails with
+    DBClusterAlreadyExistsFault, as in AWS. moto 5.2 makes the cluster again, whose automated snapshot's name
+    is then taken: it answers DBClusterSnapshotAlreadyExistsFault, which no caller expects from a restore."""
+    from moto.rds.exceptions import RDSClientError
+    from moto.rds.models import RDSBackend
+
+    original = RDSBackend.create_db_cluster
+
+    def create_db_cluster(backend: Any, kwargs: dict[str, Any]) -> Any:
+        if kwargs["db_cluster_identifier"] in backend.clusters:
+            raise RDSClientError("DBClusterAlreadyExistsFault", "DB Cluster already exists")
+        return original(backend, kwargs)
+
+    with mock.patch.object(RDSBackend, "create_db_cluster", create_db_cluster):
         yield
