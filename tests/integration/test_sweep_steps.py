@@ -56,6 +56,7 @@ class World:
         """One Sweep workflow run, step by step as the ASL calls them."""
         self.clock.set(day(at))
         for phase, child in ((SweepPhase.RECOVERY_POINTS, self.sweeper.sweep_batch),
+                             (SweepPhase.RENEWALS, self.deps.lock_renewals.renew_batch),
                              (SweepPhase.BLOBS, self.sweeper.collect_blobs)):
             step = ListSweepItemsStep(run_id=run_id, phase=phase)
             while True:
@@ -63,8 +64,10 @@ class World:
                 if not listed.more:
                     break
                 step = step.model_copy(update={"token": listed.token, "next_seq": listed.next_seq})
-            for n in range(listed.next_seq):
-                child(run_id, f"{listed.items_prefix}{n:08d}.json")
+            if listed.next_seq == 0:
+                continue  # the Choice skips the Map
+            for item in sorted(o["key"] for o in self.deps.work.listing(listed.items_prefix)):  # the ItemReader
+                child(run_id, item)
         return self.sweeper.complete(CompleteSweepStep(run_id=run_id))
 
     def versions(self, prefix: str) -> set[str]:
@@ -185,7 +188,8 @@ def test_blob_collection_deletes_only_unheld_versions_nothing_can_still_referenc
     w.vaults.add_hold_members("court", "held", held_objects)
     for key, version in held_objects:
         w.deps.vault.set_legal_hold(key, version, on=True)
-    # Forever: kept indefinitely (no DeleteAfterDays) past its default lock - nothing renews its blobs' locks yet
+    # Forever: kept indefinitely (no DeleteAfterDays) and already past its default lock (made before lock renewals
+    # existed): this run renews it, but its blobs were unlocked when the run started
     s3_point(w, "forever", "Forever", blobs={"forever": 10}, delete_day=None)
     # Pitr: a continuous S3 backup writes here (its restores read journal and base blobs after their lock)
     s3_point(w, "base", "Pitr", blobs={"journal": 5}, delete_day=None, locked_day=5,
@@ -212,6 +216,15 @@ def test_blob_collection_deletes_only_unheld_versions_nothing_can_still_referenc
     assert "past its own lock" in summary.gc_skipped["Forever"] and "past its own lock" in summary.gc_skipped["Pending"]
     assert "continuous S3 backups" in summary.gc_skipped["Pitr"]
     assert held.recovery_point_id not in {k for b in w.sweeper.records.batches("day-11") for k in b["expired"]}
+    # the kept-forever one was renewed by that run - a year past it, its blob first, the catalog last - so the next
+    # run collects in its vault again, and keeps its blob (locked)
+    renewed = w.deps.catalog.get_recovery_point("forever")
+    assert renewed.retain_until == day(11) + timedelta(days=365), renewed.retain_until
+    assert summary.renewals_completed == 1 and summary.locks_extended == 2, summary  # its blob and part (then manifest)
+    assert w.deps.vault.lock_of(blob["forever"])[1] == renewed.retain_until
+    following = w.run("day-12", 12)
+    assert "Forever" not in following.gc_skipped, following.gc_skipped
+    assert blob["forever"] in w.versions("vaults/") and following.renewals_completed == 0, following
 
 
 def test_a_large_expiry_is_spread_over_runs_by_the_batchs_deletion_budget(world: World,
