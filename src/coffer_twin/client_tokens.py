@@ -17,7 +17,7 @@ from contextlib import ExitStack, contextmanager
 from typing import Any
 from unittest import mock
 
-__all__ = ["existing_clusters_refused", "honoured_client_tokens"]
+__all__ = ["existing_clusters_refused", "export_arns_as_aws_makes_them", "honoured_client_tokens"]
 
 
 def _operations() -> list[tuple[type, str]]:
@@ -73,4 +73,22 @@ def existing_clusters_refused() -> Iterator[None]:
         return original(backend, kwargs)
 
     with mock.patch.object(RDSBackend, "create_db_cluster", create_db_cluster):
+        yield
+
+
+@contextmanager
+def export_arns_as_aws_makes_them() -> Iterator[None]:
+    """ExportTableToPointInTime answers ``arn:...:table/<name>/export/<id>``, as AWS does. moto 5.2 makes
+    ``table/<the table's whole ARN>/import/<id>``, which no IAM policy written for AWS's form matches: the
+    copy's CheckCopy role (allowed ``table/*/export/*``) would be refused DescribeExport on the twin only."""
+    from moto.dynamodb.models.table_export import TableExport
+
+    original = TableExport.__init__
+
+    def init(export: Any, *args: Any, **kwargs: Any) -> None:
+        original(export, *args, **kwargs)
+        table_arn = str(export.table.table_arn)  # arn:<partition>:dynamodb:<region>:<account>:table/<name>
+        export.arn = f"{table_arn}/export/{export.arn.rsplit('/', 1)[-1]}"
+
+    with mock.patch.object(TableExport, "__init__", init):
         yield

@@ -26,7 +26,7 @@ from typing import Any, TypedDict
 
 from .asl_cache import parsed_once
 from .cfn_yaml import load_template
-from .client_tokens import existing_clusters_refused, honoured_client_tokens
+from .client_tokens import existing_clusters_refused, export_arns_as_aws_makes_them, honoured_client_tokens
 from .distributed_map import aws_shaped_distributed_map
 from .dynamodb_atomic import atomic_dynamodb
 from .dynamodb_items import fast_table_listing
@@ -207,6 +207,7 @@ class Twin:
         self._exit.enter_context(archived_metadata_readable())  # tags of GLACIER objects, as in S3
         self._exit.enter_context(honoured_client_tokens())  # EC2's and DynamoDB's ClientToken idempotency, as in AWS
         self._exit.enter_context(existing_clusters_refused())  # a restore into an existing cluster fails, as in AWS
+        self._exit.enter_context(export_arns_as_aws_makes_them())  # table/<name>/export/<id>, as in AWS
         self._exit.enter_context(atomic_dynamodb())
         self._exit.enter_context(fast_table_listing())  # Query without re-casting the whole table each time
         self._exit.enter_context(atomic_conditional_puts())
