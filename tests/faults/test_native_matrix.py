@@ -35,12 +35,21 @@ FOR_GOOD = [
 ]
 
 
-@pytest.mark.parametrize("workflow", NATIVE_WORKFLOWS)
+#: the slowest runs (copies poll two regions, about twice a backup's calls): marked slow, so that a quick pass
+#: (`-m "not slow"`) keeps the matrix's added wall time near a minute on two cores; the full run takes them all
+SLOWEST = {"ddb-copy", "ec2-copy", "aurora-copy"}
+
+
+def _marked(workflows: list[str]) -> list[object]:
+    return [pytest.param(w, marks=pytest.mark.slow) if w in SLOWEST else w for w in workflows]
+
+
+@pytest.mark.parametrize("workflow", _marked(list(NATIVE_WORKFLOWS)))
 def test_one_failure_at_every_call_of_every_native_step_in_one_run_is_absorbed(world: World, workflow: str) -> None:
     every_call_failing_once_is_absorbed(world, workflow)
 
 
-@pytest.mark.parametrize("workflow", [case[0] for case in FOR_GOOD])
+@pytest.mark.parametrize("workflow", _marked([case[0] for case in FOR_GOOD]))
 def test_a_native_workflow_failing_for_good_at_a_representative_step_ends_with_its_cause_and_leaves_nothing(
         world: World, workflow: str) -> None:
     failures_for_good_end_the_run_with_their_cause(world, workflow, FOR_GOOD)
