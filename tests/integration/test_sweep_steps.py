@@ -241,3 +241,23 @@ def test_a_large_expiry_is_spread_over_runs_by_the_batchs_deletion_budget(world:
     assert (second.expired, second.skipped) == (1, 0), second
     assert not w.versions(VaultLayout.recovery_point_prefix("Default", "large"))
     assert w.deps.catalog.get_recovery_point("large").status is RecoveryPointStatus.EXPIRED
+
+
+def test_a_renewal_a_batch_cannot_number_is_deferred_to_the_next_run_not_left_to_lapse(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Renewal items are numbered within their batch's range (batch seq * ITEMS_PER_BATCH + n): one that would not
+    fit must not take the next batch's numbers (two items under one name: one renewal silently lost). It is
+    deferred, said so, and renewed by the next run - the lead leaves 30 days for that."""
+    monkeypatch.setattr(sweeper_module, "ITEMS_PER_BATCH", 1)  # 100,000 in the cloud
+    w = world
+    s3_point(w, "wide", "Forever", parts=2, delete_day=None, locked_day=40)  # two parts: two items
+    first = w.run("day-11", 11)
+    assert first.skipped_by == {"deferred": 1} and first.renewals_completed == 0, first
+    assert w.deps.catalog.get_recovery_point("wide").retain_until == day(40)
+    monkeypatch.setattr(sweeper_module, "ITEMS_PER_BATCH", 100_000)
+    second = w.run("day-12", 12)
+    assert second.renewals_completed == 1 and not second.skipped_by, second
+    renewed = w.deps.catalog.get_recovery_point("wide").retain_until
+    assert renewed == day(40) + timedelta(days=365)
+    assert all(w.deps.vault.lock_of(k)[1] == renewed for k in w.versions(VaultLayout.recovery_point_prefix(
+        "Forever", "wide")))

@@ -22,7 +22,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from coffer.domain.clock import Clock
-from coffer.domain.errors import ConcurrentUpdate, NotFound
+from coffer.domain.errors import CofferError, ConcurrentUpdate, NotFound
 from coffer.domain.lock_renewal import ITEMS_PER_BATCH, RENEW_KEYS, RenewBatchResult, kept_forever
 from coffer.domain.manifest import ManifestPart, VaultLayout
 from coffer.domain.recovery_points import RecoveryPoint
@@ -33,6 +33,10 @@ from coffer.ports.vault_versions import VaultVersionStore
 from coffer.ports.work_area import WorkArea
 
 _ATTEMPTS = 5
+
+
+class RenewalDeferred(CofferError):
+    """A batch cannot number a recovery point's renewal items this run (item seqs would reach the next batch's)."""
 
 
 def renew_prefix(run_id: str) -> str:
@@ -49,7 +53,8 @@ class LockRenewals:
         self._work = work
         self._clock = clock
 
-    def plan(self, run_id: str, first_seq: int, rp: RecoveryPoint, until: datetime) -> int:
+    def plan(self, run_id: str, first_seq: int, rp: RecoveryPoint, until: datetime,
+             room: int = ITEMS_PER_BATCH) -> int:
         """Write the renewal items of `rp` (seqs from `first_seq`); how many (at least one: the manifest is
         renewed by whichever item completes the recovery point, so SweepBatch itself never writes a lock)."""
         prefix = VaultLayout.recovery_point_prefix(rp.vault_name, rp.recovery_point_id)
@@ -75,9 +80,9 @@ class LockRenewals:
                 break
         if others:
             items.append(others)
-        if len(items) >= ITEMS_PER_BATCH:
-            raise ValueError(f"recovery point {rp.recovery_point_id}: {len(items)} renewal items, more than the "
-                             f"{ITEMS_PER_BATCH} one sweep batch may number")
+        if len(items) > room:  # item seqs are the batch's (batch seq * ITEMS_PER_BATCH + n): never another's
+            raise RenewalDeferred(f"lock renewal of {rp.recovery_point_id} deferred: {len(items)} items, more than "
+                                  f"the {room} this batch may still number; the next run plans it (within the lead)")
         if not items:
             items.append([])  # a native recovery point: its manifest only, renewed by the item's completion
         for n, keys in enumerate(items):

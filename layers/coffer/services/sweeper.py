@@ -75,7 +75,7 @@ from coffer.ports.sweeps import SweepStore
 from coffer.ports.vault_records import VaultRecords
 from coffer.ports.vault_versions import VaultVersionStore
 from coffer.ports.work_area import WorkArea
-from coffer.services.lock_renewal import LockRenewals, renew_prefix
+from coffer.services.lock_renewal import LockRenewals, RenewalDeferred, renew_prefix
 from coffer.services.object_tiering import ObjectTiering
 from coffer.services.retention_guard import RetentionGuard
 from coffer.services.vaults import Vaults
@@ -189,10 +189,13 @@ class Sweeper:
             return
         first = report.seq * ITEMS_PER_BATCH + report.renewal_items
         try:
-            items = self._renewals.plan(run_id, first, rp, until)
+            items = self._renewals.plan(run_id, first, rp, until, ITEMS_PER_BATCH - report.renewal_items)
         except AwsRefusal as refusal:
             report.skip(rp.recovery_point_id, f"lock renewal to {until.isoformat()} not planned: {refusal.code}: "
                         f"{refusal}", SkipCategory.ERROR)
+            return
+        except RenewalDeferred as deferred:
+            report.skip(rp.recovery_point_id, str(deferred), SkipCategory.DEFERRED)
             return
         report.renewals[rp.recovery_point_id] = until.isoformat()
         report.renewal_items += items
