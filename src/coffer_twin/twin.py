@@ -26,7 +26,7 @@ from typing import Any, TypedDict
 
 from .asl_cache import parsed_once
 from .cfn_yaml import load_template
-from .client_tokens import honoured_client_tokens
+from .client_tokens import export_arns_as_aws_makes_them, honoured_client_tokens
 from .db_clusters import db_cluster_family
 from .distributed_map import aws_shaped_distributed_map
 from .dynamodb_atomic import atomic_dynamodb
@@ -206,7 +206,8 @@ class Twin:
         self._exit.enter_context(cached_plumbing())  # one boto3 client per service for moto's engine
         self._exit.enter_context(compressed_waits(self._wait_scale))
         self._exit.enter_context(archived_metadata_readable())  # tags of GLACIER objects, as in S3
-        self._exit.enter_context(honoured_client_tokens())  # EC2's ClientToken idempotency, as in AWS
+        self._exit.enter_context(honoured_client_tokens())  # EC2's and DynamoDB's ClientToken idempotency, as in AWS
+        self._exit.enter_context(export_arns_as_aws_makes_them())  # table/<name>/export/<id>, as in AWS
         self._exit.enter_context(atomic_dynamodb())
         self._exit.enter_context(fast_table_listing())  # Query without re-casting the whole table each time
         self._exit.enter_context(atomic_conditional_puts())
@@ -214,7 +215,8 @@ class Twin:
         self._exit.enter_context(nested_executions())  # states:startExecution(.sync) tasks
         self._exit.enter_context(transactions_by_item())  # TransactWriteItems without table copies
         self._exit.enter_context(event_buses_referenced_by_name())  # Ref of an event bus is its name
-        self._exit.enter_context(db_cluster_family())  # DocumentDB clusters, Neptune restores (moto lacks both)
+        # DocumentDB clusters, Neptune restores (moto lacks both); a restore into an existing cluster fails, as in AWS
+        self._exit.enter_context(db_cluster_family())
         self._exit.callback(self._drain, first_thread)  # first to run on close: patches still in place
 
         self.template = to_cloudformation(packaged.template, self._parameters)

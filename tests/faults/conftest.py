@@ -41,7 +41,15 @@ from coffer.entrypoints.bootstrap import bootstrap
 from coffer.services.jobs_common import job_id_for
 from coffer_cli.commands.common import stack_settings
 from coffer_cli.local.copy_destinations import DESTINATION_REGION, prepare_copy_destination, session_in, vault_arn
-from coffer_cli.local.samples import bucket_snapshot, create_sample_table, create_sample_volume, table_items
+from coffer_cli.local.samples import (
+    bucket_snapshot,
+    create_sample_cluster,
+    create_sample_db_instance,
+    create_sample_instance,
+    create_sample_table,
+    create_sample_volume,
+    table_items,
+)
 from coffer_cli.local.session import LocalCoffer, local_twin
 from coffer_twin.calls import DRIVER, ENGINE, CallRecorder
 from coffer_twin.faults import FaultInjector, asl_task_functions
@@ -52,10 +60,17 @@ WORKFLOWS = ("s3-backup", "s3-restore", "ddb-backup", "ddb-restore")
 #: the other workflows (test_workflow_matrix.py): a native type's backup and restore, copies of an S3 and of an
 #: EBS recovery point to another region, a plan run (its backup a nested execution), the vault scrub
 OTHER_WORKFLOWS = ("ebs-backup", "ebs-restore", "s3-copy", "ebs-copy", "plan-run", "verify", "sweep", "cold-storage")
+#: the native types' workflows besides EBS's (test_native_matrix.py): backup, restore and copy of an EC2 instance,
+#: an RDS instance and an Aurora cluster, and the copy of a DynamoDB recovery point (an export)
+NATIVE_KINDS = ("ebs", "ec2", "rds", "aurora")
+NATIVE_WORKFLOWS = (*(f"{kind}-{action}" for kind in NATIVE_KINDS[1:] for action in ("backup", "restore", "copy")),
+                    "ddb-copy")
 #: workflow -> its state machine (statemachines/<name>.asl.json)
 MACHINES = {"s3-backup": "backup", "ddb-backup": "backup", "ebs-backup": "backup", "s3-restore": "restore",
             "ddb-restore": "restore", "ebs-restore": "restore", "s3-copy": "copy", "ebs-copy": "copy",
-            "plan-run": "planrun", "verify": "verify", "sweep": "sweep", "cold-storage": "coldstorage"}
+            "plan-run": "planrun", "verify": "verify", "sweep": "sweep", "cold-storage": "coldstorage",
+            **{f"{kind}-{action}": machine for kind in (*NATIVE_KINDS[1:], "ddb")
+               for action, machine in (("backup", "backup"), ("restore", "restore"), ("copy", "copy"))}}
 #: a plan run's backups are nested executions of the Backup workflow: their Task states are the run's steps too
 NESTED = {"planrun": ("backup",)}
 COPY_DESTINATION = "arn:aws:backup:{region}:{account}:backup-vault:Default"
@@ -97,6 +112,11 @@ class World:
         self._prepared: dict[str, list[Any]] = {}
         self._destination: DynamoCatalog | None = None
         self._scrub_ready = False
+        self._sources: dict[str, str] = {}
+        self.rds = coffer.client("rds")
+        # a DynamoDB copy is an export of the table as it was, which needs point-in-time recovery
+        self.db.update_continuous_backups(TableName=TABLE, PointInTimeRecoverySpecification={
+            "PointInTimeRecoveryEnabled": True})
 
     # -- the workflows, each on fresh data --------------------------------------------------------------
     def fresh_bucket(self) -> str:
@@ -136,13 +156,14 @@ class World:
         """A recovery point made once per module (without faults) for the restores (and copies) to read."""
         if kind not in self._recovery_points:
             with self.unfaulted():
-                run = {"s3": self.s3_backup, "ddb": self.ddb_backup, "ebs": self.ebs_backup}[kind]()
+                run = self.s3_backup() if kind == "s3" else self.ddb_backup() if kind == "ddb" else \
+                    self.native_backup(kind)
             assert run.status == "SUCCEEDED", (run.result, self.failed_tasks(str(run.result["arn"])))
             self._recovery_points[kind] = self.coffer.deps.catalog.get_job(run.job_id).recovery_point_id
             if kind == "s3":
                 self._source_bucket = run.details["bucket"]
-            if kind == "ebs":
-                self._source_volume = run.details["volume"]
+            if kind in NATIVE_KINDS:
+                self._sources[kind] = run.details["resource"]
         return self._recovery_points[kind]
 
     def s3_restore(self) -> Run:
@@ -171,35 +192,69 @@ class World:
 
         return Run("ddb-restore", result, job_id_for(token), check, {"target": target})
 
-    def ebs_backup(self) -> Run:
+    def native_resource(self, kind: str, name: str) -> str:
+        """A fresh EBS volume, EC2 instance, RDS instance or Aurora cluster (its ARN)."""
+        make: dict[str, Callable[[], str]] = {
+            "ebs": lambda: create_sample_volume(self.ec2, name),
+            "ec2": lambda: create_sample_instance(self.ec2, name),
+            "rds": lambda: create_sample_db_instance(self.rds, self.ec2, name),
+            "aurora": lambda: create_sample_cluster(self.rds, self.ec2, name)}
+        return make[kind]()
+
+    def native_backup(self, kind: str) -> Run:
+        """A backup of a fresh resource of a native type: one artefact, available, naming the recovery point."""
         n = next(self._n)
-        volume, token = create_sample_volume(self.ec2, f"fault-volume-{n}"), f"ebs-backup-{n}"
-        result = self.coffer.start_backup({"ResourceArn": volume, "IdempotencyToken": token})
+        resource, token = self.native_resource(kind, f"fault-{kind}-{n}"), f"{kind}-backup-{n}"
+        result = self.coffer.start_backup({"ResourceArn": resource, "IdempotencyToken": token})
 
         def check() -> None:
             rp = self.recovery_point_of(job_id_for(token))
             assert rp.status is RecoveryPointStatus.COMPLETED and rp.native_ref
-            snapshots = self.snapshots(self.ec2, volume_id=volume.rsplit("/", 1)[-1])
-            assert [s["SnapshotId"] for s in snapshots] == [rp.native_ref.rsplit("/", 1)[-1]], snapshots
-            assert snapshots[0]["State"] == "completed"
+            made = native_artefacts(kind, self.ec2, self.rds, rp.recovery_point_id)
+            assert [i for i, _ in made] == [_artefact_id(rp.native_ref)], made
+            assert [s for _, s in made] == ["available"], made
+            if kind == "ebs":  # a snapshot of that volume, and only one
+                snapshots = self.snapshots(self.ec2, volume_id=resource.rsplit("/", 1)[-1])
+                assert [s["SnapshotId"] for s in snapshots] == [rp.native_ref.rsplit("/", 1)[-1]], snapshots
 
-        return Run("ebs-backup", result, job_id_for(token), check, {"volume": volume})
+        return Run(f"{kind}-backup", result, job_id_for(token), check, {"resource": resource, "volume": resource})
 
-    def ebs_restore(self) -> Run:
-        rp = self.base_recovery_point("ebs")
-        token = f"ebs-restore-{next(self._n)}"
-        result = self.coffer.start_restore({"RecoveryPointArn": rp, "IdempotencyToken": token, "Metadata": {}})
+    def ebs_backup(self) -> Run:
+        return self.native_backup("ebs")
+
+    def native_restore(self, kind: str) -> Run:
+        """A restore of the module's recovery point of a native type into one new resource."""
+        rp = self.base_recovery_point(kind)
+        n = next(self._n)
+        token, target = f"{kind}-restore-{n}", f"fault-restored-{kind}-{n}"
+        metadata = {"ebs": {}, "ec2": {}, "rds": {"DBInstanceIdentifier": target},
+                    "aurora": {"DBClusterIdentifier": target}}[kind]
+        result = self.coffer.start_restore({"RecoveryPointArn": rp, "IdempotencyToken": token, "Metadata": metadata})
         job_id = job_id_for(token)
 
         def check() -> None:
             assert self.job(job_id).state is JobState.COMPLETED
-            source = self.ec2.describe_volumes(VolumeIds=[self._source_volume.rsplit("/", 1)[-1]])["Volumes"][0]
-            [volume] = self.ec2.describe_volumes(Filters=[{"Name": f"tag:{TAG_RESTORE_JOB}", "Values": [job_id]}])[
-                "Volumes"]  # exactly one volume, however often CreateVolume was sent
-            assert (volume["Size"], volume["VolumeType"], volume["AvailabilityZone"]) == (
-                source["Size"], source["VolumeType"], source["AvailabilityZone"])
+            tagged = [{"Name": f"tag:{TAG_RESTORE_JOB}", "Values": [job_id]}]
+            if kind == "ebs":
+                source = self.ec2.describe_volumes(VolumeIds=[self._sources["ebs"].rsplit("/", 1)[-1]])["Volumes"][0]
+                [volume] = self.ec2.describe_volumes(Filters=tagged)["Volumes"]  # one, however often it was sent
+                assert (volume["Size"], volume["VolumeType"], volume["AvailabilityZone"]) == (
+                    source["Size"], source["VolumeType"], source["AvailabilityZone"])
+            elif kind == "ec2":
+                reservations = self.ec2.describe_instances(Filters=tagged)["Reservations"]
+                [instance] = [i for r in reservations for i in r["Instances"]]  # one, however often it was sent
+                assert instance["InstanceType"] == "t3.micro", instance
+            elif kind == "rds":
+                [db] = self.rds.describe_db_instances(DBInstanceIdentifier=target)["DBInstances"]
+                assert (db["Engine"], db["StorageEncrypted"]) == ("postgres", True), db
+            else:
+                [cluster] = self.rds.describe_db_clusters(DBClusterIdentifier=target)["DBClusters"]
+                assert (cluster["Engine"], cluster["StorageEncrypted"]) == ("aurora-postgresql", True), cluster
 
-        return Run("ebs-restore", result, job_id, check)
+        return Run(f"{kind}-restore", result, job_id, check, {"target": target})
+
+    def ebs_restore(self) -> Run:
+        return self.native_restore("ebs")
 
     # -- copies into the destination's Default vault in another region (local/copy_destinations.py) ----
     @property
@@ -209,6 +264,7 @@ class World:
             outputs = prepare_copy_destination(self.coffer, ROOT)
             session = session_in(DESTINATION_REGION)
             self.destination_s3, self.destination_ec2 = session.client("s3"), session.client("ec2")
+            self.destination_rds = session.client("rds")
             self.destination_vault = outputs["VaultBucketName"]
             self.destination_db, self.destination_table = session.client("dynamodb"), outputs["CatalogTableName"]
             self._destination = DynamoCatalog(self.destination_db, self.destination_table)
@@ -250,12 +306,27 @@ class World:
 
         return self._copy("s3-copy", source, check_copy)
 
-    def ebs_copy(self) -> Run:
+    def native_copy(self, kind: str) -> Run:
+        """A copy of the module's recovery point of a native type: one artefact in the destination, its own."""
         def check_copy(copied: RecoveryPoint) -> None:
-            snapshots = self.snapshots(self.destination_ec2, recovery_point=copied.recovery_point_id)
-            assert [s["SnapshotId"] for s in snapshots] == [(copied.native_ref or "").rsplit("/", 1)[-1]], snapshots
+            made = native_artefacts(kind, self.destination_ec2, self.destination_rds, copied.recovery_point_id)
+            assert [i for i, _ in made] == [_artefact_id(copied.native_ref)], made
 
-        return self._copy("ebs-copy", self.base_recovery_point("ebs"), check_copy)
+        return self._copy(f"{kind}-copy", self.base_recovery_point(kind), check_copy)
+
+    def ebs_copy(self) -> Run:
+        return self.native_copy("ebs")
+
+    def ddb_copy(self) -> Run:
+        """A copy of the module's DynamoDB recovery point: the table exported into the destination's vault."""
+        def check_copy(copied: RecoveryPoint) -> None:
+            raw = self.destination_s3.get_object(Bucket=self.destination_vault, Key=copied.manifest_key)["Body"]
+            export = dict(Manifest.model_validate_json(raw.read()).source["export"])  # type: ignore[arg-type]
+            assert export["bucket"] == self.destination_vault and export["objects"], export
+            keys = set(self.keys_of(self.destination_s3, self.destination_vault))
+            assert {f["key"] for f in export["objects"]} <= keys
+
+        return self._copy("ddb-copy", self.base_recovery_point("ddb"), check_copy)
 
     # -- a plan run: one fresh table selected by ARN, backed up by a nested Backup execution ----------
     def plan_run(self) -> Run:
@@ -391,6 +462,10 @@ class World:
 
     # -- running a workflow -------------------------------------------------------------------------------
     def run(self, workflow: str) -> Run:
+        kind, _, action = workflow.partition("-")
+        if kind in NATIVE_KINDS or workflow == "ddb-copy":
+            return {"backup": self.native_backup, "restore": self.native_restore,
+                    "copy": self.native_copy if kind != "ddb" else lambda _: self.ddb_copy()}[action](kind)
         return {"s3-backup": self.s3_backup, "s3-restore": self.s3_restore, "ddb-backup": self.ddb_backup,
                 "ddb-restore": self.ddb_restore, "ebs-backup": self.ebs_backup, "ebs-restore": self.ebs_restore,
                 "s3-copy": self.s3_copy, "ebs-copy": self.ebs_copy, "plan-run": self.plan_run,
@@ -400,8 +475,9 @@ class World:
         """Make, without faults, what the next run of `workflow` reads, so that a run's AWS calls are its own."""
         with self.unfaulted():
             # also what happens once per stack (the Default vault's record made on first use)
-            self.base_recovery_point("ddb" if workflow.startswith(("ddb", "plan")) else workflow.split("-")[0]
-                                     if workflow.startswith(("s3", "ebs")) else "s3")
+            kind = workflow.split("-")[0]
+            self.base_recovery_point("ddb" if kind in ("ddb", "plan") else kind
+                                     if kind in ("s3", *NATIVE_KINDS) else "s3")
             if workflow == "s3-copy":
                 run = self.s3_backup()
                 assert run.status == "SUCCEEDED", run.result
@@ -568,7 +644,7 @@ class World:
         copies = [job for job in jobs if job.kind is JobKind.COPY and job.destination is not None]
         if self._destination is None:
             assert not copies, "copy jobs ran before the destination was deployed"
-            return found + self._snapshots_left_behind(self.ec2, rps)
+            return found + self._snapshots_left_behind(self.ec2, self.rds, rps)
         destination = {rp.recovery_point_id: rp for rp in (
             RecoveryPoint.model_validate_json(i["doc"]["S"])
             for i in self.catalog(self.destination_db, self.destination_table) if i["sk"]["S"] == "RP")}
@@ -583,23 +659,37 @@ class World:
         for key in self.keys_of(self.destination_s3, self.destination_vault):
             if "/recovery-points/" in key and key.split("/recovery-points/")[1].split("/")[0] not in destination:
                 found.append(f"destination vault object {key} of no recovery point the destination catalogues")
-        return (found + self._snapshots_left_behind(self.ec2, rps)
-                + self._snapshots_left_behind(self.destination_ec2, destination))
+        return (found + self._snapshots_left_behind(self.ec2, self.rds, rps)
+                + self._snapshots_left_behind(self.destination_ec2, self.destination_rds, destination))
 
     @staticmethod
-    def _snapshots_left_behind(ec2: Any, rps: dict[str, RecoveryPoint]) -> list[str]:
-        """EBS snapshots Coffer made (tagged with a recovery point id) that no recovery point of that region's
-        catalog owns: a COMPLETED/PARTIAL one owns its native_ref only; a DELETING one (what a failed job
-        left, for the sweeper) owns what carries its id."""
-        found = []
+    def _snapshots_left_behind(ec2: Any, rds: Any, rps: dict[str, RecoveryPoint]) -> list[str]:
+        """Artefacts Coffer made (EBS snapshots, AMIs, DB and cluster snapshots tagged with a recovery point id)
+        that no recovery point of that region's catalog owns: a COMPLETED/PARTIAL one owns its native_ref (an
+        AMI's snapshots with it) only; a DELETING one (what a failed job left, for the sweeper) owns what carries
+        its id."""
+        region = ec2.meta.region_name
+        found, in_images = [], {}
+        for kind in ("ec2", "rds", "aurora"):
+            for artefact, _, tags in tagged_artefacts(kind, ec2, rds):
+                rp = rps.get(tags[TAG_RECOVERY_POINT])
+                ref = _artefact_id(rp.native_ref) if rp else ""
+                if kind == "ec2" and rp is not None and ref == artefact:
+                    image = ec2.describe_images(ImageIds=[artefact])["Images"][0]
+                    in_images.update({m["Ebs"]["SnapshotId"]: rp for m in image.get("BlockDeviceMappings", [])
+                                      if "Ebs" in m and "SnapshotId" in m["Ebs"]})
+                owned = rp is not None and (ref == artefact or (rp.status is RecoveryPointStatus.DELETING and not ref))
+                if not owned:
+                    found.append(f"{kind} artefact {artefact} in {region} of recovery point {tags[TAG_RECOVERY_POINT]} "
+                                 f"({rp.status if rp else 'not catalogued'}) owned by none")
         for snapshot in World.snapshots(ec2):
             tags = {t["Key"]: t["Value"] for t in snapshot.get("Tags", [])}
             rp = rps.get(tags[TAG_RECOVERY_POINT])
-            ref = (rp.native_ref or "").rsplit("/", 1)[-1] if rp else ""
-            owned = rp is not None and (ref == snapshot["SnapshotId"] or (
-                rp.status is RecoveryPointStatus.DELETING and not ref))
+            ref = _artefact_id(rp.native_ref) if rp else ""
+            owned = rp is not None and (ref == snapshot["SnapshotId"] or in_images.get(snapshot["SnapshotId"]) is rp
+                                        or (rp.status is RecoveryPointStatus.DELETING and not ref))
             if not owned:
-                found.append(f"snapshot {snapshot['SnapshotId']} in {ec2.meta.region_name} of recovery point "
+                found.append(f"snapshot {snapshot['SnapshotId']} in {region} of recovery point "
                              f"{tags[TAG_RECOVERY_POINT]} ({rp.status if rp else 'not catalogued'}) owned by none")
         return found
 
@@ -611,6 +701,39 @@ class World:
         manifest = Manifest.model_validate_json(self.coffer.deps.vault.get_bytes(rp.manifest_key or ""))
         entries = [e for p in manifest.parts for e in self.coffer.deps.vault.get_json(p.key)["entries"]]
         return {f"vaults/{rp.vault_name}/blobs/sha256/{e['sha256']}" for e in entries}
+
+
+def _artefact_id(native_ref: str | None) -> str:
+    """The id in an artefact's ARN: snap-..., ami-..., coffer-<recovery point> (an RDS snapshot's name)."""
+    return (native_ref or "").rsplit(":", 1)[-1].rsplit("/", 1)[-1]
+
+
+def tagged_artefacts(kind: str, ec2: Any, rds: Any) -> list[tuple[str, str, dict[str, str]]]:
+    """(id, state, tags) of every artefact of a native type that carries a recovery point id, in one region."""
+    found: list[tuple[str, str, dict[str, str]]] = []
+    if kind == "ebs":
+        for snapshot in World.snapshots(ec2):
+            state = "available" if snapshot["State"] == "completed" else snapshot["State"]
+            found.append((snapshot["SnapshotId"], state, {t["Key"]: t["Value"] for t in snapshot.get("Tags", [])}))
+    elif kind == "ec2":
+        images = ec2.describe_images(Owners=["self"], Filters=[{"Name": "tag-key", "Values": [TAG_RECOVERY_POINT]}])
+        found += [(i["ImageId"], i["State"], {t["Key"]: t["Value"] for t in i.get("Tags", [])})
+                  for i in images["Images"]]
+    else:
+        listed = rds.describe_db_snapshots()["DBSnapshots"] if kind == "rds" else \
+            rds.describe_db_cluster_snapshots()["DBClusterSnapshots"]
+        for snapshot in listed:
+            arn = snapshot["DBSnapshotArn" if kind == "rds" else "DBClusterSnapshotArn"]
+            tags = {t["Key"]: t["Value"] for t in rds.list_tags_for_resource(ResourceName=arn)["TagList"]}
+            if TAG_RECOVERY_POINT in tags:
+                found.append((_artefact_id(arn), snapshot["Status"], tags))
+    return found
+
+
+def native_artefacts(kind: str, ec2: Any, rds: Any, recovery_point_id: str) -> list[tuple[str, str]]:
+    """(id, state) of the artefacts of a native type tagged with this recovery point id."""
+    return [(i, state) for i, state, tags in tagged_artefacts(kind, ec2, rds)
+            if tags.get(TAG_RECOVERY_POINT) == recovery_point_id]
 
 
 @pytest.fixture(scope="module")

@@ -40,6 +40,11 @@ NOT_AWS_CALLS = {(ENGINE, "sfn", "DescribeExecution")}
 
 @pytest.mark.parametrize("workflow", OTHER_WORKFLOWS)
 def test_one_failure_at_every_call_of_every_step_in_one_run_is_absorbed(world: World, workflow: str) -> None:
+    every_call_failing_once_is_absorbed(world, workflow)
+
+
+def every_call_failing_once_is_absorbed(world: World, workflow: str) -> None:
+    """Every AWS call of every step of `workflow` fails once in one run: it still succeeds, leaving nothing."""
     visited, recorded = world.steps(workflow, cold=True)
     operations = [call for call in recorded if call not in NOT_AWS_CALLS]
     refusals = itertools.cycle([FaultKind.THROTTLING, FaultKind.SERVER_ERROR, FaultKind.CONNECTION])
@@ -96,8 +101,14 @@ def _named(text: str | None) -> bool:
 @pytest.mark.parametrize("workflow", sorted({case[0] for case in FOR_GOOD}))
 def test_a_failure_for_good_at_a_representative_step_ends_the_run_with_its_cause_and_leaves_nothing_behind(
         world: World, workflow: str) -> None:
+    failures_for_good_end_the_run_with_their_cause(world, workflow, FOR_GOOD)
+
+
+def failures_for_good_end_the_run_with_their_cause(world: World, workflow: str,
+                                                   cases: list[tuple[str, str, str, str]]) -> None:
+    """Each case's call fails for good in its own run of `workflow`: the run ends saying why, nothing left."""
     problems: list[str] = []
-    for _, caller, service, operation in [case for case in FOR_GOOD if case[0] == workflow]:
+    for _, caller, service, operation in [case for case in cases if case[0] == workflow]:
         world.prepare(workflow)
         fault = world.faults.fail(FaultKind.ACCESS_DENIED, service, operation, caller=caller, times=None)
         run = world.run(workflow)

@@ -229,3 +229,66 @@ def test_validate_is_offline_and_names_bad_fields(tmp_path: Path, capsys: pytest
     err = capsys.readouterr().err
     assert f"{bad}: BackupPlan.Rules[0].ScheduleExpression: 'cron(0/5 * ? * * *)' names more than one minute" in err
     assert f"{bad}: BackupPlan.Rules[0].StartWindowMinutes: 15; must be at least 60" in err
+
+
+# ---- every plan change in the audit chain ---------------------------------------------------------------------
+def _plan_records(coffer: LocalCoffer, name: str) -> list[Any]:
+    return [r for r in coffer.deps.audit_log("reader").records() if r.target == name and r.action.startswith("plan.")]
+
+
+def test_every_plan_change_is_a_verifiable_audit_record_and_a_refused_or_empty_one_none(
+        coffer: LocalCoffer, tmp_path: Path) -> None:
+    from coffer_cli.commands.plan import read_files
+
+    def document(rules: list[str], selections: list[str]) -> list[str]:
+        plan = write(tmp_path, "plan.json", {"BackupPlan": {"BackupPlanName": "audited", "Rules": [
+            {"RuleName": r, "TargetBackupVaultName": "Default", "ScheduleExpression": "cron(0 1 ? * * *)"}
+            for r in rules]}})
+        return [plan] + [write(tmp_path, f"{s}.json", {"BackupSelection": {"SelectionName": s, "IamRoleArn":
+                         "arn:aws:iam::123456789012:role/backup", "Resources": ["arn:aws:s3:::audited"]}})
+                         for s in selections]
+
+    service = plan_service(coffer)
+    service.apply(read_files(document(["daily"], ["buckets"])))
+    service.apply(read_files(document(["daily", "weekly"], ["tables"])))
+    assert not service.apply(read_files(document(["daily", "weekly"], ["tables"]))).applied  # nothing to change
+    # a change whose schedule call fails is undone: it leaves no record (the attacker's "it never happened" is true)
+    service.schedules = PlanSchedules(FailingScheduler(coffer.client("scheduler"), fail_on=1), service.schedules.group)
+    with pytest.raises(ApplyFailed):
+        service.apply(read_files(document(["daily"], ["tables"])))
+    plan_service(coffer).delete("audited")
+
+    records = _plan_records(coffer, "audited")
+    assert [r.action for r in records] == ["plan.create", "plan.update", "plan.delete"]
+    created, updated, deleted = records
+    assert created.details["selections"]["added"] == ["buckets"] and created.details["rules"]["added"] == ["daily"]
+    assert created.details["schedules"] == [f"create {schedule_name('audited', 'daily')}"]
+    assert updated.details["selections"] == {"added": ["tables"], "removed": ["buckets"], "changed": []}
+    assert updated.details["rules"]["added"] == ["weekly"] and "  + selection tables" in updated.details["changes"]
+    assert sorted(deleted.details["schedules"]) == sorted(
+        f"delete {schedule_name('audited', rule)}" for rule in ("daily", "weekly"))
+    assert created.actor.startswith("arn:aws:") and created.seq < updated.seq < deleted.seq
+    # each record is in the chain: an altered or removed one would fail `coffer audit verify`
+    report = coffer.deps.audit_log("reader").verify()
+    assert report.ok, report.problems
+
+
+def test_a_plan_change_that_cannot_be_audited_is_undone(coffer: LocalCoffer, tmp_path: Path) -> None:
+    """The attacker's way round the audit: make the append fail (a denied write to audit/, a jammed chain) and hope
+    the change stays. It does not: the apply fails and is undone, schedules and catalog as they were."""
+    from coffer_cli.commands.plan import read_files
+
+    class Jammed:
+        def append(self, *_: Any, **__: Any) -> None:
+            raise PermissionError("AccessDenied on audit/")
+
+    plan = write(tmp_path, "unaudited.json", {"BackupPlanName": "unaudited", "Rules": [
+        {"RuleName": "r", "TargetBackupVaultName": "Default", "ScheduleExpression": "cron(0 9 ? * * *)"}]})
+    service = plan_service(coffer)
+    service.audit = Jammed()  # type: ignore[assignment]
+    with pytest.raises(ApplyFailed) as failed:
+        service.apply(read_files([plan]))
+    assert "AccessDenied on audit/" in str(failed.value) and "catalog" in failed.value.undone
+    assert schedule_name("unaudited", "r") not in schedules(coffer)
+    assert plan_service(coffer).catalog.get_plan("unaudited") is None
+    assert not _plan_records(coffer, "unaudited")

@@ -56,6 +56,7 @@ class World:
         """One Sweep workflow run, step by step as the ASL calls them."""
         self.clock.set(day(at))
         for phase, child in ((SweepPhase.RECOVERY_POINTS, self.sweeper.sweep_batch),
+                             (SweepPhase.RENEWALS, self.deps.lock_renewals.renew_batch),
                              (SweepPhase.BLOBS, self.sweeper.collect_blobs)):
             step = ListSweepItemsStep(run_id=run_id, phase=phase)
             while True:
@@ -63,8 +64,10 @@ class World:
                 if not listed.more:
                     break
                 step = step.model_copy(update={"token": listed.token, "next_seq": listed.next_seq})
-            for n in range(listed.next_seq):
-                child(run_id, f"{listed.items_prefix}{n:08d}.json")
+            if listed.next_seq == 0:
+                continue  # the Choice skips the Map
+            for item in sorted(o["key"] for o in self.deps.work.listing(listed.items_prefix)):  # the ItemReader
+                child(run_id, item)
         return self.sweeper.complete(CompleteSweepStep(run_id=run_id))
 
     def versions(self, prefix: str) -> set[str]:
@@ -185,7 +188,8 @@ def test_blob_collection_deletes_only_unheld_versions_nothing_can_still_referenc
     w.vaults.add_hold_members("court", "held", held_objects)
     for key, version in held_objects:
         w.deps.vault.set_legal_hold(key, version, on=True)
-    # Forever: kept indefinitely (no DeleteAfterDays) past its default lock - nothing renews its blobs' locks yet
+    # Forever: kept indefinitely (no DeleteAfterDays) and already past its default lock (made before lock renewals
+    # existed): this run renews it, but its blobs were unlocked when the run started
     s3_point(w, "forever", "Forever", blobs={"forever": 10}, delete_day=None)
     # Pitr: a continuous S3 backup writes here (its restores read journal and base blobs after their lock)
     s3_point(w, "base", "Pitr", blobs={"journal": 5}, delete_day=None, locked_day=5,
@@ -212,6 +216,15 @@ def test_blob_collection_deletes_only_unheld_versions_nothing_can_still_referenc
     assert "past its own lock" in summary.gc_skipped["Forever"] and "past its own lock" in summary.gc_skipped["Pending"]
     assert "continuous S3 backups" in summary.gc_skipped["Pitr"]
     assert held.recovery_point_id not in {k for b in w.sweeper.records.batches("day-11") for k in b["expired"]}
+    # the kept-forever one was renewed by that run - a year past it, its blob first, the catalog last - so the next
+    # run collects in its vault again, and keeps its blob (locked)
+    renewed = w.deps.catalog.get_recovery_point("forever")
+    assert renewed.retain_until == day(11) + timedelta(days=365), renewed.retain_until
+    assert summary.renewals_completed == 1 and summary.locks_extended == 2, summary  # its blob and part (then manifest)
+    assert w.deps.vault.lock_of(blob["forever"])[1] == renewed.retain_until
+    following = w.run("day-12", 12)
+    assert "Forever" not in following.gc_skipped, following.gc_skipped
+    assert blob["forever"] in w.versions("vaults/") and following.renewals_completed == 0, following
 
 
 def test_a_large_expiry_is_spread_over_runs_by_the_batchs_deletion_budget(world: World,
@@ -228,3 +241,23 @@ def test_a_large_expiry_is_spread_over_runs_by_the_batchs_deletion_budget(world:
     assert (second.expired, second.skipped) == (1, 0), second
     assert not w.versions(VaultLayout.recovery_point_prefix("Default", "large"))
     assert w.deps.catalog.get_recovery_point("large").status is RecoveryPointStatus.EXPIRED
+
+
+def test_a_renewal_a_batch_cannot_number_is_deferred_to_the_next_run_not_left_to_lapse(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Renewal items are numbered within their batch's range (batch seq * ITEMS_PER_BATCH + n): one that would not
+    fit must not take the next batch's numbers (two items under one name: one renewal silently lost). It is
+    deferred, said so, and renewed by the next run - the lead leaves 30 days for that."""
+    monkeypatch.setattr(sweeper_module, "ITEMS_PER_BATCH", 1)  # 100,000 in the cloud
+    w = world
+    s3_point(w, "wide", "Forever", parts=2, delete_day=None, locked_day=40)  # two parts: two items
+    first = w.run("day-11", 11)
+    assert first.skipped_by == {"deferred": 1} and first.renewals_completed == 0, first
+    assert w.deps.catalog.get_recovery_point("wide").retain_until == day(40)
+    monkeypatch.setattr(sweeper_module, "ITEMS_PER_BATCH", 100_000)
+    second = w.run("day-12", 12)
+    assert second.renewals_completed == 1 and not second.skipped_by, second
+    renewed = w.deps.catalog.get_recovery_point("wide").retain_until
+    assert renewed == day(40) + timedelta(days=365)
+    assert all(w.deps.vault.lock_of(k)[1] == renewed for k in w.versions(VaultLayout.recovery_point_prefix(
+        "Forever", "wide")))

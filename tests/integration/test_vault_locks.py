@@ -208,6 +208,15 @@ def test_a_lock_removed_during_its_cooling_off_is_gone(coffer: LocalCoffer) -> N
     admin.put_lock("Trial", VaultLockRequest(min_retention_days=7, changeable_for_days=3))
     clock.advance(timedelta(days=1))
     assert admin.delete_lock("Trial").vault.lock is None  # type: ignore[union-attr]
+    # each lock change is a record in the audit chain, saying what the lock was and became, and the chain verifies
+    records = [r for r in context().audit.records() if r.target == "Trial" and r.action.startswith("vault.lock")]
+    assert [r.action for r in records] == ["vault.lock.put", "vault.lock.delete"]
+    put, removed = records
+    assert put.details["previous"] is None and put.details["lock"]["min_retention_days"] == 7
+    assert removed.details["previous"]["min_retention_days"] == 7 and removed.details["vault"]["lock"] is None
+    assert put.seq < removed.seq and put.actor.startswith("arn:aws:")
+    report = context().audit.verify()
+    assert report.ok, report.problems
 
 
 # ---- S3's refusals ------------------------------------------------------------------------------------------

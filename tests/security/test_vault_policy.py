@@ -8,7 +8,7 @@ vault read back afterwards (no new version, retention, tag, legal hold, policy o
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from coffer.domain.manifest import Manifest
@@ -174,3 +174,25 @@ def test_an_operation_the_twin_cannot_authorise_is_refused_not_guessed(secured: 
         s3.put_bucket_website(Bucket=secured.vault_bucket, WebsiteConfiguration={
             "IndexDocument": {"Suffix": "index.html"}})
     assert made[-1].result == "Unmapped"
+
+
+def test_the_lock_renewer_extends_locks_and_can_do_nothing_else_to_the_vault(secured: Secured) -> None:
+    """RenewLocks (the sweep's lock renewal of kept-forever recovery points) may extend a lock - and an attacker
+    holding its role gets no more: no object planted or overwritten, no version deleted, no audit record touched."""
+    manifest, blob = manifest_and_blob(secured)
+    before = lock_of(secured, blob)
+    renewer = secured.as_function("RenewLocksFunction").client("s3")
+    longer = before["until"] + timedelta(days=1)
+    renewer.put_object_retention(Bucket=secured.vault_bucket, Key=blob,
+                                 Retention={"Mode": before["mode"], "RetainUntilDate": longer})
+    assert lock_of(secured, blob)["until"] == longer  # its job, allowed by its policy and the bucket's
+    kept = versions(secured, manifest)
+    with secured.refused("s3:PutObject"):  # its policy grants no PutObject: nothing planted or overwritten
+        renewer.put_object(Bucket=secured.vault_bucket, Key=manifest, Body=b'{"forged": true}',
+                           ObjectLockMode="GOVERNANCE", ObjectLockRetainUntilDate=FAR)
+    with secured.refused("s3:DeleteObjectVersion"):
+        renewer.delete_object(Bucket=secured.vault_bucket, Key=blob, VersionId=before["version"])
+    with secured.refused("s3:PutObjectRetention"):  # nor the audit chain's locks (outside its prefixes)
+        renewer.put_object_retention(Bucket=secured.vault_bucket, Key="audit/00000001.json",
+                                     Retention={"Mode": "COMPLIANCE", "RetainUntilDate": FAR})
+    assert versions(secured, manifest) == kept and lock_of(secured, blob)["version"] == before["version"]

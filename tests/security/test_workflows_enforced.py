@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from faults.conftest import BACKOFF_SCALE, OTHER_WORKFLOWS, PARAMETERS, WORKFLOWS, World
+from faults.conftest import BACKOFF_SCALE, NATIVE_WORKFLOWS, OTHER_WORKFLOWS, PARAMETERS, WORKFLOWS, World
 
 from coffer.domain.errors import NotFound
 from coffer.domain.jobs import JobState
@@ -32,7 +32,7 @@ def enforced() -> Iterator[World]:
         yield World(coffer, faults)
 
 
-@pytest.mark.parametrize("workflow", [*WORKFLOWS, *OTHER_WORKFLOWS])
+@pytest.mark.parametrize("workflow", [*WORKFLOWS, *OTHER_WORKFLOWS, *NATIVE_WORKFLOWS])
 def test_the_workflow_passes_with_iam_enforced_and_nothing_refused(enforced: World, workflow: str) -> None:
     iam = enforced.twin.iam
     assert iam is not None

@@ -51,7 +51,7 @@ def test_every_step_records_a_failure_and_retries_what_aws_says_to_retry() -> No
             assert [c["Next"] for c in state["Catch"]] == ["RecordFailure"], name
     assert top["RecordFailure"]["Next"] == "SweepFailed" and top["SweepFailed"]["Type"] == "Fail"
     # a child that fails for good does not stop the run: its batch is missing from the totals (PARTIAL)
-    for map_state in ("SweepBatches", "CollectBlobBatches"):
+    for map_state in ("SweepBatches", "RenewLocks", "CollectBlobBatches"):
         assert top[map_state]["ToleratedFailurePercentage"] == 100
         assert top[map_state]["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
 
@@ -64,5 +64,13 @@ def test_the_listing_loops_until_done_then_fans_out_phase_by_phase() -> None:
         assert top[listing]["Next"] == more
         [loop] = top[more]["Choices"]
         assert (loop["Variable"], loop["BooleanEquals"], loop["Next"]) == ("$.more", True, listing)
-    assert top["SweepBatches"]["Next"] == "PrepareBlobs" and top["CollectBlobBatches"]["Next"] == "CompleteSweep"
+    # the sweep stage, then the lock renewals it planned (kept-forever recovery points: domain/lock_renewal.py) -
+    # before blob collection, which must see the renewed locks - then blob collection
+    assert top["SweepBatches"]["Next"] == "PrepareRenewals" and top["CollectBlobBatches"]["Next"] == "CompleteSweep"
+    assert top["PrepareRenewals"]["Parameters"]["phase"] == "renewals" and top["ListRenewals"]["Next"] == "AnyRenewals"
+    [any_renewal] = top["AnyRenewals"]["Choices"]
+    assert (any_renewal["Next"], top["AnyRenewals"]["Default"], top["RenewLocks"]["Next"]) == (
+        "RenewLocks", "PrepareBlobs", "PrepareBlobs")
+    child = top["RenewLocks"]["ItemProcessor"]["States"]["RenewLock"]
+    assert child["Parameters"]["FunctionName"] == "${RenewLocksFunctionArn}"
     assert "25,000" in ASL["Comment"] and "7 events" in ASL["Comment"]

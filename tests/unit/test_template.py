@@ -202,7 +202,7 @@ def test_is_a_sam_template_with_the_contract_parameters(template: dict[str, Any]
 
 def test_every_contract_function_exists_with_its_code(resources: dict[str, Any]) -> None:
     expected = contract_functions()
-    assert len(expected) == 33, expected
+    assert len(expected) == 34, expected  # 34 with RenewLocks (kept-forever lock renewal)
     functions = of_type(resources, "AWS::Serverless::Function")
     assert set(functions) == set(expected)
     for logical_id, code_uri in expected.items():
@@ -681,7 +681,12 @@ def test_only_backup_writers_write_the_vault_and_restores_never(roles: dict[str,
         statements = _function_role(roles, function)
         writes = {a for a, r, _ in allows(statements)
                   if a in {"s3:PutObject", "s3:PutObjectRetention"} and "VaultBucket" in r}
-        if function in writers:
+        if function == "RenewLocksFunction":
+            # The lock renewal of kept-forever recovery points extends locks and writes no object.
+            where = {r for a, r, _ in allows(statements) if a == "s3:PutObjectRetention"}
+            assert writes == {"s3:PutObjectRetention"} and where == {
+                "${VaultBucket.Arn}/vaults/*/recovery-points/*", "${VaultBucket.Arn}/vaults/*/blobs/*"}, where
+        elif function in writers:
             # An object put under Object Lock needs s3:PutObjectRetention as well as s3:PutObject.
             assert writes == {"s3:PutObject", "s3:PutObjectRetention"}, function
         elif function in AUDIT_WRITERS:

@@ -38,7 +38,7 @@ def retry_config() -> Config:
 #: back, botocore must not send it again (a second backup would be made and the first forgotten): the call
 #: fails instead, the workflow retries the step, and the adapter finds what the first request made (adapters
 #: look their backups up by name or tag before creating one).
-NOT_RESENT_WHEN_UNANSWERED = {"dynamodb": ("CreateBackup",), "ec2": ("CreateSnapshot", "CopySnapshot")}
+NOT_RESENT_WHEN_UNANSWERED = {"dynamodb": ("CreateBackup",), "ec2": ("CreateSnapshot", "CopySnapshot", "CreateImage")}
 
 
 def client(service: str, region: str | None = None, session: boto3.Session | None = None) -> Any:

@@ -151,7 +151,7 @@ def gc_blocker(rp: RecoveryPoint, references_blobs: bool, now: datetime, cutoff:
     if due and holds_all_active:
         return None
     if rp.delete_at is None:
-        why = "kept past its lock (no DeleteAfterDays: its lock is not renewed yet)"
+        why = "kept past its lock (no DeleteAfterDays: its lock lapsed before it was renewed)"
     elif due:
         why = "due for deletion but still restorable"
     else:
@@ -167,6 +167,8 @@ class _Step(BaseModel):
 
 class SweepPhase(StrEnum):
     RECOVERY_POINTS = "recovery_points"
+    #: the lock renewals of kept-forever recovery points the sweep stage found due (domain/lock_renewal.py)
+    RENEWALS = "renewals"
     BLOBS = "blobs"
 
 
@@ -232,4 +234,9 @@ class SweepRunSummary(BaseModel):
     blobs_kept: int = 0
     bytes_freed: int = 0
     gc_skipped: dict[str, str] = Field(default_factory=dict)
+    #: lock renewal items recorded / written by the sweep stage; locks extended; recovery points renewed
+    renewal_items: int = 0
+    renewal_items_expected: int = 0
+    locks_extended: int = 0
+    renewals_completed: int = 0
     error: str | None = None

@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from coffer.services.job_failures import JobFailures
     from coffer.services.large_objects import LargeObjects
     from coffer.services.legal_holds import LegalHolds
+    from coffer.services.lock_renewal import LockRenewals
     from coffer.services.object_batches import ObjectBatches
     from coffer.services.object_tiering import ObjectTiering
     from coffer.services.plan_runs import PlanRuns
@@ -328,7 +329,13 @@ class Root:
 
         return Sweeper(self.catalog, self.guard, self.restore_leases, self.sweeps, self.vault_records, self.versions,
                        self.work, self.resources, self.tiering, self.continuous_records, self.vaults, self.settings,
-                       self.clock)
+                       self.clock, renewals=self.lock_renewals)
+
+    @cached_property
+    def lock_renewals(self) -> LockRenewals:
+        from coffer.services.lock_renewal import LockRenewals
+
+        return LockRenewals(self.catalog, self.vault, self.versions, self.sweeps, self.work, self.clock)
 
     @cached_property
     def verifier(self) -> VaultVerifier:

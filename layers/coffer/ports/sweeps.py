@@ -36,6 +36,15 @@ class SweepStore(Protocol):
 
     def batches(self, run_id: str, kind: str = "BATCH") -> Iterator[dict[str, Any]]: ...
 
+    def expect_renewal(self, run_id: str, recovery_point_id: str, items: int, until: str) -> None:
+        """This run renews the recovery point's locks (to `until`) in `items` renewal items (written again by a
+        retried batch: the same facts)."""
+        ...
+
+    def renewal_done(self, run_id: str, recovery_point_id: str, seq: int) -> bool:
+        """Item `seq` of the recovery point's renewal is done (idempotent); True once every expected item is."""
+        ...
+
     def live_recovery_point_ids(self, vault: str, start: PageStart | None,
                                 limit: int = 1000) -> tuple[list[str], PageStart | None]:
         """One page of the vault's recovery points that are not EXPIRED (ids, oldest first) and the next start."""

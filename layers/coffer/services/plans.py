@@ -6,6 +6,11 @@ second fails before it touches any schedule. Then the schedules change, each cha
 replaced. If a schedule call fails, the changes made so far are undone in reverse order and the catalog
 gets the previous plan back, so a plan is either applied with all its schedules or not at all. (A run
 that fires meanwhile reads the plan of that moment: harmless during the seconds an apply takes.)
+
+Audited: every applied change - a plan created, updated or deleted, with its rules' and selections' changes and
+its schedules' - is a record in the audit chain (services/audit_log.py), appended as the apply's last step and
+inside its all-or-nothing: if the record cannot be appended, the change is undone like any failed step, so no
+plan change goes unaudited. Its idempotency key is the plan version the change wrote: a retried append adds nothing.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from coffer.domain.clock import Clock
 from coffer.domain.errors import CofferError, NotFound
@@ -24,6 +29,9 @@ from coffer.domain.schedules import CronSchedule
 from coffer.ports.plans import PlanStore, StoredPlan
 from coffer.ports.schedules import Schedules
 from coffer.stack_outputs import StackRefs
+
+if TYPE_CHECKING:
+    from coffer.services.audit_log import AuditLog
 
 
 @dataclass(frozen=True)
@@ -79,12 +87,14 @@ class ApplyFailed(CofferError):
 
 class PlanService:
     def __init__(self, catalog: PlanStore, schedules: Schedules, refs: StackRefs, clock: Clock,
-                 rules: PlanRules) -> None:
+                 rules: PlanRules, audit: AuditLog | None = None) -> None:
         self.catalog = catalog
         self.schedules = schedules
         self.refs = refs
         self.clock = clock
         self.rules = rules
+        #: the audit chain every applied change is recorded in (None only where no vault exists: unit tests)
+        self.audit = audit
 
     def _definitions(self, plan: PlanDocument) -> dict[str, dict[str, Any]]:
         return {schedule_name(plan.name, rule.rule_name): schedule_definition(
@@ -119,7 +129,8 @@ class PlanService:
         if changes.empty or not confirm(changes):
             return ApplyResult(changes=changes, applied=False)
         stored = changes.stored
-        version = self.catalog.put_plan(plan, stored.version if stored else None, self.clock.now())
+        applied_at = self.clock.now()
+        version = self.catalog.put_plan(plan, stored.version if stored else None, applied_at)
 
         def restore() -> None:
             if stored is None:
@@ -127,7 +138,7 @@ class PlanService:
             else:
                 self.catalog.put_plan(stored.plan, version, stored.applied_at)
 
-        self._run(changes, restore)
+        self._run(changes, restore, lambda: self._audit(plan.name, changes, version, applied_at))
         return ApplyResult(changes=changes, applied=True, version=version)
 
     def delete(self, name: str, confirm: Callable[[Changes], bool] = lambda _: True) -> ApplyResult:
@@ -138,16 +149,37 @@ class PlanService:
             return ApplyResult(changes=changes, applied=False)
         stored = changes.stored
         self.catalog.delete_plan(name, stored.version)
-        self._run(changes, lambda: self.catalog.put_plan(stored.plan, None, stored.applied_at))
+        self._run(changes, lambda: self.catalog.put_plan(stored.plan, None, stored.applied_at),
+                  lambda: self._audit(name, changes, stored.version, stored.applied_at))
         return ApplyResult(changes=changes, applied=True)
 
-    def _run(self, changes: Changes, restore_catalog: Callable[[], Any]) -> None:
-        """Make the schedule changes; on a failure undo them and put the catalog back as it was."""
+    def _audit(self, name: str, changes: Changes, version: int, applied_at: datetime) -> None:
+        """The applied change's audit record: plan.create, plan.update or plan.delete, with what changed.
+        `version`/`applied_at`: the plan version the change wrote (or, for a delete, removed)."""
+        if self.audit is None:
+            return
+        diff = changes.diff
+        action = "plan.create" if diff.new_plan else "plan.delete" if diff.removed_plan else "plan.update"
+        details: dict[str, Any] = {"version": version, "changes": diff.lines(),
+                                   "schedules": [f"{c.action} {c.name}" for c in changes.schedules]}
+        for kind, named in (("rules", diff.rules), ("selections", diff.selections)):
+            details[kind] = {"added": list(named.added), "removed": list(named.removed),
+                             "changed": sorted(named.changed)}
+        # keyed by the plan version the change wrote and when (a plan deleted and made again restarts at version
+        # 1): a repeated append (a retry) returns the first record, a later change never collides with it
+        self.audit.append(action, name, details,
+                          idempotency_key=f"{action}:{name}:{version}:{applied_at.isoformat()}")
+
+    def _run(self, changes: Changes, restore_catalog: Callable[[], Any],
+             record: Callable[[], None] = lambda: None) -> None:
+        """Make the schedule changes and record them in the audit chain; on a failure undo the changes and put
+        the catalog back as it was."""
         done: list[ScheduleChange] = []
         try:
             for change in changes.schedules:
                 self._do(change)
                 done.append(change)
+            record()
         except Exception as error:
             undone, failures = self._undo(done)
             try:

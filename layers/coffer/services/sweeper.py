@@ -40,6 +40,7 @@ from typing import Any
 from coffer.domain.clock import Clock
 from coffer.domain.errors import AwsRefusal, CofferError, NotFound, RecoveryPointInUse
 from coffer.domain.legal_holds import LegalHoldStatus
+from coffer.domain.lock_renewal import ITEMS_PER_BATCH, renewal_target
 from coffer.domain.manifest import VaultLayout
 from coffer.domain.object_lock import LockMode
 from coffer.domain.object_lock import deletion_refusal as version_deletion_refusal
@@ -74,6 +75,7 @@ from coffer.ports.sweeps import SweepStore
 from coffer.ports.vault_records import VaultRecords
 from coffer.ports.vault_versions import VaultVersionStore
 from coffer.ports.work_area import WorkArea
+from coffer.services.lock_renewal import LockRenewals, RenewalDeferred, renew_prefix
 from coffer.services.object_tiering import ObjectTiering
 from coffer.services.retention_guard import RetentionGuard
 from coffer.services.vaults import Vaults
@@ -86,6 +88,8 @@ _BLOB_PAGE = 1000
 
 
 def items_prefix(run_id: str, phase: SweepPhase) -> str:
+    if phase is SweepPhase.RENEWALS:
+        return renew_prefix(run_id)
     return f"sweep/{run_id}/{'rps' if phase is SweepPhase.RECOVERY_POINTS else 'blobs'}/"
 
 
@@ -109,6 +113,10 @@ class SweepReport:
     skipped_by: dict[str, int] = field(default_factory=dict)
     #: recovery point id -> why it keeps blob GC out of its vault this run (only with a cutoff)
     gc_blockers: dict[str, str] = field(default_factory=dict)
+    #: kept-forever recovery point id -> the date its lock renewal (planned by this batch) extends it to
+    renewals: dict[str, str] = field(default_factory=dict)
+    #: renewal items this batch wrote (the RenewLocks map's children)
+    renewal_items: int = 0
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -119,14 +127,15 @@ class SweepReport:
 
     def totals(self) -> dict[str, int]:
         return {"moved": len(self.moved), "expired": len(self.expired), "skipped": len(self.skipped),
-                "kept": self.kept, **{f"skipped_{k}": v for k, v in self.skipped_by.items()}}
+                "kept": self.kept, "renew_expected": self.renewal_items,
+                **{f"skipped_{k}": v for k, v in self.skipped_by.items()}}
 
 
 class Sweeper:
     def __init__(self, catalog: Catalog, guard: RetentionGuard, leases: RestoreLeaseStore, records: SweepStore,
                  holds: VaultRecords, versions: VaultVersionStore, work: WorkArea, resources: ResourceAdapters,
                  tiering: ObjectTiering, journals: ContinuousStore, vaults: Vaults, settings: Settings, clock: Clock,
-                 page_size: int = 100) -> None:
+                 page_size: int = 100, renewals: LockRenewals | None = None) -> None:
         self._catalog = catalog
         self._guard = guard
         self._leases = leases
@@ -141,6 +150,8 @@ class Sweeper:
         self._settings = settings
         self._clock = clock
         self._page_size = page_size
+        #: the Object Lock renewals of kept-forever recovery points (planned by the workflow's SweepBatch)
+        self._renewals = renewals
         self._budget = VERSION_BUDGET  # object versions this batch may still delete (reset per page / batch)
 
     @property
@@ -158,7 +169,8 @@ class Sweeper:
     def sweep_ids(self, run_id: str, vault: str, seq: int, ids: list[str],
                   cutoff: datetime | None = None) -> SweepReport:
         """Sweep a batch of recovery points by id (a workflow's batch file); not recorded here. With `cutoff`
-        (the run's start), also says which of them keep blob GC out of the vault (report.gc_blockers)."""
+        (the run's start), also says which of them keep blob GC out of the vault (report.gc_blockers) and
+        plans the lock renewals of the kept-forever ones that are due (report.renewals)."""
         points = []
         for rid in ids:
             try:
@@ -168,6 +180,25 @@ class Sweeper:
         report = SweepReport(run_id, vault, seq)
         self._sweep(run_id, points, report, cutoff)
         return report
+
+    def _plan_renewal(self, run_id: str, rp: RecoveryPoint, report: SweepReport) -> None:
+        """A kept-forever recovery point whose lock runs out within RENEWAL_LEAD: its renewal items for the
+        RenewLocks map (services/lock_renewal.py); the report says how many (report.renewals)."""
+        until = renewal_target(rp, self._clock.now())
+        if until is None or self._renewals is None:
+            return
+        first = report.seq * ITEMS_PER_BATCH + report.renewal_items
+        try:
+            items = self._renewals.plan(run_id, first, rp, until, ITEMS_PER_BATCH - report.renewal_items)
+        except AwsRefusal as refusal:
+            report.skip(rp.recovery_point_id, f"lock renewal to {until.isoformat()} not planned: {refusal.code}: "
+                        f"{refusal}", SkipCategory.ERROR)
+            return
+        except RenewalDeferred as deferred:
+            report.skip(rp.recovery_point_id, str(deferred), SkipCategory.DEFERRED)
+            return
+        report.renewals[rp.recovery_point_id] = until.isoformat()
+        report.renewal_items += items
 
     def _sweep(self, run_id: str, points: list[RecoveryPoint], report: SweepReport, cutoff: datetime | None) -> None:
         now = self._clock.now()
@@ -185,6 +216,7 @@ class Sweeper:
             decision = decide(rp, holds, modes[rp.vault_name], now, cold_refusal)
             after = self._apply(run_id, rp, decision, report)
             if cutoff is not None:
+                self._plan_renewal(run_id, after, report)
                 active = bool(holds) and all(self._hold_active(h) for h in holds)
                 why = gc_blocker(after, self._references_blobs(after), now, cutoff, active)
                 if why is not None:
@@ -319,6 +351,12 @@ class Sweeper:
         workflow calls again while `more`."""
         if step.phase is SweepPhase.RECOVERY_POINTS:
             return self._list_recovery_points(step)
+        if step.phase is SweepPhase.RENEWALS:
+            # written by the sweep stage's batches: nothing to list, only how many (the map's items are files)
+            run = self._records.get_run(step.run_id)
+            return ListSweepItemsResult(run_id=step.run_id, phase=step.phase, token=None,
+                                        next_seq=int(run.get("renew_expected", 0)), more=False,
+                                        items_prefix=items_prefix(step.run_id, step.phase))
         return self._list_blobs(step)
 
     def _write(self, step: ListSweepItemsStep, seq: int, doc: dict[str, Any]) -> int:
@@ -451,6 +489,8 @@ class Sweeper:
             skipped=run.get("skipped", 0), kept=run.get("kept", 0), skipped_by=skipped_by,
             blob_batches=run.get("blobs_recorded", 0), blob_batches_expected=run.get("blobs_expected"),
             blobs_deleted=run.get("blobs_deleted", 0), blobs_kept=run.get("blobs_kept", 0),
+            renewal_items=run.get("renew_recorded", 0), renewal_items_expected=run.get("renew_expected", 0),
+            locks_extended=run.get("locks_extended", 0), renewals_completed=run.get("renewals_completed", 0),
             bytes_freed=run.get("bytes_freed", 0), gc_skipped=json.loads(run.get("gc_skipped") or "{}"),
             error=run.get("error"))
 
@@ -465,7 +505,8 @@ class Sweeper:
             error = f"{step.error.get('Error', 'States.Runtime')}: {step.error.get('Cause', '')}"[:1000]
         else:
             missing = (summary.batches_expected or 0) - summary.batches + \
-                (summary.blob_batches_expected or 0) - summary.blob_batches
+                (summary.blob_batches_expected or 0) - summary.blob_batches + \
+                summary.renewal_items_expected - summary.renewal_items
             state, error = ("PARTIAL", f"{missing} batch(es) failed") if missing > 0 else ("COMPLETED", None)
         fields: dict[str, Any] = {"state": state, "completed_at": self._clock.now().isoformat()}
         if error is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +22,12 @@ from coffer.adapters.catalog.plans import PlanCatalog
 from coffer.domain.clock import SystemClock
 from coffer.domain.errors import CofferError, InvalidInput
 from coffer.domain.plans import PlanDocument, plan_notes, read_documents
+from coffer.entrypoints.bootstrap import bootstrap
+from coffer.services.audit_log import AuditLog
 from coffer.services.plan_runs import summary_of
 from coffer.services.plans import ApplyFailed, Changes, PlanService
 from coffer.stack_outputs import StackRefs
-from coffer_cli.commands.common import add_stack_option, aws_session, plan_rules, read_stack
+from coffer_cli.commands.common import add_stack_option, aws_session, plan_rules, read_stack, stack_settings
 from coffer_cli.commands.failures import CliError, ExitCode
 from coffer_cli.commands.output import add_output_option, print_json, print_rows
 
@@ -47,13 +50,24 @@ def read_files(paths: list[str]) -> PlanDocument:
 def service_for(args: argparse.Namespace) -> PlanService:
     session = aws_session(args)
     try:
-        outputs = read_stack(args.stack, session).outputs
+        stack = read_stack(args.stack, session)
+        outputs = stack.outputs
         refs = StackRefs.from_outputs(args.stack, outputs)
         rules = plan_rules(outputs, session)
     except InvalidInput as error:
         raise CliError("; ".join(error.problems), ExitCode.SETUP) from None
     return PlanService(PlanCatalog(session.client("dynamodb"), refs.catalog_table),
-                       PlanSchedules(session.client("scheduler"), refs.schedule_group), refs, SystemClock(), rules)
+                       PlanSchedules(session.client("scheduler"), refs.schedule_group), refs, SystemClock(), rules,
+                       audit=plan_audit(outputs, stack.parameters, session))
+
+
+def plan_audit(outputs: dict[str, str], parameters: dict[str, str], session: Any) -> AuditLog:
+    """The stack's audit chain, appended to by every applied plan change, as the caller (their ARN the actor);
+    records are locked in the stack's VaultLockMode, as `coffer vault`'s are."""
+    settings = replace(stack_settings(outputs, session),
+                       vault_lock_mode=parameters.get("VaultLockMode") or "GOVERNANCE")
+    deps = bootstrap(settings, session=session)
+    return deps.audit_log(str(session.client("sts").get_caller_identity()["Arn"]))
 
 
 def _fail(error: CofferError) -> int:

@@ -19,9 +19,10 @@ SAMPLE_TAG = {"Key": "coffer-sample", "Value": "true"}
 def plan_service(coffer: LocalCoffer) -> PlanService:
     """`coffer plan`'s service, wired to the twin's stack from its CloudFormation outputs."""
     refs = StackRefs.from_outputs(coffer.twin.stack_name, coffer.twin.outputs)
+    actor = str(coffer.client("sts").get_caller_identity()["Arn"])
     return PlanService(PlanCatalog(coffer.client("dynamodb"), refs.catalog_table),
                        PlanSchedules(coffer.client("scheduler"), refs.schedule_group), refs, coffer.clock,
-                       plan_rules(coffer.twin.outputs, coffer.twin.session))
+                       plan_rules(coffer.twin.outputs, coffer.twin.session), audit=coffer.deps.audit_log(actor))
 
 
 def tag_samples(coffer: LocalCoffer) -> None:

@@ -9,6 +9,10 @@
 | one swept batch of a run    | pk=SWEEP#<run id>, sk=BATCH#<seq:08d>            | Put once (in a       |
 | one blob GC batch of a run  | pk=SWEEP#<run id>, sk=BLOBS#<seq:08d>            | transaction with the |
 |                             |                                                  | run's totals)        |
+| one lock renewal item       | pk=SWEEP#<run id>, sk=RENEW#<seq:013d>           | (as a batch)         |
+| a recovery point's renewal  | pk=SWEEP#<run id>, sk=RENEWAL#<recovery point>   | Put; Update ADD done |
+| in a run (items expected,   |                                                  | (a number set: a     |
+| items done)                 |                                                  | retry adds nothing)  |
 | live recovery point ids of  | gsi1pk=VAULT#<vault> (the recovery points'       | Query gsi1, pk and   |
 | a vault (the listing step)  | index), status <> EXPIRED                        | status projected     |
 
@@ -125,6 +129,25 @@ class SweepRecords:
                                        ConsistentRead=True):
             for item in page["Items"]:
                 yield json.loads(item["doc"]["S"])
+
+    # ---- lock renewals of kept-forever recovery points (domain/lock_renewal.py) ----------------------
+    def _renewal_key(self, run_id: str, recovery_point_id: str) -> dict[str, Any]:
+        return {"pk": _s(f"SWEEP#{run_id}"), "sk": _s(f"RENEWAL#{recovery_point_id}")}
+
+    def expect_renewal(self, run_id: str, recovery_point_id: str, items: int, until: str) -> None:
+        """Record how many items the recovery point's renewal has in this run (a retried batch writes the same)."""
+        self._db.update_item(TableName=self._table, Key=self._renewal_key(run_id, recovery_point_id),
+                             UpdateExpression="SET expected = :n, #u = :u", ExpressionAttributeNames={"#u": "until"},
+                             ExpressionAttributeValues={":n": {"N": str(items)}, ":u": _s(until)})
+
+    def renewal_done(self, run_id: str, recovery_point_id: str, seq: int) -> bool:
+        """Add the item to the done set (a number set: a retried item adds nothing); True once all are done.
+        DynamoDB serialises the updates: of two items finishing together, only the later sees the full set."""
+        item = self._db.update_item(
+            TableName=self._table, Key=self._renewal_key(run_id, recovery_point_id), UpdateExpression="ADD done :s",
+            ConditionExpression="attribute_exists(expected)", ExpressionAttributeValues={":s": {"NS": [str(seq)]}},
+            ReturnValues="ALL_NEW")["Attributes"]
+        return len(item["done"]["NS"]) >= int(item["expected"]["N"])
 
     # ---- the listing step ---------------------------------------------------------------------------
     def live_recovery_point_ids(self, vault: str, start: PageStart | None,
