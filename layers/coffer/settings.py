@@ -50,6 +50,9 @@ class Settings:
     multipart_threshold_bytes: int = 5 * 1024**3
     part_size_bytes: int = 512 * 1024**2
     parts_per_invocation: int = 10
+    #: the bus job events go to (domain/job_events.py; "default": the account's, as AWS Backup's); None: no job
+    #: events (the template always sets it)
+    job_events_bus: str | None = None
 
     @cached_property
     def home(self) -> Home:
@@ -94,6 +97,7 @@ class Settings:
                 thaw_days=int(env.get("THAW_DAYS", "3")),
                 thaw_poll_seconds=int(env.get("THAW_POLL_SECONDS", "900")),
                 cold_storage_state_machine_arn=env.get("COLD_STORAGE_STATE_MACHINE_ARN") or None,
+                job_events_bus=env.get("JOB_EVENTS_BUS") or None,
                 **_multipart_settings(env),
             )
         except ValueError as error:

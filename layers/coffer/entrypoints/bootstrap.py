@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from coffer.ports.destinations import DestinationPorts, Destinations
     from coffer.ports.directory import ResourceDirectory
     from coffer.ports.inventories import Inventories
+    from coffer.ports.job_events import JobEvents
     from coffer.ports.key_grants import KeyGrants
     from coffer.ports.listing_marks import ListingMarkStore
     from coffer.ports.multipart import MultipartCopies
@@ -94,8 +95,19 @@ class Root:
     def catalog(self) -> Catalog:
         from coffer.adapters.catalog.dynamodb import DynamoCatalog
 
-        # A backup job that ends wakes the jobs queued behind it (its resource's lease, its volumes' snapshot slots).
-        return DynamoCatalog(self.clients.lazy("dynamodb"), self.settings.catalog_table, turns=self.turns)
+        # A backup job that ends wakes the jobs queued behind it (its resource's lease, its volumes' snapshot slots);
+        # every state change written is announced as a job event.
+        return DynamoCatalog(self.clients.lazy("dynamodb"), self.settings.catalog_table, turns=self.turns,
+                             events=self.job_events)
+
+    @cached_property
+    def job_events(self) -> JobEvents | None:
+        """None where the settings name no bus (job events are off)."""
+        if self.settings.job_events_bus is None:
+            return None
+        from coffer.adapters.aws_services.job_events import EventBridgeJobEvents
+
+        return EventBridgeJobEvents(self.clients.lazy("events"), self.settings.job_events_bus, self.settings.home)
 
     @cached_property
     def turns(self) -> Turns:
