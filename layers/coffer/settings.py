@@ -53,6 +53,10 @@ class Settings:
     #: the bus job events go to (domain/job_events.py; "default": the account's, as AWS Backup's); None: no job
     #: events (the template always sets it)
     job_events_bus: str | None = None
+    #: the notifier's (NotifyFunction's): the stack's notification topic and the stack's name (for the commands its
+    #: messages name)
+    notification_topic_arn: str | None = None
+    stack_name: str = "coffer"
 
     @cached_property
     def home(self) -> Home:
@@ -98,6 +102,8 @@ class Settings:
                 thaw_poll_seconds=int(env.get("THAW_POLL_SECONDS", "900")),
                 cold_storage_state_machine_arn=env.get("COLD_STORAGE_STATE_MACHINE_ARN") or None,
                 job_events_bus=env.get("JOB_EVENTS_BUS") or None,
+                notification_topic_arn=env.get("NOTIFICATION_TOPIC_ARN") or None,
+                stack_name=env.get("STACK_NAME") or "coffer",
                 **_multipart_settings(env),
             )
         except ValueError as error:

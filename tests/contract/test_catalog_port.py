@@ -21,6 +21,7 @@ from fakes.catalog import (
     MemoryQuotas,
     MemoryRestoreLeases,
     MemoryTable,
+    MemoryVaultNotifications,
     MemoryVaultRecords,
     RecordingJobEvents,
     RecordingTurns,
@@ -31,6 +32,7 @@ from coffer.adapters import aws
 from coffer.adapters.catalog.copy_quota import CopyQuotas
 from coffer.adapters.catalog.dynamodb import DynamoCatalog
 from coffer.adapters.catalog.restore_leases import RestoreLeases
+from coffer.adapters.catalog.vault_notifications import VaultNotificationRecords
 from coffer.adapters.catalog.vaults import VaultCatalog
 from coffer.domain.audit import ChainHead
 from coffer.domain.errors import (
@@ -44,6 +46,7 @@ from coffer.domain.errors import (
 )
 from coffer.domain.job_events import JobChange
 from coffer.domain.jobs import Job, JobKind, JobState, Transition
+from coffer.domain.notifications import VaultEvent, VaultNotifications
 from coffer.domain.recovery_points import RecoveryPoint, RecoveryPointStatus
 from coffer.domain.resources import ResourceType
 from coffer.domain.vaults import KeyOwner, Vault
@@ -51,6 +54,7 @@ from coffer.ports.catalog import Catalog, DuplicateRequest
 from coffer.ports.job_events import JobEventsUndelivered
 from coffer.ports.quotas import SlotQuotas, SlotRelease
 from coffer.ports.restore_leases import RestoreLeaseStore
+from coffer.ports.vault_notifications import VaultNotificationStore
 from coffer.ports.vault_records import VaultRecords
 from coffer_twin.environment import fake_aws_environment
 
@@ -452,3 +456,25 @@ def test_the_audit_head_moves_only_from_the_record_its_writer_chained_to(ports: 
     assert ports.vaults.move_audit_head(first, second)
     assert ports.vaults.audit_head() == second and ports.vaults.audit_seq_for("append-1") == 1
     assert not ports.vaults.restore_audit_head(first)  # a live head is never overwritten
+
+
+# ---- vault notification settings ---------------------------------------------------------------------------------
+@pytest.fixture(params=["moto", "memory"])
+def notification_store(request: pytest.FixtureRequest) -> VaultNotificationStore:
+    if request.param == "moto":
+        return VaultNotificationRecords(request.getfixturevalue("dynamodb"), TABLE)
+    return MemoryVaultNotifications()
+
+
+def test_vault_notification_settings_are_replaced_whole_and_deleted_once(
+        notification_store: VaultNotificationStore) -> None:
+    vault = uid("vault")
+    assert notification_store.get(vault) is None and notification_store.delete(vault) is False
+    first = VaultNotifications(BackupVaultName=vault, BackupVaultEvents=(VaultEvent.BACKUP_JOB_FAILED,),
+                               SNSTopicArn="arn:aws:sns:eu-west-1:123456789012:team")
+    notification_store.put(first)
+    assert notification_store.get(vault) == first
+    second = VaultNotifications(BackupVaultName=vault, BackupVaultEvents=(VaultEvent.RESTORE_JOB_STARTED,))
+    notification_store.put(second)  # PutBackupVaultNotifications replaces: nothing of the first is kept
+    assert notification_store.get(vault) == second
+    assert notification_store.delete(vault) is True and notification_store.get(vault) is None

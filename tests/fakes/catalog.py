@@ -25,6 +25,7 @@ from coffer.domain.errors import (
 from coffer.domain.job_events import Change, announcing, recovery_point_changes
 from coffer.domain.jobs import Job, JobKind, queued_since
 from coffer.domain.legal_holds import LegalHold
+from coffer.domain.notifications import Notice, VaultNotifications
 from coffer.domain.recovery_points import RecoveryPoint, RecoveryPointStatus
 from coffer.domain.snapshot_quota import volume_of
 from coffer.domain.vaults import Vault
@@ -532,3 +533,30 @@ class RecordingJobEvents:
     @property
     def changes(self) -> list[Change]:
         return [change for call in self.calls for change in call]
+
+
+class MemoryVaultNotifications:
+    """ports/vault_notifications.py VaultNotificationStore."""
+
+    def __init__(self) -> None:
+        self.settings: dict[str, VaultNotifications] = {}
+
+    def get(self, vault_name: str) -> VaultNotifications | None:
+        return self.settings.get(vault_name)
+
+    def put(self, settings: VaultNotifications) -> None:
+        self.settings[settings.backup_vault_name] = settings
+
+    def delete(self, vault_name: str) -> bool:
+        return self.settings.pop(vault_name, None) is not None
+
+
+class RecordingNotices:
+    """ports/notices.py Notices: what was published where."""
+
+    def __init__(self) -> None:
+        self.published: list[tuple[str, Notice]] = []
+
+    def publish(self, topic_arn: str, notice: Notice) -> str:
+        self.published.append((topic_arn, notice))
+        return f"message-{len(self.published)}"

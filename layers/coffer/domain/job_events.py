@@ -96,8 +96,8 @@ def _message(text: str | None) -> str | None:
 
 def completed_with_issues(job: Job) -> bool:
     """AWS Backup's "Completed with issues": a COMPLETED job that has something to say - for Coffer, keys it could
-    not copy or a listing it had to fall back from."""
-    return job.state is JobState.COMPLETED and bool(job.progress.failed_keys or job.progress.listing_note)
+    not copy. (Its listing note - which listing it used and why - is information, not an issue.)"""
+    return job.state is JobState.COMPLETED and bool(job.progress.failed_keys)
 
 
 def _created_by(job: Job) -> dict[str, str] | None:
