@@ -78,6 +78,13 @@ def test_metrics_are_counted_before_the_announcement_and_even_when_it_fails(caps
     assert len(metric(emitted(capsys), "Jobs", JobType="BACKUP", State="EXPIRED")) == 1
 
 
+def test_with_metrics_disabled_nothing_is_printed(capsys: pytest.CaptureFixture[str],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")  # as the twin runs its in-process functions
+    EmfJobMetrics("Coffer").publish([JobChange(a_job().to(JobState.FAILED, NOW), 2)])
+    assert emitted(capsys) == []
+
+
 def test_every_invocation_names_its_job_as_the_log_lines_correlation_id() -> None:
     assert correlation_id({"job_id": "job-7"}) == "job-7"
     start = {"event": {"id": "e-1", "detail": {"ResourceArn": "arn:aws:s3:::b", "IdempotencyToken": "tok"}},
@@ -112,3 +119,80 @@ def test_a_handlers_log_lines_carry_its_job_id(monkeypatch: pytest.MonkeyPatch) 
     lines = [json.loads(line) for line in written.getvalue().splitlines() if '"message"' in line]
     assert [line["message"] for line in lines] == ["polled", "still running"]
     assert all(line["correlation_id"] == "job-42" for line in lines)
+
+
+# ---- the alarms watch what the functions print ---------------------------------------------------------------------
+def _alarm(name: str) -> dict[str, Any]:
+    from pathlib import Path
+
+    from coffer_twin.cfn_yaml import load_template
+
+    template = load_template(Path(__file__).resolve().parents[2] / "template.yaml")
+    return dict(template["Resources"][name]["Properties"])
+
+
+def _fires(alarm: dict[str, Any], blobs: list[dict[str, Any]]) -> bool:
+    """Evaluate the alarm's metric math over the EMF lines, as CloudWatch would over one period: each MetricStat
+    matched by namespace, name and exact dimension set; the expression a sum of FILL(m, 0)."""
+    values: dict[str, float] = {}
+    for query in alarm["Metrics"]:
+        if "MetricStat" not in query:
+            continue
+        metric_def = query["MetricStat"]["Metric"]
+        dims = {d["Name"]: d["Value"] for d in metric_def["Dimensions"]}
+        values[query["Id"]] = sum(
+            sum(b[metric_def["MetricName"]]) for b in blobs
+            if b["_aws"]["CloudWatchMetrics"][0]["Namespace"] == metric_def["Namespace"]
+            and metric_def["MetricName"] in b
+            and set(b["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]) == set(dims)
+            and all(b.get(k) == v for k, v in dims.items()))
+    [expression] = [q["Expression"] for q in alarm["Metrics"] if q.get("ReturnData")]
+    total = sum(values[term.strip()[len("FILL("):].split(",")[0]] for term in expression.split("+"))
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    return total >= float(alarm["Threshold"])
+
+
+@pytest.mark.parametrize(("state", "kind", "alarm"), [
+    (JobState.FAILED, JobKind.BACKUP, "JobsFailedAlarm"), (JobState.ABORTED, JobKind.COPY, "JobsFailedAlarm"),
+    (JobState.FAILED, JobKind.RESTORE, "JobsFailedAlarm"), (JobState.EXPIRED, JobKind.BACKUP, "JobsExpiredAlarm"),
+    (JobState.PARTIAL, JobKind.BACKUP, "JobsPartialAlarm"), (JobState.PARTIAL, JobKind.RESTORE, "JobsPartialAlarm")])
+def test_a_job_that_went_wrong_prints_the_metric_its_alarm_fires_on(capsys: pytest.CaptureFixture[str],
+                                                                   monkeypatch: pytest.MonkeyPatch, state: JobState,
+                                                                   kind: JobKind, alarm: str) -> None:
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "coffer")  # as the template's Globals set it
+    job = a_job(kind)
+    job = job.to(state, NOW, "why") if state is JobState.EXPIRED else job.to(JobState.RUNNING, NOW).to(state, NOW)
+    EmfJobMetrics("Coffer").publish([JobChange(job, len(job.history))])
+    blobs = emitted(capsys)
+    assert _fires(_alarm(alarm), blobs)
+    others = {"JobsFailedAlarm", "JobsExpiredAlarm", "JobsPartialAlarm"} - {alarm}
+    assert not any(_fires(_alarm(other), blobs) for other in others)
+
+
+def test_a_job_that_went_well_fires_no_alarm(capsys: pytest.CaptureFixture[str],
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "coffer")
+    job = a_job().to(JobState.RUNNING, NOW).to(JobState.COMPLETED, NOW)
+    EmfJobMetrics("Coffer").publish([JobChange(job, 2), JobChange(job, 3)])
+    blobs = emitted(capsys)
+    assert not any(_fires(_alarm(a), blobs) for a in ("JobsFailedAlarm", "JobsExpiredAlarm", "JobsPartialAlarm"))
+
+
+def test_every_alarm_tells_the_notification_topic_and_the_dashboard_shows_them() -> None:
+    from pathlib import Path
+
+    from coffer_twin.cfn_yaml import load_template
+
+    resources = load_template(Path(__file__).resolve().parents[2] / "template.yaml")["Resources"]
+    alarms = {k: v for k, v in resources.items() if v["Type"] == "AWS::CloudWatch::Alarm"}
+    assert set(alarms) == {"JobsFailedAlarm", "JobsExpiredAlarm", "JobsPartialAlarm", "WorkflowExecutionsFailedAlarm",
+                           "VerifyProblemsAlarm", "LambdaErrorsAlarm", "LambdaThrottlesAlarm", "NotifierErrorsAlarm"}
+    for name, alarm in alarms.items():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": "NotificationTopic"}], name
+        assert alarm["Properties"]["TreatMissingData"] == "notBreaching", name
+    body = resources["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    for alarm in alarms.values():  # each alarm in the alarm widget, by the ARN its name gives it
+        name = alarm["Properties"]["AlarmName"]["Fn::Sub"]
+        assert f"alarm:{name}" in body, name
+    for shown in ('MetricName=\\"Jobs\\"', "BytesProtected", "RestoreDuration", "RecoveryPointsExpired"):
+        assert shown in body, shown

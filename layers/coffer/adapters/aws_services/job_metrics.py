@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 from coffer.domain.job_events import Change, JobChange, RecoveryPointChange
 from coffer.domain.jobs import JobKind, JobState
@@ -35,6 +36,9 @@ class EmfJobMetrics:
         self._namespace = namespace
 
     def publish(self, changes: Sequence[Change]) -> None:
+        # POWERTOOLS_METRICS_DISABLED (as Powertools' own Metrics): the twin's in-process functions print no EMF
+        if is_metrics_disabled():
+            return
         for change in changes:
             if isinstance(change, RecoveryPointChange):
                 rp = change.recovery_point
