@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from coffer.services.continuous import ContinuousBackups
     from coffer.services.copy_jobs import CopyJobs
     from coffer.services.inventory_batches import InventoryBatches
+    from coffer.services.job_control import JobControl
     from coffer.services.job_failures import JobFailures
     from coffer.services.large_objects import LargeObjects
     from coffer.services.legal_holds import LegalHolds
@@ -354,6 +355,12 @@ class Root:
         # the copy service only when a copy job is ended: FailJob ends every workflow's jobs, most of them no copy
         return JobFailures(self.catalog, self.quotas, self.restore_leases, self.turns, lambda: self.copy_jobs,
                            self.settings, self.clock)
+
+    @cached_property
+    def job_control(self) -> JobControl:
+        from coffer.services.job_control import JobControl
+
+        return JobControl(self.catalog, self.workflows, self.job_failures)
 
     @cached_property
     def notifier(self) -> Notifier:
