@@ -43,7 +43,7 @@ class Settings:
     thaw_poll_seconds: int = 900
     cold_storage_state_machine_arn: str | None = None
     #: the stack's name: verify reads the template the stack was deployed with to know what it installs
-    #: (services/bucket_checks.py)
+    #: (services/bucket_checks.py); the notifier names it in the commands its messages give
     stack_name: str | None = None
     #: S3 Inventory as an S3 backup's listing: used when its newest manifest is at most this old (hours)
     inventory_max_age_hours: int = 48
@@ -53,6 +53,11 @@ class Settings:
     multipart_threshold_bytes: int = 5 * 1024**3
     part_size_bytes: int = 512 * 1024**2
     parts_per_invocation: int = 10
+    #: the bus job events go to (domain/job_events.py; "default": the account's, as AWS Backup's); None: no job
+    #: events (the template always sets it)
+    job_events_bus: str | None = None
+    #: the notifier's (NotifyFunction's): the stack's notification topic
+    notification_topic_arn: str | None = None
 
     @cached_property
     def home(self) -> Home:
@@ -97,6 +102,8 @@ class Settings:
                 thaw_days=int(env.get("THAW_DAYS", "3")),
                 thaw_poll_seconds=int(env.get("THAW_POLL_SECONDS", "900")),
                 cold_storage_state_machine_arn=env.get("COLD_STORAGE_STATE_MACHINE_ARN") or None,
+                job_events_bus=env.get("JOB_EVENTS_BUS") or None,
+                notification_topic_arn=env.get("NOTIFICATION_TOPIC_ARN") or None,
                 stack_name=env.get("STACK_NAME") or None,
                 **_multipart_settings(env),
             )

@@ -31,6 +31,7 @@ VERBS: dict[str, list[str]] = {
     "jobs list": ["jobs", "list"],
     "jobs describe": ["jobs", "describe", "some-job"],
     "jobs watch": ["jobs", "watch", "some-job", "--timeout", "5"],
+    "jobs stop": ["jobs", "stop", "some-job"],
     "recovery-points list": ["recovery-points", "list", "--by-resource-type", "S3"],
     "recovery-points list-by-resource": ["recovery-points", "list-by-resource", "--resource-arn", BUCKET],
     "recovery-points describe": ["recovery-points", "describe", POINT],
@@ -53,6 +54,7 @@ VERBS: dict[str, list[str]] = {
     "vault set-policy": ["vault", "set-policy", "Gold", "--policy", POLICY],
     "vault apply-policies": ["vault", "apply-policies"],
     "vault verify": ["vault", "verify"],
+    "vault notifications": ["vault", "notifications", "get", "Gold"],
     "vault bypass-governance": ["vault", "bypass-governance", "--recovery-point", "p", "--reason", "a reason long "
                                 "enough", "--confirm", "p"],
     "legalhold create": ["legalhold", "create", "--title", "t", "--recovery-point", "p"],
@@ -71,6 +73,7 @@ VERBS: dict[str, list[str]] = {
     "describe-backup-job": ["describe-backup-job", "--backup-job-id", "j"],
     "describe-copy-job": ["describe-copy-job", "--copy-job-id", "j"],
     "describe-restore-job": ["describe-restore-job", "--restore-job-id", "j"],
+    "stop-backup-job": ["stop-backup-job", "--backup-job-id", "j"],
     "list-recovery-points-by-backup-vault": ["list-recovery-points-by-backup-vault", "--backup-vault-name", "Default"],
     "list-recovery-points-by-resource": ["list-recovery-points-by-resource", "--resource-arn", BUCKET],
     "describe-recovery-point": ["describe-recovery-point", "--backup-vault-name", "Default",

@@ -336,3 +336,23 @@ def test_aws_profile_names_the_region_and_the_credentials(site: Site, tmp_path: 
     assert site.backed_up["job_id"] in site.ok("jobs", "list", "--profile", "coffer-ops", env=files)
     assert_one_line(site.run("jobs", "list", env={**files, "AWS_PROFILE": "nobody"}), 4,
                     "The config profile (nobody) could not be found")
+
+
+def test_vault_notifications_and_job_stop_over_http(site: Site) -> None:
+    """`vault notifications put/get/delete` (and AWS Backup's names) and `jobs stop` / `stop-backup-job`, as a
+    user's shell runs them against the stack's endpoint."""
+    put = site.json("vault", "notifications", "put", "Default", "--events", "BACKUP_JOB_FAILED,COPY_JOB_FAILED")
+    assert put["BackupVaultEvents"] == ["BACKUP_JOB_FAILED", "COPY_JOB_FAILED"]
+    got = site.json("vault", "notifications", "get-backup-vault-notifications", "Default")
+    assert got == put
+    assert_one_line(site.run("vault", "notifications", "put", "Default", "--events", "NOPE"), 1,
+                    "BackupVaultEvents.0")
+    assert "deleted" in site.ok("vault", "notifications", "delete", "Default")
+    # a job that has not ended: a backup of the sample table, started and left running (its lease held)
+    event = {"version": "0", "id": "http-stop", "detail-type": "StartBackupJob", "source": "coffer",
+             "account": "123456789012", "time": site.coffer.clock.now().isoformat(), "region": "us-east-1",
+             "resources": [], "detail": {"IdempotencyToken": "http-stop", "ResourceArn":
+                                         "arn:aws:dynamodb:us-east-1:123456789012:table/coffer-sample-orders"}}
+    job_id = site.coffer.twin.invoke("StartBackupJobFunction", {"event": event, "execution_arn": "arn:x"})["job_id"]
+    assert site.json("stop-backup-job", "--backup-job-id", job_id)["state"] == "ABORTED"
+    assert_one_line(site.run("jobs", "stop", job_id), 1, "has ended already (ABORTED)")

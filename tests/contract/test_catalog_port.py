@@ -21,7 +21,9 @@ from fakes.catalog import (
     MemoryQuotas,
     MemoryRestoreLeases,
     MemoryTable,
+    MemoryVaultNotifications,
     MemoryVaultRecords,
+    RecordingJobEvents,
     RecordingTurns,
 )
 from moto import mock_aws
@@ -30,6 +32,7 @@ from coffer.adapters import aws
 from coffer.adapters.catalog.copy_quota import CopyQuotas
 from coffer.adapters.catalog.dynamodb import DynamoCatalog
 from coffer.adapters.catalog.restore_leases import RestoreLeases
+from coffer.adapters.catalog.vault_notifications import VaultNotificationRecords
 from coffer.adapters.catalog.vaults import VaultCatalog
 from coffer.domain.audit import ChainHead
 from coffer.domain.errors import (
@@ -41,13 +44,17 @@ from coffer.domain.errors import (
     RecoveryPointInUse,
     ResourceBusy,
 )
+from coffer.domain.job_events import JobChange
 from coffer.domain.jobs import Job, JobKind, JobState, Transition
+from coffer.domain.notifications import VaultEvent, VaultNotifications
 from coffer.domain.recovery_points import RecoveryPoint, RecoveryPointStatus
 from coffer.domain.resources import ResourceType
 from coffer.domain.vaults import KeyOwner, Vault
 from coffer.ports.catalog import Catalog, DuplicateRequest
+from coffer.ports.job_events import JobEventsUndelivered
 from coffer.ports.quotas import SlotQuotas, SlotRelease
 from coffer.ports.restore_leases import RestoreLeaseStore
+from coffer.ports.vault_notifications import VaultNotificationStore
 from coffer.ports.vault_records import VaultRecords
 from coffer_twin.environment import fake_aws_environment
 
@@ -62,6 +69,7 @@ class Ports:
     leases: RestoreLeaseStore
     vaults: VaultRecords
     turns: RecordingTurns
+    events: RecordingJobEvents
 
 
 @pytest.fixture(scope="module")
@@ -75,14 +83,14 @@ def dynamodb(create_catalog_table: Any) -> Iterator[Any]:
 
 @pytest.fixture(params=["moto", "memory"])
 def ports(request: pytest.FixtureRequest) -> Ports:
-    turns = RecordingTurns()
+    turns, events = RecordingTurns(), RecordingJobEvents()
     if request.param == "moto":
         db = request.getfixturevalue("dynamodb")
-        return Ports(DynamoCatalog(db, TABLE, turns=turns), CopyQuotas(db, TABLE), RestoreLeases(db, TABLE),
-                     VaultCatalog(db, TABLE), turns)
+        return Ports(DynamoCatalog(db, TABLE, turns=turns, events=events), CopyQuotas(db, TABLE),
+                     RestoreLeases(db, TABLE), VaultCatalog(db, TABLE), turns, events)
     table = MemoryTable()
-    return Ports(MemoryCatalog(table, turns=turns), MemoryQuotas(table), MemoryRestoreLeases(table),
-                 MemoryVaultRecords(table), turns)
+    return Ports(MemoryCatalog(table, turns=turns, events=events), MemoryQuotas(table), MemoryRestoreLeases(table),
+                 MemoryVaultRecords(table), turns, events)
 
 
 def uid(prefix: str) -> str:
@@ -250,6 +258,76 @@ def test_a_backup_job_that_ends_tells_the_turn_queue_once_per_ending_write(ports
     assert ports.turns.ended == [job.job_id]
 
 
+# ---- job events: every state change a write makes, announced once the write is done -------------------------------
+def _announced(events: RecordingJobEvents) -> list[tuple[str, str, int]]:
+    out: list[tuple[str, str, int]] = []
+    for change in events.changes:
+        if isinstance(change, JobChange):
+            out.append((change.job.job_id, change.job.history[change.state_version - 1].state.value,
+                        change.state_version))
+        else:
+            out.append((change.recovery_point.recovery_point_id, change.recovery_point.status.value,
+                        change.recovery_point.version + 1))
+    return out
+
+
+def test_each_transition_a_write_stores_is_announced_once_with_its_state_version(ports: Ports) -> None:
+    job = ports.catalog.create_job(a_job(), "fp", take_lease=True, ttl=1)
+    running = ports.catalog.save_job(job.to(JobState.RUNNING, NOW))
+    progressed = ports.catalog.save_job(running.with_changes(source={"listed": 3}))  # no new state: no event
+    ports.catalog.save_job(progressed.to(JobState.COMPLETED, NOW))
+    assert _announced(ports.events) == [(job.job_id, "CREATED", 1), (job.job_id, "RUNNING", 2),
+                                        (job.job_id, "COMPLETED", 3)]
+    assert len(ports.events.calls) == 3
+
+
+def test_two_transitions_in_one_write_go_out_in_one_call(ports: Ports) -> None:
+    queued = a_job().to(JobState.PENDING, NOW, "waiting for the resource")
+    ports.catalog.create_job(queued, "fp", take_lease=False, ttl=1)
+    assert ports.events.calls and [len(call) for call in ports.events.calls] == [2]
+    assert [state for _, state, _ in _announced(ports.events)] == ["CREATED", "PENDING"]
+
+
+def test_a_refused_write_announces_nothing_and_a_stale_writer_cannot_announce_twice(ports: Ports) -> None:
+    job = ports.catalog.create_job(a_job(), "fp", take_lease=True, ttl=1)
+    ports.catalog.save_job(job.to(JobState.RUNNING, NOW))
+    before = len(ports.events.changes)
+    with pytest.raises(ConcurrentUpdate):  # the same step again, from the version it read: refused, not announced
+        ports.catalog.save_job(job.to(JobState.RUNNING, NOW))
+    with pytest.raises(IdempotencyConflict):  # the job id again
+        ports.catalog.create_job(a_job().with_changes(job_id=job.job_id), "other", take_lease=False, ttl=1)
+    assert len(ports.events.changes) == before
+
+
+def test_a_jobs_end_and_its_recovery_point_go_out_together(ports: Ports) -> None:
+    job = ports.catalog.save_job(ports.catalog.create_job(a_job(), "fp", take_lease=True, ttl=1)
+                                 .to(JobState.RUNNING, NOW))
+    rp = a_point(rp_id=job.recovery_point_id)
+    ports.catalog.save_job(job.to(JobState.COMPLETED, NOW), release_lease=True, recovery_point=rp)
+    assert _announced(ports.events)[-2:] == [(job.job_id, "COMPLETED", 3), (rp.recovery_point_id, "COMPLETED", 1)]
+    assert len(ports.events.calls[-1]) == 2
+
+
+def test_a_recovery_point_is_announced_when_made_and_when_its_status_changes_only(ports: Ports) -> None:
+    rp = a_point()
+    ports.catalog.put_recovery_point(rp)
+    stored = ports.catalog.get_recovery_point(rp.recovery_point_id)
+    ports.catalog.put_recovery_point(stored.model_copy(update={"tags": {"k": "v"}}))  # same status: no event
+    stored = ports.catalog.get_recovery_point(rp.recovery_point_id)
+    ports.catalog.put_recovery_point(stored.model_copy(update={"status": RecoveryPointStatus.EXPIRED}))
+    assert _announced(ports.events) == [(rp.recovery_point_id, "COMPLETED", 1), (rp.recovery_point_id, "EXPIRED", 3)]
+
+
+def test_an_event_bus_that_refuses_fails_the_write_call_after_the_write(ports: Ports) -> None:
+    """The change is stored (the job's history keeps it); the caller hears the failure (the step fails, its
+    workflow's Retry runs) rather than the change going out silently unannounced."""
+    job = ports.catalog.create_job(a_job(), "fp", take_lease=True, ttl=1)
+    ports.events.refuse = True
+    with pytest.raises(JobEventsUndelivered):
+        ports.catalog.save_job(job.to(JobState.RUNNING, NOW))
+    assert ports.catalog.get_job(job.job_id).state is JobState.RUNNING
+
+
 # ---- recovery points ---------------------------------------------------------------------------------------------
 def test_a_recovery_point_is_created_once_and_changed_only_from_the_version_read(ports: Ports) -> None:
     rp = a_point()
@@ -378,3 +456,25 @@ def test_the_audit_head_moves_only_from_the_record_its_writer_chained_to(ports: 
     assert ports.vaults.move_audit_head(first, second)
     assert ports.vaults.audit_head() == second and ports.vaults.audit_seq_for("append-1") == 1
     assert not ports.vaults.restore_audit_head(first)  # a live head is never overwritten
+
+
+# ---- vault notification settings ---------------------------------------------------------------------------------
+@pytest.fixture(params=["moto", "memory"])
+def notification_store(request: pytest.FixtureRequest) -> VaultNotificationStore:
+    if request.param == "moto":
+        return VaultNotificationRecords(request.getfixturevalue("dynamodb"), TABLE)
+    return MemoryVaultNotifications()
+
+
+def test_vault_notification_settings_are_replaced_whole_and_deleted_once(
+        notification_store: VaultNotificationStore) -> None:
+    vault = uid("vault")
+    assert notification_store.get(vault) is None and notification_store.delete(vault) is False
+    first = VaultNotifications(BackupVaultName=vault, BackupVaultEvents=(VaultEvent.BACKUP_JOB_FAILED,),
+                               SNSTopicArn="arn:aws:sns:eu-west-1:123456789012:team")
+    notification_store.put(first)
+    assert notification_store.get(vault) == first
+    second = VaultNotifications(BackupVaultName=vault, BackupVaultEvents=(VaultEvent.RESTORE_JOB_STARTED,))
+    notification_store.put(second)  # PutBackupVaultNotifications replaces: nothing of the first is kept
+    assert notification_store.get(vault) == second
+    assert notification_store.delete(vault) is True and notification_store.get(vault) is None

@@ -22,12 +22,15 @@ from coffer.domain.errors import (
     RecoveryPointInUse,
     ResourceBusy,
 )
+from coffer.domain.job_events import Change, announcing, recovery_point_changes
 from coffer.domain.jobs import Job, JobKind, queued_since
 from coffer.domain.legal_holds import LegalHold
+from coffer.domain.notifications import Notice, VaultNotifications
 from coffer.domain.recovery_points import RecoveryPoint, RecoveryPointStatus
 from coffer.domain.snapshot_quota import volume_of
 from coffer.domain.vaults import Vault
 from coffer.ports.catalog import DuplicateRequest
+from coffer.ports.job_events import JobEvents
 from coffer.ports.quotas import SlotRelease
 from coffer.ports.turns import Turns
 from coffer.ports.vault_records import PageStart
@@ -81,15 +84,24 @@ def _rp_write_refused(table: MemoryTable, rp: RecoveryPoint) -> bool:
 
 
 class MemoryCatalog:
-    """ports/catalog.py Catalog. `turns`, as the DynamoDB catalog's: told about each backup job a write ends."""
+    """ports/catalog.py Catalog. `turns`, as the DynamoDB catalog's: told about each backup job a write ends;
+    `events`, as its: told about each state change a write makes, once it is made."""
 
-    def __init__(self, table: MemoryTable, turns: Turns | None = None) -> None:
+    def __init__(self, table: MemoryTable, turns: Turns | None = None, events: JobEvents | None = None) -> None:
         self.table = table
         self._turns = turns
+        self._events = events
+
+    def _announce(self, changes: list[Change]) -> None:
+        if changes and self._events is not None:
+            self._events.publish(changes)
 
     # ---- jobs and the lease ---------------------------------------------------------------------------------
     def create_job(self, job: Job, fingerprint: str, take_lease: bool, ttl: int) -> Job:
         t = self.table
+        changes: list[Change] = []
+        if self._events is not None:
+            job, changes = announcing(job)
         token = job.idempotency_token
         refused = (job.job_id in t.jobs or (bool(token) and token in t.idempotency)
                    or (take_lease and job.resource_arn in t.leases))
@@ -109,6 +121,7 @@ class MemoryCatalog:
         if take_lease:
             t.leases[job.resource_arn] = job.job_id
         t.writes.append(("job", job.job_id))
+        self._announce(changes)
         return job
 
     def get_job(self, job_id: str) -> Job:
@@ -123,6 +136,11 @@ class MemoryCatalog:
         if stored is None or stored.version != job.version or (
                 recovery_point is not None and _rp_write_refused(t, recovery_point)):
             raise ConcurrentUpdate(f"job {job.job_id} changed since version {job.version}")
+        changes: list[Change] = []
+        if self._events is not None:
+            job, changes = announcing(job)
+            if recovery_point is not None:
+                changes += recovery_point_changes(recovery_point, None)
         saved = job.with_changes(version=job.version + 1)
         t.jobs[job.job_id] = saved
         if recovery_point is not None:
@@ -136,6 +154,7 @@ class MemoryCatalog:
         t.writes.append(("job", job.job_id))
         if self._turns is not None and saved.kind is JobKind.BACKUP and saved.state.terminal:
             self._turns.after_backup_ended(saved)
+        self._announce(changes)
         return saved
 
     def take_lease(self, resource_arn: str, job_id: str, stale_holder: str | None = None) -> str | None:
@@ -157,8 +176,10 @@ class MemoryCatalog:
     def put_recovery_point(self, rp: RecoveryPoint) -> None:
         if _rp_write_refused(self.table, rp):
             raise ConcurrentUpdate(f"recovery point {rp.recovery_point_id} changed")
+        stored = self.table.recovery_points.get(rp.recovery_point_id)
         self.table.recovery_points[rp.recovery_point_id] = rp.model_copy(update={"version": rp.version + 1})
         self.table.writes.append(("recovery_point", rp.recovery_point_id))
+        self._announce(recovery_point_changes(rp, stored.status.value if stored else None))
 
     def get_recovery_point(self, recovery_point_id: str) -> RecoveryPoint:
         if recovery_point_id not in self.table.recovery_points:
@@ -492,3 +513,50 @@ class MemoryContinuousStore:
         keys = [k for k in sorted(journal) if after is None or k > after]
         page = keys[:limit]
         return [(k, journal[k]) for k in page], page[-1] if len(keys) > limit else None
+
+
+class RecordingJobEvents:
+    """ports/job_events.py JobEvents: keeps what each publish call was given (one list per call, as the catalog's
+    writes made them); `refuse` makes the next calls fail as EventBridge refusing every entry would."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[Change]] = []
+        self.refuse = False
+
+    def publish(self, changes: Sequence[Change]) -> None:
+        from coffer.ports.job_events import JobEventsUndelivered
+
+        if self.refuse:
+            raise JobEventsUndelivered(f"refused {len(changes)} job event(s)")
+        self.calls.append(list(changes))
+
+    @property
+    def changes(self) -> list[Change]:
+        return [change for call in self.calls for change in call]
+
+
+class MemoryVaultNotifications:
+    """ports/vault_notifications.py VaultNotificationStore."""
+
+    def __init__(self) -> None:
+        self.settings: dict[str, VaultNotifications] = {}
+
+    def get(self, vault_name: str) -> VaultNotifications | None:
+        return self.settings.get(vault_name)
+
+    def put(self, settings: VaultNotifications) -> None:
+        self.settings[settings.backup_vault_name] = settings
+
+    def delete(self, vault_name: str) -> bool:
+        return self.settings.pop(vault_name, None) is not None
+
+
+class RecordingNotices:
+    """ports/notices.py Notices: what was published where."""
+
+    def __init__(self) -> None:
+        self.published: list[tuple[str, Notice]] = []
+
+    def publish(self, topic_arn: str, notice: Notice) -> str:
+        self.published.append((topic_arn, notice))
+        return f"message-{len(self.published)}"

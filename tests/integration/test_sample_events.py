@@ -55,6 +55,7 @@ from coffer.domain.verify import (
 from coffer.entrypoints.copy_events import StartCopyJobInvocation
 from coffer.entrypoints.events import StartBackupJobInvocation, StartRestoreJobInvocation
 from coffer.services.continuous import ObjectChangeResult
+from coffer.services.notifications import NotifyResult
 from coffer_cli.local.sample_events import BUS, invoke_sample, load_index
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -96,6 +97,7 @@ CONTRACTS: dict[str, tuple[type | None, type]] = {
     "CollectBlobsFunction": (SweepBatchStep, CollectBlobsResult),
     "CompleteSweepFunction": (CompleteSweepStep, SweepRunSummary),
     "MovePartToColdFunction": (ColdPartStep, ColdPartResult),
+    "NotifyFunction": (None, NotifyResult),
 }
 #: samples of a function's second event shape: the part-range fan-out's steps (an event with `step`)
 SAMPLE_CONTRACTS: dict[str, tuple[type | None, type]] = {
@@ -128,6 +130,8 @@ def test_sample_event_succeeds_on_the_twin(name: str) -> None:
         assert not parsed.duplicate and parsed.next in expected.get(name, ("objects", "native"))
     if isinstance(parsed, ObjectChangeResult):  # the sample delete marker is journaled for the protected bucket
         assert parsed.recorded and parsed.kind == "delete-marker" and parsed.recovery_point_id, parsed
+    if isinstance(parsed, NotifyResult):  # a FAILED backup of a vault without settings: told to the stack's topic
+        assert len(parsed.sent_to) == 1 and parsed.sent_to[0].endswith("-notifications"), parsed
     if name == "list_pitr_batches.json":  # the sample bucket as it is now: its five objects, one batch file
         assert isinstance(parsed, ListBatchesResult) and (parsed.next_seq, parsed.more) == (1, False), parsed
     # The copy steps copy the sample S3 recovery point to the sample destination (us-west-2, Default vault).

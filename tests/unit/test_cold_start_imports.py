@@ -60,7 +60,8 @@ def lambda_environment(handler: str, **extra: str) -> dict[str, str]:
             "AWS_SECRET_ACCESS_KEY": "test", "AWS_SESSION_TOKEN": "test", "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
             "CATALOG_TABLE": "catalog", "VAULT_BUCKET": "vault", "WORK_BUCKET": "work",
             "VAULT_KEY_ARN": "arn:aws:kms:us-east-1:123456789012:key/k", "POWERTOOLS_SERVICE_NAME": "coffer",
-            "POWERTOOLS_METRICS_NAMESPACE": "Coffer", "PYTHONPATH": str(code), **extra}
+            "POWERTOOLS_METRICS_NAMESPACE": "Coffer", "PYTHONPATH": str(code),
+            "NOTIFICATION_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:coffer-notifications", **extra}
 
 
 def run(handler: str, script: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

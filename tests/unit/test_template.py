@@ -202,7 +202,7 @@ def test_is_a_sam_template_with_the_contract_parameters(template: dict[str, Any]
 
 def test_every_contract_function_exists_with_its_code(resources: dict[str, Any]) -> None:
     expected = contract_functions()
-    assert len(expected) == 34, expected  # 34 with RenewLocks (kept-forever lock renewal)
+    assert len(expected) == 35, expected  # with RenewLocks (kept-forever lock renewal) and Notify
     functions = of_type(resources, "AWS::Serverless::Function")
     assert set(functions) == set(expected)
     for logical_id, code_uri in expected.items():
@@ -660,12 +660,39 @@ def test_fail_job_only_touches_the_catalog(roles: dict[str, Any]) -> None:
     assert all(s.get("Condition") == {"Null": {"aws:ResourceTag/coffer:recovery-point-id": "false"}}
                for a, _, s in allows(statements) if a.startswith("ec2:Modify"))
     granted -= unshare
+    # ... and announces the job's end as a job event (domain/job_events.py): test_job_writers_put_job_events_only...
+    granted -= {("events:PutEvents", JOB_EVENTS_BUS)}
     assert {a for a, _ in granted} == CATALOG_ACTIONS
     assert {r for _, r in granted} == {"${CatalogTable.Arn}", "${CatalogTable.Arn}/index/*"}
 
 
+JOB_EVENTS_BUS = "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default"
+#: the functions whose services write job transitions or recovery point statuses (the catalog announces them)
+JOB_WRITERS = {"StartBackupJobFunction", "CheckBackupFunction", "AwaitTurnFunction", "CompleteBackupFunction",
+               "StartRestoreJobFunction", "CheckRestoreFunction", "CompleteRestoreFunction", "FailJobFunction",
+               "StartCopyJobFunction", "CheckCopyFunction", "CopyPartFunction", "CompleteCopyFunction",
+               "EnableContinuousBackupFunction", "SweepBatchFunction"}
+
+
+def test_job_writers_put_job_events_only_on_the_default_bus_and_only_as_coffer(roles: dict[str, Any],
+                                                                               template: dict[str, Any]) -> None:
+    assert template["Globals"]["Function"]["Environment"]["Variables"]["JOB_EVENTS_BUS"] == "default"
+    for function in contract_functions():
+        puts = [(r, s) for a, r, s in allows(_function_role(roles, function)) if a == "events:PutEvents"]
+        if function not in JOB_WRITERS:
+            assert puts == [], function
+            continue
+        assert [r for r, _ in puts] == [JOB_EVENTS_BUS], function
+        # a job writer's role cannot pass off events as AWS Backup's, nor start Coffer's own workflows
+        assert puts[0][1]["Condition"] == {"ForAnyValue:StringEquals": {"events:source": "coffer.backup"}}, function
+
+
 def test_every_function_has_the_catalog(roles: dict[str, Any]) -> None:
     for function in contract_functions():
+        if function == "NotifyFunction":  # reads a vault's notification settings, writes nothing: GetItem only
+            on_table = {a for a, r, _ in allows(_function_role(roles, function)) if r == "${CatalogTable.Arn}"}
+            assert on_table == {"dynamodb:GetItem"}, on_table
+            continue
         on_table = {a for a, r, _ in allows(_function_role(roles, function)) if r == "${CatalogTable.Arn}"}
         assert on_table >= CATALOG_ACTIONS, function
 

@@ -111,6 +111,9 @@ class Job(BaseModel):
     progress: JobProgress = Field(default_factory=JobProgress)
     status_message: str | None = None
     history: tuple[Transition, ...] = ()
+    #: how many of `history`'s transitions were announced as job events (domain/job_events.py): the catalog
+    #: announces the rest with the write that stores them
+    announced: int = 0
     version: int = 0
 
     def to(self, state: JobState, at: datetime, reason: str | None = None) -> Job:

@@ -31,9 +31,11 @@ if TYPE_CHECKING:
     from coffer.ports.destinations import DestinationPorts, Destinations
     from coffer.ports.directory import ResourceDirectory
     from coffer.ports.inventories import Inventories
+    from coffer.ports.job_events import JobEvents
     from coffer.ports.key_grants import KeyGrants
     from coffer.ports.listing_marks import ListingMarkStore
     from coffer.ports.multipart import MultipartCopies
+    from coffer.ports.notices import Notices
     from coffer.ports.plans import PlanStore
     from coffer.ports.quotas import SlotQuotas
     from coffer.ports.resource_registry import ResourceAdapters
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
     from coffer.ports.table_exports import TableExports
     from coffer.ports.turns import Turns
     from coffer.ports.vault import VaultStore
+    from coffer.ports.vault_notifications import VaultNotificationStore
     from coffer.ports.vault_records import VaultRecords
     from coffer.ports.vault_versions import VaultVersionStore
     from coffer.ports.work_area import WorkArea
@@ -54,10 +57,12 @@ if TYPE_CHECKING:
     from coffer.services.continuous import ContinuousBackups
     from coffer.services.copy_jobs import CopyJobs
     from coffer.services.inventory_batches import InventoryBatches
+    from coffer.services.job_control import JobControl
     from coffer.services.job_failures import JobFailures
     from coffer.services.large_objects import LargeObjects
     from coffer.services.legal_holds import LegalHolds
     from coffer.services.lock_renewal import LockRenewals
+    from coffer.services.notifications import Notifier, VaultNotificationSettings
     from coffer.services.object_batches import ObjectBatches
     from coffer.services.object_tiering import ObjectTiering
     from coffer.services.plan_runs import PlanRuns
@@ -70,8 +75,11 @@ if TYPE_CHECKING:
     from coffer.services.vaults import Vaults
 
 
-def bootstrap(settings: Settings, clock: Clock | None = None, session: boto3.Session | None = None) -> Root:
-    return Root(settings, clock or SystemClock(), Clients(settings.region, session))
+def bootstrap(settings: Settings, clock: Clock | None = None, session: boto3.Session | None = None,
+              metrics_namespace: str | None = None) -> Root:
+    """`metrics_namespace`: a Lambda function's root (entrypoints/lambda_runtime.py) counts every job state change it
+    writes as EMF metrics there; the CLI's and the twin driver's roots print none."""
+    return Root(settings, clock or SystemClock(), Clients(settings.region, session), metrics_namespace)
 
 
 @dataclass(frozen=True)
@@ -81,6 +89,8 @@ class Root:
     #: boto3 clients, each made once, when a call is first made (adapters hold stand-ins until then; boto3 itself
     #: is imported with the first client): a cold start pays for no client, an invocation for the ones it calls
     clients: Clients
+    #: where job metrics go (EMF, in the function's log); None: not counted (not a Lambda function)
+    metrics_namespace: str | None = None
 
     @property
     def client_for(self) -> Clients:
@@ -95,8 +105,26 @@ class Root:
     def catalog(self) -> Catalog:
         from coffer.adapters.catalog.dynamodb import DynamoCatalog
 
-        # A backup job that ends wakes the jobs queued behind it (its resource's lease, its volumes' snapshot slots).
-        return DynamoCatalog(self.clients.lazy("dynamodb"), self.settings.catalog_table, turns=self.turns)
+        # A backup job that ends wakes the jobs queued behind it (its resource's lease, its volumes' snapshot slots);
+        # every state change written is announced as a job event.
+        return DynamoCatalog(self.clients.lazy("dynamodb"), self.settings.catalog_table, turns=self.turns,
+                             events=self.job_events)
+
+    @cached_property
+    def job_events(self) -> JobEvents | None:
+        """Every state change the catalog writes: put on the settings' bus (none: not announced) and, in a Lambda
+        function, counted as metrics. None when neither applies."""
+        announced: JobEvents | None = None
+        if self.settings.job_events_bus is not None:
+            from coffer.adapters.aws_services.job_events import EventBridgeJobEvents
+
+            announced = EventBridgeJobEvents(self.clients.lazy("events"), self.settings.job_events_bus,
+                                             self.settings.home)
+        if self.metrics_namespace is None:
+            return announced
+        from coffer.adapters.aws_services.job_metrics import AnnouncedAndCounted, EmfJobMetrics
+
+        return AnnouncedAndCounted(EmfJobMetrics(self.metrics_namespace), announced)
 
     @cached_property
     def turns(self) -> Turns:
@@ -139,6 +167,12 @@ class Root:
         from coffer.adapters.catalog.continuous import ContinuousCatalog
 
         return ContinuousCatalog(self.clients.lazy("dynamodb"), self.settings.catalog_table)
+
+    @cached_property
+    def vault_notifications(self) -> VaultNotificationStore:
+        from coffer.adapters.catalog.vault_notifications import VaultNotificationRecords
+
+        return VaultNotificationRecords(self.clients.lazy("dynamodb"), self.settings.catalog_table)
 
     @cached_property
     def listing_marks(self) -> ListingMarkStore:
@@ -219,6 +253,12 @@ class Root:
         from coffer.adapters.aws_services.step_functions import StepFunctionsWorkflows
 
         return StepFunctionsWorkflows(self.clients.lazy("stepfunctions"))
+
+    @cached_property
+    def notices(self) -> Notices:
+        from coffer.adapters.aws_services.sns_notices import SnsNotices
+
+        return SnsNotices(self.clients.lazy("sns"))
 
     @cached_property
     def key_grants(self) -> KeyGrants:
@@ -316,6 +356,29 @@ class Root:
         # the copy service only when a copy job is ended: FailJob ends every workflow's jobs, most of them no copy
         return JobFailures(self.catalog, self.quotas, self.restore_leases, self.turns, lambda: self.copy_jobs,
                            self.settings, self.clock)
+
+    @cached_property
+    def job_control(self) -> JobControl:
+        from coffer.services.job_control import JobControl
+
+        return JobControl(self.catalog, self.workflows, self.job_failures)
+
+    @cached_property
+    def notifier(self) -> Notifier:
+        from coffer.domain.errors import InvalidInput
+        from coffer.services.notifications import Notifier
+
+        if self.settings.notification_topic_arn is None:
+            raise InvalidInput(["environment: NOTIFICATION_TOPIC_ARN is not set (the notifier needs the stack's "
+                                "notification topic)"])
+        return Notifier(self.vault_notifications, self.notices, self.settings.notification_topic_arn,
+                        self.settings.stack_name or "coffer")
+
+    @cached_property
+    def notification_settings(self) -> VaultNotificationSettings:
+        from coffer.services.notifications import VaultNotificationSettings
+
+        return VaultNotificationSettings(self.vault_notifications, self.vaults)
 
     @cached_property
     def tiering(self) -> ObjectTiering:

@@ -65,7 +65,7 @@ RUNTIME_CLOCK = RuntimeClock()
 
 def cold_start_deps() -> Root:
     """The composition root of this function: its service is `cold_start_deps().<service>`."""
-    return bootstrap(Settings.from_env(), clock=RUNTIME_CLOCK)
+    return bootstrap(Settings.from_env(), clock=RUNTIME_CLOCK, metrics_namespace=metrics.namespace)
 
 
 def parse(model: type[M], event: Any) -> M:
@@ -76,9 +76,40 @@ def parse(model: type[M], event: Any) -> M:
 def lambda_entry(handler: Handler) -> Handler:
     """Logger with the Lambda context, Tracer around the call, Metrics flushed after it. Errors propagate:
     Step Functions' Retry and Catch must see them (a transient AWS error under the name its Retry lists)."""
-    wrapped = logger.inject_lambda_context(clear_state=True)(_transient_errors_named(handler))
+    wrapped = logger.inject_lambda_context(clear_state=True)(_correlated(_transient_errors_named(handler)))
     wrapped = tracer.capture_lambda_handler(wrapped)
     return metrics.log_metrics(wrapped)
+
+
+def correlation_id(event: Any) -> str | None:
+    """The job an invocation works on, for every log line it writes: a step's `job_id`, the job a start request
+    makes (its id derives from the idempotency token, else the event's id, as the start services derive it), or a
+    job event's job."""
+    if not isinstance(event, dict):
+        return None
+    if isinstance(event.get("job_id"), str):
+        return str(event["job_id"])
+    request = event.get("event")
+    if isinstance(request, dict) and isinstance(request.get("detail"), dict):
+        from coffer.services.jobs_common import job_id_for
+
+        token = request["detail"].get("IdempotencyToken") or request.get("id")
+        return job_id_for(str(token)) if token else None
+    detail = event.get("detail")
+    if isinstance(detail, dict):
+        for key in ("backupJobId", "copyJobId", "restoreJobId"):
+            if isinstance(detail.get(key), str):
+                return str(detail[key])
+    return None
+
+
+def _correlated(handler: Handler) -> Handler:
+    @functools.wraps(handler)
+    def call(event: dict[str, Any], context: LambdaContext) -> Any:
+        logger.set_correlation_id(correlation_id(event))
+        return handler(event, context)
+
+    return call
 
 
 def _transient_errors_named(handler: Handler) -> Handler:

@@ -15,3 +15,7 @@ class Workflows(Protocol):
     def resume(self, task_token: str, output: dict[str, Any]) -> bool:
         """SendTaskSuccess for a parked task; False when nobody waits on that token any more."""
         ...
+
+    def stop(self, execution_arn: str, error: str, cause: str) -> bool:
+        """StopExecution; False when it had ended already (or does not exist)."""
+        ...

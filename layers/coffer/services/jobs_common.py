@@ -12,6 +12,8 @@ from coffer.domain.steps import JobSummary
 _ENDING_FOR_ERROR = {
     "CompletionWindowExceeded": JobState.ABORTED,
     "StartWindowExpired": JobState.EXPIRED,
+    # an operator's stop (services/job_control.py): AWS Backup's StopBackupJob ends a job ABORTED
+    "JobStopped": JobState.ABORTED,
 }
 
 

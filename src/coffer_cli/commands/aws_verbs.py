@@ -6,6 +6,7 @@ with `--output json` (aws_shapes.py); the vault, plan and legal hold ones print 
 |--------------------------------------|------------------------------------------------|
 | list-backup-jobs / -copy- / -restore- | jobs list --kind BACKUP / COPY / RESTORE       |
 | describe-backup-job / -copy- / -restore- | jobs describe                              |
+| stop-backup-job                      | jobs stop                                      |
 | list-recovery-points-by-backup-vault | recovery-points list                           |
 | list-recovery-points-by-resource     | recovery-points list-by-resource               |
 | describe-recovery-point              | recovery-points describe                       |
@@ -68,6 +69,9 @@ def register(commands: Any) -> None:
         add_output_option(describe, default="json")
         add_stack_option(describe)
         describe.set_defaults(run=_describe_job(kind))
+
+    jobs.add_stop(commands.add_parser("stop-backup-job", help="= jobs stop (AWS Backup's StopBackupJob)"),
+                  option="--backup-job-id")
 
     recovery_points.add_list(commands, "list-recovery-points-by-backup-vault", aws_shape=True)
     recovery_points.add_list_by_resource(commands, "list-recovery-points-by-resource", aws_shape=True)

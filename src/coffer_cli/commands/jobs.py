@@ -73,6 +73,25 @@ def _watch(args: argparse.Namespace) -> int:
     return outcome.exit_code
 
 
+def _stop(args: argparse.Namespace) -> int:
+    """Stop a job that has not ended: its workflow stopped, the job ABORTED, what it held given back."""
+    _, deps = open_stack(args)
+    actor = str(deps.client_for("sts").get_caller_identity()["Arn"])
+    ended = deps.job_control.stop(args.job_id, actor)
+    print_document(args, ended.model_dump(mode="json"))
+    return ExitCode.OK
+
+
+def add_stop(parser: argparse.ArgumentParser, option: str | None = None) -> None:
+    if option:  # AWS Backup's spelling: stop-backup-job --backup-job-id ID
+        parser.add_argument(option, dest="job_id", required=True)
+    else:
+        parser.add_argument("job_id")
+    add_output_option(parser, default="json")
+    add_stack_option(parser)
+    parser.set_defaults(run=_stop)
+
+
 def add_list_arguments(parser: argparse.ArgumentParser, kinds: bool) -> None:
     add_job_filters(parser, kinds)
     add_output_option(parser)
@@ -98,3 +117,5 @@ def register(commands: Any) -> None:
     watch.add_argument("--timeout", type=float, default=None, help="give up after this many seconds (exit 8)")
     add_stack_option(watch)
     watch.set_defaults(run=_watch)
+    add_stop(sub.add_parser("stop", help="stop a backup, copy or restore that has not ended: ABORTED, its workflow "
+                                         "stopped, what it held given back, what it wrote left to the sweep"))

@@ -114,6 +114,58 @@ def _bypass(args: argparse.Namespace) -> int:
     return 0
 
 
+def _notifications_put(args: argparse.Namespace) -> int:
+    events = [name.strip() for name in args.events.split(",") if name.strip()]
+    request: dict[str, Any] = {"BackupVaultName": args.name, "BackupVaultEvents": events}
+    if args.sns_topic_arn:
+        request["SNSTopicArn"] = args.sns_topic_arn
+    settings = vault_context(args).deps.notification_settings.put(request)
+    print_json(settings.aws_shape())
+    return 0
+
+
+def _notifications_get(args: argparse.Namespace) -> int:
+    settings = vault_context(args).deps.notification_settings.get(args.name)
+    if settings is None:
+        print(f"vault {args.name}: no notification settings - the defaults apply (FAILED, EXPIRED, ABORTED, PARTIAL "
+              "and completed-with-issues jobs, to the stack's NotificationTopicArn)")
+        return 0
+    print_json(settings.aws_shape())
+    return 0
+
+
+def _notifications_delete(args: argparse.Namespace) -> int:
+    removed = vault_context(args).deps.notification_settings.delete(args.name)
+    print(f"vault {args.name}: notification settings {'deleted' if removed else 'were not set'}; the defaults apply")
+    return 0
+
+
+def _register_notifications(sub: Any) -> None:
+    """`coffer vault notifications put|get|delete`: AWS Backup's Put/Get/DeleteBackupVaultNotifications."""
+    group = sub.add_parser("notifications", help="a vault's notification settings (AWS Backup's BackupVaultEvents)")
+    verbs = group.add_subparsers(dest="notifications_command", required=True)
+
+    def add(name: str, aliases: list[str], help_text: str, run: Any) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = verbs.add_parser(name, aliases=aliases, help=help_text)
+        parser.add_argument("name", help="the vault")
+        add_stack_option(parser)
+        parser.set_defaults(run=run)
+        return parser
+
+    put = add("put", ["put-backup-vault-notifications"],
+              "notify exactly these events of the vault's jobs (replaces the defaults and earlier settings)",
+              _notifications_put)
+    put.add_argument("--events", required=True, metavar="EVENT,...",
+                     help="BackupVaultEvents, comma-separated: BACKUP_JOB_FAILED, BACKUP_JOB_EXPIRED, "
+                          "BACKUP_JOB_COMPLETED, BACKUP_JOB_SUCCESSFUL, BACKUP_JOB_STARTED, RESTORE_JOB_*, COPY_JOB_*, "
+                          "RECOVERY_POINT_MODIFIED, S3_BACKUP_OBJECT_FAILED, S3_RESTORE_OBJECT_FAILED")
+    put.add_argument("--sns-topic-arn", help="a topic of this account (default: the stack's NotificationTopicArn)")
+    add("get", ["get-backup-vault-notifications"], "the vault's settings (or that the defaults apply)",
+        _notifications_get)
+    add("delete", ["delete-backup-vault-notifications"], "remove the settings: the defaults apply again",
+        _notifications_delete)
+
+
 def register(commands: Any) -> None:
     vault = commands.add_parser("vault", help="vaults: create, lock, access policy, verify, delete")
     sub = vault.add_subparsers(dest="vault_command", required=True)
@@ -151,6 +203,7 @@ def register(commands: Any) -> None:
     bypass.add_argument("--recovery-point", required=True)
     bypass.add_argument("--reason", required=True, help="why - written to the audit log before anything is deleted")
     bypass.add_argument("--confirm", required=True, help="the recovery point id again")
+    _register_notifications(sub)
 
 
 def add_list(sub: Any, name: str) -> None:

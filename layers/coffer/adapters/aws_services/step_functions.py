@@ -40,3 +40,15 @@ class StepFunctionsWorkflows:
                 return False
             raise
         return True
+
+    def stop(self, execution_arn: str, error: str, cause: str) -> bool:
+        """StopExecution; False when the execution had ended (Step Functions then changes nothing) or is unknown."""
+        try:
+            if self._sfn.describe_execution(executionArn=execution_arn)["status"] != "RUNNING":
+                return False
+            self._sfn.stop_execution(executionArn=execution_arn, error=error[:256], cause=cause[:32768])
+        except ClientError as error_:
+            if error_code(error_) in ("ExecutionDoesNotExist", "InvalidArn"):
+                return False
+            raise
+        return True

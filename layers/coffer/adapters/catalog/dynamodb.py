@@ -33,9 +33,11 @@ from typing import TYPE_CHECKING, Any
 from coffer.adapters.catalog.conditions import condition_held, refusals
 from coffer.adapters.catalog.copy_quota import release_item
 from coffer.domain.errors import ConcurrentUpdate, IdempotencyConflict, NotFound, ResourceBusy
+from coffer.domain.job_events import Change, announcing, recovery_point_changes
 from coffer.domain.jobs import Job, JobKind
 from coffer.domain.recovery_points import RecoveryPoint
 from coffer.ports.catalog import DuplicateRequest
+from coffer.ports.job_events import JobEvents
 from coffer.ports.quotas import SlotRelease
 from coffer.ports.turns import Turns
 
@@ -57,12 +59,18 @@ def _n(value: int) -> dict[str, str]:
 
 class DynamoCatalog:
     """`turns`: told about every backup job this catalog ends, once the write is done (it wakes the jobs queued
-    behind it); None where no job of this account ends (a copy's destination)."""
+    behind it); None where no job of this account ends (a copy's destination).
 
-    def __init__(self, client: DynamoDBClient, table: str, turns: Turns | None = None) -> None:
+    `events`: told about every state change this catalog writes (a job's transition, a recovery point created or
+    its status changed), once the write is done, all of one write in one call (domain/job_events.py); None: no job
+    events (a copy's destination catalog, reached with another account's role)."""
+
+    def __init__(self, client: DynamoDBClient, table: str, turns: Turns | None = None,
+                 events: JobEvents | None = None) -> None:
         self._db = client
         self._table = table
         self._turns = turns
+        self._events = events
 
     # ---- jobs -----------------------------------------------------------------------------------
     def _job_item(self, job: Job) -> dict[str, Any]:
@@ -82,6 +90,9 @@ class DynamoCatalog:
         Raises DuplicateRequest when the token was seen with the same request, IdempotencyConflict when it
         was seen with another, ResourceBusy when another job holds the resource.
         """
+        changes: list[Change] = []
+        if self._events is not None:
+            job, changes = announcing(job)
         items: list[TransactWriteItemTypeDef] = [
             # Rule: a job id is never reused.
             {"Put": {"TableName": self._table, "Item": self._job_item(job),
@@ -104,6 +115,7 @@ class DynamoCatalog:
             kinds = ["JOB", *(["IDEMPOTENCY"] if job.idempotency_token else []), *(["LEASE"] if take_lease else [])]
             self._explain_refusal(job, fingerprint, {kind: found for kind, found in zip(kinds, refused, strict=False)
                                                      if found is not None})
+        self._announce(changes)
         return job
 
     def _explain_refusal(self, job: Job, fingerprint: str, refused: dict[str, dict[str, Any]]) -> None:
@@ -135,6 +147,12 @@ class DynamoCatalog:
                  also: Sequence[SlotRelease] = ()) -> Job:
         """Write the job's next version, and with it (atomically) the recovery point, the lease release and
         `also`: the quota slots the job gives back (copy_quota.py)."""
+        changes: list[Change] = []
+        if self._events is not None:
+            job, changes = announcing(job)
+            if recovery_point is not None:
+                # (in a transaction DynamoDB returns no old item: a recovery point is announced here when created)
+                changes += recovery_point_changes(recovery_point, None)
         saved = job.with_changes(version=job.version + 1)
         items: list[TransactWriteItemTypeDef] = [{"Put": {
             "TableName": self._table, "Item": self._job_item(saved),
@@ -153,6 +171,7 @@ class DynamoCatalog:
             raise ConcurrentUpdate(f"job {job.job_id} changed since version {job.version}")
         if self._turns is not None and saved.kind is JobKind.BACKUP and saved.state.terminal:
             self._turns.after_backup_ended(saved)
+        self._announce(changes)  # after the queued jobs are woken: an EventBridge outage must not stall them
         return saved
 
     def take_lease(self, resource_arn: str, job_id: str, stale_holder: str | None = None) -> str | None:
@@ -197,8 +216,16 @@ class DynamoCatalog:
         return put
 
     def put_recovery_point(self, rp: RecoveryPoint) -> None:
-        if not condition_held(lambda: self._db.put_item(**self._rp_put(rp))):
+        old: dict[str, Any] = {}
+
+        def put() -> None:
+            # the item as it was (ALL_OLD costs no extra read): its status says whether this write changes it
+            old.update(self._db.put_item(**self._rp_put(rp), ReturnValues="ALL_OLD").get("Attributes") or {})
+
+        if not condition_held(put):
             raise ConcurrentUpdate(f"recovery point {rp.recovery_point_id} changed")
+        if self._events is not None:
+            self._announce(recovery_point_changes(rp, old["status"]["S"] if "status" in old else None))
 
     def get_recovery_point(self, recovery_point_id: str) -> RecoveryPoint:
         item = self._get(f"RP#{recovery_point_id}", "RP")
@@ -267,6 +294,10 @@ class DynamoCatalog:
                 request = response.get("UnprocessedItems") or {}
 
     # ---- helpers ---------------------------------------------------------------------------------
+    def _announce(self, changes: list[Change]) -> None:
+        if changes and self._events is not None:
+            self._events.publish(changes)
+
     def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
         response = self._db.get_item(TableName=self._table, Key={"pk": _s(pk), "sk": _s(sk)}, ConsistentRead=True)
         item: dict[str, Any] | None = response.get("Item")
