@@ -33,12 +33,12 @@ from coffer.adapters.catalog.plans import PlanCatalog
 from coffer.adapters.catalog.sweeps import SweepRecords
 from coffer.adapters.resources.common import TAG_RECOVERY_POINT, TAG_RESTORE_JOB
 from coffer.domain.cold_tier import TIER_TAG, warm_tags
+from coffer.domain.job_ids import job_id_for
 from coffer.domain.jobs import Job, JobKind, JobState
 from coffer.domain.manifest import Manifest
 from coffer.domain.plan_runs import PlanRun, RunState, run_id_for
 from coffer.domain.recovery_points import RecoveryPoint, RecoveryPointStatus, StorageClass
 from coffer.entrypoints.bootstrap import bootstrap
-from coffer.services.jobs_common import job_id_for
 from coffer_cli.commands.common import stack_settings
 from coffer_cli.local.copy_destinations import DESTINATION_REGION, prepare_copy_destination, session_in, vault_arn
 from coffer_cli.local.samples import (

@@ -12,10 +12,10 @@ import pytest
 
 from coffer.domain.clock import FixedClock, SystemClock
 from coffer.domain.errors import NotFound
+from coffer.domain.job_ids import job_id_for
 from coffer.domain.jobs import JobState
 from coffer.domain.manifest import Manifest, VaultLayout
 from coffer.domain.recovery_points import RecoveryPointStatus
-from coffer.services.jobs_common import job_id_for
 from coffer_cli.local.samples import bucket_snapshot, create_sample_bucket, create_sample_table
 from coffer_cli.local.session import LocalCoffer, local_twin
 

@@ -17,10 +17,10 @@ import pytest
 from coffer.adapters.catalog.continuous import ContinuousCatalog
 from coffer.domain.clock import FixedClock
 from coffer.domain.continuous import ProtectionState, format_time
+from coffer.domain.job_ids import job_id_for
 from coffer.domain.jobs import JobState
 from coffer.domain.manifest import Manifest
 from coffer.domain.verify import FindingKind
-from coffer.services.jobs_common import job_id_for
 from coffer_cli.local.samples import (
     bucket_snapshot,
     create_sample_cluster,

@@ -39,6 +39,7 @@ from coffer.adapters.resources.ebs import EbsAdapter
 from coffer.domain.clock import FixedClock
 from coffer.domain.copies import StartCopyJobRequest, VaultAddress, quota_key
 from coffer.domain.errors import UnsupportedOperation
+from coffer.domain.job_ids import job_id_for
 from coffer.domain.jobs import Job, JobState
 from coffer.domain.manifest import Manifest, VaultLayout
 from coffer.domain.recovery_points import RecoveryPoint, RecoveryPointStatus
@@ -48,7 +49,6 @@ from coffer.domain.steps import FailStep, StepError
 from coffer.entrypoints.bootstrap import Root, bootstrap
 from coffer.ports.resources import OperationStatus
 from coffer.services.copy_jobs import CopyJobs
-from coffer.services.jobs_common import job_id_for
 from coffer_cli.commands.common import stack_settings
 from coffer_cli.local.copy_destinations import DESTINATION_REGION, OTHER_ACCOUNT, deploy_storage, session_in, vault_arn
 from coffer_cli.local.samples import (

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
+from coffer.domain.job_ids import job_id_for
 from coffer.domain.jobs import Job, JobState
 from coffer.domain.recovery_points import RecoveryPointStatus
 from coffer.domain.requests import StartBackupJobRequest
 from coffer.entrypoints.bootstrap import Root, bootstrap
-from coffer.services.jobs_common import job_id_for
 from coffer_cli.cli import main
 from coffer_cli.commands.common import stack_settings
 from coffer_cli.local.copy_destinations import DESTINATION_REGION, deploy_storage, session_in, vault_arn

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from coffer.domain.clock import FixedClock, SystemClock
+from coffer.domain.job_ids import job_id_for
 from coffer.domain.jobs import JobState
 from coffer.domain.manifest import VaultLayout
-from coffer.services.jobs_common import job_id_for
 from coffer_cli.local.samples import create_sample_bucket
 from coffer_cli.local.session import LocalCoffer, local_twin
 

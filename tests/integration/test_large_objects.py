@@ -16,11 +16,11 @@ from collections import defaultdict
 from pathlib import Path
 
 from coffer.adapters.checksums import b64_to_hex
+from coffer.domain.job_ids import job_id_for
 from coffer.domain.jobs import Job, JobState
 from coffer.domain.manifest import Manifest, ManifestPart, ObjectEntry, VaultLayout
 from coffer.domain.verify import FindingKind
 from coffer.entrypoints.bootstrap import bootstrap
-from coffer.services.jobs_common import job_id_for
 from coffer_cli.cli import main
 from coffer_cli.commands.common import stack_settings
 from coffer_cli.local.copy_destinations import DESTINATION_REGION, prepare_copy_destination, session_in, vault_arn

@@ -18,12 +18,12 @@ from typing import Any
 import pytest
 
 from coffer.adapters.resources.common import TAG_RECOVERY_POINT, TAG_RESTORE_JOB
+from coffer.domain.job_ids import job_id_for
 from coffer.domain.jobs import Job, JobState
 from coffer.domain.manifest import Manifest
 from coffer.domain.recovery_points import RecoveryPointStatus
 from coffer.domain.resources import ResourceType
 from coffer.entrypoints.bootstrap import Root, bootstrap
-from coffer.services.jobs_common import job_id_for
 from coffer_cli.commands.common import stack_settings
 from coffer_cli.local.copy_destinations import DESTINATION_REGION, deploy_storage, session_in, vault_arn
 from coffer_cli.local.samples import (

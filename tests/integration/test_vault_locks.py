@@ -25,11 +25,11 @@ from botocore.exceptions import ClientError
 
 from coffer.domain.clock import FixedClock
 from coffer.domain.errors import NotFound, VaultLockImmutable
+from coffer.domain.job_ids import job_id_for
 from coffer.domain.manifest import Manifest, ManifestPart, VaultLayout
 from coffer.domain.object_lock import LockMode, VersionLock, deletion_refusal, retention_change_refusal
 from coffer.domain.recovery_points import RecoveryPoint
 from coffer.domain.vaults import VaultLockRequest
-from coffer.services.jobs_common import job_id_for
 from coffer_cli.cli import main
 from coffer_cli.commands.vault_context import VaultContext, vault_context
 from coffer_cli.local.samples import create_sample_bucket

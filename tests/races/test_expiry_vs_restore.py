@@ -19,10 +19,10 @@ import pytest
 
 from coffer.adapters.catalog.restore_leases import RestoreLeases
 from coffer.domain.errors import RecoveryPointDeleting, RecoveryPointInUse
+from coffer.domain.job_ids import job_id_for
 from coffer.domain.jobs import JobState
 from coffer.domain.recovery_points import RecoveryPoint, RecoveryPointStatus
 from coffer.domain.resources import ResourceType
-from coffer.services.jobs_common import job_id_for
 from coffer_cli.local.samples import create_sample_table
 from coffer_cli.local.session import LocalCoffer, local_twin
 from coffer_twin.calls import AwsCall, intercepting

@@ -21,9 +21,9 @@ import pytest
 from coffer.adapters.catalog.copy_quota import CopyQuotas
 from coffer.adapters.catalog.turns import TurnQueue
 from coffer.domain.errors import NotFound
+from coffer.domain.job_ids import job_id_for
 from coffer.domain.jobs import Job, JobState
 from coffer.domain.snapshot_quota import snapshot_quota_key
-from coffer.services.jobs_common import job_id_for
 from coffer_cli.local.samples import create_sample_instance, create_sample_volume, sample_network
 from coffer_cli.local.session import LocalCoffer, local_twin
 from coffer_twin.calls import AwsCall, observing

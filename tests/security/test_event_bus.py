@@ -12,8 +12,8 @@ import json
 import pytest
 
 from coffer.domain.errors import NotFound
+from coffer.domain.job_ids import job_id_for
 from coffer.domain.jobs import JobState
-from coffer.services.jobs_common import job_id_for
 from coffer_cli.local.copy_destinations import DESTINATION_REGION, OTHER_ACCOUNT, session_in, vault_arn
 from coffer_cli.local.samples import bucket_snapshot
 

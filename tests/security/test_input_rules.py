@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from coffer.domain.errors import NotFound
+from coffer.domain.job_ids import job_id_for
 from coffer.domain.recovery_points import RecoveryPoint
-from coffer.services.jobs_common import job_id_for
 from coffer_cli.cli import main
 from coffer_cli.local.samples import create_sample_bucket, create_sample_table
 from coffer_cli.local.session import LocalCoffer, local_twin

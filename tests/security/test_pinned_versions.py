@@ -17,10 +17,10 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from coffer.domain.job_ids import job_id_for
 from coffer.domain.manifest import Manifest, ManifestPart, VaultLayout
 from coffer.domain.recovery_points import RecoveryPoint
 from coffer.entrypoints.bootstrap import bootstrap
-from coffer.services.jobs_common import job_id_for
 from coffer_cli.commands.common import stack_settings
 from coffer_cli.local.copy_destinations import DESTINATION_REGION, session_in, vault_arn
 

@@ -23,9 +23,9 @@ from typing import Any
 import pytest
 
 from coffer.domain.errors import NotFound
+from coffer.domain.job_ids import job_id_for
 from coffer.domain.jobs import Job, JobState
 from coffer.domain.manifest import Manifest, ManifestPart, VaultLayout
-from coffer.services.jobs_common import job_id_for
 from coffer_cli.local.samples import bucket_snapshot
 
 from .conftest import Secured

@@ -16,8 +16,8 @@ import pytest
 from faults.conftest import BACKOFF_SCALE, NATIVE_WORKFLOWS, OTHER_WORKFLOWS, PARAMETERS, WORKFLOWS, World
 
 from coffer.domain.errors import NotFound
+from coffer.domain.job_ids import job_id_for
 from coffer.domain.jobs import JobState
-from coffer.services.jobs_common import job_id_for
 from coffer_cli.local.samples import create_sample_table
 from coffer_cli.local.session import local_twin
 from coffer_twin.faults import FaultInjector

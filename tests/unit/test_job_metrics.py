@@ -12,10 +12,10 @@ from fakes.catalog import RecordingJobEvents
 
 from coffer.adapters.aws_services.job_metrics import AnnouncedAndCounted, EmfJobMetrics
 from coffer.domain.job_events import JobChange, announcing
+from coffer.domain.job_ids import job_id_for
 from coffer.domain.jobs import Job, JobKind, JobProgress, JobState, Transition
 from coffer.domain.resources import ResourceType
 from coffer.entrypoints.lambda_runtime import correlation_id
-from coffer.services.jobs_common import job_id_for
 
 NOW = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
 

@@ -2,7 +2,8 @@ import pytest
 
 from coffer.domain.batches import split_by_bytes
 from coffer.domain.errors import InvalidInput
-from coffer.services.jobs_common import job_id_for, reason_from_cause, recovery_point_id_for
+from coffer.domain.job_ids import job_id_for, recovery_point_id_for
+from coffer.services.jobs_common import reason_from_cause
 from coffer.settings import Settings
 
 ENV = {"CATALOG_TABLE": "t", "VAULT_BUCKET": "v", "WORK_BUCKET": "w", "VAULT_KEY_ARN": "k", "AWS_REGION": "eu-west-1"}

@@ -31,6 +31,7 @@ from coffer.domain.errors import (
     UnsupportedResource,
 )
 from coffer.domain.input_rules.text import one_line
+from coffer.domain.job_ids import job_id_for
 from coffer.domain.steps import Refusal, StepError
 from coffer.domain.validation import parse_model
 from coffer.entrypoints.bootstrap import Root, bootstrap
@@ -91,8 +92,6 @@ def correlation_id(event: Any) -> str | None:
         return str(event["job_id"])
     request = event.get("event")
     if isinstance(request, dict) and isinstance(request.get("detail"), dict):
-        from coffer.services.jobs_common import job_id_for
-
         token = request["detail"].get("IdempotencyToken") or request.get("id")
         return job_id_for(str(token)) if token else None
     detail = event.get("detail")

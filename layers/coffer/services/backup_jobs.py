@@ -11,6 +11,7 @@ from coffer.domain.continuous import CONTINUOUS_TYPES
 from coffer.domain.copies import copy_executions
 from coffer.domain.errors import CofferError, CompletionWindowExceeded, InvalidInput, NotFound, ResourceBusy
 from coffer.domain.input_rules.gates import check_backup_request
+from coffer.domain.job_ids import job_id_for, recovery_point_id_for
 from coffer.domain.jobs import Job, JobKind, JobProgress, JobState, Transition, queued_since
 from coffer.domain.manifest import Manifest, PartRef, VaultLayout, WorkLayout
 from coffer.domain.recovery_points import RecoveryPoint, RecoveryPointStatus
@@ -27,7 +28,7 @@ from coffer.ports.vault import VaultStore
 from coffer.ports.work_area import WorkArea
 from coffer.services.audit_log import AuditLog
 from coffer.services.continuous import ContinuousBackups
-from coffer.services.jobs_common import job_id_for, recovery_point_id_for, summary
+from coffer.services.jobs_common import summary
 from coffer.services.vaults import Vaults
 from coffer.settings import Settings
 

@@ -57,6 +57,7 @@ from coffer.domain.errors import (
     UnsupportedOperation,
 )
 from coffer.domain.input_rules.gates import check_copy_request
+from coffer.domain.job_ids import copy_recovery_point_id, job_id_for
 from coffer.domain.jobs import Job, JobKind, JobProgress, JobState, Transition
 from coffer.domain.manifest import Manifest, ManifestPart, ObjectEntry, PartRef, VaultLayout, sha256_hex
 from coffer.domain.recovery_points import RecoveryPoint, RecoveryPointStatus, StorageClass
@@ -74,7 +75,7 @@ from coffer.ports.table_exports import TableExports
 from coffer.ports.vault import VaultStore
 from coffer.ports.work_area import WorkArea
 from coffer.services.audit_log import AuditLog
-from coffer.services.jobs_common import copy_recovery_point_id, job_id_for, summary
+from coffer.services.jobs_common import summary
 from coffer.services.large_objects import (
     LargeObjects,
     copy_composite_blob,

@@ -11,6 +11,7 @@ from typing import Protocol
 
 from coffer.domain.clock import Clock
 from coffer.domain.errors import NotFound
+from coffer.domain.job_ids import job_id_for
 from coffer.domain.jobs import Job, JobKind, JobState
 from coffer.domain.recovery_points import RecoveryPoint, RecoveryPointStatus
 from coffer.domain.steps import FailStep, JobSummary
@@ -18,7 +19,7 @@ from coffer.ports.catalog import Catalog
 from coffer.ports.quotas import SlotQuotas
 from coffer.ports.restore_leases import RestoreLeaseStore
 from coffer.ports.turns import Turns
-from coffer.services.jobs_common import ending_for, job_id_for, reason_from_cause, summary
+from coffer.services.jobs_common import ending_for, reason_from_cause, summary
 from coffer.settings import Settings
 
 

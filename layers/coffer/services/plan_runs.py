@@ -20,6 +20,7 @@ from typing import Any
 from coffer.domain.clock import Clock
 from coffer.domain.continuous import CONTINUOUS_TYPES
 from coffer.domain.errors import NotFound
+from coffer.domain.job_ids import job_id_for
 from coffer.domain.jobs import Job, JobState
 from coffer.domain.plan_runs import (
     PageEntry,
@@ -54,7 +55,6 @@ from coffer.ports.catalog import Catalog
 from coffer.ports.directory import FoundResource, ResourceDirectory
 from coffer.ports.plans import PlanStore
 from coffer.ports.work_area import WorkArea
-from coffer.services.jobs_common import job_id_for
 from coffer.services.retention import RecoveryPointRetention
 from coffer.settings import Settings
 

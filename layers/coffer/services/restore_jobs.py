@@ -10,6 +10,7 @@ from coffer.domain.continuous import RESTORE_TIME, USE_LATEST
 from coffer.domain.errors import CofferError, IntegrityError, InvalidInput, NotFound, RestoreMismatch
 from coffer.domain.input_rules.gates import check_restore_request
 from coffer.domain.input_rules.restore_metadata import restore_bucket_problem
+from coffer.domain.job_ids import job_id_for
 from coffer.domain.jobs import Job, JobKind, JobState, Transition
 from coffer.domain.manifest import Manifest, VaultLayout, sha256_hex
 from coffer.domain.recovery_points import RecoveryPointStatus
@@ -24,7 +25,7 @@ from coffer.ports.source_buckets import SourceBuckets
 from coffer.ports.vault import VaultStore
 from coffer.services.backup_jobs import IDEMPOTENCY_TTL
 from coffer.services.continuous import ContinuousBackups, pitr_time
-from coffer.services.jobs_common import job_id_for, summary
+from coffer.services.jobs_common import summary
 from coffer.services.large_objects import read_pinned, unfinished_deferred
 from coffer.settings import Settings
 

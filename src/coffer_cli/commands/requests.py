@@ -12,9 +12,9 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from coffer.domain.job_ids import job_id_for
 from coffer.domain.jobs import Job
 from coffer.entrypoints.bootstrap import Root
-from coffer.services.jobs_common import job_id_for
 from coffer_cli.commands.common import Stack, request_bus
 from coffer_cli.commands.failures import CliError, ExitCode
 from coffer_cli.commands.job_watch import Display, Follower, ProgressReader, RequestExecution, exit_code_of
