@@ -255,3 +255,16 @@ def test_a_copy_reads_the_pinned_source_version_not_the_newest(stores: Stores) -
     copied = stores.vault.copy_in(VAULT, source, target, later(2), source_version=pinned.version_id)
     assert copied == hashlib.sha256(b"the backed-up bytes").hexdigest()
     assert copied.version_id and stores.vault.get_bytes_version(target, copied.version_id) == b"the backed-up bytes"
+
+
+def test_the_lock_names_s3s_checksum_so_a_blob_written_over_is_not_relied_on(stores: Stores) -> None:
+    """A backup reusing a blob relies on the version HeadObject names (no GET): its checksum, from the same call,
+    must be the content address, or the blob is stored again (object_batches, large_objects, continuous)."""
+    content = f"backed-up content {uuid.uuid4()}".encode()
+    address = hashlib.sha256(content).hexdigest()
+    blob = f"vaults/V/blobs/sha256/{address}"
+    stores.vault.put_locked(blob, content, later(1))
+    assert stores.vault.lock_of(blob).checksum == address and stores.vault.lock_of(blob).holds(blob)
+    stores.vault.put_locked(blob, b"someone else's bytes", later(1))  # a new version over the blob
+    assert not stores.vault.lock_of(blob).holds(blob)
+    assert not stores.vault.lock_of(key()).holds(blob)  # nothing there: nothing to rely on

@@ -67,8 +67,9 @@ def test_large_blobs_are_addressed_apart_and_small_entries_are_unchanged() -> No
     small = ObjectEntry.model_validate(ENTRY)
     assert VaultLayout.blob_of("V", small) == VaultLayout.blob("V", "ab" * 32) == f"vaults/V/blobs/sha256/{'ab' * 32}"
     assert set(small.model_dump(mode="json")) == set(ENTRY) | {
-        "version_id", "content_type", "cache_control", "content_disposition", "content_encoding", "content_language",
-        "metadata", "tags"}  # no multipart fields: manifests of small objects read as before
+        "version_id", "blob_version_id", "content_type", "cache_control", "content_disposition", "content_encoding",
+        "content_language", "metadata", "tags"}  # no multipart fields: manifests of small objects read as before
+    # (blob_version_id: its blob's pinned vault version; null in entries written before versions were pinned)
     large = ObjectEntry.model_validate({**ENTRY, "checksum_type": "COMPOSITE", "parts": 3, "part_size": 5 * MIB})
     assert VaultLayout.blob_of("V", large) == f"vaults/V/blobs/sha256-composite/{'ab' * 32}-3"
     assert ObjectEntry.model_validate_json(large.model_dump_json()) == large

@@ -503,7 +503,9 @@ def test_vault_policy_names_who_writes_each_prefix_and_nothing_else_is_written(r
         "CompleteBackupFunctionRole"}
     assert COPY_ROLE in written["OnlyBackupWritersWriteBlobs"]  # copies into this stack's vaults
     assert written["OnlyOperatorWritesVaultDescriptors"] == {"OperatorRoleArn"}
-    assert written["OnlyAuditWritersWriteAudit"] == {"RecordAuditFunctionRole", "OperatorRoleArn", "LegalHoldRoleArn"}
+    # audit/: RecordAudit, CompleteBackup (backup.complete), the copy role (copy.complete into this stack's chain)
+    assert written["OnlyAuditWritersWriteAudit"] == {"RecordAuditFunctionRole", "CompleteBackupFunctionRole", COPY_ROLE,
+                                                     "OperatorRoleArn", "LegalHoldRoleArn"}
     # Every function role whose own policy writes the vault is named, and no role that does not.
     vault_writers = {name for name, role in roles.items()
                      for a, r, _ in allows(statements_of_role(role))

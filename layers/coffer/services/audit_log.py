@@ -65,6 +65,9 @@ class AuditLog:
                     mode=self._settings.vault_lock_mode, kms_key_id=self._settings.vault_key_arn, create_only=True)
             except AlreadyStored:
                 self._adopt(head)
+                # our own write whose answer was lost (a timeout botocore repeated): adopted, it is our record
+                if idempotency_key and (seq := self._catalog.audit_seq_for(idempotency_key)) is not None:
+                    return self.record(seq)
                 continue
             if self._catalog.move_audit_head(head, ChainHead(record.seq, record.digest()), idempotency_key):
                 return record
@@ -90,7 +93,10 @@ class AuditLog:
         if record.seq != head.seq + 1 or record.prev_hash != head.hash or record.digest() != stored_hash:
             raise IntegrityError(f"audit log jammed: {key} does not chain onto record {head.seq}; "
                                  "run `coffer audit verify`")
-        self._catalog.move_audit_head(head, ChainHead(record.seq, stored_hash))
+        # with the record's own idempotency key (unless taken): a retried append of it then finds it, not adds another
+        key_free = record.idempotency_key and self._catalog.audit_seq_for(record.idempotency_key) is None
+        self._catalog.move_audit_head(head, ChainHead(record.seq, stored_hash),
+                                      record.idempotency_key if key_free else None)
 
     def record(self, seq: int) -> AuditRecord:
         return parse_stored(self._vault.get_bytes(audit_key(seq)))[0]
