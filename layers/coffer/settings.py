@@ -24,6 +24,9 @@ class Settings:
     batch_bytes: int = 10 * 1024**3
     pages_per_listing: int = 5
     default_retention_days: int = 35
+    #: days past a recovery point's date its shared blobs are locked (Seal.ahead): each unchanged object's lock is
+    #: then extended about once per this many days instead of at every backup
+    lock_slack_days: int = 0
     vault_lock_mode: str = "GOVERNANCE"
     #: copies: the role member/template.yaml makes in a destination account, the name of the Coffer
     #: stack in the destination region, and AWS's per-region limits on snapshot copies in progress
@@ -90,6 +93,7 @@ class Settings:
                 batch_bytes=int(env.get("BATCH_BYTES", str(10 * 1024**3))),
                 pages_per_listing=int(env.get("PAGES_PER_LISTING", "5")),
                 default_retention_days=int(env.get("DEFAULT_RETENTION_DAYS", "35")),
+                lock_slack_days=int(env.get("LOCK_SLACK_DAYS", "0")),
                 vault_lock_mode=env.get("VAULT_LOCK_MODE", "GOVERNANCE"),
                 copy_role_name=env.get("COPY_ROLE_NAME", "coffer-copy"),
                 copy_destination_stack=env.get("COPY_DESTINATION_STACK", "coffer"),

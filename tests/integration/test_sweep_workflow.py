@@ -34,7 +34,9 @@ START = (datetime.now(UTC) - timedelta(days=300)).replace(hour=2, minute=0, seco
 @pytest.fixture(scope="module")
 def twin() -> Iterator[tuple[LocalCoffer, FixedClock]]:
     clock = FixedClock(START)
-    with local_twin(ROOT, clock=clock) as coffer:
+    # these tests count the days to the day: blobs locked exactly to their recovery points' dates (locking ahead,
+    # LockSlackDays, is held by tests/integration/test_lock_slack.py)
+    with local_twin(ROOT, clock=clock, parameters={"LockSlackDays": "0"}) as coffer:
         yield coffer, clock
 
 

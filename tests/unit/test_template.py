@@ -35,6 +35,7 @@ ENV_CONTRACT = {
     "POLL_SECONDS": {"Ref": "PollSeconds"},
     "BATCH_SIZE": {"Ref": "BatchSize"},
     "DEFAULT_RETENTION_DAYS": {"Ref": "DefaultRetentionDays"},
+    "LOCK_SLACK_DAYS": {"Ref": "LockSlackDays"},
     "POWERTOOLS_SERVICE_NAME": "coffer",
     "POWERTOOLS_METRICS_NAMESPACE": "Coffer",
     "POWERTOOLS_LOG_LEVEL": {"Ref": "LogLevel"},

@@ -18,7 +18,7 @@ under it COMPLIANCE until their own dates - stricter than AWS Backup, never weak
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -156,6 +156,13 @@ class Seal:
     mode: LockMode
     retain_until: datetime
     kms_key_arn: str
+
+    def ahead(self, slack_days: int) -> Seal:
+        """The seal a shared blob is locked with: `slack_days` past this recovery point's date. Each daily backup
+        needs its blobs locked one day longer than the last; locked ahead, an unchanged blob is extended about once
+        per `slack_days` days instead of daily (the lock extension was 69 % of an S3 backup's requests). The cost:
+        an object deleted at its source stays locked up to `slack_days` longer."""
+        return replace(self, retain_until=self.retain_until + timedelta(days=slack_days)) if slack_days else self
 
 
 def validate_access_statement(statement: dict[str, Any], index: int = 0) -> dict[str, Any]:

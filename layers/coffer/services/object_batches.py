@@ -137,7 +137,10 @@ class ObjectBatches:
         ref = PartRef(seq=seq, key=part_key, sha256=sha, version_id=sha.version_id, objects=len(entries),
                       bytes=sum(e.size for e in entries),
                       first_key=entries[0].key if entries else None, last_key=entries[-1].key if entries else None)
-        self._catalog.put_objects(job.vault_name, bucket, index)
+        # the object index is written only where a record changed (new content, a lock extended, a warm-until
+        # raised): with locks ahead, most unchanged objects write nothing
+        self._catalog.put_objects(job.vault_name, bucket, {key: record for key, record in index.items()
+                                                           if record != known.get(key)})
         self._catalog.put_part(job_id, seq, {"seq": seq, "part": ref.model_dump(mode="json"), "copied": copied,
                                          "reused": reused, "bytes_copied": bytes_copied, "failed": failed,
                                          **({"deferred": deferred} if deferred else {})})
@@ -184,8 +187,9 @@ class ObjectBatches:
             warm = keep_warm(self._vault, blob, warm_needed)
         recompliance = seal.mode is LockMode.COMPLIANCE and mode != LockMode.COMPLIANCE
         if locked_until is None or locked_until < seal.retain_until or recompliance:
-            lock = self._vault.secure(blob, seal)  # extends, or re-seals a GOVERNANCE blob as COMPLIANCE
-            locked_until, mode = lock[1] or seal.retain_until, lock.mode
+            ahead = seal.ahead(self._settings.lock_slack_days)  # so the next days' backups need not extend it
+            lock = self._vault.secure(blob, ahead)  # extends, or re-seals a GOVERNANCE blob as COMPLIANCE
+            locked_until, mode = lock[1] or ahead.retain_until, lock.mode
             facts["blob_version_id"] = pinned_version(blob, lock)
         entry = ObjectEntry.model_validate({k: v for k, v in facts.items() if k in ObjectEntry.model_fields})
         record = {**entry.model_dump(mode="json", exclude={"tags"}), "retain_until": locked_until.isoformat(),
@@ -216,15 +220,16 @@ class ObjectBatches:
             if found.holds(blob) and (found.storage_class or "STANDARD") not in ARCHIVE_CLASSES:
                 return blob, found[1], found.mode, False, found.version_id
             tags = warm_tags(warm_until)
+            ahead = seal.ahead(self._settings.lock_slack_days)  # a new blob too: tomorrow's backup need not extend it
             if staging is not None:
-                stored = self._vault.copy_in(self._work.bucket, staging, blob, seal.retain_until, seal=seal, tags=tags)
+                stored = self._vault.copy_in(self._work.bucket, staging, blob, ahead.retain_until, seal=ahead,
+                                             tags=tags)
             else:
-                stored = self._vault.copy_in(bucket, facts["key"], blob, seal.retain_until, facts.get("version_id"),
-                                             seal,
-                                         tags)
+                stored = self._vault.copy_in(bucket, facts["key"], blob, ahead.retain_until, facts.get("version_id"),
+                                             ahead, tags)
             if stored != facts["sha256"]:
                 raise IntegrityError(f"{facts['key']}: vault copy has SHA-256 {stored}, expected {facts['sha256']}")
-            return blob, seal.retain_until, seal.mode, True, stored.version_id
+            return blob, ahead.retain_until, ahead.mode, True, stored.version_id
         finally:
             if staging is not None:
                 self._work.delete(staging)

@@ -1,0 +1,102 @@
+"""Locking ahead (LockSlackDays, domain/vaults.py Seal.ahead): daily backups of unchanged objects extend no lock and
+write no index record on most days, and an object's blob is never locked less than its recovery points need.
+
+Counted on the twin at botocore's send (coffer_twin.calls.CallRecorder), as bench/ counts them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from coffer.domain.clock import FixedClock
+from coffer.domain.manifest import Manifest, ManifestPart, VaultLayout, sha256_hex
+from coffer.domain.recovery_points import RecoveryPoint
+from coffer_cli.local.session import LocalCoffer, local_twin
+from coffer_twin.calls import CallRecorder
+
+ROOT = Path(__file__).resolve().parents[2]
+START = (datetime.now(UTC) - timedelta(days=200)).replace(hour=1, minute=0, second=0, microsecond=0)
+SLACK = 14
+OBJECTS = 12
+
+
+@pytest.fixture(scope="module")
+def twin() -> Iterator[tuple[LocalCoffer, FixedClock]]:
+    clock = FixedClock(START)
+    with local_twin(ROOT, clock=clock, parameters={"LockSlackDays": str(SLACK)}) as coffer:
+        yield coffer, clock
+
+
+def backup(coffer: LocalCoffer, bucket: str, token: str) -> tuple[RecoveryPoint, CallRecorder]:
+    with CallRecorder() as calls:
+        result = coffer.start_backup({"ResourceArn": f"arn:aws:s3:::{bucket}", "IdempotencyToken": token,
+                                      "Lifecycle": {"DeleteAfterDays": 35}})
+    assert result["status"] == "SUCCEEDED", result
+    job = coffer.deps.catalog.get_job(result["output"]["job_id"])
+    return coffer.deps.catalog.get_recovery_point(job.recovery_point_id), calls
+
+
+def blob_locks(coffer: LocalCoffer, rp: RecoveryPoint) -> dict[str, datetime]:
+    vault = coffer.deps.vault
+    manifest = Manifest.model_validate_json(vault.get_bytes(rp.manifest_key or ""))
+    blobs = {VaultLayout.blob_of(rp.vault_name, entry) for part in manifest.parts
+             for entry in ManifestPart.model_validate(vault.get_json(part.key)).entries}
+    locks = {blob: vault.lock_of(blob)[1] for blob in blobs}
+    assert all(until is not None for until in locks.values())
+    return {blob: until for blob, until in locks.items() if until is not None}
+
+
+def test_unchanged_objects_are_extended_once_per_slack_and_never_locked_short(
+        twin: tuple[LocalCoffer, FixedClock]) -> None:
+    coffer, clock = twin
+    s3 = coffer.client("s3")
+    s3.create_bucket(Bucket="slack-source")
+    for n in range(OBJECTS):
+        s3.put_object(Bucket="slack-source", Key=f"k{n:02d}", Body=f"object {n}".encode())
+
+    first, _ = backup(coffer, "slack-source", "slack-day-0")
+    assert first.delete_at is not None
+    for until in blob_locks(coffer, first).values():
+        assert until >= first.delete_at + timedelta(days=SLACK) - timedelta(seconds=1)
+
+    extended_on: dict[int, int] = {}
+    index_writes: dict[int, int] = {}
+    for day in range(1, SLACK + 3):
+        clock.set(START + timedelta(days=day))
+        rp, calls = backup(coffer, "slack-source", f"slack-day-{day}")
+        extended_on[day] = calls.count(service="s3", operation="PutObjectRetention")
+        index_writes[day] = calls.count(service="dynamodb", operation="BatchWriteItem")
+        assert rp.delete_at is not None
+        # the lock is never shorter than the newest recovery point needs
+        assert all(until >= rp.delete_at - timedelta(seconds=1) for until in blob_locks(coffer, rp).values())
+
+    # days 1..SLACK: the blobs were locked ahead - no extension, no index write
+    assert all(extended_on[d] == 0 for d in range(1, SLACK + 1)), extended_on
+    assert all(index_writes[d] == 0 for d in range(1, SLACK + 1)), index_writes
+    # the first day past the slack: every blob extended once (again SLACK days ahead), then quiet again
+    assert extended_on[SLACK + 1] == OBJECTS and index_writes[SLACK + 1] >= 1, extended_on
+    assert extended_on[SLACK + 2] == 0, extended_on
+
+
+def test_a_changed_object_is_copied_and_locked_ahead_and_the_index_writes_only_its_record(
+        twin: tuple[LocalCoffer, FixedClock]) -> None:
+    coffer, clock = twin
+    s3 = coffer.client("s3")
+    s3.create_bucket(Bucket="slack-changes")
+    for n in range(OBJECTS):
+        s3.put_object(Bucket="slack-changes", Key=f"k{n:02d}", Body=f"object {n}".encode())
+    clock.set(START + timedelta(days=40))
+    backup(coffer, "slack-changes", "changes-day-0")
+    s3.put_object(Bucket="slack-changes", Key="k03", Body=b"changed")
+    clock.set(START + timedelta(days=41))
+    rp, calls = backup(coffer, "slack-changes", "changes-day-1")
+    assert calls.count(service="s3", operation="PutObjectRetention") == 0
+    written = [c for c in calls.select(service="dynamodb", operation="BatchWriteItem") if b"OBJIDX#" in c.body]
+    assert len(written) == 1 and written[0].body.count(b"PutRequest") == 1  # k03's record only
+    assert rp.delete_at is not None
+    changed = VaultLayout.blob(rp.vault_name, sha256_hex(b"changed"))
+    assert blob_locks(coffer, rp)[changed] >= rp.delete_at + timedelta(days=SLACK) - timedelta(seconds=1)
