@@ -26,7 +26,10 @@ How a job's counts become dollars (approximations, each named):
   loop (its states counted from the ASL) runs once more: `--snapshot-minutes` adds those polls, each one
   invocation, its states' transitions and one catalog read.
 - S3 scale runs are priced per object and multiplied out: the 1 %-changed run for each day of the month, the
-  first (full) run as a one-off. The measured change rate must be the estate's.
+  first (full) run as a one-off. The measured change rate must be the estate's. The 1 %-changed run is the day after
+  the first: with blobs locked ahead (template.yaml's LockSlackDays) it extends no lock, so the model adds what a
+  month of days does on average - each unchanged object's lock extended once per LockSlackDays + 1 days (a
+  HeadObject, a PutObjectRetention and its index record) - where the run counted fewer.
 - Storage: Coffer's vault is content-addressed S3 Standard: each bucket's bytes once, plus the changed objects'
   old bytes for the retention period, plus each retained recovery point's manifest (about 300 bytes an entry).
   AWS Backup's S3 backups: the same bytes at its warm-storage price, each object billed at least 128 KB, plus the
@@ -120,7 +123,7 @@ def price_job(record: dict[str, Any], prices: dict[str, Any], assume: Assumption
                               + rru * prices["dynamodb"]["read_request_unit_per_million"]) / 1e6
         elif service == "kms":
             bill.kms += count * prices["kms"]["request_per_10000"] / 10_000
-        elif service == "events" and name == "PutEvents":
+        elif service in ("events", "eventbridge") and name == "PutEvents":
             bill.events += count * prices["eventbridge"]["custom_event_per_million"] / 1e6
         # lambda.Invoke is priced below from the invocations; EC2, RDS, STS, CloudFormation and Step Functions'
         # own API calls are free.
@@ -154,10 +157,20 @@ def poll_loop_states(asl: dict[str, Any], wait_state: str = "WaitForBackup") -> 
     return len(seen)
 
 
-def poll_seconds_of_template(template: Path) -> int:
+def template_default(template: Path, parameter: str) -> int:
     from coffer_twin.cfn_yaml import load_template  # the twin's loader understands CloudFormation's short tags
 
-    return int(load_template(template)["Parameters"]["PollSeconds"]["Default"])
+    return int(load_template(template)["Parameters"][parameter]["Default"])
+
+
+def amortised_extensions(run: dict[str, Any], objects: int, change_rate: float, slack_days: int) -> dict[str, Any]:
+    """The lock extensions an average day adds to a measured day-after run (see the module doc): a record to price."""
+    unchanged = objects * (1 - change_rate)
+    counted = run.get("calls_by_operation", {}).get("s3.PutObjectRetention", 0)
+    missing = max(0.0, unchanged / (slack_days + 1) - counted)
+    return {"calls_by_operation": {"s3.HeadObject": missing, "s3.PutObjectRetention": missing,
+                                   "dynamodb.BatchWriteItem": missing / 25},
+            "api_calls_by_handlers": missing * 2}
 
 
 def native_month(results: dict[str, Any], estate: Estate, prices: dict[str, Any], assume: Assumptions,
@@ -176,16 +189,35 @@ def native_month(results: dict[str, Any], estate: Estate, prices: dict[str, Any]
     return bill, detail
 
 
+#: the S3 backup's functions whose invocations (one state transition each) grow with the objects; the others run once
+#: a job
+_PER_OBJECT_FUNCTIONS = ("CopyBatchFunction", "ListBatchesFunction")
+
+
+def scaled_run(run: dict[str, Any], factor: float) -> dict[str, Any]:
+    """A measured S3 run as it would be with `factor` times the objects: calls, and the invocations and transitions
+    of the batch and listing steps, grow with the objects; a job's own steps (start, complete) do not."""
+    by_function = run.get("invocations_by_function", {})
+    growing = sum(by_function.get(name, 0) for name in _PER_OBJECT_FUNCTIONS)
+    return {"calls_by_operation": {op: n * factor for op, n in run.get("calls_by_operation", {}).items()},
+            "api_calls_by_handlers": run.get("api_calls_by_handlers", 0) * factor,
+            "lambda_invocations": run.get("lambda_invocations", 0) - growing + growing * factor,
+            "state_transitions": run.get("state_transitions", 0) - growing + growing * factor}
+
+
 def s3_month(scale: dict[str, Any], estate: Estate, prices: dict[str, Any], assume: Assumptions,
-             objects_per_bucket: int) -> tuple[Bill, Bill, Bill, Bill]:
+             objects_per_bucket: int, slack_days: int = 0) -> tuple[Bill, Bill, Bill, Bill]:
     """(Coffer's month, Coffer's one-off first backup, AWS Backup's month, AWS Backup's first backup) for the S3
     part of the estate with `objects_per_bucket` objects a bucket."""
     measured = int(scale["objects"])
     factor = objects_per_bucket / measured
-    daily = price_job(scale["one_percent_changed"], prices, assume)
-    first = price_job(scale["first"], prices, assume)
-    coffer = Bill().add(daily, factor * estate.buckets * estate.backups_per_month)
-    coffer_first = Bill().add(first, factor * estate.buckets)
+    changed = scale["one_percent_changed"]
+    extensions = amortised_extensions(changed, measured, estate.change_rate, slack_days)
+    daily = price_job(scaled_run(changed, factor), prices, assume).add(
+        price_job(scaled_run(extensions, factor), prices, assume))
+    first = price_job(scaled_run(scale["first"], factor), prices, assume)
+    coffer = Bill().add(daily, estate.buckets * estate.backups_per_month)
+    coffer_first = Bill().add(first, estate.buckets)
     objects = objects_per_bucket * estate.buckets
     kept = 1 + estate.change_rate * estate.retention_days
     coffer.storage = (objects * estate.object_kib * KIB * kept
@@ -202,7 +234,7 @@ def s3_month(scale: dict[str, Any], estate: Estate, prices: dict[str, Any], assu
 
 
 def model(results: dict[str, Any], prices: dict[str, Any], estate: Estate, assume: Assumptions,
-          poll_seconds: int, poll_states: int, sizes: list[int]) -> dict[str, Any]:
+          poll_seconds: int, poll_states: int, sizes: list[int], slack_days: int = 0) -> dict[str, Any]:
     scale = results["scale"]
     changed = scale["one_percent_changed"]
     measured_rate = int(changed.get("objects_copied", 0)) / max(1, int(scale["objects"]))
@@ -212,9 +244,11 @@ def model(results: dict[str, Any], prices: dict[str, Any], estate: Estate, assum
     native, native_detail = native_month(results, estate, prices, assume, poll_seconds, poll_states)
     by_size = {}
     for size in sizes:
-        coffer_s3, coffer_first, aws_s3, aws_first = s3_month(scale, estate, prices, assume, size)
+        coffer_s3, coffer_first, aws_s3, aws_first = s3_month(scale, estate, prices, assume, size, slack_days)
         coffer = Bill().add(coffer_s3).add(native)
-        calls = changed["api_calls"] / int(scale["objects"])
+        extra = amortised_extensions(changed, int(scale["objects"]), estate.change_rate, slack_days)
+        calls = (changed["api_calls"] + extra["api_calls_by_handlers"]
+                 + extra["calls_by_operation"]["dynamodb.BatchWriteItem"]) / int(scale["objects"])
         by_size[str(size)] = {
             "coffer_month": coffer.rounded(), "coffer_s3_month": coffer_s3.rounded(), "coffer_native_month":
             native.rounded(), "coffer_first_backup_once": coffer_first.rounded(), "aws_backup_month": aws_s3.rounded(),
@@ -225,6 +259,7 @@ def model(results: dict[str, Any], prices: dict[str, Any], estate: Estate, assum
     return {"date": datetime.now(UTC).isoformat(timespec="seconds"), "prices": prices["date"],
             "counts_from": {"scale": scale.get("date"), "per_type": results.get("date")},
             "estate": asdict(estate), "assumptions": asdict(assume), "poll_seconds": poll_seconds,
+            "lock_slack_days": slack_days, "scale_objects": int(scale["objects"]),
             "poll_loop_states": poll_states, "native": native_detail, "by_objects_per_bucket": by_size}
 
 
@@ -256,8 +291,10 @@ def main() -> int:
     prices = json.loads(args.prices.read_text())
     estate = Estate(snapshot_minutes=args.snapshot_minutes)
     asl = json.loads((ROOT / "statemachines" / "backup.asl.json").read_text())
-    out = model(results, prices, estate, Assumptions(), poll_seconds_of_template(ROOT / "template.yaml"),
-                poll_loop_states(asl), args.objects or [100_000, 1_000_000])
+    template = ROOT / "template.yaml"
+    out = model(results, prices, estate, Assumptions(), template_default(template, "PollSeconds"),
+                poll_loop_states(asl), args.objects or [100_000, 1_000_000],
+                template_default(template, "LockSlackDays"))
     print(_table(out))
     if not args.no_write:
         merged = json.loads(args.results.read_text())
