@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from twins import Twins
 
 from coffer.adapters.catalog.dynamodb import DynamoCatalog
 from coffer.adapters.catalog.plans import PlanCatalog
@@ -42,7 +43,7 @@ from coffer.services.jobs_common import job_id_for
 from coffer_cli.commands.common import stack_settings
 from coffer_cli.local.copy_destinations import DESTINATION_REGION, prepare_copy_destination, session_in, vault_arn
 from coffer_cli.local.samples import bucket_snapshot, create_sample_table, create_sample_volume, table_items
-from coffer_cli.local.session import LocalCoffer, local_twin
+from coffer_cli.local.session import LocalCoffer
 from coffer_twin.calls import DRIVER, ENGINE, CallRecorder
 from coffer_twin.faults import FaultInjector, asl_task_functions
 
@@ -614,8 +615,8 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world() -> Iterator[World]:
-    with local_twin(ROOT, parameters=PARAMETERS) as coffer, FaultInjector(backoff_scale=BACKOFF_SCALE) as faults:
+def world(twins: Twins) -> Iterator[World]:
+    with twins.fresh(PARAMETERS) as coffer, FaultInjector(backoff_scale=BACKOFF_SCALE) as faults:
         yield World(coffer, faults)
 
 

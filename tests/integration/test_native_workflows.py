@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from twins import Twins
 
 from coffer.adapters.resources.common import TAG_RECOVERY_POINT, TAG_RESTORE_JOB
 from coffer.domain.jobs import JobState
@@ -24,14 +25,14 @@ from coffer_cli.local.samples import (
     create_sample_instance,
     create_sample_volume,
 )
-from coffer_cli.local.session import LocalCoffer, local_twin
+from coffer_cli.local.session import LocalCoffer
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def coffer() -> Iterator[LocalCoffer]:
-    with local_twin(ROOT) as deployed:
+def coffer(twins: Twins) -> Iterator[LocalCoffer]:
+    with twins.fresh() as deployed:
         yield deployed
 
 

@@ -17,13 +17,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from twins import Twins
 
 from coffer.domain.clock import FixedClock
 from coffer.domain.manifest import Manifest, ManifestPart, VaultLayout
 from coffer.domain.recovery_points import RecoveryPoint, RecoveryPointStatus, StorageClass
 from coffer_cli.cli import main
 from coffer_cli.local.samples import create_sample_volume
-from coffer_cli.local.session import LocalCoffer, local_twin
+from coffer_cli.local.session import LocalCoffer
 from coffer_cli.local.ticks import TwinScheduler
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,9 +33,9 @@ START = (datetime.now(UTC) - timedelta(days=300)).replace(hour=2, minute=0, seco
 
 
 @pytest.fixture(scope="module")
-def twin() -> Iterator[tuple[LocalCoffer, FixedClock]]:
+def twin(twins: Twins) -> Iterator[tuple[LocalCoffer, FixedClock]]:
     clock = FixedClock(START)
-    with local_twin(ROOT, clock=clock) as coffer:
+    with twins.fresh(clock=clock) as coffer:
         yield coffer, clock
 
 
