@@ -80,3 +80,28 @@ def test_a_workflow_that_does_not_end_in_time_is_a_timeout_at_the_timeout(twins:
         assert 0.5 <= time.monotonic() - began < 5
         sfn.stop_execution(executionArn=arn)
         assert twin.wait(arn, timeout=10)["status"] == "ABORTED"  # a stop ends the wait too
+
+
+def test_the_factory_keeps_one_twin_per_configuration_and_prepares_it_once(twins: Twins) -> None:
+    """tests/twins.py: a module asking for the configuration already open gets that twin, prepared once; another
+    configuration, or a fresh twin, closes it first (one twin per process)."""
+    prepared: list[str] = []
+
+    def sample_bucket(coffer: Any) -> str:
+        prepared.append("made")
+        coffer.client("s3").create_bucket(Bucket="shared-sample")
+        return "shared-sample"
+
+    deploys = twins.deploys
+    first, bucket = twins.shared({"BatchSize": "3"}, prepare=sample_bucket)
+    again, same = twins.shared({"BatchSize": "3"}, prepare=sample_bucket)
+    assert again is first and same == bucket == "shared-sample" and prepared == ["made"]
+    assert twins.deploys == deploys + 1
+    assert first.twin.function_env("ListBatchesFunction")["BATCH_SIZE"] == "3"
+
+    other, _ = twins.shared({"BatchSize": "5"})
+    assert other is not first and twins.deploys == deploys + 2
+    assert other.twin.function_env("ListBatchesFunction")["BATCH_SIZE"] == "5"
+    assert Twin._open is other.twin  # the first was closed: one twin per process
+    with twins.fresh() as fresh:
+        assert "shared-sample" not in {b["Name"] for b in fresh.client("s3").list_buckets()["Buckets"]}
