@@ -12,11 +12,12 @@ response normalisation it inherits was left empty when the interpreter was taken
 
 The twin puts the normalisation back for this integration only, from botocore's own service model (the
 helpers ``_to_boto_request``/``_from_boto_response`` are still in moto). A ``.sync`` task watches its
-child from 10 ms, doubling up to 0.25 s (moto: every 0.5 s), by reading the child execution's status in
-moto's backend, and calls DescribeExecution once, when the child has ended, for AWS's result. AWS follows
-the child by events and charges nothing for it; moto polled DescribeExecution, each call scanning every
-execution of the child's state machine, which made a plan run over thousands of nested backups quadratic
-(93 % of a 3,000-resource run's API calls were these polls).
+child by reading the child execution's status in moto's backend, whenever an execution ends (the twin's
+:class:`.waits.ExecutionEnds`) and at the latest after 10 ms, doubling up to 0.25 s (moto: every 0.5 s),
+and calls DescribeExecution once, when the child has ended, for AWS's result. AWS follows the child by
+events and charges nothing for it; moto polled DescribeExecution, each call scanning every execution of the
+child's state machine, which made a plan run over thousands of nested backups quadratic (93 % of a
+3,000-resource run's API calls were these polls).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from contextlib import ExitStack, contextmanager
 from functools import cache
 from typing import Any
 from unittest import mock
+
+from .waits import ExecutionEnds
 
 __all__ = ["SYNC_POLL_SECONDS", "nested_executions"]
 
@@ -47,7 +50,8 @@ def _operation(action: str) -> Any:
 
 
 @contextmanager
-def nested_executions() -> Iterator[None]:
+def nested_executions(ends: ExecutionEnds | None = None) -> Iterator[None]:
+    """`ends`: wake a ``.sync`` task when an execution ends (else it only sleeps its backoff)."""
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (
         StateTaskServiceSfn,
     )
@@ -88,10 +92,14 @@ def nested_executions() -> Iterator[None]:
             return original_sync(self, env, sync_resolver, timeout_seconds, callback_endpoint, heartbeat_endpoint)
         delay = SYNC_POLL_SECONDS
         while env.is_running():
+            seen = ends.count if ends is not None else 0  # before the check: an end after it wakes the wait
             result = sync_resolver()
             if result:
                 return result
-            time.sleep(delay)
+            if ends is not None:
+                ends.wait_for_any(seen, delay)
+            else:
+                time.sleep(delay)
             delay = min(delay * 2, SYNC_POLL_MAX_SECONDS)
         return None
 

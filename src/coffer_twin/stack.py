@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 from unittest import mock
 
-__all__ = ["DeployedStack", "TwinDeployError", "check_parameters", "create_stack", "event_buses_referenced_by_name"]
+__all__ = ["DeployedStack", "TwinDeployError", "check_parameters", "create_stack", "event_buses_referenced_by_name",
+           "names_of"]
 
 _CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
 
@@ -74,6 +75,23 @@ def event_buses_referenced_by_name() -> Iterator[None]:
 
     with mock.patch.object(EventBus, "physical_resource_id", property(lambda bus: bus.name), create=True):
         yield
+
+
+@contextmanager
+def names_of(stack_name: str, region: str) -> Iterator[None]:
+    """The suffixes CloudFormation adds to physical names (``coffer-twin-CheckBackupFunction-IR4769JZGRB0``),
+    drawn from moto's random seeded by the stack: the same template deployed again as the same stack has the
+    same names, so its workflow definitions repeat and each is parsed once per process (:mod:`.asl_cache`;
+    random suffixes made every twin parse all seven again, most of a deploy). Still unique within a twin, as
+    in AWS; moto's random carries on afterwards as if the deploy had drawn nothing."""
+    from moto.moto_api._internal import mock_random
+
+    state = mock_random.getstate()
+    mock_random.seed(f"{stack_name}/{region}")
+    try:
+        yield
+    finally:
+        mock_random.setstate(state)
 
 
 def check_parameters(template: dict[str, Any], parameters: dict[str, str]) -> None:

@@ -9,6 +9,7 @@ Distributed Map ends and writes its results as in AWS (:mod:`.distributed_map`).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sys
@@ -45,14 +46,22 @@ from .s3_conditional import atomic_conditional_puts
 from .s3_events import S3EventBridge
 from .s3_multipart import s3_multipart_checksums
 from .sam_transform import to_cloudformation
-from .stack import DeployedStack, TwinDeployError, check_parameters, create_stack, event_buses_referenced_by_name
-from .waits import compressed_waits
+from .stack import (
+    DeployedStack,
+    TwinDeployError,
+    check_parameters,
+    create_stack,
+    event_buses_referenced_by_name,
+    names_of,
+)
+from .waits import ExecutionEnds, compressed_waits
 
 __all__ = ["ExecutionResult", "Twin", "TwinDeployError", "TwinInvokeError"]
 
 MOTO_CONFIG: dict[str, Any] = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 _ARTIFACT_KEY = "twin/code.zip"
-_POLL_SECONDS = 0.005
+#: Twin.wait asks DescribeExecution again after this long even if no end was signalled (a safety net only)
+_RECHECK_SECONDS = 1.0
 
 
 class TwinInvokeError(RuntimeError):
@@ -115,6 +124,7 @@ class Twin:
         self._router = LambdaRouter(region, env_overrides)
         self._delivery = StepFunctionsDelivery()
         self._s3_events = S3EventBridge()
+        self._ends = ExecutionEnds()
         self._session: Any = None
         self._clients: dict[str, Any] = {}
         self._functions: dict[str, FunctionSource] = {}
@@ -205,6 +215,7 @@ class Twin:
         self._exit.enter_context(parsed_once())
         self._exit.enter_context(cached_plumbing())  # one boto3 client per service for moto's engine
         self._exit.enter_context(compressed_waits(self._wait_scale))
+        self._exit.enter_context(self._ends.installed())  # Twin.wait sleeps until the execution ends
         self._exit.enter_context(archived_metadata_readable())  # tags of GLACIER objects, as in S3
         self._exit.enter_context(honoured_client_tokens())  # EC2's and DynamoDB's ClientToken idempotency, as in AWS
         self._exit.enter_context(export_arns_as_aws_makes_them())  # table/<name>/export/<id>, as in AWS
@@ -212,7 +223,7 @@ class Twin:
         self._exit.enter_context(fast_table_listing())  # Query without re-casting the whole table each time
         self._exit.enter_context(atomic_conditional_puts())
         self._exit.enter_context(s3_multipart_checksums())  # part checksums and Object Lock, as S3 answers
-        self._exit.enter_context(nested_executions())  # states:startExecution(.sync) tasks
+        self._exit.enter_context(nested_executions(self._ends))  # states:startExecution(.sync) tasks
         self._exit.enter_context(transactions_by_item())  # TransactWriteItems without table copies
         self._exit.enter_context(event_buses_referenced_by_name())  # Ref of an event bus is its name
         # DocumentDB clusters, Neptune restores (moto lacks both); a restore into an existing cluster fails, as in AWS
@@ -220,7 +231,7 @@ class Twin:
         self._exit.callback(self._drain, first_thread)  # first to run on close: patches still in place
 
         self.template = to_cloudformation(packaged.template, self._parameters)
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), names_of(self.stack_name, self.region):
             warnings.filterwarnings("ignore", message=".*not supported by moto's CloudFormation.*")
             self._stack = create_stack(self.session, self.stack_name, self.template, self._parameters)
             resolver = TemplateResolver(self.account_id, self.region, self.stack_name)
@@ -271,8 +282,10 @@ class Twin:
                     s3.delete_bucket_policy(Bucket=bucket)
 
     def _package(self, template: dict[str, Any], base_dir: Path) -> PackagedTemplate:
-        """Upload the placeholder artifact and rewrite the template's local paths to it."""
-        bucket = f"coffer-twin-artifacts-{uuid.uuid4().hex[:12]}"
+        """Upload the placeholder artifact and rewrite the template's local paths to it. The bucket's name is
+        the stack's (each twin is a fresh moto), so the packaged template, and its transform, repeat."""
+        digest = hashlib.sha256(f"{self.stack_name}/{self.region}".encode()).hexdigest()[:12]
+        bucket = f"coffer-twin-artifacts-{digest}"
         s3 = self.client("s3")
         if self.region == "us-east-1":
             s3.create_bucket(Bucket=bucket)
@@ -427,7 +440,8 @@ class Twin:
         )
 
     def wait(self, execution_arn: str, timeout: float = 30.0) -> ExecutionResult:
-        """Poll DescribeExecution until the execution is no longer RUNNING (moto runs it in a thread)."""
+        """Sleep until the execution is no longer RUNNING (moto runs it in a thread, which says when it ends:
+        :class:`.waits.ExecutionEnds`), then describe it."""
         sfn = self.client("stepfunctions")
         deadline = time.monotonic() + timeout
         while True:
@@ -441,9 +455,10 @@ class Twin:
                     error=described.get("error"),
                     cause=described.get("cause"),
                 )
-            if time.monotonic() > deadline:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
                 raise TimeoutError(f"{execution_arn} still RUNNING after {timeout}s")
-            time.sleep(_POLL_SECONDS)
+            self._ends.wait_for(execution_arn, min(remaining, _RECHECK_SECONDS))
 
     def run(self, logical_id: str, input: Any, timeout: float = 30.0) -> ExecutionResult:
         """Start an execution and wait for its end."""

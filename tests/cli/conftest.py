@@ -4,19 +4,30 @@ the environment, talking HTTP to an endpoint named by AWS_ENDPOINT_URL.
 The endpoint is moto's server mode (`ThreadedMotoServer`) started in the test process beside a deployed twin:
 the server serves moto's process-wide backends, so the subprocess sees the twin's stack, and an event it puts
 on EventBridge starts the real workflows (the twin's patches of moto's backends are process-wide too).
+
+`Shell.run_in_process` runs the same command lines through `coffer_cli.cli.main` in this process, with the
+same clean environment (os.environ replaced for the batch), each command's stdout and stderr its own, and its
+exit status as a process would have it: for a matrix of hundreds of command lines where a process of its own
+adds nothing but a second of interpreter start (a few of each kind stay processes, to hold the entry point).
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import threading
+import traceback
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
@@ -58,6 +69,65 @@ class Shell:
         return subprocess.run([*coffer_command(), *argv], env=shell_env(self.endpoint, **(env or {})),
                               cwd=self.cwd, input=stdin, stdin=None if stdin is not None else subprocess.DEVNULL,
                               capture_output=True, text=True, timeout=timeout, check=False)
+
+    def run_in_process(self, commands: Mapping[str, list[str]], env: Mapping[str, str | None] | None = None,
+                       workers: int = 6) -> dict[str, subprocess.CompletedProcess[str]]:
+        """Each command line through `main` in this process (several at a time: one environment for all),
+        as `run` would have answered it: exit status, stdout, stderr (a traceback as Python prints one)."""
+        environment = shell_env(self.endpoint, **(env or {}))
+        streams = _ThreadStreams()
+        with _in_process_lock, mock.patch.dict(os.environ, environment, clear=True), contextlib.chdir(self.cwd), \
+                mock.patch.object(sys, "stdout", streams.stdout), mock.patch.object(sys, "stderr", streams.stderr), \
+                ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = {name: pool.submit(streams.run, argv) for name, argv in commands.items()}
+            return {name: future.result() for name, future in futures.items()}
+
+
+#: one batch in process at a time: os.environ, the working directory and sys.stdout/stderr are the process's
+_in_process_lock = threading.Lock()
+
+
+class _ThreadStream(io.TextIOBase):
+    """sys.stdout or sys.stderr while commands run on threads: what a thread writes goes to its own buffer."""
+
+    def __init__(self, fallback: io.TextIOBase | None) -> None:
+        self._fallback = fallback
+        self._buffers: dict[int, io.StringIO] = {}
+
+    def bind(self) -> io.StringIO:
+        self._buffers[threading.get_ident()] = buffer = io.StringIO()
+        return buffer
+
+    def write(self, text: str) -> int:
+        target = self._buffers.get(threading.get_ident(), self._fallback)
+        return target.write(text) if target is not None else len(text)
+
+    def isatty(self) -> bool:
+        return False  # as a process with its output captured: no terminal
+
+    def writable(self) -> bool:
+        return True
+
+
+class _ThreadStreams:
+    def __init__(self) -> None:
+        self.stdout = _ThreadStream(sys.stdout)  # type: ignore[arg-type]
+        self.stderr = _ThreadStream(sys.stderr)  # type: ignore[arg-type]
+
+    def run(self, argv: list[str]) -> subprocess.CompletedProcess[str]:
+        from coffer_cli.cli import main
+
+        out, err = self.stdout.bind(), self.stderr.bind()
+        try:
+            code = main(argv)
+        except SystemExit as stop:  # how main ends on a failure it explained, and argparse on a usage error
+            code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+            if not isinstance(stop.code, int | None):
+                err.write(f"{stop.code}\n")
+        except BaseException:  # what the interpreter does with it: the traceback, exit status 1
+            err.write(traceback.format_exc())
+            code = 1
+        return subprocess.CompletedProcess(["coffer", *argv], code, out.getvalue(), err.getvalue())
 
 
 def free_port() -> int:

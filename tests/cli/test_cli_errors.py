@@ -105,11 +105,18 @@ def test_every_command_of_the_parser_is_in_the_matrix() -> None:
     assert found - offline == set(VERBS)
 
 
+#: the verbs also run as processes of their own, as a user's shell runs them (the entry point, the interpreter's
+#: own output); every verb runs in this process too (Shell.run_in_process: the same command line through main)
+AS_PROCESSES = ("jobs list", "backup start", "plan apply")
+
+
 def run_all(shell: Shell, env: dict[str, str | None]) -> dict[str, subprocess.CompletedProcess[str]]:
-    """Every verb, several at a time (each is a process of its own)."""
-    with ThreadPoolExecutor(max_workers=6) as pool:
-        futures = {name: pool.submit(shell.run, *argv, env=env, timeout=120) for name, argv in VERBS.items()}
-        return {name: future.result() for name, future in futures.items()}
+    """Every verb in this process, several at a time; a few as processes of their own too."""
+    with ThreadPoolExecutor(max_workers=len(AS_PROCESSES)) as pool:
+        processes = {f"{name} (a process)": pool.submit(shell.run, *VERBS[name], env=env, timeout=120)
+                     for name in AS_PROCESSES}
+        results = shell.run_in_process(VERBS, env)
+        return {**results, **{name: future.result() for name, future in processes.items()}}
 
 
 def assert_each_one_line(results: dict[str, subprocess.CompletedProcess[str]], code: int, *fragments: str) -> None:
@@ -152,14 +159,17 @@ def test_usage_mistakes_are_one_line_with_exit_2(moto_server: str) -> None:
     shell = Shell(moto_server)
     assert_one_line(shell.run("jobs", "list", "--by-created-after", "last tuesday"), 2,
                     "argument --by-created-after: 'last tuesday' is not a time", "(see: coffer jobs list --help)")
-    assert_one_line(shell.run("backup", "start", "--resource-arn", BUCKET, "--lifecycle", "{nope"), 2,
-                    "--lifecycle: not valid JSON")
-    assert_one_line(shell.run("restore", "start", "--recovery-point", "p", "--metadata", "=x"), 2,
-                    "--metadata: '=x' is not KEY=VALUE")
-    assert_one_line(shell.run("jobs", "list", "--by-state", "DONE"), 2, "argument --by-state: invalid choice: 'DONE'")
-    assert_one_line(shell.run("list-backup-jobs", "--by-created-after", "2026-12-02", "--by-created-before",
-                              "2026-12-01"), 2, "--by-created-before must be later than --by-created-after")
-    assert_one_line(shell.run("jobs", "lisst"), 2, "invalid choice: 'lisst'")
+    results = shell.run_in_process({
+        "json": ["backup", "start", "--resource-arn", BUCKET, "--lifecycle", "{nope"],
+        "metadata": ["restore", "start", "--recovery-point", "p", "--metadata", "=x"],
+        "choice": ["jobs", "list", "--by-state", "DONE"],
+        "order": ["list-backup-jobs", "--by-created-after", "2026-12-02", "--by-created-before", "2026-12-01"],
+        "verb": ["jobs", "lisst"]})
+    assert_one_line(results["json"], 2, "--lifecycle: not valid JSON")
+    assert_one_line(results["metadata"], 2, "--metadata: '=x' is not KEY=VALUE")
+    assert_one_line(results["choice"], 2, "argument --by-state: invalid choice: 'DONE'")
+    assert_one_line(results["order"], 2, "--by-created-before must be later than --by-created-after")
+    assert_one_line(results["verb"], 2, "invalid choice: 'lisst'")
 
 
 def test_a_request_refused_by_coffer_before_sending_names_every_bad_field_with_exit_1(moto_server: str) -> None:
@@ -251,7 +261,8 @@ def test_aws_errors_after_botocores_retries_are_one_line(status: int, code: str,
                                                          attempts: int) -> None:
     server, handler = answering(status, code)
     try:
-        result = Shell(f"http://127.0.0.1:{server.server_address[1]}").run("jobs", "list")
+        shell = Shell(f"http://127.0.0.1:{server.server_address[1]}")
+        result = shell.run_in_process({"jobs list": ["jobs", "list"]})["jobs list"]
         assert_one_line(result, exit_code, fragment)
         assert handler.requests == attempts  # botocore's standard retry mode: 3 attempts for what it retries
     finally:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from twins import Twins
 
 from coffer_cli.local.samples import (
     SAMPLE_BUCKET,
@@ -21,7 +22,7 @@ from coffer_cli.local.samples import (
     create_sample_bucket,
     create_sample_table,
 )
-from coffer_cli.local.session import LocalCoffer, local_twin
+from coffer_cli.local.session import LocalCoffer
 
 from .conftest import ROOT, Shell, assert_one_line
 
@@ -58,8 +59,8 @@ class Site:
 
 
 @pytest.fixture(scope="module")
-def site(moto_server: str) -> Iterator[Site]:
-    with local_twin(ROOT) as coffer:
+def site(moto_server: str, twins: Twins) -> Iterator[Site]:
+    with twins.fresh() as coffer:
         create_sample_bucket(coffer.client("s3"))
         create_sample_table(coffer.client("dynamodb"))
         shell = Shell(moto_server)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from twins import Twins
 
 from coffer.adapters.catalog.dynamodb import DynamoCatalog
 from coffer.adapters.catalog.plans import PlanCatalog
@@ -50,7 +51,7 @@ from coffer_cli.local.samples import (
     create_sample_volume,
     table_items,
 )
-from coffer_cli.local.session import LocalCoffer, local_twin
+from coffer_cli.local.session import LocalCoffer
 from coffer_twin.calls import DRIVER, ENGINE, CallRecorder
 from coffer_twin.faults import FaultInjector, asl_task_functions
 
@@ -737,8 +738,8 @@ def native_artefacts(kind: str, ec2: Any, rds: Any, recovery_point_id: str) -> l
 
 
 @pytest.fixture(scope="module")
-def world() -> Iterator[World]:
-    with local_twin(ROOT, parameters=PARAMETERS) as coffer, FaultInjector(backoff_scale=BACKOFF_SCALE) as faults:
+def world(twins: Twins) -> Iterator[World]:
+    with twins.fresh(PARAMETERS) as coffer, FaultInjector(backoff_scale=BACKOFF_SCALE) as faults:
         yield World(coffer, faults)
 
 

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from twins import Twins
 
-from coffer_cli.local.session import LocalCoffer, local_twin
+from coffer_cli.local.session import LocalCoffer
 from coffer_twin import TwinInvokeError
 
 from .test_bad_input import BACKUP_BREAKAGES, RESTORE_BREAKAGES, STEP_BREAKAGES, envelope, json_values
@@ -26,8 +27,8 @@ STEP_FUNCTIONS = {"JobStep": "CheckBackupFunction", "ListBatchesStep": "ListBatc
 
 
 @pytest.fixture(scope="module")
-def coffer() -> Iterator[LocalCoffer]:
-    with local_twin(ROOT) as deployed:
+def coffer(twins: Twins) -> Iterator[LocalCoffer]:
+    with twins.fresh() as deployed:
         deployed.client("s3").create_bucket(Bucket="fuzz-source")
         yield deployed
 

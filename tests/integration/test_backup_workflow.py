@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from twins import Twins
 
 from coffer.domain.clock import FixedClock, SystemClock
 from coffer.domain.errors import NotFound
@@ -17,15 +18,15 @@ from coffer.domain.jobs import JobState
 from coffer.domain.manifest import Manifest, VaultLayout
 from coffer.domain.recovery_points import RecoveryPointStatus
 from coffer_cli.local.samples import bucket_snapshot, create_sample_bucket, create_sample_table
-from coffer_cli.local.session import LocalCoffer, local_twin
+from coffer_cli.local.session import LocalCoffer
 
 ROOT = Path(__file__).resolve().parents[2]
 BUCKET = "workflow-source"
 
 
 @pytest.fixture
-def coffer() -> Iterator[LocalCoffer]:
-    with local_twin(ROOT) as deployed:
+def coffer(twins: Twins) -> Iterator[LocalCoffer]:
+    with twins.fresh() as deployed:
         yield deployed
 
 
@@ -83,9 +84,9 @@ def test_a_second_backup_of_a_busy_resource_is_refused_with_the_running_jobs_id(
     assert coffer.deps.catalog.get_job(running["job_id"]).state is JobState.RUNNING
 
 
-def test_an_event_arriving_after_its_start_window_makes_an_expired_job() -> None:
+def test_an_event_arriving_after_its_start_window_makes_an_expired_job(twins: Twins) -> None:
     late = FixedClock(SystemClock().now() + timedelta(hours=2))
-    with local_twin(ROOT, clock=late) as coffer:
+    with twins.fresh(clock=late) as coffer:
         create_sample_bucket(coffer.client("s3"), BUCKET)
         result = s3_backup(coffer, "late")
         job = coffer.deps.catalog.get_job(result["output"]["job_id"])
@@ -94,8 +95,8 @@ def test_an_event_arriving_after_its_start_window_makes_an_expired_job() -> None
         assert list(coffer.deps.catalog.list_recovery_points("Default")) == []
 
 
-def test_a_bucket_split_into_many_batches_gives_one_manifest_equal_to_the_bucket() -> None:
-    with local_twin(ROOT, parameters={"BatchSize": "4"}) as coffer:
+def test_a_bucket_split_into_many_batches_gives_one_manifest_equal_to_the_bucket(twins: Twins) -> None:
+    with twins.fresh({"BatchSize": "4"}) as coffer:
         s3 = coffer.client("s3")
         objects = create_sample_bucket(s3, BUCKET)
         result = s3_backup(coffer, "batched")
@@ -226,9 +227,9 @@ def test_a_planned_backup_of_a_busy_resource_waits_its_turn_then_runs(coffer: Lo
     assert coffer.deps.catalog.lease_holder(arn) is None
 
 
-def test_a_queued_backup_expires_when_its_start_window_passes() -> None:
+def test_a_queued_backup_expires_when_its_start_window_passes(twins: Twins) -> None:
     clock = FixedClock(SystemClock().now())
-    with local_twin(ROOT, clock=clock) as coffer:
+    with twins.fresh(clock=clock) as coffer:
         arn, holder = _hold_table(coffer, "holder")
         [execution] = coffer.twin.put_event("coffer", "StartBackupJob", {
             "ResourceArn": arn, "IdempotencyToken": "late-in-queue", "BackupPlanId": "nightly"})

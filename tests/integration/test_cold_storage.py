@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from twins import Twins
 
 from coffer.domain.clock import FixedClock
 from coffer.domain.cold_tier import TIER_TAG, WARM_UNTIL_TAG
@@ -18,7 +19,7 @@ from coffer.domain.manifest import Manifest, VaultLayout
 from coffer.domain.recovery_points import RecoveryPoint, StorageClass
 from coffer.services.object_tiering import execution_name
 from coffer_cli.local.samples import bucket_snapshot
-from coffer_cli.local.session import LocalCoffer, local_twin
+from coffer_cli.local.session import LocalCoffer
 
 ROOT = Path(__file__).resolve().parents[2]
 BUCKET = "cold-source"
@@ -27,8 +28,8 @@ LIFECYCLE = {"MoveToColdStorageAfterDays": 1, "DeleteAfterDays": 120}
 
 
 @pytest.fixture
-def coffer() -> Iterator[LocalCoffer]:
-    with local_twin(ROOT, clock=FixedClock(T0)) as deployed:
+def coffer(twins: Twins) -> Iterator[LocalCoffer]:
+    with twins.fresh(clock=FixedClock(T0)) as deployed:
         yield deployed
 
 

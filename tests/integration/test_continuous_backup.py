@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from twins import Twins
 
 from coffer.adapters.catalog.continuous import ContinuousCatalog
 from coffer.domain.clock import FixedClock
@@ -28,7 +29,7 @@ from coffer_cli.local.samples import (
     create_sample_table,
     table_items,
 )
-from coffer_cli.local.session import LocalCoffer, local_twin
+from coffer_cli.local.session import LocalCoffer
 
 ROOT = Path(__file__).resolve().parents[2]
 DAY = datetime(2026, 11, 25, tzinfo=UTC)
@@ -39,9 +40,9 @@ CLOCK = FixedClock(DAY)
 
 
 @pytest.fixture(scope="module")
-def coffer() -> Iterator[LocalCoffer]:
+def coffer(twins: Twins) -> Iterator[LocalCoffer]:
     # BatchSize 4: the base backup, the planner's pages and the restore's batches all take several rounds.
-    with local_twin(ROOT, clock=CLOCK, parameters={"BatchSize": "4"}) as deployed:
+    with twins.fresh({"BatchSize": "4"}, clock=CLOCK) as deployed:
         yield deployed
 
 

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from twins import Twins
 
 from coffer.domain.job_ids import job_id_for
 from coffer.domain.jobs import Job, JobState
@@ -27,15 +28,15 @@ from coffer_cli.cli import main
 from coffer_cli.commands.common import stack_settings
 from coffer_cli.local.copy_destinations import DESTINATION_REGION, deploy_storage, session_in, vault_arn
 from coffer_cli.local.samples import create_sample_table, create_sample_volume
-from coffer_cli.local.session import LocalCoffer, local_twin
+from coffer_cli.local.session import LocalCoffer
 
 ROOT = Path(__file__).resolve().parents[2]
 DESTINATION = vault_arn(DESTINATION_REGION, "123456789012")
 
 
 @pytest.fixture(scope="module")
-def coffer() -> Iterator[LocalCoffer]:
-    with local_twin(ROOT, parameters={"EbsCopyQuota": "1"}) as deployed:
+def coffer(twins: Twins) -> Iterator[LocalCoffer]:
+    with twins.fresh({"EbsCopyQuota": "1"}) as deployed:
         yield deployed
 
 

@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from twins import Twins
 
 from coffer.domain.jobs import Job
 from coffer.domain.manifest import Manifest, ManifestPart
 from coffer_cli.local.inventory import bucket_rows, configure_inventory, deliver_inventory
-from coffer_cli.local.session import LocalCoffer, local_twin
+from coffer_cli.local.session import LocalCoffer
 from coffer_twin.calls import DRIVER, CallRecorder
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,9 +26,9 @@ INVENTORIES = "coffer-test-inventories"
 
 
 @pytest.fixture(scope="module")
-def coffer() -> Iterator[LocalCoffer]:
+def coffer(twins: Twins) -> Iterator[LocalCoffer]:
     # 5 objects a batch: the 40 objects below make several batch files and two ListBatches calls (5 x 5 per call)
-    with local_twin(ROOT, parameters={"BatchSize": "5"}) as deployed:
+    with twins.fresh({"BatchSize": "5"}) as deployed:
         yield deployed
 
 

@@ -11,22 +11,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from twins import Twins
 
 from coffer.domain.clock import FixedClock, SystemClock
 from coffer.domain.job_ids import job_id_for
 from coffer.domain.jobs import JobState
 from coffer.domain.manifest import VaultLayout
 from coffer_cli.local.samples import create_sample_bucket
-from coffer_cli.local.session import LocalCoffer, local_twin
+from coffer_cli.local.session import LocalCoffer
 
 ROOT = Path(__file__).resolve().parents[2]
 BUCKET = "notified-source"
 
 
 @pytest.fixture(scope="module")
-def world() -> Iterator[dict[str, Any]]:
+def world(twins: Twins) -> Iterator[dict[str, Any]]:
     clock = FixedClock(SystemClock().now())
-    with local_twin(ROOT, clock=clock) as coffer:
+    with twins.fresh(clock=clock) as coffer:
         sqs, sns, events = coffer.client("sqs"), coffer.client("sns"), coffer.client("events")
         queues = {}
         for name in ("job-events", "notifications"):

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from twins import Twins
 
 from coffer.domain.errors import NotFound
 from coffer.domain.job_ids import job_id_for
@@ -17,15 +18,15 @@ from coffer.domain.jobs import JobState
 from coffer.domain.recovery_points import RecoveryPointStatus
 from coffer_cli.cli import main
 from coffer_cli.local.samples import create_sample_table
-from coffer_cli.local.session import LocalCoffer, local_twin
+from coffer_cli.local.session import LocalCoffer
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK = ["--stack", "coffer-twin"]
 
 
 @pytest.fixture(scope="module")
-def coffer() -> Iterator[LocalCoffer]:
-    with local_twin(ROOT) as deployed:
+def coffer(twins: Twins) -> Iterator[LocalCoffer]:
+    with twins.fresh() as deployed:
         create_sample_table(deployed.client("dynamodb"))
         yield deployed
 

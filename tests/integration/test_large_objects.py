@@ -15,6 +15,8 @@ import threading
 from collections import defaultdict
 from pathlib import Path
 
+from twins import Twins
+
 from coffer.adapters.checksums import b64_to_hex
 from coffer.domain.job_ids import job_id_for
 from coffer.domain.jobs import Job, JobState
@@ -25,7 +27,7 @@ from coffer_cli.cli import main
 from coffer_cli.commands.common import stack_settings
 from coffer_cli.local.copy_destinations import DESTINATION_REGION, prepare_copy_destination, session_in, vault_arn
 from coffer_cli.local.samples import BIG_OBJECT_BYTES, bucket_snapshot, create_sample_bucket
-from coffer_cli.local.session import LocalCoffer, local_twin
+from coffer_cli.local.session import LocalCoffer
 from coffer_twin.calls import AwsCall, CallRecorder, observing
 from coffer_twin.faults import FaultInjector, FaultKind
 
@@ -84,9 +86,9 @@ def manifest_parts(coffer: LocalCoffer, recovery_point_id: str) -> int:
     return len(Manifest.model_validate_json(coffer.deps.vault.get_bytes(rp.manifest_key or "")).parts)
 
 
-def test_large_objects_back_up_in_parts_restore_byte_identical_are_reused_copied_and_verified() -> None:
+def test_large_objects_back_up_in_parts_restore_byte_identical_are_reused_copied_and_verified(twins: Twins) -> None:
     """One twin on purpose (a deploy costs seconds): backup, restore, incremental, copy, verify, tampering."""
-    with local_twin(ROOT, parameters=PARAMETERS) as coffer:
+    with twins.fresh(PARAMETERS) as coffer:
         s3 = coffer.client("s3")
         create_sample_bucket(s3, BUCKET)
         s3.put_object(Bucket=BUCKET, Key=HUGE_KEY, Body=HUGE, ContentType="video/mp4", Metadata={"camera": "a"},

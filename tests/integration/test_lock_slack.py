@@ -11,11 +11,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from twins import Twins
 
 from coffer.domain.clock import FixedClock
 from coffer.domain.manifest import Manifest, ManifestPart, VaultLayout, sha256_hex
 from coffer.domain.recovery_points import RecoveryPoint
-from coffer_cli.local.session import LocalCoffer, local_twin
+from coffer_cli.local.session import LocalCoffer
 from coffer_twin.calls import CallRecorder
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,9 +26,9 @@ OBJECTS = 12
 
 
 @pytest.fixture(scope="module")
-def twin() -> Iterator[tuple[LocalCoffer, FixedClock]]:
+def twin(twins: Twins) -> Iterator[tuple[LocalCoffer, FixedClock]]:
     clock = FixedClock(START)
-    with local_twin(ROOT, clock=clock, parameters={"LockSlackDays": str(SLACK)}) as coffer:
+    with twins.fresh({"LockSlackDays": str(SLACK)}, clock=clock) as coffer:
         yield coffer, clock
 
 

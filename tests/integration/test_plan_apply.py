@@ -8,13 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from twins import Twins
 
 from coffer.adapters.aws_services.schedules import PlanSchedules
 from coffer.domain.plans import schedule_name
 from coffer.services.plans import ApplyFailed
 from coffer_cli.cli import main
 from coffer_cli.local.sample_plans import plan_service
-from coffer_cli.local.session import LocalCoffer, local_twin
+from coffer_cli.local.session import LocalCoffer
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "plans"
@@ -25,8 +26,8 @@ AWS_SELECTIONS = [FIXTURES / "aws_create_backup_selection_conditions.json",
 
 
 @pytest.fixture(scope="module")
-def coffer() -> Iterator[LocalCoffer]:
-    with local_twin(ROOT) as deployed:
+def coffer(twins: Twins) -> Iterator[LocalCoffer]:
+    with twins.fresh() as deployed:
         # the AWS plan's rules back up into prod-vault: a plan whose target vault does not exist is refused
         assert main(["vault", "create", "prod-vault", *STACK]) == 0
         yield deployed

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from twins import Twins
 
 from coffer.adapters.catalog.continuous import ContinuousCatalog
 from coffer.adapters.catalog.plans import PlanCatalog
@@ -24,7 +25,7 @@ from coffer.domain.steps import FailStep
 from coffer.entrypoints.events import StartBackupJobEvent
 from coffer.services.retention import amendment_key
 from coffer_cli.local.sample_plans import plan_service
-from coffer_cli.local.session import LocalCoffer, local_twin
+from coffer_cli.local.session import LocalCoffer
 from coffer_cli.local.ticks import TwinScheduler
 from coffer_twin.calls import ENGINE, CallRecorder
 
@@ -34,8 +35,8 @@ FIVE = datetime(2026, 11, 26, 5, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
-def coffer() -> Iterator[LocalCoffer]:
-    with local_twin(ROOT, clock=FixedClock(START)) as deployed:
+def coffer(twins: Twins) -> Iterator[LocalCoffer]:
+    with twins.fresh(clock=FixedClock(START)) as deployed:
         yield deployed
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from twins import Twins
 
 from coffer.domain.audit import RecordAuditResult, RecordAuditStep
 from coffer.domain.cold_tier import ColdPartResult, ColdPartStep
@@ -114,7 +115,8 @@ def test_every_event_file_is_indexed_and_every_function_has_one() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(INDEX))
-def test_sample_event_succeeds_on_the_twin(name: str) -> None:
+def test_sample_event_succeeds_on_the_twin(name: str, twins: Twins) -> None:
+    twins.release()  # the sample deploys its own twin, as `coffer local invoke` does
     event = INDEX[name]
     result: Any = invoke_sample(ROOT, EVENTS / name)
     if event.function == BUS:

@@ -17,13 +17,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from twins import Twins
 
 from coffer.domain.clock import FixedClock
 from coffer.domain.manifest import Manifest, ManifestPart, VaultLayout
 from coffer.domain.recovery_points import RecoveryPoint, RecoveryPointStatus, StorageClass
 from coffer_cli.cli import main
 from coffer_cli.local.samples import create_sample_volume
-from coffer_cli.local.session import LocalCoffer, local_twin
+from coffer_cli.local.session import LocalCoffer
 from coffer_cli.local.ticks import TwinScheduler
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,11 +33,11 @@ START = (datetime.now(UTC) - timedelta(days=300)).replace(hour=2, minute=0, seco
 
 
 @pytest.fixture(scope="module")
-def twin() -> Iterator[tuple[LocalCoffer, FixedClock]]:
+def twin(twins: Twins) -> Iterator[tuple[LocalCoffer, FixedClock]]:
     clock = FixedClock(START)
     # these tests count the days to the day: blobs locked exactly to their recovery points' dates (locking ahead,
     # LockSlackDays, is held by tests/integration/test_lock_slack.py)
-    with local_twin(ROOT, clock=clock, parameters={"LockSlackDays": "0"}) as coffer:
+    with twins.fresh({"LockSlackDays": "0"}, clock=clock) as coffer:
         yield coffer, clock
 
 

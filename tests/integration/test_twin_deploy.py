@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
+from twins import Twins
 
 from coffer_twin import Twin, TwinDeployError
 from coffer_twin.cfn_yaml import load_template, loads_template
@@ -18,8 +19,8 @@ FIXTURE_APP = Path(__file__).resolve().parents[1] / "fixtures" / "twin"
 
 
 @pytest.fixture(scope="module")
-def twin() -> Iterator[Twin]:
-    with Twin.deploy(FIXTURE_APP, parameters={"Stage": "qa", "LockDays": "2"}) as deployed:
+def twin(twins: Twins) -> Iterator[Twin]:
+    with twins.deploy(FIXTURE_APP, parameters={"Stage": "qa", "LockDays": "2"}) as deployed:
         yield deployed
 
 

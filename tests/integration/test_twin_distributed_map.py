@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from twins import Twins
 
 from coffer_twin import Twin
 
@@ -16,8 +17,8 @@ FIXTURE_APP = Path(__file__).resolve().parents[1] / "fixtures" / "twin"
 
 
 @pytest.fixture(scope="module")
-def twin() -> Iterator[Twin]:
-    with Twin.deploy(FIXTURE_APP) as deployed:
+def twin(twins: Twins) -> Iterator[Twin]:
+    with twins.deploy(FIXTURE_APP) as deployed:
         yield deployed
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from twins import Twins
 
 from coffer_twin import Twin
 from coffer_twin.event_delivery import target_input
@@ -15,8 +16,8 @@ FIXTURE_APP = Path(__file__).resolve().parents[1] / "fixtures" / "twin"
 
 
 @pytest.fixture(scope="module")
-def twin() -> Iterator[Twin]:
-    with Twin.deploy(FIXTURE_APP) as deployed:
+def twin(twins: Twins) -> Iterator[Twin]:
+    with twins.deploy(FIXTURE_APP) as deployed:
         yield deployed
 
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from coffer_twin import Twin
+from twins import Twins
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -15,8 +14,8 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def test_project_template_deploys_with_every_function_routed() -> None:
-    with Twin.deploy(PROJECT_ROOT) as twin:
+def test_project_template_deploys_with_every_function_routed(twins: Twins) -> None:
+    with twins.deploy(PROJECT_ROOT) as twin:
         functions = [k for k, v in twin.template["Resources"].items() if v["Type"] == "AWS::Lambda::Function"]
         assert functions
         for logical_id in functions:

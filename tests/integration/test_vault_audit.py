@@ -9,12 +9,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from twins import Twins
 
 from coffer.domain.audit import audit_key
 from coffer_cli.cli import main
 from coffer_cli.commands.vault_context import vault_context
 from coffer_cli.local.samples import create_sample_bucket
-from coffer_cli.local.session import LocalCoffer, local_twin
+from coffer_cli.local.session import LocalCoffer
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK = ["--stack", "coffer-twin"]
@@ -22,8 +23,8 @@ BUCKET = "audited-source"
 
 
 @pytest.fixture
-def coffer() -> Iterator[LocalCoffer]:
-    with local_twin(ROOT) as deployed:
+def coffer(twins: Twins) -> Iterator[LocalCoffer]:
+    with twins.fresh() as deployed:
         create_sample_bucket(deployed.client("s3"), BUCKET)
         yield deployed
 

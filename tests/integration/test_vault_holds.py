@@ -14,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from twins import Twins
 
 from coffer.domain.legal_holds import CreateLegalHoldRequest
 from coffer.domain.manifest import Manifest, ManifestPart, VaultLayout
@@ -23,7 +24,7 @@ from coffer.services.retention_guard import RetentionGuard
 from coffer_cli.cli import main
 from coffer_cli.commands.vault_context import VaultContext, vault_context
 from coffer_cli.local.samples import create_sample_bucket
-from coffer_cli.local.session import LocalCoffer, local_twin
+from coffer_cli.local.session import LocalCoffer
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK = ["--stack", "coffer-twin"]
@@ -31,9 +32,9 @@ BUCKET = "held-source"
 
 
 @pytest.fixture(scope="module")
-def coffer() -> Iterator[LocalCoffer]:
+def coffer(twins: Twins) -> Iterator[LocalCoffer]:
     """One twin for the module: each test makes its own recovery points (its own tokens)."""
-    with local_twin(ROOT) as deployed:
+    with twins.fresh() as deployed:
         create_sample_bucket(deployed.client("s3"), BUCKET)
         yield deployed
 

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
+from twins import Twins
 
 from coffer.domain.clock import FixedClock
 from coffer.domain.errors import NotFound, VaultLockImmutable
@@ -33,7 +34,7 @@ from coffer.domain.vaults import VaultLockRequest
 from coffer_cli.cli import main
 from coffer_cli.commands.vault_context import VaultContext, vault_context
 from coffer_cli.local.samples import create_sample_bucket
-from coffer_cli.local.session import LocalCoffer, local_twin
+from coffer_cli.local.session import LocalCoffer
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK = ["--stack", "coffer-twin"]
@@ -41,9 +42,9 @@ BUCKET = "vault-source"
 
 
 @pytest.fixture(scope="module")
-def coffer() -> Iterator[LocalCoffer]:
+def coffer(twins: Twins) -> Iterator[LocalCoffer]:
     """One twin for the module: each test uses its own vaults, tokens and (when it changes one) source bucket."""
-    with local_twin(ROOT) as deployed:
+    with twins.fresh() as deployed:
         create_sample_bucket(deployed.client("s3"), BUCKET)
         yield deployed
 

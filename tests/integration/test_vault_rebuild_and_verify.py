@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from twins import Twins
 
 from coffer.adapters.catalog.vaults import VaultCatalog
 from coffer.domain.manifest import Manifest, ManifestPart, VaultLayout
 from coffer.domain.recovery_points import RecoveryPoint
 from coffer_cli.cli import main
 from coffer_cli.local.samples import SAMPLE_TABLE, create_sample_bucket, create_sample_table
-from coffer_cli.local.session import LocalCoffer, local_twin
+from coffer_cli.local.session import LocalCoffer
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK = ["--stack", "coffer-twin"]
@@ -32,8 +33,8 @@ BUCKET = "scrubbed-source"
 
 
 @pytest.fixture
-def coffer() -> Iterator[LocalCoffer]:
-    with local_twin(ROOT) as deployed, deployed.twin.bucket_policies_stored():
+def coffer(twins: Twins) -> Iterator[LocalCoffer]:
+    with twins.fresh() as deployed, deployed.twin.bucket_policies_stored():
         create_sample_bucket(deployed.client("s3"), BUCKET)
         assert main(["vault", "apply-policies", *STACK]) == 0  # as after every deploy (docs/operations/deploy.md)
         yield deployed

@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from twins import Twins
 
 from coffer.domain.errors import NotFound
 from coffer.domain.job_ids import job_id_for
 from coffer.domain.jobs import Job, JobState
 from coffer_cli.local.samples import create_sample_table
-from coffer_cli.local.session import LocalCoffer, local_twin
+from coffer_cli.local.session import LocalCoffer
 
 from .concurrency import all_at_once
 
@@ -27,8 +28,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def coffer() -> Iterator[LocalCoffer]:
-    with local_twin(ROOT) as deployed:
+def coffer(twins: Twins) -> Iterator[LocalCoffer]:
+    with twins.fresh() as deployed:
         create_sample_table(deployed.client("dynamodb"))
         yield deployed
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from twins import Twins
 
 from coffer.adapters.catalog.restore_leases import RestoreLeases
 from coffer.domain.errors import RecoveryPointDeleting, RecoveryPointInUse
@@ -24,7 +25,7 @@ from coffer.domain.jobs import JobState
 from coffer.domain.recovery_points import RecoveryPoint, RecoveryPointStatus
 from coffer.domain.resources import ResourceType
 from coffer_cli.local.samples import create_sample_table
-from coffer_cli.local.session import LocalCoffer, local_twin
+from coffer_cli.local.session import LocalCoffer
 from coffer_twin.calls import AwsCall, intercepting
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,8 +33,8 @@ TABLE = "coffer-sample-orders"
 
 
 @pytest.fixture(scope="module")
-def coffer() -> Iterator[LocalCoffer]:
-    with local_twin(ROOT) as deployed:
+def coffer(twins: Twins) -> Iterator[LocalCoffer]:
+    with twins.fresh() as deployed:
         create_sample_table(deployed.client("dynamodb"))
         yield deployed
 

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
+from twins import Twins
 
 from coffer.adapters.catalog.copy_quota import CopyQuotas
 from coffer.adapters.catalog.turns import TurnQueue
@@ -25,7 +26,7 @@ from coffer.domain.job_ids import job_id_for
 from coffer.domain.jobs import Job, JobState
 from coffer.domain.snapshot_quota import snapshot_quota_key
 from coffer_cli.local.samples import create_sample_instance, create_sample_volume, sample_network
-from coffer_cli.local.session import LocalCoffer, local_twin
+from coffer_cli.local.session import LocalCoffer
 from coffer_twin.calls import AwsCall, observing
 
 from .concurrency import all_at_once
@@ -35,8 +36,8 @@ REQUESTS = 30
 
 
 @pytest.fixture(scope="module")
-def coffer() -> Iterator[LocalCoffer]:
-    with local_twin(ROOT) as deployed:
+def coffer(twins: Twins) -> Iterator[LocalCoffer]:
+    with twins.fresh() as deployed:
         yield deployed
 
 

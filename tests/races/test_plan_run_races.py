@@ -11,20 +11,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from twins import Twins
 
 from coffer.domain.clock import FixedClock
 from coffer.domain.jobs import JobKind, JobState
 from coffer_cli.commands.plan import read_documents
 from coffer_cli.local.sample_plans import plan_service
-from coffer_cli.local.session import LocalCoffer, local_twin
+from coffer_cli.local.session import LocalCoffer
 
 ROOT = Path(__file__).resolve().parents[2]
 FIVE = datetime(2026, 11, 26, 5, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
-def coffer() -> Iterator[LocalCoffer]:
-    with local_twin(ROOT, clock=FixedClock(FIVE)) as deployed:
+def coffer(twins: Twins) -> Iterator[LocalCoffer]:
+    with twins.fresh(clock=FixedClock(FIVE)) as deployed:
         yield deployed
 
 

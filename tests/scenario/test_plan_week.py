@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from twins import Twins
 
 from coffer.adapters.catalog.plans import PlanCatalog
 from coffer.domain.clock import FixedClock
@@ -30,7 +31,7 @@ from coffer.domain.plans import read_documents
 from coffer.domain.steps import FailStep
 from coffer.entrypoints.events import StartBackupJobEvent
 from coffer_cli.local.sample_plans import plan_service
-from coffer_cli.local.session import LocalCoffer, local_twin
+from coffer_cli.local.session import LocalCoffer
 from coffer_cli.local.ticks import Fire, TwinScheduler
 
 pytestmark = pytest.mark.slow
@@ -131,8 +132,8 @@ def run_plan_in_process(coffer: LocalCoffer, fire: Fire) -> PlanRunSummary:
 
 
 # ---- the week ----------------------------------------------------------------------------------------
-def test_a_week_of_hourly_and_daily_plans_over_200_resources() -> None:
-    with local_twin(ROOT, clock=FixedClock(MONDAY - timedelta(seconds=30))) as coffer:
+def test_a_week_of_hourly_and_daily_plans_over_200_resources(twins: Twins) -> None:
+    with twins.fresh(clock=FixedClock(MONDAY - timedelta(seconds=30))) as coffer:
         fleet = make_fleet(coffer, 200)
         apply_plans(coffer)
         critical = {arn for arn, tags in fleet.items() if tags.get("tier") == "critical"}
@@ -173,9 +174,9 @@ def test_a_week_of_hourly_and_daily_plans_over_200_resources() -> None:
                    for p in points)
 
 
-def test_a_slice_of_the_same_plans_runs_on_the_twin_workflows() -> None:
+def test_a_slice_of_the_same_plans_runs_on_the_twin_workflows(twins: Twins) -> None:
     start = MONDAY + timedelta(hours=4, minutes=30)
-    with local_twin(ROOT, clock=FixedClock(start)) as coffer:
+    with twins.fresh(clock=FixedClock(start)) as coffer:
         fleet = make_fleet(coffer, 20)  # 4 with backup=daily, 2 of them critical
         apply_plans(coffer)
         fired = TwinScheduler(coffer).tick(start + timedelta(hours=1, minutes=40))  # every schedule group

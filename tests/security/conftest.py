@@ -31,11 +31,12 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from twins import Twins
 
 from coffer_cli.cli import main
 from coffer_cli.local.copy_destinations import prepare_copy_destination
 from coffer_cli.local.samples import SAMPLE_BUCKET, create_sample_bucket
-from coffer_cli.local.session import LocalCoffer, local_twin
+from coffer_cli.local.session import LocalCoffer
 from coffer_twin.iam import Decision
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -146,8 +147,8 @@ def create_principals(iam: Any) -> None:
 
 
 @pytest.fixture(scope="module")
-def secured() -> Iterator[Secured]:
-    with local_twin(ROOT, parameters=PARAMETERS, enforce_iam=True) as coffer:
+def secured(twins: Twins) -> Iterator[Secured]:
+    with twins.fresh(PARAMETERS, enforce_iam=True) as coffer:
         create_principals(coffer.client("iam"))
         destination = prepare_copy_destination(coffer, ROOT)  # the account's copy role and a copy destination
         create_sample_bucket(coffer.client("s3"))

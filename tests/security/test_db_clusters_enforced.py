@@ -9,6 +9,7 @@ import json
 from collections.abc import Iterator
 
 import pytest
+from twins import Twins
 
 from coffer.domain.jobs import JobState
 from coffer.domain.resources import ResourceType
@@ -17,14 +18,12 @@ from coffer_cli.local.samples import (
     create_sample_documentdb_cluster,
     create_sample_neptune_cluster,
 )
-from coffer_cli.local.session import LocalCoffer, local_twin
-
-from .conftest import ROOT
+from coffer_cli.local.session import LocalCoffer
 
 
 @pytest.fixture(scope="module")
-def enforced() -> Iterator[LocalCoffer]:
-    with local_twin(ROOT, enforce_iam=True) as coffer:
+def enforced(twins: Twins) -> Iterator[LocalCoffer]:
+    with twins.fresh(enforce_iam=True) as coffer:
         yield coffer
 
 

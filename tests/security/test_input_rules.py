@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from twins import Twins
 
 from coffer.domain.errors import NotFound
 from coffer.domain.job_ids import job_id_for
 from coffer.domain.recovery_points import RecoveryPoint
 from coffer_cli.cli import main
 from coffer_cli.local.samples import create_sample_bucket, create_sample_table
-from coffer_cli.local.session import LocalCoffer, local_twin
+from coffer_cli.local.session import LocalCoffer
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK = ["--stack", "coffer-twin"]
@@ -29,8 +30,8 @@ STACK_TRACE_MARKS = ("Traceback", 'File "', "stackTrace", ".py\", line")
 
 
 @pytest.fixture(scope="module")
-def coffer() -> Iterator[LocalCoffer]:
-    with local_twin(ROOT) as deployed:
+def coffer(twins: Twins) -> Iterator[LocalCoffer]:
+    with twins.fresh() as deployed:
         create_sample_bucket(deployed.client("s3"), SOURCE)
         create_sample_table(deployed.client("dynamodb"))
         yield deployed

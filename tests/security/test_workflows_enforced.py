@@ -14,20 +14,18 @@ from collections.abc import Iterator
 
 import pytest
 from faults.conftest import BACKOFF_SCALE, NATIVE_WORKFLOWS, OTHER_WORKFLOWS, PARAMETERS, WORKFLOWS, World
+from twins import Twins
 
 from coffer.domain.errors import NotFound
 from coffer.domain.job_ids import job_id_for
 from coffer.domain.jobs import JobState
 from coffer_cli.local.samples import create_sample_table
-from coffer_cli.local.session import local_twin
 from coffer_twin.faults import FaultInjector
-
-from .conftest import ROOT
 
 
 @pytest.fixture(scope="module")
-def enforced() -> Iterator[World]:
-    with local_twin(ROOT, parameters=PARAMETERS, enforce_iam=True) as coffer, \
+def enforced(twins: Twins) -> Iterator[World]:
+    with twins.fresh(PARAMETERS, enforce_iam=True) as coffer, \
             FaultInjector(backoff_scale=BACKOFF_SCALE) as faults:
         yield World(coffer, faults)
 
