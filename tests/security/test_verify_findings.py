@@ -25,9 +25,12 @@ from .conftest import Secured, role_arn
 def run_verify(secured: Secured) -> tuple[str, set[tuple[str, str]], dict[str, Any]]:
     """The Verify workflow on every vault: (its status, its findings as (kind, key), its summary)."""
     arn = secured.twin.start_execution("VerifyStateMachine", {"vaults": [], "deep": False})
-    done = dict(secured.twin.wait(arn, timeout=180))
+    done = dict(secured.twin.wait(arn, timeout=600))
     summary = VaultCatalog(secured.coffer.client("dynamodb"), secured.coffer.settings.catalog_table).get_verify_run(
         arn.rsplit(":", 1)[-1]) or {}
+    if "findings" not in summary:  # the run did not complete: say why in any assertion that follows
+        summary = {**summary, "error": done.get("error"), "cause": done.get("cause"),
+                   "refusals": [str(r) for r in secured.twin.iam.refusals()][-3:]}
     return str(done["status"]), {(f["kind"], f["key"]) for f in summary.get("findings", [])}, summary
 
 
@@ -246,12 +249,20 @@ def test_the_operator_changing_the_object_lock_default_is_object_lock_config(att
 
 def test_versioning_suspended_is_reported(attack: Secured) -> None:
     """S3 refuses to suspend versioning on an Object Lock bucket; moto does not, and nothing in the vault policy
-    denies s3:PutBucketVersioning: an admin's suspension stands for a bucket deployed without Object Lock."""
+    denies s3:PutBucketVersioning: an admin's suspension stands for a bucket deployed without Object Lock. The finding
+    is the run's bucket-wide result, recorded before any object is checked: moto then answers a HeadObject naming a
+    VersionId on a suspended bucket with a bare 400 (S3 does not), so where a pinned version lies under a newer one
+    (an earlier test's) the per-object part of this run cannot complete on the twin."""
     s3 = attack.session("admin").client("s3")
     s3.put_bucket_versioning(Bucket=attack.vault_bucket, VersioningConfiguration={"Status": "Suspended"})
     try:
-        _, findings, _ = run_verify(attack)
-        assert ("VERSIONING", f"s3://{attack.vault_bucket}") in findings
+        arn = attack.twin.start_execution("VerifyStateMachine", {"vaults": [], "deep": False})
+        done = dict(attack.twin.wait(arn, timeout=600))
+        records = VaultCatalog(attack.coffer.client("dynamodb"), attack.coffer.settings.catalog_table)
+        results = list(records.verify_results(arn.rsplit(":", 1)[-1]))
+        bucket_wide = {(f["kind"], f["key"]) for r in results for f in r["findings"]}
+        assert ("VERSIONING", f"s3://{attack.vault_bucket}") in bucket_wide, done
+        assert done["status"] == "FAILED"
     finally:
         attack.session("operator").client("s3").put_bucket_versioning(
             Bucket=attack.vault_bucket, VersioningConfiguration={"Status": "Enabled"})

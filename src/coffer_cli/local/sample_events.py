@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +30,9 @@ from coffer_cli.local.copy_destinations import COPY_FUNCTIONS, prepare_copy_dest
 from coffer_cli.local.sample_plans import apply_sample_plan
 from coffer_cli.local.samples import create_sample_bucket, create_sample_table, create_sample_versioned_bucket
 from coffer_cli.local.session import LocalCoffer, local_twin
+
+#: functions whose samples run verify: the bucket-wide checks read the bucket policy back
+VERIFY_FUNCTIONS = {"ListVerifyItemsFunction", "VerifyBatchFunction", "CompleteVerifyFunction"}
 
 SAMPLE_EPOCH = datetime(2026, 11, 25, 10, 0, 5, tzinfo=UTC)
 BUS = "bus"
@@ -182,13 +185,18 @@ def run_invocation(project_root: Path, invocation: Invocation, env_vars: EnvVars
     """Fresh twin, sample resources, --env-vars, the replayed events, then the event itself (inside
     `around_target`: where the caller captures the function's logs). Returns its result; a function error
     raises TwinInvokeError."""
-    with local_twin(project_root, clock=FixedClock(SAMPLE_EPOCH)) as coffer:
+    with local_twin(project_root, clock=FixedClock(SAMPLE_EPOCH)) as coffer, ExitStack() as stack:
         prepare(coffer)
         for note in apply_env_vars(coffer, env_vars) if env_vars else []:
             notes(note)
         functions = {invocation.function, *(event.function for event in invocation.replays)}
         if functions & COPY_FUNCTIONS:
             prepare_copy_destination(coffer, project_root)  # only the copy samples pay for a second region
+        if functions & VERIFY_FUNCTIONS:
+            # verify compares the bucket policy with the template's: stored as a deploy puts it (not evaluated),
+            # the vaults' statements applied as `coffer vault apply-policies` does after every deploy
+            stack.enter_context(coffer.twin.bucket_policies_stored())
+            coffer.deps.vault_admin(coffer.twin.stack_name, None, "coffer local invoke").apply_policies()
         for event in invocation.replays:
             notes(f"replayed first: {event.name} ({event.function})")
             deliver(coffer, event.function, event.body)
