@@ -35,6 +35,7 @@ from coffer.domain.steps import Refusal, StepError
 from coffer.domain.validation import parse_model
 from coffer.entrypoints.bootstrap import Root, bootstrap
 from coffer.entrypoints.tracing import FirstInvocationTracer
+from coffer.services.jobs_common import job_id_for
 from coffer.settings import Settings
 
 logger = Logger()
@@ -91,8 +92,6 @@ def correlation_id(event: Any) -> str | None:
         return str(event["job_id"])
     request = event.get("event")
     if isinstance(request, dict) and isinstance(request.get("detail"), dict):
-        from coffer.services.jobs_common import job_id_for
-
         token = request["detail"].get("IdempotencyToken") or request.get("id")
         return job_id_for(str(token)) if token else None
     detail = event.get("detail")
