@@ -318,6 +318,15 @@ def test_a_recovery_point_is_announced_when_made_and_when_its_status_changes_onl
     assert _announced(ports.events) == [(rp.recovery_point_id, "COMPLETED", 1), (rp.recovery_point_id, "EXPIRED", 3)]
 
 
+def test_a_retried_step_announces_the_jobs_latest_transition_again_with_the_same_state_version(ports: Ports) -> None:
+    """At least once: a step whose ending write went through unanswered finds the job ended on its retry and owes
+    that write's event; announced again, a consumer dedupes it by (job id, stateVersion)."""
+    job = ports.catalog.create_job(a_job(), "fp", take_lease=True, ttl=1)
+    ended = ports.catalog.save_job(job.to(JobState.FAILED, NOW, "why"), release_lease=True)
+    ports.catalog.announce_again(ports.catalog.get_job(ended.job_id))
+    assert _announced(ports.events)[-2:] == [(job.job_id, "FAILED", 2), (job.job_id, "FAILED", 2)]
+
+
 def test_an_event_bus_that_refuses_fails_the_write_call_after_the_write(ports: Ports) -> None:
     """The change is stored (the job's history keeps it); the caller hears the failure (the step fails, its
     workflow's Retry runs) rather than the change going out silently unannounced."""

@@ -22,7 +22,7 @@ from coffer.domain.errors import (
     RecoveryPointInUse,
     ResourceBusy,
 )
-from coffer.domain.job_events import Change, announcing, recovery_point_changes
+from coffer.domain.job_events import Change, JobChange, announcing, recovery_point_changes
 from coffer.domain.jobs import Job, JobKind, queued_since
 from coffer.domain.legal_holds import LegalHold
 from coffer.domain.notifications import Notice, VaultNotifications
@@ -156,6 +156,10 @@ class MemoryCatalog:
             self._turns.after_backup_ended(saved)
         self._announce(changes)
         return saved
+
+    def announce_again(self, job: Job) -> None:
+        if job.history:
+            self._announce([JobChange(job, len(job.history))])
 
     def take_lease(self, resource_arn: str, job_id: str, stale_holder: str | None = None) -> str | None:
         holder = self.table.leases.get(resource_arn)

@@ -532,7 +532,10 @@ class World:
         assert run.status == "SUCCEEDED", (run.result, self.failed_tasks(str(run.result["arn"])))
         entered = {e["stateEnteredEventDetails"]["name"] for e in self.twin.history(str(run.result["arn"]))
                    if e["type"] == "TaskStateEntered"}
-        self.attempts = Counter((c.caller, c.service, c.operation) for c in calls.snapshot() if c.caller != DRIVER)
+        # NotifyFunction runs beside the workflow (EventBridge invokes it with each job event, asynchronously): its
+        # calls are not the workflow's steps (docs/operations/notifications.md)
+        self.attempts = Counter((c.caller, c.service, c.operation) for c in calls.snapshot()
+                                if c.caller not in (DRIVER, "NotifyFunction"))
         operations = sorted(self.attempts)
         callers = {caller for caller, _, _ in operations}
         # states inside a Distributed Map run in child executions, whose history is not the parent's

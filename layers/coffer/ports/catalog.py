@@ -45,6 +45,12 @@ class Catalog(Protocol):
         job written in a terminal state wakes the jobs queued behind it (the listener given at construction)."""
         ...
 
+    def announce_again(self, job: Job) -> None:
+        """Announce the job's latest transition again (a job event, deduped by its stateVersion): a retried step that
+        finds its own ending write done - its answer lost - owes the event that write's announcement may have
+        missed."""
+        ...
+
     def take_lease(self, resource_arn: str, job_id: str, stale_holder: str | None = None) -> str | None:
         """Take the resource's lease for `job_id` (its holder again: no-op); None on success, else the holder's id.
         With `stale_holder` it is taken over only from that job."""

@@ -268,8 +268,9 @@ class BackupJobs:
         now = self._clock.now()
         job = self._catalog.get_job(job_id)
         if job.state.terminal:
-            # a retry whose ending write went through unanswered: the wake-up that write owed is made now
+            # a retry whose ending write went through unanswered: the wake-up and the job event that write owed
             self._turns.after_backup_ended(job)
+            self._catalog.announce_again(job)
             return self._with_copies(summary(job), job)
         if job.complete_by is not None and now > job.complete_by:
             # AWS Backup: a job not done within its completion window is ABORTED (the Catch's FailJob maps

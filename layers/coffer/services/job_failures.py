@@ -68,8 +68,10 @@ class JobFailures:
             # A copy job's quota slot goes back in the same write that ends it (services/copy_jobs.py).
             job = self._catalog.save_job(job.to(ending, now, reason), release_lease=job.kind is JobKind.BACKUP,
                                          recovery_point=left, also=self._quotas.release_for(job))
-        elif job.kind is JobKind.BACKUP:
-            self._turns.after_backup_ended(job)  # a retry whose ending write went through unanswered owes the wake-up
+        else:  # a retry whose ending write went through unanswered owes the wake-up and the job event
+            if job.kind is JobKind.BACKUP:
+                self._turns.after_backup_ended(job)
+            self._catalog.announce_again(job)
         if job.kind in (JobKind.RESTORE, JobKind.COPY):  # a copy holds its source as a restore does
             self._leases.end_restore(job.recovery_point_id, job.job_id)
         return summary(job)

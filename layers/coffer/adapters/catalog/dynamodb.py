@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from coffer.adapters.catalog.conditions import condition_held, refusals
 from coffer.adapters.catalog.copy_quota import release_item
 from coffer.domain.errors import ConcurrentUpdate, IdempotencyConflict, NotFound, ResourceBusy
-from coffer.domain.job_events import Change, announcing, recovery_point_changes
+from coffer.domain.job_events import Change, JobChange, announcing, recovery_point_changes
 from coffer.domain.jobs import Job, JobKind
 from coffer.domain.recovery_points import RecoveryPoint
 from coffer.ports.catalog import DuplicateRequest
@@ -173,6 +173,10 @@ class DynamoCatalog:
             self._turns.after_backup_ended(saved)
         self._announce(changes)  # after the queued jobs are woken: an EventBridge outage must not stall them
         return saved
+
+    def announce_again(self, job: Job) -> None:
+        if job.history:
+            self._announce([JobChange(job, len(job.history))])
 
     def take_lease(self, resource_arn: str, job_id: str, stale_holder: str | None = None) -> str | None:
         """Take the resource's lease for `job_id`; None on success, else the id of the job holding it.
