@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import SimpleNamespace
 from typing import Any
@@ -95,7 +95,7 @@ class ExecutionEnds:
     def installed(self) -> Iterator[ExecutionEnds]:
         from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
-        original = ExecutionWorker._execution_logic
+        original: Callable[[Any], None] = ExecutionWorker._execution_logic
         record = self._record
 
         def execution_logic(worker: Any) -> None:

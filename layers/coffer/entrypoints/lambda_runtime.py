@@ -36,7 +36,6 @@ from coffer.domain.steps import Refusal, StepError
 from coffer.domain.validation import parse_model
 from coffer.entrypoints.bootstrap import Root, bootstrap
 from coffer.entrypoints.tracing import FirstInvocationTracer
-from coffer.services.jobs_common import job_id_for
 from coffer.settings import Settings
 
 logger = Logger()
