@@ -45,7 +45,8 @@ def evaluated(coffer: LocalCoffer, mark: int) -> set[str]:
 
 
 @pytest.mark.parametrize(("kind", "make"), [(ResourceType.DOCUMENTDB, create_sample_documentdb_cluster),
-                                            (ResourceType.NEPTUNE, create_sample_neptune_cluster)], ids=str)
+                                            (ResourceType.NEPTUNE, create_sample_neptune_cluster)],
+                         ids=["DocumentDB", "Neptune"])
 def test_a_cluster_backup_and_restore_pass_with_iam_enforced(enforced: LocalCoffer, kind: ResourceType,
                                                              make: object) -> None:
     coffer, name = enforced, f"enforced-{kind.value.lower()}"
