@@ -369,9 +369,16 @@ class World:
 
     # -- the scrub of a vault holding one S3 recovery point (the same vault every run) ------------------
     def verify(self) -> Run:
+        from coffer_cli.cli import main
+
         self._prepare_scrub()
-        execution = self.twin.start_execution("VerifyStateMachine", {"vaults": [SCRUB_VAULT], "deep": False})
-        result = dict(self.twin.wait(execution, timeout=120))
+        # the vault's guards as after a deploy and `coffer vault apply-policies` (docs/operations/deploy.md): the
+        # scrub compares them with the template, and a clean vault has no finding
+        with self.twin.bucket_policies_stored():
+            with self.unfaulted():
+                assert main(["vault", "apply-policies", "--stack", self.twin.stack_name]) == 0
+            execution = self.twin.start_execution("VerifyStateMachine", {"vaults": [SCRUB_VAULT], "deep": False})
+            result = dict(self.twin.wait(execution, timeout=120))
 
         def check() -> None:
             from coffer.adapters.catalog.vaults import VaultCatalog

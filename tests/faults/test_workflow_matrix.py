@@ -86,7 +86,7 @@ FOR_GOOD = [
     ("ebs-copy", "CheckCopyFunction", "ec2", "DescribeSnapshots"),
     ("plan-run", "SelectResourcesFunction", "s3", "PutObject"),
     ("plan-run", "CheckBackupFunction", "dynamodb", "DescribeBackup"),
-    ("verify", "VerifyBatchFunction", "s3", "GetObjectAttributes"),
+    ("verify", "VerifyBatchFunction", "s3", "HeadObject"),
     ("sweep", "SweepBatchFunction", "ec2", "DeleteSnapshot"),
 ]
 MAP_CHILDREN = {"CopyPartFunction", "VerifyBatchFunction"}

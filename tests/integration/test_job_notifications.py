@@ -16,7 +16,6 @@ from twins import Twins
 from coffer.domain.clock import FixedClock, SystemClock
 from coffer.domain.job_ids import job_id_for
 from coffer.domain.jobs import JobState
-from coffer.domain.manifest import VaultLayout
 from coffer_cli.local.samples import create_sample_bucket
 from coffer_cli.local.session import LocalCoffer
 
@@ -107,16 +106,18 @@ def test_a_failed_job_is_announced_and_told_with_its_cause(world: dict[str, Any]
     world["clock"].set(SystemClock().now())
     backed_up = coffer.deps.catalog.get_job(backup(coffer, "to-tamper"))
     assert states_of(world, backed_up.job_id)[-1] == "COMPLETED"
-    key = VaultLayout.manifest("Default", backed_up.recovery_point_id)
-    forged = coffer.deps.vault.get_bytes(key).replace(b'"objects": 15', b'"objects": 14')
-    coffer.client("s3").put_object(Bucket=coffer.settings.vault_bucket, Key=key, Body=forged,
-                                   ChecksumAlgorithm="SHA256")
+    # A compromised operator with the governance bypass destroys every blob version the recovery point pins (a
+    # version written over them would not do: restores read the pinned versions): every key fails.
+    s3, bucket = coffer.client("s3"), coffer.settings.vault_bucket
+    for blob, version in coffer.deps.vault.versions("vaults/Default/blobs/"):
+        s3.delete_object(Bucket=bucket, Key=blob, VersionId=version, BypassGovernanceRetention=True)
     coffer.start_restore({"RecoveryPointArn": backed_up.recovery_point_id, "IdempotencyToken": "r-tampered",
                           "Metadata": {"DestinationBucketName": "never", "NewBucket": "true"}})
     restore_id = job_id_for("r-tampered")
     assert states_of(world, restore_id)[-1] == "FAILED"
     message = message_about(world, restore_id)
-    assert f"Coffer restore job {restore_id} FAILED." in message and "does not match its checksum" in message
+    cause = coffer.deps.catalog.get_job(restore_id).history[-1].reason
+    assert f"Coffer restore job {restore_id} FAILED." in message and cause and cause in message
     # the backup that went well was told to nobody
     assert not [m for m in drain(world, "notifications") if backed_up.job_id in m]
 

@@ -153,10 +153,10 @@ def test_sample_event_succeeds_on_the_twin(name: str, twins: Twins) -> None:
         assert parsed.next_seq == 1 and not parsed.more
     if isinstance(parsed, ClaimResult):
         assert len(parsed.backups) == 2 and parsed.joined == 0
-    # The vault's steps: the sample restore is audited once, after the sample backup's own backup.complete record;
-    # the sample backup verifies clean.
+    # The vault's steps: the sample restore is audited once, after the sample plan's plan.create record (the
+    # preparation applies it) and the sample backup's own backup.complete record; the sample backup verifies clean.
     if isinstance(parsed, RecordAuditResult):
-        assert (parsed.seq, parsed.action) == (2, "restore.start")
+        assert (parsed.seq, parsed.action) == (3, "restore.start")
     if isinstance(parsed, ListVerifyItemsResult):
         assert parsed.next_seq > 0 and not parsed.more
     if isinstance(parsed, VerifyBatchResult | VerifySummary):

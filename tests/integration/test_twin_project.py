@@ -31,3 +31,6 @@ def test_project_template_deploys_with_every_function_routed(twins: Twins) -> No
                 lock = twin.client("s3").get_object_lock_configuration(Bucket=twin.physical_id(bucket))
                 assert lock["ObjectLockConfiguration"]["ObjectLockEnabled"] == "Enabled"
         assert twin.unsupported_resources == {}
+        # what the twin does not make on purpose: alarms, the dashboard, the topic's policy (coffer_twin.twin)
+        assert set(twin.not_emulated.values()) <= {"AWS::CloudWatch::Alarm", "AWS::CloudWatch::Dashboard",
+                                                   "AWS::SNS::TopicPolicy", "AWS::SNS::Subscription"}

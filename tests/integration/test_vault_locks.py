@@ -44,7 +44,9 @@ BUCKET = "vault-source"
 @pytest.fixture(scope="module")
 def coffer(twins: Twins) -> Iterator[LocalCoffer]:
     """One twin for the module: each test uses its own vaults, tokens and (when it changes one) source bucket."""
-    with twins.fresh() as deployed:
+    # LockSlackDays 0: these tests watch every lock extension a backup makes (locking ahead makes fewer:
+    # tests/integration/test_lock_slack.py)
+    with twins.fresh({"LockSlackDays": "0"}) as deployed:
         create_sample_bucket(deployed.client("s3"), BUCKET)
         yield deployed
 

@@ -914,3 +914,14 @@ def test_samconfig_names_no_account_or_region() -> None:
     assert deploy["resolve_s3"] is True and deploy["confirm_changeset"] is True
     assert all("region" not in section.get("parameters", {}) for section in config["default"].values())
     assert not re.search(r"\b\d{12}\b", text), "an account id does not belong in samconfig.toml"
+
+
+def test_only_this_accounts_alarms_publish_to_the_notification_topic_and_only_over_tls() -> None:
+    """The topic's policy (not made on the twin: coffer_twin.twin.NOT_EMULATED) read from the template."""
+    policy = load_template(TEMPLATE)["Resources"]["NotificationTopicPolicy"]["Properties"]["PolicyDocument"]
+    allow, deny = policy["Statement"]
+    assert (allow["Effect"], allow["Principal"], allow["Action"]) == (
+        "Allow", {"Service": "cloudwatch.amazonaws.com"}, "sns:Publish")
+    assert allow["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    assert (deny["Effect"], deny["Principal"], deny["Condition"]) == (
+        "Deny", "*", {"Bool": {"aws:SecureTransport": "false"}})

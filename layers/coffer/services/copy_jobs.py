@@ -466,7 +466,9 @@ class CopyJobs:
         now = self._clock.now()
         job = self._catalog.get_job(job_id)
         if job.state.terminal:
+            # a retry whose ending write went through unanswered: the lease release and the job event it owed
             self._leases.end_restore(job.recovery_point_id, job.job_id)
+            self._catalog.announce_again(job)
             return summary(job)
         target = self._target(job)
         destination = self._resolver.resolve(target.address)

@@ -184,6 +184,7 @@ class RestoreJobs:
         job = self._catalog.get_job(job_id)
         if job.state.terminal:
             self._leases.end_restore(job.recovery_point_id, job.job_id)  # a retry after the job ended
+            self._catalog.announce_again(job)  # ... owes the job event its unanswered ending write may have missed
             return summary(job)
         manifest = self.load_manifest(job.recovery_point_id)
         adapter = self._resources.adapter(job.resource_type)

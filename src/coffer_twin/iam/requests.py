@@ -480,6 +480,17 @@ def _kms(request: _Request) -> list[Authorisation]:
     return [_kms_key(request, str(body["KeyId"]), f"kms:{operation}", context)]
 
 
+# -- SNS ----------------------------------------------------------------------------------------------
+def _sns(request: _Request) -> list[Authorisation]:
+    """Publish only (the notifier's one call): sns:Publish on the topic, by the principal's identity policies (the
+    topic's own policy, which admits EventBridge and CloudWatch, names no role: it grants nothing here)."""
+    operation, form = request.call.operation, request.form()
+    if operation != "Publish":
+        raise Unmapped(f"sns.{operation}")
+    topic = form.get("TopicArn", "")
+    return [Authorisation("sns:Publish", topic, topic.split(":")[4] if topic.count(":") >= 5 else request.account)]
+
+
 # -- STS ----------------------------------------------------------------------------------------------
 def _sts(request: _Request) -> list[Authorisation]:
     operation, form = request.call.operation, request.form()
@@ -728,7 +739,7 @@ def _rds(request: _Request) -> list[Authorisation]:
 _SERVICES: dict[str, Callable[[_Request], list[Authorisation]]] = {
     "s3": _s3, "dynamodb": _dynamodb, "kms": _kms, "sts": _sts, "eventbridge": _events, "events": _events,
     "sfn": _sfn, "lambda": _lambda, "cloudformation": _cloudformation, "resource-groups-tagging-api": _tagging,
-    "ec2": _ec2, "rds": _rds,
+    "ec2": _ec2, "rds": _rds, "sns": _sns,
 }
 
 
