@@ -12,6 +12,7 @@ from coffer.domain.audit import RecordAuditResult, RecordAuditStep
 from coffer.domain.cold_tier import ColdPartResult, ColdPartStep
 from coffer.domain.continuous import S3ObjectEvent
 from coffer.domain.copies import CopyPartStep, CopyPollResult, CopyStartResult, CopyStep
+from coffer.domain.lock_renewal import RenewBatchResult
 from coffer.domain.plan_steps import (
     ClaimResult,
     CompletePlanRunStep,
@@ -98,6 +99,7 @@ CONTRACTS: dict[str, tuple[type | None, type]] = {
     "CollectBlobsFunction": (SweepBatchStep, CollectBlobsResult),
     "CompleteSweepFunction": (CompleteSweepStep, SweepRunSummary),
     "MovePartToColdFunction": (ColdPartStep, ColdPartResult),
+    "RenewLocksFunction": (SweepBatchStep, RenewBatchResult),
     "NotifyFunction": (None, NotifyResult),
 }
 #: samples of a function's second event shape: the part-range fan-out's steps (an event with `step`)
@@ -132,6 +134,8 @@ def test_sample_event_succeeds_on_the_twin(name: str, twins: Twins) -> None:
         assert not parsed.duplicate and parsed.next in expected.get(name, ("objects", "native"))
     if isinstance(parsed, ObjectChangeResult):  # the sample delete marker is journaled for the protected bucket
         assert parsed.recorded and parsed.kind == "delete-marker" and parsed.recovery_point_id, parsed
+    if isinstance(parsed, RenewBatchResult):  # the sample backup's one part and its blobs, locked 400 days now
+        assert parsed.seq == 0 and parsed.extended > 1 and parsed.already == 0, parsed
     if isinstance(parsed, NotifyResult):  # a FAILED backup of a vault without settings: told to the stack's topic
         assert len(parsed.sent_to) == 1 and parsed.sent_to[0].endswith("-notifications"), parsed
     if name == "list_pitr_batches.json":  # the sample bucket as it is now: its five objects, one batch file

@@ -18,7 +18,7 @@ import json
 from collections.abc import Callable
 from contextlib import AbstractContextManager, ExitStack, nullcontext
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ import yaml
 
 from coffer.domain.clock import FixedClock
 from coffer.domain.errors import InvalidInput
+from coffer.domain.job_ids import job_id_for
 from coffer_cli.local.copy_destinations import COPY_FUNCTIONS, prepare_copy_destination
 from coffer_cli.local.sample_plans import apply_sample_plan
 from coffer_cli.local.samples import create_sample_bucket, create_sample_table, create_sample_versioned_bucket
@@ -33,6 +34,9 @@ from coffer_cli.local.session import LocalCoffer, local_twin
 
 #: functions whose samples run verify: the bucket-wide checks read the bucket policy back
 VERIFY_FUNCTIONS = {"ListVerifyItemsFunction", "VerifyBatchFunction", "CompleteVerifyFunction"}
+#: the RenewLocks sample renews the sample S3 backup's locks (its IdempotencyToken: events/start_backup_job.json)
+SAMPLE_RENEWAL_TOKEN = "sample-s3-backup"
+SAMPLE_RENEWAL_DAYS = 400
 
 SAMPLE_EPOCH = datetime(2026, 11, 25, 10, 0, 5, tzinfo=UTC)
 BUS = "bus"
@@ -200,8 +204,22 @@ def run_invocation(project_root: Path, invocation: Invocation, env_vars: EnvVars
         for event in invocation.replays:
             notes(f"replayed first: {event.name} ({event.function})")
             deliver(coffer, event.function, event.body)
+        if invocation.function == "RenewLocksFunction":
+            plan_sample_renewal(coffer, invocation.body)
         with around_target():
             return deliver(coffer, invocation.function, invocation.body)
+
+
+def plan_sample_renewal(coffer: LocalCoffer, body: dict[str, Any]) -> None:
+    """The sweep run, and what SweepBatch writes for a kept-forever recovery point whose lock is due for renewal
+    (LockRenewals.plan):
+    the sample backup's renewal items to a date SAMPLE_RENEWAL_DAYS ahead. A sample chain cannot make a lock come
+    due (its locks are fresh), so the planning step is run here, as the sweep runs it."""
+    job = coffer.deps.catalog.get_job(job_id_for(SAMPLE_RENEWAL_TOKEN))
+    point = coffer.deps.catalog.get_recovery_point(job.recovery_point_id)
+    run_id, now = str(body.get("run_id", "")), coffer.clock.now()
+    coffer.deps.sweeps.start_run(run_id, now.isoformat())  # as the sweep's first listing step does
+    coffer.deps.lock_renewals.plan(run_id, 0, point, now + timedelta(days=SAMPLE_RENEWAL_DAYS))
 
 
 def invoke_sample(project_root: Path, event_file: Path, function: str | None = None) -> Any:
