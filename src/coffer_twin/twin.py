@@ -60,8 +60,10 @@ __all__ = ["ExecutionResult", "Twin", "TwinDeployError", "TwinInvokeError"]
 
 MOTO_CONFIG: dict[str, Any] = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 _ARTIFACT_KEY = "twin/code.zip"
-#: Twin.wait asks DescribeExecution again after this long even if no end was signalled (a safety net only)
-_RECHECK_SECONDS = 1.0
+#: Twin.wait asks DescribeExecution again after this long even if no end was signalled (a safety net only, for a
+#: lost signal: longer than the common 1-second Wait state, so that a workflow ending just after a second is not
+#: asked about while it still runs)
+_RECHECK_SECONDS = 5.0
 
 
 #: Resource types moto's CloudFormation makes none of and the twin does not make either: nothing Coffer runs reads
