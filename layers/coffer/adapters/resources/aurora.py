@@ -22,18 +22,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from coffer.adapters.resources.common import (
-    NO_OPTIONS,
-    TAG_RESTORE_JOB,
-    coffer_tags,
-    last_part,
-    recorded,
-    split_ids,
-    tag_list,
-    translated,
-    user_tags,
-)
-from coffer.adapters.resources.rds_snapshots import DB_CLUSTER_SNAPSHOT, RdsSnapshots, snapshot_name
+from coffer.adapters.resources.common import NO_OPTIONS, last_part, recorded, translated, user_tags
+from coffer.adapters.resources.rds_snapshots import DB_CLUSTER, DB_CLUSTER_SNAPSHOT, RdsSnapshots
 from coffer.domain.errors import (
     InvalidInput,
     NativeOperationFailed,
@@ -87,13 +77,10 @@ class DbClusterAdapter(RdsSnapshots):
     strategy = BackupStrategy.NATIVE
     backup_options = NO_OPTIONS
     snapshots = DB_CLUSTER_SNAPSHOT
+    databases = DB_CLUSTER
     errors = ERRORS
     #: DescribeDBClusters page size (AWS allows 20 to 100)
     page_size = 100
-
-    def __init__(self, client: RDSClient) -> None:
-        self._rds = client
-        self._region: str = client.meta.region_name
 
     # ---- discover -------------------------------------------------------------------------------
     def discover(self, account_id: str) -> Iterator[DiscoveredResource]:
@@ -106,7 +93,7 @@ class DbClusterAdapter(RdsSnapshots):
                     yield DiscoveredResource(cluster["DBClusterArn"], self.resource_type,
                                              user_tags(cluster.get("TagList")))
 
-    # ---- backup ---------------------------------------------------------------------------------
+    # ---- backup: RdsSnapshots.start_backup, backup_status -------------------------------------
     def describe_source(self, resource_arn: str) -> dict[str, Any]:
         cluster = self._cluster(resource_name(resource_arn))
         if cluster_type_of(cluster["Engine"]) is not self.resource_type:
@@ -134,54 +121,16 @@ class DbClusterAdapter(RdsSnapshots):
             "tags": user_tags(cluster.get("TagList")),
         }
 
-    def start_backup(self, job: Job) -> str | None:
-        cluster = resource_name(job.resource_arn)
-        name = snapshot_name(job.recovery_point_id)
-        tags = tag_list(job.source.get("tags", {}), job.recovery_point_tags, coffer_tags(job.recovery_point_id))
-        try:
-            with translated(ERRORS, f"CreateDBClusterSnapshot of {cluster}"):
-                created = self._rds.create_db_cluster_snapshot(
-                    DBClusterIdentifier=cluster, DBClusterSnapshotIdentifier=name, Tags=tags)["DBClusterSnapshot"]
-        except self._rds.exceptions.DBClusterSnapshotAlreadyExistsFault:
-            created = self._snapshot(name)
-        return str(created["DBClusterSnapshotArn"])
-
-    def backup_status(self, job: Job) -> OperationStatus:
-        if not job.native_ref:
-            raise NotFound(f"job {job.job_id} has no cluster snapshot yet")
-        return self._snapshot_status(job.native_ref)
-
     # ---- restore --------------------------------------------------------------------------------
     def start_restore(self, job: Job, manifest: Manifest) -> str | None:
-        target = job.restore_target["DBClusterIdentifier"]
-        mine = self._restored(job)
-        if mine is not None:
-            return str(mine["DBClusterArn"])
         source = recorded(manifest)
-        expected = self._expected(job, manifest)
-        params: dict[str, Any] = {
-            "DBClusterIdentifier": target,
-            "SnapshotIdentifier": last_part(self._native_ref(manifest.recovery_point), ":"),
-            "Engine": source["engine"],
-            "Tags": tag_list(source.get("tags", {}), coffer_tags(job.recovery_point_id, restore_job_id=job.job_id)),
-        }
+        params = {**self._placement(job, manifest), "Engine": source["engine"],
+                  "DBClusterIdentifier": job.restore_target["DBClusterIdentifier"],
+                  "SnapshotIdentifier": last_part(self._native_ref(manifest.recovery_point), ":")}
         if source.get("engine_version"):
             params["EngineVersion"] = source["engine_version"]
-        if expected["db_subnet_group_name"]:
-            params["DBSubnetGroupName"] = expected["db_subnet_group_name"]
-        if expected["vpc_security_group_ids"]:
-            params["VpcSecurityGroupIds"] = expected["vpc_security_group_ids"]
-        if source.get("port"):
-            params["Port"] = int(source["port"])
-        try:
-            with translated(ERRORS, f"RestoreDBClusterFromSnapshot into {target}"):
-                restored = self._rds.restore_db_cluster_from_snapshot(**params)["DBCluster"]
-        except self._rds.exceptions.DBClusterAlreadyExistsFault:
-            restored = self._restored(job)
-            if restored is None:
-                raise InvalidInput([f"Metadata.DBClusterIdentifier: DB cluster {target} already exists and this "
-                                    "restore did not make it: choose a new identifier"]) from None
-        return str(restored["DBClusterArn"])
+        return self._start_restored(job, "RestoreDBClusterFromSnapshot", self._rds.restore_db_cluster_from_snapshot,
+                                    params)
 
     def restore_status(self, job: Job, manifest: Manifest) -> OperationStatus:
         cluster = self._restored(job)
@@ -200,11 +149,7 @@ class DbClusterAdapter(RdsSnapshots):
         restored, source = self._facts(cluster), recorded(manifest)
         expected = {**self._expected(job, manifest), "engine": source["engine"],
                     "engine_version": source.get("engine_version"), "storage_encrypted": source["storage_encrypted"]}
-        differences = [f"{key}: {restored[key]!r} != {value!r}" for key, value in expected.items()
-                       if key != "tags" and value is not None and restored[key] != value]
-        missing = {k: v for k, v in expected["tags"].items() if restored["tags"].get(k) != v}
-        if missing:
-            differences.append(f"tags missing: {missing}")
+        differences = self._differences(restored, expected)
         if differences:
             raise RestoreMismatch(f"restored DB cluster {cluster['DBClusterIdentifier']}: " + "; ".join(differences))
         return {"db_cluster_arn": cluster["DBClusterArn"], "db_instances": len(restored["members"]),
@@ -214,29 +159,7 @@ class DbClusterAdapter(RdsSnapshots):
 
     # ---- helpers --------------------------------------------------------------------------------
     def _cluster(self, identifier: str) -> dict[str, Any]:
-        with translated(ERRORS, f"DB cluster {identifier}"):
-            [cluster] = self._rds.describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"]
-        return dict(cluster)
-
-    def _restored(self, job: Job) -> dict[str, Any] | None:
-        try:
-            cluster = self._cluster(job.restore_target["DBClusterIdentifier"])
-        except NotFound:
-            return None
-        if user_tags(cluster.get("TagList")).get(TAG_RESTORE_JOB) != job.job_id:
-            return None
-        return cluster
-
-    @staticmethod
-    def _expected(job: Job, manifest: Manifest) -> dict[str, Any]:
-        source, metadata = recorded(manifest), job.restore_target
-        groups = split_ids(metadata["VpcSecurityGroupIds"]) if "VpcSecurityGroupIds" in metadata else None
-        return {
-            "db_subnet_group_name": metadata.get("DBSubnetGroupName", source.get("db_subnet_group_name")),
-            "vpc_security_group_ids": sorted(groups if groups is not None
-                                             else source.get("vpc_security_group_ids", [])),
-            "tags": source.get("tags", {}),
-        }
+        return self._database(identifier)
 
 
 class AuroraAdapter(DbClusterAdapter):

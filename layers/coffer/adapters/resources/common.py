@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 from botocore.exceptions import ClientError
 
-from coffer.adapters.aws import error_code
+from coffer.adapters.aws import error_code, refusals_named
 from coffer.domain.errors import CofferError, InvalidInput, NotFound
 from coffer.domain.manifest import Manifest
+from coffer.domain.recovery_points import RecoveryPoint
 from coffer.domain.resources import Arn, ResourceType
-from coffer.ports.resources import Capability, unsupported
+from coffer.ports.resources import Capability, CopyTarget, OperationStatus, unsupported
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -130,3 +131,37 @@ def snapshot_permission(ec2: EC2Client, errors: ErrorMap, snapshot_id: str, acco
     except NotFound:
         if operation == "add":
             raise
+
+
+class NoCopies:
+    """For a type whose recovery points are not copied: every copy step refuses with the type's own reason."""
+
+    resource_type: ResourceType
+    refusals: Mapping[Capability, str]
+
+    def share_for_copy(self, recovery_point: RecoveryPoint, account_id: str) -> None:
+        refuse(self.resource_type, self.refusals, Capability.COPY_TO_ACCOUNT)
+
+    def unshare_after_copy(self, recovery_point: RecoveryPoint, account_id: str) -> None:
+        return  # share_for_copy refuses: nothing was ever shared
+
+    def start_copy(self, recovery_point: RecoveryPoint, target: CopyTarget) -> str:
+        refuse(self.resource_type, self.refusals,
+               Capability.COPY_TO_ACCOUNT if target.account_id else Capability.COPY_TO_REGION)
+
+    def copy_status(self, native_ref: str) -> OperationStatus:
+        refuse(self.resource_type, self.refusals, Capability.COPY_TO_REGION)
+
+
+class NoColdStorage:
+    """For a type with no cold tier of its own: moving to cold storage refuses with the type's own reason."""
+
+    resource_type: ResourceType
+    refusals: Mapping[Capability, str]
+
+    @refusals_named
+    def start_cold(self, recovery_point: RecoveryPoint) -> None:
+        refuse(self.resource_type, self.refusals, Capability.COLD_STORAGE)
+
+    def cold_status(self, recovery_point: RecoveryPoint) -> OperationStatus:
+        refuse(self.resource_type, self.refusals, Capability.COLD_STORAGE)

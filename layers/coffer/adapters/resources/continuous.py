@@ -29,7 +29,7 @@ from botocore.exceptions import ClientError
 from coffer.adapters.aws import error_code, is_not_found
 from coffer.adapters.resources.aurora import ERRORS as AURORA_ERRORS
 from coffer.adapters.resources.aurora import AuroraAdapter
-from coffer.adapters.resources.common import coffer_tags, recorded, tag_list, translated
+from coffer.adapters.resources.common import recorded, translated
 from coffer.adapters.resources.dynamodb import ERRORS as DYNAMODB_ERRORS
 from coffer.adapters.resources.dynamodb import DynamoDBAdapter
 from coffer.adapters.resources.rds import ERRORS as RDS_ERRORS
@@ -174,36 +174,13 @@ class RdsContinuous(RdsAdapter):
         return None  # a new instance: an existing identifier is refused on start unless this job made it
 
     def start_restore_to_time(self, job: Job, manifest: Manifest, at: datetime) -> str | None:
-        target = job.restore_target["DBInstanceIdentifier"]
-        mine = self._restored(job)
-        if mine is not None:
-            return str(mine["DBInstanceArn"])
-        source, expected = recorded(manifest), self._expected(job, manifest)
-        params: dict[str, Any] = {
-            "SourceDBInstanceIdentifier": source["db_instance_identifier"], "TargetDBInstanceIdentifier": target,
-            **_rds_moment(job, "RestoreTime", at), "DBInstanceClass": expected["db_instance_class"],
-            "MultiAZ": bool(source.get("multi_az")),
-            "Tags": tag_list(source.get("tags", {}), coffer_tags(job.recovery_point_id, restore_job_id=job.job_id)),
-        }
-        if expected["db_subnet_group_name"]:
-            params["DBSubnetGroupName"] = expected["db_subnet_group_name"]
-        if expected["vpc_security_group_ids"]:
-            params["VpcSecurityGroupIds"] = expected["vpc_security_group_ids"]
-        if source.get("publicly_accessible") is not None:
-            params["PubliclyAccessible"] = bool(source["publicly_accessible"])
-        if source.get("port"):
-            params["Port"] = int(source["port"])
-        try:
-            with translated(RDS_ERRORS, f"RestoreDBInstanceToPointInTime into {target}"), \
-                    translated(_RDS_TIME_ERRORS, f"{_BAD_TIME}: RDS refused {at.isoformat()} for "
-                                                 f"{source['db_instance_identifier']}"):
-                restored = self._rds.restore_db_instance_to_point_in_time(**params)["DBInstance"]
-        except self._rds.exceptions.DBInstanceAlreadyExistsFault:
-            restored = self._restored(job)  # made by a call that timed out, or someone else's instance
-            if restored is None:
-                raise InvalidInput([f"Metadata.DBInstanceIdentifier: DB instance {target} already exists and this "
-                                    "restore did not make it: choose a new identifier"]) from None
-        return str(restored["DBInstanceArn"])
+        source = recorded(manifest)["db_instance_identifier"]
+        params = {**self._instance_params(job, manifest), **_rds_moment(job, "RestoreTime", at),
+                  "SourceDBInstanceIdentifier": source,
+                  "TargetDBInstanceIdentifier": job.restore_target["DBInstanceIdentifier"]}
+        return self._start_restored(job, "RestoreDBInstanceToPointInTime",
+                                    self._rds.restore_db_instance_to_point_in_time, params,
+                                    (_RDS_TIME_ERRORS, f"{_BAD_TIME}: RDS refused {at.isoformat()} for {source}"))
 
 
 class AuroraContinuous(AuroraAdapter):
@@ -230,33 +207,12 @@ class AuroraContinuous(AuroraAdapter):
         return None  # a new cluster: an existing identifier is refused on start unless this job made it
 
     def start_restore_to_time(self, job: Job, manifest: Manifest, at: datetime) -> str | None:
-        target = job.restore_target["DBClusterIdentifier"]
-        mine = self._restored(job)
-        if mine is not None:
-            return str(mine["DBClusterArn"])
-        source, expected = recorded(manifest), self._expected(job, manifest)
-        params: dict[str, Any] = {
-            "SourceDBClusterIdentifier": source["db_cluster_identifier"], "DBClusterIdentifier": target,
-            "Tags": tag_list(source.get("tags", {}), coffer_tags(job.recovery_point_id, restore_job_id=job.job_id)),
-        }
-        params.update(_rds_moment(job, "RestoreToTime", at))
-        if expected["db_subnet_group_name"]:
-            params["DBSubnetGroupName"] = expected["db_subnet_group_name"]
-        if expected["vpc_security_group_ids"]:
-            params["VpcSecurityGroupIds"] = expected["vpc_security_group_ids"]
-        if source.get("port"):
-            params["Port"] = int(source["port"])
-        try:
-            with translated(AURORA_ERRORS, f"RestoreDBClusterToPointInTime into {target}"), \
-                    translated(_RDS_TIME_ERRORS, f"{_BAD_TIME}: RDS refused {at.isoformat()} for "
-                                                 f"{source['db_cluster_identifier']}"):
-                restored = self._rds.restore_db_cluster_to_point_in_time(**params)["DBCluster"]
-        except self._rds.exceptions.DBClusterAlreadyExistsFault:
-            restored = self._restored(job)  # made by a call that timed out, or someone else's cluster
-            if restored is None:
-                raise InvalidInput([f"Metadata.DBClusterIdentifier: DB cluster {target} already exists and this "
-                                    "restore did not make it: choose a new identifier"]) from None
-        return str(restored["DBClusterArn"])
+        source = recorded(manifest)["db_cluster_identifier"]
+        params = {**self._placement(job, manifest), **_rds_moment(job, "RestoreToTime", at),
+                  "SourceDBClusterIdentifier": source, "DBClusterIdentifier": job.restore_target["DBClusterIdentifier"]}
+        return self._start_restored(job, "RestoreDBClusterToPointInTime",
+                                    self._rds.restore_db_cluster_to_point_in_time, params,
+                                    (_RDS_TIME_ERRORS, f"{_BAD_TIME}: RDS refused {at.isoformat()} for {source}"))
 
 
 #: ResourceType -> (boto3 service, class)

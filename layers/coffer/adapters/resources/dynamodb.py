@@ -24,10 +24,11 @@ from botocore.exceptions import ClientError
 from coffer.adapters.aws import is_not_found, refusals_named
 from coffer.adapters.resources.common import (
     NO_OPTIONS,
+    NoColdStorage,
+    NoCopies,
     coffer_tags,
     last_part,
     recorded,
-    refuse,
     tag_list,
     translated,
     user_tags,
@@ -43,7 +44,7 @@ from coffer.domain.jobs import Job
 from coffer.domain.manifest import Manifest
 from coffer.domain.recovery_points import RecoveryPoint
 from coffer.domain.resources import ResourceType, resource_name
-from coffer.ports.resources import BackupStrategy, Capability, CopyTarget, DiscoveredResource, OperationStatus
+from coffer.ports.resources import BackupStrategy, Capability, DiscoveredResource, OperationStatus
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -73,7 +74,7 @@ REFUSALS: Mapping[Capability, str] = {
 }
 
 
-class DynamoDBAdapter:
+class DynamoDBAdapter(NoCopies, NoColdStorage):
     resource_type = ResourceType.DYNAMODB
     strategy = BackupStrategy.NATIVE
     capabilities = frozenset(Capability) - set(REFUSALS)
@@ -168,26 +169,6 @@ class DynamoDBAdapter:
         return {"table_status": table["TableStatus"], "key_schema": table["KeySchema"]}
 
     # ---- copy, cold, delete ---------------------------------------------------------------------
-    def share_for_copy(self, recovery_point: RecoveryPoint, account_id: str) -> None:
-        refuse(self.resource_type, self.refusals, Capability.COPY_TO_ACCOUNT)
-
-    def unshare_after_copy(self, recovery_point: RecoveryPoint, account_id: str) -> None:
-        return  # share_for_copy refuses: nothing was ever shared
-
-    def start_copy(self, recovery_point: RecoveryPoint, target: CopyTarget) -> str:
-        refuse(self.resource_type, self.refusals,
-               Capability.COPY_TO_ACCOUNT if target.account_id else Capability.COPY_TO_REGION)
-
-    def copy_status(self, native_ref: str) -> OperationStatus:
-        refuse(self.resource_type, self.refusals, Capability.COPY_TO_REGION)
-
-    @refusals_named
-    def start_cold(self, recovery_point: RecoveryPoint) -> None:
-        refuse(self.resource_type, self.refusals, Capability.COLD_STORAGE)
-
-    def cold_status(self, recovery_point: RecoveryPoint) -> OperationStatus:
-        refuse(self.resource_type, self.refusals, Capability.COLD_STORAGE)
-
     @refusals_named
     def delete_recovery_point(self, recovery_point: RecoveryPoint) -> None:
         if not recovery_point.native_ref:

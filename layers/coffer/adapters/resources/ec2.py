@@ -26,10 +26,10 @@ from coffer.adapters.resources.common import (
     GIB,
     TAG_RECOVERY_POINT,
     TAG_RESTORE_JOB,
+    NoColdStorage,
     coffer_tags,
     last_part,
     recorded,
-    refuse,
     region_of,
     snapshot_permission,
     split_ids,
@@ -84,7 +84,7 @@ def image_arn(partition: str, region: str, image_id: str) -> str:
     return f"arn:{partition}:ec2:{region}::image/{image_id}"
 
 
-class Ec2Adapter:
+class Ec2Adapter(NoColdStorage):
     resource_type = ResourceType.EC2
     strategy = BackupStrategy.NATIVE
     capabilities = frozenset(Capability) - set(REFUSALS)
@@ -268,13 +268,6 @@ class Ec2Adapter:
         if recovery_point_id is None:
             raise NotFound(f"{native_ref} is not an image Coffer made (no {TAG_RECOVERY_POINT} tag)")
         return self._image_status(native_ref, recovery_point_id)
-
-    @refusals_named
-    def start_cold(self, recovery_point: RecoveryPoint) -> None:
-        refuse(self.resource_type, self.refusals, Capability.COLD_STORAGE)
-
-    def cold_status(self, recovery_point: RecoveryPoint) -> OperationStatus:
-        refuse(self.resource_type, self.refusals, Capability.COLD_STORAGE)
 
     @refusals_named
     def delete_recovery_point(self, recovery_point: RecoveryPoint) -> None:

@@ -16,21 +16,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from coffer.adapters.resources.common import (
-    GIB,
-    NO_OPTIONS,
-    TAG_RESTORE_JOB,
-    coffer_tags,
-    last_part,
-    recorded,
-    split_ids,
-    tag_list,
-    translated,
-    user_tags,
-)
-from coffer.adapters.resources.rds_snapshots import DB_SNAPSHOT, RdsSnapshots, snapshot_name
+from coffer.adapters.resources.common import GIB, NO_OPTIONS, last_part, recorded, user_tags
+from coffer.adapters.resources.rds_snapshots import DB_INSTANCE, DB_SNAPSHOT, RdsSnapshots
 from coffer.domain.errors import (
     InvalidInput,
     NativeOperationFailed,
@@ -42,9 +31,6 @@ from coffer.domain.jobs import Job
 from coffer.domain.manifest import Manifest
 from coffer.domain.resources import ResourceType, resource_name
 from coffer.ports.resources import BackupStrategy, Capability, DiscoveredResource, OperationStatus
-
-if TYPE_CHECKING:
-    from mypy_boto3_rds import RDSClient
 
 ERRORS = {
     "DBInstanceNotFound": NotFound,
@@ -81,13 +67,10 @@ class RdsAdapter(RdsSnapshots):
     refusals = REFUSALS
     backup_options = NO_OPTIONS
     snapshots = DB_SNAPSHOT
+    databases = DB_INSTANCE
     errors = ERRORS
     #: DescribeDBInstances page size (AWS allows 20 to 100)
     page_size = 100
-
-    def __init__(self, client: RDSClient) -> None:
-        self._rds = client
-        self._region: str = client.meta.region_name
 
     # ---- discover -------------------------------------------------------------------------------
     def discover(self, account_id: str) -> Iterator[DiscoveredResource]:
@@ -98,7 +81,7 @@ class RdsAdapter(RdsSnapshots):
                 if not db.get("DBClusterIdentifier"):  # cluster members are protected with their cluster
                     yield DiscoveredResource(db["DBInstanceArn"], self.resource_type, user_tags(db.get("TagList")))
 
-    # ---- backup ---------------------------------------------------------------------------------
+    # ---- backup: RdsSnapshots.start_backup, backup_status -------------------------------------
     def describe_source(self, resource_arn: str) -> dict[str, Any]:
         db = self._instance(resource_name(resource_arn))
         if db.get("DBClusterIdentifier"):
@@ -127,57 +110,20 @@ class RdsAdapter(RdsSnapshots):
             "tags": user_tags(db.get("TagList")),
         }
 
-    def start_backup(self, job: Job) -> str | None:
-        instance = resource_name(job.resource_arn)
-        name = snapshot_name(job.recovery_point_id)
-        tags = tag_list(job.source.get("tags", {}), job.recovery_point_tags, coffer_tags(job.recovery_point_id))
-        try:
-            with translated(ERRORS, f"CreateDBSnapshot of {instance}"):
-                created = self._rds.create_db_snapshot(DBInstanceIdentifier=instance, DBSnapshotIdentifier=name,
-                                                       Tags=tags)["DBSnapshot"]
-        except self._rds.exceptions.DBSnapshotAlreadyExistsFault:
-            created = self._snapshot(name)  # a retried start: the name is this recovery point's
-        arn: str = created["DBSnapshotArn"]
-        return arn
-
-    def backup_status(self, job: Job) -> OperationStatus:
-        if not job.native_ref:
-            raise NotFound(f"job {job.job_id} has no DB snapshot yet")
-        return self._snapshot_status(job.native_ref)
-
     # ---- restore --------------------------------------------------------------------------------
     def start_restore(self, job: Job, manifest: Manifest) -> str | None:
-        target = job.restore_target["DBInstanceIdentifier"]
-        mine = self._restored(job)
-        if mine is not None:
-            return str(mine["DBInstanceArn"])
-        source = recorded(manifest)
-        expected = self._expected(job, manifest)
-        params: dict[str, Any] = {
-            "DBInstanceIdentifier": target,
+        return self._start_restored(job, "RestoreDBInstanceFromDBSnapshot",
+                                    self._rds.restore_db_instance_from_db_snapshot, {
+            **self._instance_params(job, manifest),
+            "DBInstanceIdentifier": job.restore_target["DBInstanceIdentifier"],
             # The snapshot is in this region and account (a copy is restored where it was copied to).
             "DBSnapshotIdentifier": last_part(self._native_ref(manifest.recovery_point), ":"),
-            "DBInstanceClass": expected["db_instance_class"],
-            "MultiAZ": bool(source.get("multi_az")),
-            "Tags": tag_list(source.get("tags", {}), coffer_tags(job.recovery_point_id, restore_job_id=job.job_id)),
-        }
-        if expected["db_subnet_group_name"]:
-            params["DBSubnetGroupName"] = expected["db_subnet_group_name"]
-        if expected["vpc_security_group_ids"]:
-            params["VpcSecurityGroupIds"] = expected["vpc_security_group_ids"]
-        if source.get("publicly_accessible") is not None:
-            params["PubliclyAccessible"] = bool(source["publicly_accessible"])
-        if source.get("port"):
-            params["Port"] = int(source["port"])
-        try:
-            with translated(ERRORS, f"RestoreDBInstanceFromDBSnapshot into {target}"):
-                restored = self._rds.restore_db_instance_from_db_snapshot(**params)["DBInstance"]
-        except self._rds.exceptions.DBInstanceAlreadyExistsFault:
-            restored = self._restored(job)  # made by a call that timed out, or someone else's instance
-            if restored is None:
-                raise InvalidInput([f"Metadata.DBInstanceIdentifier: DB instance {target} already exists and this "
-                                    "restore did not make it: choose a new identifier"]) from None
-        return str(restored["DBInstanceArn"])
+        })
+
+    def _instance_params(self, job: Job, manifest: Manifest) -> dict[str, Any]:
+        """A new instance's class and Multi-AZ, with the family's placement: from a snapshot or to a time."""
+        return {**self._placement(job, manifest), "DBInstanceClass": self._expected(job, manifest)["db_instance_class"],
+                "MultiAZ": bool(recorded(manifest).get("multi_az"))}
 
     def restore_status(self, job: Job, manifest: Manifest) -> OperationStatus:
         db = self._restored(job)
@@ -196,14 +142,10 @@ class RdsAdapter(RdsSnapshots):
         restored, source = self._facts(db), recorded(manifest)
         expected = {**self._expected(job, manifest), "engine": source["engine"],
                     "engine_version": source.get("engine_version"), "storage_encrypted": source["storage_encrypted"]}
-        differences = [f"{key}: {restored[key]!r} != {value!r}" for key, value in expected.items()
-                       if key != "tags" and value is not None and restored[key] != value]
+        differences = self._differences(restored, expected)
         if (restored["allocated_storage_gib"] or 0) < (source.get("allocated_storage_gib") or 0):
             differences.append(f"allocated_storage_gib: {restored['allocated_storage_gib']} < "
                                f"{source['allocated_storage_gib']}")
-        missing = {k: v for k, v in expected["tags"].items() if restored["tags"].get(k) != v}
-        if missing:
-            differences.append(f"tags missing: {missing}")
         if differences:
             raise RestoreMismatch(f"restored DB instance {db['DBInstanceIdentifier']}: " + "; ".join(differences))
         return {"db_instance_arn": db["DBInstanceArn"], **{k: restored[k] for k in expected if k != "tags"}}
@@ -212,28 +154,9 @@ class RdsAdapter(RdsSnapshots):
 
     # ---- helpers --------------------------------------------------------------------------------
     def _instance(self, identifier: str) -> dict[str, Any]:
-        with translated(ERRORS, f"DB instance {identifier}"):
-            [db] = self._rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"]
-        return dict(db)
+        return self._database(identifier)
 
-    def _restored(self, job: Job) -> dict[str, Any] | None:
-        """The restore target if this restore job made it (its tag says so), None if there is none."""
-        try:
-            db = self._instance(job.restore_target["DBInstanceIdentifier"])
-        except NotFound:
-            return None
-        if user_tags(db.get("TagList")).get(TAG_RESTORE_JOB) != job.job_id:
-            return None
-        return db
-
-    @staticmethod
-    def _expected(job: Job, manifest: Manifest) -> dict[str, Any]:
-        source, metadata = recorded(manifest), job.restore_target
-        groups = split_ids(metadata["VpcSecurityGroupIds"]) if "VpcSecurityGroupIds" in metadata else None
-        return {
-            "db_instance_class": metadata.get("DBInstanceClass", source["db_instance_class"]),
-            "db_subnet_group_name": metadata.get("DBSubnetGroupName", source.get("db_subnet_group_name")),
-            "vpc_security_group_ids": sorted(groups if groups is not None
-                                             else source.get("vpc_security_group_ids", [])),
-            "tags": source.get("tags", {}),
-        }
+    def _expected(self, job: Job, manifest: Manifest) -> dict[str, Any]:
+        placement = super()._expected(job, manifest)
+        return {"db_instance_class": job.restore_target.get("DBInstanceClass",
+                                                            recorded(manifest)["db_instance_class"]), **placement}

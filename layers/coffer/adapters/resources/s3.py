@@ -20,7 +20,15 @@ from botocore.exceptions import ClientError
 
 from coffer.adapters.aws import error_code, is_not_found, refusals_named, refuses_objects
 from coffer.adapters.checksums import b64_to_hex
-from coffer.adapters.resources.common import NO_OPTIONS, coffer_tags, refuse, tag_list, user_tags
+from coffer.adapters.resources.common import (
+    NO_OPTIONS,
+    NoColdStorage,
+    NoCopies,
+    coffer_tags,
+    refuse,
+    tag_list,
+    user_tags,
+)
 from coffer.domain.errors import (
     IntegrityError,
     InvalidInput,
@@ -36,7 +44,7 @@ from coffer.domain.multipart import MAX_SINGLE_COPY
 from coffer.domain.recovery_points import RecoveryPoint
 from coffer.domain.resources import ResourceType, resource_name
 from coffer.domain.restored_headers import recorded_headers, restore_args
-from coffer.ports.resources import BackupStrategy, Capability, CopyTarget, DiscoveredResource, OperationStatus
+from coffer.ports.resources import BackupStrategy, Capability, DiscoveredResource, OperationStatus
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -56,7 +64,7 @@ REFUSALS: Mapping[Capability, str] = {
 }
 
 
-class S3Adapter:
+class S3Adapter(NoCopies, NoColdStorage):
     resource_type = ResourceType.S3
     strategy = BackupStrategy.OBJECTS
     capabilities = frozenset(Capability) - set(REFUSALS)
@@ -149,26 +157,6 @@ class S3Adapter:
         if restored != manifest.objects:
             raise RestoreMismatch(f"restored {restored} objects, the recovery point holds {manifest.objects}")
         return {"objects": restored, "checksums_verified": restored}
-
-    def share_for_copy(self, recovery_point: RecoveryPoint, account_id: str) -> None:
-        refuse(self.resource_type, self.refusals, Capability.COPY_TO_ACCOUNT)
-
-    def unshare_after_copy(self, recovery_point: RecoveryPoint, account_id: str) -> None:
-        return  # share_for_copy refuses: nothing was ever shared
-
-    def start_copy(self, recovery_point: RecoveryPoint, target: CopyTarget) -> str:
-        refuse(self.resource_type, self.refusals,
-               Capability.COPY_TO_ACCOUNT if target.account_id else Capability.COPY_TO_REGION)
-
-    def copy_status(self, native_ref: str) -> OperationStatus:
-        refuse(self.resource_type, self.refusals, Capability.COPY_TO_REGION)
-
-    @refusals_named
-    def start_cold(self, recovery_point: RecoveryPoint) -> None:
-        refuse(self.resource_type, self.refusals, Capability.COLD_STORAGE)
-
-    def cold_status(self, recovery_point: RecoveryPoint) -> OperationStatus:
-        refuse(self.resource_type, self.refusals, Capability.COLD_STORAGE)
 
     @refusals_named
     def delete_recovery_point(self, recovery_point: RecoveryPoint) -> None:
