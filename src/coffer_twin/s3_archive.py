@@ -14,7 +14,7 @@ from contextlib import ExitStack, contextmanager
 from typing import Any
 from unittest import mock
 
-__all__ = ["archived_metadata_readable"]
+__all__ = ["archived_metadata_readable", "restore_of_a_version"]
 
 _METADATA_READS = ("get_object_tagging", "get_object_legal_hold")
 
@@ -42,4 +42,46 @@ def archived_metadata_readable() -> Iterator[None]:
         stack.enter_context(mock.patch.object(S3Response, "_get_key", get_key))
         for name in _METADATA_READS:
             stack.enter_context(mock.patch.object(S3Response, name, metadata_read(getattr(S3Response, name))))
+        yield
+
+
+@contextmanager
+def restore_of_a_version() -> Iterator[None]:
+    """RestoreObject of `?versionId=`: S3 brings that version back; moto 5.2 drops the parameter and restores the
+    newest version, so a restore of a pinned (older) version would never become readable on the twin."""
+    from moto.s3.models import S3Backend
+    from moto.s3.responses import S3Response
+
+    local = threading.local()
+    original_post = S3Response._key_response_post
+    original_restore = S3Backend.restore_object
+
+    def key_response_post(self: Any, request: Any, body: bytes, bucket_name: str, query: dict[str, Any],
+                          key_name: str) -> Any:
+        local.version_id = (query.get("versionId") or [None])[0] if "restore" in query else None
+        try:
+            return original_post(self, request, body, bucket_name, query, key_name)
+        finally:
+            local.version_id = None
+
+    def restore_object(self: Any, bucket_name: str, key_name: str, days: str | None, type_: str | None) -> bool:
+        version_id = getattr(local, "version_id", None)
+        if version_id is None:
+            return bool(original_restore(self, bucket_name, key_name, days, type_))
+        from moto.s3.exceptions import InvalidObjectState, MissingKey
+        from moto.s3.utils import ARCHIVE_STORAGE_CLASSES
+
+        key = self.get_object(bucket_name, key_name, version_id=version_id)
+        if not key:
+            raise MissingKey
+        if key.storage_class not in ARCHIVE_STORAGE_CLASSES:
+            raise InvalidObjectState(storage_class=key.storage_class)
+        had_expiry_date = key.expiry_date is not None
+        if days:
+            key.restore(int(days))
+        return had_expiry_date
+
+    with ExitStack() as stack:
+        stack.enter_context(mock.patch.object(S3Response, "_key_response_post", key_response_post))
+        stack.enter_context(mock.patch.object(S3Backend, "restore_object", restore_object))
         yield

@@ -41,7 +41,7 @@ from .lambda_router import InvocationStats, LambdaRouter
 from .nested_executions import nested_executions
 from .packaging import FunctionSource, PackagedTemplate, package_template, placeholder_zip
 from .request_plumbing import cached_plumbing
-from .s3_archive import archived_metadata_readable
+from .s3_archive import archived_metadata_readable, restore_of_a_version
 from .s3_conditional import atomic_conditional_puts
 from .s3_events import S3EventBridge
 from .s3_multipart import s3_multipart_checksums
@@ -232,6 +232,7 @@ class Twin:
         self._exit.enter_context(compressed_waits(self._wait_scale))
         self._exit.enter_context(self._ends.installed())  # Twin.wait sleeps until the execution ends
         self._exit.enter_context(archived_metadata_readable())  # tags of GLACIER objects, as in S3
+        self._exit.enter_context(restore_of_a_version())  # RestoreObject of a pinned version, as in S3
         self._exit.enter_context(honoured_client_tokens())  # EC2's and DynamoDB's ClientToken idempotency, as in AWS
         self._exit.enter_context(export_arns_as_aws_makes_them())  # table/<name>/export/<id>, as in AWS
         self._exit.enter_context(atomic_dynamodb())

@@ -185,8 +185,10 @@ class MemoryVault:
     def set_tags(self, key: str, tags: dict[str, str]) -> None:
         self._s3.get(self.bucket, key).tags = dict(tags)
 
-    def thaw(self, key: str, days: int, tier: str) -> ThawOutcome:
-        version = self._s3.get(self.bucket, key)
+    def thaw(self, key: str, days: int, tier: str, version_id: str | None = None) -> ThawOutcome:
+        version = self._s3.version(self.bucket, key, version_id) if version_id else self._s3.get(self.bucket, key)
+        if version is None:
+            raise NotFound(f"s3://{self.bucket}/{key} version {version_id} not found")
         if version.storage_class not in ARCHIVE_CLASSES:
             return thaw_outcome("InvalidObjectState")
         if version.restored:

@@ -110,3 +110,35 @@ def test_a_cold_recovery_point_archives_only_unshared_blobs_in_place_and_restore
     # part-range fan-out's find (nothing deferred)
     assert coffer.twin.invocations["RestoreBatchFunction"] == 2 + 1
     assert "Restore" in _head(coffer, first_blobs["b.txt"])  # read back from the archive for a few days
+
+
+def test_a_restore_thaws_the_pinned_version_of_an_archived_blob_not_a_newer_one_written_over_it(
+        coffer: LocalCoffer) -> None:
+    """A newer version over a cold blob's key (never Coffer's write: the vault's policy refuses others, this is the
+    layer behind it) is not what the recovery point pinned; thawing it instead would leave the pinned version in the
+    archive and the restore failing on it."""
+    s3 = coffer.client("s3")
+    vault = coffer.settings.vault_bucket
+    s3.create_bucket(Bucket=BUCKET)
+    s3.put_object(Bucket=BUCKET, Key="b.txt", Body=b"what was backed up")
+    first = _backup(coffer, "day-0")
+    expected = bucket_snapshot(s3, BUCKET)
+    blob = _blobs(coffer, first)["b.txt"]
+    pinned = str(_head(coffer, blob)["VersionId"])
+
+    coffer.clock.set(T0 + timedelta(days=10))  # type: ignore[attr-defined]  # past its warm-until (cold date + a week)
+    report = coffer.deps.sweeper.sweep_ids("run-1", "Default", 0, [first.recovery_point_id])
+    assert set(report.moved) == {first.recovery_point_id}
+    machine = coffer.twin.outputs["ColdStorageStateMachineArn"]
+    execution = f"{machine.replace(':stateMachine:', ':execution:')}:{execution_name(first.recovery_point_id)}"
+    assert coffer.twin.wait(execution)["status"] == "SUCCEEDED"
+    coffer.twin.run_s3_lifecycle(coffer.clock.now())
+    assert _head(coffer, blob)["StorageClass"] == "GLACIER"
+
+    s3.put_object(Bucket=vault, Key=blob, Body=b"planted over the blob, in the warm class")
+    restored = coffer.start_restore({"RecoveryPointArn": first.recovery_point_id, "IdempotencyToken": "r-pinned",
+                                     "Metadata": {"DestinationBucketName": "thawed", "NewBucket": "true"}})
+
+    assert restored["status"] == "SUCCEEDED", restored
+    assert bucket_snapshot(s3, "thawed") == expected
+    assert "Restore" in s3.head_object(Bucket=vault, Key=blob, VersionId=pinned)  # the pinned version came back

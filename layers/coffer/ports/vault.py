@@ -138,8 +138,9 @@ class VaultStore(Protocol):
 
     def set_tags(self, key: str, tags: dict[str, str]) -> None: ...
 
-    def thaw(self, key: str, days: int, tier: str) -> ThawOutcome:
-        """Ask for an archived version back for `days`; whether it is readable now."""
+    def thaw(self, key: str, days: int, tier: str, version_id: str | None = None) -> ThawOutcome:
+        """Ask for an archived version (`version_id`, the pinned one; else the newest) back for `days`; whether it
+        is readable now."""
         ...
 
     def secure(self, key: str, seal: Seal) -> LockFacts:

@@ -316,8 +316,9 @@ class ObjectBatches:
         archived, RestoreAlreadyInProgress), so a batch run again asks again and nothing is read twice.
         """
         settings = self._settings
-        blobs = dict.fromkeys(VaultLayout.blob_of(vault, e) for e in entries)
-        return sum(not self._vault.thaw(blob, settings.thaw_days, settings.thaw_tier).ready for blob in blobs)
+        pinned = dict.fromkeys((VaultLayout.blob_of(vault, e), e.blob_version_id) for e in entries)
+        return sum(not self._vault.thaw(blob, settings.thaw_days, settings.thaw_tier, version).ready
+                   for blob, version in pinned)
 
     def _thawing(self, job_id: str, seq: int, pending: int) -> BatchResult:
         """A part waiting for the archive: nothing restored yet, the workflow waits and runs it again."""

@@ -34,7 +34,7 @@ from coffer.ports.vault import ListedVersion, LockFacts, StoredObject, Written
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_s3.literals import ObjectLockModeType, TierType
-    from mypy_boto3_s3.type_defs import CopySourceTypeDef
+    from mypy_boto3_s3.type_defs import CopySourceTypeDef, RestoreObjectRequestTypeDef
 
 
 #: S3's answers to a VersionId that is not (or no longer) there
@@ -238,12 +238,18 @@ class S3Vault:
         self._s3.put_object_tagging(Bucket=self.bucket, Key=key,
                                     Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in tags.items()]})
 
-    def thaw(self, key: str, days: int, tier: str) -> ThawOutcome:
-        """Ask S3 to bring an archived version back for `days` (RestoreObject); whether it is readable now."""
-        try:
+    def thaw(self, key: str, days: int, tier: str, version_id: str | None = None) -> ThawOutcome:
+        """Ask S3 to bring an archived version back for `days` (RestoreObject); whether it is readable now.
+
+        The pinned version is the one asked for: a newer version written over the key (never Coffer's) is not what
+        a restore reads, so thawing it would leave the pinned one archived and the restore waiting."""
+        request: RestoreObjectRequestTypeDef = {"Bucket": self.bucket, "Key": key, "RestoreRequest": {
             # the tier is the stack's THAW_TIER, passed on as it is: S3 refuses one it does not know
-            response = self._s3.restore_object(Bucket=self.bucket, Key=key, RestoreRequest={
-                "Days": days, "GlacierJobParameters": {"Tier": cast("TierType", tier)}})
+            "Days": days, "GlacierJobParameters": {"Tier": cast("TierType", tier)}}}
+        if version_id:
+            request["VersionId"] = version_id
+        try:
+            response = self._s3.restore_object(**request)
         except ClientError as error:
             if error_code(error) in ("InvalidObjectState", "RestoreAlreadyInProgress"):
                 return thaw_outcome(error_code(error))
