@@ -13,7 +13,7 @@ from coffer.services.audit_log import AuditLog
 from coffer.services.backup_jobs import BackupJobs
 from coffer.services.continuous import ContinuousBackups
 from coffer.services.large_objects import LargeObjects
-from coffer.services.object_batches import ObjectBatches
+from coffer.services.object_restores import ObjectRestores
 from coffer.services.restore_jobs import RestoreJobs
 from coffer.services.vaults import Vaults
 from coffer.settings import Settings
@@ -110,9 +110,8 @@ class FakeWorld:
                            self.targets, self.settings, self.clock)
 
     @cached_property
-    def object_batches(self) -> ObjectBatches:
-        """S3 restores' RestoreBatch (restore_part) writing into `targets`; no listing, backup or fan-out here."""
+    def object_restores(self) -> ObjectRestores:
+        """S3 restores' RestoreBatch (restore_part) writing into `targets`; no fan-out here."""
         large = LargeObjects(self.catalog, self.vault, self.work, unused("multipart copies"), self.vaults,
                              self.settings)
-        return ObjectBatches(self.catalog, self.vault, self.work, self.targets, unused("inventory batches"),
-                             self.continuous, large, self.vaults, self.settings, self.clock)
+        return ObjectRestores(self.catalog, self.vault, self.targets, self.continuous, large, self.settings)

@@ -173,11 +173,11 @@ def restore(site: Site, rp_id: str, token: str, metadata: dict[str, str]) -> Job
     started = jobs.start(StartRestoreJobRequest.model_validate(
         {"RecoveryPointArn": rp_id, "IdempotencyToken": token, "Metadata": metadata}), token, f"{EXECUTION}-{token}")
     if started.next == "objects":
-        batches = deps.object_batches
+        restores = deps.object_restores
         listing = deps.client_for("s3").list_objects_v2(Bucket=deps.settings.vault_bucket,
                                                         Prefix=started.items_prefix or "")
         for listed in listing.get("Contents", []):
-            batches.restore_part(started.job_id, listed["Key"])
+            restores.restore_part(started.job_id, listed["Key"])
     else:
         while not jobs.check(started.job_id).done:
             pass

@@ -64,6 +64,7 @@ if TYPE_CHECKING:
     from coffer.services.lock_renewal import LockRenewals
     from coffer.services.notifications import Notifier, VaultNotificationSettings
     from coffer.services.object_batches import ObjectBatches
+    from coffer.services.object_restores import ObjectRestores
     from coffer.services.object_tiering import ObjectTiering
     from coffer.services.plan_runs import PlanRuns
     from coffer.services.restore_jobs import RestoreJobs
@@ -324,8 +325,14 @@ class Root:
     def object_batches(self) -> ObjectBatches:
         from coffer.services.object_batches import ObjectBatches
 
-        return ObjectBatches(self.catalog, self.vault, self.work, self.s3, self.inventory_batches, self.continuous,
-                             self.large_objects, self.vaults, self.settings, self.clock)
+        return ObjectBatches(self.catalog, self.vault, self.work, self.s3, self.inventory_batches, self.large_objects,
+                             self.vaults, self.settings, self.clock)
+
+    @cached_property
+    def object_restores(self) -> ObjectRestores:
+        from coffer.services.object_restores import ObjectRestores
+
+        return ObjectRestores(self.catalog, self.vault, self.s3, self.continuous, self.large_objects, self.settings)
 
     @cached_property
     def backup_jobs(self) -> BackupJobs:

@@ -146,7 +146,7 @@ def test_an_object_whose_restored_bytes_differ_is_deleted_and_what_it_overwrote_
     world.buckets.put("orders", "b.txt", b"the user's newer bravo")
     world.targets.corrupting[("orders", "b.txt")] = b"bravo, changed in flight"
     jobs, job_id = running(world, {"DestinationBucketName": "orders", "NewBucket": "false"})
-    result = world.object_batches.restore_part(job_id, part)
+    result = world.object_restores.restore_part(job_id, part)
     assert (result.objects, result.failed) == (2, 1)
     assert world.targets.current_body("orders", "b.txt") == b"the user's newer bravo"  # only Coffer's version went
     [(bucket, key, version)] = world.targets.deleted
@@ -163,7 +163,7 @@ def test_a_missing_blob_fails_its_key_only_and_the_restore_ends_partial_naming_i
     del world.buckets.buckets["vault"][VaultLayout.blob("Default", sha(OBJECTS["c.txt"]))]
     jobs, job_id = running(world, {"DestinationBucketName": "orders-restored"})
     world.targets.create("orders-restored")
-    result = world.object_batches.restore_part(job_id, part)
+    result = world.object_restores.restore_part(job_id, part)
     assert (result.objects, result.failed) == (2, 1)
     assert world.targets.current_body("orders-restored", "a.txt") == b"alpha"
     assert world.targets.current_body("orders-restored", "c.txt") is None
@@ -180,7 +180,7 @@ def test_a_key_over_1024_bytes_under_the_prefix_is_failed_not_reported_restored(
     prefix = "restored/" + "p" * 20  # 29 bytes: the short key fits, the 1,000-byte key does not
     jobs, job_id = running(world, {"DestinationBucketName": "orders-restored", "DestinationPrefix": prefix})
     world.targets.create("orders-restored")
-    result = world.object_batches.restore_part(job_id, part)
+    result = world.object_restores.restore_part(job_id, part)
     assert (result.objects, result.failed) == (1, 1)
     assert world.buckets.keys("orders-restored", "") == [prefix + "short"]
     jobs.complete(job_id)
@@ -197,7 +197,7 @@ def test_a_restore_whose_every_key_failed_fails_naming_them() -> None:
         world.buckets.put("vault", VaultLayout.blob("Default", sha(body)), b"planted")
     jobs, job_id = running(world, {"DestinationBucketName": "orders-restored"})
     world.targets.create("orders-restored")
-    result = world.object_batches.restore_part(job_id, part)
+    result = world.object_restores.restore_part(job_id, part)
     assert (result.objects, result.failed) == (0, 3)
     assert world.buckets.keys("orders-restored", "") == []  # no byte that differs stays visible
     with pytest.raises(RestoreMismatch) as failed:
@@ -216,7 +216,7 @@ def test_every_header_s3_keeps_and_the_storage_class_are_restored() -> None:
     _, part = backed_up(world, {"a.txt": b"alpha"}, **headers)
     jobs, job_id = running(world, {"DestinationBucketName": "orders-restored"})
     world.targets.create("orders-restored")
-    world.object_batches.restore_part(job_id, part)
+    world.object_restores.restore_part(job_id, part)
     [(where, given)] = world.targets.headers.items()
     assert where[:2] == ("orders-restored", "a.txt")
     assert given == {"ContentType": "text/plain", "CacheControl": "max-age=60", "ContentDisposition": "inline",
@@ -238,7 +238,7 @@ def test_a_pinned_restore_reads_the_blob_part_and_manifest_versions_it_pins_not_
         world.buckets.put("vault", VaultLayout.blob("Default", sha(body)), b"planted")
     world.buckets.put("vault", part, b'{"entries": []}')
     world.buckets.put("vault", rp.manifest_key or "", b'{"planted": true}')
-    result = world.object_batches.restore_part(job_id, part)
+    result = world.object_restores.restore_part(job_id, part)
     assert (result.objects, result.failed) == (3, 0)
     assert {key: world.targets.current_body("orders-restored", key) for key in OBJECTS} == OBJECTS
     assert jobs.complete(job_id).state == JobState.COMPLETED.value
@@ -252,7 +252,7 @@ def test_a_pinned_blob_version_that_is_gone_fails_its_key_only() -> None:
     blob = VaultLayout.blob("Default", sha(OBJECTS["a.txt"]))
     world.buckets.put("vault", blob, OBJECTS["a.txt"])  # the same bytes again, a newer version ...
     world.buckets.buckets["vault"][blob].pop(0)  # ... and the pinned one deleted
-    result = world.object_batches.restore_part(job_id, part)
+    result = world.object_restores.restore_part(job_id, part)
     assert (result.objects, result.failed) == (2, 1)
     assert world.targets.current_body("orders-restored", "a.txt") is None  # never the unpinned version instead
     assert jobs.complete(job_id).state == JobState.PARTIAL.value
