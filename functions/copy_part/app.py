@@ -10,15 +10,15 @@ from coffer.domain.copies import CopyPartStep
 from coffer.entrypoints.lambda_runtime import cold_start_deps, dump, lambda_entry, metrics, parse
 from coffer.entrypoints.large_object_steps import is_large_object_step, run_large_object_step
 
-JOBS = cold_start_deps().copy_jobs
+BATCHES = cold_start_deps().copy_batches
 
 
 @lambda_entry
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any] | None:
     if is_large_object_step(event):
-        return run_large_object_step(JOBS.large, event)
+        return run_large_object_step(BATCHES.large, event)
     step = parse(CopyPartStep, event)
-    result = JOBS.copy_part(step.job_id, step.key)
+    result = BATCHES.copy_part(step.job_id, step.key)
     metrics.add_metric(name="ObjectsCopied", unit="Count", value=result.copied)
     metrics.add_metric(name="ObjectsReused", unit="Count", value=result.reused)
     return dump(result)

@@ -160,7 +160,7 @@ def copy(source: Site, rp: RecoveryPoint, destination: str, token: str, **detail
     if prefix:
         listing = deps.client_for("s3").list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
         for listed in listing:
-            jobs.copy_part(started.job_id, listed["Key"])
+            deps.copy_batches.copy_part(started.job_id, listed["Key"])
     summary = jobs.complete(started.job_id)
     job = deps.catalog.get_job(summary.job_id)
     assert job.state is JobState.COMPLETED, job.status_message

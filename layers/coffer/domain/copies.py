@@ -284,3 +284,4 @@ def copy_executions(job_id: str, recovery_point_id: str, vault_name: str, action
             "version": "0", "id": token, "detail-type": "StartCopyJob", "source": "coffer.backup", "account": account,
             "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"), "region": region, "resources": [], "detail": detail}})
     return executions
+

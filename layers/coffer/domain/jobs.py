@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from coffer.domain.copies import CopyAction, CopyDestination
-from coffer.domain.errors import IllegalTransition
+from coffer.domain.errors import IllegalTransition, InvalidInput
 from coffer.domain.lifecycle import Lifecycle
 from coffer.domain.resources import ResourceType
 
@@ -135,3 +135,10 @@ class Job(BaseModel):
 def queued_since(job: Job) -> datetime | None:
     """When the job was first queued (its place in a queue of turns), or None if it never was."""
     return next((t.at for t in job.history if t.state is JobState.PENDING), None)
+
+
+def copy_target(job: Job) -> CopyDestination:
+    """Where a copy job writes; InvalidInput for a job of another kind (a step handed another job's id)."""
+    if job.kind is not JobKind.COPY or job.destination is None:
+        raise InvalidInput([f"job_id: job {job.job_id} is a {job.kind} job, not a copy job"])
+    return job.destination

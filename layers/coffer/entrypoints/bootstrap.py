@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from coffer.services.backup_jobs import BackupJobs
     from coffer.services.catalog_rebuild import CatalogRebuild
     from coffer.services.continuous import ContinuousBackups
+    from coffer.services.copy_batches import CopyBatches
     from coffer.services.copy_jobs import CopyJobs
     from coffer.services.inventory_batches import InventoryBatches
     from coffer.services.job_control import JobControl
@@ -350,11 +351,19 @@ class Root:
 
     @cached_property
     def copy_jobs(self) -> CopyJobs:
+        from coffer.services.copy_access import CopyAccess
         from coffer.services.copy_jobs import CopyJobs
 
-        return CopyJobs(self.catalog, self.vault, self.work, self.multipart, self.resources, self.restore_leases,
-                        self.quotas, self.destinations, self.key_grants, self.exports, self.vaults, self.settings,
-                        self.clock)
+        access = CopyAccess(self.catalog, self.resources, self.restore_leases, self.key_grants)
+        return CopyJobs(self.catalog, self.vault, self.work, self.resources, self.restore_leases, self.quotas,
+                        self.destinations, access, self.exports, self.settings, self.clock)
+
+    @cached_property
+    def copy_batches(self) -> CopyBatches:
+        from coffer.services.copy_batches import CopyBatches
+
+        return CopyBatches(self.catalog, self.vault, self.work, self.multipart, self.destinations, self.vaults,
+                           self.settings, self.clock)
 
     @cached_property
     def job_failures(self) -> JobFailures:

@@ -61,6 +61,7 @@ from coffer.ports.source_buckets import SourceBuckets
 from coffer.ports.vault import VaultStore
 from coffer.ports.work_area import WorkArea
 from coffer.services.large_objects import LargeObjects, pinned_version, restore_create_args
+from coffer.services.pinned_reads import pinned_manifest
 from coffer.services.vaults import Vaults
 from coffer.settings import Settings
 
@@ -321,11 +322,7 @@ class ContinuousBackups:
                                  items_prefix=WorkLayout.batches_prefix(job_id))
 
     def _manifest(self, job: Job) -> Manifest:
-        rp = self._catalog.get_recovery_point(job.recovery_point_id)
-        raw = self._vault.get_bytes(rp.manifest_key or "")
-        if rp.manifest_sha256 and sha256_hex(raw) != rp.manifest_sha256:
-            raise IntegrityError(f"manifest of recovery point {rp.recovery_point_id} does not match its checksum")
-        return Manifest.model_validate_json(raw)
+        return pinned_manifest(self._vault, self._catalog.get_recovery_point(job.recovery_point_id))
 
     # ---- restore: one batch (RestoreBatch) and the check (CompleteRestore) -------------------------
     def restore_batch(self, job: Job, batch_key: str) -> BatchResult:

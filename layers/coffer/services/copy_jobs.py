@@ -10,8 +10,8 @@ The Copy workflow (statemachines/copy.asl.json) runs these steps:
   accounts; for S3 nothing yet (the Distributed Map copies one manifest part per child); for DynamoDB the
   table's export as of the recovery point's time.
 - `check`: polls a native copy or the export (Wait states, never a sleeping Lambda).
-- `copy_part`: one Distributed Map child: one manifest part (its blobs, then the part under the copy's id) or
-  one export file, into the destination vault, locked as the destination vault locks, encrypted with its key.
+- `copy_part` (copy_batches.py): one Distributed Map child: one manifest part (its blobs, then the part under
+  the copy's id) or one export file, into the destination vault, locked and encrypted as the destination says.
 - `complete`: the manifest of the copy in the destination vault (Object-Locked), then its recovery point in
   the destination catalog (`parent_recovery_point_id`: the source), then - one transaction - the job
   COMPLETED and its quota slot given back; the hold on the source ends.
@@ -20,14 +20,13 @@ A Catch ends the job through services/jobs_common.fail_job, which gives the slot
 The destination is reached through its copy role (ports/destinations.py); everything written there is
 written with that role's credentials. What the destination reads of the source (S3 blobs, export files, EBS and
 RDS snapshots encrypted with the source's keys) the source shares first: snapshot permissions (the adapters'
-`share_for_copy`) and KMS grants for the destination (role or account) on the keys that encrypt it.
-Whatever ends the job withdraws both (`withdraw_access`).
+`share_for_copy`) and KMS grants for the destination (role or account) on the keys that encrypt it
+(copy_access.py). Whatever ends the job withdraws both (`withdraw_access`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -54,19 +53,15 @@ from coffer.domain.errors import (
     IntegrityError,
     InvalidInput,
     NotFound,
-    UnsupportedOperation,
 )
 from coffer.domain.input_rules.gates import check_copy_request
 from coffer.domain.job_ids import copy_recovery_point_id, job_id_for
-from coffer.domain.jobs import Job, JobKind, JobProgress, JobState, Transition
-from coffer.domain.manifest import Manifest, ManifestPart, ObjectEntry, PartRef, VaultLayout, sha256_hex
+from coffer.domain.jobs import Job, JobKind, JobProgress, JobState, Transition, copy_target
+from coffer.domain.manifest import Manifest, PartRef, VaultLayout, sha256_hex
 from coffer.domain.recovery_points import RecoveryPoint, RecoveryPointStatus, StorageClass
-from coffer.domain.steps import BatchResult, JobSummary
-from coffer.domain.vaults import Seal
+from coffer.domain.steps import JobSummary
 from coffer.ports.catalog import Catalog, DuplicateRequest
 from coffer.ports.destinations import Destination, Destinations
-from coffer.ports.key_grants import KeyGrants
-from coffer.ports.multipart import MultipartCopies
 from coffer.ports.quotas import SlotQuotas
 from coffer.ports.resource_registry import ResourceAdapters
 from coffer.ports.resources import Capability, CopyTarget, require
@@ -75,15 +70,13 @@ from coffer.ports.table_exports import TableExports
 from coffer.ports.vault import VaultStore
 from coffer.ports.work_area import WorkArea
 from coffer.services.audit_log import AuditLog
+from coffer.services.copy_access import CopyAccess
+from coffer.services.copy_batches import destination_seal, destination_vaults
 from coffer.services.jobs_common import summary
 from coffer.services.large_objects import (
-    LargeObjects,
-    copy_composite_blob,
-    pinned_version,
     unfinished_deferred,
-    vault_create_args,
 )
-from coffer.services.vaults import Vaults
+from coffer.services.pinned_reads import pinned_manifest
 from coffer.settings import Settings
 
 IDEMPOTENCY_TTL = timedelta(days=7)
@@ -91,8 +84,6 @@ IDEMPOTENCY_TTL = timedelta(days=7)
 COPY_START_WINDOW = timedelta(hours=24)
 #: how long a started copy may run before it ends ABORTED (AWS's cross-region snapshot copies take hours)
 COPY_COMPLETE_WINDOW = timedelta(days=7)
-#: the KMS operations the destination needs on a source key to read (and re-encrypt) what it encrypts
-_GRANT_OPERATIONS = ["Decrypt", "DescribeKey", "CreateGrant", "ReEncryptFrom", "GenerateDataKeyWithoutPlaintext"]
 
 
 def export_prefix(job_id: str) -> str:
@@ -100,19 +91,10 @@ def export_prefix(job_id: str) -> str:
     return f"jobs/{job_id}/export"
 
 
-def _file_seq(key: str) -> int:
-    """A stable record number for one export file (48 bits of its key's hash: no collision in practice)."""
-    return int(hashlib.sha256(key.encode()).hexdigest()[:12], 16)
-
-
-def _grant_name(job: Job) -> str:
-    return f"coffer-copy-{job.job_id}"
-
-
 class CopyJobs:
-    def __init__(self, catalog: Catalog, vault: VaultStore, work: WorkArea, multipart: MultipartCopies,
+    def __init__(self, catalog: Catalog, vault: VaultStore, work: WorkArea,
                  resources: ResourceAdapters, leases: RestoreLeaseStore, quotas: SlotQuotas,
-                 destinations: Destinations, key_grants: KeyGrants, exports: TableExports, vaults: Vaults,
+                 destinations: Destinations, access: CopyAccess, exports: TableExports,
                  settings: Settings, clock: Clock) -> None:
         self._catalog = catalog
         self._vault = vault
@@ -121,12 +103,11 @@ class CopyJobs:
         self._leases = leases
         self._quotas = quotas
         self._resolver = destinations
-        self._grants = key_grants
+        #: what the copy shares with its destination and takes back when it ends
+        self.access = access
         self._exports = exports
         self._settings = settings
         self._clock = clock
-        #: the copy's part-range fan-out writes the destination vault with the copy role's credentials
-        self.large = LargeObjects(catalog, vault, work, multipart, vaults, settings, writer=self._destination_multipart)
 
     # ---- start ----------------------------------------------------------------------------------
     def start(self, request: StartCopyJobRequest, event_id: str, execution_arn: str | None,
@@ -203,7 +184,7 @@ class CopyJobs:
         if job.execution_arn != execution_arn:
             return None  # another execution's job: create_job tells a duplicate from a conflict
         if job.state in (JobState.CREATED, JobState.PENDING):
-            target = self._target(job)
+            target = copy_target(job)
             job = self._run(job, self._catalog.get_recovery_point(job.recovery_point_id),
                             self._resolver.resolve(target.address))
         return self._next_step(job)
@@ -211,7 +192,7 @@ class CopyJobs:
     def _admit(self, destination: Destination, request: StartCopyJobRequest, now: datetime) -> None:
         """The destination vault exists and the copy's retention fits its vault lock (refused by field)."""
         try:
-            self._vaults(destination).admit(destination.address.vault_name, request.lifecycle, now)
+            destination_vaults(destination, self._clock).admit(destination.address.vault_name, request.lifecycle, now)
         except InvalidInput as error:
             where = f"in {destination.address.region} of account {destination.address.account_id}"
             raise InvalidInput([p.replace("BackupVaultName:", "DestinationBackupVaultArn:").replace(
@@ -255,88 +236,29 @@ class CopyJobs:
     def _start_method(self, job: Job, rp: RecoveryPoint, destination: Destination) -> Job:
         target = job.destination
         assert target is not None
-        manifest = self._source_manifest(rp)
+        manifest = pinned_manifest(self._vault, rp)
         job = job.with_changes(source=dict(manifest.source))
         if target.method is CopyMethod.NATIVE:
             if target.scope is CopyScope.CROSS_ACCOUNT:
                 self._resources.adapter(job.resource_type).share_for_copy(rp, target.account_id)
-                job = self._share_key(manifest.source.get("kms_key_id"), f"arn:{destination.address.partition}:"
+                job = self.access.share_key(manifest.source.get("kms_key_id"), f"arn:{destination.address.partition}:"
                                       f"iam::{target.account_id}:root", job)
             copier = destination.ports.resources.adapter(job.resource_type)
             native_ref = copier.start_copy(rp, CopyTarget(
                 recovery_point_id=target.recovery_point_id, region=target.region,
                 account_id=target.account_id if target.scope is CopyScope.CROSS_ACCOUNT else None,
-                kms_key_arn=self._vaults(destination).get(target.vault_name).key_arn))
+                kms_key_arn=destination_vaults(destination, self._clock).get(target.vault_name).key_arn))
             return job.with_changes(native_ref=native_ref)
         # The destination role reads the source's vault objects (or export files) itself: a KMS grant on the key
         # that encrypts them (the bucket policies let the copy roles named in CopyDestinationRoleArns read).
         if target.method is CopyMethod.OBJECTS:
-            job = self._share_key(rp.encryption_key_arn, destination.role_arn, job)
+            job = self.access.share_key(rp.encryption_key_arn, destination.role_arn, job)
             return job.with_changes(progress=JobProgress(batches_total=len(manifest.parts)))
-        job = self._share_key(self._settings.vault_key_arn, destination.role_arn, job)
+        job = self.access.share_key(self._settings.vault_key_arn, destination.role_arn, job)
         export_arn = self._exports.start_export(rp, self._settings.work_bucket, export_prefix(job.job_id), job.job_id,
                                                 self._clock.now())
         return job.with_changes(native_ref=export_arn, destination=target.model_copy(
             update={"export_prefix": export_prefix(job.job_id) + "/"}))
-
-    def _share_key(self, key_arn: Any, grantee: str, job: Job) -> Job:
-        """A KMS grant for the destination on a key of this account (a copy reads what it encrypts). Named after
-        the job: KMS returns the same grant for a repeated request. The key is recorded on the job first, so
-        whatever ends the job revokes the grant (`withdraw_access`)."""
-        if not isinstance(key_arn, str) or ":key/" not in key_arn:
-            return job  # unencrypted, or no key recorded (an AWS managed key cannot be shared: the copy then fails)
-        if self._grants.aws_managed(key_arn):
-            raise UnsupportedOperation(f"{job.resource_type}: cannot copy a recovery point to another account: it is "
-                                       f"encrypted with the AWS managed key {key_arn}, which cannot be shared "
-                                       "(encrypt the resource with a customer managed key)")
-        target = self._target(job)
-        if key_arn not in target.kms_grant_keys:
-            job = self._catalog.save_job(job.with_changes(destination=target.model_copy(
-                update={"kms_grant_keys": (*target.kms_grant_keys, key_arn)})))
-        self._grants.grant(key_arn, grantee, _GRANT_OPERATIONS, _grant_name(job))
-        return job
-
-    def withdraw_access(self, job: Job) -> None:
-        """What the job shared with its destination, taken back: a copy that ended (however it ended) leaves the
-        destination no access to this account's keys or artefacts. Called before the write that ends the job
-        (`_end`, jobs_common.fail_job), so a retry of the ending step withdraws what is left."""
-        self._withdraw_grants(job)
-        self._withdraw_share(job)
-
-    def _withdraw_grants(self, job: Job) -> None:
-        """Revoke the KMS grants named for the job on the keys it recorded."""
-        target = job.destination
-        if target is None or not target.kms_grant_keys:
-            return
-        for key_arn in target.kms_grant_keys:
-            self._grants.revoke(key_arn, _grant_name(job))
-
-    def _withdraw_share(self, job: Job) -> None:
-        """Withdraw the snapshot/image share a cross-account native copy made (`share_for_copy`): the destination
-        account keeps no access to the source's artefact once the copy ended. Rule: the share stays while another
-        non-terminal copy job holding the same recovery point copies it to the same account (it needs the share;
-        the last of them to end withdraws it)."""
-        target = job.destination
-        if target is None or target.method is not CopyMethod.NATIVE or target.scope is not CopyScope.CROSS_ACCOUNT:
-            return
-        if job.state is not JobState.RUNNING and not target.quota_key:
-            return  # it never got as far as sharing (as record_left_behind)
-        for other_id in self._leases.restores(job.recovery_point_id):
-            if other_id == job.job_id:
-                continue
-            try:
-                other = self._catalog.get_job(other_id)
-            except NotFound:
-                continue
-            theirs = other.destination
-            if (other.kind is JobKind.COPY and not other.state.terminal and theirs is not None
-                    and theirs.scope is CopyScope.CROSS_ACCOUNT and theirs.account_id == target.account_id):
-                return
-        try:
-            rp = self._catalog.get_recovery_point(job.recovery_point_id)
-        except NotFound:
-            return
-        self._resources.adapter(job.resource_type).unshare_after_copy(rp, target.account_id)
 
     def _next_step(self, job: Job) -> CopyStartResult:
         target = job.destination
@@ -354,7 +276,7 @@ class CopyJobs:
         """A native copy's or an export's progress. A finished export's files are what the Map copies next."""
         now = self._clock.now()
         job = self._catalog.get_job(job_id)
-        target = self._target(job)
+        target = copy_target(job)
         wait = self._settings.poll_seconds
         if job.state.terminal:
             return CopyPollResult(job_id=job_id, done=True, next="complete")
@@ -385,80 +307,6 @@ class CopyJobs:
                 progress=job.progress.model_copy(update={"batches_total": len(files)})))
         return CopyPollResult(job_id=job_id, done=True, next="files", items_prefix=target.export_prefix)
 
-    # ---- one Distributed Map child --------------------------------------------------------------
-    def copy_part(self, job_id: str, key: str) -> BatchResult:
-        """One manifest part (S3) or one export file (DynamoDB) into the destination vault."""
-        job = self._catalog.get_job(job_id)
-        target = self._target(job)
-        destination = self._resolver.resolve(target.address)
-        vault = destination.ports.vault
-        seal = self._seal(job, destination)
-        if target.method is CopyMethod.EXPORT:
-            return self._copy_export_file(job, key, vault, seal)
-        rp = self._catalog.get_recovery_point(job.recovery_point_id)
-        listed = {ref.key: ref for ref in self._source_manifest(rp).parts}
-        seq = int(key.rsplit("/", 1)[-1].split(".", 1)[0])
-        if key not in listed:  # a part a failed batch left: not part of the recovery point (as restores skip it)
-            return BatchResult(job_id=job_id, seq=seq, objects=0)
-        raw = self._read_pinned(key, listed[key].version_id)
-        if sha256_hex(raw) != listed[key].sha256:
-            raise IntegrityError(f"{key} does not match the checksum its manifest records")
-        part = ManifestPart.model_validate_json(raw)
-        copied = reused = bytes_copied = 0
-        deferred: list[dict[str, Any]] = []  # copied by the part-range fan-out (services/large_objects.py)
-        entries: list[ObjectEntry] = []  # as the destination pins them: its own blob versions
-        for n, entry in enumerate(part.entries):
-            blob = VaultLayout.blob_of(target.vault_name, entry)
-            found = vault.lock_of(blob)
-            if found.holds(blob):
-                # content-addressed: there already, locked at least as long as this copy (a re-seal: a new version)
-                lock = vault.secure(blob, seal)
-                entries.append(entry.model_copy(update={"blob_version_id": pinned_version(blob, lock)}))
-                reused += 1
-                continue
-            source_blob = VaultLayout.blob_of(job.vault_name, entry)
-            if self.large.fans_out(entry):  # more parts than one invocation copies
-                deferred.append(self.large.defer_blob(job, part.seq, n, entry, source_blob, vault.bucket, blob,
-                                                      vault_create_args(seal)))
-                # its destination version is known only when the fan-out completes it: not pinned (verify: UNPINNED)
-                entries.append(entry.model_copy(update={"blob_version_id": None}))
-                continue
-            if entry.composite:  # copied in parts (UploadPartCopy), checked against its composite SHA-256
-                version = copy_composite_blob(destination.ports.multipart, self._vault.bucket, source_blob,
-                                              vault.bucket, blob, entry, seal)
-            else:  # the source's pinned version, never whatever is newest at its key
-                stored = vault.copy_in(self._vault.bucket, source_blob, blob, seal.retain_until,
-                                       source_version=entry.blob_version_id, seal=seal)
-                if stored != entry.sha256:
-                    raise IntegrityError(f"{entry.key}: copied blob has SHA-256 {stored}, expected {entry.sha256}")
-                version = stored.version_id
-            entries.append(entry.model_copy(update={"blob_version_id": version}))
-            copied += 1
-            bytes_copied += entry.size
-        copy = ManifestPart(recovery_point_id=target.recovery_point_id, seq=part.seq, entries=tuple(entries))
-        part_key = VaultLayout.part(target.vault_name, target.recovery_point_id, part.seq)
-        sha = vault.put_json_locked(part_key, copy.model_dump(mode="json"), seal.retain_until, seal)
-        ref = listed[key].model_copy(update={"key": part_key, "sha256": sha.sha256, "version_id": sha.version_id})
-        self._catalog.put_part(job_id, part.seq, {"seq": part.seq, "part": ref.model_dump(mode="json"),
-                                                  "copied": copied,
-                                              "reused": reused, "bytes_copied": bytes_copied, "failed": [],
-                                              **({"deferred": deferred} if deferred else {})})
-        return BatchResult(job_id=job_id, seq=part.seq, objects=len(part.entries), copied=copied, reused=reused)
-
-    def _copy_export_file(self, job: Job, key: str, vault: VaultStore, seal: Seal) -> BatchResult:
-        target = self._target(job)
-        relative = key.removeprefix(target.export_prefix or "")
-        if relative == key:
-            raise InvalidInput([f"key: {key} is not a file of this job's export"])
-        stored = VaultLayout.recovery_point_prefix(target.vault_name, target.recovery_point_id) + "export/" + relative
-        sha = vault.copy_in(self._work.bucket, key, stored, seal.retain_until, seal=seal)
-        size = self._work.size_of(key)
-        seq = _file_seq(relative)
-        self._catalog.put_part(job.job_id, seq, {"seq": seq, "file": {"key": stored, "sha256": sha.sha256, "size": size,
-                                                                  "version_id": sha.version_id},
-                                             "copied": 1, "reused": 0, "bytes_copied": size, "failed": []})
-        return BatchResult(job_id=job.job_id, seq=seq, objects=1, copied=1)
-
     # ---- complete -------------------------------------------------------------------------------
     def complete(self, job_id: str) -> JobSummary:
         """The copy's manifest (Object-Locked) and recovery point in the destination, then the job COMPLETED
@@ -470,7 +318,7 @@ class CopyJobs:
             self._leases.end_restore(job.recovery_point_id, job.job_id)
             self._catalog.announce_again(job)
             return summary(job)
-        target = self._target(job)
+        target = copy_target(job)
         destination = self._resolver.resolve(target.address)
         catalog = destination.ports.catalog
         try:
@@ -485,9 +333,9 @@ class CopyJobs:
         return summary(job)
 
     def _write_copy(self, job: Job, destination: Destination, catalog: Catalog, now: datetime) -> RecoveryPoint:
-        target = self._target(job)
+        target = copy_target(job)
         vault = destination.ports.vault
-        seal = self._seal(job, destination)
+        seal = destination_seal(job, destination, self._clock)
         source: dict[str, Any] = {**job.source, "copied_from": {
             "recovery_point_id": job.recovery_point_id, "vault": job.vault_name,
             "region": self._settings.region, "account_id": self._resolver.own_account}}
@@ -549,18 +397,22 @@ class CopyJobs:
         return rp
 
     # ---- a copy that fails ----------------------------------------------------------------------
+    def withdraw_access(self, job: Job) -> None:
+        """What the job shared with its destination, taken back (copy_access.py): before the write that ends it."""
+        self.access.withdraw(job)
+
     def record_left_behind(self, job: Job) -> None:
         """Before FailJob ends a copy job: what it may have written in the destination (manifest parts, export
         files, a snapshot or image copy) recorded there as a DELETING recovery point, as a failed backup's
         leftovers are in the source (jobs_common._left_behind), so the destination's catalog accounts for
         everything in its vault and its sweeper deletes it when it may. Nothing is written there before the copy
         started (RUNNING) or, for a native copy, before it took its quota slot."""
-        target = self._target(job)
+        target = copy_target(job)
         native = target.method is CopyMethod.NATIVE
         if job.state is not JobState.RUNNING and not (native and target.quota_key):
             return
         destination = self._resolver.resolve(target.address)
-        seal = self._seal(job, destination)
+        seal = destination_seal(job, destination, self._clock)
         left = RecoveryPoint(
             recovery_point_id=target.recovery_point_id, vault_name=target.vault_name, resource_arn=job.resource_arn,
             resource_type=job.resource_type, status=RecoveryPointStatus.DELETING, creation_date=job.created_at,
@@ -575,41 +427,17 @@ class CopyJobs:
     def _end(self, job: Job, state: JobState, reason: str) -> Job:
         """What the job shared withdrawn, its terminal state and (same transaction) its quota slot back; then its
         hold ends."""
-        self.withdraw_access(job)
+        self.access.withdraw(job)
         ended = self._catalog.save_job(job.to(state, self._clock.now(), reason),
                                          also=self._quotas.release_for(job))
         self._leases.end_restore(job.recovery_point_id, job.job_id)
         return ended
-
-    def _destination_multipart(self, job: Job) -> MultipartCopies:
-        """What writes a copy job's uploads: the destination's copy role."""
-        return self._resolver.resolve(self._target(job).address).ports.multipart
-
-    def _read_pinned(self, key: str, version_id: str | None) -> bytes:
-        """A source object at the version its recovery point pins (the newest only for one written before versions
-        were pinned): a version written over it later is never what a copy reads."""
-        return self._vault.get_bytes_version(key, version_id) if version_id else self._vault.get_bytes(key)
 
     def _audit_for(self, destination: Destination) -> AuditLog:
         """The destination stack's audit log, written with the copy role (as everything in the destination)."""
         ports = destination.ports
         return AuditLog(ports.vault_records, ports.vault, destination.settings, self._clock,
                         f"coffer:copy:{self._resolver.own_account}")
-
-    def _source_manifest(self, rp: RecoveryPoint) -> Manifest:
-        raw = self._read_pinned(rp.manifest_key or "", rp.manifest_version_id)
-        if rp.manifest_sha256 and sha256_hex(raw) != rp.manifest_sha256:
-            raise IntegrityError(f"manifest of recovery point {rp.recovery_point_id} does not match its checksum")
-        return Manifest.model_validate_json(raw)
-
-    def _vaults(self, destination: Destination) -> Vaults:
-        return Vaults(destination.ports.vault_records, destination.settings, self._clock)
-
-    def _seal(self, job: Job, destination: Destination) -> Seal:
-        """How the copy's objects are written in the destination: its vault's lock mode and key, the copy's
-        own lifecycle (counted from the copy's creation), at least the vault lock's MinRetentionDays."""
-        target = self._target(job)
-        return self._vaults(destination).seal_for(job.with_changes(vault_name=target.vault_name))
 
     def _limit(self, key: str) -> int:
         s = self._settings
@@ -620,10 +448,4 @@ class CopyJobs:
             return self._catalog.get_job(job_id).state.terminal
         except NotFound:
             return True
-
-    @staticmethod
-    def _target(job: Job) -> CopyDestination:
-        if job.kind is not JobKind.COPY or job.destination is None:
-            raise InvalidInput([f"job_id: job {job.job_id} is a {job.kind} job, not a copy job"])
-        return job.destination
 

@@ -78,12 +78,6 @@ def unfinished_deferred(records: list[dict[str, Any]]) -> list[str]:
             if o["seq"] not in results or results[o["seq"]]["failed"]]
 
 
-def read_pinned(vault: VaultStore, key: str, version_id: str | None) -> bytes:
-    """What a restore reads of the vault: the version a recovery point pins, or - without a pin (written before
-    versions were pinned) - the newest, which its recorded checksum still checks (verify flags it UNPINNED)."""
-    return vault.get_bytes_version(key, version_id) if version_id else vault.get_bytes(key)
-
-
 def restore_create_args(entry: ObjectEntry) -> dict[str, Any]:
     """CreateMultipartUpload parameters that restore an object's headers, user metadata, tags and storage class
     (as S3Adapter.restore_object: domain/restored_headers.py)."""

@@ -25,6 +25,7 @@ from coffer.ports.catalog import Catalog
 from coffer.ports.vault import VaultStore
 from coffer.ports.vault_records import VaultRecords
 from coffer.services.audit_log import AuditLog
+from coffer.services.pinned_reads import read_pinned
 
 _HOLDABLE = (RecoveryPointStatus.COMPLETED, RecoveryPointStatus.PARTIAL)
 
@@ -100,17 +101,14 @@ class LegalHolds:
                                f"missing{f' at version {pinned}' if pinned else ''}; run `coffer vault verify`")
             return key, found.version_id
 
-        def read(key: str, pinned: str | None) -> bytes:
-            return self._vault.get_bytes_version(key, pinned) if pinned else self._vault.get_bytes(key)
-
         manifest_key = point.manifest_key or VaultLayout.manifest(point.vault_name, point.recovery_point_id)
         if (pair := version(manifest_key, point.manifest_version_id)) is not None:
             yield pair
-        manifest = Manifest.model_validate_json(read(manifest_key, point.manifest_version_id))
+        manifest = Manifest.model_validate_json(read_pinned(self._vault, manifest_key, point.manifest_version_id))
         for ref in manifest.parts:
             if (pair := version(ref.key, ref.version_id)) is not None:
                 yield pair
-            part = ManifestPart.model_validate_json(read(ref.key, ref.version_id))
+            part = ManifestPart.model_validate_json(read_pinned(self._vault, ref.key, ref.version_id))
             for entry in part.entries:
                 if (pair := version(VaultLayout.blob_of(point.vault_name, entry), entry.blob_version_id)) is not None:
                     yield pair

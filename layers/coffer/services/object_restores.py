@@ -14,14 +14,15 @@ from typing import Any
 
 from coffer.domain.errors import CofferError, IntegrityError, ObjectArchived, ObjectRefused
 from coffer.domain.input_rules.restore_metadata import restored_key_problem
-from coffer.domain.manifest import Manifest, ManifestPart, ObjectEntry, VaultLayout, sha256_hex
+from coffer.domain.manifest import ManifestPart, ObjectEntry, VaultLayout, sha256_hex
 from coffer.domain.recovery_points import StorageClass
 from coffer.domain.steps import BatchResult
 from coffer.ports.catalog import Catalog
 from coffer.ports.source_buckets import SourceBuckets
 from coffer.ports.vault import VaultStore
 from coffer.services.continuous import ContinuousBackups, pitr_time
-from coffer.services.large_objects import LargeObjects, read_pinned, restore_create_args
+from coffer.services.large_objects import LargeObjects, restore_create_args
+from coffer.services.pinned_reads import pinned_manifest, read_pinned
 from coffer.settings import Settings
 
 
@@ -59,10 +60,7 @@ class ObjectRestores:
         rp = self._catalog.get_recovery_point(job.recovery_point_id)
         # Pinned reads: the manifest, part and blob versions the recovery point pins (one without pins - written
         # before versions were pinned - reads the newest, which its checksums still check; verify flags it UNPINNED)
-        manifest_raw = read_pinned(self._vault, rp.manifest_key or "", rp.manifest_version_id)
-        if rp.manifest_sha256 and sha256_hex(manifest_raw) != rp.manifest_sha256:
-            raise IntegrityError(f"manifest of recovery point {rp.recovery_point_id} does not match its checksum")
-        listed = {ref.key: ref for ref in Manifest.model_validate_json(manifest_raw).parts}
+        listed = {ref.key: ref for ref in pinned_manifest(self._vault, rp).parts}
         if part_key not in listed:
             return BatchResult(job_id=job_id, seq=_seq_of(part_key), objects=0)
         raw = read_pinned(self._vault, part_key, listed[part_key].version_id)

@@ -7,7 +7,7 @@ from typing import Any
 
 from coffer.domain.clock import Clock
 from coffer.domain.continuous import RESTORE_TIME, USE_LATEST
-from coffer.domain.errors import CofferError, IntegrityError, InvalidInput, NotFound, RestoreMismatch
+from coffer.domain.errors import CofferError, InvalidInput, NotFound, RestoreMismatch
 from coffer.domain.input_rules.gates import check_restore_request
 from coffer.domain.input_rules.restore_metadata import restore_bucket_problem
 from coffer.domain.job_ids import job_id_for
@@ -26,7 +26,8 @@ from coffer.ports.vault import VaultStore
 from coffer.services.backup_jobs import IDEMPOTENCY_TTL
 from coffer.services.continuous import ContinuousBackups, pitr_time
 from coffer.services.jobs_common import summary
-from coffer.services.large_objects import read_pinned, unfinished_deferred
+from coffer.services.large_objects import unfinished_deferred
+from coffer.services.pinned_reads import pinned_manifest
 from coffer.settings import Settings
 
 #: Restore metadata each resource type requires (AWS Backup's key names; the API's parameter names where AWS
@@ -90,11 +91,7 @@ class RestoreJobs:
     def load_manifest(self, recovery_point_id: str) -> Manifest:
         """The manifest as written to the vault (the version the recovery point pins), refused if its bytes differ from
         what the catalog recorded."""
-        rp = self._catalog.get_recovery_point(recovery_point_id)
-        raw = read_pinned(self._vault, rp.manifest_key or "", rp.manifest_version_id)
-        if rp.manifest_sha256 and sha256_hex(raw) != rp.manifest_sha256:
-            raise IntegrityError(f"manifest of recovery point {recovery_point_id} does not match its checksum")
-        return Manifest.model_validate_json(raw)
+        return pinned_manifest(self._vault, self._catalog.get_recovery_point(recovery_point_id))
 
     def start(self, request: StartRestoreJobRequest, event_id: str, execution_arn: str | None,
               requested_at: datetime | None = None) -> StartResult:
