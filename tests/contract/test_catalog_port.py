@@ -376,6 +376,8 @@ def test_a_jobs_batch_results_are_listed_in_order_and_a_retry_overwrites_its_own
     ports.catalog.put_part(job_id, 1, {"seq": 1, "copied": 7})  # a retried batch
     assert list(ports.catalog.list_parts(job_id)) == [{"seq": 0, "copied": 0}, {"seq": 1, "copied": 7},
                                                       {"seq": 2, "copied": 0}]
+    assert ports.catalog.get_part(job_id, 1) == {"seq": 1, "copied": 7}
+    assert ports.catalog.get_part(job_id, 3) is None and ports.catalog.get_part(uid("job"), 1) is None
 
 
 def test_the_object_index_answers_for_more_keys_than_one_batch_call_takes(ports: Ports) -> None:

@@ -210,6 +210,10 @@ class MemoryCatalog:
         self.table.parts.setdefault(job_id, {})[seq] = json.loads(json.dumps(doc))
         self.table.writes.append(("part", f"{job_id}#{seq}"))
 
+    def get_part(self, job_id: str, seq: int) -> dict[str, Any] | None:
+        found = self.table.parts.get(job_id, {}).get(seq)
+        return None if found is None else json.loads(json.dumps(found))
+
     def list_parts(self, job_id: str) -> Iterator[dict[str, Any]]:
         parts = self.table.parts.get(job_id, {})
         yield from (parts[seq] for seq in sorted(parts))

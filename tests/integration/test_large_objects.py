@@ -212,8 +212,9 @@ def test_large_objects_back_up_in_parts_restore_byte_identical_are_reused_copied
         with observing(copies):
             copy_job = copy("copy-large")
         assert copy_job.state is JobState.COMPLETED and copy_job.destination is not None, copy_job.status_message
-        # per manifest part one child, then one find, 2 ranges, 1 finish; the 8 MiB blob is there from the first try
-        assert coffer.twin.invocations["CopyPartFunction"] == before + parts + 1 + 2 + 1
+        # per manifest part one child, then one find, 2 ranges, 1 finish, 1 seal of the part that waited for it; the
+        # 8 MiB blob is there from the first try
+        assert coffer.twin.invocations["CopyPartFunction"] == before + parts + 1 + 2 + 1 + 1
         assert sum(copies.counts) == 3 and max(copies.counts) == 2, copies.counts
         copied = destination.catalog.get_recovery_point(copy_job.destination.recovery_point_id)
         for entry in (huge, big):
@@ -225,6 +226,15 @@ def test_large_objects_back_up_in_parts_restore_byte_identical_are_reused_copied
                                  Key=VaultLayout.blob_of("Default", huge))["Body"].read() == HUGE
         assert target.list_multipart_uploads(Bucket=destination.settings.vault_bucket).get("Uploads", []) == []
         assert copied.backup_size_bytes == sum(e.size for e in entries.values())
+        # every blob of the copy pinned at its destination version, the fanned-out one too (written by its finish)
+        bucket = destination.settings.vault_bucket
+        manifest = Manifest.model_validate_json(target.get_object(
+            Bucket=bucket, Key=copied.manifest_key or "", VersionId=copied.manifest_version_id or "")["Body"].read())
+        pins = {e.key: e.blob_version_id for ref in manifest.parts for e in ManifestPart.model_validate_json(
+            target.get_object(Bucket=bucket, Key=ref.key, VersionId=ref.version_id or "")["Body"].read()).entries}
+        for entry in (huge, big):
+            head = target.head_object(Bucket=bucket, Key=VaultLayout.blob_of("Default", entry))
+            assert pins[entry.key] == head["VersionId"], (entry.key, pins)
 
         # -- verify: clean by S3's stored checksums and by re-reading (deep); a rewritten blob is caught. Verify also
         # compares the bucket policy with the template's: the twin stores it (not evaluated) and the vaults' statements

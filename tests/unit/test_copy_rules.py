@@ -146,16 +146,18 @@ def test_every_step_of_the_copy_workflow_retries_transient_errors_and_ends_the_j
             continue
         retried = {error for rule in state["Retry"] for error in rule["ErrorEquals"]}
         assert {"Lambda.ServiceException", "ThrottlingException", "ConcurrentUpdate"} <= retried, name
-        if name in ("FailJob", "EndStartedJob", "CopyPart", "CopyPartRange", "FinishLargeCopy"):
+        if name in ("FailJob", "EndStartedJob", "CopyPart", "CopyPartRange", "FinishLargeCopy", "SealCopiedPart"):
             continue  # the Catch targets themselves; a Map child's failure is the Map's, which is caught
         assert [c["Next"] for c in state["Catch"] if c["ErrorEquals"] == ["States.ALL"]] in (
             ["FailJob"], ["EndStartedJob"]), name
-    for name in ("CopyParts", "CopyExportFiles"):
+    for name in ("CopyParts", "CopyExportFiles", "SealCopiedParts"):
         assert states[name]["ToleratedFailurePercentage"] == 0  # a copy is all or nothing
         assert states[name]["Catch"][0]["Next"] == "FailJob"
     # blobs of more parts than one invocation copies: a range or a finish that fails for good leaves its blob
     # without a result, and CompleteCopy fails the job (services/copy_jobs.py)
     assert states["CopyParts"]["Next"] == "FindLargeCopies" and states["AnyLargeCopies"]["Default"] == "CompleteCopy"
-    for name in ("CopyLargeParts", "FinishLargeCopies"):
+    for name in ("CopyLargeParts", "FinishLargeCopies", "SealCopiedParts"):
         assert states[name]["Catch"][0]["Next"] == "FailJob"
-    assert states["FinishLargeCopies"]["Next"] == "CompleteCopy"
+    # a part that waited for the fan-out is written, every blob pinned, before the copy completes
+    assert states["FinishLargeCopies"]["Next"] == "SealCopiedParts"
+    assert states["SealCopiedParts"]["Next"] == "CompleteCopy"

@@ -250,6 +250,12 @@ class CopyPartStep(CopyStep):
     key: str = Field(min_length=1)
 
 
+class SealPartStep(CopyPartStep):
+    """SealCopiedParts, one child: a copy's part that waited for the part-range fan-out, by its work-area key."""
+
+    step: Literal["seal"]
+
+
 class CopyStartResult(BaseModel):
     job_id: str
     duplicate: bool = False

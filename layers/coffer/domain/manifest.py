@@ -172,6 +172,15 @@ class WorkLayout:
     # Objects copied in more parts than one invocation copies (services/large_objects.py), by round:
     # round 0 copies the source into staging (S3 computes the composite checksum), round 1 staging into the vault.
     @staticmethod
+    def pending_parts_prefix(job_id: str) -> str:
+        """A copy's manifest parts waiting for the destination versions of blobs the part-range fan-out copies."""
+        return f"jobs/{job_id}/pending-parts/"
+
+    @classmethod
+    def pending_part(cls, job_id: str, seq: int) -> str:
+        return f"{cls.pending_parts_prefix(job_id)}{seq:08d}.json"
+
+    @staticmethod
     def large_prefix(job_id: str, round_: int) -> str:
         return f"jobs/{job_id}/large/{round_}/"
 

@@ -85,6 +85,10 @@ class Catalog(Protocol):
         """One batch's outcome; a retried batch overwrites its own record with the same facts."""
         ...
 
+    def get_part(self, job_id: str, seq: int) -> dict[str, Any] | None:
+        """One batch's outcome record, None if it was never recorded."""
+        ...
+
     def list_parts(self, job_id: str) -> Iterator[dict[str, Any]]:
         """The job's batch results in `seq` order (consistent reads)."""
         ...

@@ -15,10 +15,10 @@ import hashlib
 from typing import Any
 
 from coffer.domain.clock import Clock
-from coffer.domain.copies import CopyMethod
+from coffer.domain.copies import CopyDestination, CopyMethod
 from coffer.domain.errors import IntegrityError, InvalidInput
 from coffer.domain.jobs import Job, copy_target
-from coffer.domain.manifest import ManifestPart, ObjectEntry, VaultLayout, sha256_hex
+from coffer.domain.manifest import ManifestPart, ObjectEntry, PartRef, VaultLayout, WorkLayout, sha256_hex
 from coffer.domain.steps import BatchResult
 from coffer.domain.vaults import Seal
 from coffer.ports.catalog import Catalog
@@ -26,7 +26,13 @@ from coffer.ports.destinations import Destination, Destinations
 from coffer.ports.multipart import MultipartCopies
 from coffer.ports.vault import VaultStore
 from coffer.ports.work_area import WorkArea
-from coffer.services.large_objects import LargeObjects, copy_composite_blob, pinned_version, vault_create_args
+from coffer.services.large_objects import (
+    LargeObjects,
+    copy_composite_blob,
+    fanout_seq,
+    pinned_version,
+    vault_create_args,
+)
 from coffer.services.pinned_reads import pinned_manifest, read_pinned
 from coffer.services.vaults import Vaults
 from coffer.settings import Settings
@@ -81,6 +87,7 @@ class CopyBatches:
         part = ManifestPart.model_validate_json(raw)
         copied = reused = bytes_copied = 0
         deferred: list[dict[str, Any]] = []  # copied by the part-range fan-out (services/large_objects.py)
+        fanned_out: list[int] = []  # their indexes in the part
         entries: list[ObjectEntry] = []  # as the destination pins them: its own blob versions
         for n, entry in enumerate(part.entries):
             blob = VaultLayout.blob_of(target.vault_name, entry)
@@ -95,8 +102,9 @@ class CopyBatches:
             if self.large.fans_out(entry):  # more parts than one invocation copies
                 deferred.append(self.large.defer_blob(job, part.seq, n, entry, source_blob, vault.bucket, blob,
                                                       vault_create_args(seal)))
-                # its destination version is known only when the fan-out completes it: not pinned (verify: UNPINNED)
+                # its destination version is known when the fan-out completes it: pinned then (seal_part)
                 entries.append(entry.model_copy(update={"blob_version_id": None}))
+                fanned_out.append(n)
                 continue
             if entry.composite:  # copied in parts (UploadPartCopy), checked against its composite SHA-256
                 version = copy_composite_blob(destination.ports.multipart, self._vault.bucket, source_blob,
@@ -111,14 +119,56 @@ class CopyBatches:
             copied += 1
             bytes_copied += entry.size
         copy = ManifestPart(recovery_point_id=target.recovery_point_id, seq=part.seq, entries=tuple(entries))
-        part_key = VaultLayout.part(target.vault_name, target.recovery_point_id, part.seq)
-        sha = vault.put_json_locked(part_key, copy.model_dump(mode="json"), seal.retain_until, seal)
-        ref = listed[key].model_copy(update={"key": part_key, "sha256": sha.sha256, "version_id": sha.version_id})
-        self._catalog.put_part(job_id, part.seq, {"seq": part.seq, "part": ref.model_dump(mode="json"),
-                                                  "copied": copied,
-                                              "reused": reused, "bytes_copied": bytes_copied, "failed": [],
-                                              **({"deferred": deferred} if deferred else {})})
+        record = {"seq": part.seq, "copied": copied, "reused": reused, "bytes_copied": bytes_copied, "failed": []}
+        if deferred:
+            # The part waits in the work area until the fan-out has made its blobs: SealCopiedParts writes it with
+            # their destination versions, so that no blob of a copy is ever unpinned.
+            pending = WorkLayout.pending_part(job_id, part.seq)
+            self._work.write_json(pending, {"source": listed[key].model_dump(mode="json"),
+                                            "part": copy.model_dump(mode="json"),
+                                            "deferred_indexes": fanned_out})
+            self._catalog.put_part(job_id, part.seq, {**record, "pending": pending, "deferred": deferred})
+        else:
+            self._catalog.put_part(job_id, part.seq, {**record, "part": self._write_part(
+                vault, seal, target, listed[key], copy)})
         return BatchResult(job_id=job_id, seq=part.seq, objects=len(part.entries), copied=copied, reused=reused)
+
+    def seal_part(self, job_id: str, key: str) -> BatchResult:
+        """SealCopiedParts, one child: a copy's part that waited for the part-range fan-out, written to the
+        destination with each fanned-out blob pinned at the version its finish recorded. A blob whose copy did not
+        finish leaves the part unwritten: CompleteCopy then fails the copy naming it."""
+        if not key.startswith(WorkLayout.pending_parts_prefix(job_id)):
+            raise InvalidInput([f"key: {key} is not a pending part of copy job {job_id}"])
+        job = self._catalog.get_job(job_id)
+        target = copy_target(job)
+        document = self._work.read_json(key)
+        part = ManifestPart.model_validate(document["part"])
+        record = self._catalog.get_part(job_id, part.seq)
+        if record is None or record.get("pending") != key:
+            raise IntegrityError(f"{key}: copy job {job_id} recorded no such pending part")
+        if "part" in record:  # sealed by an earlier attempt of this child
+            return BatchResult(job_id=job_id, seq=part.seq, objects=len(part.entries))
+        entries = list(part.entries)
+        for n in document["deferred_indexes"]:
+            finished = self._catalog.get_part(job_id, fanout_seq(part.seq, n))
+            if not finished or finished.get("failed") or not finished.get("version_id"):
+                return BatchResult(job_id=job_id, seq=part.seq, objects=0, failed=1)
+            entries[n] = entries[n].model_copy(update={"blob_version_id": finished["version_id"]})
+        destination = self._resolver.resolve(target.address)
+        sealed = part.model_copy(update={"entries": tuple(entries)})
+        ref = self._write_part(destination.ports.vault, destination_seal(job, destination, self._clock), target,
+                               PartRef.model_validate(document["source"]), sealed)
+        self._catalog.put_part(job_id, part.seq, {**record, "part": ref})
+        return BatchResult(job_id=job_id, seq=part.seq, objects=len(entries))
+
+    @staticmethod
+    def _write_part(vault: VaultStore, seal: Seal, target: CopyDestination, source: PartRef,
+                    copy: ManifestPart) -> dict[str, Any]:
+        """The part under the copy's id, locked as the destination locks; its manifest reference."""
+        part_key = VaultLayout.part(target.vault_name, target.recovery_point_id, copy.seq)
+        sha = vault.put_json_locked(part_key, copy.model_dump(mode="json"), seal.retain_until, seal)
+        return source.model_copy(update={"key": part_key, "sha256": sha.sha256,
+                                         "version_id": sha.version_id}).model_dump(mode="json")
 
     def _copy_export_file(self, job: Job, key: str, vault: VaultStore, seal: Seal) -> BatchResult:
         target = copy_target(job)

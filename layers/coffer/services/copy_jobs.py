@@ -349,6 +349,10 @@ class CopyJobs:
         if unfinished:
             raise IntegrityError(f"{len(unfinished)} object(s) of copy job {job.job_id} were not copied: "
                                  f"{'; '.join(unfinished[:20])}")
+        unsealed = [r["pending"] for r in records if "pending" in r and "part" not in r]
+        if unsealed:
+            raise IntegrityError(f"{len(unsealed)} part(s) of copy job {job.job_id} were not written with their "
+                                 f"blobs' destination versions: {'; '.join(unsealed[:20])}")
         expected = job.progress.batches_total or 0
         if target.method is CopyMethod.NATIVE:
             status = destination.ports.resources.adapter(job.resource_type).copy_status(job.native_ref or "")

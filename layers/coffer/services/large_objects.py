@@ -294,8 +294,9 @@ class LargeObjects:
         done = not result["failed"]
         if restore:
             result.update(restored=int(done), planned=0)
-        else:
-            result.update(copied=int(done), reused=0, bytes_copied=entry.size if done else 0)
+        else:  # the destination version the copy's pending part pins (copy_batches.seal_part)
+            result.update(copied=int(done), reused=0, bytes_copied=entry.size if done else 0,
+                          version_id=composite.version_id if done else None)
         self._catalog.put_part(job.job_id, document["seq"], result)
         return LargeCopyResult(job_id=job.job_id, key=large_key, parts=upload.parts if done else 0, failed=not done)
 

@@ -261,6 +261,11 @@ class DynamoCatalog:
         self._db.put_item(TableName=self._table, Item={
             "pk": _s(f"JOB#{job_id}"), "sk": _s(f"PART#{seq:08d}"), "doc": _s(json.dumps(doc))})
 
+    def get_part(self, job_id: str, seq: int) -> dict[str, Any] | None:
+        item = self._db.get_item(TableName=self._table, Key={"pk": _s(f"JOB#{job_id}"), "sk": _s(f"PART#{seq:08d}")},
+                                 ConsistentRead=True).get("Item")
+        return None if item is None else dict(json.loads(item["doc"]["S"]))
+
     def list_parts(self, job_id: str) -> Iterator[dict[str, Any]]:
         paginator = self._db.get_paginator("query")
         for page in paginator.paginate(
