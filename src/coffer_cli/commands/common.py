@@ -40,6 +40,15 @@ def project_root(value: str | None) -> Path:
     return root
 
 
+def add_name_argument(parser: argparse.ArgumentParser, dest: str, option: str | None = None) -> None:
+    """What a verb acts on: a positional argument, or - under AWS Backup's verb names - its option spelling
+    (`stop-backup-job --backup-job-id ID`, `describe-backup-vault --backup-vault-name NAME`)."""
+    if option:
+        parser.add_argument(option, dest=dest, required=True)
+    else:
+        parser.add_argument(dest)
+
+
 def add_stack_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stack", default=DEFAULT_STACK, help=f"CloudFormation stack name (default: {DEFAULT_STACK})")
     parser.add_argument("--region", default=None,

@@ -9,7 +9,7 @@ from typing import Any
 from coffer.domain.clock import SystemClock
 from coffer.domain.jobs import Job, JobKind
 from coffer.entrypoints.bootstrap import Root
-from coffer_cli.commands.common import Stack, add_stack_option, open_stack
+from coffer_cli.commands.common import Stack, add_name_argument, add_stack_option, open_stack
 from coffer_cli.commands.failures import CliError, ExitCode, UsageError
 from coffer_cli.commands.job_filters import JobFilter, TimeRange, add_job_filters, list_jobs
 from coffer_cli.commands.job_watch import NOT_FOUND_GRACE_SECONDS, Display, Follower, ProgressReader
@@ -83,10 +83,7 @@ def _stop(args: argparse.Namespace) -> int:
 
 
 def add_stop(parser: argparse.ArgumentParser, option: str | None = None) -> None:
-    if option:  # AWS Backup's spelling: stop-backup-job --backup-job-id ID
-        parser.add_argument(option, dest="job_id", required=True)
-    else:
-        parser.add_argument("job_id")
+    add_name_argument(parser, "job_id", option)
     add_output_option(parser, default="json")
     add_stack_option(parser)
     parser.set_defaults(run=_stop)

@@ -87,16 +87,16 @@ def restore_metadata(stack: Stack, deps: Root, point: RecoveryPoint) -> dict[str
 
 def _list(args: argparse.Namespace) -> int:
     stack, deps = open_stack(args)
-    points = list(vault_points(args, deps))
-    documents: Any = ({"RecoveryPoints": [recovery_point(p, stack) for p in points]} if args.aws_shape
-                      else [p.model_dump(mode="json") for p in points])
-    print_rows(args, POINT_HEADERS, [point_row(p) for p in points], documents)
-    return ExitCode.OK
+    return _print_points(args, stack, list(vault_points(args, deps)))
 
 
 def _list_by_resource(args: argparse.Namespace) -> int:
     stack, deps = open_stack(args)
-    points = resource_points(args.resource_arn, deps)
+    return _print_points(args, stack, resource_points(args.resource_arn, deps))
+
+
+def _print_points(args: argparse.Namespace, stack: Stack, points: list[RecoveryPoint]) -> int:
+    """A table of recovery points, or their documents: Coffer's, or AWS Backup's shape under its verb names."""
     documents: Any = ({"RecoveryPoints": [recovery_point(p, stack) for p in points]} if args.aws_shape
                       else [p.model_dump(mode="json") for p in points])
     print_rows(args, POINT_HEADERS, [point_row(p) for p in points], documents)

@@ -10,7 +10,7 @@ from typing import Any
 from coffer.domain.validation import parse_model
 from coffer.domain.vaults import VaultLockRequest
 from coffer.domain.verify import Finding
-from coffer_cli.commands.common import add_stack_option
+from coffer_cli.commands.common import add_name_argument, add_stack_option
 from coffer_cli.commands.failures import UsageError
 from coffer_cli.commands.output import add_output_option, print_document, print_json, print_rows, print_table
 from coffer_cli.commands.vault_context import read_policy, vault_context
@@ -215,10 +215,7 @@ def add_list(sub: Any, name: str) -> None:
 
 def add_describe(sub: Any, name: str, option: str | None = None) -> None:
     parser = sub.add_parser(name, help="one vault, its lock and policy")
-    if option:  # AWS Backup's spelling: --backup-vault-name NAME
-        parser.add_argument(option, dest="name", required=True)
-    else:
-        parser.add_argument("name")
+    add_name_argument(parser, "name", option)
     add_output_option(parser, default="json")
     add_stack_option(parser)
     parser.set_defaults(run=_describe)

@@ -79,12 +79,17 @@ class VaultBucketPolicy:
         self.bucket_arn = bucket_arn or f"arn:aws:s3:::{bucket}"
 
     def get(self) -> dict[str, Any] | None:
-        try:
-            return dict(json.loads(self._s3.get_bucket_policy(Bucket=self.bucket)["Policy"]))
-        except ClientError as error:
-            if error_code(error) in {"NoSuchBucketPolicy", "404"}:
-                return None
-            raise
+        return bucket_policy(self._s3, self.bucket)
 
     def put(self, policy: dict[str, Any]) -> None:
         self._s3.put_bucket_policy(Bucket=self.bucket, Policy=json.dumps(policy))
+
+
+def bucket_policy(s3: S3Client, bucket: str) -> dict[str, Any] | None:
+    """A bucket's policy as a document, None if it has none."""
+    try:
+        return dict(json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"]))
+    except ClientError as error:
+        if error_code(error) in {"NoSuchBucketPolicy", "404"}:
+            return None
+        raise

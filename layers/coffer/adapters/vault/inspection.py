@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 
 from coffer.adapters.aws import error_code, is_not_found
 from coffer.adapters.checksums import b64_to_hex
+from coffer.adapters.vault.admin import bucket_policy
 from coffer.domain.object_lock import LockMode, VersionLock
 from coffer.ports.key_inspection import KEY_GONE
 from coffer.ports.vault_inspection import BucketRules, VersionState
@@ -68,12 +69,7 @@ class S3VaultInspection:
                            default_years=default.get("Years") or None)
 
     def policy(self) -> dict[str, Any] | None:
-        try:
-            return dict(json.loads(self._s3.get_bucket_policy(Bucket=self.bucket)["Policy"]))
-        except ClientError as error:
-            if error_code(error) in {"NoSuchBucketPolicy", "404"}:
-                return None
-            raise
+        return bucket_policy(self._s3, self.bucket)
 
 
 class KmsKeyInspection:
