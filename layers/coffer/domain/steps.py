@@ -138,6 +138,12 @@ class PollResult(BaseModel):
     job_id: str
     done: bool
     wait_seconds: int = 0
+    #: how a native backup that is not done waits: "poll" (Wait, then check again) or "events" (parked on AWS's
+    #: completion event with a task token, `wait_seconds` its safety net: domain/native_waits.py)
+    wait: Literal["poll", "events"] = "poll"
+    #: "events": the waiter record's partition key, and its DynamoDB TTL (epoch seconds, as a string for "N")
+    waiter_key: str | None = None
+    waiter_ttl: str | None = None
 
 
 class JobSummary(BaseModel):
