@@ -21,7 +21,12 @@ from twins import Twins
 from coffer.domain.job_ids import job_id_for
 from coffer.domain.jobs import JobState
 from coffer.domain.native_waits import WAITER_SORT_KEY, waiter_key
-from coffer_cli.local.samples import create_sample_db_instance, create_sample_table, create_sample_volume
+from coffer_cli.local.samples import (
+    create_sample_db_instance,
+    create_sample_documentdb_cluster,
+    create_sample_table,
+    create_sample_volume,
+)
 from coffer_cli.local.session import LocalCoffer
 from coffer_twin.calls import DRIVER, CallRecorder
 
@@ -109,11 +114,14 @@ def measured_backup(coffer: LocalCoffer, arn: str, token: str, operation: str, m
 @pytest.mark.parametrize(("kind", "operation", "describe"), [
     ("EBS", "ec2:CreateSnapshot", "ec2.DescribeSnapshots"),
     ("RDS", "rds:CreateDBSnapshot", "rds.DescribeDBSnapshots"),
+    ("DocumentDB", "rds:CreateDBClusterSnapshot", "rds.DescribeDBClusterSnapshots"),
 ])
 def test_a_ten_minute_snapshot_is_waited_for_on_its_event_not_polled(
         coffer: LocalCoffer, kind: str, operation: str, describe: str) -> None:
     make = {"EBS": lambda: create_sample_volume(coffer.client("ec2"), "events-volume"),
-            "RDS": lambda: create_sample_db_instance(coffer.client("rds"), coffer.client("ec2"), "events-db")}
+            "RDS": lambda: create_sample_db_instance(coffer.client("rds"), coffer.client("ec2"), "events-db"),
+            "DocumentDB": lambda: create_sample_documentdb_cluster(coffer.client("rds"), coffer.client("ec2"),
+                                                                   "events-docs")}
     figures = measured_backup(coffer, make[kind](), f"events-{kind}", operation)
     assert figures["result"]["status"] == "SUCCEEDED", figures["result"]
     assert figures["result"]["output"]["state"] == "COMPLETED"
