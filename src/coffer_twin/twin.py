@@ -55,7 +55,7 @@ from .stack import (
     event_buses_referenced_by_name,
     names_of,
 )
-from .task_failures import task_failures_with_causes
+from .task_failures import sdk_client_errors_named, task_failures_with_causes
 from .waits import ExecutionEnds, compressed_waits
 
 __all__ = ["ExecutionResult", "Twin", "TwinDeployError", "TwinInvokeError"]
@@ -246,6 +246,7 @@ class Twin:
         self._exit.enter_context(s3_multipart_checksums())  # part checksums and Object Lock, as S3 answers
         self._exit.enter_context(nested_executions(self._ends))  # states:startExecution(.sync) tasks
         self._exit.enter_context(task_failures_with_causes())  # SendTaskFailure's cause reaches the Catch
+        self._exit.enter_context(sdk_client_errors_named())  # aws-sdk tasks: <Service>.SdkClientException, as AWS
         self._exit.enter_context(transactions_by_item())  # TransactWriteItems without table copies
         self._exit.enter_context(event_buses_referenced_by_name())  # Ref of an event bus is its name
         # DocumentDB clusters, Neptune restores (moto lacks both); a restore into an existing cluster fails, as in AWS

@@ -28,7 +28,8 @@ from coffer_cli.local.samples import (
     create_sample_volume,
 )
 from coffer_cli.local.session import LocalCoffer
-from coffer_twin.calls import DRIVER, CallRecorder
+from coffer_twin.calls import DRIVER, ENGINE, CallRecorder
+from coffer_twin.faults import FaultInjector, FaultKind
 
 #: the safety net on this twin (real seconds: a task token's timeout is not compressed like a Wait state)
 SAFETY_NET_SECONDS = 3
@@ -274,3 +275,45 @@ def test_a_duplicate_event_is_harmless(coffer: LocalCoffer) -> None:
     assert answer["outcome"] == "gone"
     again = coffer.deps.catalog.get_job(job_id_for("events-twice"))
     assert again.state is JobState.COMPLETED and again.history == job.history
+
+
+#: every call of the event path: Step Functions' park, then ResumeNative's Describe, mark and resume
+EVENT_PATH_CALLS = [(ENGINE, "dynamodb", "UpdateItem"), ("ResumeNativeFunction", "ec2", "DescribeSnapshots"),
+                    ("ResumeNativeFunction", "dynamodb", "UpdateItem"), ("ResumeNativeFunction", "sfn",
+                                                                         "SendTaskSuccess")]
+
+
+@pytest.mark.parametrize(("caller", "service", "operation"), EVENT_PATH_CALLS,
+                         ids=[f"{c}-{o}" for c, _, o in EVENT_PATH_CALLS])
+@pytest.mark.parametrize("kind", [FaultKind.THROTTLING, FaultKind.TIMEOUT])
+def test_a_call_of_the_event_path_failing_once_is_absorbed(coffer: LocalCoffer, caller: str, service: str,
+                                                          operation: str, kind: FaultKind) -> None:
+    token = f"events-fault-{kind}-{caller}-{operation}"[:60]
+    arn = create_sample_volume(coffer.client("ec2"), token)
+    coffer.twin.native.set("ec2:CreateSnapshot", minutes=10)
+    with FaultInjector(backoff_scale=0.01) as faults:
+        rule = faults.fail(kind, service, operation, caller=caller, times=1)
+        execution = start(coffer, arn, token)
+        parked(coffer, token)
+        coffer.twin.native.advance(timedelta(minutes=10))
+        result = ended(coffer, execution)
+        coffer.twin.wait_for_async()
+    assert rule.injected == 1
+    assert result["status"] == "SUCCEEDED" and result["output"]["state"] == "COMPLETED", result
+    assert coffer.deps.catalog.get_job(job_id_for(token)).state is JobState.COMPLETED
+
+
+def test_resume_native_refused_for_good_leaves_the_job_to_the_safety_net(coffer: LocalCoffer) -> None:
+    """ResumeNative cannot confirm (its Describe refused every time): it resumes nothing, and the wait's own check
+    completes the job once the safety net's time is up."""
+    arn = create_sample_volume(coffer.client("ec2"), "events-refused")
+    coffer.twin.native.set("ec2:CreateSnapshot", minutes=10)
+    with FaultInjector(backoff_scale=0.01) as faults:
+        faults.fail(FaultKind.ACCESS_DENIED, "ec2", "DescribeSnapshots", caller="ResumeNativeFunction", times=None)
+        execution = start(coffer, arn, "events-refused")
+        parked(coffer, "events-refused")
+        coffer.twin.native.advance(timedelta(minutes=10))
+        result = ended(coffer, execution)
+        coffer.twin.wait_for_async()
+    assert result["status"] == "SUCCEEDED" and result["output"]["state"] == "COMPLETED"
+    assert [e["type"] for e in coffer.twin.history(execution)].count("TaskTimedOut") == 1
