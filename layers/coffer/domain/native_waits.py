@@ -1,12 +1,13 @@
 """Native backups wait on AWS's own completion events, not on a poll loop (issue 16).
 
 A snapshot that takes ten minutes cost a poll every PollSeconds: a Lambda invocation, a Describe, a catalog read
-and three state transitions each time. Now the Backup workflow checks once (CheckBackup), and if the snapshot is
-not done parks in WaitForSnapshot (``aws-sdk:dynamodb:updateItem.waitForTaskToken``): the task token goes into a
-*waiter* record keyed by the snapshot. AWS's event when the snapshot ends (EBS Snapshot Notification, RDS DB
+and three state transitions each time. Now the start step looks at the snapshot once (StartBackupJob: complete
+already, or not), and if it is not done the Backup workflow parks in WaitForSnapshot
+(``aws-sdk:dynamodb:updateItem.waitForTaskToken``): the task token goes into a *waiter* record keyed by the
+snapshot. AWS's event when the snapshot ends (EBS Snapshot Notification, RDS DB
 (Cluster) Snapshot Event) reaches ResumeNative through an EventBridge rule; it confirms the state with one Describe
 (an event is a hint, never proof) and resumes the task. The wait's timeout is a slow safety net for a lost event:
-one check, and back to waiting, each net longer than the last.
+one check (CheckBackup), and back to waiting, each net longer than the last.
 
 | record  | key                                | attributes                                        |
 |---------|------------------------------------|---------------------------------------------------|
