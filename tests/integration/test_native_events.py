@@ -180,8 +180,10 @@ def test_a_failed_snapshot_fails_the_job_with_awss_reason(coffer: LocalCoffer) -
     assert "CheckBackup" not in states(coffer, execution)  # failed by the event, not found by a poll
 
 
-def test_an_end_recorded_before_the_workflow_parks_is_checked_at_once(coffer: LocalCoffer) -> None:
-    """The race: the event comes between the check and the park. The park's condition fails; it checks again."""
+def test_a_park_after_the_end_was_recorded_is_refused_by_its_condition(coffer: LocalCoffer) -> None:
+    """The race's guard: once ResumeNative has recorded a snapshot's end, the park's write (WaitForSnapshot's
+    UpdateItem, with its condition) is refused, so a workflow that parks late checks at once instead of waiting for
+    an event that has come and gone. (The workflow's own late park is not forced here: only its write is replayed.)"""
     arn = create_sample_volume(coffer.client("ec2"), "events-race")
     coffer.twin.native.set("ec2:CreateSnapshot", minutes=10)
     [execution] = coffer.twin.put_event("coffer", "StartBackupJob", {"ResourceArn": arn,
