@@ -68,9 +68,10 @@ DATA_OUT = {"PutObject", "UploadPart"}
 
 # ---- measuring one job ----------------------------------------------------------------------------------
 def measure(coffer: Any, detail_type: str, detail: dict[str, Any], data_buckets: set[str],
-            destination: dict[str, str] | None = None) -> dict[str, Any]:
+            destination: dict[str, str] | None = None, during: Any = None) -> dict[str, Any]:
     """Run one workflow from its event and count what it did. A copy job's `destination` (its stack's outputs):
-    its catalog counts as the job's catalog, its vault's blobs as vault data."""
+    its catalog counts as the job's catalog, its vault's blobs as vault data. `during(execution_arn)`, if given, runs
+    while the workflow does (bench/native.py lets simulated time pass there); its own calls are the driver's."""
     from coffer_twin.calls import DRIVER, ENGINE, CallRecorder
 
     twin = coffer.twin
@@ -79,6 +80,8 @@ def measure(coffer: Any, detail_type: str, detail: dict[str, Any], data_buckets:
     with CallRecorder() as calls:
         bus = None if detail_type == "StartBackupJob" else coffer.request_bus  # restores, copies: the stack's bus
         arns = twin.put_event("coffer", detail_type, detail, bus=bus)
+        if during is not None:
+            during(arns[0])
         result = twin.wait(arns[0], timeout=3600)
     wall = time.perf_counter() - started
     recorded = [c for c in calls.snapshot() if c.caller != DRIVER]

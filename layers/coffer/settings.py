@@ -20,6 +20,9 @@ class Settings:
     #: the region the functions run in (Lambda sets AWS_REGION): copies, plan runs and copy actions name it
     region: str
     poll_seconds: int = 30
+    #: a native backup parked on AWS's completion event checks on its own after this long (a lost event), then after
+    #: longer waits (domain/native_waits.py safety_net_seconds)
+    native_safety_net_seconds: int = 900
     batch_size: int = 1000
     batch_bytes: int = 10 * 1024**3
     pages_per_listing: int = 5
@@ -89,6 +92,7 @@ class Settings:
                 vault_key_arn=env["VAULT_KEY_ARN"],
                 region=region,
                 poll_seconds=int(env.get("POLL_SECONDS", "30")),
+                native_safety_net_seconds=int(env.get("NATIVE_SAFETY_NET_SECONDS", "900")),
                 batch_size=int(env.get("BATCH_SIZE", "1000")),
                 batch_bytes=int(env.get("BATCH_BYTES", str(10 * 1024**3))),
                 pages_per_listing=int(env.get("PAGES_PER_LISTING", "5")),

@@ -38,6 +38,7 @@ from .event_delivery import StepFunctionsDelivery
 from .fixups import FixupReport, TemplateResolver, apply_fixups
 from .iam import IamEnforcement
 from .lambda_router import InvocationStats, LambdaRouter
+from .native_durations import NativeDurations
 from .nested_executions import nested_executions
 from .packaging import FunctionSource, PackagedTemplate, package_template, placeholder_zip
 from .request_plumbing import cached_plumbing
@@ -54,6 +55,7 @@ from .stack import (
     event_buses_referenced_by_name,
     names_of,
 )
+from .task_failures import sdk_client_errors_named, task_failures_with_causes
 from .waits import ExecutionEnds, compressed_waits
 
 __all__ = ["ExecutionResult", "Twin", "TwinDeployError", "TwinInvokeError"]
@@ -139,6 +141,8 @@ class Twin:
         self._router = LambdaRouter(region, env_overrides)
         self._delivery = StepFunctionsDelivery()
         self._s3_events = S3EventBridge()
+        self.native = NativeDurations()
+        """snapshots that take simulated minutes, and the completion events AWS sends (:mod:`.native_durations`)"""
         self._ends = ExecutionEnds()
         self._session: Any = None
         self._clients: dict[str, Any] = {}
@@ -179,6 +183,7 @@ class Twin:
         twin._enforce_iam = enforce_iam
         if event_clock is not None:
             twin._s3_events.clock = event_clock  # the time S3's events carry (:mod:`.s3_events`)
+            twin.native.clock = event_clock  # the clock snapshot durations run on (:mod:`.native_durations`)
         template_path = twin.project_root / template_name
         if not template_path.is_file():
             raise TwinDeployError(f"no template at {template_path}")
@@ -226,6 +231,7 @@ class Twin:
         self._exit.enter_context(self._router.installed())
         self._exit.enter_context(self._delivery.installed())
         self._exit.enter_context(self._s3_events.installed())  # S3 -> EventBridge as S3 sends it
+        self._exit.enter_context(self.native.installed())  # snapshots that take simulated minutes, and their events
         self._exit.enter_context(aws_shaped_distributed_map())
         self._exit.enter_context(parsed_once())
         self._exit.enter_context(cached_plumbing())  # one boto3 client per service for moto's engine
@@ -240,6 +246,8 @@ class Twin:
         self._exit.enter_context(atomic_conditional_puts())
         self._exit.enter_context(s3_multipart_checksums())  # part checksums and Object Lock, as S3 answers
         self._exit.enter_context(nested_executions(self._ends))  # states:startExecution(.sync) tasks
+        self._exit.enter_context(task_failures_with_causes())  # SendTaskFailure's cause reaches the Catch
+        self._exit.enter_context(sdk_client_errors_named())  # aws-sdk tasks: <Service>.SdkClientException, as AWS
         self._exit.enter_context(transactions_by_item())  # TransactWriteItems without table copies
         self._exit.enter_context(event_buses_referenced_by_name())  # Ref of an event bus is its name
         # DocumentDB clusters, Neptune restores (moto lacks both); a restore into an existing cluster fails, as in AWS

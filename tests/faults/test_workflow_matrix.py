@@ -78,7 +78,8 @@ def every_call_failing_once_is_absorbed(world: World, workflow: str) -> None:
 #: the workflow has made something that must not be left behind (a snapshot, a copy's parts or snapshot in the
 #: destination, a nested backup's job and lease), or before it could (the copy's start, the scrub's reads)
 FOR_GOOD = [
-    ("ebs-backup", "CheckBackupFunction", "ec2", "DescribeSnapshots"),
+    # (the start's own look finds the twin's snapshot complete: no CheckBackup; Complete reads its size)
+    ("ebs-backup", "CompleteBackupFunction", "ec2", "DescribeSnapshots"),
     ("ebs-restore", "CheckRestoreFunction", "ec2", "DescribeVolumes"),
     ("s3-copy", "CopyPartFunction", "s3", "CopyObject"),
     ("s3-copy", "CompleteCopyFunction", "s3", "PutObject"),

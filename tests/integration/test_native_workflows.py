@@ -22,6 +22,7 @@ from coffer.adapters.resources.common import TAG_RECOVERY_POINT, TAG_RESTORE_JOB
 from coffer.domain.job_ids import job_id_for
 from coffer.domain.jobs import Job, JobState
 from coffer.domain.manifest import Manifest
+from coffer.domain.native_waits import EVENT_TYPES
 from coffer.domain.recovery_points import RecoveryPointStatus
 from coffer.domain.resources import ResourceType
 from coffer.entrypoints.bootstrap import Root, bootstrap
@@ -69,7 +70,14 @@ def backed_up(coffer: LocalCoffer, arn: str, token: str, **detail: Any) -> Manif
     assert job.state is JobState.COMPLETED, job.status_message
     rp = coffer.deps.catalog.get_recovery_point(job.recovery_point_id)
     assert rp.status is RecoveryPointStatus.COMPLETED and rp.native_ref
-    assert coffer.twin.invocations["CheckBackupFunction"] >= 1  # polled by the workflow, not by a sleeping Lambda
+    # never a sleeping Lambda: polled by the workflow (Wait + CheckBackup), or - a snapshot whose end AWS announces
+    # (EBS, the RDS family) - looked at once by the start step, and waited for on that event while it runs
+    if job.resource_type in EVENT_TYPES:
+        states = [e["stateEnteredEventDetails"]["name"] for e in coffer.twin.history(str(result["arn"]))
+                  if e["type"].endswith("StateEntered")]
+        assert "WaitForBackup" not in states and "CompleteBackup" in states, states
+    else:
+        assert coffer.twin.invocations["CheckBackupFunction"] >= 1
     return Manifest.model_validate_json(coffer.deps.vault.get_bytes(rp.manifest_key or ""))
 
 

@@ -13,6 +13,7 @@ from coffer.domain.cold_tier import ColdPartResult, ColdPartStep
 from coffer.domain.continuous import S3ObjectEvent
 from coffer.domain.copies import CopyPartStep, CopyPollResult, CopyStartResult, CopyStep
 from coffer.domain.lock_renewal import RenewBatchResult
+from coffer.domain.native_waits import CompletionEvent, ResumeResult
 from coffer.domain.plan_steps import (
     ClaimResult,
     CompletePlanRunStep,
@@ -101,6 +102,7 @@ CONTRACTS: dict[str, tuple[type | None, type]] = {
     "MovePartToColdFunction": (ColdPartStep, ColdPartResult),
     "RenewLocksFunction": (SweepBatchStep, RenewBatchResult),
     "NotifyFunction": (None, NotifyResult),
+    "ResumeNativeFunction": (CompletionEvent, ResumeResult),
 }
 #: samples of a function's second event shape: the part-range fan-out's steps (an event with `step`)
 SAMPLE_CONTRACTS: dict[str, tuple[type | None, type]] = {
@@ -136,6 +138,8 @@ def test_sample_event_succeeds_on_the_twin(name: str, twins: Twins) -> None:
         assert parsed.recorded and parsed.kind == "delete-marker" and parsed.recovery_point_id, parsed
     if isinstance(parsed, RenewBatchResult):  # the sample backup's one part and its blobs, locked 400 days now
         assert parsed.seq == 0 and parsed.extended > 1 and parsed.already == 0, parsed
+    if isinstance(parsed, ResumeResult):  # AWS's event for a snapshot the account does not have: confirmed, ignored
+        assert parsed.outcome == "ignored" and "snap-01234567890abcdef" in (parsed.reason or ""), parsed
     if isinstance(parsed, NotifyResult):  # a FAILED backup of a vault without settings: told to the stack's topic
         assert len(parsed.sent_to) == 1 and parsed.sent_to[0].endswith("-notifications"), parsed
     if name == "list_pitr_batches.json":  # the sample bucket as it is now: its five objects, one batch file

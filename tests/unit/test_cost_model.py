@@ -67,3 +67,29 @@ def test_the_s3_bill_grows_with_the_objects_and_the_native_bill_does_not(cost_mo
     assert large["coffer_s3_month"]["total"] == pytest.approx(10 * small["coffer_s3_month"]["total"], rel=1e-3)
     assert large["aws_backup_month"]["total"] == pytest.approx(10 * small["aws_backup_month"]["total"], rel=1e-3)
     assert large["coffer_native_month"] == small["coffer_native_month"]
+
+
+def test_a_native_job_waited_on_its_event_costs_the_same_whatever_the_snapshots_duration(
+        cost_model: ModuleType, prices: dict) -> None:
+    """A type bench/native.py measured with a simulated snapshot is priced from that job, with no poll loop added:
+    a four-hour snapshot costs what a ten-minute one does. A type without that measure keeps the poll-loop model,
+    which grows with the minutes."""
+    job = {"job_state": "COMPLETED", "snapshot_minutes": 10, "api_calls": 30, "api_calls_by_handlers": 27,
+           "state_transitions": 9, "lambda_invocations": 4, "calls_by_operation": {"dynamodb.GetItem": 10}}
+    instant = {"api_calls": 20, "api_calls_by_handlers": 17, "state_transitions": 8, "lambda_invocations": 3,
+               "calls_by_operation": {"dynamodb.GetItem": 5}}
+    results = {"native_jobs": {"jobs": {"EBS": {"10": job}}},
+               "per_type": {"EBS": {"backup": instant}, "RDS": {"backup": instant}}}
+    assume = cost_model.Assumptions()
+
+    def month(minutes: float) -> dict:
+        estate = cost_model.Estate(native={"EBS": 1, "RDS": 1}, snapshot_minutes=minutes)
+        return cost_model.native_month(results, estate, prices, assume, 30, 3)[1]
+
+    short, long = month(10), month(240)
+    assert short["EBS"] == long["EBS"]
+    assert (short["EBS"]["calls_per_job"], short["EBS"]["transitions_per_job"], short["EBS"]["polls_per_job"]) == (
+        30, 9, 0)
+    assert (short["RDS"]["polls_per_job"], long["RDS"]["polls_per_job"]) == (20, 480)
+    assert long["RDS"]["calls_per_job"] == 20 + 480 * 2 and long["RDS"]["per_job_dollars"] > short["RDS"][
+        "per_job_dollars"]

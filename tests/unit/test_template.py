@@ -48,7 +48,8 @@ STAR_RESOURCE_ACTIONS = {
     "tag:GetResources", "s3:ListAllMyBuckets", "dynamodb:ListTables",  # plan selections (SelectResources)
     "ec2:DescribeVolumes", "ec2:DescribeSnapshots", "ec2:DescribeSnapshotTierStatus", "ec2:DescribeInstances",
     "ec2:DescribeImages",
-    "states:SendTaskSuccess",  # no resource type in AWS's authorization reference: the task token names the task
+    # no resource type in AWS's authorization reference: the task token names the task
+    "states:SendTaskSuccess", "states:SendTaskFailure",
     "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
     "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
 }
@@ -203,7 +204,7 @@ def test_is_a_sam_template_with_the_contract_parameters(template: dict[str, Any]
 
 def test_every_contract_function_exists_with_its_code(resources: dict[str, Any]) -> None:
     expected = contract_functions()
-    assert len(expected) == 35, expected  # with RenewLocks (kept-forever lock renewal) and Notify
+    assert len(expected) == 36, expected  # with RenewLocks, Notify and ResumeNative (native backups' event waits)
     functions = of_type(resources, "AWS::Serverless::Function")
     assert set(functions) == set(expected)
     for logical_id, code_uri in expected.items():
@@ -694,6 +695,10 @@ def test_every_function_has_the_catalog(roles: dict[str, Any]) -> None:
             on_table = {a for a, r, _ in allows(_function_role(roles, function)) if r == "${CatalogTable.Arn}"}
             assert on_table == {"dynamodb:GetItem"}, on_table
             continue
+        if function == "ResumeNativeFunction":  # marks a snapshot's end on its waiter record: UpdateItem only
+            on_table = {a for a, r, _ in allows(_function_role(roles, function)) if r == "${CatalogTable.Arn}"}
+            assert on_table == {"dynamodb:UpdateItem"}, on_table
+            continue
         on_table = {a for a, r, _ in allows(_function_role(roles, function)) if r == "${CatalogTable.Arn}"}
         assert on_table >= CATALOG_ACTIONS, function
 
@@ -770,6 +775,35 @@ def test_object_changes_reach_only_record_object_change_with_a_dead_letter_queue
         "events.amazonaws.com", {"Fn::GetAtt": ["ObjectChangeRule", "Arn"]})
     function = transformed["Resources"]["RecordObjectChangeFunction"]["Properties"]
     assert function["DeadLetterConfig"] == {"TargetArn": {"Fn::GetAtt": ["ObjectChangeDeadLetterQueue", "Arn"]}}
+
+
+def test_snapshot_ends_reach_only_resume_native_which_can_touch_only_waiter_records(
+        resources: dict[str, Any], roles: dict[str, dict[str, Any]]) -> None:
+    """AWS's snapshot end events go to ResumeNative alone; it writes only NATIVE# waiter records, reads snapshots
+    (RDS: Coffer's coffer-* only) and resumes tasks - no job, lease or vault write (domain/native_waits.py)."""
+    rule = resources["NativeEndRule"]["Properties"]
+    sources = sorted(p["source"][0] for p in rule["EventPattern"]["$or"])
+    assert sources == ["aws.ec2", "aws.rds"]
+    [target] = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["ResumeNativeFunction", "Arn"]}
+    permission = resources["NativeEndRulePermission"]["Properties"]
+    assert (permission["Principal"], permission["SourceArn"]) == (
+        "events.amazonaws.com", {"Fn::GetAtt": ["NativeEndRule", "Arn"]})
+    [role] = [r for name, r in roles.items() if name.startswith("ResumeNativeFunction")]
+    granted = sorted({action for action, _, _ in allows(statements_of_role(role))})
+    assert granted == ["dynamodb:UpdateItem", "ec2:DescribeSnapshots", "rds:DescribeDBClusterSnapshots",
+                       "rds:DescribeDBSnapshots", "states:SendTaskFailure", "states:SendTaskSuccess"]
+    for action, resource, statement in allows(statements_of_role(role)):
+        if action == "dynamodb:UpdateItem":
+            assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["NATIVE#*"]}}
+        if action.startswith("rds:"):
+            assert resource.rsplit(":", 1)[-1] == "coffer-*", resource
+    # the Backup workflow parks its token itself: UpdateItem of waiter records only
+    machine = resources["BackupStateMachine"]["Properties"]["Policies"]
+    [park] = [s for p in machine if isinstance(p, dict) and "Statement" in p for s in p["Statement"]
+              if s.get("Sid") == "ParkOnSnapshotEvents"]
+    assert park["Action"] == "dynamodb:UpdateItem"
+    assert park["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["NATIVE#*"]}}
 
 
 # ---- workflows --------------------------------------------------------------------------------------

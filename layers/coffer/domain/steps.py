@@ -7,7 +7,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 #: "continuous": turn continuous backup on first; "pitr": a point-in-time S3 restore (ListPitrBatches)
-Next = Literal["native", "objects", "queued", "done", "continuous", "pitr"]
+#: "native": poll the native backup (Wait, then CheckBackup); "native_events": a snapshot still running whose end
+#: AWS announces, wait on that event (WaitForSnapshot); "native_done": the start's own look found it complete
+Next = Literal["native", "native_events", "native_done", "objects", "queued", "done", "continuous", "pitr"]
 
 
 class _Step(BaseModel):
@@ -111,6 +113,9 @@ class StartResult(BaseModel):
     next_seq: int = 0
     #: where the Distributed Map's ItemReader lists its items (batch files or manifest parts)
     items_prefix: str | None = None
+    #: "native_events": the waiter record's partition key and TTL (as PollResult's; domain/native_waits.py)
+    waiter_key: str | None = None
+    waiter_ttl: str | None = None
 
 
 class ListBatchesResult(BaseModel):
@@ -138,6 +143,12 @@ class PollResult(BaseModel):
     job_id: str
     done: bool
     wait_seconds: int = 0
+    #: how a native backup that is not done waits: "poll" (Wait, then check again) or "events" (parked on AWS's
+    #: completion event with a task token, `wait_seconds` its safety net: domain/native_waits.py)
+    wait: Literal["poll", "events"] = "poll"
+    #: "events": the waiter record's partition key, and its DynamoDB TTL (epoch seconds, as a string for "N")
+    waiter_key: str | None = None
+    waiter_ttl: str | None = None
 
 
 class JobSummary(BaseModel):

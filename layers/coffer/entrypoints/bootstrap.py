@@ -63,6 +63,7 @@ if TYPE_CHECKING:
     from coffer.services.large_objects import LargeObjects
     from coffer.services.legal_holds import LegalHolds
     from coffer.services.lock_renewal import LockRenewals
+    from coffer.services.native_waits import NativeWaits
     from coffer.services.notifications import Notifier, VaultNotificationSettings
     from coffer.services.object_batches import ObjectBatches
     from coffer.services.object_restores import ObjectRestores
@@ -341,6 +342,14 @@ class Root:
 
         return BackupJobs(self.catalog, self.vault, self.work, self.resources, self.quotas, self.turns,
                           self.continuous, self.vaults, self.settings, self.clock, self.audit_log("coffer:backup"))
+
+    @cached_property
+    def native_waits(self) -> NativeWaits:
+        from coffer.adapters.catalog.native_waiters import DynamoNativeWaiters
+        from coffer.services.native_waits import NativeWaits
+
+        return NativeWaits(DynamoNativeWaiters(self.clients.lazy("dynamodb"), self.settings.catalog_table),
+                           self.resources, self.workflows, self.settings, self.clock)
 
     @cached_property
     def restore_jobs(self) -> RestoreJobs:

@@ -16,6 +16,10 @@ class Workflows(Protocol):
         """SendTaskSuccess for a parked task; False when nobody waits on that token any more."""
         ...
 
+    def fail_task(self, task_token: str, error: str, cause: str) -> bool:
+        """SendTaskFailure for a parked task (its Catch sees `error`); False when nobody waits on that token."""
+        ...
+
     def stop(self, execution_arn: str, error: str, cause: str) -> bool:
         """StopExecution; False when it had ended already (or does not exist)."""
         ...

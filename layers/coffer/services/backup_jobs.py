@@ -14,6 +14,7 @@ from coffer.domain.input_rules.gates import check_backup_request
 from coffer.domain.job_ids import job_id_for, recovery_point_id_for
 from coffer.domain.jobs import Job, JobKind, JobProgress, JobState, Transition, queued_since
 from coffer.domain.manifest import Manifest, PartRef, VaultLayout, WorkLayout
+from coffer.domain.native_waits import EVENT_TYPES, WAITER_TTL_SECONDS, safety_net_seconds, waiter_key
 from coffer.domain.recovery_points import RecoveryPoint, RecoveryPointStatus
 from coffer.domain.requests import StartBackupJobRequest
 from coffer.domain.resources import ResourceType, check_options
@@ -247,19 +248,41 @@ class BackupJobs:
             return StartResult(job_id=job.job_id, next="done")
         if job.continuous:
             return StartResult(job_id=job.job_id, next="continuous")
-        strategy = self._resources.adapter(job.resource_type).strategy
-        if strategy is BackupStrategy.OBJECTS:
+        adapter = self._resources.adapter(job.resource_type)
+        if adapter.strategy is BackupStrategy.OBJECTS:
             return StartResult(job_id=job.job_id, next="objects")
+        if job.native_ref and job.resource_type in EVENT_TYPES:
+            # one look now (a Describe): complete already, or wait on AWS's end event - no Wait + CheckBackup round
+            if adapter.backup_status(job).done:
+                return StartResult(job_id=job.job_id, next="native_done")
+            wait = self._event_wait(job)
+            return StartResult(job_id=job.job_id, next="native_events", wait_seconds=wait.wait_seconds,
+                               waiter_key=wait.waiter_key, waiter_ttl=wait.waiter_ttl)
         return StartResult(job_id=job.job_id, next="native", wait_seconds=self._settings.poll_seconds)
 
     # ---- poll -----------------------------------------------------------------------------------
     def check(self, job_id: str) -> PollResult:
+        """One look at the native backup. Not done: a snapshot AWS announces the end of is waited for on that event
+        (wait "events", with a safety net that grows: domain/native_waits.py), anything else polled again."""
         job = self._catalog.get_job(job_id)
         status = (self._continuous.status(job) if job.continuous
                   else self._resources.adapter(job.resource_type).backup_status(job))
-        if not status.done and job.complete_by and self._clock.now() > job.complete_by:
+        now = self._clock.now()
+        if not status.done and job.complete_by and now > job.complete_by:
             raise CompletionWindowExceeded(f"job {job_id} did not complete by {job.complete_by.isoformat()}")
+        if not status.done and not job.continuous and job.native_ref and job.resource_type in EVENT_TYPES:
+            return self._event_wait(job)
         return PollResult(job_id=job_id, done=status.done, wait_seconds=self._settings.poll_seconds)
+
+    def _event_wait(self, job: Job) -> PollResult:
+        """How the workflow waits on the snapshot's end event: its waiter record, and the safety net's length."""
+        now = self._clock.now()
+        started = next((t.at for t in reversed(job.history) if t.state is JobState.RUNNING), None)
+        return PollResult(job_id=job.job_id, done=False, wait="events",
+                          wait_seconds=safety_net_seconds(self._settings.native_safety_net_seconds, started, now,
+                                                          job.complete_by),
+                          waiter_key=waiter_key(job.native_ref or ""),
+                          waiter_ttl=str(int(now.timestamp()) + WAITER_TTL_SECONDS))
 
     # ---- complete -------------------------------------------------------------------------------
     def complete(self, job_id: str) -> JobSummary:

@@ -41,6 +41,15 @@ class StepFunctionsWorkflows:
             raise
         return True
 
+    def fail_task(self, task_token: str, error: str, cause: str) -> bool:
+        try:
+            self._sfn.send_task_failure(taskToken=task_token, error=error[:256], cause=cause[:32768])
+        except ClientError as error_:
+            if error_code(error_) in _GONE:
+                return False
+            raise
+        return True
+
     def stop(self, execution_arn: str, error: str, cause: str) -> bool:
         """StopExecution; False when the execution had ended (Step Functions then changes nothing) or is unknown."""
         try:

@@ -263,7 +263,9 @@ class EbsAdapter:
         return OperationStatus(done=state == "completed", size_bytes=int(size), details={
             "snapshot_id": snapshot_id, "state": state, "progress": snapshot.get("Progress"),
             "encrypted": bool(snapshot.get("Encrypted")), "kms_key_id": snapshot.get("KmsKeyId"),
-            "storage_tier": snapshot.get("StorageTier")})
+            "storage_tier": snapshot.get("StorageTier"),
+            # made by Coffer (a backup's or a copy's): ResumeNative ignores the ends of other snapshots
+            "coffer": any(t.get("Key") == TAG_RECOVERY_POINT for t in snapshot.get("Tags", []))})
 
     @staticmethod
     def _snapshot_id_of(native_ref: str | None) -> str:
