@@ -1,0 +1,134 @@
+"""Know when a schedule is missed, an expiry is blocked or the audit chain is broken, on the twin: each puts a message
+on the stack's notification topic (seen by a queue subscribed to it, as an operator would) and prints the metric
+its alarm in template.yaml watches, with the value that fires it (the functions' EMF lines, evaluated as CloudWatch
+evaluates the alarm); a resource inside its frequency raises nothing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from twins import Twins
+
+from coffer.domain.clock import FixedClock
+from coffer.domain.plans import read_documents
+from coffer_cli.local.sample_plans import plan_service
+from coffer_cli.local.session import LocalCoffer
+from coffer_twin import lambda_router
+from coffer_twin.cfn_yaml import load_template
+
+ROOT = Path(__file__).resolve().parents[2]
+T0 = datetime(2026, 11, 26, 5, 0, tzinfo=UTC)
+PLAN, RULE = "hourly-watch", "every-hour"
+
+
+@pytest.fixture(scope="module")
+def world(twins: Twins) -> Iterator[dict[str, Any]]:
+    clock = FixedClock(T0)
+    with twins.fresh(clock=clock) as coffer:
+        sqs, sns = coffer.client("sqs"), coffer.client("sns")
+        url = sqs.create_queue(QueueName="operator")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=coffer.twin.outputs["NotificationTopicArn"], Protocol="sqs", Endpoint=arn,
+                      Attributes={"RawMessageDelivery": "true"})
+        yield {"coffer": coffer, "clock": clock, "sqs": sqs, "url": url}
+
+
+@pytest.fixture
+def emf(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The twin's functions print their EMF lines, as Lambda does (the twin turns them off by default)."""
+    monkeypatch.setitem(lambda_router._RUNTIME_DEFAULTS, "POWERTOOLS_METRICS_DISABLED", "false")
+
+
+def messages(world: dict[str, Any]) -> list[str]:
+    """What the subscribed queue got since the last call."""
+    world["coffer"].twin.wait_for_async()
+    sqs, url, got = world["sqs"], world["url"], []
+    for _ in range(20):
+        batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        if not batch:
+            break
+        for message in batch:
+            got.append(str(message["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return got
+
+
+def printed(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
+
+
+def fires(alarm_name: str, blobs: list[dict[str, Any]]) -> tuple[bool, float]:
+    """Evaluate the alarm as CloudWatch would over one period: its metric (namespace, name, exact dimension set;
+    the alarm's statistic over the matching data points) against its threshold. (fires, value)."""
+    alarm = load_template(ROOT / "template.yaml")["Resources"][alarm_name]["Properties"]
+    dims = {d["Name"]: d["Value"] for d in alarm.get("Dimensions", [])}
+    points = [v for b in blobs if b["_aws"]["CloudWatchMetrics"][0]["Namespace"] == alarm["Namespace"]
+              and alarm["MetricName"] in b
+              and set(b["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]) - {"service"} == set(dims) - {"service"}
+              and all(b.get(k) == v for k, v in dims.items() if not isinstance(v, dict))
+              for v in b[alarm["MetricName"]]]
+    value = {"Sum": sum, "Maximum": lambda p: max(p, default=0.0)}[alarm["Statistic"]](points)
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    return value >= float(alarm["Threshold"]), float(value)
+
+
+# ---- missed schedules ---------------------------------------------------------------------------------------------
+def bucket(coffer: LocalCoffer, name: str, frozen: bool = False) -> str:
+    s3 = coffer.client("s3")
+    s3.create_bucket(Bucket=name)
+    s3.put_object(Bucket=name, Key="data/0.txt", Body=b"payroll\n")
+    if frozen:  # an object Coffer cannot read: every backup of the bucket ends PARTIAL, never COMPLETED
+        s3.put_object(Bucket=name, Key="frozen/archive.bin", Body=b"cold", StorageClass="GLACIER")
+    s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": [{"Key": "watch", "Value": "hourly"}]})
+    return f"arn:aws:s3:::{name}"
+
+
+def run_rule(world: dict[str, Any], at: datetime) -> dict[str, Any]:
+    world["clock"].set(at + timedelta(minutes=1))
+    result = world["coffer"].twin.run("PlanRunStateMachine", {
+        "plan_name": PLAN, "rule_name": RULE, "scheduled_time": at.strftime("%Y-%m-%dT%H:%M:%SZ")}, timeout=180)
+    assert result["status"] == "SUCCEEDED", result
+    return dict(result["output"])
+
+
+def test_a_resource_without_a_completed_backup_past_frequency_and_windows_is_a_missed_schedule(
+        world: dict[str, Any], emf: None, capsys: pytest.CaptureFixture[str]) -> None:
+    coffer = world["coffer"]
+    plan_service(coffer).apply(read_documents([("plan", {
+        "BackupPlan": {"BackupPlanName": PLAN, "Rules": [{
+            "RuleName": RULE, "TargetBackupVaultName": "Default", "ScheduleExpression": "rate(1 hour)",
+            "StartWindowMinutes": 60, "CompletionWindowMinutes": 120, "Lifecycle": {"DeleteAfterDays": 7}}]},
+        "Selections": [{"SelectionName": "watched", "IamRoleArn": "arn:aws:iam::123456789012:role/backup",
+                        "Conditions": {"StringEquals": [{"ConditionKey": "aws:ResourceTag/watch",
+                                                         "ConditionValue": "hourly"}]}}]})]))
+    payroll = bucket(coffer, "payroll-watched")
+    # allowed: a fire every hour, started within 1 h, done within 2 h more - 4 h without a COMPLETED backup
+    run_rule(world, T0)  # COMPLETED
+    coffer.client("s3").put_object(Bucket="payroll-watched", Key="frozen/archive.bin", Body=b"cold",
+                                   StorageClass="GLACIER")
+    newcomer = bucket(coffer, "newcomer-watched", frozen=True)
+    capsys.readouterr()
+    messages(world)
+
+    # 2 h later: payroll's backup ends PARTIAL, its newest COMPLETED one is 2 h old; the newcomer has none, but was
+    # selected only now. Nothing is missed, and the alarm's metric says so.
+    run_rule(world, T0 + timedelta(hours=2))
+    quiet = printed(capsys)
+    assert fires("MissedSchedulesAlarm", quiet) == (False, 0.0)
+    assert not [m for m in messages(world) if "missed schedule" in m]
+    ages = [b["OldestRecoveryPointAgeHours"] for b in quiet if "OldestRecoveryPointAgeHours" in b]
+    assert ages and max(max(a) for a in ages) < 4
+
+    # 5 h after its last COMPLETED backup (the runs between went PARTIAL): payroll's schedule is missed; the
+    # newcomer, first selected 3 h ago, is still within its grace of one frequency plus windows
+    run_rule(world, T0 + timedelta(hours=5))
+    assert fires("MissedSchedulesAlarm", printed(capsys)) == (True, 1.0)
+    [message] = [m for m in messages(world) if "missed schedule" in m]
+    assert f"plan {PLAN}, rule {RULE}" in message and payroll in message and newcomer not in message
+    assert "age 5.0 h (allowed 4.0 h)" in message and "frequency (1.0 h)" in message
+    assert f"coffer jobs list --by-resource-arn {payroll} --stack" in message
