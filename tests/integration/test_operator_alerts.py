@@ -16,10 +16,13 @@ from twins import Twins
 
 from coffer.domain.clock import FixedClock
 from coffer.domain.plans import read_documents
+from coffer.domain.recovery_points import RecoveryPoint, RecoveryPointStatus
 from coffer_cli.local.sample_plans import plan_service
+from coffer_cli.local.samples import create_sample_volume
 from coffer_cli.local.session import LocalCoffer
 from coffer_twin import lambda_router
 from coffer_twin.cfn_yaml import load_template
+from coffer_twin.faults import FaultInjector, FaultKind
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 11, 26, 5, 0, tzinfo=UTC)
@@ -132,3 +135,118 @@ def test_a_resource_without_a_completed_backup_past_frequency_and_windows_is_a_m
     assert f"plan {PLAN}, rule {RULE}" in message and payroll in message and newcomer not in message
     assert "age 5.0 h (allowed 4.0 h)" in message and "frequency (1.0 h)" in message
     assert f"coffer jobs list --by-resource-arn {payroll} --stack" in message
+
+
+# ---- undeletable expiries -----------------------------------------------------------------------------------------
+def ebs_backup(coffer: LocalCoffer, name: str) -> RecoveryPoint:
+    result = coffer.start_backup({"ResourceArn": create_sample_volume(coffer.client("ec2"), name),
+                                  "IdempotencyToken": name, "Lifecycle": {"DeleteAfterDays": 1}})
+    assert result["status"] == "SUCCEEDED", result
+    job = coffer.deps.catalog.get_job(result["output"]["job_id"])
+    return coffer.deps.catalog.get_recovery_point(job.recovery_point_id)
+
+
+def sweep(world: dict[str, Any]) -> dict[str, Any]:
+    result = world["coffer"].twin.run("SweepStateMachine", {}, timeout=300)
+    assert result["status"] == "SUCCEEDED", result
+    return dict(result["output"])
+
+
+def snapshot_of(rp: RecoveryPoint) -> str:
+    return (rp.native_ref or "").rsplit("/", 1)[-1]
+
+
+def test_an_expiry_the_sweep_cannot_finish_is_told_with_what_to_do_and_retried_until_it_is_done(
+        world: dict[str, Any], emf: None, capsys: pytest.CaptureFixture[str]) -> None:
+    coffer, clock, catalog = world["coffer"], world["clock"], world["coffer"].deps.catalog
+    ec2 = coffer.client("ec2")
+    clock.set(T0 + timedelta(days=1))
+    in_use, gone = ebs_backup(coffer, "imaged-volume"), ebs_backup(coffer, "vanished-volume")
+    # An AMI is registered from the first snapshot: AWS refuses to delete a snapshot a registered AMI uses
+    # (InvalidSnapshot.InUse). moto refuses it only for an AMI it made itself (CreateImage), so the twin's moto is
+    # told which AMI uses it - the refusal is still moto's own.
+    image = ec2.register_image(Name="from-backup", RootDeviceName="/dev/xvda", BlockDeviceMappings=[
+        {"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": snapshot_of(in_use)}}])["ImageId"]
+    from moto.ec2.models import ec2_backends
+
+    ec2_backends[coffer.twin.account_id][coffer.twin.region].snapshots[snapshot_of(in_use)].from_ami = image
+    # the second snapshot was deleted by someone else: its expiry is done, not blocked
+    ec2.delete_snapshot(SnapshotId=snapshot_of(gone))
+    clock.set(T0 + timedelta(days=2, hours=1))
+    capsys.readouterr()
+    messages(world)
+
+    first = sweep(world)
+    assert fires("ExpiryBlockedAlarm", printed(capsys)) == (True, 1.0)
+    [message] = [m for m in messages(world) if "could not be deleted" in m]
+    assert in_use.recovery_point_id in message and gone.recovery_point_id not in message
+    assert "InvalidSnapshot.InUse" in message and "deregister the AMI" in message
+    assert f"coffer recovery-points describe {in_use.recovery_point_id} --stack" in message
+    assert catalog.get_recovery_point(gone.recovery_point_id).status is RecoveryPointStatus.EXPIRED
+    # still recorded, no restore takes it, and it says why
+    blocked = catalog.get_recovery_point(in_use.recovery_point_id)
+    assert blocked.status is RecoveryPointStatus.DELETING
+    assert blocked.status_message and "InvalidSnapshot.InUse" in blocked.status_message
+    assert first["skipped_by"] == {"error": 1}, first
+
+    # the AMI is deregistered; the next sweep is denied DeleteSnapshot (an SCP, say): blocked again, other advice
+    ec2.deregister_image(ImageId=image)
+    with FaultInjector(backoff_scale=0.01) as faults:
+        denied = faults.fail(FaultKind.ACCESS_DENIED, "ec2", "DeleteSnapshot", caller="SweepBatchFunction",
+                             times=None)
+        sweep(world)
+    assert denied.injected >= 1
+    assert fires("ExpiryBlockedAlarm", printed(capsys)) == (True, 1.0)
+    [message] = [m for m in messages(world) if "could not be deleted" in m]
+    assert "UnauthorizedOperation" in message and "give the sweep's role" in message
+
+    # nothing in the way any more: the next sweep finishes it, and tells nobody
+    sweep(world)
+    assert fires("ExpiryBlockedAlarm", printed(capsys)) == (False, 0.0)
+    assert not [m for m in messages(world) if "could not be deleted" in m]
+    assert catalog.get_recovery_point(in_use.recovery_point_id).status is RecoveryPointStatus.EXPIRED
+    assert snapshot_of(in_use) not in {s["SnapshotId"] for s in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]}
+
+
+# ---- a broken audit chain -----------------------------------------------------------------------------------------
+def verify(world: dict[str, Any]) -> dict[str, Any]:
+    """A Verify run, with the template's bucket policies on the vault bucket (as deployed; the twin leaves them off
+    unless asked, and verify finds their absence)."""
+    from coffer_cli.cli import main
+
+    twin = world["coffer"].twin
+    with twin.bucket_policies_stored():
+        assert main(["vault", "apply-policies", "--stack", twin.stack_name]) == 0  # as after every deploy
+        return dict(twin.wait(twin.start_execution("VerifyStateMachine", {"vaults": [], "deep": False}), timeout=300))
+
+
+def test_a_broken_audit_chain_is_found_by_verify_told_and_counted(
+        world: dict[str, Any], emf: None, capsys: pytest.CaptureFixture[str]) -> None:
+    coffer = world["coffer"]
+    s3, bucket = coffer.client("s3"), coffer.settings.vault_bucket
+    world["clock"].set(T0 + timedelta(days=3))
+    s3.create_bucket(Bucket="audited")
+    s3.put_object(Bucket="audited", Key="ledger.csv", Body=b"1,2,3\n")
+    for n in range(3):  # each completed backup appends its record to the chain
+        assert coffer.start_backup({"ResourceArn": "arn:aws:s3:::audited", "IdempotencyToken": f"audited-{n}"}
+                                   )["status"] == "SUCCEEDED"
+    # the chain verifies, and nothing is told
+    records = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="audit/")["Contents"])
+    assert len(records) >= 3
+    capsys.readouterr()
+    messages(world)
+    clean = verify(world)
+    assert clean["status"] == "SUCCEEDED", clean
+    assert fires("AuditChainBrokenAlarm", printed(capsys)) == (False, 0.0)
+    assert not [m for m in messages(world) if "audit chain" in m]
+
+    # A compromised operator with the governance bypass removes the second record (every version of it): an act
+    # it would rather nobody saw.
+    removed = records[1]
+    for version in s3.list_object_versions(Bucket=bucket, Prefix=removed).get("Versions", []):
+        s3.delete_object(Bucket=bucket, Key=removed, VersionId=version["VersionId"], BypassGovernanceRetention=True)
+    failed = verify(world)
+    assert failed["status"] == "FAILED" and "VaultVerifyFailed" in json.dumps(failed)
+    assert fires("AuditChainBrokenAlarm", printed(capsys)) == (True, 1.0)
+    [message] = [m for m in messages(world) if "audit chain is broken" in m]
+    assert f"record {int(removed[6:18])} missing" in message and "coffer audit verify --stack" in message

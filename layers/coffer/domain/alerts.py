@@ -130,9 +130,10 @@ def expiry_blocked_notice(vault: str, blocked: list[BlockedExpiry], run_id: str,
                   message="\n".join(lines) + "\n", vault_name=vault)
 
 
-def audit_chain_notice(problems: list[str], checked: int, stack: str) -> Notice:
-    lines = [f"Coffer's audit chain is broken: {len(problems)} problem(s) in {checked} record(s). A record was "
-             "changed, removed or written out of order - treat it as tampering until explained.",
+def audit_chain_notice(problems: list[str], written: int, stack: str) -> Notice:
+    lines = [f"Coffer's audit chain is broken: {len(problems)} problem(s); the chain head says {written} record(s) "
+             "were written. A record was changed, removed or written out of order - treat it as tampering until "
+             "explained.",
              *[f"Problem: {p}" for p in problems[:LISTED]]]
     if len(problems) > LISTED:
         lines.append(f"... and {len(problems) - LISTED} more")

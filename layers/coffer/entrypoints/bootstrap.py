@@ -408,7 +408,7 @@ class Root:
 
         return Sweeper(self.catalog, self.guard, self.restore_leases, self.sweeps, self.vault_records, self.versions,
                        self.work, self.resources, self.tiering, self.continuous_records, self.vaults, self.settings,
-                       self.clock, renewals=self.lock_renewals)
+                       self.clock, renewals=self.lock_renewals, alerts=self.alerts)
 
     @cached_property
     def lock_renewals(self) -> LockRenewals:
@@ -427,7 +427,7 @@ class Root:
         stack = CloudFormationStack(self.clients.lazy("cloudformation"), self.settings.stack_name)
         rules = BucketChecks(inspection, KmsKeyInspection(self.clients.lazy("kms")), stack, self.vaults, self.vault)
         return VaultVerifier(self.catalog, self.vault, self.work, self.multipart, self.continuous_records,
-                             self.vaults, self.settings, self.clock, inspection, rules)
+                             self.vaults, self.settings, self.clock, inspection, rules, alerts=self.alerts)
 
     @cached_property
     def retention(self) -> RecoveryPointRetention:
