@@ -21,6 +21,7 @@ from coffer_cli.local.sample_plans import plan_service
 from coffer_cli.local.samples import create_sample_volume
 from coffer_cli.local.session import LocalCoffer
 from coffer_twin import lambda_router
+from coffer_twin.calls import CallRecorder
 from coffer_twin.cfn_yaml import load_template
 from coffer_twin.faults import FaultInjector, FaultKind
 
@@ -120,7 +121,11 @@ def test_a_resource_without_a_completed_backup_past_frequency_and_windows_is_a_m
 
     # 2 h later: payroll's backup ends PARTIAL, its newest COMPLETED one is 2 h old; the newcomer has none, but was
     # selected only now. Nothing is missed, and the alarm's metric says so.
-    run_rule(world, T0 + timedelta(hours=2))
+    with CallRecorder() as calls:
+        run_rule(world, T0 + timedelta(hours=2))
+    # what the check costs (bench/README.md "Operator alerts"): one UpdateItem per settled resource, no Publish
+    assert calls.count(caller="SettlePageFunction", operation="UpdateItem") == 2, calls.operations()
+    assert calls.count(caller="SettlePageFunction", operation="Publish") == 0
     quiet = printed(capsys)
     assert fires("MissedSchedulesAlarm", quiet) == (False, 0.0)
     assert not [m for m in messages(world) if "missed schedule" in m]
