@@ -209,7 +209,8 @@ def test_an_expiry_the_sweep_cannot_finish_is_told_with_what_to_do_and_retried_u
     sweep(world)
     assert fires("ExpiryBlockedAlarm", printed(capsys)) == (False, 0.0)
     assert not [m for m in messages(world) if "could not be deleted" in m]
-    assert catalog.get_recovery_point(in_use.recovery_point_id).status is RecoveryPointStatus.EXPIRED
+    finished = catalog.get_recovery_point(in_use.recovery_point_id)
+    assert (finished.status, finished.status_message) == (RecoveryPointStatus.EXPIRED, None)
     assert snapshot_of(in_use) not in {s["SnapshotId"] for s in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]}
 
 

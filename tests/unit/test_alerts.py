@@ -32,6 +32,8 @@ def test_a_rates_frequency_is_its_period_and_a_crons_its_longest_gap() -> None:
     # office hours: the night's gap, not the hour's
     assert frequency_of(parse_schedule("cron(0 8-17 ? * * *)"), NOW) == timedelta(hours=15)
     assert frequency_of(parse_schedule("cron(0 5 1 1 ? 2020)"), NOW) is None  # never fires again
+    assert frequency_of(parse_schedule("cron(0 5 1 * ? *)"), NOW) == timedelta(days=31)  # monthly: the long months
+    assert frequency_of(parse_schedule("cron(0 5 1 1 ? *)"), NOW) == timedelta(days=366)  # yearly, 2028 a leap year
 
 
 def test_a_resource_inside_its_frequency_plus_windows_is_not_missed_and_one_a_second_past_is() -> None:

@@ -15,6 +15,8 @@ from coffer.domain.schedules import CronSchedule, Schedule
 
 #: a cron's frequency is the longest gap among this many fires after the rule's scheduled time
 _FIRES = 60
+#: ... or the fires within this span after it, whichever ends first (at least two)
+_HORIZON = timedelta(days=400)
 #: a notice lists at most this many resources (the count says how many in all)
 LISTED = 20
 
@@ -27,7 +29,8 @@ def frequency_of(schedule: Schedule, after: datetime) -> timedelta | None:
         return schedule.period
     fires: list[datetime] = []
     at: datetime | None = after
-    while at is not None and len(fires) < _FIRES:
+    # enough fires to see a cron's longest gap, but no more than a year and a bit of them (a monthly or yearly cron)
+    while at is not None and len(fires) < _FIRES and (len(fires) < 2 or fires[-1] - after < _HORIZON):
         at = schedule.next_fire(at)
         if at is not None:
             fires.append(at)

@@ -343,8 +343,9 @@ class Sweeper:
                 return deleting, refused
         else:
             adapter.delete_recovery_point(deleting)
+        # done: a reason an earlier run left (an expiry blocked) no longer describes it
         expired = deleting.model_copy(update={"status": RecoveryPointStatus.EXPIRED,
-                                              "storage_class": StorageClass.DELETED})
+                                              "storage_class": StorageClass.DELETED, "status_message": None})
         self._catalog.put_recovery_point(expired)
         return expired, None
 
