@@ -256,3 +256,29 @@ def test_a_broken_audit_chain_is_found_by_verify_told_and_counted(
     assert fires("AuditChainBrokenAlarm", printed(capsys)) == (True, 1.0)
     [message] = [m for m in messages(world) if "audit chain is broken" in m]
     assert f"record {int(removed[6:18])} missing" in message and "coffer audit verify --stack" in message
+
+
+# ---- a schedule that stops firing ---------------------------------------------------------------------------------
+def test_a_rule_whose_schedule_stops_firing_is_told_by_the_daily_sweep_and_a_newly_applied_one_is_not(
+        world: dict[str, Any], emf: None, capsys: pytest.CaptureFixture[str]) -> None:
+    coffer = world["coffer"]
+    # the hourly rule last fired at T0 + 5 h (the first test): nothing has fired it since - its schedule was
+    # disabled, say. A daily rule applied just now has not fired yet, and is within its grace.
+    world["clock"].set(T0 + timedelta(days=3, hours=1))
+    plan_service(coffer).apply(read_documents([("plan", {
+        "BackupPlan": {"BackupPlanName": "daily-watch", "Rules": [{
+            "RuleName": "five", "TargetBackupVaultName": "Default", "ScheduleExpression": "cron(0 5 ? * * *)"}]},
+        "Selections": [{"SelectionName": "nothing", "IamRoleArn": "arn:aws:iam::123456789012:role/backup",
+                        "Conditions": {"StringEquals": [{"ConditionKey": "aws:ResourceTag/watch",
+                                                         "ConditionValue": "daily"}]}}]})]))
+    capsys.readouterr()
+    messages(world)
+
+    sweep(world)
+    assert fires("MissedSchedulesAlarm", printed(capsys)) == (True, 1.0)
+    told = [m for m in messages(world) if "has not run for" in m]
+    assert len(told) == 1, told
+    [message] = told
+    assert f"Coffer plan {PLAN}, rule {RULE} has not run for 68.0 h" in message
+    assert "rate(1 hour)" in message and f"Last run: {(T0 + timedelta(hours=5)).isoformat()}" in message
+    assert f"coffer plan runs {PLAN} --stack" in message and "daily-watch" not in message

@@ -72,3 +72,18 @@ def test_each_blocked_expiry_says_what_to_do() -> None:
         reason="InvalidSnapshot.InUse: in use by ami-1", remedy=remedy("InvalidSnapshot.InUse"))], "sweep-1", "prod")
     assert "rp-1" in notice.message and "deregister the AMI" in notice.message
     assert "coffer recovery-points describe rp-1 --stack prod" in notice.message
+
+
+def test_a_rule_is_silent_only_past_its_frequency_plus_windows_since_it_last_fired_or_was_applied() -> None:
+    from coffer.domain.alerts import SilentRule, silent_rule_notice
+
+    def rule(last: datetime | None, since: datetime = NOW - timedelta(days=10)) -> SilentRule:
+        return SilentRule(plan_name="daily", rule_name="five", vault_name="Default", schedule="cron(0 5 ? * * *)",
+                          last_fired=last, since=since, frequency=timedelta(days=1), window=timedelta(hours=8))
+
+    assert not rule(NOW - timedelta(days=1, hours=8)).silent(NOW)
+    assert rule(NOW - timedelta(days=1, hours=9)).silent(NOW)
+    assert not rule(None, since=NOW - timedelta(hours=30)).silent(NOW)  # applied yesterday, not fired yet: grace
+    notice = silent_rule_notice(rule(None), NOW, "prod")
+    assert "has not run for 240.0 h" in notice.message and "never, since the plan was applied" in notice.message
+    assert "coffer plan runs daily --stack prod" in notice.message

@@ -94,6 +94,44 @@ def missed_schedule_notice(missed: list[Staleness], now: datetime, stack: str) -
                   message="\n".join(lines) + "\n", vault_name=first.vault_name)
 
 
+class SilentRule(BaseModel):
+    """A plan rule whose schedule has not fired within its frequency plus windows: every resource it selects goes
+    without a new backup, and no plan run settles to say so (the daily sweep looks for these)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    plan_name: str
+    rule_name: str
+    vault_name: str
+    schedule: str
+    #: the newest run's scheduled time (None: never fired since `since`)
+    last_fired: datetime | None
+    #: when the plan (this version) was applied: a rule that never fired is measured from there
+    since: datetime
+    frequency: timedelta
+    window: timedelta
+
+    def age(self, now: datetime) -> timedelta:
+        return max(timedelta(0), now - (self.last_fired or self.since))
+
+    def silent(self, now: datetime) -> bool:
+        return self.age(now) > self.frequency + self.window
+
+
+def silent_rule_notice(rule: SilentRule, now: datetime, stack: str) -> Notice:
+    last = rule.last_fired.isoformat() if rule.last_fired else \
+        f"never, since the plan was applied {rule.since.isoformat()}"
+    lines = [f"Coffer plan {rule.plan_name}, rule {rule.rule_name} has not run for {_hours(rule.age(now))}: its "
+             f"schedule ({rule.schedule}) fires every {_hours(rule.frequency)} at most, plus its windows "
+             f"({_hours(rule.window)}) - a missed schedule for every resource it selects.",
+             f"Vault: {rule.vault_name}", f"Last run: {last}",
+             "What to do: check the rule's EventBridge Scheduler schedule (disabled, deleted, its role) and the "
+             "PlanRun workflow's failed executions; `coffer plan apply` puts the schedules back.",
+             f"Look further: coffer plan runs {rule.plan_name} --stack {stack}"]
+    return Notice(subject=_subject(f"Coffer missed schedule: plan {rule.plan_name}, rule {rule.rule_name} has not run"),
+                  message="\n".join(lines) + "\n", vault_name=rule.vault_name)
+
+
 class BlockedExpiry(BaseModel):
     """A due recovery point the sweep could not delete: it stays recorded (DELETING, or as it was) and the next
     sweep tries again."""

@@ -12,10 +12,12 @@ from datetime import datetime
 
 from coffer.domain.alerts import (
     BlockedExpiry,
+    SilentRule,
     Staleness,
     audit_chain_notice,
     expiry_blocked_notice,
     missed_schedule_notice,
+    silent_rule_notice,
 )
 from coffer.domain.notifications import Notice
 from coffer.ports.alert_metrics import AlertMetrics
@@ -45,6 +47,14 @@ class Alerts:
         if missed:
             self._tell(missed_schedule_notice(missed, now, self._stack))
         return missed
+
+    def rules_silent(self, silent: list[SilentRule], now: datetime) -> None:
+        """The daily schedule watch: rules whose schedule did not fire (zero counted too: the alarm's period shows
+        the watch ran)."""
+        self._put("MissedSchedules", len(silent), "Count", now)
+        for rule in silent:
+            self._put("MissedSchedules", 1, "Count", now, Plan=rule.plan_name, Vault=rule.vault_name)
+            self._tell(silent_rule_notice(rule, now, self._stack))
 
     def expiries_blocked(self, vault: str, run_id: str, blocked: list[BlockedExpiry], now: datetime) -> None:
         """A sweep batch's due recovery points it could not delete (none: nothing is counted or told)."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from coffer.domain.alerts import Staleness, frequency_of
+from coffer.domain.alerts import SilentRule, Staleness, frequency_of
 from coffer.domain.clock import Clock
 from coffer.domain.continuous import CONTINUOUS_TYPES
 from coffer.domain.errors import NotFound
@@ -144,6 +144,9 @@ class PlanRuns:
             if existing.execution_arn != execution_arn or execution_arn is None:
                 return StartPlanRunResult(run_id=run_id, next="done", duplicate=True)
             run = existing  # a retry of this very execution carries on
+        if run.rule is not None:
+            # the rule fired: what the daily sweep's schedule watch measures its silence against
+            self.plans.note_fired(run.plan_name, run.rule_name, run.scheduled_time)
         go = run.state is RunState.RUNNING and bool(run.selections)
         return StartPlanRunResult(run_id=run_id, next="select" if go else "done", items_prefix=pages_prefix(run_id))
 
@@ -372,6 +375,30 @@ class PlanRuns:
         if job.state is JobState.PARTIAL:
             return entry.model_copy(update={"outcome": "partial", "reason": job.status_message})
         return entry.model_copy(update={"outcome": "failed", "reason": f"{job.state}: {job.status_message}"})
+
+    # ---- the schedule watch (the daily sweep's CompleteSweep) ----------------------------------------
+    def silent_rules(self) -> list[SilentRule]:
+        """Every plan rule whose schedule has not fired within its frequency plus windows (since it last fired, or
+        since its plan was applied). Told and counted (Alerts.rules_silent). One Query of the plans and a GetItem
+        per rule: grows with the rules, never with the resources they select."""
+        now = self._clock.now()
+        silent: list[SilentRule] = []
+        for stored in self.plans.list_plans():
+            for rule in stored.plan.backup_plan.rules:
+                last = self.plans.last_fired(stored.plan.name, rule.rule_name)
+                since = last or stored.applied_at
+                frequency = frequency_of(rule.schedule(), since)
+                if frequency is None:
+                    continue  # it will not fire again: nothing is missed
+                watched = SilentRule(plan_name=stored.plan.name, rule_name=rule.rule_name,
+                                     vault_name=rule.target_backup_vault_name, schedule=rule.effective_schedule,
+                                     last_fired=last, since=stored.applied_at, frequency=frequency,
+                                     window=timedelta(minutes=rule.effective_start_window
+                                                      + rule.effective_completion_window))
+                if watched.silent(now):
+                    silent.append(watched)
+        self._alerts.rules_silent(silent, now)
+        return silent
 
     # ---- complete -------------------------------------------------------------------------------
     def complete(self, run_id: str | None, error: StepError | None = None) -> PlanRunSummary:

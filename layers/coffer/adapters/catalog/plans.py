@@ -10,13 +10,14 @@ recovery points). Every access pattern is a GetItem, a Query or a conditional wr
 | a run's selection and page records        | pk=PLANRUN#<run id>, sk begins_with SELECT# / PAGE#   | Query         |
 | who backs up a resource in a window slot  | pk=WINDOW#<resource arn>, sk=SLOT#<yyyy-mm-ddThh>     | GetItem / Put |
 | a rule's resource: first selected, newest completed | pk=FRESH#<plan>#<rule>, sk=<resource arn>   | UpdateItem    |
+| when a rule last fired                    | pk=FRESH#<plan>#<rule>, sk=#RULE                      | Update / GetItem |
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from coffer.adapters.catalog.conditions import condition_held
@@ -161,6 +162,8 @@ class PlanCatalog:
         """One UpdateItem: the first selection is kept (if_not_exists), the newest completion only moves forward
         (a retried settle or a late page cannot take it back). (first selected, newest completed)."""
         key = {"pk": _s(f"FRESH#{plan_name}#{rule_name}"), "sk": _s(resource_arn)}
+        selected_at = selected_at.astimezone(UTC)  # one offset: the ISO strings compare as the times they name
+        completed_at = completed_at.astimezone(UTC) if completed_at is not None else None
         values: dict[str, Any] = {":sel": _s(selected_at.isoformat()),
                                   ":ttl": _n(int((selected_at + FRESHNESS_TTL).timestamp()))}
         update = "SET first_selected = if_not_exists(first_selected, :sel), #ttl = :ttl"
@@ -182,6 +185,20 @@ class PlanCatalog:
             newest = completed_at.isoformat()
         return (datetime.fromisoformat(item["first_selected"]["S"]),
                 datetime.fromisoformat(newest) if newest else None)
+
+    def note_fired(self, plan_name: str, rule_name: str, scheduled: datetime) -> None:
+        key = {"pk": _s(f"FRESH#{plan_name}#{rule_name}"), "sk": _s("#RULE")}  # no resource ARN starts with '#'
+        # Rule: only forward (a late second delivery of an older fire does not take it back)
+        condition_held(lambda: self._db.update_item(
+            TableName=self._table, Key=key, UpdateExpression="SET last_fired = :at, #ttl = :ttl",
+            ConditionExpression="attribute_not_exists(last_fired) OR last_fired < :at",
+            ExpressionAttributeNames={"#ttl": "ttl"},
+            ExpressionAttributeValues={":at": _s(scheduled.astimezone(UTC).isoformat()),
+                                       ":ttl": _n(int((scheduled + FRESHNESS_TTL).timestamp()))}))
+
+    def last_fired(self, plan_name: str, rule_name: str) -> datetime | None:
+        item = self._get(f"FRESH#{plan_name}#{rule_name}", "#RULE")
+        return datetime.fromisoformat(item["last_fired"]["S"]) if item and "last_fired" in item else None
 
     # ---- helpers ---------------------------------------------------------------------------------
     @staticmethod
