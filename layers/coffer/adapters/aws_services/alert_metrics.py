@@ -3,7 +3,7 @@ function's log per data point, no API call), as job_metrics.py prints job metric
 
 | metric | unit | dimensions (each with `service`) | when |
 |---|---|---|---|
-| `MissedSchedules` | Count | (none); Plan, Vault | settled plan run page: resources past frequency + windows (alarm) |
+| `MissedSchedules` | Count | (none); Plan, Vault | a settled page's late resources; the daily watch's silent rules |
 | `OldestRecoveryPointAgeHours` | None | Vault | the page's oldest newest-completed age (dashboard) |
 | `ExpiryBlocked` | Count | (none); Vault | due recovery points a sweep batch could not delete (alarm) |
 | `AuditChainBroken` | Count | (none) | a Verify run found the audit chain broken (alarm) |
