@@ -489,3 +489,30 @@ def test_vault_notification_settings_are_replaced_whole_and_deleted_once(
     notification_store.put(second)  # PutBackupVaultNotifications replaces: nothing of the first is kept
     assert notification_store.get(vault) == second
     assert notification_store.delete(vault) is True and notification_store.get(vault) is None
+
+
+# ---- plan rules' freshness (adapters/catalog/plans.py; what missed schedules are measured against) ----------------
+def test_a_rules_resource_keeps_its_first_selection_and_its_newest_completion_only_moves_forward(
+        dynamodb: Any) -> None:
+    from coffer.adapters.catalog.plans import PlanCatalog
+
+    plans, resource = PlanCatalog(dynamodb, TABLE), f"arn:aws:s3:::{uid('fresh')}"
+    assert plans.note_selected("p", "r", resource, NOW, None) == (NOW, None)
+    later, done = NOW + timedelta(days=1), NOW + timedelta(days=1, minutes=20)
+    assert plans.note_selected("p", "r", resource, later, done) == (NOW, done)  # the first selection stays
+    # a late settle of an older run (a retried page) does not take the newest completion back
+    assert plans.note_selected("p", "r", resource, NOW, NOW + timedelta(minutes=5)) == (NOW, done)
+    newest = NOW + timedelta(days=2)
+    assert plans.note_selected("p", "r", resource, newest, newest) == (NOW, newest)
+    # the same resource under another rule is measured on its own
+    assert plans.note_selected("p", "other", resource, newest, None) == (newest, None)
+
+
+def test_when_a_rule_last_fired_only_moves_forward(dynamodb: Any) -> None:
+    from coffer.adapters.catalog.plans import PlanCatalog
+
+    plans, rule = PlanCatalog(dynamodb, TABLE), uid("rule")
+    assert plans.last_fired("p", rule) is None
+    plans.note_fired("p", rule, NOW + timedelta(hours=2))
+    plans.note_fired("p", rule, NOW)  # a second delivery of an older fire
+    assert plans.last_fired("p", rule) == NOW + timedelta(hours=2)

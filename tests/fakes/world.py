@@ -24,6 +24,7 @@ from fakes.catalog import (
     MemoryRestoreLeases,
     MemoryTable,
     MemoryVaultRecords,
+    RecordingJobEvents,
     RecordingTurns,
 )
 from fakes.resources import FakeResources, RecordingAdapter
@@ -55,6 +56,8 @@ class FakeWorld:
     table: MemoryTable = field(default_factory=MemoryTable)
     turns: RecordingTurns = field(default_factory=RecordingTurns)
     ebs: RecordingAdapter = field(default_factory=lambda: RecordingAdapter(ResourceType.EBS))
+    #: every job event the catalog's writes announce (as the DynamoDB catalog puts them on EventBridge)
+    events: RecordingJobEvents = field(default_factory=RecordingJobEvents)
 
     @cached_property
     def buckets(self) -> MemoryBuckets:
@@ -63,7 +66,7 @@ class FakeWorld:
     # ---- ports --------------------------------------------------------------------------------------------------
     @cached_property
     def catalog(self) -> MemoryCatalog:
-        return MemoryCatalog(self.table, turns=self.turns)
+        return MemoryCatalog(self.table, turns=self.turns, events=self.events)
 
     @cached_property
     def vault(self) -> MemoryVault:

@@ -186,7 +186,8 @@ def test_every_alarm_tells_the_notification_topic_and_the_dashboard_shows_them()
     resources = load_template(Path(__file__).resolve().parents[2] / "template.yaml")["Resources"]
     alarms = {k: v for k, v in resources.items() if v["Type"] == "AWS::CloudWatch::Alarm"}
     assert set(alarms) == {"JobsFailedAlarm", "JobsExpiredAlarm", "JobsPartialAlarm", "WorkflowExecutionsFailedAlarm",
-                           "VerifyProblemsAlarm", "LambdaErrorsAlarm", "LambdaThrottlesAlarm", "NotifierErrorsAlarm"}
+                           "VerifyProblemsAlarm", "LambdaErrorsAlarm", "LambdaThrottlesAlarm", "NotifierErrorsAlarm",
+                           "MissedSchedulesAlarm", "ExpiryBlockedAlarm", "AuditChainBrokenAlarm"}
     for name, alarm in alarms.items():
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": "NotificationTopic"}], name
         assert alarm["Properties"]["TreatMissingData"] == "notBreaching", name
@@ -194,5 +195,6 @@ def test_every_alarm_tells_the_notification_topic_and_the_dashboard_shows_them()
     for alarm in alarms.values():  # each alarm in the alarm widget, by the ARN its name gives it
         name = alarm["Properties"]["AlarmName"]["Fn::Sub"]
         assert f"alarm:{name}" in body, name
-    for shown in ('MetricName=\\"Jobs\\"', "BytesProtected", "RestoreDuration", "RecoveryPointsExpired"):
+    for shown in ('MetricName=\\"Jobs\\"', "BytesProtected", "RestoreDuration", "RecoveryPointsExpired",
+                  "OldestRecoveryPointAgeHours", "MissedSchedules", "ExpiryBlocked"):
         assert shown in body, shown

@@ -105,6 +105,34 @@ class AuditReport:
         return not self.problems
 
 
+def record_problems(key: str, body: bytes, previous: str | None) -> tuple[list[str], str | None]:
+    """One stored record checked against its own hash and its predecessor's stored hash (`previous`: None when the
+    predecessor is missing or altered - the link is not checked, that record's own check reports it). (problems,
+    this record's stored hash if its content matches it, else None.) What the Verify workflow's batches check,
+    a few records each (verify_chain checks the whole chain in one go)."""
+    seq = seq_of_key(key)
+    if seq is None:
+        return [f"{key}: not an audit record key (audit/<12 digits>.json)"], None
+    try:
+        record, stored_hash = parse_stored(body)
+    except ValueError as error:
+        return [f"record {seq} ({key}) altered: {error}"], None
+    problems = []
+    if record.seq != seq:
+        problems.append(f"record {seq} ({key}) altered: it says it is record {record.seq}")
+    actual = record.digest()
+    if actual != stored_hash:
+        problems.append(f"record {seq} ({key}) altered: its content hashes to {actual[:12]}..., stored hash "
+                        f"{stored_hash[:12]}...")
+        return problems, None
+    if seq == 1:
+        previous = EMPTY_HEAD.hash
+    if previous is not None and record.prev_hash != previous:
+        problems.append(f"record {seq} does not follow record {seq - 1}: chain broken (a record before it was "
+                        "altered or replaced)")
+    return problems, stored_hash
+
+
 def verify_chain(stored: Iterable[tuple[str, bytes]], head: ChainHead | None) -> AuditReport:
     """Check every stored record (key, bytes), in key order, against its hash and its predecessor.
 

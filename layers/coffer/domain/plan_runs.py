@@ -108,6 +108,9 @@ class RuleSnapshot(BaseModel):
     #: the rule's EnableContinuousBackup: each backup of a type with point-in-time recovery (S3, DynamoDB, RDS)
     #: asks for a continuous backup; other types get a snapshot backup, as AWS Backup does
     enable_continuous_backup: bool = False
+    #: the rule's schedule's longest gap between two fires (domain/alerts.py frequency_of); with the windows, how old
+    #: a resource's newest COMPLETED recovery point may be before its schedule counts as missed (None: not checked)
+    frequency_minutes: int | None = None
 
 
 class RunCounts(BaseModel):

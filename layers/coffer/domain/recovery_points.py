@@ -55,5 +55,8 @@ class RecoveryPoint(BaseModel):
     manifest_version_id: str | None = None
     native_ref: str | None = None
     legal_holds: tuple[str, ...] = ()
+    #: why it is as it is, when something went wrong (DescribeRecoveryPoint's StatusMessage): an expiry the sweep
+    #: could not finish says why here until it is finished
+    status_message: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
     version: int = 0

@@ -71,6 +71,9 @@ class FindingKind(StrEnum):
     OBJECT_LOCK_CONFIG = "OBJECT_LOCK_CONFIG"
     #: the bucket's versioning is not Enabled
     VERSIONING = "VERSIONING"
+    #: the stack's audit chain (audit/ in the vault bucket) is broken: a record altered, missing, or not chaining
+    #: onto its predecessor, or the catalog's chain head names a record the vault does not hold as it was
+    AUDIT_CHAIN = "AUDIT_CHAIN"
     # ---- rebuild (services/catalog_rebuild.py) ----
     #: a manifest version over a trusted one that is not locked as it claims, or content the audit chain did not
     #: record for it: refused, the trusted one (if any) is used
@@ -116,12 +119,15 @@ class VerifyItem(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     #: recovery_point: from the catalog; prefix (a recovery point's prefix), part: from the vault's listing;
-    #: manifest: what runs listed before prefix items were made (checked as a prefix)
-    kind: Literal["recovery_point", "prefix", "manifest", "part"]
+    #: manifest: what runs listed before prefix items were made (checked as a prefix); audit: one record of the
+    #: stack's audit chain (its key; vault "")
+    kind: Literal["recovery_point", "prefix", "manifest", "part", "audit"]
     vault: str
     #: recovery point id (kind recovery_point) or object key / prefix (prefix, manifest, part)
     ref: str
     last_modified: str | None = None
+    #: audit: the last record key of the range this item checks (ref is its first)
+    last: str | None = None
 
 
 class VerifyTally(BaseModel):

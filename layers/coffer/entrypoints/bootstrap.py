@@ -25,6 +25,7 @@ from coffer.settings import Settings
 if TYPE_CHECKING:
     import boto3
 
+    from coffer.ports.alert_metrics import AlertMetrics
     from coffer.ports.catalog import Catalog
     from coffer.ports.continuous_records import ContinuousStore
     from coffer.ports.continuous_registry import ContinuousAdapters
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
     from coffer.ports.vault_versions import VaultVersionStore
     from coffer.ports.work_area import WorkArea
     from coffer.ports.workflows import Workflows
+    from coffer.services.alerts import Alerts
     from coffer.services.audit_log import AuditLog
     from coffer.services.backup_jobs import BackupJobs
     from coffer.services.catalog_rebuild import CatalogRebuild
@@ -400,6 +402,20 @@ class Root:
                         self.settings.stack_name or "coffer")
 
     @cached_property
+    def alerts(self) -> Alerts:
+        """Missed schedules, blocked expiries, a broken audit chain: counted (in a Lambda function) and told to the
+        stack's topic (when the settings name one)."""
+        from coffer.services.alerts import Alerts
+
+        metrics: AlertMetrics | None = None
+        if self.metrics_namespace is not None:
+            from coffer.adapters.aws_services.alert_metrics import EmfAlertMetrics
+
+            metrics = EmfAlertMetrics(self.metrics_namespace)
+        return Alerts(self.notices, self.settings.notification_topic_arn, self.settings.stack_name or "coffer",
+                      metrics)
+
+    @cached_property
     def notification_settings(self) -> VaultNotificationSettings:
         from coffer.services.notifications import VaultNotificationSettings
 
@@ -417,7 +433,7 @@ class Root:
 
         return Sweeper(self.catalog, self.guard, self.restore_leases, self.sweeps, self.vault_records, self.versions,
                        self.work, self.resources, self.tiering, self.continuous_records, self.vaults, self.settings,
-                       self.clock, renewals=self.lock_renewals)
+                       self.clock, renewals=self.lock_renewals, alerts=self.alerts)
 
     @cached_property
     def lock_renewals(self) -> LockRenewals:
@@ -436,7 +452,7 @@ class Root:
         stack = CloudFormationStack(self.clients.lazy("cloudformation"), self.settings.stack_name)
         rules = BucketChecks(inspection, KmsKeyInspection(self.clients.lazy("kms")), stack, self.vaults, self.vault)
         return VaultVerifier(self.catalog, self.vault, self.work, self.multipart, self.continuous_records,
-                             self.vaults, self.settings, self.clock, inspection, rules)
+                             self.vaults, self.settings, self.clock, inspection, rules, alerts=self.alerts)
 
     @cached_property
     def retention(self) -> RecoveryPointRetention:
@@ -449,7 +465,7 @@ class Root:
         from coffer.services.plan_runs import PlanRuns
 
         return PlanRuns(self.catalog, self.plans, self.directory, self.work, self.retention,
-                        self.resources.supported, self.settings, self.clock)
+                        self.resources.supported, self.settings, self.clock, self.alerts)
 
     # ---- what the operator's commands run, as an actor the audit log names -------------------------------------
     def audit_log(self, actor: str) -> AuditLog:

@@ -59,3 +59,17 @@ class PlanStore(Protocol):
     def claim_window(self, claim: WindowClaim, slot_start: datetime) -> WindowClaim:
         """Claim (resource, window slot) for `claim.job_id`; the claim that holds: ours, or the one made first."""
         ...
+
+    def note_selected(self, plan_name: str, rule_name: str, resource_arn: str, selected_at: datetime,
+                      completed_at: datetime | None) -> tuple[datetime, datetime | None]:
+        """Record that the rule selected the resource at `selected_at` and, if given, that a backup of it
+        COMPLETED at `completed_at`. (when the rule first selected it, its newest completion so far)."""
+        ...
+
+    def note_fired(self, plan_name: str, rule_name: str, scheduled: datetime) -> None:
+        """Record that the rule fired for `scheduled` (only ever moves forward)."""
+        ...
+
+    def last_fired(self, plan_name: str, rule_name: str) -> datetime | None:
+        """The newest scheduled time the rule fired for (None: never recorded)."""
+        ...

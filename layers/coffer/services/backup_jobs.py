@@ -29,7 +29,7 @@ from coffer.ports.vault import VaultStore
 from coffer.ports.work_area import WorkArea
 from coffer.services.audit_log import AuditLog
 from coffer.services.continuous import ContinuousBackups
-from coffer.services.jobs_common import summary
+from coffer.services.jobs_common import reannounce_retried, summary
 from coffer.services.vaults import Vaults
 from coffer.settings import Settings
 
@@ -104,6 +104,7 @@ class BackupJobs:
             job = duplicate.job
             if job.execution_arn != execution_arn or execution_arn is None:
                 return StartResult(job_id=job.job_id, duplicate=True, next="done")
+            reannounce_retried(self._catalog, job)
         if job.state is JobState.PENDING:
             job = self._resume(job)
         if job.state is JobState.CREATED:

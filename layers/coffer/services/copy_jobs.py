@@ -72,7 +72,7 @@ from coffer.ports.work_area import WorkArea
 from coffer.services.audit_log import AuditLog
 from coffer.services.copy_access import CopyAccess
 from coffer.services.copy_batches import destination_seal, destination_vaults
-from coffer.services.jobs_common import summary
+from coffer.services.jobs_common import reannounce_retried, summary
 from coffer.services.large_objects import (
     unfinished_deferred,
 )
@@ -168,6 +168,7 @@ class CopyJobs:
             job = duplicate.job
             if job.execution_arn != execution_arn or execution_arn is None:
                 return CopyStartResult(job_id=job.job_id, duplicate=True, next="done")
+            reannounce_retried(self._catalog, job)
         if job.state in (JobState.CREATED, JobState.PENDING):
             job = self._run(job, rp, destination)
         return self._next_step(job)
@@ -183,6 +184,7 @@ class CopyJobs:
             return None
         if job.execution_arn != execution_arn:
             return None  # another execution's job: create_job tells a duplicate from a conflict
+        reannounce_retried(self._catalog, job)
         if job.state in (JobState.CREATED, JobState.PENDING):
             target = copy_target(job)
             job = self._run(job, self._catalog.get_recovery_point(job.recovery_point_id),

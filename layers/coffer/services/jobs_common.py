@@ -7,6 +7,7 @@ import json
 
 from coffer.domain.jobs import Job, JobState
 from coffer.domain.steps import JobSummary
+from coffer.ports.catalog import Catalog
 
 #: error names (exception classes raised by Coffer) that end a job in a state other than FAILED
 _ENDING_FOR_ERROR = {
@@ -22,6 +23,19 @@ def ending_for(error_name: str, job: Job) -> JobState:
     if state is JobState.EXPIRED and job.state is JobState.RUNNING:
         return JobState.ABORTED
     return state
+
+
+#: what a start step writes: a retry of it that finds the job already here may owe that write's job event
+_STARTED = (JobState.CREATED, JobState.RUNNING)
+
+
+def reannounce_retried(catalog: Catalog, job: Job) -> None:
+    """A start step retried by its own execution found its job already CREATED or RUNNING: the write that put it
+    there may have lost its answer before its job event went out, so the event is announced again (consumers dedupe
+    by stateVersion). PENDING is not: a queued job's execution asks again on every turn it waits, which is no retry.
+    Terminal states are announced again by the step that ends the job (complete, FailJob)."""
+    if job.state in _STARTED:
+        catalog.announce_again(job)
 
 
 def reason_from_cause(error_name: str, cause: str | None) -> str:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from coffer.domain.alerts import SilentRule, Staleness, frequency_of
 from coffer.domain.clock import Clock
 from coffer.domain.continuous import CONTINUOUS_TYPES
 from coffer.domain.errors import NotFound
@@ -55,12 +56,17 @@ from coffer.ports.catalog import Catalog
 from coffer.ports.directory import FoundResource, ResourceDirectory
 from coffer.ports.plans import PlanStore
 from coffer.ports.work_area import WorkArea
+from coffer.services.alerts import Alerts
 from coffer.services.retention import RecoveryPointRetention
 from coffer.settings import Settings
 
 #: lists kept in a run's record are capped (the counts are not)
 _LISTED = 100
 _ENDED_BADLY = {JobState.FAILED, JobState.ABORTED, JobState.EXPIRED}
+
+
+def _minutes(span: timedelta | None) -> int | None:
+    return None if span is None else int(span.total_seconds() // 60)
 
 
 def account_of(arn: str | None) -> str:
@@ -91,7 +97,7 @@ class PlanRuns:
 
     def __init__(self, catalog: Catalog, plans: PlanStore, directory: ResourceDirectory, work: WorkArea,
                  retention: RecoveryPointRetention, supported: frozenset[ResourceType], settings: Settings,
-                 clock: Clock) -> None:
+                 clock: Clock, alerts: Alerts) -> None:
         self._catalog = catalog
         self.plans = plans
         self._directory = directory
@@ -100,6 +106,7 @@ class PlanRuns:
         self.supported = supported
         self._settings = settings
         self._clock = clock
+        self._alerts = alerts  # missed schedules, found as each page settles
 
     # ---- start ----------------------------------------------------------------------------------
     def start(self, request: PlanRunInput, execution_arn: str | None) -> StartPlanRunResult:
@@ -125,7 +132,8 @@ class PlanRuns:
                                      recovery_point_tags=dict(rule.recovery_point_tags or {}),
                                      copy_actions=[action.model_dump(mode="json", by_alias=True, exclude_none=True)
                                                    for action in rule.copy_actions or []],
-                                     enable_continuous_backup=bool(rule.enable_continuous_backup)),
+                                     enable_continuous_backup=bool(rule.enable_continuous_backup),
+                                     frequency_minutes=_minutes(frequency_of(rule.schedule(), scheduled))),
                 "selections": [s.model_dump(mode="json", by_alias=True, exclude_none=True)
                                for s in stored.plan.selections]})
             if not stored.plan.selections:
@@ -136,6 +144,9 @@ class PlanRuns:
             if existing.execution_arn != execution_arn or execution_arn is None:
                 return StartPlanRunResult(run_id=run_id, next="done", duplicate=True)
             run = existing  # a retry of this very execution carries on
+        if run.rule is not None:
+            # the rule fired: what the daily sweep's schedule watch measures its silence against
+            self.plans.note_fired(run.plan_name, run.rule_name, run.scheduled_time)
         go = run.state is RunState.RUNNING and bool(run.selections)
         return StartPlanRunResult(run_id=run_id, next="select" if go else "done", items_prefix=pages_prefix(run_id))
 
@@ -287,18 +298,49 @@ class PlanRuns:
         if record is None:
             raise NotFound(f"plan run {run_id} has no claims for page {seq}")
         entries = [PageEntry.model_validate(e) for e in record["entries"]]
-        settled = [e if e.outcome is not None else self._settle(run, rule, e, now) for e in entries]
+        settled: list[PageEntry] = []
+        checked: list[Staleness] = []
+        for entry in entries:
+            if entry.outcome is not None:
+                settled.append(entry)
+                continue
+            after, job = self._settle(run, rule, entry, now)
+            settled.append(after)
+            if after.outcome is not None:
+                checked.extend(self._freshness(run, rule, after, job, now))
         counts = _count(settled)
+        # counted and told before the page is recorded settled: a retried step tells again (at least once)
+        self._alerts.schedules_checked(rule.plan_name, rule.vault_name, checked, now)
         self.plans.put_run_record(run_id, "PAGE", seq, {"entries": [e.model_dump(mode="json") for e in settled],
                                                         "settled": counts.pending == 0, "counts": counts.model_dump()})
         return SettleResult(run_id=run_id, seq=seq, pending=counts.pending, wait_seconds=self._settings.poll_seconds,
                             counts=counts)
 
-    def _settle(self, run: PlanRun, rule: RuleSnapshot, entry: PageEntry, now: datetime) -> PageEntry:
+    def _freshness(self, run: PlanRun, rule: RuleSnapshot, entry: PageEntry, job: Job | None,
+                   now: datetime) -> list[Staleness]:
+        """The resource's newest COMPLETED recovery point (this run's, or the one it joined, or an earlier one)
+        against the rule's frequency plus windows; nothing for a run started before rules had a frequency."""
+        if rule.frequency_minutes is None:
+            return []
+        completed = job.history[-1].at if job is not None and job.state is JobState.COMPLETED else None
+        first, newest = self.plans.note_selected(rule.plan_name, rule.rule_name, entry.arn, run.scheduled_time,
+                                                 completed)
+        return [Staleness(plan_name=rule.plan_name, rule_name=rule.rule_name, vault_name=rule.vault_name,
+                          resource_arn=entry.arn, first_selected=first, last_completed=newest,
+                          frequency=timedelta(minutes=rule.frequency_minutes),
+                          window=timedelta(minutes=rule.start_window_minutes + rule.completion_window_minutes))]
+
+    def _settle(self, run: PlanRun, rule: RuleSnapshot, entry: PageEntry,
+                now: datetime) -> tuple[PageEntry, Job | None]:
+        """The entry settled (or still pending) and the job it waited on (None: none was made)."""
         try:
             job = self._catalog.get_job(entry.job_id)
         except NotFound:
             job = None
+        return self._settled(run, rule, entry, job, now), job
+
+    def _settled(self, run: PlanRun, rule: RuleSnapshot, entry: PageEntry, job: Job | None,
+                 now: datetime) -> PageEntry:
         give_up = run.scheduled_time + timedelta(minutes=rule.completion_window_minutes)
         if entry.role == "started":
             if job is None:
@@ -333,6 +375,30 @@ class PlanRuns:
         if job.state is JobState.PARTIAL:
             return entry.model_copy(update={"outcome": "partial", "reason": job.status_message})
         return entry.model_copy(update={"outcome": "failed", "reason": f"{job.state}: {job.status_message}"})
+
+    # ---- the schedule watch (the daily sweep's CompleteSweep) ----------------------------------------
+    def silent_rules(self) -> list[SilentRule]:
+        """Every plan rule whose schedule has not fired within its frequency plus windows (since it last fired, or
+        since its plan was applied). Told and counted (Alerts.rules_silent). One Query of the plans and a GetItem
+        per rule: grows with the rules, never with the resources they select."""
+        now = self._clock.now()
+        silent: list[SilentRule] = []
+        for stored in self.plans.list_plans():
+            for rule in stored.plan.backup_plan.rules:
+                last = self.plans.last_fired(stored.plan.name, rule.rule_name)
+                since = last or stored.applied_at
+                frequency = frequency_of(rule.schedule(), since)
+                if frequency is None:
+                    continue  # it will not fire again: nothing is missed
+                watched = SilentRule(plan_name=stored.plan.name, rule_name=rule.rule_name,
+                                     vault_name=rule.target_backup_vault_name, schedule=rule.effective_schedule,
+                                     last_fired=last, since=stored.applied_at, frequency=frequency,
+                                     window=timedelta(minutes=rule.effective_start_window
+                                                      + rule.effective_completion_window))
+                if watched.silent(now):
+                    silent.append(watched)
+        self._alerts.rules_silent(silent, now)
+        return silent
 
     # ---- complete -------------------------------------------------------------------------------
     def complete(self, run_id: str | None, error: StepError | None = None) -> PlanRunSummary:

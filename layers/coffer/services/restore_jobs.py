@@ -25,7 +25,7 @@ from coffer.ports.source_buckets import SourceBuckets
 from coffer.ports.vault import VaultStore
 from coffer.services.backup_jobs import IDEMPOTENCY_TTL
 from coffer.services.continuous import ContinuousBackups, pitr_time
-from coffer.services.jobs_common import summary
+from coffer.services.jobs_common import reannounce_retried, summary
 from coffer.services.large_objects import unfinished_deferred
 from coffer.services.pinned_reads import pinned_manifest
 from coffer.settings import Settings
@@ -131,6 +131,7 @@ class RestoreJobs:
             job = duplicate.job
             if job.execution_arn != execution_arn or execution_arn is None:
                 return StartResult(job_id=job.job_id, duplicate=True, next="done")
+            reannounce_retried(self._catalog, job)
         manifest: Manifest | None = None
         if job.state is JobState.CREATED:
             adapter = self._resources.adapter(job.resource_type)

@@ -37,8 +37,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from coffer.domain.alerts import BlockedExpiry, remedy
 from coffer.domain.clock import Clock
-from coffer.domain.errors import AwsRefusal, CofferError, NotFound, RecoveryPointInUse
+from coffer.domain.errors import AwsRefusal, CofferError, ConcurrentUpdate, NotFound, RecoveryPointInUse
 from coffer.domain.legal_holds import LegalHoldStatus
 from coffer.domain.lock_renewal import ITEMS_PER_BATCH, renewal_target
 from coffer.domain.manifest import VaultLayout
@@ -75,6 +76,7 @@ from coffer.ports.sweeps import SweepStore
 from coffer.ports.vault_records import VaultRecords
 from coffer.ports.vault_versions import VaultVersionStore
 from coffer.ports.work_area import WorkArea
+from coffer.services.alerts import Alerts
 from coffer.services.lock_renewal import LockRenewals, RenewalDeferred, renew_prefix
 from coffer.services.object_tiering import ObjectTiering
 from coffer.services.retention_guard import RetentionGuard
@@ -117,6 +119,9 @@ class SweepReport:
     renewals: dict[str, str] = field(default_factory=dict)
     #: renewal items this batch wrote (the RenewLocks map's children)
     renewal_items: int = 0
+    #: due recovery points whose deletion AWS (or S3) refused: recovery point id -> its resource_arn and reason
+    #: (told to the operator)
+    blocked: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -135,7 +140,7 @@ class Sweeper:
     def __init__(self, catalog: Catalog, guard: RetentionGuard, leases: RestoreLeaseStore, records: SweepStore,
                  holds: VaultRecords, versions: VaultVersionStore, work: WorkArea, resources: ResourceAdapters,
                  tiering: ObjectTiering, journals: ContinuousStore, vaults: Vaults, settings: Settings, clock: Clock,
-                 page_size: int = 100, renewals: LockRenewals | None = None) -> None:
+                 page_size: int = 100, renewals: LockRenewals | None = None, alerts: Alerts | None = None) -> None:
         self._catalog = catalog
         self._guard = guard
         self._leases = leases
@@ -153,6 +158,8 @@ class Sweeper:
         #: the Object Lock renewals of kept-forever recovery points (planned by the workflow's SweepBatch)
         self._renewals = renewals
         self._budget = VERSION_BUDGET  # object versions this batch may still delete (reset per page / batch)
+        #: expiries refused for good, counted (ExpiryBlocked) and told to the operator per batch
+        self._alerts = alerts
 
     @property
     def records(self) -> SweepStore:
@@ -164,7 +171,16 @@ class Sweeper:
         report = SweepReport(run_id, vault, seq, next_token=next_token)
         self._sweep(run_id, points, report, cutoff=None)
         self._records.put_page(run_id, vault, seq, report.as_json())
+        self._tell_blocked(run_id, vault, report)
         return report
+
+    def _tell_blocked(self, run_id: str, vault: str, report: SweepReport) -> None:
+        """Count and tell the batch's blocked expiries (after the batch is recorded: a retried batch tells again)."""
+        if self._alerts is None or not report.blocked:
+            return
+        self._alerts.expiries_blocked(vault, run_id, [
+            BlockedExpiry(recovery_point_id=rid, resource_arn=item["resource_arn"], reason=item["reason"],
+                          remedy=remedy(item["reason"])) for rid, item in report.blocked.items()], self._clock.now())
 
     def sweep_ids(self, run_id: str, vault: str, seq: int, ids: list[str],
                   cutoff: datetime | None = None) -> SweepReport:
@@ -260,6 +276,8 @@ class Sweeper:
                 report.expired[rid] = decision.reason
             else:
                 report.skip(rid, *refused)
+                if refused[1] is SkipCategory.ERROR:
+                    return self._blocked(run_id, after, refused[0], report)
             return after
         except RecoveryPointInUse as error:
             report.skip(rid, f"due ({decision.reason}) but a restore holds it: {error}", SkipCategory.RESTORE)
@@ -267,10 +285,29 @@ class Sweeper:
             # refused by AWS for this one (access denied, a resource in a bad state): the batch's others go on, and
             # a later run tries again (an expiry stays DELETING, nothing is lost). What a retry may cure is not a
             # refusal: it fails the batch, which the workflow tries again.
-            report.skip(rid, f"due ({decision.reason}) but {refusal.code}: {refusal}", SkipCategory.ERROR)
+            why = f"due ({decision.reason}) but {refusal.code}: {refusal}"
+            report.skip(rid, why, SkipCategory.ERROR)
+            if decision.action is SweepAction.EXPIRE:
+                return self._blocked(run_id, rp, why, report)
         except CofferError as error:  # refused or failed for this one (ConcurrentUpdate, NativeOperationFailed...)
-            report.skip(rid, f"due ({decision.reason}) but {type(error).__name__}: {error}", SkipCategory.ERROR)
+            why = f"due ({decision.reason}) but {type(error).__name__}: {error}"
+            report.skip(rid, why, SkipCategory.ERROR)
+            if decision.action is SweepAction.EXPIRE and not isinstance(error, ConcurrentUpdate):
+                return self._blocked(run_id, rp, why, report)
         return rp
+
+    def _blocked(self, run_id: str, rp: RecoveryPoint, why: str, report: SweepReport) -> RecoveryPoint:
+        """An expiry refused for good: the recovery point stays recorded - DELETING once its expiry began, so no
+        restore takes it - with the reason as its status message; the next run tries again."""
+        report.blocked[rp.recovery_point_id] = {"resource_arn": rp.resource_arn, "reason": why}
+        message = f"expiry blocked (sweep {run_id}, {self._clock.now().isoformat()}): {why}"[:1000]
+        try:
+            current = self._catalog.get_recovery_point(rp.recovery_point_id)
+            marked = current.model_copy(update={"status_message": message})
+            self._catalog.put_recovery_point(marked)
+        except (NotFound, ConcurrentUpdate):
+            return rp  # gone or changed meanwhile: the next run sees it as it is
+        return marked
 
     def _cold_refusal(self, rp: RecoveryPoint) -> str | None:
         """None when `rp` can go cold: objects (S3) through the ColdStorage workflow, native artefacts by their
@@ -306,8 +343,9 @@ class Sweeper:
                 return deleting, refused
         else:
             adapter.delete_recovery_point(deleting)
+        # done: a reason an earlier run left (an expiry blocked) no longer describes it
         expired = deleting.model_copy(update={"status": RecoveryPointStatus.EXPIRED,
-                                              "storage_class": StorageClass.DELETED})
+                                              "storage_class": StorageClass.DELETED, "status_message": None})
         self._catalog.put_recovery_point(expired)
         return expired, None
 
@@ -338,8 +376,9 @@ class Sweeper:
                     if refusal is not None:
                         return f"left DELETING: {key}: {refusal}", SkipCategory.LOCKED
                     if not self._versions.delete(key, version_id):
+                        # its lock has passed (checked above): what refuses is the bucket policy or a permission
                         return (f"left DELETING: {key}: S3 refused the deletion (Object Lock or the bucket policy)",
-                                SkipCategory.LOCKED)
+                                SkipCategory.ERROR)
                     deleted += 1
                 if marker is None:
                     break
@@ -447,6 +486,7 @@ class Sweeper:
         report = self.sweep_ids(run_id, doc["vault"], seq, list(doc["ids"]), datetime.fromisoformat(doc["cutoff"]))
         blocked = {doc["vault"]} if report.gc_blockers else set()
         recorded = self._records.record_batch(run_id, "BATCH", seq, report.as_json(), report.totals(), blocked)
+        self._tell_blocked(run_id, doc["vault"], report)
         return SweepBatchResult(run_id=run_id, seq=seq, moved=len(recorded["moved"]),
                                 expired=len(recorded["expired"]), skipped=len(recorded["skipped"]),
                                 kept=recorded["kept"])

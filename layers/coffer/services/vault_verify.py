@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
+from coffer.domain.audit import AUDIT_PREFIX, audit_key, parse_stored, record_problems, seq_of_key
 from coffer.domain.clock import Clock
 from coffer.domain.errors import IntegrityError, NotFound, VaultVerifyFailed
 from coffer.domain.manifest import Manifest, ManifestPart, ObjectEntry, VaultLayout, sha256_hex
@@ -49,6 +50,7 @@ from coffer.ports.vault import VaultStore
 from coffer.ports.vault_inspection import VaultInspection, VersionState
 from coffer.ports.vault_records import VaultRecords
 from coffer.ports.work_area import WorkArea
+from coffer.services.alerts import Alerts
 from coffer.services.bucket_checks import BucketChecks
 from coffer.services.vaults import Vaults
 from coffer.settings import Settings
@@ -56,6 +58,8 @@ from coffer.settings import Settings
 #: Work items per file, i.e. per Distributed Map child. A part item checks up to BatchSize blobs.
 ITEMS_PER_FILE = 5
 _PAGE = 1000
+#: audit records per audit item: a batch file of ITEMS_PER_FILE items reads at most 5 x 50 records (+ 1 each)
+AUDIT_RANGE = 50
 
 
 def items_prefix(run_id: str) -> str:
@@ -91,6 +95,9 @@ class _Checker:
         self._current_id: dict[str, str | None] = {}
         #: keys whose current version is a delete marker (ListObjectsV2 leaves them out)
         self._hidden: set[str] = set()
+        #: audit records read by this batch: seq -> stored hash (None: missing or altered), and bodies not yet checked
+        self._audit_hashes: dict[int, str | None] = {}
+        self._audit_bodies: dict[int, bytes] = {}
 
     def report(self, kind: FindingKind, key: str, detail: str, rp: str | None = None, *, expected: str | None = None,
                found: str | None = None, command: str | None = None) -> None:
@@ -393,7 +400,52 @@ class _Checker:
             return True
         return False
 
+    def audit(self, item: VerifyItem) -> None:
+        """A range of the audit chain: each record against its hash and its predecessor's (domain/audit.py)."""
+        first, last = seq_of_key(item.ref), seq_of_key(item.last or item.ref)
+        if first is None or last is None:
+            self.report(FindingKind.AUDIT_CHAIN, item.ref, "not an audit record key (audit/<12 digits>.json)",
+                        command="coffer audit verify")
+            return
+        previous = self._audit_hash(first - 1) if first > 1 else None
+        for seq in range(first, last + 1):
+            stored = self._audit_hash(seq)
+            if stored is not None:
+                body = self._audit_bodies.pop(seq)
+                problems, _ = record_problems(audit_key(seq), body, previous)
+                for problem in problems:
+                    self.report(FindingKind.AUDIT_CHAIN, audit_key(seq), problem, command="coffer audit verify")
+            previous = stored
+
+    def _audit_hash(self, seq: int) -> str | None:
+        """The stored hash of record `seq` if it is there and its content matches it; a record missing or altered is
+        reported (once) and gives None."""
+        if seq in self._audit_hashes:
+            return self._audit_hashes[seq]
+        key, stored = audit_key(seq), None
+        try:
+            body = self._store.get_bytes(key)
+            self.objects += 1
+            self.bytes_read += len(body)
+        except NotFound:
+            self.report(FindingKind.AUDIT_CHAIN, key, f"record {seq} missing: removed or hidden from the vault",
+                        command="coffer audit verify")
+        except IntegrityError as error:
+            self.report(FindingKind.AUDIT_CHAIN, key, f"record {seq} altered: {error}", command="coffer audit verify")
+        else:
+            problems, stored = record_problems(key, body, None)
+            if stored is None:
+                for problem in problems:
+                    self.report(FindingKind.AUDIT_CHAIN, key, problem, command="coffer audit verify")
+            else:
+                self._audit_bodies[seq] = body
+        self._audit_hashes[seq] = stored
+        return stored
+
     def check(self, item: VerifyItem) -> None:
+        if item.kind == "audit":
+            self.audit(item)
+            return
         try:
             {"recovery_point": self.recovery_point, "prefix": self.prefix, "manifest": self.manifest,
              "part": self.part}[item.kind](item)
@@ -415,7 +467,7 @@ def _tally(findings: list[Finding], items: int, objects: int = 0, bytes_read: in
 class VaultVerifier:
     def __init__(self, catalog: Catalog, vault: VaultStore, work: WorkArea, multipart: MultipartCopies,
                  journals: ContinuousStore, vaults: Vaults, settings: Settings, clock: Clock,
-                 inspection: VaultInspection, rules: BucketChecks) -> None:
+                 inspection: VaultInspection, rules: BucketChecks, alerts: Alerts | None = None) -> None:
         self.vaults = vaults
         self.inspection = inspection  # versions, locks and holds of pinned objects
         self.rules = rules  # the bucket-wide checks, once per run
@@ -427,13 +479,15 @@ class VaultVerifier:
         self._journals = journals
         self._settings = settings
         self.clock = clock
+        #: a broken audit chain, counted (AuditChainBroken) and told to the operator when a run completes
+        self._alerts = alerts
 
     # ---- the items --------------------------------------------------------------------------------
     def _page(self, names: list[str], cursor: dict[str, Any]) -> tuple[list[VerifyItem], dict[str, Any] | None]:
         """One page of work items and the cursor after it (None: done). Catalog first, then the listing."""
         index = cursor["v"]
-        if index >= len(names):
-            return [], None
+        if cursor["phase"] == "audit" or index >= len(names):
+            return self._audit_page(cursor)
         vault = names[index]
         if cursor["phase"] == "catalog":
             points, last = self.vault_catalog.recovery_point_page(vault, cursor["next"], _PAGE)
@@ -454,7 +508,17 @@ class VaultVerifier:
                 items.append(VerifyItem(kind="part", vault=vault, ref=key, last_modified=when))
         if token:
             return items, {"v": index, "phase": "vault", "next": token, "rp": last_rp}
-        return items, ({"v": index + 1, "phase": "catalog", "next": None} if index + 1 < len(names) else None)
+        return items, ({"v": index + 1, "phase": "catalog", "next": None} if index + 1 < len(names) else
+                       {"v": index + 1, "phase": "audit", "next": None})
+
+    def _audit_page(self, cursor: dict[str, Any]) -> tuple[list[VerifyItem], dict[str, Any] | None]:
+        """After the vaults: the stack's audit chain, as ranges of AUDIT_RANGE consecutive records (one listing page
+        of keys at a time; a record missing inside a range, or just before one, is found by its batch)."""
+        objects, _, token = self.store.list_page(AUDIT_PREFIX, cursor["next"], _PAGE)
+        keys = [o.key for o in objects]
+        items = [VerifyItem(kind="audit", vault="", ref=chunk[0], last=chunk[-1])
+                 for chunk in (keys[n:n + AUDIT_RANGE] for n in range(0, len(keys), AUDIT_RANGE))]
+        return items, ({**cursor, "phase": "audit", "next": token} if token else None)
 
     def all_items(self, names: list[str]) -> Iterator[VerifyItem]:
         cursor: dict[str, Any] | None = {"v": 0, "phase": "catalog", "next": None}
@@ -517,15 +581,40 @@ class VaultVerifier:
         total = VerifyTally()
         for result in self.vault_catalog.verify_results(run_id):
             total = total.plus(VerifyTally.model_validate(result))
+        head_findings = self._head_findings()
         summary = VerifySummary(run_id=run_id, vaults=run["vaults"], deep=run["deep"], items=total.items,
                                 objects_checked=total.objects_checked, bytes_read=total.bytes_read,
-                                problems=total.problems, findings=list(total.findings))
+                                problems=total.problems + len(head_findings),
+                                findings=head_findings + list(total.findings))
         self.vault_catalog.put_verify_run(run_id, {**run, **summary.model_dump(mode="json"),
                                                    "completed_at": self.clock.now().isoformat()})
+        broken = [f.detail for f in summary.findings if f.kind is FindingKind.AUDIT_CHAIN]
+        if broken and self._alerts is not None:
+            head = self.vault_catalog.audit_head()
+            self._alerts.audit_chain_broken(broken, head.seq if head else 0, self.clock.now())
         if summary.problems:
             first = "; ".join(f"{f.kind} {f.key}: {f.detail}" for f in summary.findings if f.problem)[:800]
             raise VaultVerifyFailed(f"{summary.problems} problem(s) in vault(s) {', '.join(summary.vaults)}: {first}")
         return summary
+
+    def _head_findings(self) -> list[Finding]:
+        """The catalog's chain head against the vault: its record must be there as the head says (a removed tail,
+        which no batch can see, shows here). One GetItem and one GET."""
+        head = self.vault_catalog.audit_head()
+        if head is None or head.seq == 0:
+            return []
+        key = audit_key(head.seq)
+        try:
+            _, stored = parse_stored(self.store.get_bytes(key))
+        except NotFound:
+            detail = f"record {head.seq} missing: the chain head says {head.seq} records were written"
+        except (IntegrityError, ValueError) as error:
+            detail = f"record {head.seq} altered: {error}"
+        else:
+            if stored == head.hash:
+                return []
+            detail = f"record {head.seq} differs from the chain head's hash: altered or replaced"
+        return [Finding(kind=FindingKind.AUDIT_CHAIN, key=key, detail=detail, command="coffer audit verify")]
 
     # ---- in one process (coffer vault verify) --------------------------------------------------------
     def run(self, vault_names: Iterable[str], deep: bool = False) -> tuple[VerifyTally, list[Finding]]:

@@ -107,6 +107,7 @@ def recovery_point(point: RecoveryPoint, stack: Stack) -> dict[str, Any]:
         "BackupVaultName": point.vault_name, "BackupVaultArn": vault_arn(stack, point.vault_name),
         "ResourceArn": point.resource_arn, "ResourceType": point.resource_type.value,
         "CreatedBy": _created_by(point.plan_id, point.rule_name), "Status": point.status.value,
+        "StatusMessage": point.status_message,
         "CreationDate": _time(point.creation_date), "CompletionDate": _time(point.completion_date),
         "BackupSizeInBytes": point.backup_size_bytes,
         "CalculatedLifecycle": _drop_empty({"MoveToColdStorageAt": _time(point.cold_at),

@@ -147,3 +147,37 @@ def test_an_on_demand_continuous_backup_of_a_documentdb_cluster_is_refused_namin
         world.backup_jobs.start(request(ResourceArn=CLUSTER, EnableContinuousBackup=True), "event-1", None,
                                 EXECUTION + "one")
     assert docdb.started == [] and not world.table.jobs
+
+
+def _announced(world: FakeWorld, job_id: str) -> list[tuple[str, int]]:
+    from coffer.domain.job_events import JobChange
+
+    return [(c.job.history[c.state_version - 1].state.value, c.state_version) for c in world.events.changes
+            if isinstance(c, JobChange) and c.job.job_id == job_id]
+
+
+def test_a_retried_start_that_finds_its_job_running_announces_running_again_for_the_event_it_may_have_lost() -> None:
+    """The start's write went through, its answer (and so its job event) was lost: the retry finds RUNNING, the
+    state it was going to write, and owes that event. Consumers dedupe it by stateVersion."""
+    world = FakeWorld()
+    first = world.backup_jobs.start(request(), "event-1", None, EXECUTION + "one")
+    assert _announced(world, first.job_id) == [("CREATED", 1), ("RUNNING", 2)]
+    world.backup_jobs.start(request(), "event-1", None, EXECUTION + "one")  # Step Functions' Retry
+    assert _announced(world, first.job_id) == [("CREATED", 1), ("RUNNING", 2), ("RUNNING", 2)]
+    # another execution's second delivery is no retry of this one: nothing is announced for it
+    world.backup_jobs.start(request(), "event-1", None, EXECUTION + "two")
+    assert len(_announced(world, first.job_id)) == 3
+
+
+def test_a_queued_jobs_turns_announce_nothing_new_until_it_moves() -> None:
+    """A PENDING job's execution asks again on each turn it waits (WaitForTurn): that is no retry, and PENDING is
+    not announced again on every turn."""
+    world = FakeWorld()
+    holder = world.backup_jobs.start(request("holder"), "event-1", None, EXECUTION + "one")
+    queued = world.backup_jobs.start(request("queued", BackupPlanId="plan-1"), "event-2", None, EXECUTION + "two")
+    assert world.catalog.get_job(queued.job_id).state is JobState.PENDING
+    before = _announced(world, queued.job_id)
+    for _ in range(3):
+        world.backup_jobs.start(request("queued", BackupPlanId="plan-1"), "event-2", None, EXECUTION + "two")
+    assert _announced(world, queued.job_id) == before == [("CREATED", 1), ("PENDING", 2)]
+    assert holder.job_id != queued.job_id

@@ -9,13 +9,15 @@ recovery points). Every access pattern is a GetItem, a Query or a conditional wr
 | runs of a plan, newest first              | gsi1pk=PLANRUNS#<plan>, gsi1sk=<scheduled>#<rule>     | Query gsi1    |
 | a run's selection and page records        | pk=PLANRUN#<run id>, sk begins_with SELECT# / PAGE#   | Query         |
 | who backs up a resource in a window slot  | pk=WINDOW#<resource arn>, sk=SLOT#<yyyy-mm-ddThh>     | GetItem / Put |
+| a rule's resource: first selected, newest completed | pk=FRESH#<plan>#<rule>, sk=<resource arn>   | UpdateItem    |
+| when a rule last fired                    | pk=FRESH#<plan>#<rule>, sk=#RULE                      | Update / GetItem |
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from coffer.adapters.catalog.conditions import condition_held
@@ -29,6 +31,8 @@ if TYPE_CHECKING:
 
 #: window claims outlive their slot long enough for any run of it to finish, then expire (table TTL)
 CLAIM_TTL = timedelta(days=14)
+#: a rule's record of a resource it selects outlives the longest schedule (yearly) once no run selects it any more
+FRESHNESS_TTL = timedelta(days=400)
 
 
 def _s(value: str) -> dict[str, str]:
@@ -151,6 +155,50 @@ class PlanCatalog:
         if item is None:  # expired between the two calls: cannot happen within the TTL
             raise ConcurrentUpdate(f"window claim of {claim.resource_arn} in {claim.slot} vanished")
         return WindowClaim.model_validate_json(item["doc"]["S"])
+
+    # ---- freshness: what a missed schedule is measured against -------------------------------------
+    def note_selected(self, plan_name: str, rule_name: str, resource_arn: str, selected_at: datetime,
+                      completed_at: datetime | None) -> tuple[datetime, datetime | None]:
+        """One UpdateItem: the first selection is kept (if_not_exists), the newest completion only moves forward
+        (a retried settle or a late page cannot take it back). (first selected, newest completed)."""
+        key = {"pk": _s(f"FRESH#{plan_name}#{rule_name}"), "sk": _s(resource_arn)}
+        selected_at = selected_at.astimezone(UTC)  # one offset: the ISO strings compare as the times they name
+        completed_at = completed_at.astimezone(UTC) if completed_at is not None else None
+        values: dict[str, Any] = {":sel": _s(selected_at.isoformat()),
+                                  ":ttl": _n(int((selected_at + FRESHNESS_TTL).timestamp()))}
+        update = "SET first_selected = if_not_exists(first_selected, :sel), #ttl = :ttl"
+        if completed_at is not None:
+            values[":done"] = _s(completed_at.isoformat())
+            # ISO 8601 UTC strings order as the times they name
+            update += ", last_completed = if_not_exists(last_completed, :done)"
+        answer = self._db.update_item(TableName=self._table, Key=key, UpdateExpression=update,
+                                      ExpressionAttributeNames={"#ttl": "ttl"}, ExpressionAttributeValues=values,
+                                      ReturnValues="ALL_NEW")
+        item = answer["Attributes"]
+        newest = item.get("last_completed", {}).get("S")
+        if completed_at is not None and newest is not None and newest < completed_at.isoformat():
+            # a newer completion than the one recorded: move it forward, only if nobody moved it further meanwhile
+            condition_held(lambda: self._db.update_item(
+                TableName=self._table, Key=key, UpdateExpression="SET last_completed = :done",
+                ConditionExpression="last_completed < :done",
+                ExpressionAttributeValues={":done": _s(completed_at.isoformat())}))
+            newest = completed_at.isoformat()
+        return (datetime.fromisoformat(item["first_selected"]["S"]),
+                datetime.fromisoformat(newest) if newest else None)
+
+    def note_fired(self, plan_name: str, rule_name: str, scheduled: datetime) -> None:
+        key = {"pk": _s(f"FRESH#{plan_name}#{rule_name}"), "sk": _s("#RULE")}  # no resource ARN starts with '#'
+        # Rule: only forward (a late second delivery of an older fire does not take it back)
+        condition_held(lambda: self._db.update_item(
+            TableName=self._table, Key=key, UpdateExpression="SET last_fired = :at, #ttl = :ttl",
+            ConditionExpression="attribute_not_exists(last_fired) OR last_fired < :at",
+            ExpressionAttributeNames={"#ttl": "ttl"},
+            ExpressionAttributeValues={":at": _s(scheduled.astimezone(UTC).isoformat()),
+                                       ":ttl": _n(int((scheduled + FRESHNESS_TTL).timestamp()))}))
+
+    def last_fired(self, plan_name: str, rule_name: str) -> datetime | None:
+        item = self._get(f"FRESH#{plan_name}#{rule_name}", "#RULE")
+        return datetime.fromisoformat(item["last_fired"]["S"]) if item and "last_fired" in item else None
 
     # ---- helpers ---------------------------------------------------------------------------------
     @staticmethod
