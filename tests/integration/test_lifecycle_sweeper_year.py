@@ -31,8 +31,6 @@ from coffer.domain.vaults import KeyOwner, Vault, VaultLock
 from coffer.entrypoints.bootstrap import Root, bootstrap
 from coffer.services.sweeper import Sweeper
 from coffer.settings import Settings
-from coffer_twin.dynamodb_items import fast_table_listing
-from coffer_twin.dynamodb_transactions import transactions_by_item
 
 REGION = "us-east-1"
 TABLE = "catalog"
@@ -68,7 +66,7 @@ def world(monkeypatch: pytest.MonkeyPatch, create_catalog_table: Callable[[Any, 
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(name, "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    with mock_aws(), fast_table_listing(), transactions_by_item():  # moto's DynamoDB at DynamoDB's cost
+    with mock_aws():
         session = boto3.Session(region_name=REGION)
         create_catalog_table(session.client("dynamodb"), TABLE)
         session.client("s3").create_bucket(Bucket="vault", ObjectLockEnabledForBucket=True)
