@@ -10,8 +10,12 @@ here, at collection: ``pytest -m "not twin"`` is the fast tier, and it cannot de
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import resource
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +35,31 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if in_twin_tier(item):
             item.add_marker(TWIN)
     items.sort(key=lambda item: item.get_closest_marker(TWIN) is not None)
+
+
+def _cpu_seconds() -> float:
+    """CPU seconds of this process (every thread: moto runs executions in threads) and its waited-for children."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """With ``COFFER_TEST_CPU=<directory>``: each test's CPU seconds (setup, call and teardown) and wall seconds,
+    one JSON line per test in ``<directory>/<worker>.jsonl`` (bench/suite_cpu.py sums them). On a shared machine
+    wall time says little; CPU time is what a test costs."""
+    directory = os.environ.get("COFFER_TEST_CPU")
+    if not directory:
+        yield
+        return
+    cpu, wall = _cpu_seconds(), time.monotonic()
+    yield
+    record = {"test": item.nodeid, "cpu": round(_cpu_seconds() - cpu, 3), "wall": round(time.monotonic() - wall, 3),
+              "twin": item.get_closest_marker(TWIN) is not None}
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    with (Path(directory) / f"{worker}.jsonl").open("a", encoding="utf-8") as out:
+        out.write(json.dumps(record) + "\n")
 
 
 @pytest.fixture(autouse=True)
@@ -60,6 +89,15 @@ def twins() -> Iterator[Twins]:
         yield factory
     finally:
         factory.close()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _service_models_parsed_once() -> Iterator[None]:
+    """Every botocore session of the test process shares one data loader (tests/shared_models.py says why)."""
+    from shared_models import shared_service_models
+
+    with shared_service_models():
+        yield
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -1,7 +1,9 @@
 """Kept forever, locked forever: three simulated years of sweeps over recovery points without DeleteAfterDays.
 
-moto-direct, with the injected clock (as test_lifecycle_sweeper_year.py): the Sweep workflow's steps are run in
-order on each run day - ListSweepItems, SweepBatch per batch file, ListSweepItems (renewals), RenewLocks per
+moto-direct, with the injected clock (as test_lifecycle_sweeper_year.py), and the twin's two DynamoDB cost fixes
+(a Query reads its partition, a transaction copies the items it names, not the table: coffer_twin.dynamodb_items,
+.dynamodb_transactions; without them moto's item copies were most of the walk's CPU): the Sweep workflow's steps
+are run in order on each run day - ListSweepItems, SweepBatch per batch file, ListSweepItems (renewals), RenewLocks per
 renewal item, ListSweepItems (blobs), CollectBlobs per file, CompleteSweep - as the Distributed Maps would. In
 the vault:
 
@@ -43,6 +45,8 @@ from coffer.domain.resources import ResourceType
 from coffer.domain.sweep import CompleteSweepStep, ListSweepItemsStep, SweepPhase
 from coffer.entrypoints.bootstrap import Root, bootstrap
 from coffer.settings import Settings
+from coffer_twin.dynamodb_items import fast_table_listing
+from coffer_twin.dynamodb_transactions import transactions_by_item
 
 REGION = "us-east-1"
 TABLE = "catalog"
@@ -72,7 +76,7 @@ def world(monkeypatch: pytest.MonkeyPatch, create_catalog_table: Callable[[Any, 
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(name, "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    with mock_aws():
+    with mock_aws(), fast_table_listing(), transactions_by_item():  # moto's DynamoDB at DynamoDB's cost
         session = boto3.Session(region_name=REGION)
         puts: Counter[str] = Counter()
         locked: dict[str, datetime] = {}
