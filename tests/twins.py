@@ -2,8 +2,7 @@
 
 moto's backends and the twin's patches are process-wide, so a worker holds one open twin at a time. The factory
 keeps the worker's *shared* twin of a configuration (parameters, IAM enforced or not) open for every module that
-asks for the same one, and closes it only when another configuration or a fresh twin is wanted (modules are
-ordered so that those sharing a configuration run one after the other: ``order_by_twin`` in tests/conftest.py).
+asks for the same one, and closes it only when another configuration or a fresh twin is wanted.
 
 - :meth:`Twins.shared`: for modules whose tests name their own resources and tokens and read only what they
   made, so another module's jobs, buckets and recovery points in the same twin cannot change their outcome.
