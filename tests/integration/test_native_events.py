@@ -31,8 +31,10 @@ from coffer_cli.local.session import LocalCoffer
 from coffer_twin.calls import DRIVER, ENGINE, CallRecorder
 from coffer_twin.faults import FaultInjector, FaultKind
 
-#: the safety net on this twin (real seconds: a task token's timeout is not compressed like a Wait state)
-SAFETY_NET_SECONDS = 3
+#: the safety net on this twin (real seconds: a task token's timeout is not compressed like a Wait state). Long
+#: enough that a loaded machine delivers an end event well before it (3 s was not, with 4 workers on 2 cores); the
+#: two tests of the net itself wait it out.
+SAFETY_NET_SECONDS = 20
 #: the goal of issue 16 for a native backup job, whatever its snapshot's duration
 MAX_TRANSITIONS = 10
 
