@@ -115,4 +115,5 @@ class FakeWorld:
         large = LargeObjects(self.catalog, self.vault, self.work, unused("multipart copies"), self.vaults,
                              self.settings)
         return ObjectBatches(self.catalog, self.vault, self.work, self.targets, unused("inventory batches"),
-                             self.continuous, large, self.vaults, self.settings, self.clock)
+                             self.continuous, large, self.vaults, self.settings, self.clock, unused("tag marks"),
+                             unused("blob records"))

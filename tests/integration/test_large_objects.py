@@ -119,7 +119,7 @@ def test_large_objects_back_up_in_parts_restore_byte_identical_are_reused_copied
         assert all("checksum_type" not in e for e in part_doc["entries"] if e["key"] == "README.txt")
         for bucket in (coffer.settings.work_bucket, coffer.settings.vault_bucket):  # nothing left half-done
             assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
-        assert s3.list_objects_v2(Bucket=coffer.settings.work_bucket, Prefix=f"jobs/{job.job_id}/staging/")[
+        assert s3.list_objects_v2(Bucket=coffer.settings.work_bucket, Prefix=f"staging/{job.job_id}/")[
             "KeyCount"] == 0
 
         # -- restore: byte-identical, with headers, metadata and tags; S3's composite checksum checked again. The

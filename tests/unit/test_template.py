@@ -36,6 +36,8 @@ ENV_CONTRACT = {
     "BATCH_SIZE": {"Ref": "BatchSize"},
     "DEFAULT_RETENTION_DAYS": {"Ref": "DefaultRetentionDays"},
     "LOCK_SLACK_DAYS": {"Ref": "LockSlackDays"},
+    "TAG_REFRESH_DAYS": {"Ref": "TagRefreshDays"},
+    "COPY_CONCURRENCY": {"Ref": "CopyConcurrency"},
     "POWERTOOLS_SERVICE_NAME": "coffer",
     "POWERTOOLS_METRICS_NAMESPACE": "Coffer",
     "POWERTOOLS_LOG_LEVEL": {"Ref": "LogLevel"},
