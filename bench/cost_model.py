@@ -25,10 +25,12 @@ How a job's counts become dollars (approximations, each named):
 - Native jobs on the twin end at once; on AWS a snapshot takes minutes, and every PollSeconds the workflow's poll
   loop (its states counted from the ASL) runs once more: `--snapshot-minutes` adds those polls, each one
   invocation, its states' transitions and one catalog read.
-- S3 scale runs are priced per object and multiplied out: the 1 %-changed run for each day of the month, the
-  first (full) run as a one-off. The measured change rate must be the estate's. The 1 %-changed run is the day after
-  the first: with blobs locked ahead (template.yaml's LockSlackDays) it extends no lock, so the model adds what a
-  month of days does on average - each unchanged object's lock extended once per LockSlackDays + 1 days (a
+- S3 scale runs are priced per object and multiplied out: the average day of the `--mode days` run (weeks of
+  daily backups on a simulated clock: lock extensions, tag refreshes and tag events counted as they happened) for
+  each day of the month, the first (full) run as a one-off. (An older record without days: its 1 %-changed run.)
+  The measured change rate must be the estate's. The 1 %-changed run is the day after the first: with blobs
+  locked ahead (template.yaml's LockSlackDays) it extends no lock, so the model adds what a month of days does on
+  average - each unchanged object's lock extended once per LockSlackDays + 1 days (a
   HeadObject, a PutObjectRetention and its index record) - where the run counted fewer.
 - Storage: Coffer's vault is content-addressed S3 Standard: each bucket's bytes once, plus the changed objects'
   old bytes for the retention period, plus each retained recovery point's manifest (about 300 bytes an entry).
@@ -205,16 +207,40 @@ def scaled_run(run: dict[str, Any], factor: float) -> dict[str, Any]:
             "state_transitions": run.get("state_transitions", 0) - growing + growing * factor}
 
 
+def average_day(scale: dict[str, Any]) -> dict[str, Any]:
+    """The average day of a `bench/scale.py --mode days` run (its days' calls, the lock extensions and tag refreshes
+    they made included), as a run record; plus what S3's events cost while the bucket sends them to EventBridge:
+    RecordObjectChange invoked once per tag event (its PutItem counted by the bench) and once per Object Created
+    event of a changed object (one GetItem: the bucket is not protected continuously, so the event is ignored)."""
+    daily, first = scale["daily"], scale["first"]
+    days = int(daily["days"])
+    calls = {op: n / days for op, n in daily["calls_by_operation"].items()}
+    events = {op: n / days for op, n in daily.get("tag_event_calls", {}).items() if not op.startswith("s3.")}
+    changed = daily["new_objects"] / days
+    calls["dynamodb.GetItem"] = calls.get("dynamodb.GetItem", 0) + changed
+    for op, n in events.items():
+        calls[op] = calls.get(op, 0) + n
+    invocations = int(first.get("lambda_invocations", 0)) + scale.get("tag_changes_a_day", 0) + changed
+    transitions = sum(d["state_transitions"] for d in daily["per_day"]) / days
+    return {"calls_by_operation": calls, "api_calls_by_handlers": sum(calls.values()),
+            "lambda_invocations": invocations, "state_transitions": transitions,
+            "invocations_by_function": {**first.get("invocations_by_function", {}),
+                                        "RecordObjectChangeFunction": scale.get("tag_changes_a_day", 0) + changed}}
+
+
 def s3_month(scale: dict[str, Any], estate: Estate, prices: dict[str, Any], assume: Assumptions,
              objects_per_bucket: int, slack_days: int = 0) -> tuple[Bill, Bill, Bill, Bill]:
     """(Coffer's month, Coffer's one-off first backup, AWS Backup's month, AWS Backup's first backup) for the S3
     part of the estate with `objects_per_bucket` objects a bucket."""
     measured = int(scale["objects"])
     factor = objects_per_bucket / measured
-    changed = scale["one_percent_changed"]
-    extensions = amortised_extensions(changed, measured, estate.change_rate, slack_days)
-    daily = price_job(scaled_run(changed, factor), prices, assume).add(
-        price_job(scaled_run(extensions, factor), prices, assume))
+    if "daily" in scale:  # measured over weeks of days: extensions and tag refreshes are in the counts
+        daily = price_job(scaled_run(average_day(scale), factor), prices, assume)
+    else:
+        changed = scale["one_percent_changed"]
+        extensions = amortised_extensions(changed, measured, estate.change_rate, slack_days)
+        daily = price_job(scaled_run(changed, factor), prices, assume).add(
+            price_job(scaled_run(extensions, factor), prices, assume))
     first = price_job(scaled_run(scale["first"], factor), prices, assume)
     coffer = Bill().add(daily, estate.buckets * estate.backups_per_month)
     coffer_first = Bill().add(first, estate.buckets)
@@ -236,8 +262,12 @@ def s3_month(scale: dict[str, Any], estate: Estate, prices: dict[str, Any], assu
 def model(results: dict[str, Any], prices: dict[str, Any], estate: Estate, assume: Assumptions,
           poll_seconds: int, poll_states: int, sizes: list[int], slack_days: int = 0) -> dict[str, Any]:
     scale = results["scale"]
-    changed = scale["one_percent_changed"]
-    measured_rate = int(changed.get("objects_copied", 0)) / max(1, int(scale["objects"]))
+    if "daily" in scale:
+        changed = average_day(scale)
+        measured_rate = scale["daily"]["new_objects"] / scale["daily"]["days"] / max(1, int(scale["objects"]))
+    else:
+        changed = scale["one_percent_changed"]
+        measured_rate = int(changed.get("objects_copied", 0)) / max(1, int(scale["objects"]))
     if abs(measured_rate - estate.change_rate) > estate.change_rate * 0.05:
         raise SystemExit(f"the scale run changed {measured_rate:.2%} of its objects, the estate "
                          f"{estate.change_rate:.2%}: re-run bench/scale.py")
@@ -246,9 +276,12 @@ def model(results: dict[str, Any], prices: dict[str, Any], estate: Estate, assum
     for size in sizes:
         coffer_s3, coffer_first, aws_s3, aws_first = s3_month(scale, estate, prices, assume, size, slack_days)
         coffer = Bill().add(coffer_s3).add(native)
-        extra = amortised_extensions(changed, int(scale["objects"]), estate.change_rate, slack_days)
-        calls = (changed["api_calls"] + extra["api_calls_by_handlers"]
-                 + extra["calls_by_operation"]["dynamodb.BatchWriteItem"]) / int(scale["objects"])
+        if "daily" in scale:
+            calls = changed["api_calls_by_handlers"] / int(scale["objects"])
+        else:
+            extra = amortised_extensions(changed, int(scale["objects"]), estate.change_rate, slack_days)
+            calls = (changed["api_calls"] + extra["api_calls_by_handlers"]
+                     + extra["calls_by_operation"]["dynamodb.BatchWriteItem"]) / int(scale["objects"])
         by_size[str(size)] = {
             "coffer_month": coffer.rounded(), "coffer_s3_month": coffer_s3.rounded(), "coffer_native_month":
             native.rounded(), "coffer_first_backup_once": coffer_first.rounded(), "aws_backup_month": aws_s3.rounded(),
