@@ -192,8 +192,9 @@ def native_month(results: dict[str, Any], estate: Estate, prices: dict[str, Any]
 
 
 #: the S3 backup's functions whose invocations (one state transition each) grow with the objects; the others run once
-#: a job
+#: a job. S3's events (RecordObjectChange, invoked by EventBridge: no transition) grow with the objects too.
 _PER_OBJECT_FUNCTIONS = ("CopyBatchFunction", "ListBatchesFunction")
+_PER_OBJECT_EVENTS = ("RecordObjectChangeFunction",)
 
 
 def scaled_run(run: dict[str, Any], factor: float) -> dict[str, Any]:
@@ -201,9 +202,10 @@ def scaled_run(run: dict[str, Any], factor: float) -> dict[str, Any]:
     of the batch and listing steps, grow with the objects; a job's own steps (start, complete) do not."""
     by_function = run.get("invocations_by_function", {})
     growing = sum(by_function.get(name, 0) for name in _PER_OBJECT_FUNCTIONS)
+    events = sum(by_function.get(name, 0) for name in _PER_OBJECT_EVENTS)
     return {"calls_by_operation": {op: n * factor for op, n in run.get("calls_by_operation", {}).items()},
             "api_calls_by_handlers": run.get("api_calls_by_handlers", 0) * factor,
-            "lambda_invocations": run.get("lambda_invocations", 0) - growing + growing * factor,
+            "lambda_invocations": run.get("lambda_invocations", 0) + (growing + events) * (factor - 1),
             "state_transitions": run.get("state_transitions", 0) - growing + growing * factor}
 
 
@@ -259,6 +261,25 @@ def s3_month(scale: dict[str, Any], estate: Estate, prices: dict[str, Any], assu
     return coffer, coffer_first, aws, aws_first
 
 
+def slack_arithmetic(estate: Estate, prices: dict[str, Any], assume: Assumptions,
+                     candidates: tuple[int, ...] = (0, 7, 14, 30, 45, 60, 80, 100, 150)) -> dict[str, Any]:
+    """LockSlackDays priced: a blob is extended once per S days (a HeadObject, a PutObjectRetention, its index record
+    and the Lambda time of two calls), and each churned blob (its object changed or deleted) stays stored S days
+    longer than its recovery points need. Dollars per object per day: renewal / S + change_rate * S * size * price."""
+    renewal = (prices["s3"]["get_class_per_1000"] / 1000 + prices["s3"]["put_class_per_1000"] / 1000
+               + prices["dynamodb"]["write_request_unit_per_million"] / 1e6
+               + 2 * assume.lambda_ms_per_call / 1000 * assume.lambda_memory_gb * prices["lambda"]["gb_second_arm64"])
+    held_per_day = estate.object_kib * KIB / GB * prices["s3"]["standard_gb_month"] / 30.4
+    per_object_day = {s: renewal / max(s, 1) + estate.change_rate * s * held_per_day for s in candidates}
+    best = math.sqrt(renewal / (estate.change_rate * held_per_day))
+    objects = estate.buckets * estate.objects_per_bucket
+    return {"renewal_dollars": renewal, "churned_blob_dollars_per_day": held_per_day,
+            "dollars_per_object_day": {str(s): round(v, 12) for s, v in per_object_day.items()},
+            "dollars_per_month_estate": {str(s): round(v * objects * 30, 2) for s, v in per_object_day.items()},
+            "calls_per_object_day": {str(s): round(2 / max(s, 1), 4) for s in candidates},
+            "cheapest_slack_days": round(best)}
+
+
 def model(results: dict[str, Any], prices: dict[str, Any], estate: Estate, assume: Assumptions,
           poll_seconds: int, poll_states: int, sizes: list[int], slack_days: int = 0) -> dict[str, Any]:
     scale = results["scale"]
@@ -293,7 +314,8 @@ def model(results: dict[str, Any], prices: dict[str, Any], estate: Estate, assum
             "counts_from": {"scale": scale.get("date"), "per_type": results.get("date")},
             "estate": asdict(estate), "assumptions": asdict(assume), "poll_seconds": poll_seconds,
             "lock_slack_days": slack_days, "scale_objects": int(scale["objects"]),
-            "poll_loop_states": poll_states, "native": native_detail, "by_objects_per_bucket": by_size}
+            "poll_loop_states": poll_states, "native": native_detail, "by_objects_per_bucket": by_size,
+            "lock_slack": slack_arithmetic(estate, prices, assume)}
 
 
 def _table(out: dict[str, Any]) -> str:

@@ -31,7 +31,7 @@ from coffer.domain.object_lock import LockMode
 from coffer.domain.recovery_points import StorageClass
 from coffer.domain.resources import resource_name
 from coffer.domain.steps import BatchResult, ListBatchesResult
-from coffer.domain.tag_freshness import TAGS_READ_AT, tags_due
+from coffer.domain.tag_freshness import TAGS_READ_AT, is_refresh_day, tags_due
 from coffer.domain.vaults import Seal
 from coffer.ports.blob_records import BlobRecords
 from coffer.ports.catalog import Catalog
@@ -401,10 +401,14 @@ class ObjectBatches:
         if warm is None or raised_warm_until(warm, warm_needed) is not None:
             warm = keep_warm(self._vault, place.blob, warm_needed)
         place = place._replace(warm=warm)
-        seal = ctx.seal
+        seal, slack = ctx.seal, self._settings.lock_slack_days
+        ahead = seal.ahead(slack)  # so the next days' backups need not extend it
         recompliance = seal.mode is LockMode.COMPLIANCE and place.mode != LockMode.COMPLIANCE
-        if place.locked_until is None or place.locked_until < seal.retain_until or recompliance:
-            ahead = seal.ahead(self._settings.lock_slack_days)  # so the next days' backups need not extend it
+        # Extended when short, and early on the blob's own day in every `slack` days (a hash of its address, as tag
+        # refreshes): blobs first locked together are then extended 1/slack a day, never all on one day
+        rolling = slack > 0 and is_refresh_day(place.blob, self._clock.now().date(), slack) \
+            and place.locked_until is not None and place.locked_until < ahead.retain_until
+        if place.locked_until is None or place.locked_until < seal.retain_until or recompliance or rolling:
             lock = self._vault.secure(place.blob, ahead)  # extends, or re-seals a GOVERNANCE blob as COMPLIANCE
             place = place._replace(locked_until=lock[1] or ahead.retain_until, mode=lock.mode,
                                    version_id=pinned_version(place.blob, lock))
