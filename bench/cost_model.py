@@ -33,7 +33,8 @@ How a job's counts become dollars (approximations, each named):
   average - each unchanged object's lock extended once per LockSlackDays + 1 days (a
   HeadObject, a PutObjectRetention and its index record) - where the run counted fewer.
 - Storage: Coffer's vault is content-addressed S3 Standard: each bucket's bytes once, plus the changed objects'
-  old bytes for the retention period, plus each retained recovery point's manifest (about 300 bytes an entry).
+  old bytes for the retention period and LockSlackDays more (the most a churned blob stays locked), plus each
+  retained recovery point's manifest (about 300 bytes an entry).
   AWS Backup's S3 backups: the same bytes at its warm-storage price, each object billed at least 128 KB, plus the
   source-bucket requests a backup makes (a LIST per 1,000 objects, a GET per changed object). Snapshot storage
   (EBS, RDS, DynamoDB) is the same for both and left out.
@@ -248,7 +249,9 @@ def s3_month(scale: dict[str, Any], estate: Estate, prices: dict[str, Any], assu
     coffer_first = Bill().add(first, estate.buckets)
     objects = objects_per_bucket * estate.buckets
     kept = 1 + estate.change_rate * estate.retention_days
-    coffer.storage = (objects * estate.object_kib * KIB * kept
+    # Coffer's churned blobs stay locked (and stored) up to LockSlackDays past their last recovery point
+    coffer_kept = kept + estate.change_rate * slack_days
+    coffer.storage = (objects * estate.object_kib * KIB * coffer_kept
                       + objects * estate.manifest_entry_bytes * estate.retention_days) / GB \
         * prices["s3"]["standard_gb_month"]
     billable_kib = max(estate.object_kib, prices["backup"]["s3_minimum_billable_object_kib"])
