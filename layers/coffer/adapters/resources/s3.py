@@ -199,13 +199,9 @@ class S3Adapter:
 
     def tag_events_on(self, bucket: str) -> bool:
         """Whether the bucket sends its events (tag changes among them) to EventBridge: one
-        GetBucketNotificationConfiguration. False where Coffer may not read it (it then reads tags every time)."""
-        try:
-            answer = self._s3.get_bucket_notification_configuration(Bucket=bucket)
-        except ClientError as error:
-            if error_code(error) in ("AccessDenied", "403"):
-                return False
-            raise
+        GetBucketNotificationConfiguration. A refusal is not taken for "off": it fails the job with its cause (the
+        template grants the call; a bucket policy that denies it is a misconfiguration to see, not to guess past)."""
+        answer = self._s3.get_bucket_notification_configuration(Bucket=bucket)
         return "EventBridgeConfiguration" in answer
 
     @refuses_objects
