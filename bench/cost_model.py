@@ -28,13 +28,16 @@ How a job's counts become dollars (approximations, each named):
   without such a measure is priced as before: bench/run.py's instant job plus, every PollSeconds of
   `--snapshot-minutes`, one more turn of the poll loop (its states counted from the ASL), each one invocation,
   its states' transitions and one catalog read.
-- S3 scale runs are priced per object and multiplied out: the 1 %-changed run for each day of the month, the
-  first (full) run as a one-off. The measured change rate must be the estate's. The 1 %-changed run is the day after
-  the first: with blobs locked ahead (template.yaml's LockSlackDays) it extends no lock, so the model adds what a
-  month of days does on average - each unchanged object's lock extended once per LockSlackDays + 1 days (a
+- S3 scale runs are priced per object and multiplied out: the average day of the `--mode days` run (weeks of
+  daily backups on a simulated clock: lock extensions, tag refreshes and tag events counted as they happened) for
+  each day of the month, the first (full) run as a one-off. (An older record without days: its 1 %-changed run.)
+  The measured change rate must be the estate's. The 1 %-changed run is the day after the first: with blobs
+  locked ahead (template.yaml's LockSlackDays) it extends no lock, so the model adds what a month of days does on
+  average - each unchanged object's lock extended once per LockSlackDays + 1 days (a
   HeadObject, a PutObjectRetention and its index record) - where the run counted fewer.
 - Storage: Coffer's vault is content-addressed S3 Standard: each bucket's bytes once, plus the changed objects'
-  old bytes for the retention period, plus each retained recovery point's manifest (about 300 bytes an entry).
+  old bytes for the retention period and LockSlackDays more (the most a churned blob stays locked), plus each
+  retained recovery point's manifest (about 300 bytes an entry).
   AWS Backup's S3 backups: the same bytes at its warm-storage price, each object billed at least 128 KB, plus the
   source-bucket requests a backup makes (a LIST per 1,000 objects, a GET per changed object). Snapshot storage
   (EBS, RDS, DynamoDB) is the same for both and left out.
@@ -220,8 +223,9 @@ def native_month(results: dict[str, Any], estate: Estate, prices: dict[str, Any]
 
 
 #: the S3 backup's functions whose invocations (one state transition each) grow with the objects; the others run once
-#: a job
+#: a job. S3's events (RecordObjectChange, invoked by EventBridge: no transition) grow with the objects too.
 _PER_OBJECT_FUNCTIONS = ("CopyBatchFunction", "ListBatchesFunction")
+_PER_OBJECT_EVENTS = ("RecordObjectChangeFunction",)
 
 
 def scaled_run(run: dict[str, Any], factor: float) -> dict[str, Any]:
@@ -229,10 +233,32 @@ def scaled_run(run: dict[str, Any], factor: float) -> dict[str, Any]:
     of the batch and listing steps, grow with the objects; a job's own steps (start, complete) do not."""
     by_function = run.get("invocations_by_function", {})
     growing = sum(by_function.get(name, 0) for name in _PER_OBJECT_FUNCTIONS)
+    events = sum(by_function.get(name, 0) for name in _PER_OBJECT_EVENTS)
     return {"calls_by_operation": {op: n * factor for op, n in run.get("calls_by_operation", {}).items()},
             "api_calls_by_handlers": run.get("api_calls_by_handlers", 0) * factor,
-            "lambda_invocations": run.get("lambda_invocations", 0) - growing + growing * factor,
+            "lambda_invocations": run.get("lambda_invocations", 0) + (growing + events) * (factor - 1),
             "state_transitions": run.get("state_transitions", 0) - growing + growing * factor}
+
+
+def average_day(scale: dict[str, Any]) -> dict[str, Any]:
+    """The average day of a `bench/scale.py --mode days` run (its days' calls, the lock extensions and tag refreshes
+    they made included), as a run record; plus what S3's events cost while the bucket sends them to EventBridge:
+    RecordObjectChange invoked once per tag event (its PutItem counted by the bench) and once per Object Created
+    event of a changed object (one GetItem: the bucket is not protected continuously, so the event is ignored)."""
+    daily, first = scale["daily"], scale["first"]
+    days = int(daily["days"])
+    calls = {op: n / days for op, n in daily["calls_by_operation"].items()}
+    events = {op: n / days for op, n in daily.get("tag_event_calls", {}).items() if not op.startswith("s3.")}
+    changed = daily["new_objects"] / days
+    calls["dynamodb.GetItem"] = calls.get("dynamodb.GetItem", 0) + changed
+    for op, n in events.items():
+        calls[op] = calls.get(op, 0) + n
+    invocations = int(first.get("lambda_invocations", 0)) + scale.get("tag_changes_a_day", 0) + changed
+    transitions = sum(d["state_transitions"] for d in daily["per_day"]) / days
+    return {"calls_by_operation": calls, "api_calls_by_handlers": sum(calls.values()),
+            "lambda_invocations": invocations, "state_transitions": transitions,
+            "invocations_by_function": {**first.get("invocations_by_function", {}),
+                                        "RecordObjectChangeFunction": scale.get("tag_changes_a_day", 0) + changed}}
 
 
 def s3_month(scale: dict[str, Any], estate: Estate, prices: dict[str, Any], assume: Assumptions,
@@ -241,16 +267,21 @@ def s3_month(scale: dict[str, Any], estate: Estate, prices: dict[str, Any], assu
     part of the estate with `objects_per_bucket` objects a bucket."""
     measured = int(scale["objects"])
     factor = objects_per_bucket / measured
-    changed = scale["one_percent_changed"]
-    extensions = amortised_extensions(changed, measured, estate.change_rate, slack_days)
-    daily = price_job(scaled_run(changed, factor), prices, assume).add(
-        price_job(scaled_run(extensions, factor), prices, assume))
+    if "daily" in scale:  # measured over weeks of days: extensions and tag refreshes are in the counts
+        daily = price_job(scaled_run(average_day(scale), factor), prices, assume)
+    else:
+        changed = scale["one_percent_changed"]
+        extensions = amortised_extensions(changed, measured, estate.change_rate, slack_days)
+        daily = price_job(scaled_run(changed, factor), prices, assume).add(
+            price_job(scaled_run(extensions, factor), prices, assume))
     first = price_job(scaled_run(scale["first"], factor), prices, assume)
     coffer = Bill().add(daily, estate.buckets * estate.backups_per_month)
     coffer_first = Bill().add(first, estate.buckets)
     objects = objects_per_bucket * estate.buckets
     kept = 1 + estate.change_rate * estate.retention_days
-    coffer.storage = (objects * estate.object_kib * KIB * kept
+    # Coffer's churned blobs stay locked (and stored) up to LockSlackDays past their last recovery point
+    coffer_kept = kept + estate.change_rate * slack_days
+    coffer.storage = (objects * estate.object_kib * KIB * coffer_kept
                       + objects * estate.manifest_entry_bytes * estate.retention_days) / GB \
         * prices["s3"]["standard_gb_month"]
     billable_kib = max(estate.object_kib, prices["backup"]["s3_minimum_billable_object_kib"])
@@ -263,11 +294,34 @@ def s3_month(scale: dict[str, Any], estate: Estate, prices: dict[str, Any], assu
     return coffer, coffer_first, aws, aws_first
 
 
+def slack_arithmetic(estate: Estate, prices: dict[str, Any], assume: Assumptions,
+                     candidates: tuple[int, ...] = (0, 7, 14, 30, 45, 60, 80, 100, 150)) -> dict[str, Any]:
+    """LockSlackDays priced: a blob is extended once per S days (a HeadObject, a PutObjectRetention, its index record
+    and the Lambda time of two calls), and each churned blob (its object changed or deleted) stays stored S days
+    longer than its recovery points need. Dollars per object per day: renewal / S + change_rate * S * size * price."""
+    renewal = (prices["s3"]["get_class_per_1000"] / 1000 + prices["s3"]["put_class_per_1000"] / 1000
+               + prices["dynamodb"]["write_request_unit_per_million"] / 1e6
+               + 2 * assume.lambda_ms_per_call / 1000 * assume.lambda_memory_gb * prices["lambda"]["gb_second_arm64"])
+    held_per_day = estate.object_kib * KIB / GB * prices["s3"]["standard_gb_month"] / 30.4
+    per_object_day = {s: renewal / max(s, 1) + estate.change_rate * s * held_per_day for s in candidates}
+    best = math.sqrt(renewal / (estate.change_rate * held_per_day))
+    objects = estate.buckets * estate.objects_per_bucket
+    return {"renewal_dollars": renewal, "churned_blob_dollars_per_day": held_per_day,
+            "dollars_per_object_day": {str(s): round(v, 12) for s, v in per_object_day.items()},
+            "dollars_per_month_estate": {str(s): round(v * objects * 30, 2) for s, v in per_object_day.items()},
+            "calls_per_object_day": {str(s): round(2 / max(s, 1), 4) for s in candidates},
+            "cheapest_slack_days": round(best)}
+
+
 def model(results: dict[str, Any], prices: dict[str, Any], estate: Estate, assume: Assumptions,
           poll_seconds: int, poll_states: int, sizes: list[int], slack_days: int = 0) -> dict[str, Any]:
     scale = results["scale"]
-    changed = scale["one_percent_changed"]
-    measured_rate = int(changed.get("objects_copied", 0)) / max(1, int(scale["objects"]))
+    if "daily" in scale:
+        changed = average_day(scale)
+        measured_rate = scale["daily"]["new_objects"] / scale["daily"]["days"] / max(1, int(scale["objects"]))
+    else:
+        changed = scale["one_percent_changed"]
+        measured_rate = int(changed.get("objects_copied", 0)) / max(1, int(scale["objects"]))
     if abs(measured_rate - estate.change_rate) > estate.change_rate * 0.05:
         raise SystemExit(f"the scale run changed {measured_rate:.2%} of its objects, the estate "
                          f"{estate.change_rate:.2%}: re-run bench/scale.py")
@@ -276,9 +330,12 @@ def model(results: dict[str, Any], prices: dict[str, Any], estate: Estate, assum
     for size in sizes:
         coffer_s3, coffer_first, aws_s3, aws_first = s3_month(scale, estate, prices, assume, size, slack_days)
         coffer = Bill().add(coffer_s3).add(native)
-        extra = amortised_extensions(changed, int(scale["objects"]), estate.change_rate, slack_days)
-        calls = (changed["api_calls"] + extra["api_calls_by_handlers"]
-                 + extra["calls_by_operation"]["dynamodb.BatchWriteItem"]) / int(scale["objects"])
+        if "daily" in scale:
+            calls = changed["api_calls_by_handlers"] / int(scale["objects"])
+        else:
+            extra = amortised_extensions(changed, int(scale["objects"]), estate.change_rate, slack_days)
+            calls = (changed["api_calls"] + extra["api_calls_by_handlers"]
+                     + extra["calls_by_operation"]["dynamodb.BatchWriteItem"]) / int(scale["objects"])
         by_size[str(size)] = {
             "coffer_month": coffer.rounded(), "coffer_s3_month": coffer_s3.rounded(), "coffer_native_month":
             native.rounded(), "coffer_first_backup_once": coffer_first.rounded(), "aws_backup_month": aws_s3.rounded(),
@@ -290,7 +347,8 @@ def model(results: dict[str, Any], prices: dict[str, Any], estate: Estate, assum
             "counts_from": {"scale": scale.get("date"), "per_type": results.get("date")},
             "estate": asdict(estate), "assumptions": asdict(assume), "poll_seconds": poll_seconds,
             "lock_slack_days": slack_days, "scale_objects": int(scale["objects"]),
-            "poll_loop_states": poll_states, "native": native_detail, "by_objects_per_bucket": by_size}
+            "poll_loop_states": poll_states, "native": native_detail, "by_objects_per_bucket": by_size,
+            "lock_slack": slack_arithmetic(estate, prices, assume)}
 
 
 def _table(out: dict[str, Any]) -> str:

@@ -5,6 +5,16 @@ and a plan run over a fleet of resources. Each mode runs in its own process (its
     .venv/bin/python bench/scale.py --mode s3 --objects 100000
     .venv/bin/python bench/scale.py --mode plan --resources 10000
     .venv/bin/python bench/scale.py --mode s3 --objects 100000 --listing inventory   # read an S3 Inventory
+    .venv/bin/python bench/scale.py --mode days --objects 2000 --days 35   # a backup a day, 1 % changed a day
+
+``--mode days`` (issue 16): a first backup, then one a day for ``--days`` days on a simulated clock, each day
+``--changed-percent`` of the objects given new content and ``--tag-changes`` objects re-tagged through S3's API
+(their ``Object Tags Added`` events reach RecordObjectChange, which marks the keys), the bucket's EventBridge
+notifications on, the template's LockSlackDays and TagRefreshDays (or ``--parameters``). It prints and writes
+(key ``scale``; the previous ``scale`` is kept as ``scale_before_objects``): calls per new object by operation
+(the first backup), and over the days the calls made for new objects (HeadObject of the source, CopyObject into
+the work bucket's staging prefix and into the vault, GetObjectTagging of a new object) apart from everything else
+(listing, index, tag reads, lock extensions, the job's own calls), divided by the unchanged object-days.
 
 Per run it prints, and merges into bench/results.json (keys ``scale``, ``scale_inventory`` (``--listing inventory``)
 and ``scale_plan``; every other key is kept):
@@ -233,6 +243,162 @@ def _write_inventory(coffer: Any, bucket: str, objects: int, token: str) -> None
                     rows_per_file=max(1000, objects // 10))
 
 
+# ---- S3: a backup a day for weeks ---------------------------------------------------------------------------
+class DayTally(Tally):
+    """A Tally that also sets apart the calls made for new objects (what `_for_new_object` names)."""
+
+    def __init__(self, coffer: Any, data_buckets: set[str], source: str) -> None:
+        super().__init__(coffer, data_buckets)
+        self._source = source
+        self.for_new: Counter[str] = Counter()
+
+    def __call__(self, call: Any) -> None:
+        super().__call__(call)
+        from coffer_twin.calls import DRIVER, ENGINE
+
+        if self.on and call.caller not in (DRIVER, ENGINE) and self._for_new_object(call):
+            with self._lock:
+                self.for_new[f"{call.service}.{call.operation}"] += 1
+
+    def _for_new_object(self, call: Any) -> bool:
+        if call.service != "s3":
+            return False
+        bucket, key = call.bucket_and_key
+        settings = self._coffer.settings
+        if call.operation == "HeadObject":
+            return bool(bucket == self._source)
+        if call.operation == "CopyObject":
+            staging = bucket == settings.work_bucket and (key or "").startswith("staging/")
+            # into the vault from the source or from staging; not a re-seal (the vault copied onto itself)
+            blob = bucket == settings.vault_bucket and "/blobs/" in (key or "") \
+                and settings.vault_bucket not in call.headers.get("x-amz-copy-source", "")
+            return bool(staging or blob)
+        return False
+
+    def reset(self) -> None:
+        super().reset()
+        with self._lock:
+            self.for_new.clear()
+
+
+def s3_days(objects: int, days: int, changed_percent: float, tag_changes: int, parameters: dict[str, str],
+            out: Path) -> dict[str, Any]:
+    from moto.s3.models import s3_backends
+
+    from coffer.domain.clock import FixedClock
+    from coffer_cli.local.session import local_twin
+    from coffer_twin.calls import observing
+
+    transitions = TransitionCounter()
+    transitions.install()
+    start = datetime.datetime(2026, 9, 1, 1, 0, tzinfo=datetime.UTC)
+    clock = FixedClock(start)
+    results: dict[str, Any] = {"objects": objects, "listing": "list", "days": days,
+                               "changed_percent": changed_percent, "tag_changes_a_day": tag_changes,
+                               "parameters": parameters, **machine()}
+    with local_twin(ROOT, clock=clock, parameters=parameters) as coffer:
+        from coffer_cli.local.session import TWIN_PARAMETERS
+
+        template = _template_defaults()
+        results["lock_slack_days"] = int(parameters.get("LockSlackDays", TWIN_PARAMETERS.get(
+            "LockSlackDays", template["LockSlackDays"])))
+        results["tag_refresh_days"] = int(parameters.get("TagRefreshDays", TWIN_PARAMETERS.get(
+            "TagRefreshDays", template["TagRefreshDays"])))
+        bucket = "bench-scale"
+        s3 = coffer.client("s3")
+        s3.create_bucket(Bucket=bucket)
+        s3.put_bucket_notification_configuration(Bucket=bucket,
+                                                 NotificationConfiguration={"EventBridgeConfiguration": {}})
+        backend = s3_backends[coffer.twin.account_id]["global"]
+        for k in range(objects):  # straight into moto's store (no events): setup, not what is measured
+            backend.put_object(bucket, _key(k), f"object {k} v1".encode())
+        arn = f"arn:aws:s3:::{bucket}"
+        tally = DayTally(coffer, {bucket}, bucket)
+        rng = random.Random(16)
+        changed = max(1, int(objects * changed_percent / 100))
+        totals: Counter[str] = Counter()
+        for_new: Counter[str] = Counter()
+        tag_event_calls: Counter[str] = Counter()
+        per_day: list[dict[str, Any]] = []
+        unchanged_object_days = new_objects = 0
+        with observing(tally):
+            for day in range(days + 1):
+                clock.set(start + datetime.timedelta(days=day))
+                if day:
+                    for k in rng.sample(range(objects), changed):
+                        backend.put_object(bucket, _key(k), f"object {k} v{day + 1}".encode())
+                # moto's store sends Object Created events too: RecordObjectChange's handling of them (one GetItem
+                # each: the bucket is not protected continuously) is kept out of the backups' counts
+                coffer.twin.wait_for_async()
+                if day:
+                    tally.reset()
+                    tally.on = True
+                    for k in rng.sample(range(objects), tag_changes):  # through S3: its tag event is sent
+                        s3.put_object_tagging(Bucket=bucket, Key=_key(k), Tagging={"TagSet": [
+                            {"Key": "day", "Value": str(day)}]})
+                    coffer.twin.wait_for_async()
+                    tally.on = False
+                    tag_event_calls.update(tally.by_operation)
+                detail = {"ResourceArn": arn, "IdempotencyToken": f"days-{day}",
+                          "Lifecycle": {"DeleteAfterDays": 35}}
+                measured = _measured_run(coffer, tally, transitions, f"s3 day {day}",
+                                         lambda detail=detail: coffer.twin.put_event("coffer", "StartBackupJob",
+                                                                                     detail)[0])
+                output = measured.pop("output") or {}
+                job = coffer.deps.catalog.get_job(output["job_id"])
+                if day == 0:
+                    measured["job_state"] = job.state.value
+                    measured["objects_copied"] = job.progress.objects_copied
+                    measured["calls_for_new_objects"] = dict(sorted(tally.for_new.items()))
+                    measured["calls_per_new_object"] = round(sum(tally.for_new.values()) / objects, 3)
+                    measured["peak_rss_mb"] = _peak_rss_mb()
+                    results["first"] = measured
+                    _log(f"s3 day 0: {_row(measured)}; per new object {measured['calls_per_new_object']}")
+                    continue
+                assert job.state.value == "COMPLETED", (day, job.state, job.status_message)
+                totals.update(measured["calls_by_operation"])
+                for_new.update(tally.for_new)
+                new_objects += changed
+                unchanged_object_days += objects - changed
+                per_day.append({"day": day, "api_calls": measured["api_calls"],
+                                "for_new_objects": sum(tally.for_new.values()),
+                                "s3.GetObjectTagging": measured["calls_by_operation"].get("s3.GetObjectTagging", 0),
+                                "s3.PutObjectRetention": measured["calls_by_operation"].get(
+                                    "s3.PutObjectRetention", 0),
+                                "state_transitions": measured["state_transitions"],
+                                "wall_seconds": measured["wall_seconds"]})
+                _log(f"s3 day {day}: {measured['api_calls']} calls, {sum(tally.for_new.values())} for "
+                     f"{changed} new objects, {measured['wall_seconds']} s")
+        everything_else = Counter(totals)
+        everything_else.subtract(for_new)
+        results["daily"] = {
+            "days": days, "new_objects": new_objects, "unchanged_object_days": unchanged_object_days,
+            "api_calls": sum(totals.values()), "calls_by_operation": dict(sorted(totals.items())),
+            "calls_for_new_objects": dict(sorted(for_new.items())),
+            "calls_per_new_object": round(sum(for_new.values()) / max(1, new_objects), 3),
+            "calls_for_unchanged_objects_and_jobs": dict(sorted((k, v) for k, v in everything_else.items() if v)),
+            "calls_per_unchanged_object_day": round(sum(everything_else.values()) / unchanged_object_days, 4),
+            "tag_event_calls": dict(sorted(tag_event_calls.items())),
+            "per_day": per_day,
+        }
+        results["peak_rss_mb"] = _peak_rss_mb()
+        daily = results["daily"]
+        _log(f"s3 {days} days: {daily['calls_per_new_object']} calls per new object, "
+             f"{daily['calls_per_unchanged_object_day']} calls per unchanged object-day (listing and jobs included)")
+        current = json.loads(out.read_text()) if out.exists() else {}
+        keep = {} if "scale_before_objects" in current or "scale" not in current else {
+            "scale_before_objects": current["scale"]}
+        merge_results(out, {"scale": results, **keep})
+    return results
+
+
+def _template_defaults() -> dict[str, str]:
+    from coffer_twin.cfn_yaml import load_template
+
+    template = load_template(ROOT / "template.yaml")
+    return {name: str(spec.get("Default")) for name, spec in template["Parameters"].items()}
+
+
 # ---- a plan run over a fleet ----------------------------------------------------------------------------------
 def plan_scale(resources: int, out: Path) -> dict[str, Any]:
     from coffer.adapters.catalog.plans import PlanCatalog
@@ -322,7 +488,10 @@ def merge_results(out: Path, keys: dict[str, Any]) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--mode", choices=["s3", "plan", "all"], default="all")
+    parser.add_argument("--mode", choices=["s3", "plan", "days", "all"], default="all")
+    parser.add_argument("--days", type=int, default=35, help="--mode days: daily backups after the first")
+    parser.add_argument("--tag-changes", type=int, default=5, help="--mode days: objects re-tagged a day")
+    parser.add_argument("--parameters", default="", help="--mode days: template parameters, Name=Value,...")
     parser.add_argument("--objects", type=int, default=100_000, help="objects in the S3 runs")
     parser.add_argument("--changed-percent", type=float, default=1.0)
     parser.add_argument("--listing", choices=["list", "inventory"], default="list",
@@ -338,6 +507,10 @@ def main() -> int:
         return 0
     if args.mode == "plan":
         plan_scale(args.resources, args.out)
+        return 0
+    if args.mode == "days":
+        parameters = dict(p.split("=", 1) for p in args.parameters.split(",") if p)
+        s3_days(args.objects, args.days, args.changed_percent, args.tag_changes, parameters, args.out)
         return 0
     failed = 0
     for mode in ("s3", "plan"):  # one process each: each mode's peak memory is its own

@@ -30,6 +30,11 @@ class Settings:
     #: days past a recovery point's date its shared blobs are locked (Seal.ahead): each unchanged object's lock is
     #: then extended about once per this many days instead of at every backup
     lock_slack_days: int = 0
+    #: S3 tags of unchanged objects are read when S3's tag events mark them, and each key once every this many days
+    #: (1/N of the keys a day, domain/tag_freshness.py): the bound on tags left stale by a lost event
+    tag_refresh_days: int = 30
+    #: objects one CopyBatch invocation copies at once (threads sharing the thread-safe boto3 clients)
+    copy_concurrency: int = 8
     vault_lock_mode: str = "GOVERNANCE"
     #: copies: the role member/template.yaml makes in a destination account, the name of the Coffer
     #: stack in the destination region, and AWS's per-region limits on snapshot copies in progress
@@ -98,6 +103,8 @@ class Settings:
                 pages_per_listing=int(env.get("PAGES_PER_LISTING", "5")),
                 default_retention_days=int(env.get("DEFAULT_RETENTION_DAYS", "35")),
                 lock_slack_days=int(env.get("LOCK_SLACK_DAYS", "0")),
+                **_bounded(env, ("TAG_REFRESH_DAYS", "tag_refresh_days", 30, 1, 365),
+                           ("COPY_CONCURRENCY", "copy_concurrency", 8, 1, 64)),
                 vault_lock_mode=env.get("VAULT_LOCK_MODE", "GOVERNANCE"),
                 copy_role_name=env.get("COPY_ROLE_NAME", "coffer-copy"),
                 copy_destination_stack=env.get("COPY_DESTINATION_STACK", "coffer"),
@@ -130,9 +137,14 @@ _MULTIPART = (
 def _multipart_settings(env: Mapping[str, str]) -> dict[str, int]:
     """The multipart settings, each refused naming its variable when it is not a whole number within S3's limits
     (CopyObject copies at most 5 GiB; a part is 5 MiB to 5 GiB)."""
+    return _bounded(env, *_MULTIPART)
+
+
+def _bounded(env: Mapping[str, str], *rules: tuple[str, str, int, int, int]) -> dict[str, int]:
+    """Whole-number settings, each refused naming its variable and its bounds when it breaks them."""
     values: dict[str, int] = {}
     problems: list[str] = []
-    for variable, field, default, lowest, highest in _MULTIPART:
+    for variable, field, default, lowest, highest in rules:
         raw = env.get(variable, str(default))
         try:
             value = int(raw)

@@ -99,6 +99,33 @@ def running_function() -> str | None:
 
 
 @contextmanager
+def handler_threads() -> Iterator[None]:
+    """Threads a handler starts through a ThreadPoolExecutor (CopyBatch copies a few objects at once) serve the
+    same function: their calls are recorded, faulted and attributed to it as the handler's own are."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    original = ThreadPoolExecutor.submit
+
+    def submit(pool: Any, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        stack = list(getattr(_RUNNING, "stack", []))
+        if not stack:
+            return original(pool, fn, *args, **kwargs)
+
+        def serve(*inner: Any, **named: Any) -> Any:
+            saved = list(getattr(_RUNNING, "stack", []))
+            _RUNNING.stack = list(stack)
+            try:
+                return fn(*inner, **named)
+            finally:
+                _RUNNING.stack = saved
+
+        return original(pool, serve, *args, **kwargs)
+
+    with mock.patch.object(ThreadPoolExecutor, "submit", submit):
+        yield
+
+
+@contextmanager
 def _running(logical_id: str) -> Iterator[None]:
     stack: list[str] = _RUNNING.__dict__.setdefault("stack", [])
     stack.append(logical_id)

@@ -11,7 +11,9 @@ does send events to the account's rules, but:
 - a DeleteObject in a versioned bucket (a delete marker) sends **no** event at all, and deleting a version by id
   sends one only when it was the key's last version (naming the current version, not the deleted one);
 - each PutObject also sends an ``Object Tags Added`` event (S3 sends it only for PutObjectTagging);
-- delivery reaches only the targets moto supports (not Lambda: the twin's :mod:`.event_delivery` adds it).
+- delivery reaches only the targets moto supports (not Lambda: the twin's :mod:`.event_delivery` adds it);
+- GetBucketNotificationConfiguration leaves ``EventBridgeConfiguration`` out of its answer (the twin puts it in:
+  S3 backups ask whether a bucket's tag events reach EventBridge).
 
 While installed, the twin sends S3's events itself, in the shape of S3's documentation
 (https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html): a UUID ``id`` per event, ``time``
@@ -101,7 +103,24 @@ class S3EventBridge:
                     seam._flush(held)
             return handle
 
+        original_notification = S3Response.get_bucket_notification
+
+        def get_bucket_notification(response: Any) -> Any:
+            answer = original_notification(response)
+            bucket = response.backend.get_bucket(response.bucket_name)
+            configuration = getattr(bucket, "notification_configuration", None)
+            if configuration is None or configuration.event_bridge is None or not isinstance(answer, tuple):
+                return answer
+            status, headers, raw = answer
+            body = raw.decode() if isinstance(raw, bytes) else str(raw)
+            closing = "</NotificationConfiguration>"
+            body = (body.replace(closing, f"<EventBridgeConfiguration/>{closing}") if closing in body
+                    else body.replace("/>", f"><EventBridgeConfiguration/>{closing}", 1)
+                    if body.rstrip().endswith("/>") else body)
+            return status, headers, body
+
         with mock.patch.object(notifications, "_send_event_bridge_message", send_event_bridge_message), \
+                mock.patch.object(S3Response, "get_bucket_notification", get_bucket_notification), \
                 mock.patch.object(S3Backend, "delete_object", delete_object), \
                 mock.patch.object(S3Response, "key_response", scoped(original_key)), \
                 mock.patch.object(S3Response, "bucket_response", scoped(original_bucket)):

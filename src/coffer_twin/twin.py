@@ -37,7 +37,7 @@ from .environment import fake_aws_environment
 from .event_delivery import StepFunctionsDelivery
 from .fixups import FixupReport, TemplateResolver, apply_fixups
 from .iam import IamEnforcement
-from .lambda_router import InvocationStats, LambdaRouter
+from .lambda_router import InvocationStats, LambdaRouter, handler_threads
 from .native_durations import NativeDurations
 from .nested_executions import nested_executions
 from .packaging import FunctionSource, PackagedTemplate, package_template, placeholder_zip
@@ -229,6 +229,7 @@ class Twin:
         packaged = self._package(source_template, base_dir)
         self._exit.enter_context(_on_sys_path(packaged.layer_dirs))
         self._exit.enter_context(self._router.installed())
+        self._exit.enter_context(handler_threads())  # a handler's own threads serve its function
         self._exit.enter_context(self._delivery.installed())
         self._exit.enter_context(self._s3_events.installed())  # S3 -> EventBridge as S3 sends it
         self._exit.enter_context(self.native.installed())  # snapshots that take simulated minutes, and their events

@@ -168,7 +168,7 @@ class MemoryVault:
 
     def copy_in(self, source_bucket: str, source_key: str, key: str, retain_until: datetime,
                 source_version: str | None = None, seal: Seal | None = None,
-                tags: dict[str, str] | None = None) -> Written:
+                tags: dict[str, str] | None = None, if_match: str | None = None) -> Written:
         source = self._s3.get(source_bucket, source_key)
         if source_version:
             pinned = self._s3.version(source_bucket, source_key, source_version)

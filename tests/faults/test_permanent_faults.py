@@ -99,11 +99,7 @@ def test_a_failure_for_good_ends_the_job_with_its_cause_and_leaves_nothing_behin
                 problems.append(f"{what}: FAILED without the cause: {reason!r}")
         else:
             problems.append(f"{what}: job ended {job.state}")
-        allowed = job.job_id if (caller, operation) == ("CopyBatchFunction", "DeleteObject") else None
-        problems += [f"{what}: {left}" for left in world.left_behind(allow_staging_of=allowed)]
-        if allowed:  # the deletes were refused: only the work bucket's expiry rule removes these (done here)
-            for key in world.keys(world.coffer.settings.work_bucket, f"jobs/{allowed}/staging/"):
-                world.s3.delete_object(Bucket=world.coffer.settings.work_bucket, Key=key)
+        problems += [f"{what}: {left}" for left in world.left_behind()]
         copied = world.blobs() - blobs_before
         if workflow == "s3-backup" and copied and job.state is not JobState.COMPLETED:
             again = world.s3_backup(run.details["bucket"])

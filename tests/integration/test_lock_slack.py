@@ -1,5 +1,6 @@
-"""Locking ahead (LockSlackDays, domain/vaults.py Seal.ahead): daily backups of unchanged objects extend no lock and
-write no index record on most days, and an object's blob is never locked less than its recovery points need.
+"""Locking ahead (LockSlackDays, domain/vaults.py Seal.ahead): daily backups of unchanged objects extend each blob once
+per LockSlackDays days, on the blob's own day (rolling: a few a day, never all on one day), write no index record on
+the other days, and an object's blob is never locked less than its recovery points need.
 
 Counted on the twin at botocore's send (coffer_twin.calls.CallRecorder), as bench/ counts them.
 """
@@ -16,6 +17,7 @@ from twins import Twins
 from coffer.domain.clock import FixedClock
 from coffer.domain.manifest import Manifest, ManifestPart, VaultLayout, sha256_hex
 from coffer.domain.recovery_points import RecoveryPoint
+from coffer.domain.tag_freshness import is_refresh_day
 from coffer_cli.local.session import LocalCoffer
 from coffer_twin.calls import CallRecorder
 
@@ -64,23 +66,26 @@ def test_unchanged_objects_are_extended_once_per_slack_and_never_locked_short(
     for until in blob_locks(coffer, first).values():
         assert until >= first.delete_at + timedelta(days=SLACK) - timedelta(seconds=1)
 
-    extended_on: dict[int, int] = {}
+    blobs = sorted(blob_locks(coffer, first))
+    extended_on: dict[int, list[str]] = {}
     index_writes: dict[int, int] = {}
-    for day in range(1, SLACK + 3):
+    for day in range(1, 2 * SLACK + 1):
         clock.set(START + timedelta(days=day))
         rp, calls = backup(coffer, "slack-source", f"slack-day-{day}")
-        extended_on[day] = calls.count(service="s3", operation="PutObjectRetention")
+        extended_on[day] = sorted(str(c.bucket_and_key[1]) for c in calls.select(
+            service="s3", operation="PutObjectRetention"))
         index_writes[day] = calls.count(service="dynamodb", operation="BatchWriteItem")
         assert rp.delete_at is not None
         # the lock is never shorter than the newest recovery point needs
         assert all(until >= rp.delete_at - timedelta(seconds=1) for until in blob_locks(coffer, rp).values())
 
-    # days 1..SLACK: the blobs were locked ahead - no extension, no index write
-    assert all(extended_on[d] == 0 for d in range(1, SLACK + 1)), extended_on
-    assert all(index_writes[d] == 0 for d in range(1, SLACK + 1)), index_writes
-    # the first day past the slack: every blob extended once (again SLACK days ahead), then quiet again
-    assert extended_on[SLACK + 1] == OBJECTS and index_writes[SLACK + 1] >= 1, extended_on
-    assert extended_on[SLACK + 2] == 0, extended_on
+    # each blob is extended on its own day in every SLACK days (a hash of its address) and on no other: blobs
+    # locked together on day 0 are extended a few a day, never all on one day
+    for day, extended in extended_on.items():
+        assert extended == [b for b in blobs if is_refresh_day(b, (START + timedelta(days=day)).date(), SLACK)], day
+        assert index_writes[day] == (1 if extended else 0), (day, index_writes)
+    assert sorted(b for d in range(1, SLACK + 1) for b in extended_on[d]) == blobs  # once per SLACK days each
+    assert max(len(e) for e in extended_on.values()) < OBJECTS
 
 
 def test_a_changed_object_is_copied_and_locked_ahead_and_the_index_writes_only_its_record(

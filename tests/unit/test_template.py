@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from coffer.domain.manifest import WorkLayout
 from coffer_twin.cfn_yaml import load_template
 from coffer_twin.packaging import package_template
 from coffer_twin.sam_transform import to_cloudformation
@@ -36,6 +37,8 @@ ENV_CONTRACT = {
     "BATCH_SIZE": {"Ref": "BatchSize"},
     "DEFAULT_RETENTION_DAYS": {"Ref": "DefaultRetentionDays"},
     "LOCK_SLACK_DAYS": {"Ref": "LockSlackDays"},
+    "TAG_REFRESH_DAYS": {"Ref": "TagRefreshDays"},
+    "COPY_CONCURRENCY": {"Ref": "CopyConcurrency"},
     "POWERTOOLS_SERVICE_NAME": "coffer",
     "POWERTOOLS_METRICS_NAMESPACE": "Coffer",
     "POWERTOOLS_LOG_LEVEL": {"Ref": "LogLevel"},
@@ -412,10 +415,14 @@ def test_sweep_schedule_starts_only_the_sweep_workflow_daily(resources: dict[str
 
 
 def test_work_bucket_is_scratch(resources: dict[str, Any]) -> None:
-    [rule] = resources["WorkBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    rule, staging = resources["WorkBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
     assert rule["Status"] == "Enabled"
     assert rule["ExpirationInDays"] == 7
     assert rule["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+    # CopyBatch's staging copies are removed by this rule, not one DeleteObject each (domain/manifest.py WorkLayout)
+    assert (staging["Status"], staging["Prefix"], staging["ExpirationInDays"]) == (
+        "Enabled", WorkLayout.STAGING_PREFIX, 1)
+    assert WorkLayout.staging("job", 0, 0).startswith(WorkLayout.STAGING_PREFIX)
 
 
 def test_catalog_table(resources: dict[str, Any]) -> None:
@@ -774,7 +781,9 @@ def test_only_enable_continuous_backup_changes_a_sources_protection_and_never_th
 def test_object_changes_reach_only_record_object_change_with_a_dead_letter_queue(
         resources: dict[str, Any], transformed: dict[str, Any]) -> None:
     rule = resources["ObjectChangeRule"]["Properties"]
-    assert rule["EventPattern"] == {"source": ["aws.s3"], "detail-type": ["Object Created", "Object Deleted"]}
+    # (tag events too: they mark the keys whose tags the next S3 backup reads, domain/tag_freshness.py)
+    assert rule["EventPattern"] == {"source": ["aws.s3"], "detail-type": [
+        "Object Created", "Object Deleted", "Object Tags Added", "Object Tags Deleted"]}
     [target] = rule["Targets"]
     assert target["Arn"] == {"Fn::GetAtt": ["RecordObjectChangeFunction", "Arn"]}
     permission = resources["ObjectChangeRulePermission"]["Properties"]

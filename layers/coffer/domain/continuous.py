@@ -298,3 +298,20 @@ class S3ObjectEvent(BaseModel):
     @property
     def resource_arn(self) -> str:
         return f"arn:aws:s3:::{self.detail.bucket.name}"
+
+
+#: S3's tag events on EventBridge: a key whose tags changed (PutObjectTagging, DeleteObjectTagging)
+TAG_EVENT_TYPES = ("Object Tags Added", "Object Tags Deleted")
+
+
+class S3TagEvent(BaseModel):
+    """An S3 Object Tags Added / Object Tags Deleted event as EventBridge delivers it (source aws.s3): S3 backups
+    read that key's tags at their next run (domain/tag_freshness.py)."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    id: str = Field(min_length=1)
+    detail_type: str = Field(alias="detail-type", pattern=r"^Object Tags (Added|Deleted)$")
+    source: str = Field(pattern=r"^aws\.s3$")
+    time: datetime
+    detail: S3EventDetail

@@ -69,6 +69,11 @@ class JobProgress(BaseModel):
     #: S3: where the backup's object list came from - "ListObjectsV2" or "S3 Inventory" - and why (or which one)
     listing_source: str | None = None
     listing_note: str | None = None
+    #: S3: whether the bucket's tag events reach EventBridge (domain/tag_freshness.py: tags read only where they
+    #: changed); None until the listing's first step looked. What the job wants its reader to know (e.g. why every
+    #: object's tags were read) is in `warnings`.
+    tag_events: bool | None = None
+    warnings: list[str] = Field(default_factory=list)
 
 
 class Job(BaseModel):

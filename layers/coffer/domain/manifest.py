@@ -165,9 +165,13 @@ class WorkLayout:
     def batch(cls, job_id: str, seq: int) -> str:
         return f"{cls.batches_prefix(job_id)}{seq:08d}.json"
 
-    @staticmethod
-    def staging(job_id: str, seq: int, index: int) -> str:
-        return f"jobs/{job_id}/staging/{seq:08d}-{index:05d}"
+    #: where staging copies go (S3 computes a SHA-256 on the way in): the work bucket's `expire-staging` lifecycle
+    #: rule (template.yaml) removes them a day later, so CopyBatch deletes none
+    STAGING_PREFIX = "staging/"
+
+    @classmethod
+    def staging(cls, job_id: str, seq: int, index: int) -> str:
+        return f"{cls.STAGING_PREFIX}{job_id}/{seq:08d}-{index:05d}"
 
     # Objects copied in more parts than one invocation copies (services/large_objects.py), by round:
     # round 0 copies the source into staging (S3 computes the composite checksum), round 1 staging into the vault.

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     import boto3
 
     from coffer.ports.alert_metrics import AlertMetrics
+    from coffer.ports.blob_records import BlobRecords
     from coffer.ports.catalog import Catalog
     from coffer.ports.continuous_records import ContinuousStore
     from coffer.ports.continuous_registry import ContinuousAdapters
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     from coffer.ports.source_buckets import SourceBuckets
     from coffer.ports.sweeps import SweepStore
     from coffer.ports.table_exports import TableExports
+    from coffer.ports.tag_marks import TagMarks
     from coffer.ports.turns import Turns
     from coffer.ports.vault import VaultStore
     from coffer.ports.vault_notifications import VaultNotificationStore
@@ -75,6 +77,7 @@ if TYPE_CHECKING:
     from coffer.services.retention import RecoveryPointRetention
     from coffer.services.retention_guard import RetentionGuard
     from coffer.services.sweeper import Sweeper
+    from coffer.services.tag_changes import TagChanges
     from coffer.services.vault_admin import VaultAdmin
     from coffer.services.vault_verify import VaultVerifier
     from coffer.services.vaults import Vaults
@@ -184,6 +187,28 @@ class Root:
         from coffer.adapters.catalog.listing_marks import ListingMarks
 
         return ListingMarks(self.clients.lazy("dynamodb"), self.settings.catalog_table)
+
+    @cached_property
+    def tag_marks(self) -> TagMarks:
+        from datetime import timedelta
+
+        from coffer.adapters.catalog.tag_marks import DynamoTagMarks
+
+        # a mark older than the refresh period is useless (the rolling refresh read the key since): a day's margin
+        return DynamoTagMarks(self.clients.lazy("dynamodb"), self.settings.catalog_table,
+                              timedelta(days=self.settings.tag_refresh_days + 1))
+
+    @cached_property
+    def blob_records(self) -> BlobRecords:
+        from coffer.adapters.catalog.blob_records import DynamoBlobRecords
+
+        return DynamoBlobRecords(self.clients.lazy("dynamodb"), self.settings.catalog_table)
+
+    @cached_property
+    def tag_changes(self) -> TagChanges:
+        from coffer.services.tag_changes import TagChanges
+
+        return TagChanges(self.tag_marks, self.clock)
 
     # ---- the vault and the work bucket ----------------------------------------------------------------------
     @cached_property
@@ -330,7 +355,7 @@ class Root:
         from coffer.services.object_batches import ObjectBatches
 
         return ObjectBatches(self.catalog, self.vault, self.work, self.s3, self.inventory_batches, self.large_objects,
-                             self.vaults, self.settings, self.clock)
+                             self.vaults, self.settings, self.clock, self.tag_marks, self.blob_records)
 
     @cached_property
     def object_restores(self) -> ObjectRestores:

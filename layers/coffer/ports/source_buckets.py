@@ -16,7 +16,8 @@ class SourceBuckets(Protocol):
         ...
 
     def describe_object(self, bucket: str, key: str) -> dict[str, Any] | None:
-        """Headers, user metadata, tags, version and (if S3 has one) the SHA-256; None when it vanished."""
+        """Headers, user metadata, tags, version and (if S3 has one) the SHA-256; None when it vanished. Tags are
+        read only when HeadObject counts some."""
         ...
 
     def describe_version(self, bucket: str, key: str, version_id: str | None) -> dict[str, Any] | None:
@@ -28,8 +29,13 @@ class SourceBuckets(Protocol):
         ...
 
     def copy_with_checksum(self, bucket: str, key: str, version_id: str | None, size: int,
-                           dest_bucket: str, dest_key: str) -> str:
-        """Server-side copy that makes S3 compute the SHA-256 (hex): how an object's content address is learnt."""
+                           dest_bucket: str, dest_key: str, etag: str | None = None) -> str:
+        """Server-side copy that makes S3 compute the SHA-256 (hex): how an object's content address is learnt.
+        Pinned by `version_id`, else by `etag` (CopySourceIfMatch)."""
+        ...
+
+    def tag_events_on(self, bucket: str) -> bool:
+        """Whether the bucket's events (its tag changes) reach EventBridge."""
         ...
 
     def bucket_versioning(self, bucket: str) -> str | None:

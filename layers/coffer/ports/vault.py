@@ -129,9 +129,10 @@ class VaultStore(Protocol):
 
     def copy_in(self, source_bucket: str, source_key: str, key: str, retain_until: datetime,
                 source_version: str | None = None, seal: Seal | None = None,
-                tags: dict[str, str] | None = None) -> Written:
+                tags: dict[str, str] | None = None, if_match: str | None = None) -> Written:
         """Server-side copy into the vault under Object Lock; the SHA-256 S3 computed (hex) and the new version's id.
-        `source_version` pins the version read (a vault blob read by a copy is always pinned where known)."""
+        `source_version` pins the version read (a vault blob read by a copy is always pinned where known); without
+        one, `if_match` (the source's ETag) makes S3 refuse a source replaced since it was described."""
         ...
 
     def tags_of(self, key: str) -> dict[str, str]: ...

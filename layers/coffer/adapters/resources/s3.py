@@ -185,15 +185,26 @@ class S3Adapter(NoCopies, NoColdStorage):
         ]
         return items, page.get("NextContinuationToken") if page.get("IsTruncated") else None
 
+    def tag_events_on(self, bucket: str) -> bool:
+        """Whether the bucket sends its events (tag changes among them) to EventBridge: one
+        GetBucketNotificationConfiguration. A refusal is not taken for "off": it fails the job with its cause (the
+        template grants the call; a bucket policy that denies it is a misconfiguration to see, not to guess past)."""
+        answer = self._s3.get_bucket_notification_configuration(Bucket=bucket)
+        return "EventBridgeConfiguration" in answer
+
     @refuses_objects
     def describe_object(self, bucket: str, key: str) -> dict[str, Any] | None:
         """Headers, user metadata, tags, version and (if S3 has one) the full-object SHA-256.
 
-        None when the object vanished since it was listed (deleted objects are not in the recovery point).
+        One HeadObject (ChecksumMode: S3's checksum in the same answer); GetObjectTagging only when HeadObject's
+        TagCount (x-amz-tagging-count) says the object has tags. None when the object vanished since it was listed
+        (deleted objects are not in the recovery point).
         """
         try:
             head: Mapping[str, Any] = self._s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
-            tags = self._s3.get_object_tagging(Bucket=bucket, Key=key).get("TagSet", [])
+            counted = head.get("TagCount") or head.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get(
+                "x-amz-tagging-count")
+            tags = self._s3.get_object_tagging(Bucket=bucket, Key=key).get("TagSet", []) if counted else []
         except ClientError as error:
             if is_not_found(error):
                 return None
@@ -242,15 +253,21 @@ class S3Adapter(NoCopies, NoColdStorage):
 
     @refuses_objects
     def copy_with_checksum(self, bucket: str, key: str, version_id: str | None, size: int,
-                           dest_bucket: str, dest_key: str) -> str:
-        """Server-side copy that makes S3 compute the SHA-256 (hex). Used to learn an object's content address."""
+                           dest_bucket: str, dest_key: str, etag: str | None = None) -> str:
+        """Server-side copy that makes S3 compute the SHA-256 (hex). Used to learn an object's content address.
+
+        The content copied is the one described: its VersionId pins it, else (an unversioned bucket) `etag`
+        (CopySourceIfMatch: S3 refuses the copy if the object was replaced in between)."""
         if size > MAX_SINGLE_COPY:
             raise UnsupportedOperation(f"s3://{bucket}/{key}: objects over 5 GiB are not copied with one CopyObject")
         source: CopySourceTypeDef = {"Bucket": bucket, "Key": key}
+        pinned: dict[str, Any] = {}
         if version_id:
             source["VersionId"] = version_id
+        elif etag:
+            pinned["CopySourceIfMatch"] = f'"{etag}"'
         response = self._s3.copy_object(Bucket=dest_bucket, Key=dest_key, CopySource=source,
-                                        ChecksumAlgorithm="SHA256", TaggingDirective="REPLACE")
+                                        ChecksumAlgorithm="SHA256", TaggingDirective="REPLACE", **pinned)
         return b64_to_hex(response["CopyObjectResult"]["ChecksumSHA256"])
 
     @refuses_objects

@@ -206,16 +206,20 @@ class S3Vault:
     @refuses_objects
     def copy_in(self, source_bucket: str, source_key: str, key: str, retain_until: datetime,
                 source_version: str | None = None, seal: Seal | None = None,
-                tags: dict[str, str] | None = None) -> Written:
+                tags: dict[str, str] | None = None, if_match: str | None = None) -> Written:
         """Server-side copy into the vault under Object Lock; S3 computes the SHA-256 (hex returned, with the new
         version's VersionId). `source_version` pins the version copied (CopySource VersionId).
 
-        `tags`: the new version's tags (a blob's warm-until, domain/cold_tier.py); none by default.
+        `tags`: the new version's tags (a blob's warm-until, domain/cold_tier.py); none by default. `if_match`: the
+        source's ETag (CopySourceIfMatch) where no version pins it - S3 refuses the copy if it was replaced.
         """
         source: CopySourceTypeDef = {"Bucket": source_bucket, "Key": source_key}
+        pinned: dict[str, Any] = {}
         if source_version:
             source["VersionId"] = source_version
-        response = self._s3.copy_object(
+        elif if_match:
+            pinned["CopySourceIfMatch"] = f'"{if_match.strip(chr(34))}"'
+        response = self._s3.copy_object(**pinned,
             Bucket=self.bucket, Key=key, CopySource=source, ChecksumAlgorithm="SHA256",
             MetadataDirective="REPLACE", ContentType="application/octet-stream", TaggingDirective="REPLACE",
             Tagging=urlencode(tags or {}),

@@ -1,0 +1,205 @@
+"""What an S3 backup pays per object (issue 16): tags read only where S3's tag events or the rolling refresh say
+so (domain/tag_freshness.py), a new object in at most 3 calls, staging copies left to a lifecycle rule.
+
+Counted on the twin at botocore's send (coffer_twin.calls.CallRecorder), as bench/ counts them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from twins import Twins
+
+from coffer.domain.clock import FixedClock
+from coffer.domain.manifest import Manifest, ManifestPart, ObjectEntry, VaultLayout
+from coffer.domain.recovery_points import RecoveryPoint
+from coffer.domain.tag_freshness import is_refresh_day
+from coffer_cli.local.session import LocalCoffer
+from coffer_twin.calls import CallRecorder
+
+START = (datetime.now(UTC) - timedelta(days=300)).replace(hour=1, minute=0, second=0, microsecond=0)
+REFRESH = 3  # TagRefreshDays: a lost tag event is caught within this many days
+KEYS = [f"k{n:02d}" for n in range(12)]
+#: the calls S3 makes per object (listing, the vault's manifest parts and the work bucket's batch files aside)
+PER_OBJECT = ("HeadObject", "GetObjectTagging", "CopyObject", "DeleteObject", "PutObjectRetention",
+              "GetObjectRetention", "PutObjectTagging")
+
+
+@pytest.fixture(scope="module")
+def twin(twins: Twins) -> Iterator[tuple[LocalCoffer, FixedClock]]:
+    clock = FixedClock(START)
+    with twins.fresh({"LockSlackDays": "14", "TagRefreshDays": str(REFRESH)}, clock=clock) as coffer:
+        yield coffer, clock
+
+
+def backup(coffer: LocalCoffer, bucket: str, token: str) -> tuple[RecoveryPoint, CallRecorder, dict[str, Any]]:
+    coffer.twin.wait_for_async()  # tag events reach RecordObjectChange asynchronously, as EventBridge invokes it
+    with CallRecorder() as calls:
+        result = coffer.start_backup({"ResourceArn": f"arn:aws:s3:::{bucket}", "IdempotencyToken": token,
+                                      "Lifecycle": {"DeleteAfterDays": 35}})
+    assert result["status"] == "SUCCEEDED", result
+    job = coffer.deps.catalog.get_job(result["output"]["job_id"])
+    return coffer.deps.catalog.get_recovery_point(job.recovery_point_id), calls, job.progress.model_dump()
+
+
+def source_calls(calls: CallRecorder, bucket: str, operation: str) -> list[str]:
+    """The keys of `bucket` that `operation` touched."""
+    return sorted(str(c.bucket_and_key[1]) for c in calls.select(service="s3", operation=operation)
+                  if c.bucket_and_key[0] == bucket)
+
+
+def entries(coffer: LocalCoffer, rp: RecoveryPoint) -> dict[str, ObjectEntry]:
+    vault = coffer.deps.vault
+    manifest = Manifest.model_validate_json(vault.get_bytes(rp.manifest_key or ""))
+    return {e.key: e for part in manifest.parts for e in ManifestPart.model_validate(vault.get_json(part.key)).entries}
+
+
+def with_events(coffer: LocalCoffer, bucket: str) -> None:
+    s3 = coffer.client("s3")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}})
+    for n, key in enumerate(KEYS):
+        s3.put_object(Bucket=bucket, Key=key, Body=f"object {n} of {bucket}".encode(),
+                      **({"Tagging": f"team=t{n}"} if n % 2 else {}))
+
+
+def tag_rule(coffer: LocalCoffer) -> str:
+    rules = coffer.client("events").list_rules()["Rules"]
+    return next(r["Name"] for r in rules if "ObjectChange" in r["Name"])
+
+
+def test_an_unchanged_object_costs_no_s3_call_unless_its_tags_changed_or_its_refresh_day_came(
+        twin: tuple[LocalCoffer, FixedClock]) -> None:
+    coffer, clock = twin
+    s3 = coffer.client("s3")
+    with_events(coffer, "tags-evented")
+    clock.set(START)
+    backup(coffer, "tags-evented", "evented-0")
+
+    # day 1: k03's tags change (its event arrives); nothing else does
+    s3.put_object_tagging(Bucket="tags-evented", Key="k03", Tagging={"TagSet": [{"Key": "team", "Value": "new"}]})
+    day = START + timedelta(days=1)
+    clock.set(day)
+    rp, calls, progress = backup(coffer, "tags-evented", "evented-1")
+    due = sorted({"k03"} | {k for k in KEYS if is_refresh_day(k, day.date(), REFRESH)})
+    assert source_calls(calls, "tags-evented", "GetObjectTagging") == due  # exactly these keys' tags re-read
+    for operation in PER_OBJECT:
+        if operation != "GetObjectTagging":
+            assert source_calls(calls, "tags-evented", operation) == [], operation
+    assert entries(coffer, rp)["k03"].tags == {"team": "new"}  # the next recovery point carries the new tags
+    assert progress["tag_events"] is True and progress["warnings"] == []
+    # every key not due cost no S3 call at all; each recovery point still names every object with its tags
+    assert {k: e.tags for k, e in entries(coffer, rp).items()} == {
+        k: ({"team": "new"} if k == "k03" else {"team": f"t{n}"} if n % 2 else {}) for n, k in enumerate(KEYS)}
+
+
+def test_a_tag_change_whose_event_is_lost_is_recorded_within_the_refresh_bound(
+        twin: tuple[LocalCoffer, FixedClock]) -> None:
+    """The attack: tags changed while their event is suppressed (the rule off) must not stay recorded stale for
+    more than TagRefreshDays days."""
+    coffer, clock = twin
+    s3, events = coffer.client("s3"), coffer.client("events")
+    with_events(coffer, "tags-lost")
+    base = START + timedelta(days=20)
+    clock.set(base)
+    backup(coffer, "tags-lost", "lost-0")
+    rule = tag_rule(coffer)
+    events.disable_rule(Name=rule)
+    try:
+        for key in KEYS:
+            s3.put_object_tagging(Bucket="tags-lost", Key=key, Tagging={"TagSet": [{"Key": "secret", "Value": "1"}]})
+        coffer.twin.wait_for_async()
+    finally:
+        events.enable_rule(Name=rule)
+    caught: dict[str, int] = {}
+    for offset in range(1, REFRESH + 1):
+        day = base + timedelta(days=offset)
+        clock.set(day)
+        rp, calls, _ = backup(coffer, "tags-lost", f"lost-{offset}")
+        read = source_calls(calls, "tags-lost", "GetObjectTagging")
+        assert read == sorted(k for k in KEYS if is_refresh_day(k, day.date(), REFRESH))  # ~1/N a day, no spike
+        for key, entry in entries(coffer, rp).items():
+            if entry.tags == {"secret": "1"}:
+                caught.setdefault(key, offset)
+            else:
+                assert key not in caught, f"{key}'s new tags were recorded, then lost again"
+    # the bound: every key's new tags are recorded within REFRESH days of a lost event
+    assert sorted(caught) == KEYS and max(caught.values()) <= REFRESH, caught
+
+
+def test_a_new_object_costs_at_most_three_calls_and_a_tagged_one_one_more(
+        twin: tuple[LocalCoffer, FixedClock]) -> None:
+    coffer, clock = twin
+    s3 = coffer.client("s3")
+    with_events(coffer, "tags-new")
+    clock.set(START + timedelta(days=40))
+    backup(coffer, "tags-new", "new-0")
+    s3.put_object(Bucket="tags-new", Key="plain", Body=b"a new untagged object")
+    s3.put_object(Bucket="tags-new", Key="tagged", Body=b"a new tagged object", Tagging="a=1")
+    s3.put_object(Bucket="tags-new", Key="summed", Body=b"a new object with S3's SHA-256", ChecksumAlgorithm="SHA256")
+    s3.put_object(Bucket="tags-new", Key="copy-of-k01", Body=b"object 1 of tags-new",  # content the vault holds
+                  ChecksumAlgorithm="SHA256")
+    day = START + timedelta(days=41)
+    clock.set(day)
+    rp, calls, _ = backup(coffer, "tags-new", "new-1")
+    s3_calls = [c for c in calls.select(service="s3") if c.operation in PER_OBJECT]
+
+    def cost(key: str) -> list[str]:
+        """The S3 calls made for one new object: on the source, its staging copy and its vault blob."""
+        entry = entries(coffer, rp)[key]
+        blob = VaultLayout.blob_of(rp.vault_name, entry)
+        made = []
+        for call in s3_calls:
+            bucket, name = call.bucket_and_key
+            copied_from = call.headers.get("x-amz-copy-source", "")
+            if (bucket, name) == ("tags-new", key) or name == blob \
+                    or (name and name.startswith("staging/") and f"tags-new/{key}" in unquote(copied_from)):
+                made.append(call.operation)
+        return sorted(made)
+
+    # untagged, no checksum yet: HeadObject, a staging CopyObject (S3 computes the SHA-256), the vault CopyObject
+    assert cost("plain") == ["CopyObject", "CopyObject", "HeadObject"]
+    # tagged: one GetObjectTagging more (HeadObject's TagCount says it has tags) - 4 calls
+    assert cost("tagged") == ["CopyObject", "CopyObject", "GetObjectTagging", "HeadObject"]
+    # S3 has its SHA-256 already: straight into the vault
+    assert cost("summed") == ["CopyObject", "HeadObject"]
+    # content the catalog's blob records know: one HeadObject and nothing else (no HeadObject of the vault)
+    # (its blob, shared with k01, is also extended on its own day in every LockSlackDays: that is the blob's, not
+    # this object's - tests/integration/test_lock_slack.py)
+    shared = VaultLayout.blob_of(rp.vault_name, entries(coffer, rp)["copy-of-k01"])
+    rolling = ["HeadObject", "PutObjectRetention"] if is_refresh_day(shared, day.date(), 14) else []
+    on_source = [c.operation for c in s3_calls if c.bucket_and_key == ("tags-new", "copy-of-k01")]
+    on_blob = sorted({c.operation for c in s3_calls if c.bucket_and_key[1] == shared})
+    assert on_source == ["HeadObject"] and on_blob == rolling, (on_source, on_blob)
+    assert all(c.operation != "DeleteObject" for c in s3_calls)  # staging copies go by lifecycle rule
+    assert entries(coffer, rp)["tagged"].tags == {"a": "1"}
+
+
+def test_a_staging_copy_is_never_restorable_and_expires_by_the_work_buckets_lifecycle_rule(
+        twin: tuple[LocalCoffer, FixedClock]) -> None:
+    coffer, clock = twin
+    s3 = coffer.client("s3")
+    s3.create_bucket(Bucket="staged")
+    s3.put_object(Bucket="staged", Key="a", Body=b"staged content")
+    clock.set(START + timedelta(days=60))
+    rp, _, progress = backup(coffer, "staged", "staged-0")
+    # a bucket without EventBridge notifications: tags read every backup, and the job says so
+    assert progress["tag_events"] is False and "EventBridge" in progress["warnings"][0]
+    work = coffer.settings.work_bucket
+    staged = [o["Key"] for o in s3.list_objects_v2(Bucket=work, Prefix="staging/").get("Contents", [])]
+    assert staged, "the staging copy is left to the lifecycle rule"
+    # never what a recovery point restores from: the manifest points at the vault's blob
+    entry = entries(coffer, rp)["a"]
+    assert VaultLayout.blob_of(rp.vault_name, entry).startswith("vaults/")
+    rules = s3.get_bucket_lifecycle_configuration(Bucket=work)["Rules"]
+    staging = [r for r in rules if (r.get("Prefix") or r.get("Filter", {}).get("Prefix")) == "staging/"]
+    assert staging and staging[0]["Status"] == "Enabled" and staging[0]["Expiration"]["Days"] == 1
+
+
+def unquote(text: str) -> str:
+    from urllib.parse import unquote as decode
+
+    return decode(text)

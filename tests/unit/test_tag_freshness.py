@@ -1,0 +1,47 @@
+"""When an unchanged object's tags are read again (domain/tag_freshness.py)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+
+from coffer.domain.tag_freshness import TAGS_READ_AT, is_refresh_day, refresh_slot, tags_due
+
+NOW = datetime(2026, 12, 7, 1, 0, tzinfo=UTC)
+KEYS = [f"data/{n:07d}.bin" for n in range(30_000)]
+
+
+def read(at: datetime) -> dict[str, object]:
+    return {"tags": {"a": "1"}, TAGS_READ_AT: at.isoformat()}
+
+
+def test_each_key_is_refreshed_once_every_n_days_and_each_day_takes_about_one_nth() -> None:
+    days = 30
+    per_day = Counter(refresh_slot(key, days) for key in KEYS)
+    assert len(per_day) == days
+    # no spike: every day within 10 % of 1/N of the keys
+    assert all(abs(n - len(KEYS) / days) < 0.1 * len(KEYS) / days for n in per_day.values()), per_day
+    start = date(2026, 12, 1)
+    for key in KEYS[:200]:
+        assert sum(is_refresh_day(key, start + timedelta(days=d), days) for d in range(days)) == 1
+
+
+def test_a_mark_noted_since_the_last_read_makes_the_tags_be_read_and_an_older_one_does_not() -> None:
+    key = next(k for k in KEYS if not is_refresh_day(k, NOW.date(), 30))
+    last = NOW - timedelta(days=2)
+    assert tags_due(key, read(last), last + timedelta(seconds=1), NOW, 30, events_on=True)
+    assert tags_due(key, read(last), last, NOW, 30, events_on=True)  # noted as the batch began: read again
+    assert not tags_due(key, read(last), last - timedelta(seconds=1), NOW, 30, events_on=True)
+    assert not tags_due(key, read(last), None, NOW, 30, events_on=True)
+
+
+def test_without_events_or_a_read_recorded_the_tags_are_always_read() -> None:
+    key = next(k for k in KEYS if not is_refresh_day(k, NOW.date(), 30))
+    assert tags_due(key, read(NOW - timedelta(hours=1)), None, NOW, 30, events_on=False)
+    assert tags_due(key, {"etag": "x"}, None, NOW, 30, events_on=True)  # indexed before tags were kept
+
+
+def test_tags_read_n_days_ago_are_read_again_whatever_the_day() -> None:
+    key = next(k for k in KEYS if not is_refresh_day(k, NOW.date(), 7))
+    assert tags_due(key, read(NOW - timedelta(days=7)), None, NOW, 7, events_on=True)
+    assert not tags_due(key, read(NOW - timedelta(days=6, hours=23)), None, NOW, 7, events_on=True)
