@@ -30,6 +30,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from coffer.adapters.catalog.batches import get_docs, put_docs
 from coffer.adapters.catalog.conditions import condition_held, refusals
 from coffer.adapters.catalog.copy_quota import release_item
 from coffer.domain.errors import ConcurrentUpdate, IdempotencyConflict, NotFound, ResourceBusy
@@ -45,8 +46,6 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import PutTypeDef, TransactWriteItemTypeDef
 
-_GET_BATCH = 100  # BatchGetItem's limit
-_WRITE_BATCH = 25  # BatchWriteItem's limit
 
 
 def _s(value: str) -> dict[str, str]:
@@ -278,29 +277,10 @@ class DynamoCatalog:
     # ---- S3 object index (incremental backups) ---------------------------------------------------
     def get_objects(self, vault: str, bucket: str, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Last backed-up facts of these keys, for change detection: key -> {etag, size, ..., sha256}."""
-        found: dict[str, dict[str, Any]] = {}
-        pk = _s(f"OBJIDX#{vault}#{bucket}")
-        unique = list(dict.fromkeys(keys))
-        for start in range(0, len(unique), _GET_BATCH):
-            request: dict[str, Any] = {self._table: {
-                "Keys": [{"pk": pk, "sk": _s(key)} for key in unique[start:start + _GET_BATCH]],
-                "ConsistentRead": True}}
-            while request:
-                response = self._db.batch_get_item(RequestItems=request)
-                for item in response["Responses"].get(self._table, []):
-                    found[item["sk"]["S"]] = json.loads(item["doc"]["S"])
-                request = response.get("UnprocessedKeys") or {}
-        return found
+        return get_docs(self._db, self._table, f"OBJIDX#{vault}#{bucket}", keys)
 
     def put_objects(self, vault: str, bucket: str, records: dict[str, dict[str, Any]]) -> None:
-        pk = _s(f"OBJIDX#{vault}#{bucket}")
-        puts = [{"PutRequest": {"Item": {"pk": pk, "sk": _s(key), "doc": _s(json.dumps(doc))}}}
-                for key, doc in records.items()]
-        for start in range(0, len(puts), _WRITE_BATCH):
-            request: dict[str, Any] = {self._table: puts[start:start + _WRITE_BATCH]}
-            while request:
-                response = self._db.batch_write_item(RequestItems=request)
-                request = response.get("UnprocessedItems") or {}
+        put_docs(self._db, self._table, f"OBJIDX#{vault}#{bucket}", records)
 
     # ---- helpers ---------------------------------------------------------------------------------
     def _announce(self, changes: list[Change]) -> None:

@@ -29,6 +29,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from coffer.adapters.catalog.batches import write_all
 from coffer.adapters.catalog.conditions import condition_held
 from coffer.domain.audit import ChainHead
 from coffer.domain.errors import AlreadyExists, ConcurrentUpdate
@@ -40,8 +41,6 @@ from coffer.ports.vault_records import PageStart
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import PutTypeDef, TransactWriteItemTypeDef
-
-_WRITE_BATCH = 25
 
 
 def _s(value: str) -> dict[str, str]:
@@ -247,8 +246,4 @@ class VaultCatalog:
             yield from page["Items"]
 
     def _batch_write(self, requests: list[dict[str, Any]]) -> None:
-        for start in range(0, len(requests), _WRITE_BATCH):
-            request: dict[str, Any] = {self._table: requests[start:start + _WRITE_BATCH]}
-            while request:
-                response = self._db.batch_write_item(RequestItems=request)
-                request = response.get("UnprocessedItems") or {}
+        write_all(self._db, self._table, requests)
