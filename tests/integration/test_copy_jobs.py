@@ -522,3 +522,31 @@ def test_a_slot_held_by_a_job_that_ended_is_taken_back(world: World) -> None:
     assert quotas.acquire("test#stale", "live-2", 1, now, ended=lambda job: job == "gone-1") is None
     assert set(quotas.holders("test#stale")) == {"live-2"}
     assert quotas.acquire("test#stale", "live-2", 1, now) is None  # holding it already: acquired, counted once
+
+
+def test_a_stopped_running_copy_ends_aborted_its_access_withdrawn_and_what_it_wrote_recorded_there(
+        world: World) -> None:
+    """`coffer jobs stop` of a running cross-account copy (services/job_control.py): ABORTED; the KMS grant it gave
+    the destination revoked; the hold on its source recovery point given back, so an expiry may delete it again;
+    and in the destination a DELETING recovery point for whatever the copy had written, which its sweep clears."""
+    deps = world.source.deps
+    create_sample_bucket(world.source.client("s3"), "stop-source")
+    rp = back_up(deps, "arn:aws:s3:::stop-source", "stop-s3", Lifecycle={"DeleteAfterDays": 35})
+    request = StartCopyJobRequest.model_validate({"RecoveryPointArn": rp.recovery_point_id, "IdempotencyToken":
+                                                  "copy-to-stop", "DestinationBackupVaultArn":
+                                                  dest(world.account, world)})
+    started = copy_jobs(deps).start(request, "copy-to-stop", f"{EXECUTION}-copy-to-stop")
+    running = deps.catalog.get_job(started.job_id)
+    assert running.state is JobState.RUNNING and len(_grants_for(world.source, running)) == 1
+    assert deps.restore_leases.restores(rp.recovery_point_id) == [running.job_id]
+
+    stopped = deps.job_control.stop(running.job_id, "arn:aws:iam::123456789012:role/operator")
+
+    assert stopped.state == JobState.ABORTED.value
+    job = deps.catalog.get_job(running.job_id)
+    assert job.state is JobState.ABORTED and (job.status_message or "").startswith("JobStopped: stopped by ")
+    assert _grants_for(world.source, running) == []
+    assert deps.restore_leases.restores(rp.recovery_point_id) == []
+    assert running.destination is not None
+    left = world.account.deps.catalog.get_recovery_point(running.destination.recovery_point_id)
+    assert left.status is RecoveryPointStatus.DELETING and left.job_id == running.job_id

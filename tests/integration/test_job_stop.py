@@ -116,3 +116,29 @@ def test_a_job_that_has_ended_cannot_be_stopped(coffer: LocalCoffer, capsys: pyt
     [line] = capsys.readouterr().err.splitlines()
     assert line.startswith("coffer: ") and "has ended already (COMPLETED)" in line
     assert coffer.deps.catalog.get_job(holder).state is JobState.COMPLETED
+
+
+def test_a_stopped_running_restore_ends_aborted_and_gives_its_recovery_point_back_to_expiry(
+        coffer: LocalCoffer, capsys: pytest.CaptureFixture[str]) -> None:
+    """A restore holds its recovery point (no expiry deletes what it reads); stopped, it ends ABORTED and the hold
+    goes. What it restored so far stays where its Metadata put it - a new table it made, the user's to keep or
+    delete (docs/reference/cli.md, "Stopping a job")."""
+    backup = hold_table(coffer, "to-restore-from")
+    assert coffer.twin.invoke("CompleteBackupFunction", {"job_id": backup})["state"] == "COMPLETED"
+    point = coffer.deps.catalog.get_job(backup).recovery_point_id
+    event = {"version": "0", "id": "restore-to-stop", "detail-type": "StartRestoreJob", "source": "coffer",
+             "account": "123456789012", "time": coffer.clock.now().isoformat(), "region": coffer.twin.region,
+             "resources": [], "detail": {"RecoveryPointArn": point, "IdempotencyToken": "restore-to-stop",
+                                         "Metadata": {"targetTableName": "orders-restore-stopped"}}}
+    restore = str(coffer.twin.invoke("StartRestoreJobFunction", {"event": event,
+                                                                 "execution_arn": "arn:restore-to-stop"})["job_id"])
+    assert coffer.deps.catalog.get_job(restore).state is JobState.RUNNING
+    assert coffer.deps.restore_leases.restores(point) == [restore]
+
+    assert main(["jobs", "stop", restore, *STACK]) == 0  # AWS Backup has no StopRestoreJob: Coffer's own verb
+    assert json.loads(capsys.readouterr().out)["state"] == "ABORTED"
+    stopped = coffer.deps.catalog.get_job(restore)
+    assert stopped.state is JobState.ABORTED and (stopped.status_message or "").startswith("JobStopped: stopped by")
+    assert coffer.deps.restore_leases.restores(point) == []
+    tables = coffer.client("dynamodb").list_tables()["TableNames"]
+    assert "orders-restore-stopped" in tables  # started before the stop: AWS finishes it, Coffer does not delete it
