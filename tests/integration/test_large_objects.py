@@ -11,16 +11,19 @@ verify, tampering.
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from collections import defaultdict
 from pathlib import Path
 
+import pytest
 from twins import Twins
 
 from coffer.adapters.checksums import b64_to_hex
+from coffer.domain.errors import IntegrityError
 from coffer.domain.job_ids import job_id_for
 from coffer.domain.jobs import Job, JobState
-from coffer.domain.manifest import Manifest, ManifestPart, ObjectEntry, VaultLayout
+from coffer.domain.manifest import Manifest, ManifestPart, ObjectEntry, VaultLayout, WorkLayout
 from coffer.domain.verify import FindingKind
 from coffer.entrypoints.bootstrap import bootstrap
 from coffer_cli.cli import main
@@ -237,6 +240,18 @@ def test_large_objects_back_up_in_parts_restore_byte_identical_are_reused_copied
         for entry in (huge, big):
             head = target.head_object(Bucket=bucket, Key=VaultLayout.blob_of("Default", entry))
             assert pins[entry.key] == head["VersionId"], (entry.key, pins)
+        # the part that waited lives in the work area, not the vault: one rewritten there (another key planted) is
+        # refused by the seal, the part as the copy wrote it is not
+        work = coffer.settings.work_bucket
+        [pending] = [o["Key"] for o in s3.list_objects_v2(
+            Bucket=work, Prefix=WorkLayout.pending_parts_prefix(copy_job.job_id)).get("Contents", [])]
+        written = json.loads(s3.get_object(Bucket=work, Key=pending)["Body"].read())
+        assert coffer.deps.copy_batches.seal_part(copy_job.job_id, pending).failed == 0
+        planted = json.loads(json.dumps(written))
+        planted["part"]["entries"][0]["key"] = "planted-by-whoever-writes-the-work-bucket"
+        s3.put_object(Bucket=work, Key=pending, Body=json.dumps(planted).encode())
+        with pytest.raises(IntegrityError, match="is not the pending part copy job"):
+            coffer.deps.copy_batches.seal_part(copy_job.job_id, pending)
 
         # -- verify: clean by S3's stored checksums and by re-reading (deep); a rewritten blob is caught. Verify also
         # compares the bucket policy with the template's: the twin stores it (not evaluated) and the vaults' statements

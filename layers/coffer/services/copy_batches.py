@@ -12,6 +12,7 @@ the copy's prefix. Everything in the destination is written with its copy role's
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 
 from coffer.domain.clock import Clock
@@ -48,6 +49,11 @@ def destination_seal(job: Job, destination: Destination, clock: Clock) -> Seal:
     lifecycle (counted from the copy's creation), at least the vault lock's MinRetentionDays."""
     target = copy_target(job)
     return destination_vaults(destination, clock).seal_for(job.with_changes(vault_name=target.vault_name))
+
+
+def _document_sha256(document: Any) -> str:
+    """A JSON document's checksum, the same however its keys were ordered when it was written or read."""
+    return sha256_hex(json.dumps(document, sort_keys=True, separators=(",", ":")).encode())
 
 
 def _file_seq(key: str) -> int:
@@ -124,10 +130,12 @@ class CopyBatches:
             # The part waits in the work area until the fan-out has made its blobs: SealCopiedParts writes it with
             # their destination versions, so that no blob of a copy is ever unpinned.
             pending = WorkLayout.pending_part(job_id, part.seq)
-            self._work.write_json(pending, {"source": listed[key].model_dump(mode="json"),
-                                            "part": copy.model_dump(mode="json"),
-                                            "deferred_indexes": fanned_out})
-            self._catalog.put_part(job_id, part.seq, {**record, "pending": pending, "deferred": deferred})
+            document = {"source": listed[key].model_dump(mode="json"), "part": copy.model_dump(mode="json"),
+                        "deferred_indexes": fanned_out}
+            self._work.write_json(pending, document)
+            # the work area is not the vault: the record names the document's checksum, and the seal checks it
+            self._catalog.put_part(job_id, part.seq, {**record, "pending": pending, "deferred": deferred,
+                                                      "pending_sha256": _document_sha256(document)})
         else:
             self._catalog.put_part(job_id, part.seq, {**record, "part": self._write_part(
                 vault, seal, target, listed[key], copy)})
@@ -146,6 +154,8 @@ class CopyBatches:
         record = self._catalog.get_part(job_id, part.seq)
         if record is None or record.get("pending") != key:
             raise IntegrityError(f"{key}: copy job {job_id} recorded no such pending part")
+        if record.get("pending_sha256") != _document_sha256(document):
+            raise IntegrityError(f"{key} is not the pending part copy job {job_id} wrote (its checksum differs)")
         if "part" in record:  # sealed by an earlier attempt of this child
             return BatchResult(job_id=job_id, seq=part.seq, objects=len(part.entries))
         entries = list(part.entries)
