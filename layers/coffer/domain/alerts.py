@@ -171,13 +171,14 @@ def expiry_blocked_notice(vault: str, blocked: list[BlockedExpiry], run_id: str,
                   message="\n".join(lines) + "\n", vault_name=vault)
 
 
-def audit_chain_notice(problems: list[str], written: int, stack: str) -> Notice:
-    lines = [f"Coffer's audit chain is broken: {len(problems)} problem(s); the chain head says {written} record(s) "
+def audit_chain_notice(details: list[str], problems: int, written: int, stack: str) -> Notice:
+    listed = details[:LISTED]
+    lines = [f"Coffer's audit chain is broken: {problems} problem(s); the chain head says {written} record(s) "
              "were written. A record was changed, removed or written out of order - treat it as tampering until "
              "explained.",
-             *[f"Problem: {p}" for p in problems[:LISTED]]]
-    if len(problems) > LISTED:
-        lines.append(f"... and {len(problems) - LISTED} more")
+             *[f"Problem: {p}" for p in listed]]
+    if problems > len(listed):
+        lines.append(f"... and {problems - len(listed)} more")
     lines.append(f"Look further: coffer audit verify --stack {stack}")
     return Notice(subject="Coffer: the audit chain is broken", message="\n".join(lines) + "\n")
 

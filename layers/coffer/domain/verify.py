@@ -137,12 +137,21 @@ class VerifyTally(BaseModel):
     objects_checked: int = 0
     bytes_read: int = 0
     problems: int = 0
+    #: of the problems, those of the audit chain: counted apart, as the findings kept may not hold them all
+    audit_problems: int = 0
     findings: tuple[Finding, ...] = Field(default_factory=tuple)
 
     def plus(self, other: VerifyTally) -> VerifyTally:
         return VerifyTally(items=self.items + other.items, objects_checked=self.objects_checked + other.objects_checked,
                            bytes_read=self.bytes_read + other.bytes_read, problems=self.problems + other.problems,
-                           findings=(*self.findings, *other.findings)[:FINDINGS_KEPT])
+                           audit_problems=self.audit_problems + other.audit_problems,
+                           findings=kept_findings([*self.findings, *other.findings]))
+
+
+def kept_findings(findings: list[Finding]) -> tuple[Finding, ...]:
+    """The findings a tally keeps: problems before information, at most FINDINGS_KEPT - so that many harmless
+    findings (UNPINNED after an upgrade) cannot push a problem out of what a run reports."""
+    return tuple(([f for f in findings if f.problem] + [f for f in findings if not f.problem])[:FINDINGS_KEPT])
 
 
 # ---- the pinned versions ------------------------------------------------------------------------------

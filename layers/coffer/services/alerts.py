@@ -64,10 +64,11 @@ class Alerts:
         self._put("ExpiryBlocked", len(blocked), "Count", now, Vault=vault)
         self._tell(expiry_blocked_notice(vault, blocked, run_id, self._stack))
 
-    def audit_chain_broken(self, problems: list[str], written: int, now: datetime) -> None:
-        """A Verify run found the audit chain broken (`written`: the records the chain head says were written)."""
+    def audit_chain_broken(self, details: list[str], problems: int, written: int, now: datetime) -> None:
+        """A Verify run found `problems` breaks in the audit chain, `details` those its findings kept (`written`: the
+        records the chain head says were written)."""
         self._put("AuditChainBroken", 1, "Count", now)
-        self._tell(audit_chain_notice(problems, written, self._stack))
+        self._tell(audit_chain_notice(details, problems, written, self._stack))
 
     def _put(self, name: str, value: float, unit: str, at: datetime, **dimensions: str) -> None:
         if self._metrics is not None:

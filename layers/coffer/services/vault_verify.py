@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from coffer.domain.audit import AUDIT_PREFIX, audit_key, parse_stored, record_problems, seq_of_key
+from coffer.domain.audit import AUDIT_PREFIX, ChainHead, audit_key, parse_stored, record_problems, seq_of_key
 from coffer.domain.clock import Clock
 from coffer.domain.errors import IntegrityError, NotFound, VaultVerifyFailed
 from coffer.domain.manifest import Manifest, ManifestPart, ObjectEntry, VaultLayout, sha256_hex
@@ -28,7 +28,6 @@ from coffer.domain.recovery_points import RecoveryPoint, RecoveryPointStatus
 from coffer.domain.vaults import blobs_prefix, recovery_points_prefix
 from coffer.domain.verify import (
     BUCKET_CHECKS_SEQ,
-    FINDINGS_KEPT,
     LOCK_DATE_SLACK,
     UNFINISHED_GRACE,
     Finding,
@@ -39,6 +38,7 @@ from coffer.domain.verify import (
     VerifyItem,
     VerifySummary,
     VerifyTally,
+    kept_findings,
     pinned_blob_version,
     pinned_manifest_version,
     pinned_part_version,
@@ -459,9 +459,9 @@ class _Checker:
 
 def _tally(findings: list[Finding], items: int, objects: int = 0, bytes_read: int = 0) -> VerifyTally:
     problems = [f for f in findings if f.problem]
-    kept = (problems + [f for f in findings if not f.problem])[:FINDINGS_KEPT]
     return VerifyTally(items=items, objects_checked=objects, bytes_read=bytes_read, problems=len(problems),
-                       findings=tuple(kept))
+                       audit_problems=sum(f.kind is FindingKind.AUDIT_CHAIN for f in problems),
+                       findings=kept_findings(findings))
 
 
 class VaultVerifier:
@@ -581,28 +581,28 @@ class VaultVerifier:
         total = VerifyTally()
         for result in self.vault_catalog.verify_results(run_id):
             total = total.plus(VerifyTally.model_validate(result))
-        head_findings = self._head_findings()
+        head, head_findings = self._head_findings()
         summary = VerifySummary(run_id=run_id, vaults=run["vaults"], deep=run["deep"], items=total.items,
                                 objects_checked=total.objects_checked, bytes_read=total.bytes_read,
                                 problems=total.problems + len(head_findings),
                                 findings=head_findings + list(total.findings))
         self.vault_catalog.put_verify_run(run_id, {**run, **summary.model_dump(mode="json"),
                                                    "completed_at": self.clock.now().isoformat()})
-        broken = [f.detail for f in summary.findings if f.kind is FindingKind.AUDIT_CHAIN]
+        broken = total.audit_problems + len(head_findings)  # counted, not read from the findings kept
         if broken and self._alerts is not None:
-            head = self.vault_catalog.audit_head()
-            self._alerts.audit_chain_broken(broken, head.seq if head else 0, self.clock.now())
+            details = [f.detail for f in summary.findings if f.kind is FindingKind.AUDIT_CHAIN]
+            self._alerts.audit_chain_broken(details, broken, head.seq if head else 0, self.clock.now())
         if summary.problems:
             first = "; ".join(f"{f.kind} {f.key}: {f.detail}" for f in summary.findings if f.problem)[:800]
             raise VaultVerifyFailed(f"{summary.problems} problem(s) in vault(s) {', '.join(summary.vaults)}: {first}")
         return summary
 
-    def _head_findings(self) -> list[Finding]:
-        """The catalog's chain head against the vault: its record must be there as the head says (a removed tail,
-        which no batch can see, shows here). One GetItem and one GET."""
+    def _head_findings(self) -> tuple[ChainHead | None, list[Finding]]:
+        """The catalog's chain head, and it against the vault: its record must be there as the head says (a removed
+        tail, which no batch can see, shows here). One GetItem and one GET."""
         head = self.vault_catalog.audit_head()
         if head is None or head.seq == 0:
-            return []
+            return head, []
         key = audit_key(head.seq)
         try:
             _, stored = parse_stored(self.store.get_bytes(key))
@@ -612,9 +612,9 @@ class VaultVerifier:
             detail = f"record {head.seq} altered: {error}"
         else:
             if stored == head.hash:
-                return []
+                return head, []
             detail = f"record {head.seq} differs from the chain head's hash: altered or replaced"
-        return [Finding(kind=FindingKind.AUDIT_CHAIN, key=key, detail=detail, command="coffer audit verify")]
+        return head, [Finding(kind=FindingKind.AUDIT_CHAIN, key=key, detail=detail, command="coffer audit verify")]
 
     # ---- in one process (coffer vault verify) --------------------------------------------------------
     def run(self, vault_names: Iterable[str], deep: bool = False) -> tuple[VerifyTally, list[Finding]]:
