@@ -10,7 +10,7 @@ from itertools import pairwise
 
 from pydantic import BaseModel, ConfigDict
 
-from coffer.domain.notifications import Notice
+from coffer.domain.notifications import Notice, subject_line
 from coffer.domain.schedules import CronSchedule, Schedule
 
 #: a cron's frequency is the longest gap among this many fires after the rule's scheduled time
@@ -90,7 +90,7 @@ def missed_schedule_notice(missed: list[Staleness], now: datetime, stack: str) -
                  "if the next fire is too far.")
     lines.append(f"Look further: coffer plan runs {first.plan_name} --stack {stack}; coffer jobs list "
                  f"--by-resource-arn {first.resource_arn} --stack {stack}")
-    return Notice(subject=_subject(f"Coffer missed schedule: plan {first.plan_name}, rule {first.rule_name}"),
+    return Notice(subject=subject_line(f"Coffer missed schedule: plan {first.plan_name}, rule {first.rule_name}"),
                   message="\n".join(lines) + "\n", vault_name=first.vault_name)
 
 
@@ -128,7 +128,8 @@ def silent_rule_notice(rule: SilentRule, now: datetime, stack: str) -> Notice:
              "What to do: check the rule's EventBridge Scheduler schedule (disabled, deleted, its role) and the "
              "PlanRun workflow's failed executions; `coffer plan apply` puts the schedules back.",
              f"Look further: coffer plan runs {rule.plan_name} --stack {stack}"]
-    return Notice(subject=_subject(f"Coffer missed schedule: plan {rule.plan_name}, rule {rule.rule_name} has not run"),
+    subject = f"Coffer missed schedule: plan {rule.plan_name}, rule {rule.rule_name} has not run"
+    return Notice(subject=subject_line(subject),
                   message="\n".join(lines) + "\n", vault_name=rule.vault_name)
 
 
@@ -167,7 +168,7 @@ def expiry_blocked_notice(vault: str, blocked: list[BlockedExpiry], run_id: str,
         lines.append(f"... and {len(blocked) - LISTED} more")
     lines.append(f"Look further: coffer recovery-points describe {blocked[0].recovery_point_id} --stack {stack}; "
                  f"coffer sweep show {run_id} --stack {stack}")
-    return Notice(subject=_subject(f"Coffer expiry blocked: {len(blocked)} recovery point(s) in vault {vault}"),
+    return Notice(subject=subject_line(f"Coffer expiry blocked: {len(blocked)} recovery point(s) in vault {vault}"),
                   message="\n".join(lines) + "\n", vault_name=vault)
 
 
@@ -181,8 +182,3 @@ def audit_chain_notice(details: list[str], problems: int, written: int, stack: s
         lines.append(f"... and {problems - len(listed)} more")
     lines.append(f"Look further: coffer audit verify --stack {stack}")
     return Notice(subject="Coffer: the audit chain is broken", message="\n".join(lines) + "\n")
-
-
-def _subject(text: str) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= 100 else line[:99] + "…"

@@ -135,7 +135,7 @@ def job_notice(detail_type: str, detail: dict[str, Any], stack: str) -> Notice:
     if kind is None:  # a recovery point's status
         what = f"Recovery point {resource} is {state}"
         look = f"coffer recovery-points describe {str(detail.get('recoveryPointArn', '')).rsplit(':', 1)[-1]}"
-        return Notice(subject=_subject(f"Coffer: recovery point {state}"), vault_name=vault or None,
+        return Notice(subject=subject_line(f"Coffer: recovery point {state}"), vault_name=vault or None,
                       message=_lines(what, f"Vault: {vault}", f"Resource: {detail.get('resourceArn', '')}",
                                      f"Look further: {look} --stack {stack}"))
     issues = state == "COMPLETED" and detail.get("completedWithIssues")
@@ -146,7 +146,7 @@ def job_notice(detail_type: str, detail: dict[str, Any], stack: str) -> Notice:
     if detail.get("failedObjects"):
         lines.append(f"Objects not copied: {detail['failedObjects']} of {detail.get('objects', '?')}")
     lines.append(f"Look further: coffer jobs describe {job_id} --stack {stack}")
-    return Notice(subject=_subject(f"Coffer {noun} job {shown}: {resource}"), message=_lines(*lines),
+    return Notice(subject=subject_line(f"Coffer {noun} job {shown}: {resource}"), message=_lines(*lines),
                   vault_name=vault or None)
 
 
@@ -158,17 +158,21 @@ def verify_notice(detail: dict[str, Any], stack: str) -> Notice:
     execution = str(detail.get("executionArn") or "")
     found = error == "VaultVerifyFailed"
     what = "Vault verify found problems in the vault" if found else f"The vault verify workflow {status}"
-    return Notice(subject=_subject(f"Coffer: {what}"), message=_lines(
+    return Notice(subject=subject_line(f"Coffer: {what}"), message=_lines(
         f"{what}.", f"Why: {error}: {cause}".rstrip(": ") if error or cause else "Why: (no cause given)",
         f"Execution: {execution}",
         f"Look further: coffer vault verify --stack {stack}  (or: aws stepfunctions describe-execution "
         f"--execution-arn {execution})"))
 
 
-def _subject(text: str) -> str:
-    """SNS: at most 100 characters, no line breaks."""
+#: SNS refuses a Subject of 100 characters or more (Publish: "less than 100 characters long")
+SUBJECT_LIMIT = 99
+
+
+def subject_line(text: str) -> str:
+    """A notice's subject as SNS takes it: one line, under 100 characters (a longer one cut, marked with …)."""
     line = " ".join(text.split())
-    return line if len(line) <= 100 else line[:99] + "…"
+    return line if len(line) <= SUBJECT_LIMIT else line[:SUBJECT_LIMIT - 1] + "…"
 
 
 def _lines(*lines: str) -> str:

@@ -2,12 +2,15 @@
 chain: each counted as a metric (what its alarm in template.yaml watches) and told to the stack's notification
 topic through the notice path the notifier uses (ports/notices.py).
 
-The metric is counted first: a notice that cannot be published fails the step (its workflow retries it), while the
-metric, printed in the log, is already on its way to the alarm.
+The metric is counted first, and the notice is best-effort: a topic or key that refuses it must not fail the step
+that found the problem (a settled plan run would count its completed backups as failed; a sweep batch would end
+PARTIAL). The refusal is logged and counted (AlertNoticesFailed); the metric, printed in the log, already carries
+the problem to its alarm.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from coffer.domain.alerts import (
@@ -22,6 +25,8 @@ from coffer.domain.alerts import (
 from coffer.domain.notifications import Notice
 from coffer.ports.alert_metrics import AlertMetrics
 from coffer.ports.notices import Notices
+
+_log = logging.getLogger(__name__)
 
 
 class Alerts:
@@ -45,7 +50,7 @@ class Alerts:
         self._put("MissedSchedules", len(missed), "Count", now)  # what the alarm watches: all plans together
         self._put("MissedSchedules", len(missed), "Count", now, Plan=plan, Vault=vault)
         if missed:
-            self._tell(missed_schedule_notice(missed, now, self._stack))
+            self._tell(missed_schedule_notice(missed, now, self._stack), now)
         return missed
 
     def rules_silent(self, silent: list[SilentRule], now: datetime) -> None:
@@ -54,7 +59,7 @@ class Alerts:
         self._put("MissedSchedules", len(silent), "Count", now)
         for rule in silent:
             self._put("MissedSchedules", 1, "Count", now, Plan=rule.plan_name, Vault=rule.vault_name)
-            self._tell(silent_rule_notice(rule, now, self._stack))
+            self._tell(silent_rule_notice(rule, now, self._stack), now)
 
     def expiries_blocked(self, vault: str, run_id: str, blocked: list[BlockedExpiry], now: datetime) -> None:
         """A sweep batch's due recovery points it could not delete (none: nothing is counted or told)."""
@@ -62,18 +67,23 @@ class Alerts:
             return
         self._put("ExpiryBlocked", len(blocked), "Count", now)  # the alarm's: all vaults together
         self._put("ExpiryBlocked", len(blocked), "Count", now, Vault=vault)
-        self._tell(expiry_blocked_notice(vault, blocked, run_id, self._stack))
+        self._tell(expiry_blocked_notice(vault, blocked, run_id, self._stack), now)
 
     def audit_chain_broken(self, details: list[str], problems: int, written: int, now: datetime) -> None:
         """A Verify run found `problems` breaks in the audit chain, `details` those its findings kept (`written`: the
         records the chain head says were written)."""
         self._put("AuditChainBroken", 1, "Count", now)
-        self._tell(audit_chain_notice(details, problems, written, self._stack))
+        self._tell(audit_chain_notice(details, problems, written, self._stack), now)
 
     def _put(self, name: str, value: float, unit: str, at: datetime, **dimensions: str) -> None:
         if self._metrics is not None:
             self._metrics.put(name, value, unit, at, **dimensions)
 
-    def _tell(self, notice: Notice) -> None:
-        if self._topic is not None:
+    def _tell(self, notice: Notice, now: datetime) -> None:
+        if self._topic is None:
+            return
+        try:
             self._notices.publish(self._topic, notice)
+        except Exception:
+            _log.exception("the notice %r could not be published to %s", notice.subject, self._topic)
+            self._put("AlertNoticesFailed", 1, "Count", now)

@@ -56,7 +56,7 @@ def test_by_default_a_job_that_went_wrong_is_told_to_the_stacks_topic(world: Any
     result = notifier.notify(job_event(state, reason="AccessDenied: s3:GetObject on payroll/2026.csv"))
     assert result.sent_to == [TOPIC]
     topic, notice = notices.published[0]
-    assert topic == TOPIC and state.value in notice.subject and len(notice.subject) <= 100
+    assert topic == TOPIC and state.value in notice.subject and len(notice.subject) < 100
     # what, which resource, why, and the command to look further
     assert f"Coffer backup job job-1 {state.value}." in notice.message
     assert "Resource: arn:aws:s3:::payroll (S3)" in notice.message
@@ -144,3 +144,11 @@ def test_an_event_from_elsewhere_is_never_told(world: Any) -> None:
     notifier, notices, _, _ = world
     forged = {"source": "aws.backup", "detail-type": "Backup Job State Change", "detail": {"state": "FAILED"}}
     assert notifier.notify(forged).sent_to == [] and notices.published == []
+
+
+def test_a_subject_is_cut_under_the_100_characters_sns_allows_and_says_so() -> None:
+    from coffer.domain.notifications import subject_line
+
+    long = subject_line("Coffer backup job job-1 FAILED: arn:aws:s3:::" + "a" * 200)
+    assert len(long) == 99 and long.endswith("…")  # SNS: "less than 100 characters long"
+    assert subject_line("Coffer:\n  one   line") == "Coffer: one line"
