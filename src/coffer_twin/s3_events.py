@@ -137,7 +137,7 @@ class S3EventBridge:
             "account": account_id, "time": int(moment.timestamp()), "region": bucket.region_name,
             "resources": [bucket.arn],
             "detail": {"version": "0", "bucket": {"name": bucket.name},
-                       "object": {**{k: v for k, v in obj.items() if v is not None}, "sequencer": sequencer},
+                       "object": _event_object(detail_type, obj, sequencer),
                        "request-id": uuid.uuid4().hex[:16].upper(), "requester": account_id,
                        "source-ip-address": "127.0.0.1", **extra},
         }
@@ -161,3 +161,12 @@ class S3EventBridge:
                 except Exception as error:  # S3 delivers asynchronously: a target's failure never fails the request
                     self.delivery_errors.append(f"{rule.name}: {type(error).__name__}: {error}")
             self.sent += 1
+
+
+def _event_object(detail_type: str, obj: dict[str, Any], sequencer: str) -> dict[str, Any]:
+    """The event's `object` as S3 writes it: a tag event names the key, its version and ETag only - no size and no
+    sequencer, which Object Created and Object Deleted carry."""
+    present = {k: v for k, v in obj.items() if v is not None}
+    if detail_type.startswith("Object Tags"):
+        return {k: v for k, v in present.items() if k != "size"}
+    return {**present, "sequencer": sequencer}

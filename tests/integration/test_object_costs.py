@@ -203,3 +203,21 @@ def unquote(text: str) -> str:
     from urllib.parse import unquote as decode
 
     return decode(text)
+
+
+def test_a_bucket_in_another_region_is_not_taken_for_one_whose_tag_events_reach_the_stack(
+        twin: tuple[LocalCoffer, FixedClock]) -> None:
+    """S3 puts a bucket's events on its own region's bus; the stack's rule listens in the stack's region. A bucket
+    elsewhere with EventBridge notifications on sends Coffer no tag event: its tags are read every backup and the
+    job says why - never trusted to events that cannot arrive."""
+    coffer, _ = twin
+    s3 = coffer.client("s3")
+    s3.create_bucket(Bucket="far-away", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    s3.put_bucket_notification_configuration(Bucket="far-away",
+                                             NotificationConfiguration={"EventBridgeConfiguration": {}})
+    s3.put_object(Bucket="far-away", Key="k", Body=b"far", Tagging="team=t")
+    for day in ("far-0", "far-1"):
+        rp, calls, progress = backup(coffer, "far-away", day)
+        assert progress["tag_events"] is False and "it is in eu-west-1" in progress["warnings"][0], progress
+        assert source_calls(calls, "far-away", "GetObjectTagging") == ["k"]  # read at every backup
+        assert entries(coffer, rp)["k"].tags == {"team": "t"}

@@ -45,3 +45,20 @@ def test_tags_read_n_days_ago_are_read_again_whatever_the_day() -> None:
     key = next(k for k in KEYS if not is_refresh_day(k, NOW.date(), 7))
     assert tags_due(key, read(NOW - timedelta(days=7)), None, NOW, 7, events_on=True)
     assert not tags_due(key, read(NOW - timedelta(days=6, hours=23)), None, NOW, 7, events_on=True)
+
+
+def test_s3s_own_tag_event_shape_parses_without_a_sequencer_or_a_size() -> None:
+    """As S3 puts it on EventBridge (its documented example): the object's key, version and ETag only. A model that
+    wanted Object Created's sequencer refused every real tag event, leaving tags stale until the refresh."""
+    from coffer.domain.continuous import S3TagEvent
+
+    event = S3TagEvent.model_validate({
+        "version": "0", "id": "17793124-05d4-b198-2fde-7ededc63b103", "detail-type": "Object Tags Added",
+        "source": "aws.s3", "account": "111122223333", "time": "2021-11-12T00:00:00Z", "region": "ca-central-1",
+        "resources": ["arn:aws:s3:::example-bucket"],
+        "detail": {"version": "0", "bucket": {"name": "example-bucket"},
+                   "object": {"key": "example-key", "version-id": "IYV3p45BT0ac8hjHg1houSdS1a.Mro8e",
+                              "etag": "d41d8cd98f00b204e9800998ecf8427f"},
+                   "request-id": "N4N7GDK58NMKJ12R", "requester": "123456789012",
+                   "source-ip-address": "1.2.3.4"}})
+    assert (event.detail.bucket.name, event.detail.object.key) == ("example-bucket", "example-key")

@@ -304,6 +304,24 @@ class S3ObjectEvent(BaseModel):
 TAG_EVENT_TYPES = ("Object Tags Added", "Object Tags Deleted")
 
 
+class _S3TaggedObject(BaseModel):
+    """A tag event's object: S3 names its key, version and ETag - no size and no sequencer (those are Object
+    Created's and Object Deleted's)."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    key: str = Field(min_length=1)
+    etag: str | None = None
+    version_id: str | None = Field(default=None, alias="version-id")
+
+
+class S3TagEventDetail(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    bucket: _S3Bucket
+    object: _S3TaggedObject
+
+
 class S3TagEvent(BaseModel):
     """An S3 Object Tags Added / Object Tags Deleted event as EventBridge delivers it (source aws.s3): S3 backups
     read that key's tags at their next run (domain/tag_freshness.py)."""
@@ -314,4 +332,4 @@ class S3TagEvent(BaseModel):
     detail_type: str = Field(alias="detail-type", pattern=r"^Object Tags (Added|Deleted)$")
     source: str = Field(pattern=r"^aws\.s3$")
     time: datetime
-    detail: S3EventDetail
+    detail: S3TagEventDetail

@@ -46,7 +46,7 @@ from coffer.settings import Settings
 _T = TypeVar("_T")
 _R = TypeVar("_R")
 #: how the warning of a bucket without tag events begins (a retried first listing step replaces it, never adds one)
-_NO_TAG_EVENTS = "tags read for every object: S3 sends no tag events to EventBridge for bucket"
+_NO_TAG_EVENTS = "tags read for every object: no S3 tag events reach this stack for bucket"
 
 
 def _seq_of(key: str) -> int:
@@ -165,10 +165,17 @@ class ObjectBatches:
     def _note_tag_events(self, job: Job, bucket: str) -> Job:
         """Record on the job whether tag events reach EventBridge; without them every object's tags are read at
         every backup, and the job says so (a warning), never leaving tags silently stale."""
-        on = self._buckets.tag_events_on(bucket)
+        # S3 puts a bucket's events on the default bus of the bucket's own region, and the stack's rule listens in
+        # the stack's: a bucket elsewhere sends none that reach Coffer, whatever its configuration says
+        region = job.source.get("region")
+        here = region in (None, self._settings.region)
+        on = here and self._buckets.tag_events_on(bucket)
+        why = "EventBridgeConfiguration is off" if here else (
+            f"it is in {region}, and S3's events reach only that region's bus, not this stack's in "
+            f"{self._settings.region}")
         warnings = [w for w in job.progress.warnings if not w.startswith(_NO_TAG_EVENTS)]
         if not on:
-            warnings.append(f"{_NO_TAG_EVENTS} {bucket} (EventBridgeConfiguration is off): every object's tags were "
+            warnings.append(f"{_NO_TAG_EVENTS} {bucket} ({why}): every object's tags were "
                             "read (GetObjectTagging per object); turn the bucket's EventBridge notifications on to "
                             f"read only changed tags, and each object's once every {self._settings.tag_refresh_days} "
                             "days")
