@@ -126,6 +126,8 @@ def test_large_objects_back_up_in_parts_restore_byte_identical_are_reused_copied
         # the work bucket's expire-staging rule (tests/integration/test_object_costs.py)
         staged = s3.list_objects_v2(Bucket=coffer.settings.work_bucket, Prefix=f"staging/{job.job_id}/")["KeyCount"]
         assert staged == sum(not e.composite for e in entries.values())
+        assert s3.list_objects_v2(Bucket=coffer.settings.work_bucket,
+                                  Prefix=f"jobs/{job.job_id}/staging/")["KeyCount"] == 0  # the parts' own, deleted
 
         # -- restore: byte-identical, with headers, metadata and tags; S3's composite checksum checked again. The
         # 11 MiB object through the Restore workflow's part-range fan-out, in RestoreBatch: per manifest part one

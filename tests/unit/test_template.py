@@ -423,6 +423,8 @@ def test_work_bucket_is_scratch(resources: dict[str, Any]) -> None:
     assert (staging["Status"], staging["Prefix"], staging["ExpirationInDays"]) == (
         "Enabled", WorkLayout.STAGING_PREFIX, 1)
     assert WorkLayout.staging("job", 0, 0).startswith(WorkLayout.STAGING_PREFIX)
+    # a large object's staging copy is read by steps that may run days later: the week's scratch rule, not the day's
+    assert not WorkLayout.large_staging("job", 0, 0).startswith(WorkLayout.STAGING_PREFIX)
 
 
 def test_catalog_table(resources: dict[str, Any]) -> None:

@@ -173,6 +173,13 @@ class WorkLayout:
     def staging(cls, job_id: str, seq: int, index: int) -> str:
         return f"{cls.STAGING_PREFIX}{job_id}/{seq:08d}-{index:05d}"
 
+    @staticmethod
+    def large_staging(job_id: str, seq: int, index: int) -> str:
+        """A large object's staging copy (services/large_objects.py): deleted by the step that copies it into the
+        vault, which may run days later for an object of many parts or a redriven run - so not under STAGING_PREFIX,
+        which expires after a day, but with the job's scratch (`expire-scratch`, a week)."""
+        return f"jobs/{job_id}/staging/{seq:08d}-{index:05d}"
+
     # Objects copied in more parts than one invocation copies (services/large_objects.py), by round:
     # round 0 copies the source into staging (S3 computes the composite checksum), round 1 staging into the vault.
     @staticmethod

@@ -143,7 +143,7 @@ class LargeObjects:
         part_size = self.part_size(facts["size"])
         if part_count(facts["size"], part_size) > self._settings.parts_per_invocation:
             self.defer(job, bucket, facts, seq, n)  # raises Deferred
-        staging = WorkLayout.staging(job.job_id, seq, n)
+        staging = WorkLayout.large_staging(job.job_id, seq, n)
         try:
             staged = self._copier.copy(bucket, facts["key"], facts.get("version_id"), facts["size"], part_size,
                                        self._work.bucket, staging)
@@ -165,7 +165,7 @@ class LargeObjects:
         record = {"key": facts["key"], "seq": large_seq(seq, n), "large_key": key}
         if self._work.first_key(key):  # a retried batch: this object's copy was planned already
             raise Deferred(record)
-        staging = WorkLayout.staging(job.job_id, seq, n)
+        staging = WorkLayout.large_staging(job.job_id, seq, n)
         upload = self._copier.start(bucket, facts["key"], facts.get("version_id"), facts["size"],
                                     self.part_size(facts["size"]), self._work.bucket, staging)
         self._plan(job.job_id, 0, seq, n, upload, {"bucket": bucket, "facts": facts, "seq": large_seq(seq, n)})
