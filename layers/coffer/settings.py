@@ -10,6 +10,10 @@ from functools import cached_property
 from coffer.domain.errors import InvalidInput
 from coffer.domain.input_rules.arns import Home
 
+#: CopyConcurrency's largest value (template.yaml): the threads of one CopyBatch share one S3 client, whose
+#: connection pool is this large (adapters/aws.py) - a smaller pool would drop and reopen connections
+MAX_COPY_CONCURRENCY = 64
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -104,7 +108,7 @@ class Settings:
                 default_retention_days=int(env.get("DEFAULT_RETENTION_DAYS", "35")),
                 lock_slack_days=int(env.get("LOCK_SLACK_DAYS", "0")),
                 **_bounded(env, ("TAG_REFRESH_DAYS", "tag_refresh_days", 30, 1, 365),
-                           ("COPY_CONCURRENCY", "copy_concurrency", 8, 1, 64)),
+                           ("COPY_CONCURRENCY", "copy_concurrency", 8, 1, MAX_COPY_CONCURRENCY)),
                 vault_lock_mode=env.get("VAULT_LOCK_MODE", "GOVERNANCE"),
                 copy_role_name=env.get("COPY_ROLE_NAME", "coffer-copy"),
                 copy_destination_stack=env.get("COPY_DESTINATION_STACK", "coffer"),

@@ -76,3 +76,12 @@ def test_a_copied_stand_in_neither_recurses_nor_makes_a_client() -> None:
     stand_in = bootstrap(SETTINGS, session=session).clients.lazy("s3")  # type: ignore[arg-type]
     copied = copy.copy(stand_in)
     assert copied is not stand_in and session.made == []
+
+
+def test_a_client_pools_as_many_connections_as_copybatch_may_use_at_once() -> None:
+    """CopyBatch's threads share one S3 client: with botocore's pool of 10, CopyConcurrency above 10 would drop and
+    reopen connections (a new TLS handshake each)."""
+    from coffer.adapters import aws
+    from coffer.settings import MAX_COPY_CONCURRENCY
+
+    assert aws.retry_config().max_pool_connections == MAX_COPY_CONCURRENCY

@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError, ConnectionClosedError, HTTPClientEr
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
 from coffer.domain.errors import AwsRefusal, ObjectArchived, ObjectRefused
+from coffer.settings import MAX_COPY_CONCURRENCY
 
 if TYPE_CHECKING:
     import boto3
@@ -31,7 +32,9 @@ def retry_config() -> Config:
     (urllib3, http.client, endpoints) costs about 100 ms, and a handler calls AWS only once invoked."""
     from botocore.config import Config
 
-    return Config(retries={"max_attempts": 8, "mode": "standard"}, connect_timeout=5, read_timeout=60)
+    # the pool holds what CopyBatch's threads may use at once (botocore's default of 10 would drop and reopen)
+    return Config(retries={"max_attempts": 8, "mode": "standard"}, connect_timeout=5, read_timeout=60,
+                  max_pool_connections=MAX_COPY_CONCURRENCY)
 
 
 #: Creates AWS does not make idempotent (no client token). When such a request went out and no answer came
