@@ -128,12 +128,13 @@ def test_a_ten_minute_snapshot_is_waited_for_on_its_event_not_polled(
     figures = measured_backup(coffer, make[kind](), f"events-{kind}", operation)
     assert figures["result"]["status"] == "SUCCEEDED", figures["result"]
     assert figures["result"]["output"]["state"] == "COMPLETED"
-    # the start's own look, one park, one resume: no poll loop however long the snapshot took
-    assert figures["states"] == ["StartBackupJob", "RouteByStrategy", "WaitForSnapshot", "CompleteBackup",
-                                 "AnyCopies", "Done"]
+    # the start's own look, one park, one resume, the workflow's own look (CheckBackup: a token resumed by anyone
+    # else completes nothing undone): no poll loop however long the snapshot took
+    assert figures["states"] == ["StartBackupJob", "RouteByStrategy", "WaitForSnapshot", "CheckBackup",
+                                 "BackupReady", "CompleteBackup", "AnyCopies", "Done"]
     assert figures["transitions"] <= MAX_TRANSITIONS
     assert figures["invocations"]["ResumeNativeFunction"] == 1
-    assert figures["invocations"]["CheckBackupFunction"] == 0
+    assert figures["invocations"]["CheckBackupFunction"] == 1
     # the event was confirmed with exactly one Describe by ResumeNative (plus the start's and the check's)
     assert figures["by_operation"]["states.SendTaskSuccess"] + figures["by_operation"]["sfn.SendTaskSuccess"] == 1
     assert figures["by_operation"][describe] >= 1
@@ -245,6 +246,28 @@ def test_a_forged_completion_does_not_complete_a_job_whose_snapshot_is_pending(c
     # ... and the real end still completes it
     coffer.twin.native.advance(timedelta(minutes=30))
     assert ended(coffer, execution)["status"] == "SUCCEEDED"
+
+
+def test_a_task_token_resumed_by_someone_else_completes_nothing_while_the_snapshot_is_pending(
+        coffer: LocalCoffer) -> None:
+    """SendTaskSuccess takes no resource in IAM: whoever can read the waiter record's token and call it can resume
+    the parked task. The workflow looks itself (CheckBackup) and parks again: no COMPLETED recovery point for a
+    snapshot that may still fail."""
+    arn = create_sample_volume(coffer.client("ec2"), "events-token")
+    coffer.twin.native.set("ec2:CreateSnapshot", minutes=30)
+    execution = start(coffer, arn, "events-token")
+    native_ref = parked(coffer, "events-token")
+    token = waiter(coffer, native_ref)["task_token"]
+    coffer.client("stepfunctions").send_task_success(taskToken=token, output="{}")
+    deadline = time.monotonic() + 30
+    while states(coffer, execution).count("WaitForSnapshot") < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert states(coffer, execution).count("WaitForSnapshot") == 2  # looked, found it pending, parked again
+    assert coffer.deps.catalog.get_job(job_id_for("events-token")).state is JobState.RUNNING
+    assert "CompleteBackup" not in states(coffer, execution)
+    coffer.twin.native.advance(timedelta(minutes=30))  # the real end completes it
+    assert ended(coffer, execution)["status"] == "SUCCEEDED"
+    assert coffer.deps.catalog.get_job(job_id_for("events-token")).state is JobState.COMPLETED
 
 
 def test_another_jobs_completed_snapshot_does_not_resume_a_pending_one(coffer: LocalCoffer) -> None:
