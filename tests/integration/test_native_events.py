@@ -344,3 +344,17 @@ def test_resume_native_refused_for_good_leaves_the_job_to_the_safety_net(coffer:
         coffer.twin.wait_for_async()
     assert result["status"] == "SUCCEEDED" and result["output"]["state"] == "COMPLETED"
     assert [e["type"] for e in coffer.twin.history(execution)].count("TaskTimedOut") == 1
+
+
+def test_another_manual_rds_snapshots_end_does_not_invoke_resume_native(coffer: LocalCoffer) -> None:
+    """The rule takes RDS snapshot ends of Coffer's snapshots only (named coffer-...): the region's other manual
+    snapshots cost no invocation."""
+    coffer.twin.wait_for_async()
+    before = coffer.twin.invocations["ResumeNativeFunction"]
+    for identifier in ("nightly-by-hand", "coffer-mine"):
+        coffer.twin.put_event("aws.rds", "RDS DB Snapshot Event", {
+            "EventCategories": ["creation"], "SourceType": "SNAPSHOT", "SourceIdentifier": identifier,
+            "SourceArn": f"arn:aws:rds:{coffer.twin.region}:{coffer.twin.account_id}:snapshot:{identifier}",
+            "Message": "Manual snapshot created", "EventID": "RDS-EVENT-0042"})
+    coffer.twin.wait_for_async()
+    assert coffer.twin.invocations["ResumeNativeFunction"] == before + 1  # coffer-mine's only
