@@ -25,6 +25,9 @@ from coffer_twin.calls import CallRecorder
 from coffer_twin.cfn_yaml import load_template
 from coffer_twin.faults import FaultInjector, FaultKind
 
+#: one scenario on one clock: its tests run in order on one worker (pyproject's --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("operator_alerts")
+
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 11, 26, 5, 0, tzinfo=UTC)
 PLAN, RULE = "hourly-watch", "every-hour"
