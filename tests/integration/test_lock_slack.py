@@ -87,6 +87,17 @@ def test_unchanged_objects_are_extended_once_per_slack_and_never_locked_short(
     assert sorted(b for d in range(1, SLACK + 1) for b in extended_on[d]) == blobs  # once per SLACK days each
     assert max(len(e) for e in extended_on.values()) < OBJECTS
 
+    # an hourly plan: on a blob's own day the first backup extends it, the day's later ones find it extended
+    day = next(d for d in range(2 * SLACK + 1, 3 * SLACK + 1)
+               if any(is_refresh_day(b, (START + timedelta(days=d)).date(), SLACK) for b in blobs))
+    due = [b for b in blobs if is_refresh_day(b, (START + timedelta(days=day)).date(), SLACK)]
+    for hour, expected in ((0, due), (1, []), (5, [])):
+        clock.set(START + timedelta(days=day, hours=hour))
+        rp, calls = backup(coffer, "slack-source", f"slack-day-{day}-hour-{hour}")
+        assert sorted(str(c.bucket_and_key[1]) for c in calls.select(
+            service="s3", operation="PutObjectRetention")) == expected, hour
+        assert all(until >= (rp.delete_at or START) - timedelta(seconds=1) for until in blob_locks(coffer, rp).values())
+
 
 def test_a_changed_object_is_copied_and_locked_ahead_and_the_index_writes_only_its_record(
         twin: tuple[LocalCoffer, FixedClock]) -> None:

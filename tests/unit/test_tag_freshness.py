@@ -47,6 +47,16 @@ def test_tags_read_n_days_ago_are_read_again_whatever_the_day() -> None:
     assert not tags_due(key, read(NOW - timedelta(days=6, hours=23)), None, NOW, 7, events_on=True)
 
 
+def test_on_its_refresh_day_a_key_is_read_once_however_many_backups_run_that_day() -> None:
+    key = next(k for k in KEYS if is_refresh_day(k, NOW.date(), 30))
+    yesterday = {"tags": {}, TAGS_READ_AT: (NOW - timedelta(days=1)).isoformat()}
+    assert tags_due(key, yesterday, None, NOW, 30, events_on=True)  # the day's first backup reads them
+    this_morning = {"tags": {}, TAGS_READ_AT: NOW.replace(hour=0, minute=5).isoformat()}
+    assert not tags_due(key, this_morning, None, NOW, 30, events_on=True)  # an hourly plan's later ones do not
+    # ... unless a tag event came since
+    assert tags_due(key, this_morning, NOW.replace(hour=0, minute=6), NOW, 30, events_on=True)
+
+
 def test_s3s_own_tag_event_shape_parses_without_a_sequencer_or_a_size() -> None:
     """As S3 puts it on EventBridge (its documented example): the object's key, version and ETag only. A model that
     wanted Object Created's sequencer refused every real tag event, leaving tags stale until the refresh."""

@@ -9,8 +9,9 @@ mark*, with the time Coffer noted it), and a backup reads the tags of an unchang
 - its index record has no tags read by this rule yet (indexed before it);
 - a mark was noted at or after the record's `tags_read_at` (the moment the batch that last read them began
   looking for marks: a mark noted while that batch ran is seen by the next backup);
-- it is the key's refresh day: each key has a day in every `refresh_days` (a hash of the key), so a lost event
-  is caught within `refresh_days` and each day refreshes about 1/`refresh_days` of the keys (no monthly spike);
+- it is the key's refresh day and they were not read yet that day: each key has a day in every `refresh_days` (a
+  hash of the key), so a lost event is caught within `refresh_days` and each day refreshes about 1/`refresh_days`
+  of the keys (no monthly spike), once however many backups run that day;
 - or its tags were last read `refresh_days` or more ago (backups less often than daily).
 
 The bound this gives, with every tag event lost: a backup at time t records tags read after t - refresh_days.
@@ -46,4 +47,6 @@ def tags_due(key: str, known: dict[str, Any], mark: datetime | None, now: dateti
     last = datetime.fromisoformat(read_at)
     if mark is not None and mark >= last:
         return True
-    return is_refresh_day(key, now.date(), refresh_days) or now - last >= timedelta(days=refresh_days)
+    # on its refresh day once: an hourly plan's later backups that day find them read already
+    refresh_today = is_refresh_day(key, now.date(), refresh_days) and last.date() < now.date()
+    return refresh_today or now - last >= timedelta(days=refresh_days)

@@ -408,9 +408,10 @@ class ObjectBatches:
         ahead = seal.ahead(slack)  # so the next days' backups need not extend it
         recompliance = seal.mode is LockMode.COMPLIANCE and place.mode != LockMode.COMPLIANCE
         # Extended when short, and early on the blob's own day in every `slack` days (a hash of its address, as tag
-        # refreshes): blobs first locked together are then extended 1/slack a day, never all on one day
+        # refreshes): blobs first locked together are then extended 1/slack a day, never all on one day - and once
+        # that day, however many backups run in it (an hourly plan's later ones find it extended to that date)
         rolling = slack > 0 and is_refresh_day(place.blob, self._clock.now().date(), slack) \
-            and place.locked_until is not None and place.locked_until < ahead.retain_until
+            and place.locked_until is not None and place.locked_until.date() < ahead.retain_until.date()
         if place.locked_until is None or place.locked_until < seal.retain_until or recompliance or rolling:
             lock = self._vault.secure(place.blob, ahead)  # extends, or re-seals a GOVERNANCE blob as COMPLIANCE
             place = place._replace(locked_until=lock[1] or ahead.retain_until, mode=lock.mode,
