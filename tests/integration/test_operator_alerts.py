@@ -25,9 +25,6 @@ from coffer_twin.calls import CallRecorder
 from coffer_twin.cfn_yaml import load_template
 from coffer_twin.faults import FaultInjector, FaultKind
 
-#: one scenario on one clock: its tests run in order on one worker (pyproject's --dist loadgroup)
-pytestmark = pytest.mark.xdist_group("operator_alerts")
-
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 11, 26, 5, 0, tzinfo=UTC)
 PLAN, RULE = "hourly-watch", "every-hour"
@@ -95,6 +92,16 @@ def bucket(coffer: LocalCoffer, name: str, frozen: bool = False) -> str:
     return f"arn:aws:s3:::{name}"
 
 
+def apply_hourly_plan(coffer: LocalCoffer) -> None:
+    plan_service(coffer).apply(read_documents([("plan", {
+        "BackupPlan": {"BackupPlanName": PLAN, "Rules": [{
+            "RuleName": RULE, "TargetBackupVaultName": "Default", "ScheduleExpression": "rate(1 hour)",
+            "StartWindowMinutes": 60, "CompletionWindowMinutes": 120, "Lifecycle": {"DeleteAfterDays": 7}}]},
+        "Selections": [{"SelectionName": "watched", "IamRoleArn": "arn:aws:iam::123456789012:role/backup",
+                        "Conditions": {"StringEquals": [{"ConditionKey": "aws:ResourceTag/watch",
+                                                         "ConditionValue": "hourly"}]}}]})]))
+
+
 def run_rule(world: dict[str, Any], at: datetime) -> dict[str, Any]:
     world["clock"].set(at + timedelta(minutes=1))
     result = world["coffer"].twin.run("PlanRunStateMachine", {
@@ -106,13 +113,7 @@ def run_rule(world: dict[str, Any], at: datetime) -> dict[str, Any]:
 def test_a_resource_without_a_completed_backup_past_frequency_and_windows_is_a_missed_schedule(
         world: dict[str, Any], emf: None, capsys: pytest.CaptureFixture[str]) -> None:
     coffer = world["coffer"]
-    plan_service(coffer).apply(read_documents([("plan", {
-        "BackupPlan": {"BackupPlanName": PLAN, "Rules": [{
-            "RuleName": RULE, "TargetBackupVaultName": "Default", "ScheduleExpression": "rate(1 hour)",
-            "StartWindowMinutes": 60, "CompletionWindowMinutes": 120, "Lifecycle": {"DeleteAfterDays": 7}}]},
-        "Selections": [{"SelectionName": "watched", "IamRoleArn": "arn:aws:iam::123456789012:role/backup",
-                        "Conditions": {"StringEquals": [{"ConditionKey": "aws:ResourceTag/watch",
-                                                         "ConditionValue": "hourly"}]}}]})]))
+    apply_hourly_plan(coffer)
     payroll = bucket(coffer, "payroll-watched")
     # allowed: a fire every hour, started within 1 h, done within 2 h more - 4 h without a COMPLETED backup
     run_rule(world, T0)  # COMPLETED
@@ -265,8 +266,13 @@ def test_a_broken_audit_chain_is_found_by_verify_told_and_counted(
 def test_a_rule_whose_schedule_stops_firing_is_told_by_the_daily_sweep_and_a_newly_applied_one_is_not(
         world: dict[str, Any], emf: None, capsys: pytest.CaptureFixture[str]) -> None:
     coffer = world["coffer"]
-    # the hourly rule last fired at T0 + 5 h (the first test): nothing has fired it since - its schedule was
-    # disabled, say. A daily rule applied just now has not fired yet, and is within its grace.
+    # the hourly rule last fired at T0 + 5 h (the first test, when it ran on this worker: made here otherwise, as
+    # xdist may run this test elsewhere): nothing has fired it since - its schedule was disabled, say. A daily rule
+    # applied just now has not fired yet, and is within its grace.
+    if coffer.deps.plan_runs.plans.last_fired(PLAN, RULE) is None:
+        world["clock"].set(T0)
+        apply_hourly_plan(coffer)
+        run_rule(world, T0 + timedelta(hours=5))
     world["clock"].set(T0 + timedelta(days=3, hours=1))
     plan_service(coffer).apply(read_documents([("plan", {
         "BackupPlan": {"BackupPlanName": "daily-watch", "Rules": [{
