@@ -23,10 +23,10 @@ from coffer.domain.cold_tier import (
     warm_tags,
     warm_until_needed,
 )
-from coffer.domain.errors import CofferError, IntegrityError, ObjectRefused
+from coffer.domain.errors import CofferError, IntegrityError, NotFound, ObjectRefused
 from coffer.domain.jobs import Job
 from coffer.domain.manifest import ManifestPart, ObjectEntry, PartRef, VaultLayout, WorkLayout
-from coffer.domain.object_lock import LockMode
+from coffer.domain.object_lock import LockMode, VersionLock
 from coffer.domain.resources import resource_name
 from coffer.domain.steps import BatchResult, ListBatchesResult
 from coffer.domain.tag_freshness import TAGS_READ_AT, is_refresh_day, tags_due
@@ -92,6 +92,8 @@ class _Pending:
     staging: str | None
     fresh: date
     warm_needed: date
+    #: its blob was found gone from the vault: the blob record (which names that version) is not to be relied on
+    gone: bool = False
 
 
 @dataclass
@@ -273,6 +275,7 @@ class ObjectBatches:
         known_warm = parse_day(known.get("warm_until")) if known else None
         if unchanged and known_warm is not None and may_go_cold(known_warm, self._clock.now()):
             unchanged = False  # its blob may be archived by now: look at it (and store the content warm again)
+        gone = False
         if known is not None and unchanged:
             facts: dict[str, Any] = dict(known)
             if tags_due(item["key"], known, ctx.marks.get(item["key"]), ctx.as_of, self._settings.tag_refresh_days,
@@ -292,7 +295,10 @@ class ObjectBatches:
                 else:
                     place = place._replace(version_id=found.version_id, locked_until=found[1], mode=found.mode)
             if unchanged:
-                return self._finished(ctx, facts, self._secured(ctx, place, warm_needed))
+                try:
+                    return self._finished(ctx, facts, self._secured(ctx, place, warm_needed))
+                except NotFound:  # its day's look found no version of the blob (deleted, bypassing GOVERNANCE)
+                    gone = True  # stored again, as new content
         described = self._buckets.describe_object(ctx.bucket, item["key"])
         if described is None:
             return _Outcome()
@@ -313,7 +319,7 @@ class ObjectBatches:
             facts["sha256"] = self._buckets.copy_with_checksum(ctx.bucket, facts["key"], facts.get("version_id"),
                                                                facts["size"], self._work.bucket, staging,
                                                                facts.get("etag"))
-        return _Outcome(pending=_Pending(facts, staging, fresh, warm_needed))
+        return _Outcome(pending=_Pending(facts, staging, fresh, warm_needed, gone))
 
     def _read_at(self, ctx: _Batch, known: dict[str, Any], tags: dict[str, str]) -> str:
         """When these tags count as read (domain/tag_freshness.py): the batch's start of looking for marks. Without
@@ -333,6 +339,9 @@ class ObjectBatches:
         if not by_sha:
             return
         recorded = self._blobs.get_blobs(ctx.job.vault_name, sorted(by_sha))
+        for sha, outcomes in by_sha.items():
+            if any(o.pending is not None and o.pending.gone for o in outcomes):
+                recorded.pop(sha, None)
 
         def place(sha: str) -> tuple[str, _Placed | str]:
             first = by_sha[sha][0].pending
@@ -413,7 +422,15 @@ class ObjectBatches:
         rolling = slack > 0 and is_refresh_day(place.blob, self._clock.now().date(), slack) \
             and place.locked_until is not None and place.locked_until.date() < ahead.retain_until.date()
         if place.locked_until is None or place.locked_until < seal.retain_until or recompliance or rolling:
-            lock = self._vault.secure(place.blob, ahead)  # extends, or re-seals a GOVERNANCE blob as COMPLIANCE
+            # one call where the catalog recorded the pinned version's lock (S3 refuses what the record got wrong);
+            # else, or refused, a look: extends the newest version, or re-seals a GOVERNANCE blob as COMPLIANCE
+            extended = None if recompliance or not place.version_id or place.locked_until is None or \
+                not place.mode else self._vault.extend_pinned(
+                    place.blob, place.version_id, VersionLock(LockMode(place.mode), place.locked_until), ahead.mode,
+                    ahead.retain_until)
+            if extended is not None:
+                return place._replace(locked_until=ahead.retain_until, mode=extended)
+            lock = self._vault.secure(place.blob, ahead)
             place = place._replace(locked_until=lock[1] or ahead.retain_until, mode=lock.mode,
                                    version_id=pinned_version(place.blob, lock))
         return place

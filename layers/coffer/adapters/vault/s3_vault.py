@@ -41,6 +41,12 @@ if TYPE_CHECKING:
 _NO_VERSION = {"NoSuchVersion", "InvalidArgument"}
 
 
+#: PutObjectRetention's answers when a version or its lock is not what the catalog recorded (missing, deleted, a
+#: delete marker, locked longer or in another mode): look before deciding
+_NOT_AS_RECORDED = frozenset({"AccessDenied", "NoSuchVersion", "NoSuchKey", "404", "InvalidArgument",
+                              "InvalidRequest", "MethodNotAllowed"})
+
+
 def _address(checksum: str | None) -> str | None:
     """S3's SHA-256 checksum (base64, `-<parts>` for a composite one) as a blob's content address names it."""
     if not checksum:
@@ -202,6 +208,28 @@ class S3Vault:
                 return False
             raise
         return True
+
+    def extend_pinned(self, key: str, version_id: str, recorded: VersionLock, mode: LockMode,
+                      until: datetime) -> LockMode | None:
+        """One PutObjectRetention on the pinned version, no HeadObject first: the catalog's record of its lock stands
+        in for the look, and S3 is the check. S3 refuses a shorter date on an active lock (COMPLIANCE always;
+        GOVERNANCE without the bypass header, which Coffer never sends here), another mode on an active COMPLIANCE
+        lock, and a version that is gone - each answered None, and the caller looks. Never attempted where the
+        record already says S3 would refuse."""
+        active = recorded.retention_active(self._clock.now())
+        target = (recorded.mode if active else None) or mode
+        if recorded.retain_until is not None and recorded.retain_until >= until:
+            return target  # long enough as recorded: nothing to send
+        if retention_change_refusal(recorded, target, until, self._clock.now()):
+            return None
+        try:
+            self._s3.put_object_retention(Bucket=self.bucket, Key=key, VersionId=version_id,
+                                          Retention={"Mode": _s3_mode(target), "RetainUntilDate": until})
+        except ClientError as error:
+            if error_code(error) in _NOT_AS_RECORDED:
+                return None
+            raise
+        return target
 
     @refuses_objects
     def copy_in(self, source_bucket: str, source_key: str, key: str, retain_until: datetime,
