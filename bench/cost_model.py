@@ -17,8 +17,10 @@ How a job's counts become dollars (approximations, each named):
   other S3 operation (Get*, Head*) is GET-class.
 - DynamoDB on demand, items under 1 KB: BatchWriteItem 25 write units (a full batch), TransactWriteItems 4 (two
   items, transactions cost double), PutItem/UpdateItem/DeleteItem 1; BatchGetItem 100 read units (a full batch,
-  consistent), GetItem and each Query or Scan page 1. The counts are calls, not items: a part-full batch is
-  priced as a full one, so this errs high.
+  consistent), GetItem 1; a Query or Scan as the bench measured its answers' bytes (`read_units_by_operation`: a
+  unit per 4 KB of each answer, at least one; an older record without them: 1 a call). The counts are calls, not
+  items: a part-full batch is priced as a full one, and an answer's JSON is larger than its items, so this errs
+  high.
 - Lambda: each invocation 100 ms plus 25 ms per AWS call it makes, one after another, at the template's memory
   (512 MB) on Arm. The twin does not time Lambda, so this is the model's one guess; it is a small part of the bill.
 - Step Functions Standard: every state transition (the twin counts them; a Distributed Map child counts one).
@@ -113,6 +115,7 @@ _DYNAMODB_READ_UNITS = {"BatchGetItem": 100, "GetItem": 1, "Query": 1, "Scan": 1
 def price_job(record: dict[str, Any], prices: dict[str, Any], assume: Assumptions) -> Bill:
     """One measured job (or run): its calls by operation, transitions and invocations, in dollars."""
     bill = Bill()
+    measured_units = record.get("read_units_by_operation", {})
     for operation, count in record.get("calls_by_operation", {}).items():
         service, name = operation.split(".", 1)
         if service == "s3":
@@ -124,7 +127,7 @@ def price_job(record: dict[str, Any], prices: dict[str, Any], assume: Assumption
                 bill.s3_get += count * prices["s3"]["get_class_per_1000"] / 1000
         elif service == "dynamodb":
             wru = _DYNAMODB_WRITE_UNITS.get(name, 0) * count
-            rru = _DYNAMODB_READ_UNITS.get(name, 0) * count
+            rru = measured_units.get(operation, _DYNAMODB_READ_UNITS.get(name, 0) * count)
             bill.dynamodb += (wru * prices["dynamodb"]["write_request_unit_per_million"]
                               + rru * prices["dynamodb"]["read_request_unit_per_million"]) / 1e6
         elif service == "kms":
@@ -235,6 +238,7 @@ def scaled_run(run: dict[str, Any], factor: float) -> dict[str, Any]:
     growing = sum(by_function.get(name, 0) for name in _PER_OBJECT_FUNCTIONS)
     events = sum(by_function.get(name, 0) for name in _PER_OBJECT_EVENTS)
     return {"calls_by_operation": {op: n * factor for op, n in run.get("calls_by_operation", {}).items()},
+            "read_units_by_operation": {op: n * factor for op, n in run.get("read_units_by_operation", {}).items()},
             "api_calls_by_handlers": run.get("api_calls_by_handlers", 0) * factor,
             "lambda_invocations": run.get("lambda_invocations", 0) + (growing + events) * (factor - 1),
             "state_transitions": run.get("state_transitions", 0) - growing + growing * factor}
@@ -255,7 +259,8 @@ def average_day(scale: dict[str, Any]) -> dict[str, Any]:
         calls[op] = calls.get(op, 0) + n
     invocations = int(first.get("lambda_invocations", 0)) + scale.get("tag_changes_a_day", 0) + changed
     transitions = sum(d["state_transitions"] for d in daily["per_day"]) / days
-    return {"calls_by_operation": calls, "api_calls_by_handlers": sum(calls.values()),
+    units = {op: n / days for op, n in daily.get("read_units_by_operation", {}).items()}
+    return {"calls_by_operation": calls, "read_units_by_operation": units, "api_calls_by_handlers": sum(calls.values()),
             "lambda_invocations": invocations, "state_transitions": transitions,
             "invocations_by_function": {**first.get("invocations_by_function", {}),
                                         "RecordObjectChangeFunction": scale.get("tag_changes_a_day", 0) + changed}}

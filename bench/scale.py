@@ -63,6 +63,7 @@ from plans import TransitionCounter  # noqa: E402 - bench/plans.py's counter of 
 from run import _largest_listing  # noqa: E402 - the most keys one ListBatches invocation listed
 
 DATA_IN = {"GetObject"}
+BILLED_BY_BYTES = {"Query", "Scan"}
 DATA_OUT = {"PutObject", "UploadPart"}
 COPY_FUNCTIONS = ("CopyBatchFunction",)
 
@@ -85,6 +86,10 @@ class Tally:
         self._lock = threading.Lock()
         self.by_caller: Counter[str] = Counter()
         self.by_operation: Counter[str] = Counter()
+        #: read units of the DynamoDB calls billed by the bytes they read (Query, Scan): a strongly consistent read
+        #: unit per 4 KB of each answer, at least one - the answer's JSON is larger than the items it carries, so
+        #: this errs high (bench/cost_model.py prices these instead of one unit a call)
+        self.read_units: Counter[str] = Counter()
         self.data_bytes = 0
         self.on = False
 
@@ -102,12 +107,15 @@ class Tally:
         with self._lock:
             self.by_caller["engine" if call.caller == ENGINE else "handlers"] += 1
             self.by_operation[f"{call.service}.{call.operation}"] += 1
+            if call.service == "dynamodb" and call.operation in BILLED_BY_BYTES:
+                self.read_units[f"dynamodb.{call.operation}"] += max(1, -(-int(call.response_bytes) // 4096))
             self.data_bytes += moved
 
     def reset(self) -> None:
         with self._lock:
             self.by_caller.clear()
             self.by_operation.clear()
+            self.read_units.clear()
             self.data_bytes = 0
 
     @property
@@ -166,6 +174,7 @@ def _measured_run(coffer: Any, tally: Tally, transitions: TransitionCounter, lab
         "api_calls_by_handlers": tally.by_caller["handlers"],
         "api_calls_by_step_functions": tally.by_caller["engine"],
         "calls_by_operation": dict(sorted(tally.by_operation.items())),
+        "read_units_by_operation": dict(sorted(tally.read_units.items())),
         "state_transitions": transitions.entered,
         "lambda_invocations": sum(invocations.values()),
         "invocations_by_function": dict(sorted(invocations.items())),
@@ -317,6 +326,7 @@ def s3_days(objects: int, days: int, changed_percent: float, tag_changes: int, p
         rng = random.Random(16)
         changed = max(1, int(objects * changed_percent / 100))
         totals: Counter[str] = Counter()
+        read_units: Counter[str] = Counter()
         for_new: Counter[str] = Counter()
         tag_event_calls: Counter[str] = Counter()
         per_day: list[dict[str, Any]] = []
@@ -357,6 +367,7 @@ def s3_days(objects: int, days: int, changed_percent: float, tag_changes: int, p
                     continue
                 assert job.state.value == "COMPLETED", (day, job.state, job.status_message)
                 totals.update(measured["calls_by_operation"])
+                read_units.update(measured["read_units_by_operation"])
                 for_new.update(tally.for_new)
                 new_objects += changed
                 unchanged_object_days += objects - changed
@@ -374,6 +385,7 @@ def s3_days(objects: int, days: int, changed_percent: float, tag_changes: int, p
         results["daily"] = {
             "days": days, "new_objects": new_objects, "unchanged_object_days": unchanged_object_days,
             "api_calls": sum(totals.values()), "calls_by_operation": dict(sorted(totals.items())),
+            "read_units_by_operation": dict(sorted(read_units.items())),
             "calls_for_new_objects": dict(sorted(for_new.items())),
             "calls_per_new_object": round(sum(for_new.values()) / max(1, new_objects), 3),
             "calls_for_unchanged_objects_and_jobs": dict(sorted((k, v) for k, v in everything_else.items() if v)),

@@ -221,3 +221,39 @@ def test_a_bucket_in_another_region_is_not_taken_for_one_whose_tag_events_reach_
         assert progress["tag_events"] is False and "it is in eu-west-1" in progress["warnings"][0], progress
         assert source_calls(calls, "far-away", "GetObjectTagging") == ["k"]  # read at every backup
         assert entries(coffer, rp)["k"].tags == {"team": "t"}
+
+
+def test_a_batchs_index_is_one_query_of_its_range_and_deleted_objects_records_are_forgotten(
+        twin: tuple[LocalCoffer, FixedClock]) -> None:
+    coffer, clock = twin
+    s3 = coffer.client("s3")
+    bucket = "range-source"
+    with_events(coffer, bucket)
+    clock.set(START + timedelta(days=120))
+    backup(coffer, bucket, "range-0")
+    for gone in ("k03", "k04", "k09"):  # deleted from the source since their last backup
+        s3.delete_object(Bucket=bucket, Key=gone)
+    clock.set(START + timedelta(days=121))
+    rp, calls, _ = backup(coffer, bucket, "range-1")
+    index_reads = [c for c in calls.select(service="dynamodb") if b"OBJIDX#" in c.body
+                   and c.operation in ("Query", "BatchGetItem", "GetItem")]
+    # 9 keys in one listing batch: their records read as their range in one Query, none key by key
+    assert [c.operation for c in index_reads] == ["Query"]
+    # the three deleted keys' records were in that range: forgotten, so no later backup reads them again
+    deletes = [c for c in calls.select(service="dynamodb", operation="BatchWriteItem")
+               if b"OBJIDX#" in c.body and b"DeleteRequest" in c.body]
+    assert len(deletes) == 1 and deletes[0].body.count(b"DeleteRequest") == 3
+    vault = rp.vault_name
+    assert coffer.deps.catalog.get_objects(vault, bucket, KEYS).keys() == set(KEYS) - {"k03", "k04", "k09"}
+    assert sorted(entries(coffer, rp)) == sorted(set(KEYS) - {"k03", "k04", "k09"})
+    # a later backup's range holds no record of them: nothing more to forget
+    clock.set(START + timedelta(days=122))
+    _, calls, _ = backup(coffer, bucket, "range-2")
+    assert not [c for c in calls.select(service="dynamodb", operation="BatchWriteItem")
+                if b"OBJIDX#" in c.body and b"DeleteRequest" in c.body]
+    # a deleted object put back is backed up as new content would be (described once), its record written again
+    s3.put_object(Bucket=bucket, Key="k04", Body=b"object 4 of range-source")
+    clock.set(START + timedelta(days=123))
+    rp, calls, _ = backup(coffer, bucket, "range-3")
+    assert source_calls(calls, bucket, "HeadObject") == ["k04"]
+    assert "k04" in entries(coffer, rp) and "k04" in coffer.deps.catalog.get_objects(vault, bucket, ["k04"])

@@ -155,7 +155,9 @@ class ObjectBatches:
         for _ in range(self._settings.pages_per_listing):
             items, token = self._buckets.list_page(bucket, token, self._settings.batch_size)
             for batch in split_by_bytes(items, self._settings.batch_bytes):
-                self._work.write_json(WorkLayout.batch(job_id, seq), {"bucket": bucket, "items": batch})
+                # "listed": a listing's page holds every key of its range (copy_batch forgets the others' records)
+                self._work.write_json(WorkLayout.batch(job_id, seq), {"bucket": bucket, "items": batch,
+                                                                      "listed": True})
                 seq += 1
             if token is None:
                 break
@@ -190,6 +192,8 @@ class ObjectBatches:
     def copy_batch(self, job_id: str, batch_key: str) -> BatchResult:
         """Copy one batch into the vault, content-addressed by SHA-256, and write its manifest part.
 
+        The batch's object-index records are read as their key range (one Query, billed by the bytes it reads, not a
+        4 KB read unit per record); records in that range of objects no longer listed are forgotten.
         Unchanged objects (same ETag, size and modification time as last backed up) are not copied again;
         their blob's lock is extended when it falls short, and their tags are read only when S3's tag events or
         the rolling refresh say so (domain/tag_freshness.py). New content: one HeadObject (its checksum and tag
@@ -205,7 +209,9 @@ class ObjectBatches:
         items: list[dict[str, Any]] = batch["items"]
         keys = [i["key"] for i in items]
         seal = self._vaults.seal_for(job)  # the vault's lock mode, its MinRetentionDays, its KMS key
-        known = self._catalog.get_objects(job.vault_name, bucket, keys)
+        # the batch's records read as their key range (one Query, billed by bytes), not key by key
+        indexed = self._catalog.objects_in_range(job.vault_name, bucket, keys)
+        known = indexed.records
         events_on = bool(job.progress.tag_events)
         as_of = self._clock.now()  # before the marks are read: a mark noted from now on is seen by the next backup
         marks = self._tag_marks.noted_between(bucket, min(keys), max(keys)) if events_on and known else {}
@@ -240,6 +246,10 @@ class ObjectBatches:
         # raised, tags read): with locks ahead, most unchanged objects write nothing
         self._catalog.put_objects(job.vault_name, bucket, {key: record for key, record in index.items()
                                                            if record != known.get(key)})
+        if indexed.others and batch.get("listed"):
+            # records between a listed page's keys that the listing did not hold: objects deleted from the source,
+            # whose records every later range read would pay for
+            self._catalog.forget_objects(job.vault_name, bucket, indexed.others)
         self._catalog.put_part(job_id, seq, {"seq": seq, "part": ref.model_dump(mode="json"), "copied": copied,
                                          "reused": reused, "bytes_copied": bytes_copied, "failed": failed,
                                          **({"deferred": deferred} if deferred else {})})
