@@ -90,6 +90,9 @@ class Tally:
         #: unit per 4 KB of each answer, at least one - the answer's JSON is larger than the items it carries, so
         #: this errs high (bench/cost_model.py prices these instead of one unit a call)
         self.read_units: Counter[str] = Counter()
+        #: write units of each BatchWriteItem as its requests are (a put: a unit per KB of its item's JSON, which is
+        #: larger than the item stored; a delete: one), not a full batch of 25 a call
+        self.write_units: Counter[str] = Counter()
         self.data_bytes = 0
         self.on = False
 
@@ -109,6 +112,8 @@ class Tally:
             self.by_operation[f"{call.service}.{call.operation}"] += 1
             if call.service == "dynamodb" and call.operation in BILLED_BY_BYTES:
                 self.read_units[f"dynamodb.{call.operation}"] += max(1, -(-int(call.response_bytes) // 4096))
+            if call.service == "dynamodb" and call.operation == "BatchWriteItem":
+                self.write_units["dynamodb.BatchWriteItem"] += _batch_write_units(call.body)
             self.data_bytes += moved
 
     def reset(self) -> None:
@@ -116,11 +121,27 @@ class Tally:
             self.by_caller.clear()
             self.by_operation.clear()
             self.read_units.clear()
+            self.write_units.clear()
             self.data_bytes = 0
 
     @property
     def total(self) -> int:
         return sum(self.by_caller.values())
+
+
+def _batch_write_units(body: bytes) -> int:
+    """The write units of one BatchWriteItem request: each put a unit per KB (rounded up) of its item as sent, each
+    delete one."""
+    try:
+        requests = json.loads(body)["RequestItems"]
+    except (ValueError, KeyError):
+        return 25  # unreadable: priced as a full batch of small items
+    units = 0
+    for table_requests in requests.values():
+        for request in table_requests:
+            put = request.get("PutRequest")
+            units += max(1, -(-len(json.dumps(put["Item"]).encode()) // 1024)) if put else 1
+    return units
 
 
 class Progress:
@@ -175,6 +196,7 @@ def _measured_run(coffer: Any, tally: Tally, transitions: TransitionCounter, lab
         "api_calls_by_step_functions": tally.by_caller["engine"],
         "calls_by_operation": dict(sorted(tally.by_operation.items())),
         "read_units_by_operation": dict(sorted(tally.read_units.items())),
+        "write_units_by_operation": dict(sorted(tally.write_units.items())),
         "state_transitions": transitions.entered,
         "lambda_invocations": sum(invocations.values()),
         "invocations_by_function": dict(sorted(invocations.items())),
@@ -327,6 +349,7 @@ def s3_days(objects: int, days: int, changed_percent: float, tag_changes: int, p
         changed = max(1, int(objects * changed_percent / 100))
         totals: Counter[str] = Counter()
         read_units: Counter[str] = Counter()
+        write_units: Counter[str] = Counter()
         for_new: Counter[str] = Counter()
         tag_event_calls: Counter[str] = Counter()
         per_day: list[dict[str, Any]] = []
@@ -368,6 +391,7 @@ def s3_days(objects: int, days: int, changed_percent: float, tag_changes: int, p
                 assert job.state.value == "COMPLETED", (day, job.state, job.status_message)
                 totals.update(measured["calls_by_operation"])
                 read_units.update(measured["read_units_by_operation"])
+                write_units.update(measured["write_units_by_operation"])
                 for_new.update(tally.for_new)
                 new_objects += changed
                 unchanged_object_days += objects - changed
@@ -386,6 +410,7 @@ def s3_days(objects: int, days: int, changed_percent: float, tag_changes: int, p
             "days": days, "new_objects": new_objects, "unchanged_object_days": unchanged_object_days,
             "api_calls": sum(totals.values()), "calls_by_operation": dict(sorted(totals.items())),
             "read_units_by_operation": dict(sorted(read_units.items())),
+            "write_units_by_operation": dict(sorted(write_units.items())),
             "calls_for_new_objects": dict(sorted(for_new.items())),
             "calls_per_new_object": round(sum(for_new.values()) / max(1, new_objects), 3),
             "calls_for_unchanged_objects_and_jobs": dict(sorted((k, v) for k, v in everything_else.items() if v)),
