@@ -309,7 +309,11 @@ class ObjectBatches:
                     return self._finished(ctx, facts, self._secured(ctx, place, warm_needed))
                 except NotFound:  # its day's look found no version of the blob (deleted, bypassing GOVERNANCE)
                     gone = True  # stored again, as new content
-        described = self._buckets.describe_object(ctx.bucket, item["key"])
+        # a small object is read once and hashed here (a GET instead of a HeadObject and a staging CopyObject); a
+        # larger one is described by HeadObject and, without an S3 SHA-256, copied to staging for S3 to hash
+        hash_up_to = self._settings.hash_in_lambda_bytes
+        described = self._buckets.read_object(ctx.bucket, item["key"], hash_up_to) \
+            if hash_up_to and item["size"] <= hash_up_to else self._buckets.describe_object(ctx.bucket, item["key"])
         if described is None:
             return _Outcome()
         facts = {**described, "key": item["key"], "last_modified": item["last_modified"], TAGS_READ_AT:

@@ -25,7 +25,7 @@ from coffer.adapters.aws import error_code, is_not_found, refuses_objects
 from coffer.adapters.checksums import b64_to_hex
 from coffer.domain.clock import Clock
 from coffer.domain.cold_tier import ThawOutcome, thaw_outcome
-from coffer.domain.errors import AlreadyStored, IntegrityError, NotFound, ObjectLockRefusal
+from coffer.domain.errors import AlreadyStored, IntegrityError, NotFound, ObjectLockRefusal, ObjectRefused
 from coffer.domain.manifest import sha256_hex
 from coffer.domain.object_lock import LockMode, VersionLock, retention_change_refusal
 from coffer.domain.vaults import Seal
@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 _NO_VERSION = {"NoSuchVersion", "InvalidArgument"}
 
 
+#: CopyObject's answer when the source's ETag is no longer the one the copy was pinned to (CopySourceIfMatch)
+_SOURCE_CHANGED = frozenset({"PreconditionFailed", "412"})
 #: PutObjectRetention's answers when a version or its lock is not what the catalog recorded (missing, deleted, a
 #: delete marker, locked longer or in another mode): look before deciding
 _NOT_AS_RECORDED = frozenset({"AccessDenied", "NoSuchVersion", "NoSuchKey", "404", "InvalidArgument",
@@ -247,13 +249,19 @@ class S3Vault:
             source["VersionId"] = source_version
         elif if_match:
             pinned["CopySourceIfMatch"] = f'"{if_match.strip(chr(34))}"'
-        response = self._s3.copy_object(**pinned,
-            Bucket=self.bucket, Key=key, CopySource=source, ChecksumAlgorithm="SHA256",
-            MetadataDirective="REPLACE", ContentType="application/octet-stream", TaggingDirective="REPLACE",
-            Tagging=urlencode(tags or {}),
-            ObjectLockMode=_s3_mode(seal.mode if seal else self.lock_mode), ObjectLockRetainUntilDate=retain_until,
-            **_sse(seal.kms_key_arn if seal else None),
-        )
+        try:
+            response = self._s3.copy_object(**pinned,
+                Bucket=self.bucket, Key=key, CopySource=source, ChecksumAlgorithm="SHA256",
+                MetadataDirective="REPLACE", ContentType="application/octet-stream", TaggingDirective="REPLACE",
+                Tagging=urlencode(tags or {}),
+                ObjectLockMode=_s3_mode(seal.mode if seal else self.lock_mode), ObjectLockRetainUntilDate=retain_until,
+                **_sse(seal.kms_key_arn if seal else None),
+            )
+        except ClientError as error:
+            if pinned and error_code(error) in _SOURCE_CHANGED:
+                raise ObjectRefused("SourceChanged", f"s3://{source_bucket}/{source_key} was replaced since it was "
+                                    f"read (its ETag is no longer {if_match}): backed up by the next backup") from error
+            raise
         return Written(b64_to_hex(response["CopyObjectResult"]["ChecksumSHA256"]), response.get("VersionId"))
 
     # ---- cold storage (domain/cold_tier.py) -------------------------------------------------------
