@@ -21,8 +21,9 @@ How a job's counts become dollars (approximations, each named):
   (`read_units_by_operation`: a unit per 4 KB of each answer, at least one) and a BatchWriteItem by its requests
   (`write_units_by_operation`: a unit per KB of each put item's JSON, one per delete). The rest are calls, not
   items (a part-full batch priced as a full one), and JSON is larger than the items it carries: this errs high.
-- Lambda: each invocation 100 ms plus 25 ms per AWS call it makes, one after another, at the template's memory
-  (512 MB) on Arm. The twin does not time Lambda, so this is the model's one guess; it is a small part of the bill.
+- Lambda: each invocation 100 ms plus 25 ms per AWS call it makes, one after another, plus 10 s per GB of object
+  bytes it reads (the small new objects CopyBatch hashes, HashInLambdaMaxBytes), at the template's memory (512 MB) on
+  Arm. The twin does not time Lambda, so this is the model's one guess; it is a small part of the bill.
 - Step Functions Standard: every state transition (the twin counts them; a Distributed Map child counts one).
 - Native jobs: EBS and RDS backups wait on AWS's completion event (issue 16), so a job costs what bench/native.py
   counted with a simulated snapshot (`native_jobs`, the nearest duration measured), whatever `--snapshot-minutes`
@@ -79,6 +80,8 @@ class Estate:
 class Assumptions:
     lambda_ms_per_invocation: float = 100.0
     lambda_ms_per_call: float = 25.0
+    #: seconds a handler spends per GB of object bytes it reads (small new objects hashed in CopyBatch): 100 MB/s
+    lambda_seconds_per_gb_read: float = 10.0
     lambda_memory_gb: float = 0.5
     catalog_reads_per_poll: int = 1
 
@@ -143,7 +146,8 @@ def price_job(record: dict[str, Any], prices: dict[str, Any], assume: Assumption
     bill.step_functions += record.get("state_transitions", 0) * transition
     invocations = record.get("lambda_invocations", 0)
     handler_calls = record.get("api_calls_by_handlers", record.get("api_calls", 0))
-    seconds = (invocations * assume.lambda_ms_per_invocation + handler_calls * assume.lambda_ms_per_call) / 1000
+    seconds = (invocations * assume.lambda_ms_per_invocation + handler_calls * assume.lambda_ms_per_call) / 1000 \
+        + record.get("data_bytes_through_lambda", 0) / GB * assume.lambda_seconds_per_gb_read
     bill.lambda_ += (invocations * prices["lambda"]["request_per_million"] / 1e6
                      + seconds * assume.lambda_memory_gb * prices["lambda"]["gb_second_arm64"])
     return bill
@@ -242,6 +246,7 @@ def scaled_run(run: dict[str, Any], factor: float) -> dict[str, Any]:
     return {"calls_by_operation": {op: n * factor for op, n in run.get("calls_by_operation", {}).items()},
             "read_units_by_operation": {op: n * factor for op, n in run.get("read_units_by_operation", {}).items()},
             "write_units_by_operation": {op: n * factor for op, n in run.get("write_units_by_operation", {}).items()},
+            "data_bytes_through_lambda": run.get("data_bytes_through_lambda", 0) * factor,
             "api_calls_by_handlers": run.get("api_calls_by_handlers", 0) * factor,
             "lambda_invocations": run.get("lambda_invocations", 0) + (growing + events) * (factor - 1),
             "state_transitions": run.get("state_transitions", 0) - growing + growing * factor}
@@ -265,6 +270,7 @@ def average_day(scale: dict[str, Any]) -> dict[str, Any]:
     units = {op: n / days for op, n in daily.get("read_units_by_operation", {}).items()}
     writes = {op: n / days for op, n in daily.get("write_units_by_operation", {}).items()}
     return {"calls_by_operation": calls, "read_units_by_operation": units, "write_units_by_operation": writes,
+            "data_bytes_through_lambda": daily.get("data_bytes_through_lambda", 0) / days,
             "api_calls_by_handlers": sum(calls.values()),
             "lambda_invocations": invocations, "state_transitions": transitions,
             "invocations_by_function": {**first.get("invocations_by_function", {}),

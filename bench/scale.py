@@ -296,7 +296,7 @@ class DayTally(Tally):
             return False
         bucket, key = call.bucket_and_key
         settings = self._coffer.settings
-        if call.operation == "HeadObject":
+        if call.operation in ("HeadObject", "GetObject"):  # described (GetObject: read and hashed, small ones)
             return bool(bucket == self._source)
         if call.operation == "CopyObject":
             staging = bucket == settings.work_bucket and (key or "").startswith("staging/")
@@ -350,6 +350,7 @@ def s3_days(objects: int, days: int, changed_percent: float, tag_changes: int, p
         totals: Counter[str] = Counter()
         read_units: Counter[str] = Counter()
         write_units: Counter[str] = Counter()
+        data_bytes = 0
         for_new: Counter[str] = Counter()
         tag_event_calls: Counter[str] = Counter()
         per_day: list[dict[str, Any]] = []
@@ -392,6 +393,7 @@ def s3_days(objects: int, days: int, changed_percent: float, tag_changes: int, p
                 totals.update(measured["calls_by_operation"])
                 read_units.update(measured["read_units_by_operation"])
                 write_units.update(measured["write_units_by_operation"])
+                data_bytes += int(measured["data_bytes_through_lambda"])
                 for_new.update(tally.for_new)
                 new_objects += changed
                 unchanged_object_days += objects - changed
@@ -411,6 +413,7 @@ def s3_days(objects: int, days: int, changed_percent: float, tag_changes: int, p
             "api_calls": sum(totals.values()), "calls_by_operation": dict(sorted(totals.items())),
             "read_units_by_operation": dict(sorted(read_units.items())),
             "write_units_by_operation": dict(sorted(write_units.items())),
+            "data_bytes_through_lambda": data_bytes,
             "calls_for_new_objects": dict(sorted(for_new.items())),
             "calls_per_new_object": round(sum(for_new.values()) / max(1, new_objects), 3),
             "calls_for_unchanged_objects_and_jobs": dict(sorted((k, v) for k, v in everything_else.items() if v)),
