@@ -34,10 +34,12 @@ How a job's counts become dollars (approximations, each named):
 - S3 scale runs are priced per object and multiplied out: the average day of the `--mode days` run (weeks of
   daily backups on a simulated clock: lock extensions, tag refreshes and tag events counted as they happened) for
   each day of the month, the first (full) run as a one-off. (An older record without days: its 1 %-changed run.)
+  What grows with the objects is scaled to the estate's bucket: the calls of the batch and listing steps and of
+  S3's events; a job's own calls (start, complete, notices, audit: `fixed_calls_by_operation`) stay as counted.
   The measured change rate must be the estate's. The 1 %-changed run is the day after the first: with blobs
   locked ahead (template.yaml's LockSlackDays) it extends no lock, so the model adds what a month of days does on
   average - each unchanged object's lock extended once per LockSlackDays + 1 days (a
-  HeadObject, a PutObjectRetention and its index record) - where the run counted fewer.
+  PutObjectRetention and its index record) - where the run counted fewer.
 - Storage: Coffer's vault is content-addressed S3 Standard: each bucket's bytes once, plus the changed objects'
   old bytes for the retention period and for as long again as a churned blob's lock outlasts its last recovery
   point's need (`churned_lock_excess_days`: at most LockSlackDays, on average less - the lock was set on the blob's
@@ -238,16 +240,23 @@ _PER_OBJECT_EVENTS = ("RecordObjectChangeFunction",)
 
 
 def scaled_run(run: dict[str, Any], factor: float) -> dict[str, Any]:
-    """A measured S3 run as it would be with `factor` times the objects: calls, and the invocations and transitions
-    of the batch and listing steps, grow with the objects; a job's own steps (start, complete) do not."""
+    """A measured S3 run as it would be with `factor` times the objects: the calls, invocations and transitions of
+    the batch and listing steps (and of S3's events) grow with the objects; a job's own (start, complete, notices)
+    do not."""
     by_function = run.get("invocations_by_function", {})
     growing = sum(by_function.get(name, 0) for name in _PER_OBJECT_FUNCTIONS)
     events = sum(by_function.get(name, 0) for name in _PER_OBJECT_EVENTS)
-    return {"calls_by_operation": {op: n * factor for op, n in run.get("calls_by_operation", {}).items()},
+    # the calls made once a job (bench/scale.py counts them apart: start, complete, notices, audit) stay as counted;
+    # the rest - the batches', the listing's, S3's events' - grow with the objects (an older record: all of them)
+    fixed = run.get("fixed_calls_by_operation", {})
+    calls = {op: min(n, fixed.get(op, 0)) + max(0.0, n - fixed.get(op, 0)) * factor
+             for op, n in run.get("calls_by_operation", {}).items()}
+    grown = sum(calls.values()) - sum(run.get("calls_by_operation", {}).values())
+    return {"calls_by_operation": calls,
             "read_units_by_operation": {op: n * factor for op, n in run.get("read_units_by_operation", {}).items()},
             "write_units_by_operation": {op: n * factor for op, n in run.get("write_units_by_operation", {}).items()},
             "data_bytes_through_lambda": run.get("data_bytes_through_lambda", 0) * factor,
-            "api_calls_by_handlers": run.get("api_calls_by_handlers", 0) * factor,
+            "api_calls_by_handlers": run.get("api_calls_by_handlers", 0) + grown,
             "lambda_invocations": run.get("lambda_invocations", 0) + (growing + events) * (factor - 1),
             "state_transitions": run.get("state_transitions", 0) - growing + growing * factor}
 
@@ -268,8 +277,10 @@ def average_day(scale: dict[str, Any]) -> dict[str, Any]:
     invocations = int(first.get("lambda_invocations", 0)) + scale.get("tag_changes_a_day", 0) + changed
     transitions = sum(d["state_transitions"] for d in daily["per_day"]) / days
     units = {op: n / days for op, n in daily.get("read_units_by_operation", {}).items()}
+    fixed = {op: n / days for op, n in daily.get("fixed_calls_by_operation", {}).items()}
     writes = {op: n / days for op, n in daily.get("write_units_by_operation", {}).items()}
-    return {"calls_by_operation": calls, "read_units_by_operation": units, "write_units_by_operation": writes,
+    return {"calls_by_operation": calls, "fixed_calls_by_operation": fixed, "read_units_by_operation": units,
+            "write_units_by_operation": writes,
             "data_bytes_through_lambda": daily.get("data_bytes_through_lambda", 0) / days,
             "api_calls_by_handlers": sum(calls.values()),
             "lambda_invocations": invocations, "state_transitions": transitions,

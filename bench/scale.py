@@ -86,6 +86,9 @@ class Tally:
         self._lock = threading.Lock()
         self.by_caller: Counter[str] = Counter()
         self.by_operation: Counter[str] = Counter()
+        #: the calls made once a job whatever its size (bench/cost_model.py keeps them fixed when it scales a run up):
+        #: every caller's but the functions whose work grows with the objects, and the engine's Invokes of them
+        self.fixed: Counter[str] = Counter()
         #: read units of the DynamoDB calls billed by the bytes they read (Query, Scan): a strongly consistent read
         #: unit per 4 KB of each answer, at least one - the answer's JSON is larger than the items it carries, so
         #: this errs high (bench/cost_model.py prices these instead of one unit a call)
@@ -110,6 +113,8 @@ class Tally:
         with self._lock:
             self.by_caller["engine" if call.caller == ENGINE else "handlers"] += 1
             self.by_operation[f"{call.service}.{call.operation}"] += 1
+            if not _grows_with_objects(call):
+                self.fixed[f"{call.service}.{call.operation}"] += 1
             if call.service == "dynamodb" and call.operation in BILLED_BY_BYTES:
                 self.read_units[f"dynamodb.{call.operation}"] += max(1, -(-int(call.response_bytes) // 4096))
             if call.service == "dynamodb" and call.operation == "BatchWriteItem":
@@ -120,6 +125,7 @@ class Tally:
         with self._lock:
             self.by_caller.clear()
             self.by_operation.clear()
+            self.fixed.clear()
             self.read_units.clear()
             self.write_units.clear()
             self.data_bytes = 0
@@ -127,6 +133,20 @@ class Tally:
     @property
     def total(self) -> int:
         return sum(self.by_caller.values())
+
+
+#: the functions whose calls grow with the objects of a bucket (a CopyBatch per batch, a listing step per pages)
+GROWING_FUNCTIONS = frozenset({"CopyBatchFunction", "ListBatchesFunction", "RecordObjectChangeFunction"})
+
+
+def _grows_with_objects(call: Any) -> bool:
+    """Whether a call is made per object or per batch (not once a job): a growing function's, or the engine's Invoke
+    of one (its URL names the function)."""
+    from coffer_twin.calls import ENGINE
+
+    if call.caller == ENGINE:
+        return call.operation == "Invoke" and any(f"-{name}-" in call.url for name in GROWING_FUNCTIONS)
+    return str(call.caller) in GROWING_FUNCTIONS
 
 
 def _batch_write_units(body: bytes) -> int:
@@ -197,6 +217,7 @@ def _measured_run(coffer: Any, tally: Tally, transitions: TransitionCounter, lab
         "calls_by_operation": dict(sorted(tally.by_operation.items())),
         "read_units_by_operation": dict(sorted(tally.read_units.items())),
         "write_units_by_operation": dict(sorted(tally.write_units.items())),
+        "fixed_calls_by_operation": dict(sorted(tally.fixed.items())),
         "state_transitions": transitions.entered,
         "lambda_invocations": sum(invocations.values()),
         "invocations_by_function": dict(sorted(invocations.items())),
@@ -350,6 +371,7 @@ def s3_days(objects: int, days: int, changed_percent: float, tag_changes: int, p
         totals: Counter[str] = Counter()
         read_units: Counter[str] = Counter()
         write_units: Counter[str] = Counter()
+        fixed: Counter[str] = Counter()
         data_bytes = 0
         for_new: Counter[str] = Counter()
         tag_event_calls: Counter[str] = Counter()
@@ -393,6 +415,7 @@ def s3_days(objects: int, days: int, changed_percent: float, tag_changes: int, p
                 totals.update(measured["calls_by_operation"])
                 read_units.update(measured["read_units_by_operation"])
                 write_units.update(measured["write_units_by_operation"])
+                fixed.update(measured["fixed_calls_by_operation"])
                 data_bytes += int(measured["data_bytes_through_lambda"])
                 for_new.update(tally.for_new)
                 new_objects += changed
@@ -413,6 +436,7 @@ def s3_days(objects: int, days: int, changed_percent: float, tag_changes: int, p
             "api_calls": sum(totals.values()), "calls_by_operation": dict(sorted(totals.items())),
             "read_units_by_operation": dict(sorted(read_units.items())),
             "write_units_by_operation": dict(sorted(write_units.items())),
+            "fixed_calls_by_operation": dict(sorted(fixed.items())),
             "data_bytes_through_lambda": data_bytes,
             "calls_for_new_objects": dict(sorted(for_new.items())),
             "calls_per_new_object": round(sum(for_new.values()) / max(1, new_objects), 3),

@@ -131,3 +131,15 @@ def test_the_lock_excess_matches_a_simulation_of_blobs_extended_on_their_own_rol
                                  if is_refresh_day(blob, start + timedelta(days=d), slack)])
         total += last_set + slack - last_backup
     assert total / blobs == pytest.approx(cost_model.churned_lock_excess_days(slack, rate), rel=0.05)
+
+
+def test_a_run_scaled_up_grows_its_per_object_calls_and_keeps_a_jobs_own_calls(cost_model: ModuleType) -> None:
+    run = {"calls_by_operation": {"s3.PutObjectRetention": 10, "dynamodb.GetItem": 16, "dynamodb.Query": 4},
+           "fixed_calls_by_operation": {"dynamodb.GetItem": 16, "dynamodb.Query": 2},
+           "api_calls_by_handlers": 30, "lambda_invocations": 5, "state_transitions": 8,
+           "invocations_by_function": {"CopyBatchFunction": 2, "StartBackupJobFunction": 1}}
+    scaled = cost_model.scaled_run(run, 100)
+    assert scaled["calls_by_operation"] == {"s3.PutObjectRetention": 1000, "dynamodb.GetItem": 16,
+                                            "dynamodb.Query": 2 + 2 * 100}
+    assert scaled["api_calls_by_handlers"] == 30 + (990 + 198)
+    assert scaled["lambda_invocations"] == 5 + 2 * 99 and scaled["state_transitions"] == 8 - 2 + 200
