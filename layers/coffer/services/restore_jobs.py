@@ -1,4 +1,9 @@
-"""Restore jobs: from a recovery point's manifest (checked against the catalog's checksum) into a new resource."""
+"""Restore jobs: from a recovery point's manifest (checked against the catalog's checksum) into a new resource.
+
+A restore whose target AWS announces the end of (an EBS volume, an RDS DB instance or cluster: domain/native_waits.py)
+is looked at once when it starts, then waits on that event (the Restore workflow's WaitForRestoreEvent, its waiter
+keyed by target and job) instead of a poll every PollSeconds; the rest (DynamoDB, EC2 instances, a volume waiting
+for its snapshot to come back from the archive tier) keep the poll loop."""
 
 from __future__ import annotations
 
@@ -13,6 +18,13 @@ from coffer.domain.input_rules.restore_metadata import restore_bucket_problem
 from coffer.domain.job_ids import job_id_for
 from coffer.domain.jobs import Job, JobKind, JobState, Transition
 from coffer.domain.manifest import Manifest, VaultLayout, sha256_hex
+from coffer.domain.native_waits import (
+    EVENT_TYPES,
+    WAITER_TTL_SECONDS,
+    restore_waiter_ref,
+    safety_net_seconds,
+    waiter_key,
+)
 from coffer.domain.recovery_points import RecoveryPointStatus
 from coffer.domain.requests import StartRestoreJobRequest
 from coffer.domain.resources import ResourceType
@@ -155,7 +167,32 @@ class RestoreJobs:
             manifest = manifest or self.load_manifest(job.recovery_point_id)
             return StartResult(job_id=job.job_id, next="objects", next_seq=len(manifest.parts),
                                items_prefix=VaultLayout.parts_prefix(job.vault_name, job.recovery_point_id))
+        if self._waits_on_events(job):
+            # one look now (a Describe): there already, or wait on AWS's end event - no Wait + CheckRestore round
+            manifest = manifest or self.load_manifest(job.recovery_point_id)
+            if self._resources.adapter(job.resource_type).restore_status(job, manifest).done:
+                return StartResult(job_id=job.job_id, next="native_done")
+            wait = self._event_wait(job)
+            return StartResult(job_id=job.job_id, next="native_events", wait_seconds=wait.wait_seconds,
+                               waiter_key=wait.waiter_key, waiter_ttl=wait.waiter_ttl)
         return StartResult(job_id=job.job_id, next="native", wait_seconds=self._settings.poll_seconds)
+
+    @staticmethod
+    def _waits_on_events(job: Job) -> bool:
+        """A target AWS announces the end of, made already (an EBS restore from an archived snapshot has none
+        until the snapshot is back in the standard tier: it polls)."""
+        return bool(job.native_ref) and job.resource_type in EVENT_TYPES
+
+    def _event_wait(self, job: Job) -> PollResult:
+        """How the workflow waits on the target's end event: its waiter record (target and job), and the safety
+        net's length (growing with the time the restore has run)."""
+        now = self._clock.now()
+        started = next((t.at for t in reversed(job.history) if t.state is JobState.RUNNING), None)
+        return PollResult(job_id=job.job_id, done=False, wait="events",
+                          wait_seconds=safety_net_seconds(self._settings.native_safety_net_seconds, started, now,
+                                                          job.complete_by),
+                          waiter_key=waiter_key(restore_waiter_ref(job.native_ref or "", job.job_id)),
+                          waiter_ttl=str(int(now.timestamp()) + WAITER_TTL_SECONDS))
 
     def _check_bucket(self, metadata: dict[str, str], job_id: str) -> None:
         """Restores never take over (domain/input_rules/restore_metadata.py): refused before the job exists - a
@@ -174,6 +211,8 @@ class RestoreJobs:
         job = self._catalog.get_job(job_id)
         manifest = self.load_manifest(job.recovery_point_id)
         status = self._resources.adapter(job.resource_type).restore_status(job, manifest)
+        if not status.done and self._waits_on_events(job):
+            return self._event_wait(job)  # the workflow's own look found it still running: back to the event
         return PollResult(job_id=job_id, done=status.done, wait_seconds=self._settings.poll_seconds)
 
     def complete(self, job_id: str) -> JobSummary:
