@@ -91,3 +91,20 @@ def test_an_ebs_restore_there_at_the_first_look_goes_straight_to_completion() ->
     world = FakeWorld()
     catalogued(world, RecoveryPointStatus.COMPLETED)
     assert world.restore_jobs.start(restore(), "event-1", EXECUTION).next == "native_done"
+
+
+def test_a_check_of_a_target_that_another_job_made_completes_nothing() -> None:
+    """The job's recorded target now carries another restore job's tag (an identifier made again by someone
+    else): the check refuses it by name rather than complete this restore with another's database."""
+    from coffer.domain.errors import RestoreMismatch
+
+    world = FakeWorld()
+    catalogued(world, RecoveryPointStatus.COMPLETED)
+    world.ebs.done = False
+    started = world.restore_jobs.start(restore(), "event-1", EXECUTION)
+    job = world.catalog.get_job(started.job_id)
+    world.catalog.save_job(job.with_changes(native_ref="restored-by-another-job"))
+    world.ebs.done = True
+    with pytest.raises(RestoreMismatch) as refused:
+        world.restore_jobs.check(started.job_id)
+    assert "restored-by-another-job" in str(refused.value) and started.job_id in str(refused.value)
