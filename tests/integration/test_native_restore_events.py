@@ -340,3 +340,21 @@ def test_dynamodb_restores_keep_their_poll(coffer: LocalCoffer) -> None:
     assert ended(coffer, execution)["status"] == "SUCCEEDED"
     found = states(coffer, execution)
     assert "WaitForRestoreEvent" not in found and "WaitForRestore" in found
+
+
+def test_a_failed_database_restore_is_found_by_the_safety_net_and_fails_the_job(coffer: LocalCoffer) -> None:
+    """RDS documents no event for a restore that failed (the twin sends none): the wait's safety net looks, finds
+    the instance failed, and the job ends FAILED naming it - never COMPLETED, its hold released."""
+    rp_id, metadata = recovery_point(coffer, "RDS", "restev-dbfail")
+    coffer.twin.native.set("rds:RestoreDBInstanceFromDBSnapshot", minutes=5, fail="incompatible-restore")
+    execution = start(coffer, rp_id, "restev-dbfail-restore", metadata)
+    parked(coffer, "restev-dbfail-restore")
+    coffer.twin.native.advance(timedelta(minutes=5))
+    result = ended(coffer, execution)
+    assert result["status"] == "FAILED"
+    job = coffer.deps.catalog.get_job(job_id_for("restev-dbfail-restore"))
+    assert job.state is JobState.FAILED
+    assert "NativeOperationFailed" in (job.status_message or "") and "is failed" in (job.status_message or "")
+    assert [e["type"] for e in coffer.twin.history(execution)].count("TaskTimedOut") == 1
+    assert "CompleteRestore" not in states(coffer, execution)
+    assert job.job_id not in coffer.deps.restore_leases.restores(rp_id)
