@@ -289,7 +289,8 @@ def test_an_object_replaced_between_its_read_and_its_vault_copy_never_lands_unde
     s3.create_bucket(Bucket=bucket)
     if versioned:
         s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    original, forged = b"id,amount\n1,10\n", b"id,amount\n1,1000000\n"
+    # content of this bucket's own: content the vault holds already would need no vault copy to race
+    original, forged = f"id,amount\n1,10\n# {bucket}\n".encode(), f"id,amount\n1,1000000\n# {bucket}\n".encode()
     s3.put_object(Bucket=bucket, Key="ledger.csv", Body=original)
     swapped: list[str] = []
 
