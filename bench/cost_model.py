@@ -19,8 +19,9 @@ How a job's counts become dollars (approximations, each named):
   items, transactions cost double), PutItem/UpdateItem/DeleteItem 1; BatchGetItem 100 read units (a full batch,
   consistent), GetItem 1. Where the bench measured them, a Query or Scan by its answers' bytes
   (`read_units_by_operation`: a unit per 4 KB of each answer, at least one) and a BatchWriteItem by its requests
-  (`write_units_by_operation`: a unit per KB of each put item's JSON, one per delete). The rest are calls, not
-  items (a part-full batch priced as a full one), and JSON is larger than the items it carries: this errs high.
+  (`write_units_by_operation`: a unit per KB of each put item's JSON, four per delete - an index record's upper
+  bound). The rest are calls, not items (a part-full batch priced as a full one), and JSON is larger than the items
+  it carries: this errs high.
 - Lambda: each invocation 100 ms plus 25 ms per AWS call it makes, one after another, plus 10 s per GB of object
   bytes it reads (the small new objects CopyBatch hashes, HashInLambdaMaxBytes), at the template's memory (512 MB) on
   Arm. The twin does not time Lambda, so this is the model's one guess; it is a small part of the bill.
@@ -41,10 +42,10 @@ How a job's counts become dollars (approximations, each named):
   average - each unchanged object's lock extended once per LockSlackDays + 1 days (a
   PutObjectRetention and its index record) - where the run counted fewer.
 - Storage: Coffer's vault is content-addressed S3 Standard: each bucket's bytes once, plus the changed objects'
-  old bytes for the retention period and for as long again as a churned blob's lock outlasts its last recovery
-  point's need (`churned_lock_excess_days`: at most LockSlackDays, on average less - the lock was set on the blob's
-  last extension day, not on the day its object changed), plus each retained recovery point's manifest (about 300
-  bytes an entry).
+  old bytes for the retention period and LockSlackDays more (the most a churned blob's lock outlasts its last
+  recovery point's need; `churned_lock_excess_days` gives the average where objects change independently, which
+  hot objects exceed, so the bound is priced), plus each retained recovery point's manifest (about 300 bytes an
+  entry).
   AWS Backup's S3 backups: the same bytes at its warm-storage price, each object billed at least 128 KB, plus the
   source-bucket requests a backup makes (a LIST per 1,000 objects, a GET per changed object). Snapshot storage
   (EBS, RDS, DynamoDB) is the same for both and left out.
@@ -329,9 +330,10 @@ def s3_month(scale: dict[str, Any], estate: Estate, prices: dict[str, Any], assu
     coffer_first = Bill().add(first, estate.buckets)
     objects = objects_per_bucket * estate.buckets
     kept = 1 + estate.change_rate * estate.retention_days
-    # Coffer's churned blobs stay locked (and stored) past their last recovery point: up to LockSlackDays, on average
-    # churned_lock_excess_days
-    coffer_kept = kept + estate.change_rate * churned_lock_excess_days(slack_days, estate.change_rate)
+    # Coffer's churned blobs stay locked (and stored) past their last recovery point up to LockSlackDays: priced at
+    # that bound (churned_lock_excess_days is the average where objects change independently; hot objects whose
+    # content lives a day keep the whole slack, so the bound is what the model must price)
+    coffer_kept = kept + estate.change_rate * slack_days
     coffer.storage = (objects * estate.object_kib * KIB * coffer_kept
                       + objects * estate.manifest_entry_bytes * estate.retention_days) / GB \
         * prices["s3"]["standard_gb_month"]
@@ -349,16 +351,15 @@ def slack_arithmetic(estate: Estate, prices: dict[str, Any], assume: Assumptions
                      candidates: tuple[int, ...] = (0, 7, 14, 30, 45, 60, 80, 100, 150)) -> dict[str, Any]:
     """LockSlackDays priced: a blob is extended once per S days (one PutObjectRetention on its pinned version, its
     index record and the Lambda time of one call), and each churned blob (its object changed or deleted) stays stored
-    `churned_lock_excess_days(S)` days longer than its recovery points need (at most S). Dollars per object per day:
-    renewal / S + change_rate * excess(S) * size * price."""
+    up to S days longer than its recovery points need (priced at S; `churned_lock_excess_days` is the average for
+    objects changing independently). Dollars per object per day: renewal / S + change_rate * S * size * price."""
     renewal = (prices["s3"]["put_class_per_1000"] / 1000
                + prices["dynamodb"]["write_request_unit_per_million"] / 1e6
                + assume.lambda_ms_per_call / 1000 * assume.lambda_memory_gb * prices["lambda"]["gb_second_arm64"])
     held_per_day = estate.object_kib * KIB / GB * prices["s3"]["standard_gb_month"] / 30.4
 
     def per_day(s: int) -> float:
-        return renewal / max(s, 1) + estate.change_rate * churned_lock_excess_days(s, estate.change_rate) \
-            * held_per_day
+        return renewal / max(s, 1) + estate.change_rate * s * held_per_day
 
     per_object_day = {s: per_day(s) for s in candidates}
     best = min(range(1, 241), key=per_day)

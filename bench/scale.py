@@ -135,23 +135,25 @@ class Tally:
         return sum(self.by_caller.values())
 
 
-#: the functions whose calls grow with the objects of a bucket (a CopyBatch per batch, a listing step per pages)
-GROWING_FUNCTIONS = frozenset({"CopyBatchFunction", "ListBatchesFunction", "RecordObjectChangeFunction"})
+#: the functions that run once a job whatever the bucket's size; every other caller's calls (the batches', the
+#: listing's, the large-object steps', S3's events', the engine's Map reads and writes) are taken to grow with the
+#: objects - what is not known to be fixed is scaled, so the model errs high
+ONCE_A_JOB = frozenset({"StartBackupJobFunction", "CompleteBackupFunction", "NotifyFunction"})
 
 
 def _grows_with_objects(call: Any) -> bool:
-    """Whether a call is made per object or per batch (not once a job): a growing function's, or the engine's Invoke
-    of one (its URL names the function)."""
+    """Whether a call is taken to grow with the objects: any but a once-a-job function's, and the engine's Invoke of
+    one (its URL names the function)."""
     from coffer_twin.calls import ENGINE
 
     if call.caller == ENGINE:
-        return call.operation == "Invoke" and any(f"-{name}-" in call.url for name in GROWING_FUNCTIONS)
-    return str(call.caller) in GROWING_FUNCTIONS
+        return not (call.operation == "Invoke" and any(f"-{name}-" in call.url for name in ONCE_A_JOB))
+    return str(call.caller) not in ONCE_A_JOB
 
 
 def _batch_write_units(body: bytes) -> int:
     """The write units of one BatchWriteItem request: each put a unit per KB (rounded up) of its item as sent, each
-    delete one."""
+    delete four."""
     try:
         requests = json.loads(body)["RequestItems"]
     except (ValueError, KeyError):
@@ -160,7 +162,8 @@ def _batch_write_units(body: bytes) -> int:
     for table_requests in requests.values():
         for request in table_requests:
             put = request.get("PutRequest")
-            units += max(1, -(-len(json.dumps(put["Item"]).encode()) // 1024)) if put else 1
+            # a delete is billed by the deleted item's size, unknown here: an index record with tags, at most 4 KB
+            units += max(1, -(-len(json.dumps(put["Item"]).encode()) // 1024)) if put else 4
     return units
 
 

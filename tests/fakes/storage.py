@@ -167,17 +167,21 @@ class MemoryVault:
         return True
 
     def extend_pinned(self, key: str, version_id: str, recorded: VersionLock, mode: LockMode,
-                      until: datetime) -> LockMode | None:
+                      until: datetime) -> VersionLock:
         now = self._s3.clock.now()
-        target = (recorded.mode if recorded.retention_active(now) else None) or mode
-        if recorded.retain_until is not None and recorded.retain_until >= until:
-            return target
         found = self._s3.version(self.bucket, key, version_id)
-        if found is None or retention_change_refusal(recorded, target, until, now) or \
-                retention_change_refusal(found.lock, target, until, now):
-            return None  # as S3 answers: gone, or locked otherwise than recorded
+        if found is None:
+            raise NotFound(f"s3://{self.bucket}/{key}?versionId={version_id} is gone")
+        target = (recorded.mode if recorded.retention_active(now) else None) or mode
+        if retention_change_refusal(found.lock, target, until, now):  # as S3 refuses: look at the pinned one
+            if found.retain_until is not None and found.retain_until >= until:
+                return found.lock
+            target = (found.mode if found.lock.retention_active(now) else None) or mode
+            refusal = retention_change_refusal(found.lock, target, until, now)
+            if refusal:
+                raise ObjectLockRefusal(f"s3://{self.bucket}/{key}: {refusal}")
         found.mode, found.retain_until = target, until
-        return target
+        return VersionLock(target, until, found.legal_hold)
 
     def copy_in(self, source_bucket: str, source_key: str, key: str, retain_until: datetime,
                 source_version: str | None = None, seal: Seal | None = None,

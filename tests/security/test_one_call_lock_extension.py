@@ -166,3 +166,37 @@ def test_a_version_planted_over_a_blob_is_neither_extended_nor_pinned_and_the_ba
                                      "Metadata": {"DestinationBucketName": "planted-restored", "NewBucket": "true"}})
     assert restored["status"] == "SUCCEEDED", restored
     assert s3.get_object(Bucket="planted-restored", Key="ledger.csv")["Body"].read() == BODY + b"planted\n"
+
+
+def test_a_refused_extension_looks_at_the_pinned_version_never_at_one_planted_over_it(
+        twin: tuple[LocalCoffer, FixedClock]) -> None:
+    """The record wrong (someone made the pinned lock longer) and a version planted over the blob: the refusal's look
+    is of the pinned version, so the planted one gains no lock and is never pinned, and the object does not fail."""
+    coffer, clock = twin
+    s3, vault_bucket = coffer.client("s3"), coffer.deps.vault.bucket
+    s3.create_bucket(Bucket="both-source")
+    s3.put_object(Bucket="both-source", Key="ledger.csv", Body=BODY + b"both\n")
+    at(clock, 90)
+    first, _ = backup(coffer, "both-source", "both-0")
+    pinned = entry_of(coffer, first, "ledger.csv")
+    blob = VaultLayout.blob_of(first.vault_name, pinned)
+    head = s3.head_object(Bucket=vault_bucket, Key=blob, VersionId=pinned.blob_version_id)
+    far = (START + timedelta(days=900)).replace(microsecond=0)
+    s3.put_object_retention(Bucket=vault_bucket, Key=blob, VersionId=pinned.blob_version_id,
+                            Retention={"Mode": head["ObjectLockMode"], "RetainUntilDate": far})
+    planted = s3.put_object(Bucket=vault_bucket, Key=blob, Body=b"id,amount\n1,1000000\n",
+                            ChecksumAlgorithm="SHA256")["VersionId"]
+    planted_lock = s3.head_object(Bucket=vault_bucket, Key=blob, VersionId=planted).get("ObjectLockRetainUntilDate")
+
+    at(clock, rolling_day(blob, 90))
+    rp, calls = backup(coffer, "both-source", "both-1")
+    job = coffer.deps.catalog.get_job(rp.job_id)
+    assert job.state.value == "COMPLETED" and job.progress.failed_keys == []
+    assert entry_of(coffer, rp, "ledger.csv").blob_version_id == pinned.blob_version_id
+    looks = [c.url for c in calls.select(service="s3", operation="HeadObject")
+             if c.bucket_and_key == (vault_bucket, blob)]
+    assert len(looks) == 1 and f"versionId={pinned.blob_version_id}" in looks[0]  # the pinned version, by its id
+    assert s3.head_object(Bucket=vault_bucket, Key=blob, VersionId=pinned.blob_version_id)[
+        "ObjectLockRetainUntilDate"] == far
+    assert s3.head_object(Bucket=vault_bucket, Key=blob, VersionId=planted).get("ObjectLockRetainUntilDate") \
+        == planted_lock

@@ -77,10 +77,11 @@ class PagedTable(ThrottlingTable):
                 pk, low, high = values[":p"]["S"], values[":lo"]["S"], values[":hi"]["S"]
                 assert params["ConsistentRead"] is True
                 rows = sorted((sk, doc) for (p, sk), doc in table.items.items() if p == pk and low <= sk <= high)
-                for start in range(0, len(rows), table.page):
+                size = min(table.page, params["PaginationConfig"]["PageSize"])  # DynamoDB's Limit, or its 1 MB
+                for start in range(0, len(rows), size):
                     table.queried += 1
                     yield {"Items": [{"pk": {"S": pk}, "sk": {"S": sk}, "doc": {"S": doc}}
-                                     for sk, doc in rows[start:start + table.page]]}
+                                     for sk, doc in rows[start:start + size]]}
         return Pages()
 
 
@@ -94,11 +95,11 @@ def test_a_range_read_of_neighbours_is_one_query_and_no_batch_read() -> None:
 
 
 def test_a_range_holding_more_others_than_wanted_stops_and_reads_the_rest_key_by_key() -> None:
-    table = PagedTable(page=10)
+    table = PagedTable(page=1000)  # pages of 2 x 4 + 1 = 9 items (the Limit it asks for), not DynamoDB's 1 MB
     table.items = {("OBJIDX#v#b", f"key-{n:04d}"): json.dumps({"n": n}) for n in range(1000)}
     asked = ["key-0001", "key-0005", "key-0500", "key-0998"]
     found, others = range_docs(table, TABLE, "OBJIDX#v#b", asked)  # type: ignore[arg-type]
     assert found == {k: {"n": int(k[4:])} for k in asked}
-    assert table.queried == 1  # stopped after the first page (8 others > 4 wanted), not 100 pages
+    assert table.queried == 1  # stopped after the first page (7 others > 4 wanted), not the whole range
     assert table.calls == [2]  # the two keys it did not reach, in one BatchGetItem
-    assert others == [f"key-{n:04d}" for n in range(1, 11) if n not in (1, 5)]
+    assert others == [f"key-{n:04d}" for n in range(1, 10) if n not in (1, 5)]

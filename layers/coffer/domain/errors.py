@@ -133,6 +133,11 @@ class ObjectRefused(AwsRefusal):
     """S3 refused one object for good (access denied, a KMS key it may not use ...): a batch names it and goes on."""
 
 
+#: ObjectRefused's code for a source object replaced between Coffer's read of it and its copy (CopySourceIfMatch
+#: refused): that object fails in this job, and is read again (services/object_batches.py)
+SOURCE_CHANGED = "SourceChanged"
+
+
 class ObjectArchived(ObjectRefused):
     """The object's bytes are in an archive tier: readable only once restored from it."""
 

@@ -110,8 +110,9 @@ def folder_after(now: datetime, max_age: timedelta) -> str:
 
 
 def rows_to_items(lines: Iterable[str], columns: list[str]) -> Iterator[dict[str, Any]]:
-    """Objects of CSV inventory lines, as the listing gives them (key, size, etag, last_modified): the current
-    versions only (a row of an older version or a delete marker is not a current object)."""
+    """Objects of CSV inventory lines, as the listing gives them (key, size, etag, last_modified; storage_class and
+    sha256_kept where the inventory has StorageClass and ChecksumAlgorithm): the current versions only (a row of an
+    older version or a delete marker is not a current object)."""
     index = {name: n for n, name in enumerate(columns)}
     for row in csv.reader(lines):
         if not row:
@@ -123,8 +124,14 @@ def rows_to_items(lines: Iterable[str], columns: list[str]) -> Iterator[dict[str
         if "IsDeleteMarker" in index and row[index["IsDeleteMarker"]].lower() == "true":
             continue
         modified = datetime.fromisoformat(row[index["LastModifiedDate"]]).astimezone(UTC)
-        yield {"key": unquote_plus(row[index["Key"]]), "size": int(row[index["Size"]] or 0),
-               "etag": row[index["ETag"]].strip('"'), "last_modified": modified.isoformat()}
+        item: dict[str, Any] = {"key": unquote_plus(row[index["Key"]]), "size": int(row[index["Size"]] or 0),
+                                "etag": row[index["ETag"]].strip('"'), "last_modified": modified.isoformat()}
+        # optional fields, as the listing gives them where the inventory has them (what a read of the object costs)
+        if "StorageClass" in index:
+            item["storage_class"] = row[index["StorageClass"]] or "STANDARD"
+        if "ChecksumAlgorithm" in index:
+            item["sha256_kept"] = row[index["ChecksumAlgorithm"]] == "SHA256"
+        yield item
 
 
 def encode_token(manifest_bucket: str, manifest_key: str, file_index: int, position: int) -> str:

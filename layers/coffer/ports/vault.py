@@ -128,10 +128,11 @@ class VaultStore(Protocol):
         ...
 
     def extend_pinned(self, key: str, version_id: str, recorded: VersionLock, mode: LockMode,
-                      until: datetime) -> LockMode | None:
-        """Lengthen one pinned version's lock to `until` in one call, trusting `recorded` (the lock the catalog
-        noted) instead of looking: its mode is kept while active, else `mode` is set. The mode set; None where S3
-        refused (the version is gone, or its lock is not as recorded): the caller then looks (`secure`)."""
+                      until: datetime) -> VersionLock:
+        """Lock the pinned version until `until` in one call, trusting `recorded` (the lock the catalog noted)
+        instead of looking: its mode is kept while active, else `mode` is set. Where S3 refuses (the record is
+        wrong) the pinned version - never the newest - is looked at and its longer lock kept. Its lock afterwards;
+        NotFound when the pinned version is gone."""
         ...
 
     def copy_in(self, source_bucket: str, source_key: str, key: str, retain_until: datetime,

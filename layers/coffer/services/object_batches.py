@@ -23,7 +23,7 @@ from coffer.domain.cold_tier import (
     warm_tags,
     warm_until_needed,
 )
-from coffer.domain.errors import CofferError, IntegrityError, NotFound, ObjectRefused
+from coffer.domain.errors import SOURCE_CHANGED, CofferError, IntegrityError, NotFound, ObjectRefused
 from coffer.domain.jobs import Job
 from coffer.domain.manifest import ManifestPart, ObjectEntry, PartRef, VaultLayout, WorkLayout
 from coffer.domain.object_lock import LockMode, VersionLock
@@ -45,6 +45,8 @@ from coffer.settings import Settings
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
+#: storage classes a GetObject reads without a retrieval fee (the infrequent-access and Glacier ones charge per GB)
+_NO_RETRIEVAL_FEE = frozenset({"STANDARD", "INTELLIGENT_TIERING", "REDUCED_REDUNDANCY", "EXPRESS_ONEZONE"})
 #: how the warning of a bucket without tag events begins (a retried first listing step replaces it, never adds one)
 _NO_TAG_EVENTS = "tags read for every object: no S3 tag events reach this stack for bucket"
 
@@ -70,6 +72,8 @@ class _Batch:
     #: when the batch began looking for tag marks (domain/tag_freshness.py)
     as_of: datetime
     events_on: bool
+    #: blob versions this batch extended already, and their lock: keys sharing a content extend it once
+    extended: dict[tuple[str, str], VersionLock] = field(default_factory=dict)
 
 
 class _Placed(NamedTuple):
@@ -218,6 +222,13 @@ class ObjectBatches:
         ctx = _Batch(job, bucket, seq, seal, known, marks, as_of, events_on)
         examined = self._map(lambda numbered: self._examine(ctx, *numbered), list(enumerate(items)))
         self._place_new(ctx, [e for e in examined if e.pending is not None])
+        # an object rewritten between its read and its vault copy (a status file, a heartbeat): read again and
+        # placed at once, so that the window is one object's, not the batch's
+        again = [n for n, e in enumerate(examined) if e.failure == SOURCE_CHANGED]
+        if again:
+            for n in again:
+                examined[n] = self._examine(ctx, n, items[n])
+            self._place_new(ctx, [examined[n] for n in again if examined[n].pending is not None])
         entries: list[ObjectEntry] = []
         index: dict[str, dict[str, Any]] = {}
         failed: list[dict[str, str]] = []
@@ -309,11 +320,11 @@ class ObjectBatches:
                     return self._finished(ctx, facts, self._secured(ctx, place, warm_needed))
                 except NotFound:  # its day's look found no version of the blob (deleted, bypassing GOVERNANCE)
                     gone = True  # stored again, as new content
-        # a small object is read once and hashed here (a GET instead of a HeadObject and a staging CopyObject); a
-        # larger one is described by HeadObject and, without an S3 SHA-256, copied to staging for S3 to hash
+        # a small object is read once and hashed here (a GET instead of a HeadObject and a staging CopyObject); any
+        # other is described by HeadObject and, without an S3 SHA-256, copied to staging for S3 to hash
         hash_up_to = self._settings.hash_in_lambda_bytes
         described = self._buckets.read_object(ctx.bucket, item["key"], hash_up_to) \
-            if hash_up_to and item["size"] <= hash_up_to else self._buckets.describe_object(ctx.bucket, item["key"])
+            if self._hashed_here(ctx, item) else self._buckets.describe_object(ctx.bucket, item["key"])
         if described is None:
             return _Outcome()
         facts = {**described, "key": item["key"], "last_modified": item["last_modified"], TAGS_READ_AT:
@@ -334,6 +345,15 @@ class ObjectBatches:
                                                                facts["size"], self._work.bucket, staging,
                                                                facts.get("etag"))
         return _Outcome(pending=_Pending(facts, staging, fresh, warm_needed, gone))
+
+    def _hashed_here(self, ctx: _Batch, item: dict[str, Any]) -> bool:
+        """Whether reading the object once to hash it here is cheaper than S3's staging copy: small enough
+        (HashInLambdaMaxBytes), no SHA-256 kept by S3 already, stored where a read costs no retrieval fee, and in
+        this region (a second cross-region transfer would cost more than the PUT it saves). The listing says each
+        (an inventory's item that does not: not read)."""
+        return self._settings.hash_in_lambda_bytes > 0 and item["size"] <= self._settings.hash_in_lambda_bytes \
+            and item.get("storage_class") in _NO_RETRIEVAL_FEE and item.get("sha256_kept") is False \
+            and ctx.job.source.get("region") in (None, self._settings.region)
 
     def _read_at(self, ctx: _Batch, known: dict[str, Any], tags: dict[str, str]) -> str:
         """When these tags count as read (domain/tag_freshness.py): the batch's start of looking for marks. Without
@@ -358,14 +378,22 @@ class ObjectBatches:
                 recorded.pop(sha, None)
 
         def place(sha: str) -> tuple[str, _Placed | str]:
-            first = by_sha[sha][0].pending
-            assert first is not None
-            try:
-                return sha, self._secured(ctx, self._store(ctx, first, recorded.get(sha)), first.warm_needed)
-            except ObjectRefused as refused:
-                return sha, refused.code
-            except CofferError as error:
-                return sha, f"{type(error).__name__}: {error}"
+            refusal = ""
+            for outcome in by_sha[sha]:  # copied from another key of the same content if one changed meanwhile
+                new = outcome.pending
+                assert new is not None
+                try:
+                    try:
+                        return sha, self._secured(ctx, self._store(ctx, new, recorded.get(sha)), new.warm_needed)
+                    except NotFound:  # the version the blob record names is gone: stored again
+                        return sha, self._secured(ctx, self._store(ctx, new, None), new.warm_needed)
+                except ObjectRefused as refused:
+                    if refused.code != SOURCE_CHANGED:
+                        return sha, refused.code
+                    refusal = refused.code
+                except CofferError as error:
+                    return sha, f"{type(error).__name__}: {error}"
+            return sha, refusal
 
         placed = dict(self._map(place, list(by_sha)))
         learned: dict[str, dict[str, Any]] = {}
@@ -438,12 +466,15 @@ class ObjectBatches:
         if place.locked_until is None or place.locked_until < seal.retain_until or recompliance or rolling:
             # one call where the catalog recorded the pinned version's lock (S3 refuses what the record got wrong);
             # else, or refused, a look: extends the newest version, or re-seals a GOVERNANCE blob as COMPLIANCE
-            extended = None if recompliance or not place.version_id or place.locked_until is None or \
-                not place.mode else self._vault.extend_pinned(
-                    place.blob, place.version_id, VersionLock(LockMode(place.mode), place.locked_until), ahead.mode,
-                    ahead.retain_until)
-            if extended is not None:
-                return place._replace(locked_until=ahead.retain_until, mode=extended)
+            if not recompliance and place.version_id and place.locked_until is not None and place.mode:
+                pinned = (place.blob, place.version_id)
+                held = ctx.extended.get(pinned)
+                if held is None or held.retain_until is None or held.retain_until < seal.retain_until:
+                    held = self._vault.extend_pinned(place.blob, place.version_id,
+                                                     VersionLock(LockMode(place.mode), place.locked_until),
+                                                     ahead.mode, ahead.retain_until)
+                    ctx.extended[pinned] = held
+                return place._replace(locked_until=held.retain_until or ahead.retain_until, mode=held.mode)
             lock = self._vault.secure(place.blob, ahead)
             place = place._replace(locked_until=lock[1] or ahead.retain_until, mode=lock.mode,
                                    version_id=pinned_version(place.blob, lock))

@@ -18,7 +18,8 @@ from urllib.parse import quote_plus
 from coffer.domain.clock import Clock
 from coffer.domain.inventory import FOLDER_FORMAT
 
-SCHEMA = "Bucket, Key, VersionId, IsLatest, IsDeleteMarker, Size, LastModifiedDate, ETag"
+SCHEMA = ("Bucket, Key, VersionId, IsLatest, IsDeleteMarker, Size, LastModifiedDate, ETag, StorageClass, "
+          "ChecksumAlgorithm")
 
 
 def configure_inventory(s3: Any, bucket: str, destination: str, config_id: str = "daily", prefix: str = "inventory",
@@ -29,7 +30,7 @@ def configure_inventory(s3: Any, bucket: str, destination: str, config_id: str =
     configuration: dict[str, Any] = {
         "Id": config_id, "IsEnabled": True, "IncludedObjectVersions": "Current",
         "Schedule": {"Frequency": "Daily"},
-        "OptionalFields": ["Size", "LastModifiedDate", "ETag"],
+        "OptionalFields": ["Size", "LastModifiedDate", "ETag", "StorageClass", "ChecksumAlgorithm"],
         "Destination": {"S3BucketDestination": {"Bucket": f"arn:aws:s3:::{destination}", "Format": file_format,
                                                 "Prefix": prefix}}}
     if filter_prefix:
@@ -65,7 +66,8 @@ def deliver_inventory(s3: Any, bucket: str, destination: str, rows: Iterable[dic
         chunk.append([bucket, quote_plus(row["key"], safe="/"), row.get("version_id") or "",
                       "true" if row.get("is_latest", True) else "false",
                       "true" if row.get("delete_marker", False) else "false",
-                      str(row["size"]), stamp, row["etag"].strip('"')])
+                      str(row["size"]), stamp, row["etag"].strip('"'), row.get("storage_class") or "STANDARD",
+                      row.get("checksum_algorithm") or ""])
         if len(chunk) >= rows_per_file:
             flush()
     if chunk or not files:
@@ -85,7 +87,9 @@ def bucket_rows(s3: Any, bucket: str) -> list[dict[str, Any]]:
     """The bucket's objects as an inventory lists them (read with ListObjectsV2: the test's own view)."""
     rows: list[dict[str, Any]] = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-        rows.extend({"key": o["Key"], "size": o["Size"], "etag": o["ETag"], "last_modified": o["LastModified"]}
+        rows.extend({"key": o["Key"], "size": o["Size"], "etag": o["ETag"], "last_modified": o["LastModified"],
+                     "storage_class": o.get("StorageClass"),
+                     "checksum_algorithm": ",".join(o.get("ChecksumAlgorithm") or [])}
                     for o in page.get("Contents", []))
     return rows
 

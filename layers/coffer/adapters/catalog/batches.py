@@ -69,9 +69,10 @@ def range_docs(db: DynamoDBClient, table: str, pk: str, sort_keys: Sequence[str]
     others: list[str] = []
     reached = ""
     paginator = db.get_paginator("query")
-    pages = paginator.paginate(
+    pages = paginator.paginate(  # pages of at most twice the keys wanted: scattered keys stop after the first
         TableName=table, ConsistentRead=True, KeyConditionExpression="pk = :p AND sk BETWEEN :lo AND :hi",
-        ExpressionAttributeValues={":p": {"S": pk}, ":lo": {"S": min(wanted)}, ":hi": {"S": max(wanted)}})
+        ExpressionAttributeValues={":p": {"S": pk}, ":lo": {"S": min(wanted)}, ":hi": {"S": max(wanted)}},
+        PaginationConfig={"PageSize": 2 * len(wanted) + 1})
     for page in pages:
         for item in page.get("Items", []):
             reached = item["sk"]["S"]

@@ -31,6 +31,7 @@ from coffer.adapters.resources.common import (
     user_tags,
 )
 from coffer.domain.errors import (
+    SOURCE_CHANGED,
     IntegrityError,
     InvalidInput,
     NotFound,
@@ -183,7 +184,9 @@ class S3Adapter(NoCopies, NoColdStorage):
         page = self._s3.list_objects_v2(**params)
         items = [
             {"key": o["Key"], "size": o["Size"], "etag": o["ETag"].strip('"'),
-             "last_modified": o["LastModified"].isoformat()}
+             "last_modified": o["LastModified"].isoformat(), "storage_class": o.get("StorageClass") or "STANDARD",
+             # the listing says for free whether S3 keeps a full-object SHA-256 (then no read is needed to learn it)
+             "sha256_kept": "SHA256" in (o.get("ChecksumAlgorithm") or []) and o.get("ChecksumType") != "COMPOSITE"}
             for o in page.get("Contents", [])
         ]
         return items, page.get("NextContinuationToken") if page.get("IsTruncated") else None
@@ -305,7 +308,7 @@ class S3Adapter(NoCopies, NoColdStorage):
                                             ChecksumAlgorithm="SHA256", TaggingDirective="REPLACE", **pinned)
         except ClientError as error:
             if pinned and error_code(error) in ("PreconditionFailed", "412"):
-                raise ObjectRefused("SourceChanged", f"s3://{bucket}/{key} was replaced since it was described "
+                raise ObjectRefused(SOURCE_CHANGED, f"s3://{bucket}/{key} was replaced since it was described "
                                     "(its ETag changed): backed up by the next backup") from error
             raise
         return b64_to_hex(response["CopyObjectResult"]["ChecksumSHA256"])

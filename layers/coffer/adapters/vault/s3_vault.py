@@ -25,7 +25,14 @@ from coffer.adapters.aws import error_code, is_not_found, refuses_objects
 from coffer.adapters.checksums import b64_to_hex
 from coffer.domain.clock import Clock
 from coffer.domain.cold_tier import ThawOutcome, thaw_outcome
-from coffer.domain.errors import AlreadyStored, IntegrityError, NotFound, ObjectLockRefusal, ObjectRefused
+from coffer.domain.errors import (
+    SOURCE_CHANGED,
+    AlreadyStored,
+    IntegrityError,
+    NotFound,
+    ObjectLockRefusal,
+    ObjectRefused,
+)
 from coffer.domain.manifest import sha256_hex
 from coffer.domain.object_lock import LockMode, VersionLock, retention_change_refusal
 from coffer.domain.vaults import Seal
@@ -43,10 +50,10 @@ _NO_VERSION = {"NoSuchVersion", "InvalidArgument"}
 
 #: CopyObject's answer when the source's ETag is no longer the one the copy was pinned to (CopySourceIfMatch)
 _SOURCE_CHANGED = frozenset({"PreconditionFailed", "412"})
-#: PutObjectRetention's answers when a version or its lock is not what the catalog recorded (missing, deleted, a
-#: delete marker, locked longer or in another mode): look before deciding
-_NOT_AS_RECORDED = frozenset({"AccessDenied", "NoSuchVersion", "NoSuchKey", "404", "InvalidArgument",
-                              "InvalidRequest", "MethodNotAllowed"})
+#: PutObjectRetention's answers on a version that is gone (deleted; a delete marker: 405)
+_VERSION_GONE = frozenset({"NoSuchVersion", "NoSuchKey", "404", "405", "MethodNotAllowed"})
+#: ... and on a version whose lock is not what the catalog recorded (longer, or in another mode)
+_LOCKED_OTHERWISE = frozenset({"AccessDenied", "403", "InvalidRequest", "InvalidArgument"})
 
 
 def _address(checksum: str | None) -> str | None:
@@ -212,26 +219,40 @@ class S3Vault:
         return True
 
     def extend_pinned(self, key: str, version_id: str, recorded: VersionLock, mode: LockMode,
-                      until: datetime) -> LockMode | None:
-        """One PutObjectRetention on the pinned version, no HeadObject first: the catalog's record of its lock stands
-        in for the look, and S3 is the check. S3 refuses a shorter date on an active lock (COMPLIANCE always;
-        GOVERNANCE without the bypass header, which Coffer never sends here), another mode on an active COMPLIANCE
-        lock, and a version that is gone - each answered None, and the caller looks. Never attempted where the
-        record already says S3 would refuse."""
-        active = recorded.retention_active(self._clock.now())
-        target = (recorded.mode if active else None) or mode
-        if recorded.retain_until is not None and recorded.retain_until >= until:
-            return target  # long enough as recorded: nothing to send
-        if retention_change_refusal(recorded, target, until, self._clock.now()):
-            return None
+                      until: datetime) -> VersionLock:
+        """Lock the pinned version until `until` with one PutObjectRetention, no HeadObject first: the catalog's record
+        of its lock stands in for the look and S3 is the check (its mode is kept while active, else `mode` is set).
+        The pinned version's lock afterwards.
+
+        Where the record is wrong S3 refuses - a shorter date on an active lock (COMPLIANCE always; GOVERNANCE
+        without the bypass header, never sent here), another mode on an active COMPLIANCE lock - and this looks at the
+        pinned version itself (never the newest: it may be a version planted over the blob) and keeps the longer
+        lock or extends in the mode it holds. A pinned version that is gone is NotFound: the caller stores the
+        content again. Unlike the other paths of this adapter, this one may *send* a change S3 refuses (the record
+        said otherwise); S3 never carries one out."""
+        target = (recorded.mode if recorded.retention_active(self._clock.now()) else None) or mode
         try:
-            self._s3.put_object_retention(Bucket=self.bucket, Key=key, VersionId=version_id,
-                                          Retention={"Mode": _s3_mode(target), "RetainUntilDate": until})
+            self._put_retention(key, version_id, target, until)
+            return VersionLock(target, until)
         except ClientError as error:
-            if error_code(error) in _NOT_AS_RECORDED:
-                return None
-            raise
-        return target
+            if error_code(error) in _VERSION_GONE:
+                raise NotFound(f"s3://{self.bucket}/{key}?versionId={version_id} is gone") from error
+            if error_code(error) not in _LOCKED_OTHERWISE:
+                raise
+        found = self.lock_of_version(key, version_id)
+        if not found[0]:
+            raise NotFound(f"s3://{self.bucket}/{key}?versionId={version_id} is gone")
+        if found[1] is not None and found[1] >= until:
+            return found.lock  # longer than recorded already (another writer): kept, and learnt
+        held = found.lock.mode if found.lock.retention_active(self._clock.now()) else None
+        target = held or mode
+        self._refuse_what_s3_refuses(key, found.lock, target, until)
+        self._put_retention(key, version_id, target, until)
+        return VersionLock(target, until, found.legal_hold)
+
+    def _put_retention(self, key: str, version_id: str, mode: LockMode, until: datetime) -> None:
+        self._s3.put_object_retention(Bucket=self.bucket, Key=key, VersionId=version_id,
+                                      Retention={"Mode": _s3_mode(mode), "RetainUntilDate": until})
 
     @refuses_objects
     def copy_in(self, source_bucket: str, source_key: str, key: str, retain_until: datetime,
@@ -259,7 +280,7 @@ class S3Vault:
             )
         except ClientError as error:
             if pinned and error_code(error) in _SOURCE_CHANGED:
-                raise ObjectRefused("SourceChanged", f"s3://{source_bucket}/{source_key} was replaced since it was "
+                raise ObjectRefused(SOURCE_CHANGED, f"s3://{source_bucket}/{source_key} was replaced since it was "
                                     f"read (its ETag is no longer {if_match}): backed up by the next backup") from error
             raise
         return Written(b64_to_hex(response["CopyObjectResult"]["ChecksumSHA256"]), response.get("VersionId"))
