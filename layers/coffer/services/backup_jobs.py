@@ -275,6 +275,13 @@ class BackupJobs:
             return self._event_wait(job)
         return PollResult(job_id=job_id, done=status.done, wait_seconds=self._settings.poll_seconds)
 
+    def _still_running(self, job: Job) -> PollResult:
+        """How to wait for a native backup found not done: on its end event (a snapshot AWS announces the end of),
+        else poll again."""
+        if not job.continuous and job.native_ref and job.resource_type in EVENT_TYPES:
+            return self._event_wait(job)
+        return PollResult(job_id=job.job_id, done=False, wait_seconds=self._settings.poll_seconds)
+
     def _event_wait(self, job: Job) -> PollResult:
         """How the workflow waits on the snapshot's end event: its waiter record, and the safety net's length."""
         now = self._clock.now()
@@ -286,9 +293,14 @@ class BackupJobs:
                           waiter_ttl=str(int(now.timestamp()) + WAITER_TTL_SECONDS))
 
     # ---- complete -------------------------------------------------------------------------------
-    def complete(self, job_id: str) -> JobSummary:
+    def complete(self, job_id: str) -> JobSummary | PollResult:
         """Write the manifest under Object Lock, then (one transaction) the recovery point, the job's end
-        and the lease release: a recovery point is COMPLETED only once its data and manifest are durable."""
+        and the lease release: a recovery point is COMPLETED only once its data and manifest are durable.
+
+        A native backup is looked at here (the Describe that also gives its size) and completed only if it is done:
+        a snapshot still pending answers how to wait for it instead (as `check` does). The workflow comes here
+        straight from a resumed task token, which anyone able to read the waiter record could resume; this look is
+        what keeps a forged resume from completing anything."""
         now = self._clock.now()
         job = self._catalog.get_job(job_id)
         if job.state.terminal:
@@ -310,6 +322,8 @@ class BackupJobs:
             job = job.with_changes(progress=progress)
         else:
             status = self._continuous.status(job) if job.continuous else adapter.backup_status(job)
+            if not status.done:
+                return self._still_running(job)
             size = status.size_bytes
         partial = bool(failed)
         seal = self._vaults.seal_for(job)  # the vault's lock mode, its MinRetentionDays, its KMS key

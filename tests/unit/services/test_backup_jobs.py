@@ -14,6 +14,7 @@ from coffer.domain.manifest import Manifest, VaultLayout
 from coffer.domain.recovery_points import RecoveryPointStatus
 from coffer.domain.requests import StartBackupJobRequest
 from coffer.domain.resources import ResourceType
+from coffer.domain.steps import PollResult
 
 VOLUME = "arn:aws:ec2:eu-west-1:111122223333:volume/vol-0123456789abcdef0"
 EXECUTION = "arn:aws:states:eu-west-1:111122223333:execution:coffer-backup:"
@@ -84,6 +85,26 @@ def test_a_completed_backup_writes_its_manifest_before_its_recovery_point() -> N
     manifest = Manifest.model_validate_json(world.vault.get_bytes(manifest_key))
     assert manifest.recovery_point.recovery_point_id == rp.recovery_point_id
     assert world.vault.lock_of(manifest_key)[1] == rp.retain_until  # locked until the recovery point may go
+
+
+def test_a_forged_resume_that_reaches_complete_while_the_snapshot_is_pending_writes_nothing() -> None:
+    """The attacker resumes the parked task token (anyone who can read the waiter record can): the workflow goes
+    straight to CompleteBackup, whose own look finds the snapshot pending - it answers how to wait (the event again)
+    and writes no manifest, no recovery point, no audit record, no job change."""
+    world = FakeWorld()
+    world.ebs.done = False
+    started = world.backup_jobs.start(request(), "event-1", None, EXECUTION + "one")
+    assert started.next == "native_events"
+    before = world.table.snapshot()
+    writes = list(world.table.writes)
+    answer = world.backup_jobs.complete(started.job_id)
+    assert isinstance(answer, PollResult) and (answer.done, answer.wait) == (False, "events")
+    assert answer.waiter_key == started.waiter_key
+    assert world.table.snapshot() == before and world.table.writes == writes
+    assert world.catalog.get_job(started.job_id).state is JobState.RUNNING
+    world.ebs.done = True  # the real end: now it completes
+    done = world.backup_jobs.complete(started.job_id)
+    assert not isinstance(done, PollResult) and done.state == "COMPLETED"
 
 
 def test_a_backup_whose_manifest_cannot_be_written_makes_no_recovery_point_and_keeps_running() -> None:
