@@ -97,10 +97,10 @@ class MemoryCatalog:
             self._events.publish(changes)
 
     # ---- jobs and the lease ---------------------------------------------------------------------------------
-    def create_job(self, job: Job, fingerprint: str, take_lease: bool, ttl: int) -> Job:
+    def create_job(self, job: Job, fingerprint: str, take_lease: bool, ttl: int, announce: bool = True) -> Job:
         t = self.table
         changes: list[Change] = []
-        if self._events is not None:
+        if self._events is not None and announce:
             job, changes = announcing(job)
         token = job.idempotency_token
         refused = (job.job_id in t.jobs or (bool(token) and token in t.idempotency)

@@ -119,12 +119,17 @@ class BackupJobs:
         its turn (PENDING, as AWS Backup queues a scheduled job); an on-demand request is refused."""
         now = self._clock.now()
         ttl = int((now + IDEMPOTENCY_TTL).timestamp())
+        # CREATED is announced with the job's next write, which follows at once (RUNNING, PENDING for snapshot slots,
+        # or its end): one PutEvents for both. A start that dies between the two is retried, and the retry announces
+        # CREATED again (reannounce_retried); a queued job (PENDING, below) is announced now: its next write may be
+        # hours away.
         try:
-            return self._catalog.create_job(job, request.fingerprint(), take_lease=True, ttl=ttl)
+            return self._catalog.create_job(job, request.fingerprint(), take_lease=True, ttl=ttl, announce=False)
         except ResourceBusy as busy:
             if self._lease_is_stale(busy.running_job_id):
                 self._catalog.take_lease(job.resource_arn, job.job_id, stale_holder=busy.running_job_id)
-                return self._catalog.create_job(job, request.fingerprint(), take_lease=False, ttl=ttl)
+                return self._catalog.create_job(job, request.fingerprint(), take_lease=False, ttl=ttl,
+                                                announce=False)
             if request.plan_id is None:
                 raise
             queued = job.to(JobState.PENDING, now, f"waiting for job {busy.running_job_id} on this resource")

@@ -83,14 +83,14 @@ class DynamoCatalog:
             "doc": _s(job.model_dump_json()),
         }
 
-    def create_job(self, job: Job, fingerprint: str, take_lease: bool, ttl: int) -> Job:
+    def create_job(self, job: Job, fingerprint: str, take_lease: bool, ttl: int, announce: bool = True) -> Job:
         """Write a new job, its idempotency record and (for backups) the resource's lease atomically.
 
         Raises DuplicateRequest when the token was seen with the same request, IdempotencyConflict when it
         was seen with another, ResourceBusy when another job holds the resource.
         """
         changes: list[Change] = []
-        if self._events is not None:
+        if self._events is not None and announce:
             job, changes = announcing(job)
         items: list[TransactWriteItemTypeDef] = [
             # Rule: a job id is never reused.
