@@ -484,6 +484,7 @@ def test_a_vault_name_is_taken_once_and_a_vault_changes_only_from_the_version_re
 
 def test_the_audit_head_moves_only_from_the_record_its_writer_chained_to(ports: Ports) -> None:
     assert ports.vaults.audit_head() is None  # (no other test of the module writes the chain)
+    assert ports.vaults.audit_seq_and_head("append-1") == (None, None)
     first, second = ChainHead(1, "h1"), ChainHead(2, "h2")
     assert ports.vaults.move_audit_head(ChainHead(0, ""), first, idempotency_key="append-1")
     assert not ports.vaults.move_audit_head(ChainHead(0, ""), first)  # the chain starts once
@@ -491,6 +492,9 @@ def test_the_audit_head_moves_only_from_the_record_its_writer_chained_to(ports: 
     assert not ports.vaults.move_audit_head(first, second, idempotency_key="append-1")  # a retried request
     assert ports.vaults.move_audit_head(first, second)
     assert ports.vaults.audit_head() == second and ports.vaults.audit_seq_for("append-1") == 1
+    # an append's first look, one read: the key's record and the head, as the two reads say
+    assert ports.vaults.audit_seq_and_head("append-1") == (1, second)
+    assert ports.vaults.audit_seq_and_head("append-2") == (None, second)
     assert not ports.vaults.restore_audit_head(first)  # a live head is never overwritten
 
 

@@ -462,6 +462,9 @@ class MemoryVaultRecords:
     def audit_seq_for(self, idempotency_key: str) -> int | None:
         return self.table.audit_keys.get(idempotency_key)
 
+    def audit_seq_and_head(self, idempotency_key: str) -> tuple[int | None, ChainHead | None]:
+        return self.table.audit_keys.get(idempotency_key), self.table.audit_head
+
     # ---- verify runs ------------------------------------------------------------------------------------------
     def put_verify_result(self, run_id: str, seq: int, doc: dict[str, Any]) -> None:
         self.table.verify_results.setdefault(run_id, {})[seq] = json.loads(json.dumps(doc))
