@@ -259,7 +259,10 @@ def test_a_task_token_resumed_by_someone_else_completes_nothing_while_the_snapsh
     execution = start(coffer, arn, "events-token")
     native_ref = parked(coffer, "events-token")
     token = waiter(coffer, native_ref)["task_token"]
-    coffer.client("stepfunctions").send_task_success(taskToken=token, output="{}")
+    # the forger's output says what a resume might be trusted for (done, another job, a size): WaitForSnapshot drops
+    # it (ResultPath null) - CompleteBackup reads the job from the catalog and the snapshot from EC2
+    coffer.client("stepfunctions").send_task_success(taskToken=token, output=json.dumps(
+        {"done": True, "job_id": job_id_for("events-other-done"), "size_bytes": 1, "next": "native_done"}))
     deadline = time.monotonic() + 30
     while states(coffer, execution).count("WaitForSnapshot") < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
