@@ -415,18 +415,6 @@ def test_slots_are_taken_up_to_the_limit_counted_once_per_job_and_taken_back_fro
     assert set(ports.quotas.holders(key)) == {"c"}
 
 
-def test_a_new_semaphores_first_taker_makes_it_and_a_second_cannot_slip_past_its_limit(ports: Ports) -> None:
-    """The first taker makes the semaphore holding itself (a Put refused if it exists): a second taker racing to
-    make it is refused and counted against the limit like any other; a limit of 0 admits not even the maker."""
-    key = uid("QUOTA-KEY")
-    assert ports.quotas.acquire(key, "first", 1, NOW) is None
-    assert ports.quotas.acquire(key, "second", 1, NOW, ended=lambda job: False) == ["first"]
-    assert set(ports.quotas.holders(key)) == {"first"}
-    empty = uid("QUOTA-KEY")
-    assert ports.quotas.acquire(empty, "first", 0, NOW, ended=lambda job: False) == []
-    assert ports.quotas.holders(empty) == {}
-
-
 # ---- restores and expiry --------------------------------------------------------------------------------------------
 def test_only_a_completed_or_partial_recovery_point_is_held_for_a_restore(ports: Ports) -> None:
     for status, holdable in ((RecoveryPointStatus.COMPLETED, True), (RecoveryPointStatus.PARTIAL, True),

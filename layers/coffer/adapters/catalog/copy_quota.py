@@ -9,8 +9,7 @@ waits in the Copy workflow instead of failing in EC2 or RDS:
 | one semaphore             | pk=QUOTA#<kind>#<account>#<region>, sk=QUOTA | holders: map job id -> when it took it |
 
 - ``acquire(key, job, limit)`` adds the job to ``holders`` with a condition on the map's size (DynamoDB
-  evaluates it atomically with the write: N concurrent acquires never exceed the limit); the semaphore's first
-  taker makes it holding itself (a Put refused if it exists): one write either way. A job already
+  evaluates it atomically with the write: N concurrent acquires never exceed the limit). A job already
   holding it acquires again without counting twice. When the semaphore is full, holders whose jobs have ended
   (a crash between the job's end and its release cannot happen - they are one transaction - but a job record
   deleted by hand can) are removed, each with a condition that it is still there, and the acquire is tried
@@ -59,15 +58,10 @@ class CopyQuotas:
         """Take a slot for `job_id`: None when it holds one, else the jobs holding all `limit` slots.
 
         `ended(job_id)` says whether a holder's job is over (its slot is then taken back before giving up)."""
-        # one write when the slot is free, whether the semaphore exists (the conditional add) or not yet (its first
-        # taker makes it, with a Put that is refused if another made it first)
-        if self._try(key, job_id, limit, now) or self._make(key, job_id, limit, now):
+        self._ensure(key)
+        if self._try(key, job_id, limit, now):
             return None
         holders = self.holders(key)
-        if job_id in holders or len(holders) < limit:  # made, or a slot freed, since the add was refused
-            if self._try(key, job_id, limit, now):
-                return None
-            holders = self.holders(key)
         stale = [holder for holder in holders if holder != job_id and ended is not None and ended(holder)]
         for holder in stale:
             self._remove_if_held(key, holder)
@@ -95,20 +89,17 @@ class CopyQuotas:
         self._db.update_item(TableName=self._table, Key=_key(key), UpdateExpression="REMOVE holders.#j",
                              ExpressionAttributeNames={"#j": job_id})
 
-    def _make(self, key: str, job_id: str, limit: int, now: datetime) -> bool:
-        # Rule: the semaphore is made once, by its first taker, holding that taker (a limit of 0 admits nobody).
-        return limit > 0 and condition_held(lambda: self._db.put_item(
-            TableName=self._table, Item={**_key(key), "holders": {"M": {job_id: _s(now.isoformat())}}},
-            ConditionExpression="attribute_not_exists(pk)"))
+    def _ensure(self, key: str) -> None:
+        # The semaphore starts empty; creating it again (or racing another creator) changes nothing.
+        self._db.update_item(TableName=self._table, Key=_key(key),
+                             UpdateExpression="SET holders = if_not_exists(holders, :empty)",
+                             ExpressionAttributeValues={":empty": {"M": {}}})
 
     def _try(self, key: str, job_id: str, limit: int, now: datetime) -> bool:
-        # Rule: at most `limit` holders; a holder taking its slot again does not count twice. (No semaphore yet: the
-        # condition does not hold on a missing item, and the write is refused; attribute_exists first, as moto's
-        # size() of a missing attribute fails where DynamoDB's is false.)
+        # Rule: at most `limit` holders; a holder taking its slot again does not count twice.
         return condition_held(lambda: self._db.update_item(
             TableName=self._table, Key=_key(key), UpdateExpression="SET holders.#j = :at",
-            ConditionExpression=("attribute_exists(holders.#j) OR "
-                                 "(attribute_exists(holders) AND size(holders) < :limit)"),
+            ConditionExpression="attribute_exists(holders.#j) OR size(holders) < :limit",
             ExpressionAttributeNames={"#j": job_id},
             ExpressionAttributeValues={":at": _s(now.isoformat()), ":limit": {"N": str(limit)}}))
 
