@@ -17,10 +17,13 @@ How a job's counts become dollars (approximations, each named):
   other S3 operation (Get*, Head*) is GET-class.
 - DynamoDB on demand, items under 1 KB: BatchWriteItem 25 write units (a full batch), TransactWriteItems 4 (two
   items, transactions cost double), PutItem/UpdateItem/DeleteItem 1; BatchGetItem 100 read units (a full batch,
-  consistent), GetItem and each Query or Scan page 1. The counts are calls, not items: a part-full batch is
-  priced as a full one, so this errs high.
-- Lambda: each invocation 100 ms plus 25 ms per AWS call it makes, one after another, at the template's memory
-  (512 MB) on Arm. The twin does not time Lambda, so this is the model's one guess; it is a small part of the bill.
+  consistent), GetItem 1. Where the bench measured them, a Query or Scan by its answers' bytes
+  (`read_units_by_operation`: a unit per 4 KB of each answer, at least one) and a BatchWriteItem by its requests
+  (`write_units_by_operation`: a unit per KB of each put item's JSON, one per delete). The rest are calls, not
+  items (a part-full batch priced as a full one), and JSON is larger than the items it carries: this errs high.
+- Lambda: each invocation 100 ms plus 25 ms per AWS call it makes, one after another, plus 10 s per GB of object
+  bytes it reads (the small new objects CopyBatch hashes, HashInLambdaMaxBytes), at the template's memory (512 MB) on
+  Arm. The twin does not time Lambda, so this is the model's one guess; it is a small part of the bill.
 - Step Functions Standard: every state transition (the twin counts them; a Distributed Map child counts one).
 - Native jobs: EBS and RDS backups wait on AWS's completion event (issue 16), so a job costs what bench/native.py
   counted with a simulated snapshot (`native_jobs`, the nearest duration measured), whatever `--snapshot-minutes`
@@ -31,13 +34,17 @@ How a job's counts become dollars (approximations, each named):
 - S3 scale runs are priced per object and multiplied out: the average day of the `--mode days` run (weeks of
   daily backups on a simulated clock: lock extensions, tag refreshes and tag events counted as they happened) for
   each day of the month, the first (full) run as a one-off. (An older record without days: its 1 %-changed run.)
+  What grows with the objects is scaled to the estate's bucket: the calls of the batch and listing steps and of
+  S3's events; a job's own calls (start, complete, notices, audit: `fixed_calls_by_operation`) stay as counted.
   The measured change rate must be the estate's. The 1 %-changed run is the day after the first: with blobs
   locked ahead (template.yaml's LockSlackDays) it extends no lock, so the model adds what a month of days does on
   average - each unchanged object's lock extended once per LockSlackDays + 1 days (a
-  HeadObject, a PutObjectRetention and its index record) - where the run counted fewer.
+  PutObjectRetention and its index record) - where the run counted fewer.
 - Storage: Coffer's vault is content-addressed S3 Standard: each bucket's bytes once, plus the changed objects'
-  old bytes for the retention period and LockSlackDays more (the most a churned blob stays locked), plus each
-  retained recovery point's manifest (about 300 bytes an entry).
+  old bytes for the retention period and for as long again as a churned blob's lock outlasts its last recovery
+  point's need (`churned_lock_excess_days`: at most LockSlackDays, on average less - the lock was set on the blob's
+  last extension day, not on the day its object changed), plus each retained recovery point's manifest (about 300
+  bytes an entry).
   AWS Backup's S3 backups: the same bytes at its warm-storage price, each object billed at least 128 KB, plus the
   source-bucket requests a backup makes (a LIST per 1,000 objects, a GET per changed object). Snapshot storage
   (EBS, RDS, DynamoDB) is the same for both and left out.
@@ -75,6 +82,8 @@ class Estate:
 class Assumptions:
     lambda_ms_per_invocation: float = 100.0
     lambda_ms_per_call: float = 25.0
+    #: seconds a handler spends per GB of object bytes it reads (small new objects hashed in CopyBatch): 100 MB/s
+    lambda_seconds_per_gb_read: float = 10.0
     lambda_memory_gb: float = 0.5
     catalog_reads_per_poll: int = 1
 
@@ -113,6 +122,8 @@ _DYNAMODB_READ_UNITS = {"BatchGetItem": 100, "GetItem": 1, "Query": 1, "Scan": 1
 def price_job(record: dict[str, Any], prices: dict[str, Any], assume: Assumptions) -> Bill:
     """One measured job (or run): its calls by operation, transitions and invocations, in dollars."""
     bill = Bill()
+    measured_units = record.get("read_units_by_operation", {})
+    measured_writes = record.get("write_units_by_operation", {})
     for operation, count in record.get("calls_by_operation", {}).items():
         service, name = operation.split(".", 1)
         if service == "s3":
@@ -123,8 +134,8 @@ def price_job(record: dict[str, Any], prices: dict[str, Any], assume: Assumption
             else:
                 bill.s3_get += count * prices["s3"]["get_class_per_1000"] / 1000
         elif service == "dynamodb":
-            wru = _DYNAMODB_WRITE_UNITS.get(name, 0) * count
-            rru = _DYNAMODB_READ_UNITS.get(name, 0) * count
+            wru = measured_writes.get(operation, _DYNAMODB_WRITE_UNITS.get(name, 0) * count)
+            rru = measured_units.get(operation, _DYNAMODB_READ_UNITS.get(name, 0) * count)
             bill.dynamodb += (wru * prices["dynamodb"]["write_request_unit_per_million"]
                               + rru * prices["dynamodb"]["read_request_unit_per_million"]) / 1e6
         elif service == "kms":
@@ -137,7 +148,8 @@ def price_job(record: dict[str, Any], prices: dict[str, Any], assume: Assumption
     bill.step_functions += record.get("state_transitions", 0) * transition
     invocations = record.get("lambda_invocations", 0)
     handler_calls = record.get("api_calls_by_handlers", record.get("api_calls", 0))
-    seconds = (invocations * assume.lambda_ms_per_invocation + handler_calls * assume.lambda_ms_per_call) / 1000
+    seconds = (invocations * assume.lambda_ms_per_invocation + handler_calls * assume.lambda_ms_per_call) / 1000 \
+        + record.get("data_bytes_through_lambda", 0) / GB * assume.lambda_seconds_per_gb_read
     bill.lambda_ += (invocations * prices["lambda"]["request_per_million"] / 1e6
                      + seconds * assume.lambda_memory_gb * prices["lambda"]["gb_second_arm64"])
     return bill
@@ -174,9 +186,8 @@ def amortised_extensions(run: dict[str, Any], objects: int, change_rate: float, 
     unchanged = objects * (1 - change_rate)
     counted = run.get("calls_by_operation", {}).get("s3.PutObjectRetention", 0)
     missing = max(0.0, unchanged / (slack_days + 1) - counted)
-    return {"calls_by_operation": {"s3.HeadObject": missing, "s3.PutObjectRetention": missing,
-                                   "dynamodb.BatchWriteItem": missing / 25},
-            "api_calls_by_handlers": missing * 2}
+    return {"calls_by_operation": {"s3.PutObjectRetention": missing, "dynamodb.BatchWriteItem": missing / 25},
+            "api_calls_by_handlers": missing}
 
 
 def measured_native_job(results: dict[str, Any], kind: str, minutes: float) -> dict[str, Any] | None:
@@ -229,13 +240,23 @@ _PER_OBJECT_EVENTS = ("RecordObjectChangeFunction",)
 
 
 def scaled_run(run: dict[str, Any], factor: float) -> dict[str, Any]:
-    """A measured S3 run as it would be with `factor` times the objects: calls, and the invocations and transitions
-    of the batch and listing steps, grow with the objects; a job's own steps (start, complete) do not."""
+    """A measured S3 run as it would be with `factor` times the objects: the calls, invocations and transitions of
+    the batch and listing steps (and of S3's events) grow with the objects; a job's own (start, complete, notices)
+    do not."""
     by_function = run.get("invocations_by_function", {})
     growing = sum(by_function.get(name, 0) for name in _PER_OBJECT_FUNCTIONS)
     events = sum(by_function.get(name, 0) for name in _PER_OBJECT_EVENTS)
-    return {"calls_by_operation": {op: n * factor for op, n in run.get("calls_by_operation", {}).items()},
-            "api_calls_by_handlers": run.get("api_calls_by_handlers", 0) * factor,
+    # the calls made once a job (bench/scale.py counts them apart: start, complete, notices, audit) stay as counted;
+    # the rest - the batches', the listing's, S3's events' - grow with the objects (an older record: all of them)
+    fixed = run.get("fixed_calls_by_operation", {})
+    calls = {op: min(n, fixed.get(op, 0)) + max(0.0, n - fixed.get(op, 0)) * factor
+             for op, n in run.get("calls_by_operation", {}).items()}
+    grown = sum(calls.values()) - sum(run.get("calls_by_operation", {}).values())
+    return {"calls_by_operation": calls,
+            "read_units_by_operation": {op: n * factor for op, n in run.get("read_units_by_operation", {}).items()},
+            "write_units_by_operation": {op: n * factor for op, n in run.get("write_units_by_operation", {}).items()},
+            "data_bytes_through_lambda": run.get("data_bytes_through_lambda", 0) * factor,
+            "api_calls_by_handlers": run.get("api_calls_by_handlers", 0) + grown,
             "lambda_invocations": run.get("lambda_invocations", 0) + (growing + events) * (factor - 1),
             "state_transitions": run.get("state_transitions", 0) - growing + growing * factor}
 
@@ -255,10 +276,39 @@ def average_day(scale: dict[str, Any]) -> dict[str, Any]:
         calls[op] = calls.get(op, 0) + n
     invocations = int(first.get("lambda_invocations", 0)) + scale.get("tag_changes_a_day", 0) + changed
     transitions = sum(d["state_transitions"] for d in daily["per_day"]) / days
-    return {"calls_by_operation": calls, "api_calls_by_handlers": sum(calls.values()),
+    units = {op: n / days for op, n in daily.get("read_units_by_operation", {}).items()}
+    fixed = {op: n / days for op, n in daily.get("fixed_calls_by_operation", {}).items()}
+    writes = {op: n / days for op, n in daily.get("write_units_by_operation", {}).items()}
+    return {"calls_by_operation": calls, "fixed_calls_by_operation": fixed, "read_units_by_operation": units,
+            "write_units_by_operation": writes,
+            "data_bytes_through_lambda": daily.get("data_bytes_through_lambda", 0) / days,
+            "api_calls_by_handlers": sum(calls.values()),
             "lambda_invocations": invocations, "state_transitions": transitions,
             "invocations_by_function": {**first.get("invocations_by_function", {}),
                                         "RecordObjectChangeFunction": scale.get("tag_changes_a_day", 0) + changed}}
+
+
+def churned_lock_excess_days(slack_days: int, change_rate: float) -> float:
+    """How many days, on average, a blob stays locked after its object changed beyond what its last recovery point
+    needs: the lock was set on the blob's last extension day d (its creation or one of its rolling days, every
+    `slack_days` days at a phase of its own, services/object_batches.py `_secured`) to d + retention + slack, and
+    the object's last backup of that content came L >= d days later, so it outlasts the need by slack - (L - d).
+    Averaged over the phase (uniform) and the content's lifetime (a change each day with probability
+    `change_rate`, as the estate's)."""
+    if slack_days <= 0:
+        return 0.0
+    p, expected = change_rate, 0.0
+    for last_backup in range(slack_days):  # a content backed up on days 0 .. last_backup, changed the day after
+        chance = p * (1 - p) ** last_backup
+        total = 0
+        for phase in range(slack_days):
+            first = phase or slack_days  # its first rolling day after day 0
+            last_set = 0 if first > last_backup else first + (last_backup - first) // slack_days * slack_days
+            total += last_set + slack_days - last_backup
+        expected += chance * total / slack_days
+    # a content that lived slack_days or more: over the phases, the days since its last extension are 0 .. slack - 1
+    # once each, so its lock outlasts the need by (slack + 1) / 2 on average
+    return expected + (1 - p) ** slack_days * (slack_days + 1) / 2
 
 
 def s3_month(scale: dict[str, Any], estate: Estate, prices: dict[str, Any], assume: Assumptions,
@@ -279,8 +329,9 @@ def s3_month(scale: dict[str, Any], estate: Estate, prices: dict[str, Any], assu
     coffer_first = Bill().add(first, estate.buckets)
     objects = objects_per_bucket * estate.buckets
     kept = 1 + estate.change_rate * estate.retention_days
-    # Coffer's churned blobs stay locked (and stored) up to LockSlackDays past their last recovery point
-    coffer_kept = kept + estate.change_rate * slack_days
+    # Coffer's churned blobs stay locked (and stored) past their last recovery point: up to LockSlackDays, on average
+    # churned_lock_excess_days
+    coffer_kept = kept + estate.change_rate * churned_lock_excess_days(slack_days, estate.change_rate)
     coffer.storage = (objects * estate.object_kib * KIB * coffer_kept
                       + objects * estate.manifest_entry_bytes * estate.retention_days) / GB \
         * prices["s3"]["standard_gb_month"]
@@ -296,21 +347,29 @@ def s3_month(scale: dict[str, Any], estate: Estate, prices: dict[str, Any], assu
 
 def slack_arithmetic(estate: Estate, prices: dict[str, Any], assume: Assumptions,
                      candidates: tuple[int, ...] = (0, 7, 14, 30, 45, 60, 80, 100, 150)) -> dict[str, Any]:
-    """LockSlackDays priced: a blob is extended once per S days (a HeadObject, a PutObjectRetention, its index record
-    and the Lambda time of two calls), and each churned blob (its object changed or deleted) stays stored S days
-    longer than its recovery points need. Dollars per object per day: renewal / S + change_rate * S * size * price."""
-    renewal = (prices["s3"]["get_class_per_1000"] / 1000 + prices["s3"]["put_class_per_1000"] / 1000
+    """LockSlackDays priced: a blob is extended once per S days (one PutObjectRetention on its pinned version, its
+    index record and the Lambda time of one call), and each churned blob (its object changed or deleted) stays stored
+    `churned_lock_excess_days(S)` days longer than its recovery points need (at most S). Dollars per object per day:
+    renewal / S + change_rate * excess(S) * size * price."""
+    renewal = (prices["s3"]["put_class_per_1000"] / 1000
                + prices["dynamodb"]["write_request_unit_per_million"] / 1e6
-               + 2 * assume.lambda_ms_per_call / 1000 * assume.lambda_memory_gb * prices["lambda"]["gb_second_arm64"])
+               + assume.lambda_ms_per_call / 1000 * assume.lambda_memory_gb * prices["lambda"]["gb_second_arm64"])
     held_per_day = estate.object_kib * KIB / GB * prices["s3"]["standard_gb_month"] / 30.4
-    per_object_day = {s: renewal / max(s, 1) + estate.change_rate * s * held_per_day for s in candidates}
-    best = math.sqrt(renewal / (estate.change_rate * held_per_day))
+
+    def per_day(s: int) -> float:
+        return renewal / max(s, 1) + estate.change_rate * churned_lock_excess_days(s, estate.change_rate) \
+            * held_per_day
+
+    per_object_day = {s: per_day(s) for s in candidates}
+    best = min(range(1, 241), key=per_day)
     objects = estate.buckets * estate.objects_per_bucket
     return {"renewal_dollars": renewal, "churned_blob_dollars_per_day": held_per_day,
+            "churned_lock_excess_days": {str(s): round(churned_lock_excess_days(s, estate.change_rate), 1)
+                                         for s in candidates},
             "dollars_per_object_day": {str(s): round(v, 12) for s, v in per_object_day.items()},
             "dollars_per_month_estate": {str(s): round(v * objects * 30, 2) for s, v in per_object_day.items()},
-            "calls_per_object_day": {str(s): round(2 / max(s, 1), 4) for s in candidates},
-            "cheapest_slack_days": round(best)}
+            "calls_per_object_day": {str(s): round(1 / max(s, 1), 4) for s in candidates},
+            "cheapest_slack_days": best}
 
 
 def model(results: dict[str, Any], prices: dict[str, Any], estate: Estate, assume: Assumptions,

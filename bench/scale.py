@@ -63,6 +63,7 @@ from plans import TransitionCounter  # noqa: E402 - bench/plans.py's counter of 
 from run import _largest_listing  # noqa: E402 - the most keys one ListBatches invocation listed
 
 DATA_IN = {"GetObject"}
+BILLED_BY_BYTES = {"Query", "Scan"}
 DATA_OUT = {"PutObject", "UploadPart"}
 COPY_FUNCTIONS = ("CopyBatchFunction",)
 
@@ -85,6 +86,16 @@ class Tally:
         self._lock = threading.Lock()
         self.by_caller: Counter[str] = Counter()
         self.by_operation: Counter[str] = Counter()
+        #: the calls made once a job whatever its size (bench/cost_model.py keeps them fixed when it scales a run up):
+        #: every caller's but the functions whose work grows with the objects, and the engine's Invokes of them
+        self.fixed: Counter[str] = Counter()
+        #: read units of the DynamoDB calls billed by the bytes they read (Query, Scan): a strongly consistent read
+        #: unit per 4 KB of each answer, at least one - the answer's JSON is larger than the items it carries, so
+        #: this errs high (bench/cost_model.py prices these instead of one unit a call)
+        self.read_units: Counter[str] = Counter()
+        #: write units of each BatchWriteItem as its requests are (a put: a unit per KB of its item's JSON, which is
+        #: larger than the item stored; a delete: one), not a full batch of 25 a call
+        self.write_units: Counter[str] = Counter()
         self.data_bytes = 0
         self.on = False
 
@@ -102,17 +113,55 @@ class Tally:
         with self._lock:
             self.by_caller["engine" if call.caller == ENGINE else "handlers"] += 1
             self.by_operation[f"{call.service}.{call.operation}"] += 1
+            if not _grows_with_objects(call):
+                self.fixed[f"{call.service}.{call.operation}"] += 1
+            if call.service == "dynamodb" and call.operation in BILLED_BY_BYTES:
+                self.read_units[f"dynamodb.{call.operation}"] += max(1, -(-int(call.response_bytes) // 4096))
+            if call.service == "dynamodb" and call.operation == "BatchWriteItem":
+                self.write_units["dynamodb.BatchWriteItem"] += _batch_write_units(call.body)
             self.data_bytes += moved
 
     def reset(self) -> None:
         with self._lock:
             self.by_caller.clear()
             self.by_operation.clear()
+            self.fixed.clear()
+            self.read_units.clear()
+            self.write_units.clear()
             self.data_bytes = 0
 
     @property
     def total(self) -> int:
         return sum(self.by_caller.values())
+
+
+#: the functions whose calls grow with the objects of a bucket (a CopyBatch per batch, a listing step per pages)
+GROWING_FUNCTIONS = frozenset({"CopyBatchFunction", "ListBatchesFunction", "RecordObjectChangeFunction"})
+
+
+def _grows_with_objects(call: Any) -> bool:
+    """Whether a call is made per object or per batch (not once a job): a growing function's, or the engine's Invoke
+    of one (its URL names the function)."""
+    from coffer_twin.calls import ENGINE
+
+    if call.caller == ENGINE:
+        return call.operation == "Invoke" and any(f"-{name}-" in call.url for name in GROWING_FUNCTIONS)
+    return str(call.caller) in GROWING_FUNCTIONS
+
+
+def _batch_write_units(body: bytes) -> int:
+    """The write units of one BatchWriteItem request: each put a unit per KB (rounded up) of its item as sent, each
+    delete one."""
+    try:
+        requests = json.loads(body)["RequestItems"]
+    except (ValueError, KeyError):
+        return 25  # unreadable: priced as a full batch of small items
+    units = 0
+    for table_requests in requests.values():
+        for request in table_requests:
+            put = request.get("PutRequest")
+            units += max(1, -(-len(json.dumps(put["Item"]).encode()) // 1024)) if put else 1
+    return units
 
 
 class Progress:
@@ -166,6 +215,9 @@ def _measured_run(coffer: Any, tally: Tally, transitions: TransitionCounter, lab
         "api_calls_by_handlers": tally.by_caller["handlers"],
         "api_calls_by_step_functions": tally.by_caller["engine"],
         "calls_by_operation": dict(sorted(tally.by_operation.items())),
+        "read_units_by_operation": dict(sorted(tally.read_units.items())),
+        "write_units_by_operation": dict(sorted(tally.write_units.items())),
+        "fixed_calls_by_operation": dict(sorted(tally.fixed.items())),
         "state_transitions": transitions.entered,
         "lambda_invocations": sum(invocations.values()),
         "invocations_by_function": dict(sorted(invocations.items())),
@@ -265,7 +317,7 @@ class DayTally(Tally):
             return False
         bucket, key = call.bucket_and_key
         settings = self._coffer.settings
-        if call.operation == "HeadObject":
+        if call.operation in ("HeadObject", "GetObject"):  # described (GetObject: read and hashed, small ones)
             return bool(bucket == self._source)
         if call.operation == "CopyObject":
             staging = bucket == settings.work_bucket and (key or "").startswith("staging/")
@@ -317,6 +369,10 @@ def s3_days(objects: int, days: int, changed_percent: float, tag_changes: int, p
         rng = random.Random(16)
         changed = max(1, int(objects * changed_percent / 100))
         totals: Counter[str] = Counter()
+        read_units: Counter[str] = Counter()
+        write_units: Counter[str] = Counter()
+        fixed: Counter[str] = Counter()
+        data_bytes = 0
         for_new: Counter[str] = Counter()
         tag_event_calls: Counter[str] = Counter()
         per_day: list[dict[str, Any]] = []
@@ -357,6 +413,10 @@ def s3_days(objects: int, days: int, changed_percent: float, tag_changes: int, p
                     continue
                 assert job.state.value == "COMPLETED", (day, job.state, job.status_message)
                 totals.update(measured["calls_by_operation"])
+                read_units.update(measured["read_units_by_operation"])
+                write_units.update(measured["write_units_by_operation"])
+                fixed.update(measured["fixed_calls_by_operation"])
+                data_bytes += int(measured["data_bytes_through_lambda"])
                 for_new.update(tally.for_new)
                 new_objects += changed
                 unchanged_object_days += objects - changed
@@ -374,6 +434,10 @@ def s3_days(objects: int, days: int, changed_percent: float, tag_changes: int, p
         results["daily"] = {
             "days": days, "new_objects": new_objects, "unchanged_object_days": unchanged_object_days,
             "api_calls": sum(totals.values()), "calls_by_operation": dict(sorted(totals.items())),
+            "read_units_by_operation": dict(sorted(read_units.items())),
+            "write_units_by_operation": dict(sorted(write_units.items())),
+            "fixed_calls_by_operation": dict(sorted(fixed.items())),
+            "data_bytes_through_lambda": data_bytes,
             "calls_for_new_objects": dict(sorted(for_new.items())),
             "calls_per_new_object": round(sum(for_new.values()) / max(1, new_objects), 3),
             "calls_for_unchanged_objects_and_jobs": dict(sorted((k, v) for k, v in everything_else.items() if v)),

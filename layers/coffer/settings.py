@@ -13,6 +13,8 @@ from coffer.domain.input_rules.arns import Home
 #: CopyConcurrency's largest value (template.yaml): the threads of one CopyBatch share one S3 client, whose
 #: connection pool is this large (adapters/aws.py) - a smaller pool would drop and reopen connections
 MAX_COPY_CONCURRENCY = 64
+#: the most a CopyBatch reads of one object to hash it (template.yaml HashInLambdaMaxBytes' MaxValue): 64 MiB
+MAX_HASH_IN_LAMBDA_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,9 @@ class Settings:
     tag_refresh_days: int = 30
     #: objects one CopyBatch invocation copies at once (threads sharing the thread-safe boto3 clients)
     copy_concurrency: int = 8
+    #: a new S3 object of at most this many bytes without an S3 SHA-256 is read once (GetObject) and hashed in
+    #: Lambda instead of copied to staging for S3 to hash: a GET instead of a HeadObject and a CopyObject
+    hash_in_lambda_bytes: int = 0
     vault_lock_mode: str = "GOVERNANCE"
     #: copies: the role member/template.yaml makes in a destination account, the name of the Coffer
     #: stack in the destination region, and AWS's per-region limits on snapshot copies in progress
@@ -108,7 +113,8 @@ class Settings:
                 default_retention_days=int(env.get("DEFAULT_RETENTION_DAYS", "35")),
                 lock_slack_days=int(env.get("LOCK_SLACK_DAYS", "0")),
                 **_bounded(env, ("TAG_REFRESH_DAYS", "tag_refresh_days", 30, 1, 365),
-                           ("COPY_CONCURRENCY", "copy_concurrency", 8, 1, MAX_COPY_CONCURRENCY)),
+                           ("COPY_CONCURRENCY", "copy_concurrency", 8, 1, MAX_COPY_CONCURRENCY),
+                           ("HASH_IN_LAMBDA_BYTES", "hash_in_lambda_bytes", 0, 0, MAX_HASH_IN_LAMBDA_BYTES)),
                 vault_lock_mode=env.get("VAULT_LOCK_MODE", "GOVERNANCE"),
                 copy_role_name=env.get("COPY_ROLE_NAME", "coffer-copy"),
                 copy_destination_stack=env.get("COPY_DESTINATION_STACK", "coffer"),

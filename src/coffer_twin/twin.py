@@ -46,6 +46,7 @@ from .s3_archive import archived_metadata_readable, restore_of_a_version
 from .s3_conditional import atomic_conditional_puts
 from .s3_events import S3EventBridge
 from .s3_multipart import s3_multipart_checksums
+from .s3_retention import retention_as_s3_rules
 from .sam_transform import to_cloudformation
 from .stack import (
     DeployedStack,
@@ -240,6 +241,7 @@ class Twin:
         self._exit.enter_context(self._ends.installed())  # Twin.wait sleeps until the execution ends
         self._exit.enter_context(archived_metadata_readable())  # tags of GLACIER objects, as in S3
         self._exit.enter_context(restore_of_a_version())  # RestoreObject of a pinned version, as in S3
+        self._exit.enter_context(retention_as_s3_rules(lambda: self.native.now()))  # lock changes S3 refuses
         self._exit.enter_context(honoured_client_tokens())  # EC2's and DynamoDB's ClientToken idempotency, as in AWS
         self._exit.enter_context(export_arns_as_aws_makes_them())  # table/<name>/export/<id>, as in AWS
         self._exit.enter_context(atomic_dynamodb())

@@ -401,6 +401,31 @@ def test_the_object_index_answers_for_more_keys_than_one_batch_call_takes(ports:
     assert ports.catalog.get_objects(vault, bucket, asked) == records
 
 
+def test_a_listing_batch_reads_its_records_as_their_range_and_learns_of_the_others_in_it(ports: Ports) -> None:
+    vault, bucket = uid("vault"), "bucket"
+    records = {f"key-{n:04d}": {"etag": str(n), "size": n} for n in range(0, 260, 2)}
+    ports.catalog.put_objects(vault, bucket, records)
+    # a page of the listing: key-0010..key-0100, of which key-0050 and key-0052 were deleted from the source since
+    listed = [k for k in records if "key-0010" <= k <= "key-0100" and k not in ("key-0050", "key-0052")]
+    found = ports.catalog.objects_in_range(vault, bucket, [*listed, "key-0011"])  # and one never backed up
+    assert found.records == {k: records[k] for k in listed}
+    assert found.others == ["key-0050", "key-0052"]  # between its keys, not asked for: nothing outside the range
+    ports.catalog.forget_objects(vault, bucket, found.others)
+    again = ports.catalog.objects_in_range(vault, bucket, listed)
+    assert again.records == found.records and again.others == []
+    assert ports.catalog.get_objects(vault, bucket, ["key-0050", "key-0048"]) == {"key-0048": records["key-0048"]}
+    assert ports.catalog.objects_in_range(vault, bucket, []) == ({}, [])
+
+
+def test_keys_that_are_not_neighbours_still_get_every_record_they_ask_for(ports: Ports) -> None:
+    vault, bucket = uid("vault"), "bucket"
+    records = {f"key-{n:04d}": {"etag": str(n), "size": n} for n in range(300)}
+    ports.catalog.put_objects(vault, bucket, records)
+    scattered = ["key-0000", "key-0150", "key-0299", "key-0007"]  # a wide range holding many others
+    found = ports.catalog.objects_in_range(vault, bucket, scattered)
+    assert found.records == {k: records[k] for k in scattered}
+
+
 # ---- quota slots -----------------------------------------------------------------------------------------------------
 def test_slots_are_taken_up_to_the_limit_counted_once_per_job_and_taken_back_from_ended_jobs(ports: Ports) -> None:
     key = uid("QUOTA-KEY")

@@ -31,9 +31,11 @@ from coffer.adapters.resources.common import TAG_PARENT, TAG_RECOVERY_POINT, TAG
 from coffer.domain.errors import InvalidInput, NotFound, UnsupportedOperation, UnsupportedResource
 from coffer.domain.jobs import Job, JobKind, JobProgress
 from coffer.domain.manifest import Manifest, ObjectEntry
+from coffer.domain.native_waits import EVENT_TYPES
 from coffer.domain.recovery_points import RecoveryPoint, RecoveryPointStatus
 from coffer.domain.resources import DB_CLUSTER_TYPES, ResourceType
 from coffer.ports.resources import BackupStrategy, Capability, CopyTarget, OperationStatus, ResourceAdapter, require
+from coffer.ports.restore_targets import RestoreTargets
 from coffer_cli.local.samples import (
     SAMPLE_TAGS,
     bucket_snapshot,
@@ -475,6 +477,27 @@ def test_restore_makes_a_new_resource_with_the_recorded_facts(a: Aws, case: Case
         assert TAG_RESTORE_JOB in restored["tags"]
     if case.same_data is not None:
         case.same_data(a, backup.arn, restored_arn)
+
+
+def test_a_restore_target_is_read_by_its_arn_and_names_the_job_that_made_it(a: Aws, case: Case) -> None:
+    """ports/restore_targets.py, what ResumeNative and CheckRestore read an event-waiting restore's target with: the
+    target by its ARN, naming the restore job that made it; the source (made by no restore) names none; a target
+    that is not there is NotFound. Every type whose restores wait on an event can read its targets."""
+    subject = adapter(a, case)
+    if not isinstance(subject, RestoreTargets):
+        assert case.resource_type not in EVENT_TYPES, f"{case.resource_type} waits on events but cannot read targets"
+        return
+    backup = back_up(a, case)
+    job = restore_job(backup, case.restore_metadata(uuid.uuid4().hex[:8]))
+    restored_arn = subject.start_restore(job, backup.manifest)
+    assert restored_arn
+    status = poll(lambda: subject.target_status(restored_arn))
+    assert status.details["restore_job_id"] == job.job_id and "failed" not in status.details
+    assert subject.target_status(backup.arn).details["restore_job_id"] is None
+    missing = restored_arn.replace(restored_arn.rsplit("/" if "/" in restored_arn else ":", 1)[-1],
+                                   "vol-0000000000000000f" if "/" in restored_arn else "not-there-at-all")
+    with pytest.raises(NotFound):
+        subject.target_status(missing)
 
 
 @pytest.mark.parametrize("overridable", [c for c in CASES if c.override], ids=lambda c: c.resource_type.value)

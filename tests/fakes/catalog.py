@@ -29,7 +29,7 @@ from coffer.domain.notifications import Notice, VaultNotifications
 from coffer.domain.recovery_points import RecoveryPoint, RecoveryPointStatus
 from coffer.domain.snapshot_quota import volume_of
 from coffer.domain.vaults import Vault
-from coffer.ports.catalog import DuplicateRequest
+from coffer.ports.catalog import DuplicateRequest, IndexedObjects
 from coffer.ports.job_events import JobEvents
 from coffer.ports.quotas import SlotRelease
 from coffer.ports.turns import Turns
@@ -222,8 +222,22 @@ class MemoryCatalog:
         index = self.table.objects.get((vault, bucket), {})
         return {key: index[key] for key in dict.fromkeys(keys) if key in index}
 
+    def objects_in_range(self, vault: str, bucket: str, keys: Sequence[str]) -> IndexedObjects:
+        index = self.table.objects.get((vault, bucket), {})
+        if not keys:
+            return IndexedObjects({}, [])
+        low, high, wanted = min(keys), max(keys), set(keys)
+        in_range = sorted(k for k in index if low <= k <= high)
+        return IndexedObjects({k: json.loads(json.dumps(index[k])) for k in in_range if k in wanted},
+                              [k for k in in_range if k not in wanted])
+
     def put_objects(self, vault: str, bucket: str, records: dict[str, dict[str, Any]]) -> None:
         self.table.objects.setdefault((vault, bucket), {}).update(json.loads(json.dumps(records)))
+
+    def forget_objects(self, vault: str, bucket: str, keys: Sequence[str]) -> None:
+        index = self.table.objects.get((vault, bucket), {})
+        for key in keys:
+            index.pop(key, None)
 
 
 class MemoryQuotas:

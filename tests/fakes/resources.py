@@ -60,6 +60,10 @@ class RecordingAdapter:
     def restore_status(self, job: Job, manifest: Manifest) -> OperationStatus:
         return OperationStatus(done=self.done)
 
+    def target_status(self, native_ref: str) -> OperationStatus:
+        """ports/restore_targets.py: the target start_restore made (restored-by-<job id>), there when `done`."""
+        return OperationStatus(done=self.done, details={"restore_job_id": native_ref.removeprefix("restored-by-")})
+
     def validate_restore(self, job: Job, manifest: Manifest) -> dict[str, Any]:
         return {"restored": job.native_ref}
 

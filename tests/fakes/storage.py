@@ -166,6 +166,19 @@ class MemoryVault:
         version.mode, version.retain_until = target, until
         return True
 
+    def extend_pinned(self, key: str, version_id: str, recorded: VersionLock, mode: LockMode,
+                      until: datetime) -> LockMode | None:
+        now = self._s3.clock.now()
+        target = (recorded.mode if recorded.retention_active(now) else None) or mode
+        if recorded.retain_until is not None and recorded.retain_until >= until:
+            return target
+        found = self._s3.version(self.bucket, key, version_id)
+        if found is None or retention_change_refusal(recorded, target, until, now) or \
+                retention_change_refusal(found.lock, target, until, now):
+            return None  # as S3 answers: gone, or locked otherwise than recorded
+        found.mode, found.retain_until = target, until
+        return target
+
     def copy_in(self, source_bucket: str, source_key: str, key: str, retain_until: datetime,
                 source_version: str | None = None, seal: Seal | None = None,
                 tags: dict[str, str] | None = None, if_match: str | None = None) -> Written:

@@ -28,8 +28,10 @@ FOR_GOOD = [
     ("rds-backup", "CompleteBackupFunction", "rds", "DescribeDBSnapshots"),
     ("aurora-backup", "CompleteBackupFunction", "rds", "DescribeDBClusterSnapshots"),
     ("ec2-restore", "StartRestoreJobFunction", "ec2", "RunInstances"),
-    ("rds-restore", "CheckRestoreFunction", "rds", "DescribeDBInstances"),
-    ("aurora-restore", "CheckRestoreFunction", "rds", "DescribeDBClusters"),
+    # (RDS and Aurora restores wait on AWS's creation events: the start's own look finds the twin's database there,
+    # no CheckRestore runs; Complete reads it to check it against the manifest, after it exists)
+    ("rds-restore", "CompleteRestoreFunction", "rds", "DescribeDBInstances"),
+    ("aurora-restore", "CompleteRestoreFunction", "rds", "DescribeDBClusters"),
     ("ec2-copy", "CheckCopyFunction", "ec2", "DescribeImages"),
     ("rds-copy", "StartCopyJobFunction", "rds", "CopyDBSnapshot"),
     ("aurora-copy", "CheckCopyFunction", "rds", "DescribeDBClusterSnapshots"),

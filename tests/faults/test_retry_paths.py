@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from coffer.domain.jobs import JobState
 from coffer.domain.manifest import Manifest
 from coffer_twin.faults import FaultKind
@@ -40,15 +42,22 @@ def test_throttling_for_good_fails_the_job_with_its_cause_after_the_workflows_re
     assert world.left_behind() == []
 
 
-def test_one_object_that_cannot_be_read_is_the_only_failed_key(world: World) -> None:
-    """S3 answers a HEAD it refuses with a bare 403: that object fails, not its whole batch."""
+@pytest.mark.parametrize(("operation", "size", "code"),
+                         [("GetObject", 0, "AccessDenied"), ("HeadObject", 2 * 1024**2, "403")],
+                         ids=["read-and-hashed", "described-by-head"])
+def test_one_object_that_cannot_be_read_is_the_only_failed_key(world: World, operation: str, size: int,
+                                                               code: str) -> None:
+    """A small new object is read (GetObject) and hashed in Lambda, a larger one described by HeadObject (which S3
+    refuses with a bare 403): either refused, that object fails, not its whole batch."""
     bucket = world.fresh_bucket()
-    world.faults.fail(FaultKind.ACCESS_DENIED, "s3", "HeadObject", caller="CopyBatchFunction",
+    if size:  # larger than HashInLambdaMaxBytes (1 MiB by default): described by HeadObject, hashed by S3
+        world.s3.put_object(Bucket=bucket, Key="data/1.txt", Body=b"x" * size)
+    world.faults.fail(FaultKind.ACCESS_DENIED, "s3", operation, caller="CopyBatchFunction",
                       url_contains=f"{bucket}.s3.amazonaws.com/data/1.txt", times=None)
     run = world.s3_backup(bucket)
     job = world.job(run.job_id)
     assert job.state is JobState.PARTIAL
-    assert job.progress.failed_keys == ["data/1.txt (403)"]
+    assert job.progress.failed_keys == [f"data/1.txt ({code})"]
     assert job.progress.objects == OBJECTS - 1
 
 

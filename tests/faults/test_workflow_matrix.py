@@ -80,7 +80,8 @@ def every_call_failing_once_is_absorbed(world: World, workflow: str) -> None:
 FOR_GOOD = [
     # (the start's own look finds the twin's snapshot complete: no CheckBackup; Complete reads its size)
     ("ebs-backup", "CompleteBackupFunction", "ec2", "DescribeSnapshots"),
-    ("ebs-restore", "CheckRestoreFunction", "ec2", "DescribeVolumes"),
+    # (a restore's volume likewise, on its createVolume event: Complete checks the volume it made)
+    ("ebs-restore", "CompleteRestoreFunction", "ec2", "DescribeVolumes"),
     ("s3-copy", "CopyPartFunction", "s3", "CopyObject"),
     ("s3-copy", "CompleteCopyFunction", "s3", "PutObject"),
     ("ebs-copy", "StartCopyJobFunction", "ec2", "CopySnapshot"),

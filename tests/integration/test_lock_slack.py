@@ -75,6 +75,9 @@ def test_unchanged_objects_are_extended_once_per_slack_and_never_locked_short(
         extended_on[day] = sorted(str(c.bucket_and_key[1]) for c in calls.select(
             service="s3", operation="PutObjectRetention"))
         index_writes[day] = calls.count(service="dynamodb", operation="BatchWriteItem")
+        # an extension is one PutObjectRetention on the pinned version: no HeadObject of the vault first
+        assert [c for c in calls.select(service="s3", operation="HeadObject")
+                if c.bucket_and_key[0] == coffer.deps.vault.bucket] == [], day
         assert rp.delete_at is not None
         # the lock is never shorter than the newest recovery point needs
         assert all(until >= rp.delete_at - timedelta(seconds=1) for until in blob_locks(coffer, rp).values())

@@ -1,6 +1,7 @@
 """The real Backup and Restore workflows for native types on the twin: one EBS volume, one EC2 instance, one
-RDS instance, one DocumentDB and one Neptune cluster, each backed up (StartBackupJob -> Wait/CheckBackup loop ->
-CompleteBackup) and restored (StartRestoreJob -> Wait/CheckRestore loop -> CompleteRestore) by the same ASL as
+RDS instance, one DocumentDB and one Neptune cluster, each backed up (StartBackupJob -> Wait/CheckBackup loop,
+or for a snapshot whose end AWS announces a wait on that event -> CompleteBackup) and restored (StartRestoreJob ->
+Wait/CheckRestore loop, or WaitForRestoreEvent for a volume or database -> CompleteRestore) by the same ASL as
 every other type; the two clusters also copied to another region by their backup's copy action (Backup workflow
 -> Copy workflow -> CopyDBClusterSnapshot with the destination's key).
 

@@ -6,6 +6,7 @@ Counted on the twin at botocore's send (coffer_twin.calls.CallRecorder), as benc
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,14 +25,17 @@ START = (datetime.now(UTC) - timedelta(days=300)).replace(hour=1, minute=0, seco
 REFRESH = 3  # TagRefreshDays: a lost tag event is caught within this many days
 KEYS = [f"k{n:02d}" for n in range(12)]
 #: the calls S3 makes per object (listing, the vault's manifest parts and the work bucket's batch files aside)
-PER_OBJECT = ("HeadObject", "GetObjectTagging", "CopyObject", "DeleteObject", "PutObjectRetention",
+PER_OBJECT = ("HeadObject", "GetObject", "GetObjectTagging", "CopyObject", "DeleteObject", "PutObjectRetention",
               "GetObjectRetention", "PutObjectTagging")
+#: HashInLambdaMaxBytes here: objects of at most this many bytes are read and hashed in Lambda, larger ones staged
+HASHED_UP_TO = 64
 
 
 @pytest.fixture(scope="module")
 def twin(twins: Twins) -> Iterator[tuple[LocalCoffer, FixedClock]]:
     clock = FixedClock(START)
-    with twins.fresh({"LockSlackDays": "14", "TagRefreshDays": str(REFRESH)}, clock=clock) as coffer:
+    with twins.fresh({"LockSlackDays": "14", "TagRefreshDays": str(REFRESH),
+                      "HashInLambdaMaxBytes": str(HASHED_UP_TO)}, clock=clock) as coffer:
         yield coffer, clock
 
 
@@ -139,6 +143,10 @@ def test_a_new_object_costs_at_most_three_calls_and_a_tagged_one_one_more(
     backup(coffer, "tags-new", "new-0")
     s3.put_object(Bucket="tags-new", Key="plain", Body=b"a new untagged object")
     s3.put_object(Bucket="tags-new", Key="tagged", Body=b"a new tagged object", Tagging="a=1")
+    larger = b"a new untagged object larger than HashInLambdaMaxBytes: S3 hashes its staging copy" * 2
+    assert len(larger) > HASHED_UP_TO
+    s3.put_object(Bucket="tags-new", Key="huge", Body=larger)
+    s3.put_object(Bucket="tags-new", Key="wide-tagged", Body=larger + b"!", Tagging="a=2")
     s3.put_object(Bucket="tags-new", Key="summed", Body=b"a new object with S3's SHA-256", ChecksumAlgorithm="SHA256")
     s3.put_object(Bucket="tags-new", Key="copy-of-k01", Body=b"object 1 of tags-new",  # content the vault holds
                   ChecksumAlgorithm="SHA256")
@@ -160,20 +168,27 @@ def test_a_new_object_costs_at_most_three_calls_and_a_tagged_one_one_more(
                 made.append(call.operation)
         return sorted(made)
 
-    # untagged, no checksum yet: HeadObject, a staging CopyObject (S3 computes the SHA-256), the vault CopyObject
-    assert cost("plain") == ["CopyObject", "CopyObject", "HeadObject"]
-    # tagged: one GetObjectTagging more (HeadObject's TagCount says it has tags) - 4 calls
-    assert cost("tagged") == ["CopyObject", "CopyObject", "GetObjectTagging", "HeadObject"]
-    # S3 has its SHA-256 already: straight into the vault
-    assert cost("summed") == ["CopyObject", "HeadObject"]
-    # content the catalog's blob records know: one HeadObject and nothing else (no HeadObject of the vault)
+    # untagged, no checksum yet, small: one GetObject (headers, and the bytes hashed in Lambda), the vault CopyObject
+    assert cost("plain") == ["CopyObject", "GetObject"]
+    # tagged: one GetObjectTagging more (GetObject's TagCount says it has tags) - 3 calls
+    assert cost("tagged") == ["CopyObject", "GetObject", "GetObjectTagging"]
+    # larger than HashInLambdaMaxBytes: HeadObject, a staging CopyObject (S3 computes the SHA-256), the vault copy
+    assert cost("huge") == ["CopyObject", "CopyObject", "HeadObject"]
+    assert cost("wide-tagged") == ["CopyObject", "CopyObject", "GetObjectTagging", "HeadObject"]
+    # S3 has its SHA-256 already: its GetObject's body is left unread, straight into the vault
+    assert cost("summed") == ["CopyObject", "GetObject"]
+    # the vault copies were pinned to what was read and checked against the address (an IntegrityError otherwise)
+    for key in ("plain", "tagged", "huge"):
+        assert entries(coffer, rp)[key].sha256 == hashlib.sha256(
+            s3.get_object(Bucket="tags-new", Key=key)["Body"].read()).hexdigest()
+    # content the catalog's blob records know: one GetObject and nothing else (no HeadObject of the vault)
     # (its blob, shared with k01, is also extended on its own day in every LockSlackDays: that is the blob's, not
     # this object's - tests/integration/test_lock_slack.py)
     shared = VaultLayout.blob_of(rp.vault_name, entries(coffer, rp)["copy-of-k01"])
-    rolling = ["HeadObject", "PutObjectRetention"] if is_refresh_day(shared, day.date(), 14) else []
+    rolling = ["PutObjectRetention"] if is_refresh_day(shared, day.date(), 14) else []
     on_source = [c.operation for c in s3_calls if c.bucket_and_key == ("tags-new", "copy-of-k01")]
     on_blob = sorted({c.operation for c in s3_calls if c.bucket_and_key[1] == shared})
-    assert on_source == ["HeadObject"] and on_blob == rolling, (on_source, on_blob)
+    assert on_source == ["GetObject"] and on_blob == rolling, (on_source, on_blob)
     assert all(c.operation != "DeleteObject" for c in s3_calls)  # staging copies go by lifecycle rule
     assert entries(coffer, rp)["tagged"].tags == {"a": "1"}
 
@@ -183,7 +198,8 @@ def test_a_staging_copy_is_never_restorable_and_expires_by_the_work_buckets_life
     coffer, clock = twin
     s3 = coffer.client("s3")
     s3.create_bucket(Bucket="staged")
-    s3.put_object(Bucket="staged", Key="a", Body=b"staged content")
+    s3.put_object(Bucket="staged", Key="a", Body=b"staged content, more bytes than HashInLambdaMaxBytes says to read"
+                  b" and hash in Lambda")
     clock.set(START + timedelta(days=60))
     rp, _, progress = backup(coffer, "staged", "staged-0")
     # a bucket without EventBridge notifications: tags read every backup, and the job says so
@@ -221,3 +237,94 @@ def test_a_bucket_in_another_region_is_not_taken_for_one_whose_tag_events_reach_
         assert progress["tag_events"] is False and "it is in eu-west-1" in progress["warnings"][0], progress
         assert source_calls(calls, "far-away", "GetObjectTagging") == ["k"]  # read at every backup
         assert entries(coffer, rp)["k"].tags == {"team": "t"}
+
+
+def test_a_batchs_index_is_one_query_of_its_range_and_deleted_objects_records_are_forgotten(
+        twin: tuple[LocalCoffer, FixedClock]) -> None:
+    coffer, clock = twin
+    s3 = coffer.client("s3")
+    bucket = "range-source"
+    with_events(coffer, bucket)
+    clock.set(START + timedelta(days=120))
+    backup(coffer, bucket, "range-0")
+    for gone in ("k03", "k04", "k09"):  # deleted from the source since their last backup
+        s3.delete_object(Bucket=bucket, Key=gone)
+    clock.set(START + timedelta(days=121))
+    rp, calls, _ = backup(coffer, bucket, "range-1")
+    index_reads = [c for c in calls.select(service="dynamodb") if b"OBJIDX#" in c.body
+                   and c.operation in ("Query", "BatchGetItem", "GetItem")]
+    # 9 keys in one listing batch: their records read as their range in one Query, none key by key
+    assert [c.operation for c in index_reads] == ["Query"]
+    # the three deleted keys' records were in that range: forgotten, so no later backup reads them again
+    deletes = [c for c in calls.select(service="dynamodb", operation="BatchWriteItem")
+               if b"OBJIDX#" in c.body and b"DeleteRequest" in c.body]
+    assert len(deletes) == 1 and deletes[0].body.count(b"DeleteRequest") == 3
+    vault = rp.vault_name
+    assert coffer.deps.catalog.get_objects(vault, bucket, KEYS).keys() == set(KEYS) - {"k03", "k04", "k09"}
+    assert sorted(entries(coffer, rp)) == sorted(set(KEYS) - {"k03", "k04", "k09"})
+    # a later backup's range holds no record of them: nothing more to forget
+    clock.set(START + timedelta(days=122))
+    _, calls, _ = backup(coffer, bucket, "range-2")
+    assert not [c for c in calls.select(service="dynamodb", operation="BatchWriteItem")
+                if b"OBJIDX#" in c.body and b"DeleteRequest" in c.body]
+    # a deleted object put back is backed up as new content would be (described once), its record written again
+    s3.put_object(Bucket=bucket, Key="k04", Body=b"object 4 of range-source")
+    clock.set(START + timedelta(days=123))
+    rp, calls, _ = backup(coffer, bucket, "range-3")
+    assert source_calls(calls, bucket, "GetObject") == ["k04"] and source_calls(calls, bucket, "HeadObject") == []
+    assert "k04" in entries(coffer, rp) and "k04" in coffer.deps.catalog.get_objects(vault, bucket, ["k04"])
+
+
+@pytest.mark.parametrize("versioned", [True, False], ids=["versioned", "unversioned"])
+def test_an_object_replaced_between_its_read_and_its_vault_copy_never_lands_under_the_wrong_address(
+        twin: tuple[LocalCoffer, FixedClock], versioned: bool) -> None:
+    """A small object is hashed from the bytes CopyBatch read; its vault copy is pinned to the version read (or, in
+    an unversioned bucket, to its ETag) and S3's SHA-256 of the copy must equal the address. Replaced in between -
+    by its owner or by someone racing the backup - the vault never holds the new bytes under the old bytes' address."""
+    from coffer_twin.calls import AwsCall, intercepting
+
+    coffer, clock = twin
+    s3, vault_bucket = coffer.client("s3"), coffer.deps.vault.bucket
+    bucket = f"raced-{'v' if versioned else 'u'}"
+    s3.create_bucket(Bucket=bucket)
+    if versioned:
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    # content of this bucket's own: content the vault holds already would need no vault copy to race
+    original, forged = f"id,amount\n1,10\n# {bucket}\n".encode(), f"id,amount\n1,1000000\n# {bucket}\n".encode()
+    s3.put_object(Bucket=bucket, Key="ledger.csv", Body=original)
+    swapped: list[str] = []
+
+    def replace_before_the_vault_copy(call: AwsCall, answer: Any) -> None:
+        if call.operation == "CopyObject" and call.bucket_and_key[0] == vault_bucket and not swapped \
+                and f"{bucket}/ledger.csv" in unquote(call.headers.get("x-amz-copy-source", "")):
+            swapped.append("now")
+            s3.put_object(Bucket=bucket, Key="ledger.csv", Body=forged)
+
+    clock.set(START + timedelta(days=150))
+    with intercepting(replace_before_the_vault_copy):
+        coffer.twin.wait_for_async()
+        result = coffer.start_backup({"ResourceArn": f"arn:aws:s3:::{bucket}", "IdempotencyToken": f"{bucket}-0",
+                                      "Lifecycle": {"DeleteAfterDays": 35}})
+    assert swapped and result["status"] == "SUCCEEDED", result
+    job = coffer.deps.catalog.get_job(result["output"]["job_id"])
+    rp = coffer.deps.catalog.get_recovery_point(job.recovery_point_id)
+    for entry in entries(coffer, rp).values():
+        blob = VaultLayout.blob_of(rp.vault_name, entry)
+        stored = s3.get_object(Bucket=vault_bucket, Key=blob, VersionId=entry.blob_version_id)["Body"].read()
+        assert hashlib.sha256(stored).hexdigest() == entry.sha256 == blob.rsplit("/", 1)[-1]
+    address = VaultLayout.blob(rp.vault_name, hashlib.sha256(original).hexdigest())
+    for version in s3.list_object_versions(Bucket=vault_bucket, Prefix=address).get("Versions", []):
+        held = s3.get_object(Bucket=vault_bucket, Key=address, VersionId=version["VersionId"])["Body"].read()
+        assert held == original  # no version of the original's address holds the replacement's bytes
+    if versioned:  # the version read is the version copied: the recovery point holds what was read
+        assert job.state.value == "COMPLETED"
+        assert entries(coffer, rp)["ledger.csv"].sha256 == hashlib.sha256(original).hexdigest()
+    else:  # the ETag read is no longer the source's: S3 refused the copy, that object alone failed in this job
+        assert job.state.value == "PARTIAL" and job.progress.failed_keys == ["ledger.csv (SourceChanged)"]
+        assert "ledger.csv" not in entries(coffer, rp)
+        clock.set(START + timedelta(days=151))  # and the next backup takes what the source holds now
+        again = coffer.start_backup({"ResourceArn": f"arn:aws:s3:::{bucket}", "IdempotencyToken": f"{bucket}-1",
+                                     "Lifecycle": {"DeleteAfterDays": 35}})
+        rp = coffer.deps.catalog.get_recovery_point(
+            coffer.deps.catalog.get_job(again["output"]["job_id"]).recovery_point_id)
+        assert entries(coffer, rp)["ledger.csv"].sha256 == hashlib.sha256(forged).hexdigest()

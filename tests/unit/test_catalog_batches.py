@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from coffer.adapters.catalog.batches import GET_BATCH, WRITE_BATCH, get_docs, put_docs
+from coffer.adapters.catalog.batches import GET_BATCH, WRITE_BATCH, get_docs, put_docs, range_docs
 
 TABLE = "catalog"
 
@@ -57,3 +57,48 @@ def test_a_throttled_read_is_asked_again_after_a_pause_and_finds_every_document(
     # every document found; a repeated key asked once, a missing one absent
     assert found == {f"sha-{n}": {"n": n} for n in range(GET_BATCH + 1)}
     assert len(pauses) == 2
+
+
+class PagedTable(ThrottlingTable):
+    """ThrottlingTable with a Query that answers `page` items at a time, in sort-key order, as DynamoDB pages."""
+
+    def __init__(self, page: int) -> None:
+        super().__init__(throttled=0)
+        self.page = page
+        self.queried = 0
+
+    def get_paginator(self, name: str) -> Any:
+        assert name == "query"
+        table = self
+
+        class Pages:
+            def paginate(self, **params: Any) -> Any:
+                values = params["ExpressionAttributeValues"]
+                pk, low, high = values[":p"]["S"], values[":lo"]["S"], values[":hi"]["S"]
+                assert params["ConsistentRead"] is True
+                rows = sorted((sk, doc) for (p, sk), doc in table.items.items() if p == pk and low <= sk <= high)
+                for start in range(0, len(rows), table.page):
+                    table.queried += 1
+                    yield {"Items": [{"pk": {"S": pk}, "sk": {"S": sk}, "doc": {"S": doc}}
+                                     for sk, doc in rows[start:start + table.page]]}
+        return Pages()
+
+
+def test_a_range_read_of_neighbours_is_one_query_and_no_batch_read() -> None:
+    table = PagedTable(page=1000)
+    table.items = {("OBJIDX#v#b", f"key-{n:04d}"): json.dumps({"n": n}) for n in range(0, 2000, 2)}
+    asked = [f"key-{n:04d}" for n in range(100, 300)]  # a listing page: the odd ones never backed up
+    found, others = range_docs(table, TABLE, "OBJIDX#v#b", asked)  # type: ignore[arg-type]
+    assert found == {k: {"n": int(k[4:])} for k in asked if int(k[4:]) % 2 == 0}
+    assert others == [] and table.queried == 1 and table.calls == []
+
+
+def test_a_range_holding_more_others_than_wanted_stops_and_reads_the_rest_key_by_key() -> None:
+    table = PagedTable(page=10)
+    table.items = {("OBJIDX#v#b", f"key-{n:04d}"): json.dumps({"n": n}) for n in range(1000)}
+    asked = ["key-0001", "key-0005", "key-0500", "key-0998"]
+    found, others = range_docs(table, TABLE, "OBJIDX#v#b", asked)  # type: ignore[arg-type]
+    assert found == {k: {"n": int(k[4:])} for k in asked}
+    assert table.queried == 1  # stopped after the first page (8 others > 4 wanted), not 100 pages
+    assert table.calls == [2]  # the two keys it did not reach, in one BatchGetItem
+    assert others == [f"key-{n:04d}" for n in range(1, 11) if n not in (1, 5)]

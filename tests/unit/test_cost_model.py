@@ -98,3 +98,48 @@ def test_a_native_job_waited_on_its_event_costs_the_same_whatever_the_snapshots_
     assert (short["RDS"]["polls_per_job"], long["RDS"]["polls_per_job"]) == (20, 480)
     assert long["RDS"]["calls_per_job"] == 20 + 480 * 2 and long["RDS"]["per_job_dollars"] > short["RDS"][
         "per_job_dollars"]
+
+
+def test_a_churned_blobs_lock_outlasts_the_need_by_the_slack_at_most_and_by_half_of_it_for_long_lives(
+        cost_model: ModuleType) -> None:
+    excess = cost_model.churned_lock_excess_days
+    assert excess(0, 0.01) == 0.0  # no slack: locked to exactly what the newest recovery point needs
+    assert excess(10, 1.0) == pytest.approx(10.0)  # changed the day after its first backup: the whole slack
+    assert excess(10, 1e-6) == pytest.approx(5.5, abs=1e-3)  # long lives: (slack + 1) / 2
+    assert all(excess(s, 0.01) < s for s in (7, 14, 80))
+
+
+def test_the_lock_excess_matches_a_simulation_of_blobs_extended_on_their_own_rolling_days(
+        cost_model: ModuleType) -> None:
+    """The model's closed form against the real rolling-day rule (domain/tag_freshness.py is_refresh_day, as
+    services/object_batches.py `_secured` uses it) over simulated blobs with random lifetimes."""
+    import random
+    from datetime import date, timedelta
+
+    from coffer.domain.tag_freshness import is_refresh_day
+
+    slack, rate, rng = 14, 0.05, random.Random(7)
+    start, total, blobs = date(2026, 3, 1), 0, 3000
+    for n in range(blobs):
+        blob = f"Default/blobs/{n:064x}"
+        born = rng.randrange(0, 400)
+        life = 1
+        while rng.random() >= rate:
+            life += 1
+        last_backup = born + life - 1
+        last_set = max([born] + [d for d in range(born + 1, last_backup + 1)
+                                 if is_refresh_day(blob, start + timedelta(days=d), slack)])
+        total += last_set + slack - last_backup
+    assert total / blobs == pytest.approx(cost_model.churned_lock_excess_days(slack, rate), rel=0.05)
+
+
+def test_a_run_scaled_up_grows_its_per_object_calls_and_keeps_a_jobs_own_calls(cost_model: ModuleType) -> None:
+    run = {"calls_by_operation": {"s3.PutObjectRetention": 10, "dynamodb.GetItem": 16, "dynamodb.Query": 4},
+           "fixed_calls_by_operation": {"dynamodb.GetItem": 16, "dynamodb.Query": 2},
+           "api_calls_by_handlers": 30, "lambda_invocations": 5, "state_transitions": 8,
+           "invocations_by_function": {"CopyBatchFunction": 2, "StartBackupJobFunction": 1}}
+    scaled = cost_model.scaled_run(run, 100)
+    assert scaled["calls_by_operation"] == {"s3.PutObjectRetention": 1000, "dynamodb.GetItem": 16,
+                                            "dynamodb.Query": 2 + 2 * 100}
+    assert scaled["api_calls_by_handlers"] == 30 + (990 + 198)
+    assert scaled["lambda_invocations"] == 5 + 2 * 99 and scaled["state_transitions"] == 8 - 2 + 200

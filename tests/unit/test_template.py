@@ -797,8 +797,9 @@ def test_object_changes_reach_only_record_object_change_with_a_dead_letter_queue
 
 def test_snapshot_ends_reach_only_resume_native_which_can_touch_only_waiter_records(
         resources: dict[str, Any], roles: dict[str, dict[str, Any]]) -> None:
-    """AWS's snapshot end events go to ResumeNative alone; it writes only NATIVE# waiter records, reads snapshots
-    (RDS: Coffer's coffer-* only) and resumes tasks - no job, lease or vault write (domain/native_waits.py)."""
+    """AWS's snapshot end events (and restore targets' creations) go to ResumeNative alone; it writes only NATIVE#
+    waiter records, reads snapshots (RDS: Coffer's coffer-* only) and restore targets (volumes; DB instances and
+    clusters of this account and region) and resumes tasks - no job, lease or vault write (domain/native_waits.py)."""
     rule = resources["NativeEndRule"]["Properties"]
     sources = sorted(p["source"][0] for p in rule["EventPattern"]["$or"])
     assert sources == ["aws.ec2", "aws.rds"]
@@ -809,13 +810,30 @@ def test_snapshot_ends_reach_only_resume_native_which_can_touch_only_waiter_reco
         "events.amazonaws.com", {"Fn::GetAtt": ["NativeEndRule", "Arn"]})
     [role] = [r for name, r in roles.items() if name.startswith("ResumeNativeFunction")]
     granted = sorted({action for action, _, _ in allows(statements_of_role(role))})
-    assert granted == ["dynamodb:UpdateItem", "ec2:DescribeSnapshots", "rds:DescribeDBClusterSnapshots",
+    # (restores, issue 16: the restore target's Describe - ec2:DescribeVolumes, rds:DescribeDBInstances/Clusters)
+    assert granted == ["dynamodb:UpdateItem", "ec2:DescribeSnapshots", "ec2:DescribeVolumes",
+                       "rds:DescribeDBClusterSnapshots", "rds:DescribeDBClusters", "rds:DescribeDBInstances",
                        "rds:DescribeDBSnapshots", "states:SendTaskFailure", "states:SendTaskSuccess"]
     for action, resource, statement in allows(statements_of_role(role)):
         if action == "dynamodb:UpdateItem":
             assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["NATIVE#*"]}}
-        if action.startswith("rds:"):
+        if action in ("rds:DescribeDBSnapshots", "rds:DescribeDBClusterSnapshots"):
             assert resource.rsplit(":", 1)[-1] == "coffer-*", resource
+        elif action.startswith("rds:"):  # a restore target: the caller names it; this account and region only
+            assert resource.split(":")[-2:] in (["db", "*"], ["cluster", "*"]), resource
+            assert "${AWS::AccountId}" in resource and "${AWS::Region}" in resource, resource
+    # restores' ends: their own rule, to the same function; RDS creations of Coffer's restores only (their tag)
+    restore_rule = resources["NativeRestoreEndRule"]["Properties"]
+    assert [t["Arn"] for t in restore_rule["Targets"]] == [{"Fn::GetAtt": ["ResumeNativeFunction", "Arn"]}]
+    for pattern in restore_rule["EventPattern"]["$or"]:
+        if pattern["source"] == ["aws.rds"]:
+            assert pattern["detail"]["Tags"] == {"coffer:restore-job-id": [{"exists": True}]}, pattern
+    permission = resources["NativeRestoreEndRulePermission"]["Properties"]
+    assert permission["SourceArn"] == {"Fn::GetAtt": ["NativeRestoreEndRule", "Arn"]}
+    restore_machine = resources["RestoreStateMachine"]["Properties"]["Policies"]
+    [restore_park] = [s for p in restore_machine if isinstance(p, dict) and "Statement" in p for s in p["Statement"]
+                      if s.get("Sid") == "ParkOnRestoreEvents"]
+    assert restore_park["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["NATIVE#*"]}}
     # the Backup workflow parks its token itself: UpdateItem of waiter records only
     machine = resources["BackupStateMachine"]["Properties"]["Policies"]
     [park] = [s for p in machine if isinstance(p, dict) and "Statement" in p for s in p["Statement"]

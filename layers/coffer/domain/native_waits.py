@@ -19,6 +19,14 @@ Whichever comes second sees the other: the workflow writes its token only if ``d
 condition fails, and it checks again at once), and ResumeNative sets ``done_at`` and reads back the token in one
 UpdateItem. Types without a completion event (DynamoDB: a backup is usually AVAILABLE at once; EC2 images;
 continuous backup) keep the short poll loop.
+
+Restores wait the same way (RestoreJobs, the Restore workflow's WaitForRestoreEvent): a restored EBS volume ends
+with AWS's "EBS Volume Notification" (createVolume, result available or failed), a restored DB instance with "RDS
+DB Instance Event" RDS-EVENT-0005 (DB instance created), a DB cluster (Aurora, DocumentDB, Neptune) with "RDS DB
+Cluster Event" RDS-EVENT-0170 (DB cluster created). A restore's waiter is keyed by its target *and* its job
+(:func:`restore_waiter_ref`): an RDS identifier is the caller's choice and may be restored into again, so a target's
+end only ever reaches the job whose tag the target carries (ResumeNative reads it with its one Describe).
+DynamoDB restores (no event) and EC2 instance restores keep the poll loop.
 """
 
 from __future__ import annotations
@@ -38,6 +46,15 @@ SAFETY_NET_GROWTH = 4
 #: a waiter record outlives its job's wait by this long (DynamoDB's TTL then removes it)
 WAITER_TTL_SECONDS = 7 * 24 * 3600
 WAITER_SORT_KEY = "WAITER"
+
+
+#: RDS events that say a restored database is there (RDS's event categories and messages: "creation")
+RESTORE_EVENT_IDS = {"RDS DB Instance Event": "RDS-EVENT-0005", "RDS DB Cluster Event": "RDS-EVENT-0170"}
+
+
+def restore_waiter_ref(native_ref: str, job_id: str) -> str:
+    """What a restore's waiter record is keyed by: its target (the job's native ref) and the job that made it."""
+    return f"{native_ref}#{job_id}"
 
 
 def waiter_key(native_ref: str) -> str:
@@ -64,6 +81,7 @@ class CompletionEvent(BaseModel):
     source: str
     detail_type: str = Field(alias="detail-type")
     region: str
+    resources: list[str] = Field(default_factory=list)
     detail: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -72,11 +90,19 @@ class NativeEnd(BaseModel):
 
     resource_type: ResourceType
     native_ref: str
+    #: a restore's target (a volume, DB instance or DB cluster), not a backup's snapshot
+    restore: bool = False
+    #: the event's own reason for a failure (EBS: a volume's createVolume "cause"), named beside the Describe's
+    cause: str | None = None
 
 
 def native_end(event: CompletionEvent, partition: str) -> NativeEnd | None:
-    """The snapshot a completion event is about, or None for an event Coffer does not wait on (another EBS event,
-    an RDS event that is not a snapshot's creation, an automated snapshot: Coffer's are manual, named coffer-...)."""
+    """The snapshot or restore target a completion event is about, or None for an event Coffer does not wait on
+    (another EBS event, an RDS event that is not a snapshot's or a database's creation, an automated snapshot:
+    Coffer's are manual, named coffer-...)."""
+    restored = _restore_end(event, partition)
+    if restored is not None:
+        return restored
     detail = event.detail
     if event.source == "aws.ec2" and event.detail_type == "EBS Snapshot Notification":
         if detail.get("event") != "createSnapshot":
@@ -98,6 +124,30 @@ def native_end(event: CompletionEvent, partition: str) -> NativeEnd | None:
         if kind == "cluster-snapshot" and event.detail_type == "RDS DB Cluster Snapshot Event":
             # Aurora, DocumentDB and Neptune cluster snapshots are described by the same call
             return NativeEnd(resource_type=ResourceType.AURORA, native_ref=arn)
+    return None
+
+
+def _restore_end(event: CompletionEvent, partition: str) -> NativeEnd | None:
+    """A restore's target that an EBS volume or RDS database creation event names (as the adapters write it)."""
+    detail = event.detail
+    if event.source == "aws.ec2" and event.detail_type == "EBS Volume Notification":
+        if detail.get("event") != "createVolume" or len(event.resources) != 1:
+            return None
+        parts = event.resources[0].split(":")
+        if len(parts) != 6 or parts[2] != "ec2" or not parts[5].startswith("volume/vol-") or not parts[4].isdigit():
+            return None
+        cause = str(detail.get("cause") or "") if detail.get("result") == "failed" else ""
+        return NativeEnd(resource_type=ResourceType.EBS, restore=True, cause=cause or None,
+                         native_ref=f"arn:{partition}:ec2:{event.region}:{parts[4]}:{parts[5]}")
+    if event.source == "aws.rds" and detail.get("EventID") == RESTORE_EVENT_IDS.get(event.detail_type):
+        parts = str(detail.get("SourceArn") or "").split(":")
+        if len(parts) != 7 or parts[2] != "rds" or not parts[6]:
+            return None
+        if parts[5] == "db" and event.detail_type == "RDS DB Instance Event":
+            return NativeEnd(resource_type=ResourceType.RDS, native_ref=":".join(parts), restore=True)
+        if parts[5] == "cluster" and event.detail_type == "RDS DB Cluster Event":
+            # Aurora, DocumentDB and Neptune clusters are described by the same call
+            return NativeEnd(resource_type=ResourceType.AURORA, native_ref=":".join(parts), restore=True)
     return None
 
 

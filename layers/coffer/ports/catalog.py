@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from coffer.domain.errors import CofferError
 from coffer.domain.jobs import Job
@@ -23,6 +23,14 @@ class DuplicateRequest(CofferError):
     def __init__(self, job: Job) -> None:
         self.job = job
         super().__init__(f"request already made job {job.job_id}")
+
+
+class IndexedObjects(NamedTuple):
+    """A listing batch's object-index records, and the keys of records between its first and last key that it did
+    not ask for (objects gone from the source since their last backup, when the batch is a listing's page)."""
+
+    records: dict[str, dict[str, Any]]
+    others: list[str]
 
 
 class Catalog(Protocol):
@@ -100,4 +108,13 @@ class Catalog(Protocol):
         """The last backed-up facts of these keys (those known): key -> record."""
         ...
 
+    def objects_in_range(self, vault: str, bucket: str, keys: Sequence[str]) -> IndexedObjects:
+        """The records of these keys (a listing batch: neighbours in key order), read as their range, and the keys of
+        the other records found between the first and the last of them."""
+        ...
+
     def put_objects(self, vault: str, bucket: str, records: dict[str, dict[str, Any]]) -> None: ...
+
+    def forget_objects(self, vault: str, bucket: str, keys: Sequence[str]) -> None:
+        """Drop these keys' records (objects gone from the source): nothing happens for a key without one."""
+        ...

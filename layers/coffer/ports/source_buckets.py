@@ -20,6 +20,12 @@ class SourceBuckets(Protocol):
         read only when HeadObject counts some."""
         ...
 
+    def read_object(self, bucket: str, key: str, hash_up_to: int) -> dict[str, Any] | None:
+        """What describe_object answers, from one GetObject instead of a HeadObject: where S3 has no SHA-256 and
+        the object is at most `hash_up_to` bytes, its bytes stream through a SHA-256 here (cheaper than the staging
+        copy that would make S3 compute it); else the body is left unread."""
+        ...
+
     def describe_version(self, bucket: str, key: str, version_id: str | None) -> dict[str, Any] | None:
         """The same for one version; None when that version is gone or is a delete marker."""
         ...

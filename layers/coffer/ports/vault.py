@@ -127,6 +127,13 @@ class VaultStore(Protocol):
         """Make the current version's lock last at least until `until`; never shortens. True if it changed."""
         ...
 
+    def extend_pinned(self, key: str, version_id: str, recorded: VersionLock, mode: LockMode,
+                      until: datetime) -> LockMode | None:
+        """Lengthen one pinned version's lock to `until` in one call, trusting `recorded` (the lock the catalog
+        noted) instead of looking: its mode is kept while active, else `mode` is set. The mode set; None where S3
+        refused (the version is gone, or its lock is not as recorded): the caller then looks (`secure`)."""
+        ...
+
     def copy_in(self, source_bucket: str, source_key: str, key: str, retain_until: datetime,
                 source_version: str | None = None, seal: Seal | None = None,
                 tags: dict[str, str] | None = None, if_match: str | None = None) -> Written:

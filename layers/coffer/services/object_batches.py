@@ -23,10 +23,10 @@ from coffer.domain.cold_tier import (
     warm_tags,
     warm_until_needed,
 )
-from coffer.domain.errors import CofferError, IntegrityError, ObjectRefused
+from coffer.domain.errors import CofferError, IntegrityError, NotFound, ObjectRefused
 from coffer.domain.jobs import Job
 from coffer.domain.manifest import ManifestPart, ObjectEntry, PartRef, VaultLayout, WorkLayout
-from coffer.domain.object_lock import LockMode
+from coffer.domain.object_lock import LockMode, VersionLock
 from coffer.domain.resources import resource_name
 from coffer.domain.steps import BatchResult, ListBatchesResult
 from coffer.domain.tag_freshness import TAGS_READ_AT, is_refresh_day, tags_due
@@ -92,6 +92,8 @@ class _Pending:
     staging: str | None
     fresh: date
     warm_needed: date
+    #: its blob was found gone from the vault: the blob record (which names that version) is not to be relied on
+    gone: bool = False
 
 
 @dataclass
@@ -153,7 +155,9 @@ class ObjectBatches:
         for _ in range(self._settings.pages_per_listing):
             items, token = self._buckets.list_page(bucket, token, self._settings.batch_size)
             for batch in split_by_bytes(items, self._settings.batch_bytes):
-                self._work.write_json(WorkLayout.batch(job_id, seq), {"bucket": bucket, "items": batch})
+                # "listed": a listing's page holds every key of its range (copy_batch forgets the others' records)
+                self._work.write_json(WorkLayout.batch(job_id, seq), {"bucket": bucket, "items": batch,
+                                                                      "listed": True})
                 seq += 1
             if token is None:
                 break
@@ -188,6 +192,8 @@ class ObjectBatches:
     def copy_batch(self, job_id: str, batch_key: str) -> BatchResult:
         """Copy one batch into the vault, content-addressed by SHA-256, and write its manifest part.
 
+        The batch's object-index records are read as their key range (one Query, billed by the bytes it reads, not a
+        4 KB read unit per record); records in that range of objects no longer listed are forgotten.
         Unchanged objects (same ETag, size and modification time as last backed up) are not copied again;
         their blob's lock is extended when it falls short, and their tags are read only when S3's tag events or
         the rolling refresh say so (domain/tag_freshness.py). New content: one HeadObject (its checksum and tag
@@ -203,7 +209,9 @@ class ObjectBatches:
         items: list[dict[str, Any]] = batch["items"]
         keys = [i["key"] for i in items]
         seal = self._vaults.seal_for(job)  # the vault's lock mode, its MinRetentionDays, its KMS key
-        known = self._catalog.get_objects(job.vault_name, bucket, keys)
+        # the batch's records read as their key range (one Query, billed by bytes), not key by key
+        indexed = self._catalog.objects_in_range(job.vault_name, bucket, keys)
+        known = indexed.records
         events_on = bool(job.progress.tag_events)
         as_of = self._clock.now()  # before the marks are read: a mark noted from now on is seen by the next backup
         marks = self._tag_marks.noted_between(bucket, min(keys), max(keys)) if events_on and known else {}
@@ -238,6 +246,10 @@ class ObjectBatches:
         # raised, tags read): with locks ahead, most unchanged objects write nothing
         self._catalog.put_objects(job.vault_name, bucket, {key: record for key, record in index.items()
                                                            if record != known.get(key)})
+        if indexed.others and batch.get("listed"):
+            # records between a listed page's keys that the listing did not hold: objects deleted from the source,
+            # whose records every later range read would pay for
+            self._catalog.forget_objects(job.vault_name, bucket, indexed.others)
         self._catalog.put_part(job_id, seq, {"seq": seq, "part": ref.model_dump(mode="json"), "copied": copied,
                                          "reused": reused, "bytes_copied": bytes_copied, "failed": failed,
                                          **({"deferred": deferred} if deferred else {})})
@@ -273,6 +285,7 @@ class ObjectBatches:
         known_warm = parse_day(known.get("warm_until")) if known else None
         if unchanged and known_warm is not None and may_go_cold(known_warm, self._clock.now()):
             unchanged = False  # its blob may be archived by now: look at it (and store the content warm again)
+        gone = False
         if known is not None and unchanged:
             facts: dict[str, Any] = dict(known)
             if tags_due(item["key"], known, ctx.marks.get(item["key"]), ctx.as_of, self._settings.tag_refresh_days,
@@ -292,8 +305,15 @@ class ObjectBatches:
                 else:
                     place = place._replace(version_id=found.version_id, locked_until=found[1], mode=found.mode)
             if unchanged:
-                return self._finished(ctx, facts, self._secured(ctx, place, warm_needed))
-        described = self._buckets.describe_object(ctx.bucket, item["key"])
+                try:
+                    return self._finished(ctx, facts, self._secured(ctx, place, warm_needed))
+                except NotFound:  # its day's look found no version of the blob (deleted, bypassing GOVERNANCE)
+                    gone = True  # stored again, as new content
+        # a small object is read once and hashed here (a GET instead of a HeadObject and a staging CopyObject); a
+        # larger one is described by HeadObject and, without an S3 SHA-256, copied to staging for S3 to hash
+        hash_up_to = self._settings.hash_in_lambda_bytes
+        described = self._buckets.read_object(ctx.bucket, item["key"], hash_up_to) \
+            if hash_up_to and item["size"] <= hash_up_to else self._buckets.describe_object(ctx.bucket, item["key"])
         if described is None:
             return _Outcome()
         facts = {**described, "key": item["key"], "last_modified": item["last_modified"], TAGS_READ_AT:
@@ -313,7 +333,7 @@ class ObjectBatches:
             facts["sha256"] = self._buckets.copy_with_checksum(ctx.bucket, facts["key"], facts.get("version_id"),
                                                                facts["size"], self._work.bucket, staging,
                                                                facts.get("etag"))
-        return _Outcome(pending=_Pending(facts, staging, fresh, warm_needed))
+        return _Outcome(pending=_Pending(facts, staging, fresh, warm_needed, gone))
 
     def _read_at(self, ctx: _Batch, known: dict[str, Any], tags: dict[str, str]) -> str:
         """When these tags count as read (domain/tag_freshness.py): the batch's start of looking for marks. Without
@@ -333,6 +353,9 @@ class ObjectBatches:
         if not by_sha:
             return
         recorded = self._blobs.get_blobs(ctx.job.vault_name, sorted(by_sha))
+        for sha, outcomes in by_sha.items():
+            if any(o.pending is not None and o.pending.gone for o in outcomes):
+                recorded.pop(sha, None)
 
         def place(sha: str) -> tuple[str, _Placed | str]:
             first = by_sha[sha][0].pending
@@ -413,7 +436,15 @@ class ObjectBatches:
         rolling = slack > 0 and is_refresh_day(place.blob, self._clock.now().date(), slack) \
             and place.locked_until is not None and place.locked_until.date() < ahead.retain_until.date()
         if place.locked_until is None or place.locked_until < seal.retain_until or recompliance or rolling:
-            lock = self._vault.secure(place.blob, ahead)  # extends, or re-seals a GOVERNANCE blob as COMPLIANCE
+            # one call where the catalog recorded the pinned version's lock (S3 refuses what the record got wrong);
+            # else, or refused, a look: extends the newest version, or re-seals a GOVERNANCE blob as COMPLIANCE
+            extended = None if recompliance or not place.version_id or place.locked_until is None or \
+                not place.mode else self._vault.extend_pinned(
+                    place.blob, place.version_id, VersionLock(LockMode(place.mode), place.locked_until), ahead.mode,
+                    ahead.retain_until)
+            if extended is not None:
+                return place._replace(locked_until=ahead.retain_until, mode=extended)
+            lock = self._vault.secure(place.blob, ahead)
             place = place._replace(locked_until=lock[1] or ahead.retain_until, mode=lock.mode,
                                    version_id=pinned_version(place.blob, lock))
         return place

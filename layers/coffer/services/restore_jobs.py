@@ -1,4 +1,9 @@
-"""Restore jobs: from a recovery point's manifest (checked against the catalog's checksum) into a new resource."""
+"""Restore jobs: from a recovery point's manifest (checked against the catalog's checksum) into a new resource.
+
+A restore whose target AWS announces the end of (an EBS volume, an RDS DB instance or cluster: domain/native_waits.py)
+is looked at once when it starts, then waits on that event (the Restore workflow's WaitForRestoreEvent, its waiter
+keyed by target and job) instead of a poll every PollSeconds; the rest (DynamoDB, EC2 instances, a volume waiting
+for its snapshot to come back from the archive tier) keep the poll loop."""
 
 from __future__ import annotations
 
@@ -7,12 +12,19 @@ from typing import Any
 
 from coffer.domain.clock import Clock
 from coffer.domain.continuous import RESTORE_TIME, USE_LATEST
-from coffer.domain.errors import CofferError, InvalidInput, NotFound, RestoreMismatch
+from coffer.domain.errors import CofferError, InvalidInput, NativeOperationFailed, NotFound, RestoreMismatch
 from coffer.domain.input_rules.gates import check_restore_request
 from coffer.domain.input_rules.restore_metadata import restore_bucket_problem
 from coffer.domain.job_ids import job_id_for
 from coffer.domain.jobs import Job, JobKind, JobState, Transition
 from coffer.domain.manifest import Manifest, VaultLayout, sha256_hex
+from coffer.domain.native_waits import (
+    EVENT_TYPES,
+    WAITER_TTL_SECONDS,
+    restore_waiter_ref,
+    safety_net_seconds,
+    waiter_key,
+)
 from coffer.domain.recovery_points import RecoveryPointStatus
 from coffer.domain.requests import StartRestoreJobRequest
 from coffer.domain.resources import ResourceType
@@ -21,6 +33,7 @@ from coffer.ports.catalog import Catalog, DuplicateRequest
 from coffer.ports.resource_registry import ResourceAdapters
 from coffer.ports.resources import BackupStrategy
 from coffer.ports.restore_leases import RestoreLeaseStore
+from coffer.ports.restore_targets import RestoreTargets
 from coffer.ports.source_buckets import SourceBuckets
 from coffer.ports.vault import VaultStore
 from coffer.services.backup_jobs import IDEMPOTENCY_TTL
@@ -155,7 +168,33 @@ class RestoreJobs:
             manifest = manifest or self.load_manifest(job.recovery_point_id)
             return StartResult(job_id=job.job_id, next="objects", next_seq=len(manifest.parts),
                                items_prefix=VaultLayout.parts_prefix(job.vault_name, job.recovery_point_id))
+        if self._waits_on_events(job):
+            # one look now (a Describe): there already, or wait on AWS's end event - no Wait + CheckRestore round
+            manifest = manifest or self.load_manifest(job.recovery_point_id)
+            if self._resources.adapter(job.resource_type).restore_status(job, manifest).done:
+                return StartResult(job_id=job.job_id, next="native_done")
+            wait = self._event_wait(job)
+            return StartResult(job_id=job.job_id, next="native_events", wait_seconds=wait.wait_seconds,
+                               waiter_key=wait.waiter_key, waiter_ttl=wait.waiter_ttl)
         return StartResult(job_id=job.job_id, next="native", wait_seconds=self._settings.poll_seconds)
+
+    def _waits_on_events(self, job: Job) -> bool:
+        """A target AWS announces the end of, made already (an EBS restore from an archived snapshot has none
+        until the snapshot is back in the standard tier: it polls), whose adapter can read it by its ARN (what
+        ResumeNative confirms an event with: ports/restore_targets.py)."""
+        return (bool(job.native_ref) and job.resource_type in EVENT_TYPES
+                and isinstance(self._resources.adapter(job.resource_type), RestoreTargets))
+
+    def _event_wait(self, job: Job) -> PollResult:
+        """How the workflow waits on the target's end event: its waiter record (target and job), and the safety
+        net's length (growing with the time the restore has run)."""
+        now = self._clock.now()
+        started = next((t.at for t in reversed(job.history) if t.state is JobState.RUNNING), None)
+        return PollResult(job_id=job.job_id, done=False, wait="events",
+                          wait_seconds=safety_net_seconds(self._settings.native_safety_net_seconds, started, now,
+                                                          job.complete_by),
+                          waiter_key=waiter_key(restore_waiter_ref(job.native_ref or "", job.job_id)),
+                          waiter_ttl=str(int(now.timestamp()) + WAITER_TTL_SECONDS))
 
     def _check_bucket(self, metadata: dict[str, str], job_id: str) -> None:
         """Restores never take over (domain/input_rules/restore_metadata.py): refused before the job exists - a
@@ -171,10 +210,27 @@ class RestoreJobs:
             raise InvalidInput([found]) from None
 
     def check(self, job_id: str) -> PollResult:
+        """One look at the native restore. A target AWS announces the end of is read by its ARN (one Describe, no
+        manifest: it exists) and, not there yet, waited for on that event again; anything else is polled."""
         job = self._catalog.get_job(job_id)
-        manifest = self.load_manifest(job.recovery_point_id)
-        status = self._resources.adapter(job.resource_type).restore_status(job, manifest)
+        adapter = self._resources.adapter(job.resource_type)
+        if self._waits_on_events(job) and isinstance(adapter, RestoreTargets):
+            if self._target_there(job, adapter):
+                return PollResult(job_id=job_id, done=True)
+            return self._event_wait(job)  # the workflow's own look found it still running: back to the event
+        status = adapter.restore_status(job, self.load_manifest(job.recovery_point_id))
         return PollResult(job_id=job_id, done=status.done, wait_seconds=self._settings.poll_seconds)
+
+    @staticmethod
+    def _target_there(job: Job, adapter: RestoreTargets) -> bool:
+        """The job's own target, by its ARN: available (True), still being made (False); failed, or no longer the
+        one this job made (its restore-job tag names another), raises."""
+        status = adapter.target_status(job.native_ref or "")
+        if status.details.get("restore_job_id") != job.job_id:
+            raise RestoreMismatch(f"{job.native_ref} is not the target restore job {job.job_id} made")
+        if status.details.get("failed"):
+            raise NativeOperationFailed(str(status.details["failed"]))
+        return status.done
 
     def complete(self, job_id: str) -> JobSummary:
         """Check the restored resource against the manifest; only then is the restore COMPLETED."""

@@ -66,3 +66,45 @@ def test_a_restore_that_finds_an_expiry_begun_fails_its_job_and_starts_no_restor
         world.restore_jobs.start(restore(), "event-1", EXECUTION)
     [job] = world.table.jobs.values()
     assert job.state is JobState.FAILED and world.ebs.restored == []
+
+
+def test_an_ebs_restore_still_creating_waits_on_its_event_keyed_by_target_and_job_and_its_check_parks_again() -> None:
+    """EBS announces a volume's end (domain/native_waits.py): the start looks once and, not done, answers
+    native_events with the waiter of that target *and* that job; so does a check that finds it still creating."""
+    from coffer.domain.native_waits import restore_waiter_ref, waiter_key
+
+    world = FakeWorld()
+    catalogued(world, RecoveryPointStatus.COMPLETED)
+    world.ebs.done = False
+    started = world.restore_jobs.start(restore(), "event-1", EXECUTION)
+    target = f"restored-by-{started.job_id}"
+    assert started.next == "native_events"
+    assert started.waiter_key == waiter_key(restore_waiter_ref(target, started.job_id))
+    assert started.wait_seconds == world.settings.native_safety_net_seconds and started.waiter_ttl
+    checked = world.restore_jobs.check(started.job_id)
+    assert (checked.done, checked.wait, checked.waiter_key) == (False, "events", started.waiter_key)
+    world.ebs.done = True
+    assert world.restore_jobs.check(started.job_id).done is True
+
+
+def test_an_ebs_restore_there_at_the_first_look_goes_straight_to_completion() -> None:
+    world = FakeWorld()
+    catalogued(world, RecoveryPointStatus.COMPLETED)
+    assert world.restore_jobs.start(restore(), "event-1", EXECUTION).next == "native_done"
+
+
+def test_a_check_of_a_target_that_another_job_made_completes_nothing() -> None:
+    """The job's recorded target now carries another restore job's tag (an identifier made again by someone
+    else): the check refuses it by name rather than complete this restore with another's database."""
+    from coffer.domain.errors import RestoreMismatch
+
+    world = FakeWorld()
+    catalogued(world, RecoveryPointStatus.COMPLETED)
+    world.ebs.done = False
+    started = world.restore_jobs.start(restore(), "event-1", EXECUTION)
+    job = world.catalog.get_job(started.job_id)
+    world.catalog.save_job(job.with_changes(native_ref="restored-by-another-job"))
+    world.ebs.done = True
+    with pytest.raises(RestoreMismatch) as refused:
+        world.restore_jobs.check(started.job_id)
+    assert "restored-by-another-job" in str(refused.value) and started.job_id in str(refused.value)

@@ -1,5 +1,6 @@
 """DynamoDB's batch calls as the catalog uses them: one partition's JSON documents (pk, sk, doc) read with
-BatchGetItem (100 keys a call) and written with BatchWriteItem (25 a call).
+BatchGetItem (100 keys a call) or, for a run of neighbouring sort keys, with one Query of their range, and written
+with BatchWriteItem (25 a call).
 
 What DynamoDB leaves unprocessed - it throttled part of the batch - is asked again after a pause that grows (full
 jitter, capped), as AWS advises, instead of at once: a tight loop would only be throttled again.
@@ -48,6 +49,48 @@ def get_docs(db: DynamoDBClient, table: str, pk: str, sort_keys: Sequence[str], 
             request = dict(response.get("UnprocessedKeys") or {})
             attempt += 1
     return found
+
+
+def range_docs(db: DynamoDBClient, table: str, pk: str, sort_keys: Sequence[str], *,
+               sleep: Sleep = time.sleep) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """(sort key -> document for those of `sort_keys` that exist, the other sort keys found between the first and
+    the last of them): one strongly consistent Query of the range instead of a BatchGetItem per 100 keys.
+
+    Why: DynamoDB bills a BatchGetItem per item, each rounded up to 4 KB (a 400-byte record costs a full read unit),
+    and a Query by the bytes it reads, summed: a listing batch's records cost a tenth. `sort_keys` are meant to be
+    neighbours (a page of an S3 listing, which sorts as DynamoDB does: by UTF-8 bytes). Where they are not - the range
+    holds more other documents than wanted ones - the Query stops there and the keys it did not reach are read with
+    BatchGetItem, so a scattered set never costs more than twice its own size in reads.
+    """
+    wanted = set(sort_keys)
+    if not wanted:
+        return {}, []
+    found: dict[str, dict[str, Any]] = {}
+    others: list[str] = []
+    reached = ""
+    paginator = db.get_paginator("query")
+    pages = paginator.paginate(
+        TableName=table, ConsistentRead=True, KeyConditionExpression="pk = :p AND sk BETWEEN :lo AND :hi",
+        ExpressionAttributeValues={":p": {"S": pk}, ":lo": {"S": min(wanted)}, ":hi": {"S": max(wanted)}})
+    for page in pages:
+        for item in page.get("Items", []):
+            reached = item["sk"]["S"]
+            if reached in wanted:
+                found[reached] = json.loads(item["doc"]["S"])
+            else:
+                others.append(reached)
+        if len(others) > len(wanted):  # not neighbours: read the rest key by key
+            rest = [key for key in sort_keys if key > reached]
+            found.update(get_docs(db, table, pk, rest, sleep=sleep))
+            break
+    return found, others
+
+
+def forget_docs(db: DynamoDBClient, table: str, pk: str, sort_keys: Iterable[str], *,
+                sleep: Sleep = time.sleep) -> None:
+    """Delete these documents of partition `pk` (those missing: nothing happens)."""
+    write_all(db, table, ({"DeleteRequest": {"Key": {"pk": {"S": pk}, "sk": {"S": key}}}} for key in sort_keys),
+              sleep=sleep)
 
 
 def put_docs(db: DynamoDBClient, table: str, pk: str, docs: dict[str, dict[str, Any]], *,

@@ -30,14 +30,14 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from coffer.adapters.catalog.batches import get_docs, put_docs
+from coffer.adapters.catalog.batches import forget_docs, get_docs, put_docs, range_docs
 from coffer.adapters.catalog.conditions import condition_held, refusals
 from coffer.adapters.catalog.copy_quota import release_item
 from coffer.domain.errors import ConcurrentUpdate, IdempotencyConflict, NotFound, ResourceBusy
 from coffer.domain.job_events import Change, JobChange, announcing, recovery_point_changes
 from coffer.domain.jobs import Job, JobKind
 from coffer.domain.recovery_points import RecoveryPoint
-from coffer.ports.catalog import DuplicateRequest
+from coffer.ports.catalog import DuplicateRequest, IndexedObjects
 from coffer.ports.job_events import JobEvents
 from coffer.ports.quotas import SlotRelease
 from coffer.ports.turns import Turns
@@ -288,8 +288,15 @@ class DynamoCatalog:
         """Last backed-up facts of these keys, for change detection: key -> {etag, size, ..., sha256}."""
         return get_docs(self._db, self._table, f"OBJIDX#{vault}#{bucket}", keys)
 
+    def objects_in_range(self, vault: str, bucket: str, keys: Sequence[str]) -> IndexedObjects:
+        records, others = range_docs(self._db, self._table, f"OBJIDX#{vault}#{bucket}", keys)
+        return IndexedObjects(records, others)
+
     def put_objects(self, vault: str, bucket: str, records: dict[str, dict[str, Any]]) -> None:
         put_docs(self._db, self._table, f"OBJIDX#{vault}#{bucket}", records)
+
+    def forget_objects(self, vault: str, bucket: str, keys: Sequence[str]) -> None:
+        forget_docs(self._db, self._table, f"OBJIDX#{vault}#{bucket}", keys)
 
     # ---- helpers ---------------------------------------------------------------------------------
     def _announce(self, changes: list[Change]) -> None:

@@ -78,6 +78,7 @@ class DbClusterAdapter(RdsSnapshots):
     backup_options = NO_OPTIONS
     snapshots = DB_CLUSTER_SNAPSHOT
     databases = DB_CLUSTER
+    failed_databases = FAILED_CLUSTER
     errors = ERRORS
     #: DescribeDBClusters page size (AWS allows 20 to 100)
     page_size = 100

@@ -168,6 +168,17 @@ class EbsAdapter:
         return OperationStatus(done=state in ("available", "in-use"), size_bytes=volume["Size"] * GIB,
                                details={"volume_id": volume["VolumeId"], "state": state})
 
+    def target_status(self, native_ref: str) -> OperationStatus:
+        """A restored volume's state by its ARN (ports/restore_targets.py): one DescribeVolumes."""
+        volume = self._volume(last_part(native_ref, "/"))
+        state = volume["State"]
+        details = {"volume_id": volume["VolumeId"], "state": state,
+                   "restore_job_id": user_tags(volume.get("Tags")).get(TAG_RESTORE_JOB)}
+        if state == "error":
+            details["failed"] = f"restored volume {volume['VolumeId']} is in state error"
+        return OperationStatus(done=state in ("available", "in-use"), size_bytes=volume["Size"] * GIB,
+                               details=details)
+
     def validate_restore(self, job: Job, manifest: Manifest) -> dict[str, Any]:
         volume = self._restored_volume(job.job_id)
         if volume is None:

@@ -68,6 +68,7 @@ class RdsAdapter(RdsSnapshots):
     backup_options = NO_OPTIONS
     snapshots = DB_SNAPSHOT
     databases = DB_INSTANCE
+    failed_databases = FAILED_INSTANCE
     errors = ERRORS
     #: DescribeDBInstances page size (AWS allows 20 to 100)
     page_size = 100

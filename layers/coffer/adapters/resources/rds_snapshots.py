@@ -10,7 +10,7 @@ point-in-time restores in continuous.py), each with its own names, facts and err
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -100,6 +100,8 @@ class RdsSnapshots(NoColdStorage):
     snapshots: SnapshotApi
     databases: DbApi
     errors: Mapping[str, type[CofferError]]
+    #: the database statuses that end a restore as failed (target_status; each kind's restore_status alike)
+    failed_databases: Collection[str] = frozenset({"failed"})
 
     def __init__(self, client: RDSClient) -> None:
         self._rds = client
@@ -141,6 +143,17 @@ class RdsSnapshots(NoColdStorage):
         if user_tags(database.get("TagList")).get(TAG_RESTORE_JOB) != job.job_id:
             return None
         return database
+
+    def target_status(self, native_ref: str) -> OperationStatus:
+        """A restored DB instance's or cluster's state by its ARN (ports/restore_targets.py): one Describe."""
+        api = self.databases
+        database = self._database(last_part(native_ref, ":"))
+        status, identifier = database[api.status_field], database[api.identifier]
+        details = {api.snake: identifier, "status": status,
+                   "restore_job_id": user_tags(database.get("TagList")).get(TAG_RESTORE_JOB)}
+        if status in self.failed_databases:
+            details["failed"] = f"restored {api.label} {identifier} is {status}"
+        return OperationStatus(done=status == "available", details=details)
 
     def _expected(self, job: Job, manifest: Manifest) -> dict[str, Any]:
         """Where the restored database goes: the recorded placement, unless the restore's Metadata overrides it."""

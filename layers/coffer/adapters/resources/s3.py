@@ -13,6 +13,7 @@ refuses that object for good, so a batch names it failed and goes on.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +53,8 @@ if TYPE_CHECKING:
 
 #: a restore's blob that the vault does not hold (CopySource answered 404): that object fails, the batch goes on
 _BLOB_GONE = {"NoSuchKey", "NoSuchVersion"}
+#: how much of an object read_object hashes at a time
+_HASH_CHUNK = 1024 * 1024
 #: a version that is gone (deleted for good) or is a delete marker, when asked for by id
 _VERSION_GONE = {"NoSuchVersion", "405", "MethodNotAllowed", "InvalidArgument"}
 _IN_THE_VAULT = ("an S3 recovery point is objects in the vault, not a native artefact: {} is a vault operation "
@@ -202,13 +205,44 @@ class S3Adapter(NoCopies, NoColdStorage):
         """
         try:
             head: Mapping[str, Any] = self._s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
-            counted = head.get("TagCount") or head.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get(
-                "x-amz-tagging-count")
-            tags = self._s3.get_object_tagging(Bucket=bucket, Key=key).get("TagSet", []) if counted else []
+            return self._described(bucket, key, head)
         except ClientError as error:
             if is_not_found(error):
                 return None
             raise
+
+    @refuses_objects
+    def read_object(self, bucket: str, key: str, hash_up_to: int) -> dict[str, Any] | None:
+        """describe_object from one GetObject: the same headers (GetObject answers every one HeadObject does), and,
+        where S3 has no full-object SHA-256 and the object is at most `hash_up_to` bytes, the SHA-256 of the bytes
+        read (streamed, 1 MiB at a time: memory does not grow with the object). The caller pins its copy to the
+        version (or ETag) read, and S3's SHA-256 of that copy must equal this one (services/object_batches.py)."""
+        try:
+            got: Mapping[str, Any] = self._s3.get_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+        except ClientError as error:
+            if is_not_found(error):
+                return None
+            raise
+        body = got["Body"]
+        try:
+            facts = self._described(bucket, key, got)
+            if facts["sha256"] is None and facts["size"] <= hash_up_to:
+                digest, read = hashlib.sha256(), 0
+                for chunk in body.iter_chunks(chunk_size=_HASH_CHUNK):
+                    digest.update(chunk)
+                    read += len(chunk)
+                if read != facts["size"]:
+                    raise IntegrityError(f"s3://{bucket}/{key}: read {read} bytes of {facts['size']}")
+                facts["sha256"] = digest.hexdigest()
+        finally:
+            body.close()
+        return facts
+
+    def _described(self, bucket: str, key: str, head: Mapping[str, Any]) -> dict[str, Any]:
+        """The facts of a HeadObject's or GetObject's answer; GetObjectTagging only when it counts tags."""
+        counted = head.get("TagCount") or head.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get(
+            "x-amz-tagging-count")
+        tags = self._s3.get_object_tagging(Bucket=bucket, Key=key).get("TagSet", []) if counted else []
         facts: dict[str, Any] = recorded_headers(dict(head))
         facts["metadata"] = head.get("Metadata", {})
         facts["tags"] = {t["Key"]: t["Value"] for t in tags}
@@ -266,8 +300,14 @@ class S3Adapter(NoCopies, NoColdStorage):
             source["VersionId"] = version_id
         elif etag:
             pinned["CopySourceIfMatch"] = f'"{etag}"'
-        response = self._s3.copy_object(Bucket=dest_bucket, Key=dest_key, CopySource=source,
-                                        ChecksumAlgorithm="SHA256", TaggingDirective="REPLACE", **pinned)
+        try:
+            response = self._s3.copy_object(Bucket=dest_bucket, Key=dest_key, CopySource=source,
+                                            ChecksumAlgorithm="SHA256", TaggingDirective="REPLACE", **pinned)
+        except ClientError as error:
+            if pinned and error_code(error) in ("PreconditionFailed", "412"):
+                raise ObjectRefused("SourceChanged", f"s3://{bucket}/{key} was replaced since it was described "
+                                    "(its ETag changed): backed up by the next backup") from error
+            raise
         return b64_to_hex(response["CopyObjectResult"]["ChecksumSHA256"])
 
     @refuses_objects

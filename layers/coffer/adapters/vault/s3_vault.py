@@ -25,7 +25,7 @@ from coffer.adapters.aws import error_code, is_not_found, refuses_objects
 from coffer.adapters.checksums import b64_to_hex
 from coffer.domain.clock import Clock
 from coffer.domain.cold_tier import ThawOutcome, thaw_outcome
-from coffer.domain.errors import AlreadyStored, IntegrityError, NotFound, ObjectLockRefusal
+from coffer.domain.errors import AlreadyStored, IntegrityError, NotFound, ObjectLockRefusal, ObjectRefused
 from coffer.domain.manifest import sha256_hex
 from coffer.domain.object_lock import LockMode, VersionLock, retention_change_refusal
 from coffer.domain.vaults import Seal
@@ -39,6 +39,14 @@ if TYPE_CHECKING:
 
 #: S3's answers to a VersionId that is not (or no longer) there
 _NO_VERSION = {"NoSuchVersion", "InvalidArgument"}
+
+
+#: CopyObject's answer when the source's ETag is no longer the one the copy was pinned to (CopySourceIfMatch)
+_SOURCE_CHANGED = frozenset({"PreconditionFailed", "412"})
+#: PutObjectRetention's answers when a version or its lock is not what the catalog recorded (missing, deleted, a
+#: delete marker, locked longer or in another mode): look before deciding
+_NOT_AS_RECORDED = frozenset({"AccessDenied", "NoSuchVersion", "NoSuchKey", "404", "InvalidArgument",
+                              "InvalidRequest", "MethodNotAllowed"})
 
 
 def _address(checksum: str | None) -> str | None:
@@ -203,6 +211,28 @@ class S3Vault:
             raise
         return True
 
+    def extend_pinned(self, key: str, version_id: str, recorded: VersionLock, mode: LockMode,
+                      until: datetime) -> LockMode | None:
+        """One PutObjectRetention on the pinned version, no HeadObject first: the catalog's record of its lock stands
+        in for the look, and S3 is the check. S3 refuses a shorter date on an active lock (COMPLIANCE always;
+        GOVERNANCE without the bypass header, which Coffer never sends here), another mode on an active COMPLIANCE
+        lock, and a version that is gone - each answered None, and the caller looks. Never attempted where the
+        record already says S3 would refuse."""
+        active = recorded.retention_active(self._clock.now())
+        target = (recorded.mode if active else None) or mode
+        if recorded.retain_until is not None and recorded.retain_until >= until:
+            return target  # long enough as recorded: nothing to send
+        if retention_change_refusal(recorded, target, until, self._clock.now()):
+            return None
+        try:
+            self._s3.put_object_retention(Bucket=self.bucket, Key=key, VersionId=version_id,
+                                          Retention={"Mode": _s3_mode(target), "RetainUntilDate": until})
+        except ClientError as error:
+            if error_code(error) in _NOT_AS_RECORDED:
+                return None
+            raise
+        return target
+
     @refuses_objects
     def copy_in(self, source_bucket: str, source_key: str, key: str, retain_until: datetime,
                 source_version: str | None = None, seal: Seal | None = None,
@@ -219,13 +249,19 @@ class S3Vault:
             source["VersionId"] = source_version
         elif if_match:
             pinned["CopySourceIfMatch"] = f'"{if_match.strip(chr(34))}"'
-        response = self._s3.copy_object(**pinned,
-            Bucket=self.bucket, Key=key, CopySource=source, ChecksumAlgorithm="SHA256",
-            MetadataDirective="REPLACE", ContentType="application/octet-stream", TaggingDirective="REPLACE",
-            Tagging=urlencode(tags or {}),
-            ObjectLockMode=_s3_mode(seal.mode if seal else self.lock_mode), ObjectLockRetainUntilDate=retain_until,
-            **_sse(seal.kms_key_arn if seal else None),
-        )
+        try:
+            response = self._s3.copy_object(**pinned,
+                Bucket=self.bucket, Key=key, CopySource=source, ChecksumAlgorithm="SHA256",
+                MetadataDirective="REPLACE", ContentType="application/octet-stream", TaggingDirective="REPLACE",
+                Tagging=urlencode(tags or {}),
+                ObjectLockMode=_s3_mode(seal.mode if seal else self.lock_mode), ObjectLockRetainUntilDate=retain_until,
+                **_sse(seal.kms_key_arn if seal else None),
+            )
+        except ClientError as error:
+            if pinned and error_code(error) in _SOURCE_CHANGED:
+                raise ObjectRefused("SourceChanged", f"s3://{source_bucket}/{source_key} was replaced since it was "
+                                    f"read (its ETag is no longer {if_match}): backed up by the next backup") from error
+            raise
         return Written(b64_to_hex(response["CopyObjectResult"]["ChecksumSHA256"]), response.get("VersionId"))
 
     # ---- cold storage (domain/cold_tier.py) -------------------------------------------------------
