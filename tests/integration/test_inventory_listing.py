@@ -80,8 +80,12 @@ def test_a_recent_inventory_replaces_the_listing_in_bounded_slices_and_skips_wha
     batches = [coffer.deps.work.read_json(f"jobs/{job.job_id}/batches/{seq:08d}.json")
                for seq in range(job.progress.batches_total or 0)]
     assert all(len(b["items"]) <= 5 for b in batches) and sum(len(b["items"]) for b in batches) == 40
-    # server-side copies only: no object body read from the source or written to a blob by a handler
-    assert not [c for c in calls if c.operation == "GetObject" and c.bucket_and_key[0] == "inventoried"]
+    # each source object read at most once, by CopyBatch, to hash it (these are smaller than HashInLambdaMaxBytes):
+    # blobs are written by server-side copies only, never by a handler's PutObject
+    reads = [c.bucket_and_key[1] for c in calls if c.operation == "GetObject" and c.bucket_and_key[0] == "inventoried"]
+    assert len(reads) == len(set(reads)) and all(c.caller == "CopyBatchFunction" for c in calls
+                                                 if c.operation == "GetObject" and c.bucket_and_key[0] == "inventoried")
+    assert not [c for c in calls if c.operation == "PutObject" and "/blobs/" in (c.bucket_and_key[1] or "")]
 
 
 def test_an_incremental_backup_from_a_newer_inventory_copies_exactly_the_changed_object(coffer: LocalCoffer) -> None:
