@@ -8,7 +8,8 @@ moto finishes a snapshot at once; the twin can make it take simulated minutes (c
 at botocore's ``before-send`` by the handlers and by Step Functions, the execution's ``*StateEntered`` events,
 Lambda invocations; the bench's own calls are not counted): its event is put, the bench waits until the workflow
 has parked on its snapshot (the waiter record holds its task token), lets the minutes pass, and waits for the end.
-The ResumeNative invocation that AWS's end event sets off is counted with the job.
+The ResumeNative invocation that AWS's end event sets off is counted with the job, and so is the notifier on the
+job's events (NotifyFunction, invoked asynchronously: waited for before the count closes).
 
 DynamoDB announces no backup's end and moto's CreateBackup is AVAILABLE at once (as it usually is on AWS): its
 job is measured as it runs, the minutes do not apply (``snapshot_minutes`` 0 in its row).
@@ -103,7 +104,7 @@ def native_jobs(minutes_list: list[float]) -> dict[str, Any]:
                 if operation:
                     coffer.twin.native.set(operation, minutes=minutes)
                 job = run.measure(coffer, "StartBackupJob", {"ResourceArn": arn, "IdempotencyToken": token}, data,
-                                  during=parked_then(coffer, token, minutes))
+                                  during=parked_then(coffer, token, minutes), settle=True)
                 coffer.twin.native.reset()
                 coffer.twin.wait_for_async()
                 job["states"] = [e["stateEnteredEventDetails"]["name"] for e in coffer.twin.history(

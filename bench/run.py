@@ -68,10 +68,11 @@ DATA_OUT = {"PutObject", "UploadPart"}
 
 # ---- measuring one job ----------------------------------------------------------------------------------
 def measure(coffer: Any, detail_type: str, detail: dict[str, Any], data_buckets: set[str],
-            destination: dict[str, str] | None = None, during: Any = None) -> dict[str, Any]:
+            destination: dict[str, str] | None = None, during: Any = None, settle: bool = False) -> dict[str, Any]:
     """Run one workflow from its event and count what it did. A copy job's `destination` (its stack's outputs):
     its catalog counts as the job's catalog, its vault's blobs as vault data. `during(execution_arn)`, if given, runs
-    while the workflow does (bench/native.py lets simulated time pass there); its own calls are the driver's."""
+    while the workflow does (bench/native.py lets simulated time pass there); its own calls are the driver's.
+    `settle`: count what the run set off asynchronously too (the notifier on its job events), waited for."""
     from coffer_twin.calls import DRIVER, ENGINE, CallRecorder
 
     twin = coffer.twin
@@ -83,6 +84,8 @@ def measure(coffer: Any, detail_type: str, detail: dict[str, Any], data_buckets:
         if during is not None:
             during(arns[0])
         result = twin.wait(arns[0], timeout=3600)
+        if settle:
+            twin.wait_for_async()
     wall = time.perf_counter() - started
     recorded = [c for c in calls.snapshot() if c.caller != DRIVER]
     handlers = [c for c in recorded if c.caller != ENGINE]

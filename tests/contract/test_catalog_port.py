@@ -203,6 +203,19 @@ def test_the_lease_is_released_only_by_its_holder(ports: Ports) -> None:
     assert ports.catalog.lease_holder(holder.resource_arn) is None
 
 
+def test_a_stale_writer_that_does_not_hold_the_lease_ends_nothing_and_the_holder_keeps_it(ports: Ports) -> None:
+    """The lease's rule is the release's own condition (no read first): a job that does not hold the lease is
+    refused on that item and written again without it - but only if its own write holds. A stale version of it is
+    refused whole: the retry without the lease must not slip the stale write through."""
+    holder = ports.catalog.create_job(a_job(), "fp", take_lease=True, ttl=1)
+    other = ports.catalog.create_job(a_job(resource=holder.resource_arn), "fp", take_lease=False, ttl=1)
+    moved = ports.catalog.save_job(other.to(JobState.PENDING, NOW, "queued"))
+    with pytest.raises(ConcurrentUpdate):
+        ports.catalog.save_job(other.to(JobState.FAILED, NOW, "a stale writer"), release_lease=True)
+    assert ports.catalog.get_job(other.job_id) == moved
+    assert ports.catalog.lease_holder(holder.resource_arn) == holder.job_id
+
+
 def test_a_lease_is_taken_over_only_from_the_job_found_stale(ports: Ports) -> None:
     resource = a_job().resource_arn
     assert ports.catalog.take_lease(resource, "first") is None
@@ -484,6 +497,7 @@ def test_a_vault_name_is_taken_once_and_a_vault_changes_only_from_the_version_re
 
 def test_the_audit_head_moves_only_from_the_record_its_writer_chained_to(ports: Ports) -> None:
     assert ports.vaults.audit_head() is None  # (no other test of the module writes the chain)
+    assert ports.vaults.audit_seq_and_head("append-1") == (None, None)
     first, second = ChainHead(1, "h1"), ChainHead(2, "h2")
     assert ports.vaults.move_audit_head(ChainHead(0, ""), first, idempotency_key="append-1")
     assert not ports.vaults.move_audit_head(ChainHead(0, ""), first)  # the chain starts once
@@ -491,6 +505,9 @@ def test_the_audit_head_moves_only_from_the_record_its_writer_chained_to(ports: 
     assert not ports.vaults.move_audit_head(first, second, idempotency_key="append-1")  # a retried request
     assert ports.vaults.move_audit_head(first, second)
     assert ports.vaults.audit_head() == second and ports.vaults.audit_seq_for("append-1") == 1
+    # an append's first look, one read: the key's record and the head, as the two reads say
+    assert ports.vaults.audit_seq_and_head("append-1") == (1, second)
+    assert ports.vaults.audit_seq_and_head("append-2") == (None, second)
     assert not ports.vaults.restore_audit_head(first)  # a live head is never overwritten
 
 

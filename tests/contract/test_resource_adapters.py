@@ -357,7 +357,7 @@ def back_up(a: Aws, case: Case, options: dict[str, str] | None = None) -> Backup
     job = Job(job_id=str(uuid.uuid4()), kind=JobKind.BACKUP, resource_arn=arn, resource_type=case.resource_type,
               vault_name="Default", recovery_point_id=rp_id, created_at=NOW, start_by=NOW + timedelta(hours=1),
               recovery_point_tags=RP_TAGS, backup_options=options or {}, source=source)
-    job = job.with_changes(native_ref=subject.start_backup(job))
+    job = job.with_changes(native_ref=subject.start_backup(job, fresh=True).native_ref)
     status = poll(lambda: subject.backup_status(job))
     rp = RecoveryPoint(recovery_point_id=rp_id, vault_name="Default", resource_arn=arn,
                        resource_type=case.resource_type, status=RecoveryPointStatus.COMPLETED, creation_date=NOW,
@@ -415,10 +415,49 @@ def test_backup_is_polled_until_done_and_its_artefact_carries_the_recovery_point
 def test_a_second_start_of_the_same_backup_makes_no_second_artefact(a: Aws, case: Case) -> None:
     backup = back_up(a, case)
     before = len(a.requests)
-    again = adapter(a, case).start_backup(backup.job)
+    again = adapter(a, case).start_backup(backup.job).native_ref
     assert again == backup.job.native_ref
     creates = [op for _, op, _ in a.requests[before:] if op.startswith("Create")]
     assert creates in ([], ["CreateDBSnapshot"], ["CreateDBClusterSnapshot"]), creates  # RDS: refused by name
+
+
+def test_a_fresh_start_makes_its_artefact_without_a_look_and_says_its_status_from_the_create(
+        a: Aws, case: Case) -> None:
+    """A job created by the very call that starts it (`fresh`) can have no earlier artefact: the adapter makes its
+    one Create call and no Describe/List before or after it - and where the create's answer says the status, it is
+    the status a look would give."""
+    if case.artefact_tags is None:
+        return  # the objects strategy makes no artefact
+    arn = case.create(a)
+    subject = adapter(a, case)
+    source = subject.describe_source(arn)
+    job = Job(job_id=str(uuid.uuid4()), kind=JobKind.BACKUP, resource_arn=arn, resource_type=case.resource_type,
+              vault_name="Default", recovery_point_id=str(uuid.uuid4()), created_at=NOW,
+              start_by=NOW + timedelta(hours=1), recovery_point_tags=RP_TAGS, source=source)
+    before = len(a.requests)
+    started = subject.start_backup(job, fresh=True)
+    asked = [op for _, op, _ in a.requests[before:]]
+    assert len(asked) == 1 and asked[0].startswith("Create"), asked
+    assert started.native_ref is not None
+    if started.status is not None:
+        looked = subject.backup_status(job.with_changes(native_ref=started.native_ref))
+        assert looked.done or not started.status.done  # never done by the create's word and not by a look
+
+
+def test_a_fresh_start_does_not_adopt_an_artefact_someone_tagged_with_its_recovery_point_id(
+        a: Aws, case: Case) -> None:
+    """The attacker tags an artefact of theirs with the coming job's recovery point id (a retried start adopts an
+    artefact by that tag): a fresh job looks for none, so it makes and records its own."""
+    if case.artefact_tags is None:
+        return
+    planted = back_up(a, case)  # an artefact carrying the recovery point id the next job will have
+    job = planted.job.with_changes(job_id=str(uuid.uuid4()), native_ref=None)
+    started = adapter(a, case).start_backup(job, fresh=True)
+    if case.resource_type in (ResourceType.RDS, ResourceType.AURORA, ResourceType.DOCUMENTDB, ResourceType.NEPTUNE):
+        # RDS names the snapshot for the recovery point: the name is refused, and the one of that name is found
+        assert started.native_ref == planted.job.native_ref
+        return
+    assert started.native_ref not in (None, planted.job.native_ref)
 
 
 def test_backup_of_a_missing_resource_is_not_found(a: Aws, case: Case) -> None:

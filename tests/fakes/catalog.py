@@ -97,10 +97,10 @@ class MemoryCatalog:
             self._events.publish(changes)
 
     # ---- jobs and the lease ---------------------------------------------------------------------------------
-    def create_job(self, job: Job, fingerprint: str, take_lease: bool, ttl: int) -> Job:
+    def create_job(self, job: Job, fingerprint: str, take_lease: bool, ttl: int, announce: bool = True) -> Job:
         t = self.table
         changes: list[Change] = []
-        if self._events is not None:
+        if self._events is not None and announce:
             job, changes = announcing(job)
         token = job.idempotency_token
         refused = (job.job_id in t.jobs or (bool(token) and token in t.idempotency)
@@ -475,6 +475,9 @@ class MemoryVaultRecords:
 
     def audit_seq_for(self, idempotency_key: str) -> int | None:
         return self.table.audit_keys.get(idempotency_key)
+
+    def audit_seq_and_head(self, idempotency_key: str) -> tuple[int | None, ChainHead | None]:
+        return self.table.audit_keys.get(idempotency_key), self.table.audit_head
 
     # ---- verify runs ------------------------------------------------------------------------------------------
     def put_verify_result(self, run_id: str, seq: int, doc: dict[str, Any]) -> None:

@@ -18,6 +18,7 @@ from coffer.ports.resources import (
     DiscoveredResource,
     OperationStatus,
     ResourceAdapter,
+    StartedBackup,
     unsupported,
 )
 
@@ -45,9 +46,9 @@ class RecordingAdapter:
     def describe_source(self, resource_arn: str) -> dict[str, Any]:
         return dict(self.source)
 
-    def start_backup(self, job: Job) -> str | None:
+    def start_backup(self, job: Job, fresh: bool = False) -> StartedBackup:
         self.started.append(job.job_id)
-        return f"snapshot-of-{job.recovery_point_id}"
+        return StartedBackup(f"snapshot-of-{job.recovery_point_id}", OperationStatus(done=self.done, size_bytes=1024))
 
     def backup_status(self, job: Job) -> OperationStatus:
         return OperationStatus(done=self.done, size_bytes=1024)

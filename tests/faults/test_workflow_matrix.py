@@ -87,7 +87,8 @@ FOR_GOOD = [
     ("ebs-copy", "StartCopyJobFunction", "ec2", "CopySnapshot"),
     ("ebs-copy", "CheckCopyFunction", "ec2", "DescribeSnapshots"),
     ("plan-run", "SelectResourcesFunction", "s3", "PutObject"),
-    ("plan-run", "CheckBackupFunction", "dynamodb", "DescribeBackup"),
+    # (a DynamoDB backup CreateBackup answers AVAILABLE goes straight to CompleteBackup: its DescribeBackup is the look)
+    ("plan-run", "CompleteBackupFunction", "dynamodb", "DescribeBackup"),
     ("verify", "VerifyBatchFunction", "s3", "HeadObject"),
     ("sweep", "SweepBatchFunction", "ec2", "DeleteSnapshot"),
 ]

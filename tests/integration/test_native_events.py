@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from twins import Twins
 
+from coffer.domain.errors import NotFound
 from coffer.domain.job_ids import job_id_for
 from coffer.domain.jobs import JobState
 from coffer.domain.native_waits import WAITER_SORT_KEY, waiter_key
@@ -128,13 +129,13 @@ def test_a_ten_minute_snapshot_is_waited_for_on_its_event_not_polled(
     figures = measured_backup(coffer, make[kind](), f"events-{kind}", operation)
     assert figures["result"]["status"] == "SUCCEEDED", figures["result"]
     assert figures["result"]["output"]["state"] == "COMPLETED"
-    # the start's own look, one park, one resume, the workflow's own look (CheckBackup: a token resumed by anyone
-    # else completes nothing undone): no poll loop however long the snapshot took
-    assert figures["states"] == ["StartBackupJob", "RouteByStrategy", "WaitForSnapshot", "CheckBackup",
-                                 "BackupReady", "CompleteBackup", "AnyCopies", "Done"]
+    # one park, one resume, the workflow's own look (CompleteBackup's Describe: a token resumed by anyone else
+    # completes nothing undone): no poll loop however long the snapshot took, and no CheckBackup round after the event
+    assert figures["states"] == ["StartBackupJob", "RouteByStrategy", "WaitForSnapshot", "CompleteBackup",
+                                 "AnyCopies", "Done"]
     assert figures["transitions"] <= MAX_TRANSITIONS
     assert figures["invocations"]["ResumeNativeFunction"] == 1
-    assert figures["invocations"]["CheckBackupFunction"] == 1
+    assert figures["invocations"]["CheckBackupFunction"] == 0
     # the event was confirmed with exactly one Describe by ResumeNative (plus the start's and the check's)
     assert figures["by_operation"]["states.SendTaskSuccess"] + figures["by_operation"]["sfn.SendTaskSuccess"] == 1
     assert figures["by_operation"][describe] >= 1
@@ -251,20 +252,30 @@ def test_a_forged_completion_does_not_complete_a_job_whose_snapshot_is_pending(c
 def test_a_task_token_resumed_by_someone_else_completes_nothing_while_the_snapshot_is_pending(
         coffer: LocalCoffer) -> None:
     """SendTaskSuccess takes no resource in IAM: whoever can read the waiter record's token and call it can resume
-    the parked task. The workflow looks itself (CheckBackup) and parks again: no COMPLETED recovery point for a
-    snapshot that may still fail."""
+    the parked task. The workflow looks itself (CompleteBackup's Describe, before it writes anything) and parks
+    again: no COMPLETED recovery point, no manifest, for a snapshot that may still fail."""
     arn = create_sample_volume(coffer.client("ec2"), "events-token")
     coffer.twin.native.set("ec2:CreateSnapshot", minutes=30)
     execution = start(coffer, arn, "events-token")
     native_ref = parked(coffer, "events-token")
     token = waiter(coffer, native_ref)["task_token"]
-    coffer.client("stepfunctions").send_task_success(taskToken=token, output="{}")
+    # the forger's output says what a resume might be trusted for (done, another job, a size): WaitForSnapshot drops
+    # it (ResultPath null) - CompleteBackup reads the job from the catalog and the snapshot from EC2
+    coffer.client("stepfunctions").send_task_success(taskToken=token, output=json.dumps(
+        {"done": True, "job_id": job_id_for("events-other-done"), "size_bytes": 1, "next": "native_done"}))
     deadline = time.monotonic() + 30
     while states(coffer, execution).count("WaitForSnapshot") < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert states(coffer, execution).count("WaitForSnapshot") == 2  # looked, found it pending, parked again
-    assert coffer.deps.catalog.get_job(job_id_for("events-token")).state is JobState.RUNNING
-    assert "CompleteBackup" not in states(coffer, execution)
+    job = coffer.deps.catalog.get_job(job_id_for("events-token"))
+    assert job.state is JobState.RUNNING
+    # CompleteBackup looked (the resume goes there now) and wrote nothing: back to the wait, no recovery point
+    assert states(coffer, execution)[-4:] == ["CompleteBackup", "AnyCopies", "BackupReady", "WaitForSnapshot"]
+    with pytest.raises(NotFound):
+        coffer.deps.catalog.get_recovery_point(job.recovery_point_id)
+    assert coffer.client("s3").list_objects_v2(Bucket=coffer.settings.vault_bucket,
+                                               Prefix=f"vaults/{job.vault_name}/recovery-points/"
+                                                      f"{job.recovery_point_id}/").get("KeyCount") == 0
     coffer.twin.native.advance(timedelta(minutes=30))  # the real end completes it
     assert ended(coffer, execution)["status"] == "SUCCEEDED"
     assert coffer.deps.catalog.get_job(job_id_for("events-token")).state is JobState.COMPLETED

@@ -213,6 +213,8 @@ def backup_in_process(coffer: LocalCoffer, event: dict[str, Any]) -> Job:
             batches.copy_batch(started.job_id, key)
     elif started.next == "native":
         assert jobs.check(started.job_id).done
+    else:
+        assert started.next == "native_done", started  # the create's answer said done: no check
     jobs.complete(started.job_id)
     return coffer.deps.catalog.get_job(started.job_id)
 

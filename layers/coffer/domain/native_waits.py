@@ -6,8 +6,10 @@ already, or not), and if it is not done the Backup workflow parks in WaitForSnap
 (``aws-sdk:dynamodb:updateItem.waitForTaskToken``): the task token goes into a *waiter* record keyed by the
 snapshot. AWS's event when the snapshot ends (EBS Snapshot Notification, RDS DB
 (Cluster) Snapshot Event) reaches ResumeNative through an EventBridge rule; it confirms the state with one Describe
-(an event is a hint, never proof) and resumes the task. The wait's timeout is a slow safety net for a lost event:
-one check (CheckBackup), and back to waiting, each net longer than the last.
+(an event is a hint, never proof) and resumes the task into CompleteBackup, which looks itself (its Describe,
+that gives the size) and completes only a snapshot that is done (a token resumed by anyone else parks again).
+The wait's timeout is a slow safety net for a lost event: one check (CheckBackup), and back to waiting, each net
+longer than the last.
 
 | record  | key                                | attributes                                        |
 |---------|------------------------------------|---------------------------------------------------|

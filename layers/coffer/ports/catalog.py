@@ -35,11 +35,13 @@ class IndexedObjects(NamedTuple):
 
 class Catalog(Protocol):
     # ---- jobs and the resource lease ------------------------------------------------------------
-    def create_job(self, job: Job, fingerprint: str, take_lease: bool, ttl: int) -> Job:
+    def create_job(self, job: Job, fingerprint: str, take_lease: bool, ttl: int, announce: bool = True) -> Job:
         """Write a new job, its idempotency record and (with `take_lease`) the resource's lease, all or nothing.
 
         DuplicateRequest when the token was seen with the same `fingerprint`, IdempotencyConflict when it was seen
-        with another (or the job id exists), ResourceBusy naming the holder when another job holds the lease."""
+        with another (or the job id exists), ResourceBusy naming the holder when another job holds the lease.
+        `announce=False`: its transitions are written not yet announced, and go out with the job's next write (a
+        caller that writes it again at once: one PutEvents for both)."""
         ...
 
     def get_job(self, job_id: str) -> Job:

@@ -30,6 +30,16 @@ class OperationStatus:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class StartedBackup:
+    """What starting a backup made: the native backup's id/ARN (None for the objects strategy) and, where the create
+    call's own answer says it (EBS, RDS family, DynamoDB), its status then - the start needs no Describe to know
+    whether to wait. None: unknown, look with backup_status."""
+
+    native_ref: str | None
+    status: OperationStatus | None = None
+
+
 class Capability(StrEnum):
     """What an adapter can do besides backing up and restoring. Each adapter declares its set; an operation
     outside it is refused with UnsupportedOperation naming the type and the operation, never faked."""
@@ -93,8 +103,9 @@ class ResourceAdapter(Protocol):
         """Facts about the resource recorded in the manifest (and needed to restore it)."""
         ...
 
-    def start_backup(self, job: Job) -> str | None:
-        """Start the backup; return the native backup's id/ARN (None for the objects strategy)."""
+    def start_backup(self, job: Job, fresh: bool = False) -> StartedBackup:
+        """Start the backup, or find the one an earlier attempt of this job started. `fresh`: the job was created by
+        this very call, so no earlier attempt can have made its artefact and the adapter makes no look for one."""
         ...
 
     def backup_status(self, job: Job) -> OperationStatus: ...

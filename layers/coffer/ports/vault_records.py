@@ -82,6 +82,11 @@ class VaultRecords(Protocol):
 
     def audit_seq_for(self, idempotency_key: str) -> int | None: ...
 
+    def audit_seq_and_head(self, idempotency_key: str) -> tuple[int | None, ChainHead | None]:
+        """`audit_seq_for` and `audit_head` as one read (an append's first look: has this key a record, and where is
+        the head), both as of one moment."""
+        ...
+
     # ---- verify runs --------------------------------------------------------------------------------
     def put_verify_result(self, run_id: str, seq: int, doc: dict[str, Any]) -> None: ...
 

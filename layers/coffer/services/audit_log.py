@@ -54,10 +54,13 @@ class AuditLog:
     def append(self, action: str, target: str, details: dict[str, Any],
                idempotency_key: str | None = None) -> AuditRecord:
         """Append one record; with an idempotency key, a repeated call returns the first call's record."""
-        if idempotency_key and (seq := self._catalog.audit_seq_for(idempotency_key)) is not None:
-            return self.record(seq)
-        for _ in range(_ATTEMPTS):
-            head = self._catalog.audit_head() or EMPTY_HEAD
+        known: ChainHead | None = None  # the head, when the first look read it with the key
+        if idempotency_key:
+            seq, known = self._catalog.audit_seq_and_head(idempotency_key)
+            if seq is not None:
+                return self.record(seq)
+        for attempt in range(_ATTEMPTS):
+            head = (known if attempt == 0 and idempotency_key else self._catalog.audit_head()) or EMPTY_HEAD
             record = next_record(head, self._clock.now(), self.actor, action, target, details, idempotency_key)
             try:
                 self._vault.put_locked(

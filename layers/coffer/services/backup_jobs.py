@@ -23,7 +23,7 @@ from coffer.domain.steps import JobSummary, PollResult, StartResult
 from coffer.ports.catalog import Catalog, DuplicateRequest
 from coffer.ports.quotas import SlotQuotas
 from coffer.ports.resource_registry import ResourceAdapters
-from coffer.ports.resources import BackupStrategy
+from coffer.ports.resources import BackupStrategy, OperationStatus, StartedBackup
 from coffer.ports.turns import Turns
 from coffer.ports.vault import VaultStore
 from coffer.ports.work_area import WorkArea
@@ -100,28 +100,36 @@ class BackupJobs:
             raise InvalidInput(problems)
         try:
             job = self._create(job, request)
+            fresh = True  # created by this very call: no earlier attempt can have started its backup
         except DuplicateRequest as duplicate:
             job = duplicate.job
             if job.execution_arn != execution_arn or execution_arn is None:
                 return StartResult(job_id=job.job_id, duplicate=True, next="done")
             reannounce_retried(self._catalog, job)
+            fresh = False
         if job.state is JobState.PENDING:
             job = self._resume(job)
+        known: OperationStatus | None = None
         if job.state is JobState.CREATED:
-            job = self._run(job, request.complete_window_minutes)
-        return self._next_step(job)
+            job, known = self._run(job, request.complete_window_minutes, fresh=fresh)
+        return self._next_step(job, known)
 
     def _create(self, job: Job, request: StartBackupJobRequest) -> Job:
         """Write the job with the resource's lease. If another job holds it: a request from a plan waits
         its turn (PENDING, as AWS Backup queues a scheduled job); an on-demand request is refused."""
         now = self._clock.now()
         ttl = int((now + IDEMPOTENCY_TTL).timestamp())
+        # CREATED is announced with the job's next write, which follows at once (RUNNING, PENDING for snapshot slots,
+        # or its end): one PutEvents for both. A start that dies between the two is retried, and the retry announces
+        # CREATED again (reannounce_retried); a queued job (PENDING, below) is announced now: its next write may be
+        # hours away.
         try:
-            return self._catalog.create_job(job, request.fingerprint(), take_lease=True, ttl=ttl)
+            return self._catalog.create_job(job, request.fingerprint(), take_lease=True, ttl=ttl, announce=False)
         except ResourceBusy as busy:
             if self._lease_is_stale(busy.running_job_id):
                 self._catalog.take_lease(job.resource_arn, job.job_id, stale_holder=busy.running_job_id)
-                return self._catalog.create_job(job, request.fingerprint(), take_lease=False, ttl=ttl)
+                return self._catalog.create_job(job, request.fingerprint(), take_lease=False, ttl=ttl,
+                                                announce=False)
             if request.plan_id is None:
                 raise
             queued = job.to(JobState.PENDING, now, f"waiting for job {busy.running_job_id} on this resource")
@@ -151,12 +159,14 @@ class BackupJobs:
         except NotFound:
             return True
 
-    def _run(self, job: Job, complete_window_minutes: int) -> Job:
+    def _run(self, job: Job, complete_window_minutes: int, fresh: bool) -> tuple[Job, OperationStatus | None]:
+        """Start the backup. `fresh`: the job was created by this call (the adapter looks for no earlier artefact).
+        With the job: the native backup's status as its create call answered it (None: unknown)."""
         now = self._clock.now()
         if now > job.start_by:
             # AWS Backup: a job not started within its start window ends EXPIRED.
             return self._catalog.save_job(job.to(JobState.EXPIRED, now, f"not started by {job.start_by.isoformat()}"),
-                                      release_lease=True, also=self._quotas.release_for(job))
+                                          release_lease=True, also=self._quotas.release_for(job)), None
         adapter = self._resources.adapter(job.resource_type)
         try:
             source = adapter.describe_source(job.resource_arn)
@@ -164,17 +174,17 @@ class BackupJobs:
             if not job.continuous:
                 job = self._take_snapshot_slots(job, now)
                 if job.state is JobState.PENDING:
-                    return job
+                    return job, None
             # continuous backup is turned on by the EnableContinuousBackup step, not by a snapshot
-            native_ref = None if job.continuous else adapter.start_backup(job)
+            started = StartedBackup(None) if job.continuous else adapter.start_backup(job, fresh=fresh)
         except CofferError as error:
             self._catalog.save_job(job.to(JobState.FAILED, now, f"{type(error).__name__}: {error}"), release_lease=True,
                                also=self._quotas.release_for(job))
             raise
         running = job.to(JobState.RUNNING, now, "backup started").with_changes(
-            native_ref=native_ref, source=source,
+            native_ref=started.native_ref, source=source,
             complete_by=now + timedelta(minutes=complete_window_minutes))
-        return self._catalog.save_job(running)
+        return self._catalog.save_job(running), started.status
 
     def _take_snapshot_slots(self, job: Job, now: datetime) -> Job:
         """A slot of each volume the backup snapshots (EBS: its volume; EC2: the instance's volumes), within AWS's
@@ -241,7 +251,9 @@ class BackupJobs:
         left = (job.start_by - now).total_seconds()
         return max(1, min(polls * self._settings.poll_seconds, int(left) + 1))
 
-    def _next_step(self, job: Job) -> StartResult:
+    def _next_step(self, job: Job, known: OperationStatus | None = None) -> StartResult:
+        """Where the workflow goes from the start. `known`: the native backup's status as its create call answered
+        it moments ago - as good as the look this would make (a Describe), so none is made."""
         if job.state is JobState.PENDING:
             return StartResult(job_id=job.job_id, next="queued", wait_seconds=self._recheck_seconds(job),
                                waiting_for=job.waiting_for or job.resource_arn)
@@ -253,12 +265,17 @@ class BackupJobs:
         if adapter.strategy is BackupStrategy.OBJECTS:
             return StartResult(job_id=job.job_id, next="objects")
         if job.native_ref and job.resource_type in EVENT_TYPES:
-            # one look now (a Describe): complete already, or wait on AWS's end event - no Wait + CheckBackup round
-            if adapter.backup_status(job).done:
+            # one look (the create's answer, else a Describe): complete already, or wait on AWS's end event - no
+            # Wait + CheckBackup round
+            if (known or adapter.backup_status(job)).done:
                 return StartResult(job_id=job.job_id, next="native_done")
             wait = self._event_wait(job)
             return StartResult(job_id=job.job_id, next="native_events", wait_seconds=wait.wait_seconds,
                                waiter_key=wait.waiter_key, waiter_ttl=wait.waiter_ttl)
+        if job.native_ref and known is not None and known.done:
+            # a polled type whose create answered done (a DynamoDB backup usually is AVAILABLE at once): complete it
+            # now, not after a Wait and a CheckBackup (CompleteBackup looks itself before it writes)
+            return StartResult(job_id=job.job_id, next="native_done")
         return StartResult(job_id=job.job_id, next="native", wait_seconds=self._settings.poll_seconds)
 
     # ---- poll -----------------------------------------------------------------------------------
@@ -275,6 +292,13 @@ class BackupJobs:
             return self._event_wait(job)
         return PollResult(job_id=job_id, done=status.done, wait_seconds=self._settings.poll_seconds)
 
+    def _still_running(self, job: Job) -> PollResult:
+        """How to wait for a native backup found not done: on its end event (a snapshot AWS announces the end of),
+        else poll again."""
+        if not job.continuous and job.native_ref and job.resource_type in EVENT_TYPES:
+            return self._event_wait(job)
+        return PollResult(job_id=job.job_id, done=False, wait_seconds=self._settings.poll_seconds)
+
     def _event_wait(self, job: Job) -> PollResult:
         """How the workflow waits on the snapshot's end event: its waiter record, and the safety net's length."""
         now = self._clock.now()
@@ -286,9 +310,14 @@ class BackupJobs:
                           waiter_ttl=str(int(now.timestamp()) + WAITER_TTL_SECONDS))
 
     # ---- complete -------------------------------------------------------------------------------
-    def complete(self, job_id: str) -> JobSummary:
+    def complete(self, job_id: str) -> JobSummary | PollResult:
         """Write the manifest under Object Lock, then (one transaction) the recovery point, the job's end
-        and the lease release: a recovery point is COMPLETED only once its data and manifest are durable."""
+        and the lease release: a recovery point is COMPLETED only once its data and manifest are durable.
+
+        A native backup is looked at here (the Describe that also gives its size) and completed only if it is done:
+        a snapshot still pending answers how to wait for it instead (as `check` does). The workflow comes here
+        straight from a resumed task token, which anyone able to read the waiter record could resume; this look is
+        what keeps a forged resume from completing anything."""
         now = self._clock.now()
         job = self._catalog.get_job(job_id)
         if job.state.terminal:
@@ -310,6 +339,8 @@ class BackupJobs:
             job = job.with_changes(progress=progress)
         else:
             status = self._continuous.status(job) if job.continuous else adapter.backup_status(job)
+            if not status.done:
+                return self._still_running(job)
             size = status.size_bytes
         partial = bool(failed)
         seal = self._vaults.seal_for(job)  # the vault's lock mode, its MinRetentionDays, its KMS key

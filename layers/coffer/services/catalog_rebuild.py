@@ -217,7 +217,8 @@ class CatalogRebuild:
                 if said is False:
                     doubts.append(f"the audit chain's record {recorded.first_seq} names {recorded.describe()}, "
                                   "not this one")
-            elif since is None or listed.last_modified < since:
+            # (S3's LastModified is whole seconds: a version of the same second as the first record is no older)
+            elif since is None or listed.last_modified < since.replace(microsecond=0):
                 legacy = True
             else:
                 doubts.append("the audit chain records no backup or copy that wrote it")

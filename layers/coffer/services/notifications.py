@@ -1,10 +1,11 @@
 """Notifications: the notifier (NotifyFunction, the target of the stack's notification rule) and each vault's
 settings (`coffer vault notifications put/get/delete`).
 
-The rule hands the notifier every job event but CREATED and PENDING, and the Verify workflow's failures. For a
-job event it reads the vault's settings: with none, it tells the stack's topic what went wrong (FAILED, EXPIRED,
-ABORTED, PARTIAL, completed with issues); with some, exactly the BackupVaultEvents they list, to their topic (the
-stack's when they name none). A Verify failure always goes to the stack's topic.
+The rule hands the notifier every job event, and the Verify workflow's failures. A job event no setting can ask for
+and the defaults do not tell (CREATED, PENDING) is dropped unread; for any other it reads the vault's settings: with
+none, it tells the stack's topic what went wrong (FAILED, EXPIRED, ABORTED, PARTIAL, completed with issues); with
+some, exactly the BackupVaultEvents they list, to their topic (the stack's when they name none). A Verify failure
+always goes to the stack's topic.
 """
 
 from __future__ import annotations
@@ -56,6 +57,10 @@ class Notifier:
             return self._send(self._topic, verify_notice(detail, self._stack), "verify did not succeed")
         if not is_job_event(event):
             return NotifyResult(sent_to=[], why=f"not a Coffer job event ({event.get('source')}, {detail_type})")
+        if not vault_events_of(detail_type, detail) and not troubling(detail_type, detail):
+            # (a CREATED or PENDING job): no vault's settings can ask for it and the defaults do not tell it, so
+            # the settings are not read
+            return NotifyResult(sent_to=[], why=f"no vault setting or default tells {detail.get('state')!s} events")
         vault = str(detail.get("backupVaultName") or "")
         settings = self._settings.get(vault) if vault else None
         if settings is None:

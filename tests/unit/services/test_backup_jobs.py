@@ -9,11 +9,13 @@ from fakes.resources import FakeResources, RecordingAdapter
 from fakes.world import FakeWorld
 
 from coffer.domain.errors import IdempotencyConflict, InvalidInput, ResourceBusy
-from coffer.domain.jobs import JobState
+from coffer.domain.jobs import Job, JobState
 from coffer.domain.manifest import Manifest, VaultLayout
 from coffer.domain.recovery_points import RecoveryPointStatus
 from coffer.domain.requests import StartBackupJobRequest
 from coffer.domain.resources import ResourceType
+from coffer.domain.steps import PollResult
+from coffer.ports.resources import StartedBackup
 
 VOLUME = "arn:aws:ec2:eu-west-1:111122223333:volume/vol-0123456789abcdef0"
 EXECUTION = "arn:aws:states:eu-west-1:111122223333:execution:coffer-backup:"
@@ -84,6 +86,26 @@ def test_a_completed_backup_writes_its_manifest_before_its_recovery_point() -> N
     manifest = Manifest.model_validate_json(world.vault.get_bytes(manifest_key))
     assert manifest.recovery_point.recovery_point_id == rp.recovery_point_id
     assert world.vault.lock_of(manifest_key)[1] == rp.retain_until  # locked until the recovery point may go
+
+
+def test_a_forged_resume_that_reaches_complete_while_the_snapshot_is_pending_writes_nothing() -> None:
+    """The attacker resumes the parked task token (anyone who can read the waiter record can): the workflow goes
+    straight to CompleteBackup, whose own look finds the snapshot pending - it answers how to wait (the event again)
+    and writes no manifest, no recovery point, no audit record, no job change."""
+    world = FakeWorld()
+    world.ebs.done = False
+    started = world.backup_jobs.start(request(), "event-1", None, EXECUTION + "one")
+    assert started.next == "native_events"
+    before = world.table.snapshot()
+    writes = list(world.table.writes)
+    answer = world.backup_jobs.complete(started.job_id)
+    assert isinstance(answer, PollResult) and (answer.done, answer.wait) == (False, "events")
+    assert answer.waiter_key == started.waiter_key
+    assert world.table.snapshot() == before and world.table.writes == writes
+    assert world.catalog.get_job(started.job_id).state is JobState.RUNNING
+    world.ebs.done = True  # the real end: now it completes
+    done = world.backup_jobs.complete(started.job_id)
+    assert not isinstance(done, PollResult) and done.state == "COMPLETED"
 
 
 def test_a_backup_whose_manifest_cannot_be_written_makes_no_recovery_point_and_keeps_running() -> None:
@@ -167,6 +189,33 @@ def test_a_retried_start_that_finds_its_job_running_announces_running_again_for_
     # another execution's second delivery is no retry of this one: nothing is announced for it
     world.backup_jobs.start(request(), "event-1", None, EXECUTION + "two")
     assert len(_announced(world, first.job_id)) == 3
+
+
+def test_created_goes_out_with_running_in_one_call_and_a_start_that_dies_between_them_still_announces_it() -> None:
+    """CREATED is written unannounced and goes out with the start's next write (one PutEvents for both). The start
+    dies after the job is written, before that next write (its snapshot call times out): the retry of the same
+    execution announces CREATED, then RUNNING - no transition goes unannounced."""
+    world = FakeWorld()
+    calls_before = len(world.events.calls)
+    first = world.backup_jobs.start(request(), "event-1", None, EXECUTION + "one")
+    assert _announced(world, first.job_id) == [("CREATED", 1), ("RUNNING", 2)]
+    assert len(world.events.calls) == calls_before + 1  # both in one call
+
+    world = FakeWorld()
+    start_backup = world.ebs.start_backup
+
+    def times_out(job: Job, fresh: bool = False) -> StartedBackup:
+        raise TimeoutError("CreateSnapshot: read timeout")
+
+    world.ebs.start_backup = times_out  # type: ignore[method-assign]
+    with pytest.raises(TimeoutError):
+        world.backup_jobs.start(request(), "event-1", None, EXECUTION + "one")
+    job_id = world.catalog.get_job(first.job_id).job_id
+    assert _announced(world, job_id) == []  # written, not yet announced
+    world.ebs.start_backup = start_backup  # type: ignore[method-assign]
+    world.backup_jobs.start(request(), "event-1", None, EXECUTION + "one")  # Step Functions' Retry
+    assert _announced(world, job_id) == [("CREATED", 1), ("CREATED", 1), ("RUNNING", 2)]
+    assert world.catalog.get_job(job_id).state is JobState.RUNNING
 
 
 def test_a_queued_jobs_turns_announce_nothing_new_until_it_moves() -> None:

@@ -148,6 +148,25 @@ def test_a_manifest_written_before_the_chain_recorded_backups_is_believed_on_its
     assert kinds(report) == [(FindingKind.LEGACY, old_id)] and not report.refused
 
 
+def test_a_manifest_planted_in_the_same_second_as_the_chains_first_record_is_not_believed_as_legacy() -> None:
+    """S3's LastModified is whole seconds; an audit record's time is not. The attacker plants a made-up recovery
+    point's manifest within the second the chain's first creation record was written: its LastModified reads as
+    *before* that record, but it is no older - it must not pass as a manifest from before backups were audited."""
+    world = FakeWorld()
+    world.clock.advance(timedelta(microseconds=700_000))
+    rp = backed_up(world)
+    first = world.audit.record(1).at
+    assert first.microsecond  # the record's time is finer than a second
+    world.clock.set(first.replace(microsecond=0))  # what S3 would say of a version written in that second
+    manifest = Manifest.model_validate_json(world.vault.get_bytes(rp.manifest_key or ""))
+    planted = manifest.model_copy(update={"recovery_point": manifest.recovery_point.model_copy(update={
+        "recovery_point_id": "made-up", "job_id": "never-ran"})})
+    attacker_puts(world, VaultLayout.manifest("Default", "made-up"), planted.model_dump_json().encode(), days=3653)
+    _, report = rebuilt(world)
+    assert report.restored == [rp.recovery_point_id]
+    assert kinds(report) == [(FindingKind.UNTRUSTED, "made-up")] and report.refused
+
+
 def test_an_audit_record_written_over_is_reported_and_its_first_version_believed() -> None:
     world = FakeWorld()
     rp = backed_up(world)

@@ -15,7 +15,7 @@ from coffer.domain.errors import InvalidInput, NotFound
 from coffer.domain.input_rules.arns import Home
 from coffer.domain.job_events import JobChange, render
 from coffer.domain.jobs import Job, JobKind, JobProgress, JobState, Transition
-from coffer.domain.notifications import VaultEvent, vault_events_of
+from coffer.domain.notifications import VaultEvent, VaultNotifications, vault_events_of
 from coffer.domain.resources import ResourceType
 from coffer.services.notifications import Notifier, VaultNotificationSettings
 from coffer.services.vaults import Vaults
@@ -87,6 +87,30 @@ def test_a_vaults_settings_send_exactly_the_events_they_list_to_their_topic(worl
     assert notifier.notify(job_event(JobState.FAILED)).sent_to == []
     assert notifier.notify(job_event(JobState.FAILED, JobKind.RESTORE)).sent_to == [VAULT_TOPIC]
     assert [topic for topic, _ in notices.published] == [VAULT_TOPIC, VAULT_TOPIC]
+
+
+class CountingSettings(MemoryVaultNotifications):
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    def get(self, vault_name: str) -> Any:
+        self.reads += 1
+        return super().get(vault_name)
+
+
+@pytest.mark.parametrize("state", [JobState.CREATED, JobState.PENDING])
+def test_an_event_no_setting_can_ask_for_is_dropped_without_reading_the_settings(state: JobState) -> None:
+    """A vault whose settings list every BackupVaultEvent still hears nothing of a CREATED or PENDING job (AWS
+    Backup's events have no such state): the notifier drops it before the settings' read it would cost per job.
+    Every other state is still read and sent."""
+    store, notices = CountingSettings(), RecordingNotices()
+    notifier = Notifier(store, notices, TOPIC, "coffer")
+    store.put(VaultNotifications.model_validate({"BackupVaultName": "Default", "SNSTopicArn": VAULT_TOPIC,
+                                                 "BackupVaultEvents": [e.value for e in VaultEvent]}))
+    assert notifier.notify(job_event(state)).sent_to == [] and notices.published == [] and store.reads == 0
+    assert notifier.notify(job_event(JobState.RUNNING)).sent_to == [VAULT_TOPIC] and store.reads == 1
+    assert notifier.notify(job_event(JobState.COMPLETED)).sent_to == [VAULT_TOPIC] and store.reads == 2
 
 
 def test_settings_without_a_topic_use_the_stacks_and_deleting_them_brings_the_defaults_back(world: Any) -> None:

@@ -83,14 +83,14 @@ class DynamoCatalog:
             "doc": _s(job.model_dump_json()),
         }
 
-    def create_job(self, job: Job, fingerprint: str, take_lease: bool, ttl: int) -> Job:
+    def create_job(self, job: Job, fingerprint: str, take_lease: bool, ttl: int, announce: bool = True) -> Job:
         """Write a new job, its idempotency record and (for backups) the resource's lease atomically.
 
         Raises DuplicateRequest when the token was seen with the same request, IdempotencyConflict when it
         was seen with another, ResourceBusy when another job holds the resource.
         """
         changes: list[Change] = []
-        if self._events is not None:
+        if self._events is not None and announce:
             job, changes = announcing(job)
         items: list[TransactWriteItemTypeDef] = [
             # Rule: a job id is never reused.
@@ -159,14 +159,23 @@ class DynamoCatalog:
             "ConditionExpression": "version = :v", "ExpressionAttributeValues": {":v": _n(job.version)}}}]
         if recovery_point is not None:
             items.append({"Put": self._rp_put(recovery_point)})
-        if release_lease and self.lease_holder(job.resource_arn) == job.job_id:
-            # Rule: only the job holding the lease releases it. (A queued job never held it: nothing to do.)
-            items.append({"Delete": {
+        items.extend(release_item(self._table, slot) for slot in also)
+        if release_lease:
+            # Rule: only the job holding the lease releases it - said by the Delete's condition, not by a read first.
+            # A lease another job holds (a queued job never held it) refuses that item alone: the write goes again
+            # without it.
+            lease: TransactWriteItemTypeDef = {"Delete": {
                 "TableName": self._table, "Key": {"pk": _s(f"LEASE#{job.resource_arn}"), "sk": _s("LEASE")},
                 "ConditionExpression": "attribute_not_exists(pk) OR job_id = :j",
-                "ExpressionAttributeValues": {":j": _s(job.job_id)}}})
-        items.extend(release_item(self._table, slot) for slot in also)
-        if not condition_held(lambda: self._db.transact_write_items(TransactItems=items)):
+                "ExpressionAttributeValues": {":j": _s(job.job_id)}}}
+            refused = refusals(lambda: self._db.transact_write_items(TransactItems=[*items, lease]))
+            lease_alone = bool(refused) and refused is not None and refused[-1] is not None and all(
+                reason is None for reason in refused[:-1])
+            written = refused is None or (lease_alone and condition_held(
+                lambda: self._db.transact_write_items(TransactItems=items)))
+        else:
+            written = condition_held(lambda: self._db.transact_write_items(TransactItems=items))
+        if not written:
             raise ConcurrentUpdate(f"job {job.job_id} changed since version {job.version}")
         if self._turns is not None and saved.kind is JobKind.BACKUP and saved.state.terminal:
             self._turns.after_backup_ended(saved)

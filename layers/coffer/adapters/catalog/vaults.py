@@ -216,6 +216,15 @@ class VaultCatalog:
         item = self._get(f"AUDITKEY#{idempotency_key}", "AUDITKEY")
         return None if item is None else int(item["seq"]["N"])
 
+    def audit_seq_and_head(self, idempotency_key: str) -> tuple[int | None, ChainHead | None]:
+        # one TransactGetItems: both items as of one moment (no UnprocessedKeys to ask again for, unlike a batch)
+        response = self._db.transact_get_items(TransactItems=[
+            {"Get": {"TableName": self._table, "Key": {"pk": _s(f"AUDITKEY#{idempotency_key}"), "sk": _s("AUDITKEY")}}},
+            {"Get": {"TableName": self._table, "Key": {"pk": _s("AUDIT"), "sk": _s("HEAD")}}}])
+        key_item, head_item = (answer.get("Item") for answer in response["Responses"])
+        return (None if not key_item else int(key_item["seq"]["N"]),
+                None if not head_item else ChainHead(int(head_item["seq"]["N"]), head_item["hash"]["S"]))
+
     # ---- verify runs ------------------------------------------------------------------------------
     def put_verify_result(self, run_id: str, seq: int, doc: dict[str, Any]) -> None:
         """One work item file's result. A retried child overwrites its own record with the same facts."""

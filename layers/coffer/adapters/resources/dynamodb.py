@@ -44,7 +44,7 @@ from coffer.domain.jobs import Job
 from coffer.domain.manifest import Manifest
 from coffer.domain.recovery_points import RecoveryPoint
 from coffer.domain.resources import ResourceType, resource_name
-from coffer.ports.resources import BackupStrategy, Capability, DiscoveredResource, OperationStatus
+from coffer.ports.resources import BackupStrategy, Capability, DiscoveredResource, OperationStatus, StartedBackup
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -105,26 +105,31 @@ class DynamoDBAdapter(NoCopies, NoColdStorage):
             "tags": self._tags(table["TableArn"]),
         }
 
-    def start_backup(self, job: Job) -> str | None:
-        # BackupName carries the recovery point id: a retried start can find the backup it already made.
+    def start_backup(self, job: Job, fresh: bool = False) -> StartedBackup:
+        # BackupName carries the recovery point id: a retried start can find the backup it already made (a fresh job
+        # has none to find). CreateBackup's answer is the backup's status, usually AVAILABLE at once.
         name = f"coffer-{job.recovery_point_id}"
         table = resource_name(job.resource_arn)
-        existing = self._find_backup(table, name)
+        existing = None if fresh else self._find_backup(table, name)
         if existing:
-            return existing
-        response = self._db.create_backup(TableName=table, BackupName=name)
-        arn: str = response["BackupDetails"]["BackupArn"]
-        return arn
+            return StartedBackup(existing)
+        details = self._db.create_backup(TableName=table, BackupName=name)["BackupDetails"]
+        return StartedBackup(details["BackupArn"], self._status_of(details))
 
     def backup_status(self, job: Job) -> OperationStatus:
         if not job.native_ref:
             raise NotFound(f"job {job.job_id} has no DynamoDB backup yet")
-        details = self._db.describe_backup(BackupArn=job.native_ref)["BackupDescription"]["BackupDetails"]
-        status = details["BackupStatus"]
+        return self._status_of(
+            self._db.describe_backup(BackupArn=job.native_ref)["BackupDescription"]["BackupDetails"])
+
+    @staticmethod
+    def _status_of(details: Mapping[str, Any]) -> OperationStatus:
+        """A backup's status from its BackupDetails (DescribeBackup's, or CreateBackup's own answer)."""
+        arn, status = details["BackupArn"], details["BackupStatus"]
         if status == "DELETED":
-            raise NotFound(f"backup {job.native_ref} was deleted before it completed")
+            raise NotFound(f"backup {arn} was deleted before it completed")
         return OperationStatus(done=status == "AVAILABLE", size_bytes=int(details.get("BackupSizeBytes", 0)),
-                               details={"backup_arn": job.native_ref, "backup_status": status})
+                               details={"backup_arn": arn, "backup_status": status})
 
     def start_restore(self, job: Job, manifest: Manifest) -> str | None:
         target = job.restore_target["targetTableName"]

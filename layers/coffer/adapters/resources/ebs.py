@@ -42,7 +42,14 @@ from coffer.domain.jobs import Job
 from coffer.domain.manifest import Manifest
 from coffer.domain.recovery_points import RecoveryPoint
 from coffer.domain.resources import ResourceType, resource_name
-from coffer.ports.resources import BackupStrategy, Capability, CopyTarget, DiscoveredResource, OperationStatus
+from coffer.ports.resources import (
+    BackupStrategy,
+    Capability,
+    CopyTarget,
+    DiscoveredResource,
+    OperationStatus,
+    StartedBackup,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -115,17 +122,20 @@ class EbsAdapter:
             "tags": user_tags(volume.get("Tags")),
         }
 
-    def start_backup(self, job: Job) -> str | None:
-        existing = self._find_snapshot(job.recovery_point_id)
+    def start_backup(self, job: Job, fresh: bool = False) -> StartedBackup:
+        existing = None if fresh else self._find_snapshot(job.recovery_point_id)
         if existing:
-            return snapshot_arn(self._partition, self._region, existing["SnapshotId"])
+            return StartedBackup(snapshot_arn(self._partition, self._region, existing["SnapshotId"]),
+                                 self._status_of(existing))
         volume_id = resource_name(job.resource_arn)
         tags = tag_list(job.source.get("tags", {}), job.recovery_point_tags, coffer_tags(job.recovery_point_id))
         with translated(ERRORS, f"CreateSnapshot of {volume_id}"):
             snapshot = self._ec2.create_snapshot(
                 VolumeId=volume_id, Description=f"Coffer recovery point {job.recovery_point_id}",
                 TagSpecifications=[{"ResourceType": "snapshot", "Tags": tags}])
-        return snapshot_arn(self._partition, self._region, snapshot["SnapshotId"])
+        # CreateSnapshot answers with the snapshot as DescribeSnapshots would (its State): no look needed
+        return StartedBackup(snapshot_arn(self._partition, self._region, snapshot["SnapshotId"]),
+                             self._status_of(snapshot))
 
     def backup_status(self, job: Job) -> OperationStatus:
         if not job.native_ref:
@@ -267,7 +277,12 @@ class EbsAdapter:
         snapshot_id = self._snapshot_id_of(native_ref)
         with translated(ERRORS, f"snapshot {snapshot_id}"):
             [snapshot] = self._ec2.describe_snapshots(SnapshotIds=[snapshot_id])["Snapshots"]
-        state = snapshot["State"]
+        return self._status_of(snapshot)
+
+    @staticmethod
+    def _status_of(snapshot: Mapping[str, Any]) -> OperationStatus:
+        """A snapshot's status from its description (DescribeSnapshots', or CreateSnapshot's own answer)."""
+        snapshot_id, state = snapshot["SnapshotId"], snapshot["State"]
         if state == "error":
             raise NativeOperationFailed(f"snapshot {snapshot_id} failed: {snapshot.get('StateMessage', '')}")
         size = snapshot.get("FullSnapshotSizeInBytes") or snapshot["VolumeSize"] * GIB

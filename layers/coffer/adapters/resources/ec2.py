@@ -43,7 +43,14 @@ from coffer.domain.jobs import Job
 from coffer.domain.manifest import Manifest
 from coffer.domain.recovery_points import RecoveryPoint
 from coffer.domain.resources import ResourceType, resource_name
-from coffer.ports.resources import BackupStrategy, Capability, CopyTarget, DiscoveredResource, OperationStatus
+from coffer.ports.resources import (
+    BackupStrategy,
+    Capability,
+    CopyTarget,
+    DiscoveredResource,
+    OperationStatus,
+    StartedBackup,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -143,10 +150,10 @@ class Ec2Adapter(NoColdStorage):
             "tags": user_tags(instance.get("Tags")),
         }
 
-    def start_backup(self, job: Job) -> str | None:
-        existing = self._find_image(job.recovery_point_id)
+    def start_backup(self, job: Job, fresh: bool = False) -> StartedBackup:
+        existing = None if fresh else self._find_image(job.recovery_point_id)
         if existing:
-            return image_arn(self._partition, self._region, existing["ImageId"])
+            return StartedBackup(image_arn(self._partition, self._region, existing["ImageId"]))
         instance_id = resource_name(job.resource_arn)
         no_reboot = job.backup_options.get("NoReboot", "true") == "true"
         tags = tag_list(job.source.get("tags", {}), job.recovery_point_tags, coffer_tags(job.recovery_point_id))
@@ -155,7 +162,7 @@ class Ec2Adapter(NoColdStorage):
                 InstanceId=instance_id, Name=f"coffer-{job.recovery_point_id}", NoReboot=no_reboot,
                 Description=f"Coffer recovery point {job.recovery_point_id}",
                 TagSpecifications=[{"ResourceType": "image", "Tags": tags}])
-        return image_arn(self._partition, self._region, image["ImageId"])
+        return StartedBackup(image_arn(self._partition, self._region, image["ImageId"]))
 
     def backup_status(self, job: Job) -> OperationStatus:
         if not job.native_ref:

@@ -34,7 +34,7 @@ from coffer.domain.jobs import Job
 from coffer.domain.manifest import Manifest
 from coffer.domain.recovery_points import RecoveryPoint
 from coffer.domain.resources import ResourceType, resource_name
-from coffer.ports.resources import Capability, CopyTarget, OperationStatus
+from coffer.ports.resources import Capability, CopyTarget, OperationStatus, StartedBackup
 
 if TYPE_CHECKING:
     from mypy_boto3_rds import RDSClient
@@ -108,8 +108,9 @@ class RdsSnapshots(NoColdStorage):
         self._region: str = client.meta.region_name
 
     # ---- backup ---------------------------------------------------------------------------------
-    def start_backup(self, job: Job) -> str | None:
-        """Create<snapshot> named for the recovery point (RDS refuses a name twice: a retried start finds it)."""
+    def start_backup(self, job: Job, fresh: bool = False) -> StartedBackup:
+        """Create<snapshot> named for the recovery point (RDS refuses a name twice: a retried start finds it, so no
+        look first, fresh or not). Its status is the create's own answer (as Describe<snapshots> would give it)."""
         api, source = self.snapshots, resource_name(job.resource_arn)
         name = snapshot_name(job.recovery_point_id)
         tags = tag_list(job.source.get("tags", {}), job.recovery_point_tags, coffer_tags(job.recovery_point_id))
@@ -119,7 +120,7 @@ class RdsSnapshots(NoColdStorage):
                     **{self.databases.identifier: source, api.identifier: name}, Tags=tags)[api.noun]
         except getattr(self._rds.exceptions, f"{api.noun}AlreadyExistsFault"):
             created = self._snapshot(name)  # a retried start: the name is this recovery point's
-        return str(created[f"{api.noun}Arn"])
+        return StartedBackup(str(created[f"{api.noun}Arn"]), self._status_of(created))
 
     def backup_status(self, job: Job) -> OperationStatus:
         if not job.native_ref:
@@ -269,8 +270,11 @@ class RdsSnapshots(NoColdStorage):
         return dict(snapshot)
 
     def _snapshot_status(self, native_ref: str) -> OperationStatus:
+        return self._status_of(self._snapshot(last_part(native_ref, ":")))
+
+    def _status_of(self, snapshot: Mapping[str, Any]) -> OperationStatus:
+        """A snapshot's status from its description (Describe<snapshots>', or Create<snapshot>'s own answer)."""
         api = self.snapshots
-        snapshot = self._snapshot(last_part(native_ref, ":"))
         status, identifier = snapshot["Status"], snapshot[api.identifier]
         if status in FAILED_SNAPSHOT:
             raise NativeOperationFailed(f"{api.label} {identifier} is {status}")

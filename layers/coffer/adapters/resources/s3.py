@@ -46,7 +46,7 @@ from coffer.domain.multipart import MAX_SINGLE_COPY
 from coffer.domain.recovery_points import RecoveryPoint
 from coffer.domain.resources import ResourceType, resource_name
 from coffer.domain.restored_headers import recorded_headers, restore_args
-from coffer.ports.resources import BackupStrategy, Capability, DiscoveredResource, OperationStatus
+from coffer.ports.resources import BackupStrategy, Capability, DiscoveredResource, OperationStatus, StartedBackup
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -101,9 +101,9 @@ class S3Adapter(NoCopies, NoColdStorage):
             raise
         return {"bucket": bucket, "region": location}
 
-    def start_backup(self, job: Job) -> str | None:
+    def start_backup(self, job: Job, fresh: bool = False) -> StartedBackup:
         self.describe_source(job.resource_arn)  # fail now, clearly, if the bucket is gone
-        return None
+        return StartedBackup(None)
 
     def backup_status(self, job: Job) -> OperationStatus:
         return OperationStatus(done=True)
