@@ -201,14 +201,14 @@ def test_a_write_returns_the_version_id_s3_gave_it(stores: Stores) -> None:
 
 
 def test_a_pinned_read_returns_the_pinned_bytes_after_a_newer_version_is_written_over_them(stores: Stores) -> None:
-    name = key()
-    pinned = stores.vault.put_json_locked(name, {"delete_at": "2030-01-01"}, later(5))
+    name, until = key(), later(5)  # one date: two calls of later() may fall either side of a second
+    pinned = stores.vault.put_json_locked(name, {"delete_at": "2030-01-01"}, until)
     stores.vault.put_json_locked(name, {"delete_at": "2020-01-01"}, later(1))  # the attacker's newer version
     assert stores.vault.get_json(name) == {"delete_at": "2020-01-01"}  # the unpinned read is fooled
     assert stores.vault.get_json_version(name, pinned.version_id or "") == {"delete_at": "2030-01-01"}
     assert stores.vault.get_bytes_version(name, pinned.version_id or "") == b'{"delete_at": "2030-01-01"}'
     lock = stores.vault.lock_of_version(name, pinned.version_id or "")
-    assert (lock[0], lock[1], lock.version_id) == (True, later(5), pinned.version_id)
+    assert (lock[0], lock[1], lock.version_id) == (True, until, pinned.version_id)
     assert stores.vault.checksum_of(name, pinned.version_id) == (pinned.sha256, len(b'{"delete_at": "2030-01-01"}'))
     assert stores.vault.stream_sha256(name, version_id=pinned.version_id) == stores.vault.checksum_of(
         name, pinned.version_id)
