@@ -29,6 +29,7 @@ import json
 import math
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +44,11 @@ POLL_SECONDS = 30
 PER_POLL = {"state_transitions": 3, "lambda_invocations": 1, "api_calls": 2}
 
 
-def parked_then(coffer: Any, token: str, minutes: float) -> Any:
+def parked_then(coffer: Any, token: str, minutes: float,
+                waiter_ref: Callable[[str, str], str] = lambda ref, job_id: ref) -> Callable[[str], None]:
     """The `during` hook of run.measure: wait until the job's workflow parks on its snapshot (or ends), then let
-    `minutes` of simulated time pass."""
+    `minutes` of simulated time pass. `waiter_ref(native_ref, job_id)`: whose waiter record the park writes (a
+    backup's is its snapshot's; a restore's its target's and job's: bench/native_restores.py)."""
     from coffer.domain.errors import NotFound
     from coffer.domain.job_ids import job_id_for
     from coffer.domain.native_waits import WAITER_SORT_KEY, waiter_key
@@ -64,7 +67,7 @@ def parked_then(coffer: Any, token: str, minutes: float) -> Any:
                 ref = None
             if ref:
                 waiter = dynamodb.get_item(TableName=coffer.settings.catalog_table, ConsistentRead=True, Key={
-                    "pk": {"S": waiter_key(ref)}, "sk": {"S": WAITER_SORT_KEY}}).get("Item", {})
+                    "pk": {"S": waiter_key(waiter_ref(ref, job_id))}, "sk": {"S": WAITER_SORT_KEY}}).get("Item", {})
                 if "task_token" in waiter:
                     coffer.twin.native.advance(datetime.timedelta(minutes=minutes))
                     return

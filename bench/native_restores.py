@@ -53,35 +53,12 @@ WAIT_SCALE = 0.01
 
 
 def parked_then(coffer: Any, token: str, minutes: float) -> Callable[[str], None]:
-    """`during` of the event path: wait until the workflow parks on its target (or ends), then let `minutes`
-    of simulated time pass."""
-    from coffer.domain.errors import NotFound
-    from coffer.domain.job_ids import job_id_for
-    from coffer.domain.native_waits import WAITER_SORT_KEY, restore_waiter_ref, waiter_key
+    """`during` of the event path: bench/native.py's, on the restore's waiter (its target's and job's)."""
+    from native import parked_then as parked
 
-    dynamodb, sfn = coffer.client("dynamodb"), coffer.client("stepfunctions")
-    job_id = job_id_for(token)
+    from coffer.domain.native_waits import restore_waiter_ref
 
-    def during(execution_arn: str) -> None:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if sfn.describe_execution(executionArn=execution_arn)["status"] != "RUNNING":
-                return
-            try:
-                ref = coffer.deps.catalog.get_job(job_id).native_ref
-            except NotFound:
-                ref = None
-            if ref:
-                waiter = dynamodb.get_item(TableName=coffer.settings.catalog_table, ConsistentRead=True, Key={
-                    "pk": {"S": waiter_key(restore_waiter_ref(ref, job_id))}, "sk": {"S": WAITER_SORT_KEY}}).get(
-                    "Item", {})
-                if "task_token" in waiter:
-                    coffer.twin.native.advance(datetime.timedelta(minutes=minutes))
-                    return
-            time.sleep(0.05)
-        raise TimeoutError(f"restore {job_id} never parked on its target")
-
-    return during
+    return parked(coffer, token, minutes, restore_waiter_ref)
 
 
 @contextmanager

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from s3_backups import backup
 from twins import Twins
 
 from coffer.domain.clock import FixedClock
@@ -19,7 +20,6 @@ from coffer.domain.manifest import Manifest, ManifestPart, VaultLayout, sha256_h
 from coffer.domain.recovery_points import RecoveryPoint
 from coffer.domain.tag_freshness import is_refresh_day
 from coffer_cli.local.session import LocalCoffer
-from coffer_twin.calls import CallRecorder
 
 ROOT = Path(__file__).resolve().parents[2]
 START = (datetime.now(UTC) - timedelta(days=200)).replace(hour=1, minute=0, second=0, microsecond=0)
@@ -32,15 +32,6 @@ def twin(twins: Twins) -> Iterator[tuple[LocalCoffer, FixedClock]]:
     clock = FixedClock(START)
     with twins.fresh({"LockSlackDays": str(SLACK)}, clock=clock) as coffer:
         yield coffer, clock
-
-
-def backup(coffer: LocalCoffer, bucket: str, token: str) -> tuple[RecoveryPoint, CallRecorder]:
-    with CallRecorder() as calls:
-        result = coffer.start_backup({"ResourceArn": f"arn:aws:s3:::{bucket}", "IdempotencyToken": token,
-                                      "Lifecycle": {"DeleteAfterDays": 35}})
-    assert result["status"] == "SUCCEEDED", result
-    job = coffer.deps.catalog.get_job(result["output"]["job_id"])
-    return coffer.deps.catalog.get_recovery_point(job.recovery_point_id), calls
 
 
 def blob_locks(coffer: LocalCoffer, rp: RecoveryPoint) -> dict[str, datetime]:

@@ -13,10 +13,11 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from s3_backups import backup, entries
 from twins import Twins
 
 from coffer.domain.clock import FixedClock
-from coffer.domain.manifest import Manifest, ManifestPart, ObjectEntry, VaultLayout, sha256_hex
+from coffer.domain.manifest import ObjectEntry, VaultLayout, sha256_hex
 from coffer.domain.recovery_points import RecoveryPoint
 from coffer.domain.tag_freshness import is_refresh_day
 from coffer_cli.local.session import LocalCoffer
@@ -35,20 +36,19 @@ def twin(twins: Twins) -> Iterator[tuple[LocalCoffer, FixedClock]]:
         yield coffer, clock
 
 
-def backup(coffer: LocalCoffer, bucket: str, token: str) -> tuple[RecoveryPoint, CallRecorder]:
-    with CallRecorder() as calls:
-        result = coffer.start_backup({"ResourceArn": f"arn:aws:s3:::{bucket}", "IdempotencyToken": token,
-                                      "Lifecycle": {"DeleteAfterDays": 35}})
-    assert result["status"] == "SUCCEEDED", result
-    job = coffer.deps.catalog.get_job(result["output"]["job_id"])
-    return coffer.deps.catalog.get_recovery_point(job.recovery_point_id), calls
-
-
 def entry_of(coffer: LocalCoffer, rp: RecoveryPoint, key: str) -> ObjectEntry:
-    vault = coffer.deps.vault
-    manifest = Manifest.model_validate_json(vault.get_bytes(rp.manifest_key or ""))
-    return next(e for part in manifest.parts for e in ManifestPart.model_validate(vault.get_json(part.key)).entries
-                if e.key == key)
+    return entries(coffer, rp)[key]
+
+
+def backed_up(coffer: LocalCoffer, clock: FixedClock, bucket: str, body: bytes, day: int) -> tuple[str, ObjectEntry]:
+    """A bucket holding ledger.csv (`body`), backed up on `day`: the blob its entry names, and the entry."""
+    s3 = coffer.client("s3")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="ledger.csv", Body=body)
+    at(clock, day)
+    first, _ = backup(coffer, bucket, f"{bucket}-0")
+    pinned = entry_of(coffer, first, "ledger.csv")
+    return VaultLayout.blob_of(first.vault_name, pinned), pinned
 
 
 def rolling_day(blob: str, after: int) -> int:
@@ -70,12 +70,7 @@ def test_an_extension_is_one_call_and_a_lock_made_longer_than_recorded_is_never_
         twin: tuple[LocalCoffer, FixedClock]) -> None:
     coffer, clock = twin
     s3, vault_bucket = coffer.client("s3"), coffer.deps.vault.bucket
-    s3.create_bucket(Bucket="longer-source")
-    s3.put_object(Bucket="longer-source", Key="ledger.csv", Body=BODY)
-    at(clock, 0)
-    first, _ = backup(coffer, "longer-source", "longer-0")
-    pinned = entry_of(coffer, first, "ledger.csv")
-    blob = VaultLayout.blob_of(first.vault_name, pinned)
+    blob, pinned = backed_up(coffer, clock, "longer-source", BODY, 0)
 
     day = rolling_day(blob, 0)
     at(clock, day)
@@ -113,12 +108,7 @@ def test_a_pinned_version_deleted_with_the_governance_bypass_is_stored_again_on_
         twin: tuple[LocalCoffer, FixedClock]) -> None:
     coffer, clock = twin
     s3, vault_bucket = coffer.client("s3"), coffer.deps.vault.bucket
-    s3.create_bucket(Bucket="gone-source")
-    s3.put_object(Bucket="gone-source", Key="ledger.csv", Body=BODY + b"gone\n")
-    at(clock, 30)
-    first, _ = backup(coffer, "gone-source", "gone-0")
-    pinned = entry_of(coffer, first, "ledger.csv")
-    blob = VaultLayout.blob_of(first.vault_name, pinned)
+    blob, pinned = backed_up(coffer, clock, "gone-source", BODY + b"gone\n", 30)
     # the break-glass role deletes the pinned (GOVERNANCE) version, bypassing its lock: the blob is gone
     s3.delete_object(Bucket=vault_bucket, Key=blob, VersionId=pinned.blob_version_id, BypassGovernanceRetention=True)
 
@@ -143,12 +133,7 @@ def test_a_version_planted_over_a_blob_is_neither_extended_nor_pinned_and_the_ba
         twin: tuple[LocalCoffer, FixedClock]) -> None:
     coffer, clock = twin
     s3, vault_bucket = coffer.client("s3"), coffer.deps.vault.bucket
-    s3.create_bucket(Bucket="planted-source")
-    s3.put_object(Bucket="planted-source", Key="ledger.csv", Body=BODY + b"planted\n")
-    at(clock, 60)
-    first, _ = backup(coffer, "planted-source", "planted-0")
-    pinned = entry_of(coffer, first, "ledger.csv")
-    blob = VaultLayout.blob_of(first.vault_name, pinned)
+    blob, pinned = backed_up(coffer, clock, "planted-source", BODY + b"planted\n", 60)
     planted = s3.put_object(Bucket=vault_bucket, Key=blob, Body=b"id,amount\n1,1000000\n",
                             ChecksumAlgorithm="SHA256")["VersionId"]
     planted_lock = s3.head_object(Bucket=vault_bucket, Key=blob, VersionId=planted).get("ObjectLockRetainUntilDate")
@@ -174,12 +159,7 @@ def test_a_refused_extension_looks_at_the_pinned_version_never_at_one_planted_ov
     is of the pinned version, so the planted one gains no lock and is never pinned, and the object does not fail."""
     coffer, clock = twin
     s3, vault_bucket = coffer.client("s3"), coffer.deps.vault.bucket
-    s3.create_bucket(Bucket="both-source")
-    s3.put_object(Bucket="both-source", Key="ledger.csv", Body=BODY + b"both\n")
-    at(clock, 90)
-    first, _ = backup(coffer, "both-source", "both-0")
-    pinned = entry_of(coffer, first, "ledger.csv")
-    blob = VaultLayout.blob_of(first.vault_name, pinned)
+    blob, pinned = backed_up(coffer, clock, "both-source", BODY + b"both\n", 90)
     head = s3.head_object(Bucket=vault_bucket, Key=blob, VersionId=pinned.blob_version_id)
     far = (START + timedelta(days=900)).replace(microsecond=0)
     s3.put_object_retention(Bucket=vault_bucket, Key=blob, VersionId=pinned.blob_version_id,
